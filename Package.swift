@@ -1,0 +1,67 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// The firmware sources (firmware/MeterCrypto, firmware/MeterFirmware) build twice:
+// as normal targets for the host (tests, simulator, aggregator) and, through the
+// symlinks in Sources/FirmwareEmbedded, as one Embedded Swift module with
+// -no-allocations, so a heap allocation anywhere in the firmware breaks `swift build`.
+let embedded: [SwiftSetting] = [
+    .enableExperimentalFeature("Embedded"),
+    .unsafeFlags(["-no-allocations"]),
+]
+
+let package = Package(
+    name: "PrivateMetering",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "metering", targets: ["metering"]),
+        .library(name: "MeterCrypto", targets: ["MeterCrypto"]),
+        .library(name: "MeterFirmware", targets: ["MeterFirmware"]),
+        .library(name: "Aggregation", targets: ["Aggregation"]),
+        .library(name: "MeterSimulator", targets: ["MeterSimulator"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2")
+    ],
+    targets: [
+        // C: the meter's hardware contract and the simulated board.
+        .target(name: "MeterHAL", path: "hal", sources: ["sim"], publicHeadersPath: "include"),
+        .systemLibrary(
+            name: "CGMP", path: "Sources/CGMP", pkgConfig: "gmp",
+            providers: [.apt(["libgmp-dev"])]),
+
+        // Firmware, host build.
+        .target(name: "MeterCrypto", dependencies: ["CGMP"], path: "firmware/MeterCrypto"),
+        .target(
+            name: "MeterFirmware", dependencies: ["MeterCrypto", "MeterHAL"],
+            path: "firmware/MeterFirmware"),
+        // Firmware, Embedded build (same sources, one module).
+        .target(
+            name: "FirmwareEmbedded", dependencies: ["CGMP", "MeterHAL"],
+            path: "Sources/FirmwareEmbedded", swiftSettings: embedded),
+
+        // Host side.
+        .target(name: "Aggregation", dependencies: ["MeterCrypto"]),
+        .target(
+            name: "MeterSimulator",
+            dependencies: ["MeterFirmware", "MeterHAL", "Aggregation", "MeterCrypto"]),
+        .executableTarget(
+            name: "metering",
+            dependencies: [
+                "MeterSimulator", "Aggregation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // Tests.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(
+            name: "MeterCryptoTests", dependencies: ["MeterCrypto", "TestSupport"],
+            resources: [.copy("Vectors")]),
+        .testTarget(
+            name: "MeterFirmwareTests",
+            dependencies: ["MeterFirmware", "MeterSimulator", "MeterHAL", "TestSupport"]),
+        .testTarget(
+            name: "AggregationTests",
+            dependencies: ["Aggregation", "MeterSimulator", "MeterCrypto", "TestSupport"]),
+    ]
+)
