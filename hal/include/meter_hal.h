@@ -35,7 +35,9 @@ typedef struct mh_board {
     void *ctx;  ///< passed back to every call
 
     // ---- clock ----
-    /// Monotonic tick counter since power-on. Never goes backwards.
+    /// Monotonic ticks since the label epoch (a battery-backed real-time
+    /// clock on a real board): keeps counting across power cuts and never goes
+    /// backwards. The firmware derives the 15-minute label from it.
     uint64_t (*clock_ticks)(void *ctx);
     /// Ticks per second of clock_ticks (constant).
     uint32_t ticks_per_second;

@@ -1,0 +1,276 @@
+import Aggregation
+import Dispatch
+import Foundation
+import MeterCrypto
+import MeterFirmware
+
+/// CPU time of the calling thread, in seconds (CLOCK_THREAD_CPUTIME_ID).
+public func threadCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// Wall-clock seconds from a monotonic clock.
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// A group of simulated meters and their aggregator.
+public struct FleetConfiguration: Sendable {
+    public var meters: Int = 100
+    public var group: UInt32 = 1
+    /// The largest reading a meter may produce per interval, in Wh.
+    public var maxReading: UInt64 = 5000
+    public var seed: UInt64 = 1
+    public var parameters: LWRParameters = .standard
+    public var keyMode: KeyMode = .seed
+    public var sampleSeconds: UInt64 = 1
+    /// Worker threads for the meters (each meter is its own device).
+    public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    public init() {}
+}
+
+/// Timings of key setup.
+public struct SetupReport: Sendable {
+    public let wallSeconds: Double
+    /// CPU seconds each meter spent on key setup.
+    public let meterCPUSeconds: [Double]
+    /// CPU seconds the aggregator spent on the setup messages.
+    public let aggregatorCPUSeconds: Double
+}
+
+/// One label's outcome.
+public struct LabelResult: Sendable {
+    public let label: UInt64
+    public let decryptedSum: UInt64
+    public let trueSum: UInt64
+    public var exact: Bool { decryptedSum == trueSum }
+    /// Per meter: CPU seconds of the pad precomputation F_k(l) done while idle.
+    public let precomputeSeconds: [Double]
+    /// Per meter: CPU seconds of the boundary step (add, persist counter, seal, send).
+    public let boundarySeconds: [Double]
+    /// Aggregator CPU seconds to verify and collect the n frames.
+    public let collectSeconds: Double
+    /// Aggregator CPU seconds to decrypt the sum.
+    public let decryptSeconds: Double
+}
+
+/// Runs the LWR-PSA scenario: key setup, then readings label by label.
+public final class Fleet {
+    public let configuration: FleetConfiguration
+    public let meters: [SimulatedMeter]
+    public let members: GroupMembers
+    let expected: [[UInt64]]
+    let setup: LWRKeySetup
+    public private(set) var aggregator: LWRAggregator?
+    /// Precompute time per meter for the label about to close (one slot per meter,
+    /// written only by the thread that runs that meter).
+    let pendingPrecompute: UnsafeMutableBufferPointer<Double>
+
+    /// Builds the boards, provisions the meters and computes the expected readings
+    /// for `labels` labels from the load profiles.
+    public init(_ configuration: FleetConfiguration, labels: Int) throws {
+        self.configuration = configuration
+        var rng = SplitMix64(seed: configuration.seed)
+        func key() -> [UInt8] { (0..<4).flatMap { _ in withUnsafeBytes(of: rng.next()) { Array($0) } } }
+        let provisioningKey = key()
+        let model = LoadModel(maxWattHoursPerInterval: configuration.maxReading)
+        var built: [SimulatedMeter] = []
+        var keys: [UInt32: [UInt8]] = [:]
+        var expected: [[UInt64]] = []
+        for i in 0..<configuration.meters {
+            let id = UInt32(i + 1)
+            let frameKey = key()
+            keys[id] = frameKey
+            let profile = model.household(seed: configuration.seed &* 1_000_003 &+ UInt64(id))
+            built.append(
+                try SimulatedMeter(
+                    id: id, group: configuration.group, seed: rng.next(), profile: profile,
+                    sampleSeconds: configuration.sampleSeconds, frameKey: frameKey,
+                    provisioningKey: provisioningKey))
+            let metering = ExpectedMetering(
+                profile: profile, ticksPerSecond: 1000, sampleSeconds: configuration.sampleSeconds)
+            expected.append(metering.readings(count: labels))
+        }
+        meters = built
+        self.expected = expected
+        members = try GroupMembers(group: configuration.group, scheme: .lwrPSA, frameKeys: keys)
+        setup = try LWRKeySetup(
+            members: members, parameters: configuration.parameters, maxReading: configuration.maxReading,
+            keyMode: configuration.keyMode.rawValue)
+        pendingPrecompute = .allocate(capacity: configuration.meters)
+        pendingPrecompute.initialize(repeating: 0)
+    }
+
+    deinit { pendingPrecompute.deallocate() }
+
+    /// Runs `body(i)` for every meter index on the configured number of threads.
+    func forEachMeter(_ body: (Int) -> Void) {
+        let threads = max(1, min(configuration.threads, meters.count))
+        let count = meters.count
+        // Each index is visited by exactly one thread; the meters touched by `body(i)`
+        // are owned by that index, so the unchecked sharing below is race-free.
+        nonisolated(unsafe) let work = body
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            var i = t
+            while i < count {
+                work(i)
+                i += threads
+            }
+        }
+    }
+
+    /// Key setup for the whole group. `progress(done, total)` is called as meters finish.
+    public func runKeySetup(progress: (Int, Int) -> Void = { _, _ in }) throws -> SetupReport {
+        let start = monotonicSeconds()
+        var aggregatorCPU = 0.0
+        let n = meters.count
+        let cpu = UnsafeMutableBufferPointer<Double>.allocate(capacity: n)
+        defer { cpu.deallocate() }
+        cpu.initialize(repeating: 0)
+        let outboxes = UnsafeMutableBufferPointer<[[UInt8]]>.allocate(capacity: n)
+        defer { outboxes.deallocate() }
+        outboxes.initialize(repeating: [])
+        let failures = UnsafeMutableBufferPointer<String?>.allocate(capacity: n)
+        defer { failures.deallocate() }
+        failures.initialize(repeating: nil)
+
+        // 1. setupBegin → public keys.
+        let begins = setup.beginFrames()
+        forEachMeter { i in
+            let t0 = threadCPUSeconds()
+            do {
+                let event = try self.meters[i].handle(begins[i].frame)
+                if event != .publicKeySent { failures[i] = "setupBegin answered with \(event)" }
+            } catch {
+                failures[i] = "\(error)"
+            }
+            cpu[i] += threadCPUSeconds() - t0
+            outboxes[i] = self.meters[i].takeSent()
+        }
+        try checkFailures(failures)
+        var t0 = threadCPUSeconds()
+        for i in 0..<n {
+            for frame in outboxes[i] { try setup.receivePublicKey(frame) }
+        }
+        aggregatorCPU += threadCPUSeconds() - t0
+
+        // 2. peer keys → masked key shares.
+        t0 = threadCPUSeconds()
+        let peerFrames = try meters.map { try setup.peerKeyFrames(for: $0.id) }
+        aggregatorCPU += threadCPUSeconds() - t0
+        let done = ManagedCounter()
+        let report = NSLock()
+        forEachMeter { i in
+            let t0 = threadCPUSeconds()
+            var last = MeterEvent.none
+            do {
+                for frame in peerFrames[i] { last = try self.meters[i].handle(frame) }
+                if n > 1 && last != .keyShareSent { failures[i] = "last peer key answered with \(last)" }
+            } catch {
+                failures[i] = "\(error)"
+            }
+            cpu[i] += threadCPUSeconds() - t0
+            outboxes[i] = self.meters[i].takeSent()
+            let finished = done.increment()
+            report.lock()
+            progress(finished, n)
+            report.unlock()
+        }
+        try checkFailures(failures)
+        t0 = threadCPUSeconds()
+        for i in 0..<n {
+            for frame in outboxes[i] { try setup.receiveKeyShare(frame) }
+        }
+        let key = try setup.aggregateKey()
+        aggregator = try LWRAggregator(
+            members: members, parameters: configuration.parameters, bounds: setup.bounds, aggregateKey: key,
+            currentLabel: 0)
+        aggregatorCPU += threadCPUSeconds() - t0
+
+        // The meters precompute the pad of their first label while idle.
+        forEachMeter { i in
+            let t0 = threadCPUSeconds()
+            self.meters[i].firmware.idle()
+            self.pendingPrecompute[i] = threadCPUSeconds() - t0
+        }
+        return SetupReport(
+            wallSeconds: monotonicSeconds() - start, meterCPUSeconds: Array(cpu),
+            aggregatorCPUSeconds: aggregatorCPU)
+    }
+
+    func checkFailures(_ failures: UnsafeMutableBufferPointer<String?>) throws {
+        for (i, failure) in failures.enumerated() {
+            if let failure { throw SimulatorError.setupStalled(meter: meters[i].id, detail: failure) }
+        }
+    }
+
+    /// Runs the meters through one 15-minute interval, sample by sample, then has the
+    /// aggregator collect and decrypt the label's sum.
+    public func runLabel(_ label: UInt64) throws -> LabelResult {
+        guard let aggregator else { throw AggregationError.keySetupIncomplete }
+        let n = meters.count
+        let steps = Int(900 / configuration.sampleSeconds)
+        let sampleTicks = configuration.sampleSeconds * 1000
+        var boundary = [Double](repeating: 0, count: n)
+        var precompute = [Double](repeating: 0, count: n)
+        var frames = [[[UInt8]]](repeating: [], count: n)
+        boundary.withUnsafeMutableBufferPointer { boundaryTimes in
+            precompute.withUnsafeMutableBufferPointer { precomputeTimes in
+                frames.withUnsafeMutableBufferPointer { sent in
+                    forEachMeter { i in
+                        let meter = self.meters[i]
+                        for step in 1...steps {
+                            meter.advance(ticks: sampleTicks)
+                            if step == steps {
+                                let t0 = threadCPUSeconds()
+                                _ = meter.firmware.poll()
+                                boundaryTimes[i] = threadCPUSeconds() - t0
+                            } else {
+                                _ = meter.firmware.poll()
+                            }
+                        }
+                        sent[i] = meter.takeSent()
+                        precomputeTimes[i] = self.pendingPrecompute[i]
+                        let t0 = threadCPUSeconds()
+                        meter.firmware.idle()  // F_k(l+1) while waiting for the next boundary
+                        self.pendingPrecompute[i] = threadCPUSeconds() - t0
+                    }
+                }
+            }
+        }
+        let t0 = threadCPUSeconds()
+        aggregator.advance(to: label)
+        for (i, meterFrames) in frames.enumerated() {
+            let readings = meterFrames.filter { $0.count > 1 && $0[1] == FrameType.reading.rawValue }
+            guard !readings.isEmpty else { throw SimulatorError.missingReading(meter: meters[i].id, label: label) }
+            for frame in readings { _ = try aggregator.accept(frame) }
+        }
+        let t1 = threadCPUSeconds()
+        let sum = try aggregator.decryptSum(label: label)
+        let t2 = threadCPUSeconds()
+        let truth = expected.reduce(0) { $0 + $1[Int(label)] }
+        return LabelResult(
+            label: label, decryptedSum: sum, trueSum: truth, precomputeSeconds: precompute,
+            boundarySeconds: boundary, collectSeconds: t1 - t0, decryptSeconds: t2 - t1)
+    }
+
+    /// The readings the simulator expects meter `index` to report (Wh per label).
+    public func expectedReadings(meter index: Int) -> [UInt64] { expected[index] }
+}
+
+/// A thread-safe counter for progress reports.
+final class ManagedCounter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+    func increment() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value
+    }
+}

@@ -1,0 +1,172 @@
+import Aggregation
+import ArgumentParser
+import Foundation
+import MeterCrypto
+import MeterFirmware
+import MeterSimulator
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a group of simulated meters through key setup and L labels; check every sum.")
+
+    enum Scheme: String, ExpressibleByArgument, CaseIterable { case lwr }
+    enum Parameters: String, ExpressibleByArgument, CaseIterable { case standard, turbo }
+    enum Mode: String, ExpressibleByArgument, CaseIterable { case seed, expanded }
+
+    @Option(help: "Aggregation scheme: \(Scheme.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var scheme: Scheme = .lwr
+    @Option(help: "Meters in the group.")
+    var meters: Int = 100
+    @Option(help: "Labels (15-minute intervals) to run; 96 is one day.")
+    var labels: Int = 96
+    @Option(name: .customLong("max-wh"), help: "Largest reading a meter may produce per interval, in Wh.")
+    var maxWh: UInt64 = 5000
+    @Option(help: "Seed of the simulation (boards, load profiles, keys).")
+    var seed: UInt64 = 1
+    @Option(help: "LWR parameter set: standard (SHAKE128) or turbo (TurboSHAKE128).")
+    var parameters: Parameters = .standard
+    @Option(name: .customLong("key-mode"), help: "Meter key held as a 32-byte seed or expanded in flash.")
+    var keyMode: Mode = .seed
+    @Option(help: "Worker threads for the simulated meters.")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Flag(help: "Print a machine-readable summary (JSON) instead of the table.")
+    var json = false
+
+    func validate() throws {
+        guard meters >= 2 else { throw ValidationError("--meters must be at least 2 (a group of one reveals its reading)") }
+        guard labels >= 1 else { throw ValidationError("--labels must be at least 1") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        let params: LWRParameters = parameters == .standard ? .standard : .turbo
+        do { _ = try LWRGroupBounds(meters: UInt32(meters), maxReading: maxWh, parameters: params) } catch {
+            throw ValidationError(
+                "\(meters) meters × \(maxWh) Wh exceed the capacity of \(params.name): n·(n·max + 1) must stay below 2^\(params.plaintextBits)")
+        }
+    }
+
+    func run() throws {
+        var config = FleetConfiguration()
+        config.meters = meters
+        config.maxReading = maxWh
+        config.seed = seed
+        config.parameters = parameters == .standard ? .standard : .turbo
+        config.keyMode = keyMode == .seed ? .seed : .expanded
+        config.threads = threads
+        let log = Log(quiet: json)
+
+        log.line("PrivateMetering demo: \(config.parameters.name), \(meters) meters, \(labels) labels, max \(maxWh) Wh, key \(keyMode.rawValue), seed \(seed)")
+        let fleet = try Fleet(config, labels: labels)
+        let bar = ProgressBar(title: "key setup", total: meters)
+        let setup = try fleet.runKeySetup { done, total in bar.update(done) }
+        bar.finish()
+        log.line(String(format: "key setup: %.2f s wall, %.1f ms CPU per meter (median), aggregator %.1f ms", setup.wallSeconds, median(setup.meterCPUSeconds) * 1e3, setup.aggregatorCPUSeconds * 1e3))
+
+        var results: [LabelResult] = []
+        let labelBar = ProgressBar(title: "labels", total: labels)
+        for label in 0..<labels {
+            let r = try fleet.runLabel(UInt64(label))
+            results.append(r)
+            labelBar.clear()
+            log.line(String(format: "label %4d  decrypted %10llu Wh  true %10llu Wh  %@", label, r.decryptedSum, r.trueSum, r.exact ? "ok" : "MISMATCH"))
+            labelBar.update(label + 1)
+        }
+        labelBar.finish()
+
+        let precompute = results.flatMap(\.precomputeSeconds)
+        let boundary = results.flatMap(\.boundarySeconds)
+        let encrypt = results.flatMap { r in zip(r.precomputeSeconds, r.boundarySeconds).map { $0 + $1 } }
+        let summary = DemoSummary(
+            scheme: "lwr-psa", parameters: "\(config.parameters.name)", key_mode: keyMode.rawValue,
+            meters: meters, labels: labels, max_wh: maxWh, seed: seed,
+            exact_labels: results.filter(\.exact).count,
+            setup_s: setup.wallSeconds,
+            setup_cpu_per_meter_ms_median: median(setup.meterCPUSeconds) * 1e3,
+            encrypt_us_median: median(encrypt) * 1e6,
+            precompute_us_median: median(precompute) * 1e6,
+            boundary_us_median: median(boundary) * 1e6,
+            collect_us_median: median(results.map(\.collectSeconds)) * 1e6,
+            decrypt_us_median: median(results.map(\.decryptSeconds)) * 1e6,
+            ciphertext_bytes: config.parameters.ciphertextBytes,
+            frame_bytes: Frame.size(payloadLength: config.parameters.ciphertextBytes))
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+        } else {
+            print("")
+            print("exact labels             \(summary.exact_labels) / \(labels)")
+            print(String(format: "key setup                %.2f s wall; %.1f ms CPU per meter (median)", summary.setup_s, summary.setup_cpu_per_meter_ms_median))
+            print(String(format: "encryption per reading   %.1f µs CPU (median): %.1f µs precomputing F_k(l) while idle + %.1f µs at the boundary", summary.encrypt_us_median, summary.precompute_us_median, summary.boundary_us_median))
+            print(String(format: "aggregator per label     %.1f µs to verify and collect %d frames, %.1f µs to decrypt the sum (medians)", summary.collect_us_median, meters, summary.decrypt_us_median))
+            print("ciphertext               \(summary.ciphertext_bytes) bytes (frame \(summary.frame_bytes) bytes)")
+        }
+        if summary.exact_labels != labels { throw ExitCode(1) }
+    }
+}
+
+struct DemoSummary: Codable {
+    let scheme: String
+    let parameters: String
+    let key_mode: String
+    let meters: Int
+    let labels: Int
+    let max_wh: UInt64
+    let seed: UInt64
+    let exact_labels: Int
+    let setup_s: Double
+    let setup_cpu_per_meter_ms_median: Double
+    let encrypt_us_median: Double
+    let precompute_us_median: Double
+    let boundary_us_median: Double
+    let collect_us_median: Double
+    let decrypt_us_median: Double
+    let ciphertext_bytes: Int
+    let frame_bytes: Int
+}
+
+func median(_ values: [Double]) -> Double {
+    guard !values.isEmpty else { return 0 }
+    let s = values.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+/// Lines for people; silent with --json.
+struct Log {
+    let quiet: Bool
+    func line(_ s: String) { if !quiet { print(s) } }
+}
+
+/// A progress bar on standard error when it is a terminal; otherwise a line every 10 %.
+final class ProgressBar: @unchecked Sendable {
+    let title: String
+    let total: Int
+    let tty = isatty(STDERR_FILENO) == 1
+    var lastDecile = 0
+    let start = Date()
+
+    init(title: String, total: Int) {
+        self.title = title
+        self.total = total
+    }
+
+    func update(_ done: Int) {
+        let fraction = total == 0 ? 1 : Double(done) / Double(total)
+        if tty {
+            let width = 30
+            let filled = Int(fraction * Double(width))
+            let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+            let elapsed = Date().timeIntervalSince(start)
+            let eta = fraction > 0 ? elapsed / fraction - elapsed : 0
+            FileHandle.standardError.write(Data(String(format: "\r%@ [%@] %d/%d  %.0fs, eta %.0fs ", title, bar, done, total, elapsed, eta).utf8))
+        } else if total >= 200 {
+            let decile = Int(fraction * 10)
+            if decile > lastDecile {
+                lastDecile = decile
+                FileHandle.standardError.write(Data("\(title): \(decile * 10)% (\(done)/\(total))\n".utf8))
+            }
+        }
+    }
+
+    func clear() { if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) } }
+
+    func finish() { clear() }
+}

@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct Metering: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "metering",
+        abstract: "PrivateMetering: privacy-preserving smart-meter aggregation on simulated meters.",
+        subcommands: [Demo.self])
+}

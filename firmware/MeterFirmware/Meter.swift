@@ -1,0 +1,514 @@
+// The meter's firmware: boot, key setup, and the main loop
+// tick → sample → integrate energy → at the 15-minute boundary encrypt, frame, send.
+//
+// Everything lives in fixed-size buffers inside `Meter`; nothing allocates.
+
+#if !hasFeature(Embedded)
+    import MeterCrypto
+#endif
+
+/// Why the firmware refused or failed an operation.
+public enum MeterError: Error, Equatable, Sendable {
+    /// No valid key store: the meter needs provisioning and encrypts nothing.
+    case notProvisioned
+    /// The key store holds slots but none is valid: corruption, never used to encrypt.
+    case keyStoreCorrupt
+    /// Key setup has not completed: there is no group key to encrypt under.
+    case notReady
+    /// The label was encrypted before (or lies before one that was): never again.
+    case labelAlreadyEncrypted(label: UInt64, next: UInt64)
+    /// The reading exceeds the group's agreed maximum; it is not wrapped.
+    case readingAboveMaximum(reading: UInt64, maximum: UInt64)
+    /// Key-setup parameters this meter does not accept.
+    case setupRejected(SetupRejection)
+    /// A peer public key that is not authentic or not a valid group element.
+    case peerKeyRejected(peer: UInt32)
+    /// A downlink frame that is malformed, for another meter, or not authentic.
+    case badDownlink(FrameError)
+    /// A downlink frame that makes no sense in the meter's current phase.
+    case unexpectedDownlink(FrameType)
+    /// The key store could not be written; nothing was sent.
+    case keyStore(KeyStoreError)
+    /// The radio or the flash failed.
+    case board(BoardError)
+}
+
+/// Why key setup was refused.
+public enum SetupRejection: UInt8, Equatable, Sendable {
+    /// The parameter set id is unknown.
+    case unknownParameters = 1
+    /// The group is smaller than the meter's minimum.
+    case groupTooSmall = 2
+    /// n·(n·x_max + 1) ≥ p: sums could wrap.
+    case capacityExceeded = 3
+    /// An unknown key mode.
+    case unknownKeyMode = 4
+    /// The payload has the wrong size.
+    case malformed = 5
+}
+
+/// Status codes the meter reports in status frames.
+public enum StatusCode: UInt16, Sendable {
+    case needsProvisioning = 1
+    case keyStoreCorrupt = 2
+    case readingAboveMaximum = 3
+    case setupRejected = 4
+    case peerKeyRejected = 5
+    case keyStoreWriteFailed = 6
+    case setupComplete = 7
+}
+
+/// Timing of the main loop.
+public struct MeterTiming: Sendable {
+    /// Ticks between ADC samples; must divide `intervalTicks`.
+    public var sampleTicks: UInt64
+    /// Ticks per label (15 minutes).
+    public var intervalTicks: UInt64
+
+    public init(ticksPerSecond: UInt32, sampleSeconds: UInt64 = 1, intervalSeconds: UInt64 = 900) {
+        sampleTicks = UInt64(ticksPerSecond) * sampleSeconds
+        intervalTicks = UInt64(ticksPerSecond) * intervalSeconds
+        precondition(
+            sampleTicks > 0 && intervalTicks % sampleTicks == 0,
+            "the sample period must divide the interval")
+    }
+}
+
+/// What one call to `poll` did, for the simulator's bookkeeping.
+public enum MeterEvent: Equatable, Sendable {
+    case none
+    /// A reading for `label` was encrypted and sent.
+    case readingSent(label: UInt64, reading: UInt64)
+    /// The meter sent its public key (key setup started).
+    case publicKeySent
+    /// All peers were processed and the masked key share was sent.
+    case keyShareSent
+    /// The meter reported an error in a status frame.
+    case statusSent(StatusCode)
+}
+
+/// Key-setup payload layouts (downlink setupBegin / peerKey, uplink publicKey / keyShare).
+public enum SetupPayload {
+    /// setupBegin: parameter id u8 | key mode u8 | reserved u16 | group size u32 | max reading u64
+    public static let beginBytes = 16
+    /// publicKey: y (384 big-endian) | provisioning tag (16)
+    public static let publicKeyBytes = FFDHGroup.byteCount + KeySetup.tagBytes
+    /// peerKey: peer id u32 | y (384) | provisioning tag (16)
+    public static let peerKeyBytes = 4 + publicKeyBytes
+    /// Key words per keyShare frame.
+    public static let shareWordsPerChunk = 128
+    /// keyShare: 128 words little-endian.
+    public static let shareChunkBytes = shareWordsPerChunk * 8
+}
+
+/// One meter's firmware state.
+public struct Meter: ~Copyable {
+    public let board: Board
+    public let timing: MeterTiming
+    var store: KeyStore
+    var record = MeterRecord()
+    var storeState: KeyStoreError? = .empty
+
+    // metrology
+    var lastSampleTick: UInt64
+    var cumulativeMilliwattTicks: UInt64 = 0
+    var accountedWattHours: UInt64 = 0
+
+    // PRF precomputation: the pad for `padLabel`, computed while idle
+    var pad: UInt64 = 0
+    var padLabel: UInt64 = .max
+
+    // key setup: k_i + Σ ±Z_ij, accumulated as peer keys arrive
+    var share = InlineArray<2048, UInt64>(repeating: 0)
+    var peersProcessed: UInt32 = 0
+    var lastPeer: UInt32 = 0
+    var dhKey: FFDHPrivateKey? = nil
+
+    var frame = InlineArray<1064, UInt8>(repeating: 0)
+    var inbox = InlineArray<1064, UInt8>(repeating: 0)
+
+    /// Boots the meter: reads the key store. A meter with an empty or corrupt store
+    /// comes up unprovisioned and refuses to encrypt.
+    public init(board: Board, timing: MeterTiming, keyStoreSector: UInt32 = 0) throws(MeterError) {
+        self.board = board
+        self.timing = timing
+        do { store = try KeyStore(board: board, firstSector: keyStoreSector) } catch {
+            throw .keyStore(error)
+        }
+        lastSampleTick = board.ticks / timing.sampleTicks * timing.sampleTicks
+        do {
+            record = try store.load()
+            storeState = nil
+        } catch {
+            storeState = error
+        }
+        if record.phase == .keySetup {
+            // Setup state in RAM was lost: the aggregator restarts setup for this meter.
+            record.phase = .provisioned
+        }
+    }
+
+    // MARK: - state seen from outside
+
+    public var meterID: UInt32 { record.meter }
+    public var groupID: UInt32 { record.group }
+    public var phase: MeterPhase? { storeState == nil ? record.phase : nil }
+    public var nextLabel: UInt64 { record.nextLabel }
+    public var keyMode: KeyMode { record.keyMode }
+    /// The label whose interval contains the current tick.
+    public var currentLabel: UInt64 { board.ticks / timing.intervalTicks }
+
+    // MARK: - provisioning (factory)
+
+    /// Writes identity and keys at the factory. Formats an empty or corrupt store.
+    public mutating func provision(
+        meter: UInt32, group: UInt32, frameKey: Span<UInt8>, provisioningKey: Span<UInt8>,
+        minGroupSize: UInt32 = 2
+    ) throws(MeterError) {
+        precondition(frameKey.count == 32 && provisioningKey.count == 32, "keys have 32 bytes")
+        var r = MeterRecord()
+        r.meter = meter
+        r.group = group
+        for k in 0..<32 {
+            r.frameKey[k] = frameKey[k]
+            r.provisioningKey[k] = provisioningKey[k]
+        }
+        r.minGroupSize = max(minGroupSize, 2)
+        r.nextLabel = record.nextLabel  // a re-provisioned meter never reuses labels
+        do {
+            if storeState != nil { try store.format() }
+            try store.save(r)
+        } catch {
+            throw .keyStore(error)
+        }
+        record = r
+        storeState = nil
+        padLabel = .max
+    }
+
+    // MARK: - main loop
+
+    /// One pass of the main loop: handles one received frame, integrates the samples
+    /// due by now, and at an interval boundary encrypts and sends the reading.
+    public mutating func poll() -> MeterEvent {
+        var event = MeterEvent.none
+        if let e = handleRadio() { event = e }
+        let now = board.ticks
+        while lastSampleTick + timing.sampleTicks <= now {
+            let mw = UInt64(board.sampleMilliwatts())
+            cumulativeMilliwattTicks &+= mw * timing.sampleTicks
+            lastSampleTick += timing.sampleTicks
+            if lastSampleTick % timing.intervalTicks == 0 {
+                let label = lastSampleTick / timing.intervalTicks - 1
+                if let e = closeInterval(label) { event = e }
+            }
+        }
+        return event
+    }
+
+    /// Idle work between boundaries: precomputes the pad F_k(l) for the next label,
+    /// so the boundary costs one addition. Returns true if it did work.
+    @discardableResult
+    public mutating func idle() -> Bool {
+        guard storeState == nil, record.phase == .ready, padLabel != record.nextLabel else { return false }
+        guard let p = try? computePad(label: record.nextLabel) else { return false }
+        pad = p
+        padLabel = record.nextLabel
+        return true
+    }
+
+    /// Energy since the last boundary, in whole Wh (the remainder carries over).
+    mutating func takeIntervalEnergy() -> UInt64 {
+        let unit = 3_600_000 * UInt64(board.ticksPerSecond)  // mW·ticks per Wh
+        let total = cumulativeMilliwattTicks / unit
+        let reading = total - accountedWattHours
+        accountedWattHours = total
+        return reading
+    }
+
+    mutating func closeInterval(_ label: UInt64) -> MeterEvent? {
+        let reading = takeIntervalEnergy()
+        guard storeState == nil, record.phase == .ready, label >= record.nextLabel else { return nil }
+        do {
+            try encryptAndSend(label: label, reading: reading)
+            return .readingSent(label: label, reading: reading)
+        } catch {
+            return reportError(error, detail: reading)
+        }
+    }
+
+    /// Encrypts `reading` under `label`, persists the label counter, then sends the
+    /// frame. A label is never encrypted twice: the counter is on flash before the
+    /// ciphertext leaves the meter.
+    public mutating func encryptAndSend(label: UInt64, reading: UInt64) throws(MeterError) {
+        if let e = storeState { throw e == .corrupt ? .keyStoreCorrupt : .notProvisioned }
+        guard record.phase == .ready else { throw .notReady }
+        guard label >= record.nextLabel else {
+            throw .labelAlreadyEncrypted(label: label, next: record.nextLabel)
+        }
+        guard let parameters = LWRParameters.withID(record.parameterID) else { throw .notReady }
+        let bounds: LWRGroupBounds
+        do {
+            bounds = try LWRGroupBounds(
+                meters: record.groupSize, maxReading: record.maxReading, parameters: parameters)
+        } catch {
+            throw .notReady
+        }
+        let p = padLabel == label ? pad : try computePad(label: label)
+        let c: UInt64
+        do { c = try LWRPSA.encrypt(reading: reading, pad: p, bounds: bounds, parameters: parameters) } catch {
+            throw .readingAboveMaximum(reading: reading, maximum: record.maxReading)
+        }
+        var updated = record
+        updated.nextLabel = label + 1
+        do { try store.save(updated) } catch { throw .keyStore(error) }
+        record = updated
+        padLabel = .max
+
+        var f = frame.mutableSpan
+        BigEndian.store(c, at: Frame.headerBytes, in: &f)
+        try sendFrame(.reading, label: label, payloadLength: 8)
+    }
+
+    func computePad(label: UInt64) throws(MeterError) -> UInt64 {
+        guard let parameters = LWRParameters.withID(record.parameterID) else { throw .notReady }
+        switch record.keyMode {
+        case .seed:
+            return LWRPSA.prf(
+                parameters: parameters, seed: record.psaSeed.span, group: record.group, label: label)
+        case .expanded:
+            var stream = LWRLabelStream(parameters: parameters, group: record.group, label: label)
+            var bytes = InlineArray<512, UInt8>(repeating: 0)
+            var address = expandedKeyAddress
+            while stream.remainingWords > 0 {
+                let words = min(64, stream.remainingWords)
+                var page = bytes.mutableSpan
+                var slice = page.extracting(0..<(words * 8))
+                do throws(BoardError) { try board.read(address, into: &slice) } catch {
+                    throw .board(error)
+                }
+                for w in 0..<words {
+                    var v: UInt64 = 0
+                    for b in 0..<8 { v |= UInt64(bytes[8 * w + b]) << UInt64(8 * b) }
+                    stream.absorb(keyWord: v)
+                }
+                address += UInt32(words * 8)
+            }
+            return stream.prf()
+        }
+    }
+
+    // MARK: - key setup
+
+    /// Flash address of the expanded key: the sectors right after the key store.
+    var expandedKeyAddress: UInt32 { (store.firstSector + 2) * board.sectorSize }
+
+    mutating func beginSetup(_ payload: Span<UInt8>) throws(MeterError) {
+        guard payload.count == SetupPayload.beginBytes else { throw .setupRejected(.malformed) }
+        guard let parameters = LWRParameters.withID(payload[0]) else {
+            throw .setupRejected(.unknownParameters)
+        }
+        guard let mode = KeyMode(rawValue: payload[1]) else { throw .setupRejected(.unknownKeyMode) }
+        let n = BigEndian.load32(payload, at: 4)
+        let maxReading = BigEndian.load64(payload, at: 8)
+        guard n >= record.minGroupSize else { throw .setupRejected(.groupTooSmall) }
+        do { _ = try LWRGroupBounds(meters: n, maxReading: maxReading, parameters: parameters) } catch {
+            throw .setupRejected(.capacityExceeded)
+        }
+
+        var r = record
+        r.phase = .keySetup
+        r.parameterID = parameters.id
+        r.keyMode = mode
+        r.groupSize = n
+        r.maxReading = maxReading
+        var seed = r.psaSeed.mutableSpan
+        board.randomBytes(into: &seed)
+        var dh = r.dhPrivate.mutableSpan
+        board.randomBytes(into: &dh)
+        do { try store.save(r) } catch { throw .keyStore(error) }
+        record = r
+        padLabel = .max
+
+        // share = k_i; peers' zero shares are added as their keys arrive.
+        var key = LWRPSA.keyStream(parameters: parameters, seed: record.psaSeed.span)
+        for j in 0..<parameters.lambda { share[j] = key.squeezeWord() }
+        if mode == .expanded { try storeExpandedKey(parameters) }
+        peersProcessed = 0
+        lastPeer = 0
+        let privateKey = FFDHPrivateKey(randomBytes: record.dhPrivate.span)
+        dhKey = privateKey
+
+        let y = FFDHGroup.publicKey(for: privateKey)
+        var f = frame.mutableSpan
+        var yBytes = f.extracting(Frame.headerBytes..<(Frame.headerBytes + FFDHGroup.byteCount))
+        y.bigEndianBytes(into: &yBytes)
+        var tag = InlineArray<16, UInt8>(repeating: 0)
+        var tagSpan = tag.mutableSpan
+        KeySetup.publicKeyTag(
+            provisioningKey: record.provisioningKey.span, group: record.group, meter: record.meter,
+            publicKey: frame.span.extracting(Frame.headerBytes..<(Frame.headerBytes + FFDHGroup.byteCount)),
+            into: &tagSpan)
+        var f2 = frame.mutableSpan
+        for k in 0..<16 { f2[Frame.headerBytes + FFDHGroup.byteCount + k] = tag[k] }
+        try sendFrame(.publicKey, label: 0, payloadLength: SetupPayload.publicKeyBytes)
+    }
+
+    /// Writes k_i (already in `share`) to the expanded-key sectors.
+    mutating func storeExpandedKey(_ parameters: LWRParameters) throws(MeterError) {
+        let bytes = parameters.lambda * 8
+        let sectorSize = Int(board.sectorSize)
+        let firstSector = expandedKeyAddress / board.sectorSize
+        let sectors = (bytes + sectorSize - 1) / sectorSize
+        guard Int(firstSector) + sectors <= Int(board.sectorCount) else {
+            throw .keyStore(.flashTooSmall)
+        }
+        do throws(BoardError) {
+            for s in 0..<sectors { try board.erase(sector: firstSector + UInt32(s)) }
+            // Little-endian words, 32 per 256-byte program operation.
+            var page = InlineArray<256, UInt8>(repeating: 0)
+            var offset = 0
+            while offset < bytes {
+                for w in 0..<32 {
+                    let v = share[offset / 8 + w]
+                    for b in 0..<8 { page[8 * w + b] = UInt8(truncatingIfNeeded: v >> UInt64(8 * b)) }
+                }
+                try board.program(expandedKeyAddress + UInt32(offset), page.span)
+                offset += 256
+            }
+        } catch {
+            throw .board(error)
+        }
+    }
+
+    mutating func processPeerKey(_ payload: Span<UInt8>) throws(MeterError) {
+        guard record.phase == .keySetup, let privateKey = dhKey,
+            let parameters = LWRParameters.withID(record.parameterID)
+        else { throw .unexpectedDownlink(.peerKey) }
+        guard payload.count == SetupPayload.peerKeyBytes else { throw .badDownlink(.badPayloadSize(type: .peerKey, size: payload.count)) }
+        let peer = BigEndian.load32(payload, at: 0)
+        // Peers arrive in increasing id order, each once; never this meter itself.
+        guard peer != record.meter, peersProcessed == 0 || peer > lastPeer else {
+            throw .peerKeyRejected(peer: peer)
+        }
+        let yBytes = payload.extracting(4..<(4 + FFDHGroup.byteCount))
+        guard
+            KeySetup.verifyPublicKeyTag(
+                provisioningKey: record.provisioningKey.span, group: record.group, meter: peer,
+                publicKey: yBytes, tag: payload.extracting((4 + FFDHGroup.byteCount)..<payload.count)),
+            let y = Limbs3072(bigEndianBytes: yBytes)
+        else { throw .peerKeyRejected(peer: peer) }
+        let secret: Limbs3072
+        do { secret = try FFDHGroup.sharedSecret(privateKey: privateKey, peerPublicKey: y) } catch {
+            throw .peerKeyRejected(peer: peer)
+        }
+        var secretBytes = InlineArray<384, UInt8>(repeating: 0)
+        var secretSpan = secretBytes.mutableSpan
+        secret.bigEndianBytes(into: &secretSpan)
+        var seed = InlineArray<32, UInt8>(repeating: 0)
+        var seedSpan = seed.mutableSpan
+        KeySetup.pairwiseSeed(
+            sharedSecret: secretBytes.span, group: record.group, meterA: record.meter, meterB: peer,
+            into: &seedSpan)
+        var shareSpan = share.mutableSpan
+        var words = shareSpan.extracting(0..<parameters.lambda)
+        KeySetup.applyZeroShare(
+            parameters: parameters, pairwiseSeed: seed.span, own: record.meter, peer: peer, to: &words)
+        peersProcessed += 1
+        lastPeer = peer
+        if peersProcessed == record.groupSize - 1 { try finishSetup(parameters) }
+    }
+
+    mutating func finishSetup(_ parameters: LWRParameters) throws(MeterError) {
+        let chunks = parameters.lambda / SetupPayload.shareWordsPerChunk
+        for c in 0..<chunks {
+            var f = frame.mutableSpan
+            for w in 0..<SetupPayload.shareWordsPerChunk {
+                let v = share[c * SetupPayload.shareWordsPerChunk + w]
+                for b in 0..<8 {
+                    f[Frame.headerBytes + 8 * w + b] = UInt8(truncatingIfNeeded: v >> UInt64(8 * b))
+                }
+            }
+            try sendFrame(.keyShare, label: UInt64(c), payloadLength: SetupPayload.shareChunkBytes)
+        }
+        var r = record
+        r.phase = .ready
+        r.dhPrivate = InlineArray(repeating: 0)  // no longer needed: do not keep it
+        // The first label is the first interval that starts at or after now.
+        let now = board.ticks
+        let first = (now + timing.intervalTicks - 1) / timing.intervalTicks
+        r.nextLabel = max(r.nextLabel, first)
+        do { try store.save(r) } catch { throw .keyStore(error) }
+        record = r
+        dhKey = nil
+        for j in 0..<share.count { share[j] = 0 }
+    }
+
+    // MARK: - radio
+
+    mutating func handleRadio() -> MeterEvent? {
+        var inSpan = inbox.mutableSpan
+        let received: Int?
+        do { received = try board.receive(into: &inSpan) } catch { return nil }
+        guard let length = received else { return nil }
+        do {
+            return try handleDownlink(length)
+        } catch {
+            return reportError(error, detail: 0)
+        }
+    }
+
+    mutating func handleDownlink(_ length: Int) throws(MeterError) -> MeterEvent? {
+        if let e = storeState { throw e == .corrupt ? .keyStoreCorrupt : .notProvisioned }
+        let message = inbox  // a copy, so handlers may mutate the meter while reading it
+        let bytes = message.span.extracting(0..<length)
+        let header: FrameHeader
+        do { header = try Frame.parseHeader(bytes) } catch { throw .badDownlink(error) }
+        guard header.meter == record.meter, header.group == record.group else {
+            throw .badDownlink(.badTag)
+        }
+        guard Frame.verify(bytes, key: record.frameKey.span) else { throw .badDownlink(.badTag) }
+        let payload = bytes.extracting(Frame.payloadRange(header))
+        switch header.type {
+        case .setupBegin:
+            try beginSetup(payload)
+            return .publicKeySent
+        case .peerKey:
+            try processPeerKey(payload)
+            return record.phase == .ready ? .keyShareSent : nil
+        case .ack:
+            return nil  // the outbox (fault-tolerance issue) consumes acks
+        default:
+            throw .unexpectedDownlink(header.type)
+        }
+    }
+
+    mutating func sendFrame(_ type: FrameType, label: UInt64, payloadLength: Int) throws(MeterError) {
+        let header = FrameHeader(
+            type: type, scheme: .lwrPSA, group: record.group, meter: record.meter, label: label,
+            payloadLength: payloadLength)
+        var f = frame.mutableSpan
+        let length = Frame.seal(header, key: record.frameKey.span, frame: &f)
+        do { try board.send(frame.span.extracting(0..<length)) } catch { throw .board(error) }
+    }
+
+    /// Reports an error over the radio as a status frame (best effort).
+    mutating func reportError(_ error: MeterError, detail: UInt64) -> MeterEvent? {
+        let code: StatusCode
+        switch error {
+        case .notProvisioned: code = .needsProvisioning
+        case .keyStoreCorrupt: code = .keyStoreCorrupt
+        case .readingAboveMaximum: code = .readingAboveMaximum
+        case .setupRejected: code = .setupRejected
+        case .peerKeyRejected: code = .peerKeyRejected
+        case .keyStore: code = .keyStoreWriteFailed
+        default: return nil
+        }
+        guard storeState == nil || code == .needsProvisioning || code == .keyStoreCorrupt else { return nil }
+        var f = frame.mutableSpan
+        BigEndian.store(code.rawValue, at: Frame.headerBytes, in: &f)
+        BigEndian.store(detail, at: Frame.headerBytes + 2, in: &f)
+        do { try sendFrame(.status, label: record.nextLabel, payloadLength: 10) } catch { return nil }
+        return .statusSent(code)
+    }
+}
