@@ -25,4 +25,10 @@ static inline int pm_mpn_cmp(const mp_limb_t *ap, const mp_limb_t *bp, mp_size_t
     return mpn_cmp(ap, bp, n);
 }
 
+/// Sets {rp, n} to zero. Used to wipe scratch that held secret-dependent values:
+/// the call goes to libgmp, so the compiler cannot drop it as a dead store.
+static inline void pm_mpn_zero(mp_limb_t *rp, mp_size_t n) {
+    mpn_zero(rp, n);
+}
+
 #endif

@@ -1,5 +1,11 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Runs Python as an independent implementation for cross-checks in tests.
 ///
 /// The script reads one JSON document on standard input and prints one JSON
@@ -24,11 +30,14 @@ public enum PythonOracle {
         process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = stderr
+        // A child that exits before reading stdin (no python3, a missing module, an early
+        // crash) must fail the test with its stderr, not kill the test process with SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
         try process.run()
         let data = try JSONEncoder().encode(input)
         // Write on another thread so a large output cannot deadlock against a full stdin pipe.
         let writer = Thread {
-            stdin.fileHandleForWriting.write(data)
+            try? stdin.fileHandleForWriting.write(contentsOf: data)
             try? stdin.fileHandleForWriting.close()
         }
         writer.start()
