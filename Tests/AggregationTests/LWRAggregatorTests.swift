@@ -20,9 +20,9 @@ struct FrameFactory {
         var k = [UInt64](repeating: 0, count: parameters.lambda)
         for i in 1...meters {
             let id = UInt32(i * 10)
-            let seed = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let seed = rng.bytes(32)
             seeds[id] = seed
-            keys[id] = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            keys[id] = rng.bytes(32)
             var stream = LWRPSA.keyStream(parameters: parameters, seed: seed.span)
             for j in 0..<k.count { k[j] &+= stream.squeezeWord() }
         }

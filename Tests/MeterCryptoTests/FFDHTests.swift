@@ -77,10 +77,6 @@ func adding(_ delta: Int, to bytes: [UInt8]) -> [UInt8] {
     return out
 }
 
-func randomBytes(_ count: Int, using rng: inout SeededGenerator) -> [UInt8] {
-    (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) }
-}
-
 func privateKey(_ bytes: [UInt8]) -> FFDHPrivateKey { FFDHPrivateKey(randomBytes: bytes.span) }
 
 // MARK: - Tests
@@ -225,8 +221,8 @@ struct FFDHTests {
             adding(3, to: [UInt8](repeating: 0, count: 384)),  // y = 3
         ]
         for _ in 0..<24 {
-            keys.append(randomBytes(35, using: &rng))
-            var base = randomBytes(384, using: &rng)
+            keys.append(rng.bytes(35))
+            var base = rng.bytes(384)
             base[0] = min(base[0], 0xFE)  // below p - 1, whose top 64 bits are all ones
             bases.append(base)
         }
@@ -280,8 +276,8 @@ struct FFDHTests {
         var bKeys: [String] = []
         var secrets: [String] = []
         for _ in 0..<20 {
-            let aBytes = randomBytes(35, using: &rng)
-            let bBytes = randomBytes(35, using: &rng)
+            let aBytes = rng.bytes(35)
+            let bBytes = rng.bytes(35)
             let a = privateKey(aBytes)
             let b = privateKey(bBytes)
             let publicA = FFDHGroup.publicKey(for: a)
@@ -360,7 +356,7 @@ struct FFDHTests {
     @Test func bigEndianRoundTrip() throws {
         var rng = SeededGenerator(seed: 384)
         for _ in 0..<32 {
-            let bytes = randomBytes(384, using: &rng)
+            let bytes = rng.bytes(384)
             let value = try limbs(bytes)
             #expect(encoded(value) == bytes)
             #expect(Limbs3072(bigEndianBytes: encoded(value).span) == value)

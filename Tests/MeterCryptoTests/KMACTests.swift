@@ -60,9 +60,9 @@ struct KMACTests {
                 index % 2 == 0 ? edge.randomElement(using: &rng)! : Int.random(in: 0...1000, using: &rng)
             let tagLength =
                 index % 5 == 0 ? Int.random(in: 8...500, using: &rng) : [8, 16, 32, 64].randomElement(using: &rng)!
-            let key = randomBytes(keyLength, using: &rng)
-            let message = randomBytes(messageLength, using: &rng)
-            let customization = randomBytes(customizationLength, using: &rng)
+            let key = rng.bytes(keyLength)
+            let message = rng.bytes(messageLength)
+            let customization = rng.bytes(customizationLength)
             cases.append(
                 .init(
                     algorithm: "kmac128", message: Hex.encode(message), outputLength: tagLength, key: Hex.encode(key),
@@ -84,11 +84,11 @@ struct KMACTests {
     @Test("streaming: chunks and integer absorbers equal one-shot; a keyed copy is reusable")
     func streaming() {
         var rng = SeededGenerator(seed: 7)
-        let key = randomBytes(32, using: &rng)
+        let key = rng.bytes(32)
         let keyed = KMAC128(key: key.span, customization: "PrivateMetering frame v1")
         let customization = Array("PrivateMetering frame v1".utf8)
         for round in 0..<50 {
-            let message = randomBytes(Int.random(in: 0...600, using: &rng), using: &rng)
+            let message = rng.bytes(Int.random(in: 0...600, using: &rng))
             var mac = keyed
             var start = 0
             while start < message.count {

@@ -28,7 +28,7 @@ struct KeySetupTests {
         var rng = SeededGenerator(seed: 11)
         let cases = (0..<5).map { _ in
             Case(
-                secret: Hex.encode((0..<384).map { _ in UInt8.random(in: 0...255, using: &rng) }),
+                secret: Hex.encode(rng.bytes(384)),
                 group: .random(in: 0...UInt32.max, using: &rng), a: .random(in: 0...1000, using: &rng),
                 b: .random(in: 1001...5000, using: &rng))
         }
@@ -56,7 +56,7 @@ struct KeySetupTests {
         var pairSeeds: [[UInt32]: [UInt8]] = [:]
         for i in ids {
             for j in ids where i < j {
-                pairSeeds[[i, j]] = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                pairSeeds[[i, j]] = rng.bytes(32)
             }
         }
         var total = [UInt64](repeating: 0, count: parameters.lambda)

@@ -8,10 +8,6 @@ func expandKey(_ parameters: LWRParameters, seed: [UInt8]) -> [UInt64] {
     return (0..<parameters.lambda).map { _ in stream.squeezeWord() }
 }
 
-func randomSeed(_ rng: inout SeededGenerator) -> [UInt8] {
-    (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
-}
-
 /// One group's worth of keys: seeds per meter and K = Σ k_i.
 struct TestGroup {
     let parameters: LWRParameters
@@ -21,7 +17,7 @@ struct TestGroup {
     init(_ parameters: LWRParameters, meters: Int, seed: UInt64) {
         var rng = SeededGenerator(seed: seed)
         self.parameters = parameters
-        seeds = (0..<meters).map { _ in randomSeed(&rng) }
+        seeds = (0..<meters).map { _ in rng.bytes(32) }
         var k = [UInt64](repeating: 0, count: parameters.lambda)
         for s in seeds {
             for (j, w) in expandKey(parameters, seed: s).enumerated() { k[j] &+= w }
@@ -155,7 +151,7 @@ struct LWRPSATests {
     func seedAndExpandedAgree(parameters: LWRParameters) throws {
         var rng = SeededGenerator(seed: 5)
         for label in [UInt64(0), 17, 1 << 33] {
-            let seed = randomSeed(&rng)
+            let seed = rng.bytes(32)
             let key = expandKey(parameters, seed: seed)
             let a = LWRPSA.prf(parameters: parameters, seed: seed.span, group: 2, label: label)
             let b = try LWRPSA.prf(parameters: parameters, key: key.span, group: 2, label: label)
@@ -186,7 +182,7 @@ struct LWRPSATests {
                 cases.append(
                     PRFCase(
                         xof: parameters.xof == .shake128 ? "shake128" : "turboshake128", id: parameters.id,
-                        seed: Hex.encode(randomSeed(&rng)), group: UInt32.random(in: 0...UInt32.max, using: &rng),
+                        seed: Hex.encode(rng.bytes(32)), group: UInt32.random(in: 0...UInt32.max, using: &rng),
                         label: UInt64.random(in: 0...UInt64.max, using: &rng)))
             }
         }

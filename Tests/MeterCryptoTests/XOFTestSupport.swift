@@ -49,11 +49,6 @@ extension KMAC128 {
     }
 }
 
-/// `count` bytes from a seeded generator.
-func randomBytes(_ count: Int, using rng: inout SeededGenerator) -> [UInt8] {
-    (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) }
-}
-
 /// ptn(n) of RFC 9861: n bytes of the repeating pattern 00 01 ... FA.
 func ptn(_ count: Int) -> [UInt8] {
     (0..<count).map { UInt8($0 % 0xFB) }

@@ -116,7 +116,7 @@ struct XOFTests {
                 index % 2 == 0 ? edgeLengths.randomElement(using: &rng)! : Int.random(in: 0...700, using: &rng)
             let domain: UInt8 =
                 algorithm == .turboShake128 && index % 4 != 0 ? UInt8.random(in: 1...0x7F, using: &rng) : 0x1F
-            let message = randomBytes(messageLength, using: &rng)
+            let message = rng.bytes(messageLength)
             let name = ["shake128", "shake256", "turboshake128"][index % 3]
             cases.append(
                 .init(algorithm: name, message: Hex.encode(message), outputLength: outputLength, domain: Int(domain)))
@@ -139,7 +139,7 @@ struct XOFTests {
         var rng = SeededGenerator(seed: 42)
         for round in 0..<150 {
             let algorithm = Self.algorithms[round % 3]
-            let message = randomBytes(Int.random(in: 0...900, using: &rng), using: &rng)
+            let message = rng.bytes(Int.random(in: 0...900, using: &rng))
             let total = 1200
             let reference = xofOutput(algorithm, message: message, count: total)
 
