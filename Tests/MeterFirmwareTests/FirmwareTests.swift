@@ -1,0 +1,213 @@
+import Aggregation
+import MeterCrypto
+import MeterFirmware
+import MeterSimulator
+import TestSupport
+import Testing
+
+/// A small group on simulated boards, driven step by step so tests can interfere.
+struct TestBench {
+    static let provisioningKey = [UInt8](repeating: 0x42, count: 32)
+    let meters: [SimulatedMeter]
+    let setup: LWRKeySetup
+    let members: GroupMembers
+
+    /// Boards with a constant load of `watts`, sampled every minute; key setup started
+    /// (public keys collected by the aggregator).
+    init(meters n: Int, watts: UInt32 = 1000, maxReading: UInt64 = 1000, keyMode: KeyMode = .seed) throws {
+        var keys: [UInt32: [UInt8]] = [:]
+        meters = try (1...n).map { i in
+            let key = [UInt8](repeating: UInt8(i), count: 32)
+            keys[UInt32(i)] = key
+            return try SimulatedMeter(
+                id: UInt32(i), group: 1, seed: UInt64(i), profile: [watts * 1000], sampleSeconds: 60,
+                frameKey: key, provisioningKey: Self.provisioningKey)
+        }
+        members = try GroupMembers(group: 1, scheme: .lwrPSA, frameKeys: keys)
+        setup = try LWRKeySetup(members: members, parameters: .standard, maxReading: maxReading, keyMode: keyMode.rawValue)
+        for (i, begin) in setup.beginFrames().enumerated() {
+            let event = try meters[i].handle(begin.frame)
+            guard event == .publicKeySent else { throw SimulatorError.setupStalled(meter: begin.meter, detail: "\(event)") }
+            for frame in meters[i].takeSent() { try setup.receivePublicKey(frame) }
+        }
+    }
+
+    /// Relays the peer keys and collects the key shares; returns the aggregator.
+    func completeSetup() throws -> LWRAggregator {
+        for m in meters {
+            for frame in try setup.peerKeyFrames(for: m.id) { try m.handle(frame) }
+            for frame in m.takeSent() { try setup.receiveKeyShare(frame) }
+        }
+        return try LWRAggregator(
+            members: members, parameters: .standard, bounds: setup.bounds, aggregateKey: setup.aggregateKey(),
+            currentLabel: 0)
+    }
+
+    /// Runs every meter through one 15-minute interval and returns what they sent.
+    func runInterval() -> [[[UInt8]]] {
+        meters.map { m in
+            for _ in 0..<15 {
+                m.advance(ticks: 60_000)
+                _ = m.firmware.poll()
+            }
+            m.firmware.idle()
+            return m.takeSent()
+        }
+    }
+}
+
+func frameType(_ frame: [UInt8]) -> FrameType? { FrameType(rawValue: frame[1]) }
+
+func statusCode(_ frame: [UInt8]) -> StatusCode? {
+    guard frameType(frame) == .status else { return nil }
+    return StatusCode(rawValue: UInt16(frame[24]) << 8 | UInt16(frame[25]))
+}
+
+@Suite("Meter firmware")
+struct FirmwareTests {
+    @Test("a group sets up keys and every interval's sum decrypts exactly", arguments: [KeyMode.seed, .expanded])
+    func endToEnd(keyMode: KeyMode) throws {
+        let bench = try TestBench(meters: 3, keyMode: keyMode)
+        let aggregator = try bench.completeSetup()
+        for m in bench.meters {
+            #expect(m.firmware.phase == .ready)
+            #expect(m.firmware.keyMode == keyMode)
+        }
+        for label in UInt64(0)..<3 {
+            let sent = bench.runInterval()
+            for frames in sent {
+                #expect(frames.count == 1)
+                #expect(frames.first.map(frameType) == .reading)
+                _ = try aggregator.accept(frames[0])
+            }
+            // 1 kW for 15 minutes is 250 Wh per meter.
+            #expect(try aggregator.decryptSum(label: label) == 750)
+            aggregator.advance(to: label + 1)
+        }
+    }
+
+    @Test("meters reject a public key the aggregator swapped")
+    func swappedPublicKey() throws {
+        // A flipped bit in meter 2's key.
+        let bench = try TestBench(meters: 3)
+        bench.setup.tamperWithPublicKey(of: 2) { $0[10] ^= 0x01 }
+        let frames = try bench.setup.peerKeyFrames(for: 1)
+        #expect(try bench.meters[0].handle(frames[0]) == .statusSent(.peerKeyRejected))
+        #expect(bench.meters[0].takeSent().compactMap(statusCode) == [.peerKeyRejected])
+        // Meter 3's authentic key and tag relayed as if they were meter 2's.
+        let other = try TestBench(meters: 3)
+        let keyOf3 = Array(try other.setup.peerKeyFrames(for: 1)[1][28..<(28 + 400)])
+        other.setup.tamperWithPublicKey(of: 2) { $0 = keyOf3 }
+        let relayed = try other.setup.peerKeyFrames(for: 1)
+        #expect(try other.meters[0].handle(relayed[0]) == .statusSent(.peerKeyRejected))
+        // The meters that saw a forged key never finish setup, and send no key share.
+        _ = try bench.meters[0].handle(frames[1])
+        #expect(bench.meters[0].firmware.phase == .keySetup)
+        #expect(!bench.meters[0].takeSent().contains { frameType($0) == .keyShare })
+    }
+
+    @Test("the firmware refuses to encrypt a label twice, across reboots")
+    func labelOnlyOnce() throws {
+        let bench = try TestBench(meters: 2)
+        _ = try bench.completeSetup()
+        let meter = bench.meters[0]
+        try meter.firmware.encryptAndSend(label: 5, reading: 10)
+        #expect(meter.firmware.nextLabel == 6)
+        #expect(throws: MeterError.labelAlreadyEncrypted(label: 5, next: 6)) {
+            try meter.firmware.encryptAndSend(label: 5, reading: 11)
+        }
+        #expect(throws: MeterError.labelAlreadyEncrypted(label: 4, next: 6)) {
+            try meter.firmware.encryptAndSend(label: 4, reading: 11)
+        }
+        try meter.reboot()
+        #expect(meter.firmware.phase == .ready)
+        #expect(throws: MeterError.labelAlreadyEncrypted(label: 5, next: 6)) {
+            try meter.firmware.encryptAndSend(label: 5, reading: 12)
+        }
+        try meter.firmware.encryptAndSend(label: 6, reading: 12)
+        #expect(meter.takeSent().filter { frameType($0) == .reading }.count == 2)
+    }
+
+    @Test("a reading above the group's maximum is refused and reported, and uses no label")
+    func readingAboveMaximum() throws {
+        // 2 kW for 15 minutes is 500 Wh, above the agreed 400 Wh.
+        let bench = try TestBench(meters: 2, watts: 2000, maxReading: 400)
+        _ = try bench.completeSetup()
+        let sent = bench.runInterval()
+        #expect(sent[0].compactMap(statusCode) == [.readingAboveMaximum])
+        #expect(!sent[0].contains { frameType($0) == .reading })
+        #expect(bench.meters[0].firmware.nextLabel == 0)
+        #expect(throws: MeterError.readingAboveMaximum(reading: 401, maximum: 400)) {
+            try bench.meters[0].firmware.encryptAndSend(label: 1, reading: 401)
+        }
+    }
+
+    @Test("a meter with no key store refuses to encrypt and asks for provisioning")
+    func unprovisioned() throws {
+        let bench = try TestBench(meters: 2)
+        _ = try bench.completeSetup()
+        let meter = bench.meters[0]
+        meter.withFlash { flash in
+            for i in 0..<(2 * 4096) { flash[i] = 0xFF }
+        }
+        try meter.reboot()
+        #expect(meter.firmware.phase == nil)
+        #expect(throws: MeterError.notProvisioned) { try meter.firmware.encryptAndSend(label: 0, reading: 1) }
+        // Any downlink is answered with a request for provisioning.
+        _ = meter.takeSent()
+        _ = try meter.handle(try bench.setup.peerKeyFrames(for: 1)[0])
+        #expect(meter.takeSent().compactMap(statusCode) == [.needsProvisioning])
+    }
+
+    @Test("a corrupt key store is detected and never used to encrypt")
+    func corruptKeyStore() throws {
+        let bench = try TestBench(meters: 2)
+        _ = try bench.completeSetup()
+        let meter = bench.meters[0]
+        // Flip one bit inside the body of every committed slot.
+        meter.withFlash { flash in
+            for slot in stride(from: 0, to: 2 * 4096, by: KeyStore.slotBytes) where flash[slot + KeyStore.slotBytes - 1] == 0 {
+                flash[slot + 50] ^= 0x04
+            }
+        }
+        try meter.reboot()
+        #expect(meter.firmware.phase == nil)
+        #expect(throws: MeterError.keyStoreCorrupt) { try meter.firmware.encryptAndSend(label: 0, reading: 1) }
+    }
+
+    @Test("setup parameters the meter does not accept are refused and reported")
+    func setupRejected() throws {
+        let bench = try TestBench(meters: 3)
+        let intake = FrameIntake(members: bench.members)
+        func begin(meters: UInt32, maxReading: UInt64, parameters: UInt8 = 1) -> [UInt8] {
+            var payload = [UInt8](repeating: 0, count: SetupPayload.beginBytes)
+            payload[0] = parameters
+            var span = payload.mutableSpan
+            BigEndian.store(meters, at: 4, in: &span)
+            BigEndian.store(maxReading, at: 8, in: &span)
+            return intake.seal(.setupBegin, to: 1, label: 0, payload: payload)
+        }
+        let meter = bench.meters[0]
+        _ = meter.takeSent()
+        for frame in [begin(meters: 1, maxReading: 10), begin(meters: 3, maxReading: 1 << 46), begin(meters: 3, maxReading: 10, parameters: 77)] {
+            #expect(try meter.handle(frame) == .statusSent(.setupRejected))
+        }
+        #expect(meter.takeSent().compactMap(statusCode) == [.setupRejected, .setupRejected, .setupRejected])
+    }
+
+    @Test("metering follows the load profile: readings match the independent computation")
+    func metering() throws {
+        var config = FleetConfiguration()
+        config.meters = 3
+        config.maxReading = 3000
+        config.sampleSeconds = 10
+        config.threads = 1
+        let fleet = try Fleet(config, labels: 4)
+        _ = try fleet.runKeySetup()
+        for label in UInt64(0)..<4 {
+            let r = try fleet.runLabel(label)
+            #expect(r.exact, "label \(label): \(r.decryptedSum) vs \(r.trueSum)")
+            #expect(r.trueSum > 0)
+        }
+    }
+}
