@@ -33,13 +33,16 @@ struct Demo: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard meters >= 2 else { throw ValidationError("--meters must be at least 2 (a group of one reveals its reading)") }
+        guard meters >= 2 else {
+            throw ValidationError("--meters must be at least 2 (a group of one reveals its reading)")
+        }
         guard labels >= 1 else { throw ValidationError("--labels must be at least 1") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         let params: LWRParameters = parameters == .standard ? .standard : .turbo
         do { _ = try LWRGroupBounds(meters: UInt32(meters), maxReading: maxWh, parameters: params) } catch {
             throw ValidationError(
-                "\(meters) meters × \(maxWh) Wh exceed the capacity of \(params.name): n·(n·max + 1) must stay below 2^\(params.plaintextBits)")
+                "\(meters) meters × \(maxWh) Wh exceed the capacity of \(params.name): n·(n·max + 1) must stay below 2^\(params.plaintextBits)"
+            )
         }
     }
 
@@ -53,12 +56,17 @@ struct Demo: ParsableCommand {
         config.threads = threads
         let log = Log(quiet: json)
 
-        log.line("PrivateMetering demo: \(config.parameters.name), \(meters) meters, \(labels) labels, max \(maxWh) Wh, key \(keyMode.rawValue), seed \(seed)")
+        log.line(
+            "PrivateMetering demo: \(config.parameters.name), \(meters) meters, \(labels) labels, max \(maxWh) Wh, key \(keyMode.rawValue), seed \(seed)"
+        )
         let fleet = try Fleet(config, labels: labels)
         let bar = ProgressBar(title: "key setup", total: meters)
         let setup = try fleet.runKeySetup { done, total in bar.update(done) }
         bar.finish()
-        log.line(String(format: "key setup: %.2f s wall, %.1f ms CPU per meter (median), aggregator %.1f ms", setup.wallSeconds, median(setup.meterCPUSeconds) * 1e3, setup.aggregatorCPUSeconds * 1e3))
+        log.line(
+            String(
+                format: "key setup: %.2f s wall, %.1f ms CPU per meter (median), aggregator %.1f ms", setup.wallSeconds,
+                median(setup.meterCPUSeconds) * 1e3, setup.aggregatorCPUSeconds * 1e3))
 
         var results: [LabelResult] = []
         let labelBar = ProgressBar(title: "labels", total: labels)
@@ -66,7 +74,10 @@ struct Demo: ParsableCommand {
             let r = try fleet.runLabel(UInt64(label))
             results.append(r)
             labelBar.clear()
-            log.line(String(format: "label %4d  decrypted %10llu Wh  true %10llu Wh  %@", label, r.decryptedSum, r.trueSum, r.exact ? "ok" : "MISMATCH"))
+            log.line(
+                String(
+                    format: "label %4d  decrypted %10llu Wh  true %10llu Wh  %@", label, r.decryptedSum, r.trueSum,
+                    r.exact ? "ok" : "MISMATCH"))
             labelBar.update(label + 1)
         }
         labelBar.finish()
@@ -94,9 +105,20 @@ struct Demo: ParsableCommand {
         } else {
             print("")
             print("exact labels             \(summary.exact_labels) / \(labels)")
-            print(String(format: "key setup                %.2f s wall; %.1f ms CPU per meter (median)", summary.setup_s, summary.setup_cpu_per_meter_ms_median))
-            print(String(format: "encryption per reading   %.1f µs CPU (median): %.1f µs precomputing F_k(l) while idle + %.1f µs at the boundary", summary.encrypt_us_median, summary.precompute_us_median, summary.boundary_us_median))
-            print(String(format: "aggregator per label     %.1f µs to verify and collect %d frames, %.1f µs to decrypt the sum (medians)", summary.collect_us_median, meters, summary.decrypt_us_median))
+            print(
+                String(
+                    format: "key setup                %.2f s wall; %.1f ms CPU per meter (median)", summary.setup_s,
+                    summary.setup_cpu_per_meter_ms_median))
+            print(
+                String(
+                    format:
+                        "encryption per reading   %.1f µs CPU (median): %.1f µs precomputing F_k(l) while idle + %.1f µs at the boundary",
+                    summary.encrypt_us_median, summary.precompute_us_median, summary.boundary_us_median))
+            print(
+                String(
+                    format:
+                        "aggregator per label     %.1f µs to verify and collect %d frames, %.1f µs to decrypt the sum (medians)",
+                    summary.collect_us_median, meters, summary.decrypt_us_median))
             print("ciphertext               \(summary.ciphertext_bytes) bytes (frame \(summary.frame_bytes) bytes)")
         }
         if summary.exact_labels != labels { throw ExitCode(1) }
@@ -156,7 +178,8 @@ final class ProgressBar: @unchecked Sendable {
             let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
             let elapsed = Date().timeIntervalSince(start)
             let eta = fraction > 0 ? elapsed / fraction - elapsed : 0
-            FileHandle.standardError.write(Data(String(format: "\r%@ [%@] %d/%d  %.0fs, eta %.0fs ", title, bar, done, total, elapsed, eta).utf8))
+            FileHandle.standardError.write(
+                Data(String(format: "\r%@ [%@] %d/%d  %.0fs, eta %.0fs ", title, bar, done, total, elapsed, eta).utf8))
         } else if total >= 200 {
             let decile = Int(fraction * 10)
             if decile > lastDecile {

@@ -52,7 +52,8 @@ struct FrameFactory {
             BigEndian.store(c, at: 0, in: &span)
         }
         let header = FrameHeader(
-            type: type, scheme: scheme, group: group ?? self.group, meter: meter, label: label, payloadLength: body.count)
+            type: type, scheme: scheme, group: group ?? self.group, meter: meter, label: label,
+            payloadLength: body.count)
         var out = [UInt8](repeating: 0, count: Frame.size(payloadLength: body.count))
         out.replaceSubrange(Frame.payloadRange(header), with: body)
         var span = out.mutableSpan
@@ -82,7 +83,9 @@ struct LWRAggregatorTests {
         let good = try f.frame(meter: 20, label: 9, reading: 200)
         var truncated = good
         truncated.removeLast(3)
-        #expect(throws: AggregationError.malformed(.lengthMismatch(declared: 8, actual: 5))) { try agg.accept(truncated) }
+        #expect(throws: AggregationError.malformed(.lengthMismatch(declared: 8, actual: 5))) {
+            try agg.accept(truncated)
+        }
         #expect(throws: AggregationError.malformed(.truncated(length: 3))) { try agg.accept([1, 1, 1]) }
         let stranger = try f.frame(meter: 20, label: 9, reading: 200, key: f.keys[20]!)
         var unknown = stranger
@@ -150,11 +153,14 @@ struct LWRAggregatorTests {
         #expect(throws: AggregationError.self) { try GroupMembers(group: 1, scheme: .lwrPSA, frameKeys: [1: [1, 2]]) }
         let members = try GroupMembers(group: f.group, scheme: .lwrPSA, frameKeys: f.keys)
         #expect(throws: AggregationError.lwr(.wrongKeyLength(expected: 2048, actual: 3))) {
-            try LWRAggregator(members: members, parameters: f.parameters, bounds: f.bounds, aggregateKey: [1, 2, 3], currentLabel: 0)
+            try LWRAggregator(
+                members: members, parameters: f.parameters, bounds: f.bounds, aggregateKey: [1, 2, 3], currentLabel: 0)
         }
         let wrongBounds = try LWRGroupBounds(meters: 3, maxReading: 1, parameters: f.parameters)
         #expect(throws: AggregationError.self) {
-            try LWRAggregator(members: members, parameters: f.parameters, bounds: wrongBounds, aggregateKey: f.aggregateKey, currentLabel: 0)
+            try LWRAggregator(
+                members: members, parameters: f.parameters, bounds: wrongBounds, aggregateKey: f.aggregateKey,
+                currentLabel: 0)
         }
     }
 }

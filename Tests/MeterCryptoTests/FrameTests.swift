@@ -6,8 +6,11 @@ import Testing
 struct FrameTests {
     let key = (0..<32).map { UInt8($0) }
 
-    func sealed(_ type: FrameType = .reading, payload: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8], label: UInt64 = 42) -> [UInt8] {
-        let header = FrameHeader(type: type, scheme: .lwrPSA, group: 0x0102_0304, meter: 77, label: label, payloadLength: payload.count)
+    func sealed(_ type: FrameType = .reading, payload: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8], label: UInt64 = 42)
+        -> [UInt8]
+    {
+        let header = FrameHeader(
+            type: type, scheme: .lwrPSA, group: 0x0102_0304, meter: 77, label: label, payloadLength: payload.count)
         var frame = [UInt8](repeating: 0, count: Frame.size(payloadLength: payload.count))
         frame.replaceSubrange(Frame.payloadRange(header), with: payload)
         var span = frame.mutableSpan
@@ -24,7 +27,10 @@ struct FrameTests {
         #expect(frame.count == 24 + 8 + 16)
         #expect(Array(frame[0..<24]) == [1, 1, 1, 0, 1, 2, 3, 4, 0, 0, 0, 77, 0, 0, 0, 0, 0, 0, 0, 42, 0, 8, 0, 0])
         let header = try Frame.parseHeader(frame.span)
-        #expect(header == FrameHeader(type: .reading, scheme: .lwrPSA, group: 0x0102_0304, meter: 77, label: 42, payloadLength: 8))
+        #expect(
+            header
+                == FrameHeader(
+                    type: .reading, scheme: .lwrPSA, group: 0x0102_0304, meter: 77, label: 42, payloadLength: 8))
         #expect(verifies(frame, key))
         #expect(Array(frame[Frame.payloadRange(header)]) == [1, 2, 3, 4, 5, 6, 7, 8])
     }
@@ -42,7 +48,8 @@ struct FrameTests {
             print(json.dumps(mac.hexdigest()))
             """
         let tag = try PythonOracle.run(
-            script, input: Input(key: Hex.encode(key), signed: Hex.encode(frame[0..<(frame.count - 16)])), as: String.self)
+            script, input: Input(key: Hex.encode(key), signed: Hex.encode(frame[0..<(frame.count - 16)])),
+            as: String.self)
         #expect(Hex.encode(frame[(frame.count - 16)...]) == tag)
     }
 

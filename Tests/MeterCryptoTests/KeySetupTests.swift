@@ -76,7 +76,8 @@ struct KeySetupTests {
     }
 
     func verifies(_ key: [UInt8], _ group: UInt32, _ meter: UInt32, _ y: [UInt8], _ tag: [UInt8]) -> Bool {
-        KeySetup.verifyPublicKeyTag(provisioningKey: key.span, group: group, meter: meter, publicKey: y.span, tag: tag.span)
+        KeySetup.verifyPublicKeyTag(
+            provisioningKey: key.span, group: group, meter: meter, publicKey: y.span, tag: tag.span)
     }
 
     @Test("public-key tags verify only for the right key, group, meter and bytes")

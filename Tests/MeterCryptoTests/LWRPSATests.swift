@@ -55,7 +55,9 @@ struct LWRPSATests {
             #expect(set.lambda >= 2048)
             #expect(set.classicalSecurityBits >= 128)
             #expect(set.plaintextBits == 48)
-            #expect(set.lambda <= LWRParameters.maxLambda)
+            // The firmware's buffers hold exactly maxLambda words and read keys in 64-word pages.
+            #expect(set.lambda == LWRParameters.maxLambda)
+            #expect(set.lambda % 64 == 0)
         }
         #expect(LWRParameters.withID(LWRParameters.standard.id) == .standard)
         #expect(LWRParameters.withID(LWRParameters.turbo.id) == .turbo)

@@ -24,10 +24,13 @@ struct TestBench {
                 frameKey: key, provisioningKey: Self.provisioningKey)
         }
         members = try GroupMembers(group: 1, scheme: .lwrPSA, frameKeys: keys)
-        setup = try LWRKeySetup(members: members, parameters: .standard, maxReading: maxReading, keyMode: keyMode.rawValue)
+        setup = try LWRKeySetup(
+            members: members, parameters: .standard, maxReading: maxReading, keyMode: keyMode.rawValue)
         for (i, begin) in setup.beginFrames().enumerated() {
             let event = try meters[i].handle(begin.frame)
-            guard event == .publicKeySent else { throw SimulatorError.setupStalled(meter: begin.meter, detail: "\(event)") }
+            guard event == .publicKeySent else {
+                throw SimulatorError.setupStalled(meter: begin.meter, detail: "\(event)")
+            }
             for frame in meters[i].takeSent() { try setup.receivePublicKey(frame) }
         }
     }
@@ -166,7 +169,8 @@ struct FirmwareTests {
         let meter = bench.meters[0]
         // Flip one bit inside the body of every committed slot.
         meter.withFlash { flash in
-            for slot in stride(from: 0, to: 2 * 4096, by: KeyStore.slotBytes) where flash[slot + KeyStore.slotBytes - 1] == 0 {
+            for slot in stride(from: 0, to: 2 * 4096, by: KeyStore.slotBytes)
+            where flash[slot + KeyStore.slotBytes - 1] == 0 {
                 flash[slot + 50] ^= 0x04
             }
         }
@@ -189,7 +193,10 @@ struct FirmwareTests {
         }
         let meter = bench.meters[0]
         _ = meter.takeSent()
-        for frame in [begin(meters: 1, maxReading: 10), begin(meters: 3, maxReading: 1 << 46), begin(meters: 3, maxReading: 10, parameters: 77)] {
+        for frame in [
+            begin(meters: 1, maxReading: 10), begin(meters: 3, maxReading: 1 << 46),
+            begin(meters: 3, maxReading: 10, parameters: 77),
+        ] {
             #expect(try meter.handle(frame) == .statusSent(.setupRejected))
         }
         #expect(meter.takeSent().compactMap(statusCode) == [.setupRejected, .setupRejected, .setupRejected])

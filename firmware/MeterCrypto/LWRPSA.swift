@@ -54,7 +54,8 @@ public struct LWRParameters: Sendable, Equatable {
         id: 2, name: "lwr-2048-p48-turboshake128", lambda: 2048, plaintextBits: 48,
         xof: .turboShake128, classicalSecurityBits: 128)
 
-    /// The largest λ of any set: the size of every fixed key buffer.
+    /// The λ of every set: the size of the firmware's fixed key buffers (a multiple of 64,
+    /// the words of one flash page read).
     public static let maxLambda = 2048
 
     /// The set with this wire identifier, or nil.

@@ -278,21 +278,20 @@ public struct Meter: ~Copyable {
                 parameters: parameters, seed: record.psaSeed.span, group: record.group, label: label)
         case .expanded:
             var stream = LWRLabelStream(parameters: parameters, group: record.group, label: label)
-            var bytes = InlineArray<512, UInt8>(repeating: 0)
+            // λ is a multiple of 64 for every set: the key is read in whole 512-byte pages.
+            var page = InlineArray<512, UInt8>(repeating: 0)
             var address = expandedKeyAddress
             while stream.remainingWords > 0 {
-                let words = min(64, stream.remainingWords)
-                var page = bytes.mutableSpan
-                var slice = page.extracting(0..<(words * 8))
-                do throws(BoardError) { try board.read(address, into: &slice) } catch {
+                var pageSpan = page.mutableSpan
+                do throws(BoardError) { try board.read(address, into: &pageSpan) } catch {
                     throw .board(error)
                 }
-                for w in 0..<words {
+                for w in 0..<64 {
                     var v: UInt64 = 0
-                    for b in 0..<8 { v |= UInt64(bytes[8 * w + b]) << UInt64(8 * b) }
+                    for b in 0..<8 { v |= UInt64(page[8 * w + b]) << UInt64(8 * b) }
                     stream.absorb(keyWord: v)
                 }
-                address += UInt32(words * 8)
+                address += 512
             }
             return stream.prf()
         }
@@ -340,14 +339,16 @@ public struct Meter: ~Copyable {
         dhKey = privateKey
 
         let y = FFDHGroup.publicKey(for: privateKey)
+        var yBytes = InlineArray<384, UInt8>(repeating: 0)
+        var ySpan = yBytes.mutableSpan
+        y.bigEndianBytes(into: &ySpan)
         var f = frame.mutableSpan
-        var yBytes = f.extracting(Frame.headerBytes..<(Frame.headerBytes + FFDHGroup.byteCount))
-        y.bigEndianBytes(into: &yBytes)
+        for k in 0..<FFDHGroup.byteCount { f[Frame.headerBytes + k] = yBytes[k] }
         var tag = InlineArray<16, UInt8>(repeating: 0)
         var tagSpan = tag.mutableSpan
         KeySetup.publicKeyTag(
             provisioningKey: record.provisioningKey.span, group: record.group, meter: record.meter,
-            publicKey: frame.span.extracting(Frame.headerBytes..<(Frame.headerBytes + FFDHGroup.byteCount)),
+            publicKey: yBytes.span,
             into: &tagSpan)
         var f2 = frame.mutableSpan
         for k in 0..<16 { f2[Frame.headerBytes + FFDHGroup.byteCount + k] = tag[k] }
@@ -385,7 +386,9 @@ public struct Meter: ~Copyable {
         guard record.phase == .keySetup, let privateKey = dhKey,
             let parameters = LWRParameters.withID(record.parameterID)
         else { throw .unexpectedDownlink(.peerKey) }
-        guard payload.count == SetupPayload.peerKeyBytes else { throw .badDownlink(.badPayloadSize(type: .peerKey, size: payload.count)) }
+        guard payload.count == SetupPayload.peerKeyBytes else {
+            throw .badDownlink(.badPayloadSize(type: .peerKey, size: payload.count))
+        }
         let peer = BigEndian.load32(payload, at: 0)
         // Peers arrive in increasing id order, each once; never this meter itself.
         guard peer != record.meter, peersProcessed == 0 || peer > lastPeer else {
@@ -410,8 +413,7 @@ public struct Meter: ~Copyable {
         KeySetup.pairwiseSeed(
             sharedSecret: secretBytes.span, group: record.group, meterA: record.meter, meterB: peer,
             into: &seedSpan)
-        var shareSpan = share.mutableSpan
-        var words = shareSpan.extracting(0..<parameters.lambda)
+        var words = share.mutableSpan  // λ = LWRParameters.maxLambda for every set
         KeySetup.applyZeroShare(
             parameters: parameters, pairwiseSeed: seed.span, own: record.meter, peer: peer, to: &words)
         peersProcessed += 1
