@@ -1,0 +1,26 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Benchmarks live in their own package so that the root package's `swift build` and
+// `swift test` never build the benchmark harness and its dependencies.
+// Run from this directory: `swift package benchmark` (see Benchmarks/LWRPSA/LWRPSA.swift).
+let package = Package(
+    name: "PrivateMeteringBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "PrivateMetering", path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "LWRPSA",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "MeterCrypto", package: "PrivateMetering"),
+                .product(name: "Aggregation", package: "PrivateMetering"),
+            ],
+            path: "Benchmarks/LWRPSA",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        )
+    ]
+)

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need, then
+#   1. swift build            (includes FirmwareEmbedded: Embedded Swift, -no-allocations)
+#   2. swift test [ARGS...]   (extra arguments go to `swift test`, e.g. --filter XOF)
+#   3. scripts/check-firmware.sh (no heap allocator in the Embedded object; sizes)
+#
+# Needs: Debian's libgmp-dev (GMP), python3 with pycryptodome, mpmath and sympy
+# (independent implementations for the cross-check tests). All are installed when
+# missing (apt-get as root, or through sudo; pip for the Python packages).
+#
+# Environment:
+#   SWIFT_SCRATCH   build directory passed as --scratch-path (default: SwiftPM's .build)
+#   SWIFT_BUILD_FLAGS  extra flags for both swift build and swift test (e.g. "-c release")
+#   SKIP_INSTALL=1  do not install anything, only check
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+started=$SECONDS
+step() { printf '\n==> %s  [%ds]\n' "$*" $((SECONDS - started)); }
+die() {
+    printf 'test.sh: %s\n' "$*" >&2
+    exit 1
+}
+
+# shellcheck source=lib/setup.sh
+source "$root/scripts/lib/setup.sh"
+setup_swift
+setup_build_packages
+setup_python_oracles
+
+# ---- build, test, firmware check -----------------------------------------------------
+swift_flags=()
+if [[ -n "${SWIFT_SCRATCH:-}" ]]; then swift_flags+=(--scratch-path "$SWIFT_SCRATCH"); fi
+if [[ -n "${SWIFT_BUILD_FLAGS:-}" ]]; then
+    read -r -a extra <<<"$SWIFT_BUILD_FLAGS"
+    swift_flags+=("${extra[@]}")
+fi
+
+step "swift build ${swift_flags[*]-}"
+swift build "${swift_flags[@]+"${swift_flags[@]}"}"
+
+step "swift test ${swift_flags[*]-} $*"
+swift test "${swift_flags[@]+"${swift_flags[@]}"}" "$@"
+
+step "scripts/check-firmware.sh"
+firmware_flags=()
+if [[ -n "${SWIFT_SCRATCH:-}" ]]; then
+    firmware_flags+=(--output "$SWIFT_SCRATCH/firmware/FirmwareEmbedded-Osize.o")
+fi
+"$root/scripts/check-firmware.sh" "${firmware_flags[@]+"${firmware_flags[@]}"}"
+
+step "all passed"
