@@ -155,6 +155,19 @@ public final class SimulatedMeter: @unchecked Sendable {
         }
     }
 
+    /// The board RNG's state (to replay key generation from a snapshot).
+    public var rngState: [UInt64] {
+        get {
+            var state = [UInt64](repeating: 0, count: 4)
+            state.withUnsafeMutableBufferPointer { sim_board_rng_state(board, $0.baseAddress) }
+            return state
+        }
+        set {
+            precondition(newValue.count == 4, "the RNG state has 4 words")
+            newValue.withUnsafeBufferPointer { sim_board_set_rng_state(board, $0.baseAddress) }
+        }
+    }
+
     /// The frames the firmware holds unacknowledged in its outbox, oldest label first.
     public func pendingFrames() throws -> [(label: UInt64, frame: [UInt8])] {
         var out: [(UInt64, [UInt8])] = []

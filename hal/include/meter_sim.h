@@ -109,6 +109,10 @@ mh_status sim_board_stick_bit(sim_board *board, uint32_t addr, uint32_t bit, int
 void sim_board_set_endurance(sim_board *board, uint32_t endurance, uint32_t spread_percent);
 /// Erases that hit a worn sector (failed, or succeeded with new stuck bits).
 uint64_t sim_board_worn_erase_count(const sim_board *board);
+/// Copies out / restores the board RNG's state (4 words), to replay key generation
+/// from a snapshot.
+void sim_board_rng_state(const sim_board *board, uint64_t state[4]);
+void sim_board_set_rng_state(sim_board *board, const uint64_t state[4]);
 /// Overwrites a sector's erase counter (to restore a snapshot).
 void sim_board_set_flash_erase_count(sim_board *board, uint32_t sector, uint64_t count);
 

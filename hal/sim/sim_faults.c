@@ -249,3 +249,7 @@ uint64_t sim_board_worn_erase_count(const sim_board *b) { return b->faults.worn_
 void sim_board_set_flash_erase_count(sim_board *b, uint32_t sector, uint64_t count) {
     if (sector < b->hal.flash.sector_count) b->erase_counts[sector] = count;
 }
+
+void sim_board_rng_state(const sim_board *b, uint64_t state[4]) { memcpy(state, b->rng, sizeof b->rng); }
+
+void sim_board_set_rng_state(sim_board *b, const uint64_t state[4]) { memcpy(b->rng, state, sizeof b->rng); }
