@@ -207,7 +207,9 @@ struct PowerCutCampaign {
         case .encrypt(let label, let reading):
             // The interval's energy is still known: try again, with a different reading,
             // which the meter must refuse if the first one was committed.
-            try? meter.firmware.encryptAndSend(label: label, reading: (reading + 1) % FaultBench.maxReading)
+            do { try meter.firmware.encryptAndSend(label: label, reading: (reading + 1) % FaultBench.maxReading) } catch {
+                result.detail += " retry: \(error)"
+            }
             log.collect(meter)
             allowed[label] = [reading, (reading + 1) % FaultBench.maxReading]
             expectedDelivered.insert(label)

@@ -328,12 +328,17 @@ public struct Outbox {
     }
 
     /// Moves to the next sector of the ring: copies its unacknowledged entries into the
-    /// active sector, then formats it. A sector that no longer erases clean is skipped.
+    /// active sector, then formats it. A sector that no longer erases clean is skipped, and
+    /// so is one whose unacknowledged entries do not fit into the active sector.
     mutating func rotate() throws(KeyStoreError) {
         var candidate = active
         for _ in 1..<Int(sectorCount) {
             candidate = (candidate + 1) % Int(sectorCount)
-            if bad[candidate] || candidate == active { continue }
+            // A sector whose unacknowledged entries no longer fit here (a cut wasted the
+            // reserved slots) is left as it is for another lap of the ring.
+            if bad[candidate] || candidate == active || pendingIn(candidate) > Int(slotsPerSector) - Int(nextSlot) {
+                continue
+            }
             try carry(from: candidate)
             let ok: Bool
             do throws(BoardError) {
