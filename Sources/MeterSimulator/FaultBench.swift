@@ -117,6 +117,34 @@ extension MeterRecord {
 }
 
 extension StoreTruth {
+    /// The fields in which `other` differs from this truth.
+    func differences(_ other: StoreTruth) -> [String] {
+        var d: [String] = []
+        if nextLabel != other.nextLabel { d.append("next label \(other.nextLabel) instead of \(nextLabel)") }
+        if pending.keys.sorted() != other.pending.keys.sorted() {
+            d.append("pending \(other.pending.keys.sorted()) instead of \(pending.keys.sorted())")
+        } else if pending != other.pending {
+            d.append("pending frames differ")
+        }
+        guard let a = record, let b = other.record else {
+            if (record == nil) != (other.record == nil) { d.append("store empty/provisioned differs") }
+            return d
+        }
+        if a.meter != b.meter || a.group != b.group || a.minGroupSize != b.minGroupSize { d.append("identity") }
+        if !a.frameKey.span.elementsEqual(b.frameKey.span) { d.append("frame key") }
+        if !a.provisioningKey.span.elementsEqual(b.provisioningKey.span) { d.append("provisioning key") }
+        if a.phase != b.phase || a.parameterID != b.parameterID || a.keyMode != b.keyMode || a.groupSize != b.groupSize
+            || a.maxReading != b.maxReading
+        {
+            d.append("group parameters")
+        }
+        if !a.psaSeed.span.elementsEqual(b.psaSeed.span) { d.append("PSA seed") }
+        if !a.dhPrivate.span.elementsEqual(b.dhPrivate.span) { d.append("DH private key") }
+        if a.nextLabel != b.nextLabel { d.append("label floor") }
+        if a.expandedKeySums != b.expandedKeySums { d.append("expanded key sums") }
+        return d
+    }
+
     func describe() -> String {
         guard let record else { return "empty store" }
         return "\(record.describe()), next label \(nextLabel), pending \(pending.keys.sorted())"

@@ -191,7 +191,8 @@ struct PowerCutCampaign {
         case .state(let s) where s.matches(after): result.outcome = .recoveredNew
         case .state(let s) where s.matches(before): result.outcome = .recoveredOld
         case .state(let s):
-            result.detail = "booted \(s.describe()); before: \(before.describe()); after: \(after.describe())"
+            result.detail =
+                "booted \(s.describe()); vs before: \(before.differences(s).joined(separator: ", ")); vs after: \(after.differences(s).joined(separator: ", "))"
         case .corrupt:
             result.outcome = .detected
             result.detail = "the meter found its store corrupt"

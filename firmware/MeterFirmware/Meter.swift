@@ -467,6 +467,7 @@ public struct Meter: ~Copyable {
         r.keyMode = mode
         r.groupSize = n
         r.maxReading = maxReading
+        r.expandedKeySums = (0, 0)  // they describe the old key; set again when setup finishes
         var seed = r.psaSeed.mutableSpan
         board.randomBytes(into: &seed)
         var dh = r.dhPrivate.mutableSpan
