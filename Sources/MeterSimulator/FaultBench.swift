@@ -51,6 +51,49 @@ final class FaultBench {
 
     func ack(label: UInt64) -> [UInt8] { intake.acknowledgement(to: 1, label: label) }
 
+    /// Runs a key setup (or rotation) of both meters to completion, fault-free.
+    func runSetup(dut: SimulatedMeter, peer: SimulatedMeter) throws {
+        let setup = try newSetup()
+        let begins = setup.beginFrames()
+        for (meter, begin) in zip([dut, peer], begins) {
+            _ = meter.takeSent()
+            _ = try meter.handle(begin.frame)
+            for f in meter.takeSent() where f[1] == FrameType.publicKey.rawValue { try setup.receivePublicKey(f) }
+        }
+        for meter in [dut, peer] {
+            for f in try setup.peerKeyFrames(for: meter.id) { try meter.handle(f) }
+            _ = meter.takeSent()
+        }
+        guard dut.firmware.phase == .ready, peer.firmware.phase == .ready else {
+            throw FaultCampaignError.referenceRun("key setup did not finish")
+        }
+    }
+
+    /// A fault-free life of the meter under test: provisioning, key setup, `readings`
+    /// readings with acks two labels late (and one label's ack held back), a key
+    /// rotation, four more readings. Leaves unacknowledged readings and superseded
+    /// key-store slots on flash. Returns the meter and the frames it sent.
+    func referenceLife(readings: Int) throws -> (meter: SimulatedMeter, log: RadioLog) {
+        let dut = try makeMeter(1, provision: true)
+        let peer = try makeMeter(2, provision: true)
+        var log = RadioLog()
+        try runSetup(dut: dut, peer: peer)
+        func run(_ count: Int, holdBack: UInt64?) throws {
+            let first = dut.firmware.nextLabel
+            for i in 0..<UInt64(count) {
+                let label = first + i
+                try dut.firmware.encryptAndSend(label: label, reading: (label &* 37 &+ 11) % Self.maxReading)
+                log.collect(dut)
+                if i >= 2 && label - 2 != holdBack { _ = try dut.handle(ack(label: label - 2)) }
+            }
+        }
+        try run(readings, holdBack: dut.firmware.nextLabel + 1)
+        try runSetup(dut: dut, peer: peer)
+        try run(4, holdBack: nil)
+        log.collect(dut)
+        return (dut, log)
+    }
+
     /// The reading frame the meter must send for `label` and `reading` under `record`,
     /// computed here, from the truth, without the firmware's key store.
     func expectedFrame(record: MeterRecord, label: UInt64, reading: UInt64) -> [UInt8] {

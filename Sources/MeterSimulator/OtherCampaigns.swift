@@ -3,13 +3,6 @@ import MeterCrypto
 import MeterFirmware
 import MeterHAL
 
-struct BitFlipCampaign {
-    let options: FaultCampaignOptions
-    func run(progress: @escaping @Sendable (Int, Int) -> Void) throws -> FaultCampaignReport {
-        FaultCampaignReport(.bitFlip, seed: options.seed)
-    }
-}
-
 struct WearCampaign {
     let options: FaultCampaignOptions
     func run(progress: @escaping @Sendable (Int, Int) -> Void) throws -> FaultCampaignReport {

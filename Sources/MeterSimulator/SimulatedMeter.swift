@@ -151,7 +151,11 @@ public final class SimulatedMeter: @unchecked Sendable {
     /// Writes `bytes` back at `offset` (a snapshot taken with `flashSnapshot`).
     public func restoreFlash(_ bytes: [UInt8], at offset: Int = 0) {
         withFlash { flash in
-            for (i, b) in bytes.enumerated() { flash[offset + i] = b }
+            precondition(offset >= 0 && offset + bytes.count <= flash.count, "snapshot outside the flash")
+            bytes.withUnsafeBufferPointer { src in
+                UnsafeMutableRawPointer(flash.baseAddress! + offset).copyMemory(
+                    from: src.baseAddress!, byteCount: src.count)
+            }
         }
     }
 

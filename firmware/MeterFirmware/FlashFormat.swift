@@ -119,6 +119,13 @@ enum FlashFormat {
     /// The generation in a sector's marker, or nil when the sector carries no valid
     /// marker for `magic` (never formatted, erase cut short, or a foreign layout).
     static func readMarker(_ board: Board, sector: UInt32, magic: UInt32) throws(BoardError) -> UInt32? {
+        try readMarkerChecked(board, sector: sector, magic: magic)?.generation
+    }
+
+    /// As `readMarker`, and whether the marker shows a flipped bit (it still reads).
+    static func readMarkerChecked(_ board: Board, sector: UInt32, magic: UInt32) throws(BoardError) -> (
+        generation: UInt32, damaged: Bool
+    )? {
         var marker = InlineArray<16, UInt8>(repeating: 0)
         var span = marker.mutableSpan
         try board.read((sector + 1) * board.sectorSize - UInt32(markerBytes), into: &span)
@@ -131,7 +138,8 @@ enum FlashFormat {
         let b = BigEndian.load32(bytes, at: 8)
         let c = BigEndian.load32(bytes, at: 12)
         let g = a == b || a == c ? a : (b == c ? b : UInt32.max)
-        return g == UInt32.max ? nil : g
+        guard g != UInt32.max else { return nil }
+        return (g, found != magic || a != b || b != c)
     }
 
     /// Erases `sector`, checks that it reads back erased, and writes its marker

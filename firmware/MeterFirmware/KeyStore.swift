@@ -262,8 +262,10 @@ public struct KeyStore {
     var activeFormatted = false
     var generation: UInt32 = 0
     var nextSlot: UInt32 = 0
-    /// Slots whose flipped bit `load` corrected (the meter rewrites the state then).
+    /// Flipped bits `load` found and corrected (slots, commit marks, sector markers).
     public private(set) var corrected = 0
+    /// Whether the newest state was one of them (the meter rewrites it then).
+    public private(set) var newestCorrected = false
     /// The newest intact state when `load` found the store corrupt: its identity and
     /// frame key may authenticate a status report, never encrypt.
     public private(set) var lastIntact: MeterRecord? = nil
@@ -284,15 +286,19 @@ public struct KeyStore {
     /// The newest committed, valid state. Also positions the next write.
     public mutating func load() throws(KeyStoreError) -> MeterRecord {
         corrected = 0
+        newestCorrected = false
         lastIntact = nil
         // Sectors with a valid marker, the newer generation first.
         var generations = InlineArray<2, UInt32>(repeating: 0)
         var marked = InlineArray<2, Bool>(repeating: false)
         for s in 0..<2 {
             do throws(BoardError) {
-                if let g = try FlashFormat.readMarker(board, sector: firstSector + UInt32(s), magic: Self.markerMagic) {
+                if let (g, damaged) = try FlashFormat.readMarkerChecked(
+                    board, sector: firstSector + UInt32(s), magic: Self.markerMagic)
+                {
                     generations[s] = g
                     marked[s] = true
+                    if damaged { corrected += 1 }
                 }
             } catch {
                 throw .flash(error)
@@ -346,6 +352,16 @@ public struct KeyStore {
                     continue
                 }
                 if integrity == .corrected { corrected += 1 }
+                if slot[Self.commitOffset] != 0 {
+                    // A commit mark cut short or hit by a flip, still read as set: program
+                    // it again, so the decision stays.
+                    if integrity == .clean { corrected += 1 }
+                    do throws(BoardError) {
+                        _ = try FlashFormat.mark(board, address(sector, index) + UInt32(Self.commitOffset))
+                    } catch {
+                        throw .flash(error)
+                    }
+                }
                 let seq = BigEndian.load32(bytes, at: 4)
                 if best == nil || seq &- bestSequence < 0x8000_0000 {
                     best = record
@@ -353,11 +369,6 @@ public struct KeyStore {
                     bestSector = s
                     bestIndex = index
                     bestCorrected = integrity == .corrected
-                    if integrity == .clean && slot[Self.commitOffset] != 0 {
-                        // A commit mark cut short but read as set: finish it, so the decision stays.
-                        do throws(BoardError) { _ = try FlashFormat.mark(board, address(sector, index) + UInt32(Self.commitOffset)) }
-                        catch { throw .flash(error) }
-                    }
                 }
             }
         }
@@ -366,7 +377,8 @@ public struct KeyStore {
             lastIntact = found
             throw .corrupt
         }
-        if !bestCorrected { corrected = 0 }  // damage to superseded slots needs no repair
+        /// Whether the newest state itself was corrected (the meter then rewrites it).
+        newestCorrected = bestCorrected
         sequence = bestSequence
         generation = generations[newer]
         activeSector = firstSector + UInt32(newer)

@@ -210,7 +210,7 @@ public struct Meter: ~Copyable {
         } else if storeState == nil && (store.corrected > 0 || outbox.corrected > 0) {
             repairs += store.corrected + outbox.corrected
             // Rewrite the key state with fresh bits; a corrected outbox entry stays readable.
-            if store.corrected > 0 { try? store.save(record) }
+            if store.newestCorrected { try? store.save(record) }
             bootStatus = .keyStoreRepaired
         }
     }

@@ -131,15 +131,16 @@ public struct Outbox {
         var count = 0
         for i in 0..<Int(sectorCount) {
             bad[i] = false
-            let g: UInt32?
+            let marker: (generation: UInt32, damaged: Bool)?
             do throws(BoardError) {
-                g = try FlashFormat.readMarker(board, sector: firstSector + UInt32(i), magic: Self.markerMagic)
+                marker = try FlashFormat.readMarkerChecked(board, sector: firstSector + UInt32(i), magic: Self.markerMagic)
             } catch {
                 throw .flash(error)
             }
-            formatted[i] = g != nil
-            generations[i] = g ?? 0
-            guard g != nil else { continue }
+            formatted[i] = marker != nil
+            generations[i] = marker?.generation ?? 0
+            guard let marker else { continue }
+            if marker.damaged { corrected += 1 }
             var j = count
             while j > 0 && generations[order[j - 1]] &- generations[i] < 0x8000_0000
                 && generations[order[j - 1]] != generations[i]
@@ -181,7 +182,17 @@ public struct Outbox {
                     if !acknowledged { pendingLost = true }
                     continue
                 }
-                if integrity == .corrected && !acknowledged { corrected += 1 }
+                if integrity == .corrected { corrected += 1 }
+                // Marks still read as set but hit by a flip (or cut short): program them
+                // again so the decision stays, and report it.
+                for k in 0..<2 {
+                    let offset = k == 0 ? commitOffset : ackOffset
+                    guard FlashFormat.isMarked(entry[offset]) && entry[offset] != 0 else { continue }
+                    if integrity == .clean { corrected += 1 }
+                    do throws(BoardError) { _ = try FlashFormat.mark(board, at + UInt32(offset)) } catch {
+                        throw .flash(error)
+                    }
+                }
                 let seq = BigEndian.load32(bytes, at: 4)
                 let label = BigEndian.load64(bytes, at: 8)
                 if seq &- sequence < 0x8000_0000 { sequence = seq }
