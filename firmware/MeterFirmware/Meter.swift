@@ -231,6 +231,8 @@ public struct Meter: ~Copyable {
     public var storeError: KeyStoreError? { storeState }
     /// The persistent state as the meter booted it (or last wrote it); nil when unusable.
     public var storedRecord: MeterRecord? { storeState == nil ? record : nil }
+    /// Outbox sectors retired as worn since boot.
+    public var retiredOutboxSectors: Int { outbox.retiredSectors }
     /// Unacknowledged readings in the outbox.
     public var pendingReadings: Int { outbox.pendingCount }
     /// The label of the i-th unacknowledged reading, oldest first.

@@ -97,6 +97,13 @@ public struct Outbox {
         entryBytes = entry
     }
 
+    /// Ring sectors found worn (they no longer erase or program clean) since boot.
+    public var retiredSectors: Int {
+        var n = 0
+        for i in 0..<Int(sectorCount) where bad[i] { n += 1 }
+        return n
+    }
+
     /// The label of the i-th unacknowledged reading (oldest first).
     public func pendingLabel(_ i: Int) -> UInt64 { pendingLabels[i] }
 
