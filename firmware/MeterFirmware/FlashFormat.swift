@@ -97,7 +97,9 @@ enum FlashFormat {
         let storedS = UInt16(record[length]) << 8 | UInt16(record[length + 1])
         let storedP = record[length + 2] & 1
         if s == storedS && p == storedP {
-            return checksumMatches(record.span, length: length, domain: domain) ? .clean : .invalid
+            guard checksumMatches(record.span, length: length, domain: domain) else { return .invalid }
+            // The parity byte holds 0 or 1: another bit set there is a flip in the code itself.
+            return record[length + 2] > 1 ? .corrected : .clean
         }
         if p != storedP {
             // An odd number of flips in the record: if one, s ^ storedS is its position.

@@ -211,6 +211,8 @@ public struct Outbox {
                 if acknowledged {
                     removePending(label)
                 } else {
+                    // Still unacknowledged, but a bit of the mark reads 0: a flip, reported.
+                    if entry[ackOffset] != 0xFF { corrected += 1 }
                     insertPending(label, at)
                 }
             }
