@@ -262,7 +262,8 @@ public struct KeyStore {
     var activeFormatted = false
     var generation: UInt32 = 0
     var nextSlot: UInt32 = 0
-    /// Flipped bits `load` found and corrected (slots, commit marks, sector markers).
+    /// Flipped bits `load` found and corrected in live data (the newest slot, its commit
+    /// mark, sector markers).
     public private(set) var corrected = 0
     /// Whether the newest state was one of them (the meter rewrites it then).
     public private(set) var newestCorrected = false
@@ -319,6 +320,7 @@ public struct KeyStore {
         var bestSector = -1
         var bestIndex: UInt32 = 0
         var bestCorrected = false
+        var bestDamaged = false
         var sawCommitted = false
         // A committed slot that fails its checks: where it lies decides whether it may
         // be the newest state.
@@ -351,11 +353,11 @@ public struct KeyStore {
                     }
                     continue
                 }
-                if integrity == .corrected { corrected += 1 }
+                // Damage to a superseded slot needs no report; the newest one's is counted below.
+                let damaged = integrity == .corrected || slot[Self.commitOffset] != 0
                 if slot[Self.commitOffset] != 0 {
                     // A commit mark cut short or hit by a flip, still read as set: program
                     // it again, so the decision stays.
-                    if integrity == .clean { corrected += 1 }
                     do throws(BoardError) {
                         _ = try FlashFormat.mark(board, address(sector, index) + UInt32(Self.commitOffset))
                     } catch {
@@ -369,6 +371,7 @@ public struct KeyStore {
                     bestSector = s
                     bestIndex = index
                     bestCorrected = integrity == .corrected
+                    bestDamaged = damaged
                 }
             }
         }
@@ -377,8 +380,9 @@ public struct KeyStore {
             lastIntact = found
             throw .corrupt
         }
-        /// Whether the newest state itself was corrected (the meter then rewrites it).
+        // Whether the newest state itself was corrected (the meter then rewrites it).
         newestCorrected = bestCorrected
+        if bestDamaged { corrected += 1 }
         sequence = bestSequence
         generation = generations[newer]
         activeSector = firstSector + UInt32(newer)

@@ -164,6 +164,7 @@ public struct Outbox {
         var lastInvalid = -1
         var pendingLost = false
         var lastUsed = -1
+        var newestDamaged = false
         var entry = InlineArray<1024, UInt8>(repeating: 0)
         for position in 0..<count {
             let ring = order[position]
@@ -189,35 +190,39 @@ public struct Outbox {
                     if !acknowledged { pendingLost = true }
                     continue
                 }
-                if integrity == .corrected { corrected += 1 }
+                var damaged = integrity == .corrected
                 // Marks still read as set but hit by a flip (or cut short): program them
-                // again so the decision stays, and report it.
+                // again so the decision stays.
                 for k in 0..<2 {
                     let offset = k == 0 ? commitOffset : ackOffset
                     guard FlashFormat.isMarked(entry[offset]) && entry[offset] != 0 else { continue }
-                    if integrity == .clean { corrected += 1 }
+                    damaged = true
                     do throws(BoardError) { _ = try FlashFormat.mark(board, at + UInt32(offset)) } catch {
                         throw .flash(error)
                     }
                 }
+                // Still unacknowledged, but a bit of the mark reads 0: a flip.
+                if !acknowledged && entry[ackOffset] != 0xFF { damaged = true }
                 let seq = BigEndian.load32(bytes, at: 4)
                 let label = BigEndian.load64(bytes, at: 8)
                 if seq &- sequence < 0x8000_0000 { sequence = seq }
                 if bytes[1] == Self.flagsOriginal { lastOriginal = position * 1024 + Int(slot) }
-                if !hasLabel || label > lastLabel {
+                if !hasLabel || label >= lastLabel {
                     lastLabel = label
                     hasLabel = true
+                    newestDamaged = damaged
                 }
+                // Damage is reported where it is live: an unacknowledged entry, the newest label.
                 if acknowledged {
                     removePending(label)
                 } else {
-                    // Still unacknowledged, but a bit of the mark reads 0: a flip, reported.
-                    if entry[ackOffset] != 0xFF { corrected += 1 }
+                    if damaged { corrected += 1 }
                     insertPending(label, at)
                 }
             }
         }
         if pendingLost || lastInvalid > lastOriginal { throw .corrupt }
+        if newestDamaged && pendingLabelIndex(lastLabel) == nil { corrected += 1 }
         active = order[count - 1]
         newestGeneration = generations[active]
         nextSlot = UInt32(lastUsed + 1)
@@ -245,6 +250,11 @@ public struct Outbox {
         pendingLabels[i] = label
         pendingAddresses[i] = address
         pendingCount += 1
+    }
+
+    func pendingLabelIndex(_ label: UInt64) -> Int? {
+        for i in 0..<pendingCount where pendingLabels[i] == label { return i }
+        return nil
     }
 
     mutating func removePending(_ label: UInt64) {
