@@ -21,7 +21,8 @@ struct BitFlipCampaign {
 
     /// Which bytes are live, superseded or erased: parsed here from the layout's
     /// documented offsets, independently of the firmware's loader.
-    static func regions(_ flash: [UInt8], layout: MeterFlashLayout, keyMode: KeyMode, outboxEntryBytes: Int) -> [UInt8] {
+    static func regions(_ flash: [UInt8], layout: MeterFlashLayout, keyMode: KeyMode, outboxEntryBytes: Int) -> [UInt8]
+    {
         let ss = Int(layout.sectorSize)
         var map = [UInt8](repeating: 0, count: flash.count)
         for (i, b) in flash.enumerated() where b != 0xFF { map[i] = UInt8(Region.superseded.rawValue) }
@@ -85,9 +86,11 @@ struct BitFlipCampaign {
         if let r = options.replay {
             guard r >= 0 && r < runs else { throw FaultCampaignError.noSuchRun(r, runs: runs) }
             let meter = try bench.makeMeter(1, provision: false)
-            let (result, region, fixed) = try flipRun(r, meter: meter, bench: bench, flash: flash, map: map, truth: truth, record: record)
+            let (result, region, fixed) = try flipRun(
+                r, meter: meter, bench: bench, flash: flash, map: map, truth: truth, record: record)
             add(result, region: region, corrected: fixed, to: &report)
-            report.replayed = FaultRunRecord(run: r, fault: result.fault, outcome: result.outcome.rawValue, detail: result.detail)
+            report.replayed = FaultRunRecord(
+                run: r, fault: result.fault, outcome: result.outcome.rawValue, detail: result.detail)
             return report
         }
         // Runs are independent: split them over threads, each with its own board.

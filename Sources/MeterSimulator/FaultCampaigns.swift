@@ -122,7 +122,8 @@ public struct FaultCampaignReport: Codable, Sendable {
         labels_encrypted_twice += r.twice
         if r.bricked { bricked_meters += 1 }
         if !r.clean && not_recovered.count < 20 {
-            not_recovered.append(FaultRunRecord(run: r.run, fault: r.fault, outcome: r.outcome.rawValue, detail: r.detail))
+            not_recovered.append(
+                FaultRunRecord(run: r.run, fault: r.fault, outcome: r.outcome.rawValue, detail: r.detail))
         }
     }
 }

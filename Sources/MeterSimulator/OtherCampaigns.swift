@@ -126,7 +126,8 @@ struct RandomCampaign {
             report.power_cuts = cuts
             report.bit_flips = flips
             report.lost_acks = acks
-            report.replayed = FaultRunRecord(run: r, fault: result.fault, outcome: result.outcome.rawValue, detail: result.detail)
+            report.replayed = FaultRunRecord(
+                run: r, fault: result.fault, outcome: result.outcome.rawValue, detail: result.detail)
             return report
         }
         let threads = max(1, min(options.threads, runs))
@@ -266,7 +267,8 @@ struct RandomCampaign {
         result.lost = Set(used).subtracting(log.readings.keys).count
         result.twice = log.labelsEncryptedTwice
         if result.outcome == .recoveredNew && new == 0 && old > 0 { result.outcome = .recoveredOld }
-        result.detail = "cuts \(cuts) (old \(old), new \(new)), flips \(flips), lost acks \(lostAcks)"
+        result.detail =
+            "cuts \(cuts) (old \(old), new \(new)), flips \(flips), lost acks \(lostAcks)"
             + (notes.isEmpty ? "" : ": " + notes.joined(separator: "; "))
         return (result, cuts, flips, lostAcks)
     }

@@ -64,7 +64,8 @@ struct PowerCutCampaign {
             var ops: [Int] = []
             var truths = [try StoreTruth.intent(of: dut)]
             try body(&steps, &ops, &truths)
-            sessions.append(Session(phase: phase, flash: flash, rng: rng, steps: steps, operations: ops, truths: truths))
+            sessions.append(
+                Session(phase: phase, flash: flash, rng: rng, steps: steps, operations: ops, truths: truths))
         }
         func run(_ step: Step, _ steps: inout [Step], _ ops: inout [Int], _ truths: inout [StoreTruth]) throws {
             let before = dut.flashOperations
@@ -87,7 +88,9 @@ struct PowerCutCampaign {
                 let peerKey = try s.peerKeyFrames(for: 1)[0]
                 try run(.downlink(peerKey, "peerKey"), &steps, &ops, &truths)
                 _ = dut.takeSent()
-                guard dut.firmware.phase == .ready else { throw FaultCampaignError.referenceRun("\(phase) did not finish") }
+                guard dut.firmware.phase == .ready else {
+                    throw FaultCampaignError.referenceRun("\(phase) did not finish")
+                }
                 setups.append((begins[0].frame, peerKey))
             }
         }
@@ -138,7 +141,9 @@ struct PowerCutCampaign {
             for (j, ops) in session.operations.enumerated() {
                 byPhase[session.phase, default: 0] += ops
                 for k in 0..<ops {
-                    for m in 0..<Self.modes.count { points.append(CutPoint(session: s, step: j, operation: k, mode: m)) }
+                    for m in 0..<Self.modes.count {
+                        points.append(CutPoint(session: s, step: j, operation: k, mode: m))
+                    }
                 }
             }
         }
@@ -167,7 +172,8 @@ struct PowerCutCampaign {
         let session = sessions[p.session]
         let step = session.steps[p.step]
         let (mode, modeName) = Self.modes[p.mode]
-        let fault = "\(session.phase): \(step.name), flash operation \(p.operation + 1) of \(session.operations[p.step]), cut \(modeName)"
+        let fault =
+            "\(session.phase): \(step.name), flash operation \(p.operation + 1) of \(session.operations[p.step]), cut \(modeName)"
         let meter = try bench.makeMeter(1, provision: false)
         meter.restoreFlash(session.flash)
         meter.rngState = session.rng
@@ -181,7 +187,8 @@ struct PowerCutCampaign {
         guard !meter.powered else {
             meter.disarmPowerCut()
             return RunResult(
-                run: run, fault: fault, outcome: .silent, detail: "the step used fewer flash operations than in the reference run")
+                run: run, fault: fault, outcome: .silent,
+                detail: "the step used fewer flash operations than in the reference run")
         }
         try meter.reboot()
         let before = session.truths[p.step]
@@ -208,7 +215,8 @@ struct PowerCutCampaign {
         case .encrypt(let label, let reading):
             // The interval's energy is still known: try again, with a different reading,
             // which the meter must refuse if the first one was committed.
-            do { try meter.firmware.encryptAndSend(label: label, reading: (reading + 1) % FaultBench.maxReading) } catch {
+            do { try meter.firmware.encryptAndSend(label: label, reading: (reading + 1) % FaultBench.maxReading) } catch
+            {
                 result.detail += " retry: \(error)"
             }
             log.collect(meter)
@@ -239,9 +247,10 @@ struct PowerCutCampaign {
             } else if let record = after.record ?? before.record, record.phase == .ready,
                 meter.firmware.storedRecord?.psaSeed.span.elementsEqual(record.psaSeed.span) ?? false
             {
-                let ok = Set((allowed[label] ?? [Self.reading(label)]).map {
-                    bench.expectedFrame(record: record, label: label, reading: $0)
-                })
+                let ok = Set(
+                    (allowed[label] ?? [Self.reading(label)]).map {
+                        bench.expectedFrame(record: record, label: label, reading: $0)
+                    })
                 if !frames.isSubset(of: ok) { wrong.append(label) }
             }
         }
@@ -257,7 +266,9 @@ struct PowerCutCampaign {
                 result.bricked = true
                 result.detail += " cannot encrypt label \(next) after recovery: \(error)"
             }
-        } else if meter.firmware.storeError == .corrupt || session.phase != "provisioning" || meter.firmware.phase == nil {
+        } else if meter.firmware.storeError == .corrupt || session.phase != "provisioning"
+            || meter.firmware.phase == nil
+        {
             result.bricked = true
             result.detail += " not ready after recovery"
         }

@@ -51,7 +51,9 @@ struct Faults: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard flips >= 1, flipsPerRun >= 1 else { throw ValidationError("--flips and --flips-per-run must be at least 1") }
+        guard flips >= 1, flipsPerRun >= 1 else {
+            throw ValidationError("--flips and --flips-per-run must be at least 1")
+        }
         guard years > 0, ratedCycles > 0, wearOutCycles > 0 else {
             throw ValidationError("--years, --rated-cycles and --wear-out-cycles must be positive")
         }
@@ -75,7 +77,9 @@ struct Faults: ParsableCommand {
         options.randomDays = days
         options.threads = threads
         let log = Log(quiet: json)
-        log.line("PrivateMetering fault campaign: \(campaign.rawValue), seed \(seed)\(replay.map { ", replaying run \($0)" } ?? "")")
+        log.line(
+            "PrivateMetering fault campaign: \(campaign.rawValue), seed \(seed)\(replay.map { ", replaying run \($0)" } ?? "")"
+        )
         let bar = ProgressBar(title: campaign.rawValue, total: 1)
         let report = try FaultCampaigns.run(campaign, options: options) { done, total in
             bar.total = total
@@ -103,7 +107,9 @@ struct Faults: ParsableCommand {
         print("")
         row("runs", r.runs)
         if let points = r.cut_points {
-            row("cut points (program/erase steps)", "\(points) × \(r.cut_modes?.count ?? 0) modes (\(r.cut_modes?.joined(separator: ", ") ?? ""))")
+            row(
+                "cut points (program/erase steps)",
+                "\(points) × \(r.cut_modes?.count ?? 0) modes (\(r.cut_modes?.joined(separator: ", ") ?? ""))")
             for (phase, n) in (r.cut_points_by_phase ?? [:]).sorted(by: { $0.key < $1.key }) { row("  \(phase)", n) }
         }
         row("flips per run", r.flips_per_run)
@@ -124,7 +130,9 @@ struct Faults: ParsableCommand {
         if let w = r.wear {
             row("erase cycles/sector/year, outbox", String(format: "%.1f", w.outbox_erases_per_sector_per_year))
             row("erase cycles/sector/year, keys", String(format: "%.1f", w.key_store_erases_per_sector_per_year))
-            row("projected lifetime", String(format: "%.1f years at %u cycles", w.projected_lifetime_years, w.rated_cycles))
+            row(
+                "projected lifetime",
+                String(format: "%.1f years at %u cycles", w.projected_lifetime_years, w.rated_cycles))
             row("wear-out run", "flash rated \(w.wear_out_cycles) cycles")
             row("  first worn erase", w.first_worn_erase_day.map { "day \($0)" } ?? "none")
             row("  first sector retired", w.first_retired_sector_day.map { "day \($0)" } ?? "none")
@@ -134,7 +142,9 @@ struct Faults: ParsableCommand {
         }
         row("time", String(format: "%.1f s", r.seconds))
         if let replayed = r.replayed {
-            print("\nrun \(replayed.run): \(replayed.fault)\n  \(replayed.outcome)\(replayed.detail.isEmpty ? "" : ": \(replayed.detail)")")
+            print(
+                "\nrun \(replayed.run): \(replayed.fault)\n  \(replayed.outcome)\(replayed.detail.isEmpty ? "" : ": \(replayed.detail)")"
+            )
         } else if !r.not_recovered.isEmpty {
             print("\nnot recovered cleanly (replay with --replay RUN):")
             for n in r.not_recovered { print("  run \(n.run): \(n.fault): \(n.outcome) \(n.detail)") }

@@ -79,7 +79,8 @@ struct FaultTests {
         let hal = sim_board_hal(board)!
         let old: [UInt8] = (0..<64).map { UInt8(truncatingIfNeeded: $0 &* 73 | 0x81) }
         let new: [UInt8] = (0..<64).map { UInt8(truncatingIfNeeded: $0 &* 151) }
-        #expect(old.withUnsafeBufferPointer { hal.pointee.flash_program(hal.pointee.ctx, 0, $0.baseAddress, 64) } == MH_OK)
+        #expect(
+            old.withUnsafeBufferPointer { hal.pointee.flash_program(hal.pointee.ctx, 0, $0.baseAddress, 64) } == MH_OK)
         for seed in UInt64(0)..<20 {
             sim_board_fault_seed(board, seed)
             old.withUnsafeBufferPointer { p in
@@ -87,7 +88,9 @@ struct FaultTests {
                 for i in 0..<64 { flash[100 + i] = p[i] }
             }
             sim_board_arm_cut(board, 0, SIM_CUT_RANDOM)
-            let status = new.withUnsafeBufferPointer { hal.pointee.flash_program(hal.pointee.ctx, 100, $0.baseAddress, 64) }
+            let status = new.withUnsafeBufferPointer {
+                hal.pointee.flash_program(hal.pointee.ctx, 100, $0.baseAddress, 64)
+            }
             #expect(status == MH_ERR_POWER)
             #expect(sim_board_powered(board) == 0)
             let flash = sim_board_flash_bytes(board)!

@@ -313,7 +313,8 @@ public struct KeyStore {
             generation = 0
             throw .empty
         }
-        let newer = marked[0] && marked[1] ? (generations[1] &- generations[0] < 0x8000_0000 ? 1 : 0) : (marked[0] ? 0 : 1)
+        let newer =
+            marked[0] && marked[1] ? (generations[1] &- generations[0] < 0x8000_0000 ? 1 : 0) : (marked[0] ? 0 : 1)
 
         var best: MeterRecord? = nil
         var bestSequence: UInt32 = 0

@@ -140,7 +140,8 @@ public struct Outbox {
             bad[i] = false
             let marker: (generation: UInt32, damaged: Bool)?
             do throws(BoardError) {
-                marker = try FlashFormat.readMarkerChecked(board, sector: firstSector + UInt32(i), magic: Self.markerMagic)
+                marker = try FlashFormat.readMarkerChecked(
+                    board, sector: firstSector + UInt32(i), magic: Self.markerMagic)
             } catch {
                 throw .flash(error)
             }
