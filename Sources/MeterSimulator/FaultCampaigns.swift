@@ -95,6 +95,9 @@ public struct FaultCampaignReport: Codable, Sendable {
     public var flips_on_erased_flash: Int? = nil
     /// Runs where the meter corrected a flip and reported the repair (part of detected).
     public var corrected: Int? = nil
+    /// random: meters (each its own run number for --replay); `runs` counts the faults,
+    /// each followed by a boot.
+    public var meters: Int? = nil
     /// random: faults injected.
     public var power_cuts: Int? = nil
     public var bit_flips: Int? = nil

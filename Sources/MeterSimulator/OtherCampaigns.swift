@@ -121,11 +121,8 @@ struct RandomCampaign {
         let runs = options.randomMeters
         if let r = options.replay {
             guard r >= 0 && r < runs else { throw FaultCampaignError.noSuchRun(r, runs: runs) }
-            let (result, cuts, flips, acks) = try life(r)
-            report.add(result)
-            report.power_cuts = cuts
-            report.bit_flips = flips
-            report.lost_acks = acks
+            let (result, counts) = try life(r)
+            report.addLife(result, counts)
             report.replayed = FaultRunRecord(
                 run: r, fault: result.fault, outcome: result.outcome.rawValue, detail: result.detail)
             return report
@@ -139,12 +136,9 @@ struct RandomCampaign {
             var run = t
             while run < runs {
                 do {
-                    let (result, cuts, flips, acks) = try life(run)
+                    let (result, counts) = try life(run)
                     lock.lock()
-                    shared.add(result)
-                    shared.power_cuts! += cuts
-                    shared.bit_flips! += flips
-                    shared.lost_acks! += acks
+                    shared.addLife(result, counts)
                     lock.unlock()
                 } catch {
                     lock.lock()
@@ -160,16 +154,24 @@ struct RandomCampaign {
         return shared
     }
 
+    /// What one meter's life went through: faults injected, and how each boot after one ended.
+    struct LifeCounts {
+        var cuts = 0, flips = 0, lostAcks = 0
+        var old = 0, new = 0, detected = 0, silent = 0
+    }
+
     /// One meter's life. Returns its result and the faults injected.
-    func life(_ run: Int) throws -> (RunResult, Int, Int, Int) {
+    func life(_ run: Int) throws -> (RunResult, LifeCounts) {
         let bench = try FaultBench(seed: options.seed &* 1_000_003 &+ UInt64(run), keyMode: options.keyMode)
         var rng = SplitMix64(seed: options.seed ^ (UInt64(run) &* 0xA24B_AED4_963E_E407))
         let meter = try bench.makeMeter(1, provision: true)
         meter.seedFaults(rng.next())
         let peer = try bench.makeMeter(2, provision: true)
         try bench.runSetup(dut: meter, peer: peer)
-        guard let record = meter.firmware.storedRecord else { throw FaultCampaignError.referenceRun("no state") }
+        guard var record = meter.firmware.storedRecord else { throw FaultCampaignError.referenceRun("no state") }
         var truth = try StoreTruth.intent(of: meter)
+        var detected = 0
+        var silent = 0
         var log = RadioLog()
         var allowed: [UInt64: Set<UInt64>] = [:]  // label → readings the meter may have encrypted
         var result = RunResult(run: run, fault: "\(options.randomDays) days of mixed faults", outcome: .recoveredNew)
@@ -182,6 +184,7 @@ struct RandomCampaign {
         let area = UInt64(meter.sectorSize) * UInt64(bench.layout.endSector)
 
         func fail(_ what: String) {
+            silent += 1
             result.outcome = .silent
             if notes.count < 5 { notes.append(what) }
         }
@@ -189,11 +192,13 @@ struct RandomCampaign {
             try meter.reboot()
             switch Observation(meter) {
             case .corrupt:
+                detected += 1
                 result.outcome = result.outcome == .silent ? .silent : .detected
                 notes.append("store corrupt after a fault: re-provisioned")
                 try? meter.provisionFirmware()
                 try? bench.runSetup(dut: meter, peer: peer)
                 if meter.firmware.phase != .ready { result.bricked = true }
+                if let r = meter.firmware.storedRecord { record = r }
                 truth = try StoreTruth.intent(of: meter)
             case .state(let s) where after.map { s.matches($0) } ?? false:
                 new += 1
@@ -270,7 +275,34 @@ struct RandomCampaign {
         result.detail =
             "cuts \(cuts) (old \(old), new \(new)), flips \(flips), lost acks \(lostAcks)"
             + (notes.isEmpty ? "" : ": " + notes.joined(separator: "; "))
-        return (result, cuts, flips, lostAcks)
+        return (
+            result,
+            LifeCounts(
+                cuts: cuts, flips: flips, lostAcks: lostAcks, old: old, new: new, detected: detected, silent: silent)
+        )
+    }
+}
+
+extension FaultCampaignReport {
+    /// Adds one meter's life: `runs` counts the faults (each followed by a boot), the
+    /// outcomes are those boots'; lost readings and labels twice are per meter.
+    mutating func addLife(_ r: RunResult, _ c: RandomCampaign.LifeCounts) {
+        meters = (meters ?? 0) + 1
+        runs += c.cuts + c.flips
+        recovered_old += c.old
+        recovered_new += c.new
+        detected_corruptions += c.detected
+        silent_corruptions += c.silent
+        lost_readings += r.lost
+        labels_encrypted_twice += r.twice
+        if r.bricked { bricked_meters += 1 }
+        power_cuts = (power_cuts ?? 0) + c.cuts
+        bit_flips = (bit_flips ?? 0) + c.flips
+        lost_acks = (lost_acks ?? 0) + c.lostAcks
+        if !r.clean && not_recovered.count < 20 {
+            not_recovered.append(
+                FaultRunRecord(run: r.run, fault: r.fault, outcome: r.outcome.rawValue, detail: r.detail))
+        }
     }
 }
 

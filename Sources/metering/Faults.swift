@@ -105,7 +105,8 @@ struct Faults: ParsableCommand {
             print(name.padding(toLength: 34, withPad: " ", startingAt: 0) + "\(value)")
         }
         print("")
-        row("runs", r.runs)
+        row("meters", r.meters)
+        row(r.meters == nil ? "runs" : "runs (faults, each then a boot)", r.runs)
         if let points = r.cut_points {
             row(
                 "cut points (program/erase steps)",

@@ -299,7 +299,9 @@ struct FaultTests {
         options.randomMeters = 3
         options.randomDays = 4
         let report = try FaultCampaigns.run(.random, options: options)
-        #expect(report.runs == 3)
+        #expect(report.meters == 3)
+        #expect(report.runs == (report.power_cuts ?? 0) + (report.bit_flips ?? 0))
+        #expect(report.recovered_old + report.recovered_new + report.detected_corruptions == report.runs)
         #expect(report.silent_corruptions == 0 && report.lost_readings == 0 && report.labels_encrypted_twice == 0)
         #expect(report.bricked_meters == 0)
         options.replay = 1
