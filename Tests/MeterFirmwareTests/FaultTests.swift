@@ -171,6 +171,52 @@ struct FaultTests {
         #expect(f.meter.takeSent() == [try f.expectedFrame(label: label, reading: 301)])
     }
 
+    @Test("a stuck bit in the next outbox slot is caught by read-back: the slot is skipped, nothing is lost")
+    func stuckBit() throws {
+        let f = try FaultFixture()
+        let label = f.meter.firmware.nextLabel
+        try f.meter.firmware.encryptAndSend(label: label, reading: 7)
+        let at = try #require(f.outboxEntry(label))
+        // The next slot's kind byte (0x52) needs bit 0 cleared; stuck at 1 it reads 0x53.
+        f.meter.stickBit(address: UInt32(at + 128), bit: 0, value: true)
+        try f.meter.firmware.encryptAndSend(label: label + 1, reading: 8)
+        #expect(f.outboxEntry(label + 1) == at + 256)
+        try f.meter.reboot()
+        #expect(f.meter.firmware.storedRecord == f.record)
+        #expect(f.meter.firmware.nextLabel == label + 2)
+        let pending = try f.meter.pendingFrames()
+        #expect(pending.map(\.label) == [label, label + 1])
+        #expect(
+            pending.map(\.frame) == [
+                try f.expectedFrame(label: label, reading: 7), try f.expectedFrame(label: label + 1, reading: 8),
+            ])
+    }
+
+    @Test("a sector that wears out is retired: the ring goes on with the others")
+    func wornSectorRetired() throws {
+        let f = try FaultFixture()
+        // Every erase from now on hits a worn sector (endurance 1, already used by provisioning).
+        f.meter.seedFaults(21)
+        f.meter.setEndurance(1, spreadPercent: 0)
+        let first = f.meter.firmware.nextLabel
+        var stored: [UInt64] = []
+        for l in first..<(first + 40) {
+            do {
+                try f.meter.firmware.encryptAndSend(label: l, reading: 9)
+                stored.append(l)
+            } catch {
+                #expect(error == .keyStore(.flash(.wornOut)))
+            }
+            _ = try? f.meter.handle(f.ack(l))
+        }
+        #expect(f.meter.wornErases > 0)
+        #expect(stored.count >= 31)  // the first sector's worth at least
+        try f.meter.reboot()
+        // Whatever was stored is exact, and the counter is past every stored label.
+        #expect(f.meter.firmware.nextLabel == (stored.last ?? first) + 1)
+        #expect(f.meter.firmware.storedRecord == f.record)
+    }
+
     @Test("one flipped bit in the newest key slot is corrected, reported and rewritten", arguments: [3, 40, 517, 1010])
     func flipCorrected(byte: Int) throws {
         let f = try FaultFixture()
