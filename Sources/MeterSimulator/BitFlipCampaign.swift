@@ -164,17 +164,13 @@ struct BitFlipCampaign {
         var log = RadioLog()
         log.collect(meter)
         var result = RunResult(run: run, fault: "flip at " + where_.joined(separator: ", "), outcome: .silent)
-        let reported = log.statuses.contains(.keyStoreRepaired)
+        var reported = log.statuses.contains(.keyStoreRepaired)
         switch Observation(meter) {
         case .corrupt:
             result.outcome = .detected
             result.detail = "store reported corrupt, nothing encrypted"
         case .state(let s) where s.matches(truth):
             result.outcome = .recoveredOld
-            if region == .live && !reported {
-                result.outcome = .silent
-                result.detail = "a flip on live data was neither reported nor refused"
-            }
         case .state(let s): result.detail = "booted a different state: " + truth.differences(s).joined(separator: ", ")
         case .unreadable(let why): result.detail = why
         }
@@ -194,14 +190,20 @@ struct BitFlipCampaign {
                     result.outcome = .silent
                     result.detail += " encrypted label \(label) under a corrupt state"
                 }
-                if after.statuses.contains(.keyStoreRepaired) && result.outcome == .recoveredOld && !reported {
+                if after.statuses.contains(.keyStoreRepaired) && !reported {
+                    // The expanded key is checked when it is used, not at boot.
+                    reported = true
                     result.detail += " (expanded key repaired on use)"
                 }
             } else {
                 result.detail += " refused to encrypt label \(label)"
             }
         }
-        let fixed = (reported || meter.firmware.repairs > 0) && result.outcome == .recoveredOld
+        if region == .live && !reported && result.outcome == .recoveredOld {
+            result.outcome = .silent
+            result.detail = "a flip on live data was neither reported nor refused"
+        }
+        let fixed = reported && result.outcome == .recoveredOld
         return (result, region, fixed)
     }
 }

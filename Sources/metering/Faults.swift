@@ -123,7 +123,7 @@ struct Faults: ParsableCommand {
         row("recovered with old state", r.recovered_old)
         row("recovered with new state", r.recovered_new)
         row("detected corruptions", r.detected_corruptions)
-        row("  of which corrected", r.corrected)
+        row("corrected and reported (intact)", r.corrected)
         row("silent corruptions", r.silent_corruptions)
         row("lost readings", r.lost_readings)
         row("labels encrypted twice", r.labels_encrypted_twice)

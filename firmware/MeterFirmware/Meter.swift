@@ -336,10 +336,6 @@ public struct Meter: ~Copyable {
             return reportError(error, detail: reading)
         }
         resendPending(before: label)
-        if repairToReport {
-            repairToReport = false
-            _ = reportError(.keyStore(.corrupt), detail: 0, code: .keyStoreRepaired)
-        }
         return .readingSent(label: label, reading: reading)
     }
 
@@ -406,6 +402,11 @@ public struct Meter: ~Copyable {
             // Stored: the outbox sends it again at the next boundary.
         }
         if let d = dropped { _ = reportError(.keyStore(.corrupt), detail: d, code: .outboxOverflow) }
+        if repairToReport {
+            // The expanded key was rewritten from its seed while computing a pad.
+            repairToReport = false
+            _ = reportError(.keyStore(.corrupt), detail: 0, code: .keyStoreRepaired)
+        }
     }
 
     mutating func computePad(label: UInt64) throws(MeterError) -> UInt64 {
