@@ -3,12 +3,58 @@ import MeterCrypto
 import MeterFirmware
 import MeterHAL
 
+extension FaultCampaigns {
+    /// Flash wear for the cost report: erase cycles per sector per year of the outbox and
+    /// the key store at 96 readings a day, measured on the simulated meter over `years` of
+    /// readings, and the projected lifetime of a flash rated for `ratedCycles`.
+    public static func measureFlashWear(
+        years: Double = 0.25, ratedCycles: UInt32 = 10_000, keyMode: KeyMode = .seed, seed: UInt64 = 1
+    ) throws -> WearReport {
+        var wear = WearReport()
+        wear.rated_cycles = ratedCycles
+        wear.simulated_years = years
+        let bench = try FaultBench(seed: seed, keyMode: keyMode)
+        _ = try WearCampaign.measureRate(
+            bench: bench, readings: Int(years * 365 * Double(WearCampaign.perDay)), into: &wear)
+        return wear
+    }
+}
+
 /// Flash wear: erase cycles per sector per year at 96 readings a day, the projected
 /// lifetime of a flash rated for `ratedCycles`, then an accelerated run on a flash that
 /// endures only `wearOutCycles` until the meter can no longer store readings.
 struct WearCampaign {
     static let perDay = 96
     let options: FaultCampaignOptions
+
+    /// Erase cycles per sector per year over `readings` readings (96 a day, each acked),
+    /// into `wear`; returns the highest rate of any sector.
+    static func measureRate(
+        bench: FaultBench, readings: Int, into wear: inout WearReport, progress: (Int) -> Void = { _ in }
+    ) throws -> Double {
+        let layout = bench.layout
+        let meter = try bench.makeMeter(1, provision: true)
+        let peer = try bench.makeMeter(2, provision: true)
+        try bench.runSetup(dut: meter, peer: peer)
+        let start = (0..<layout.endSector).map { meter.eraseCount(sector: $0) }
+        var label = meter.firmware.nextLabel
+        for i in 0..<readings {
+            try meter.firmware.encryptAndSend(label: label, reading: label % FaultBench.maxReading)
+            _ = meter.takeSent()
+            _ = try meter.handle(bench.ack(label: label))
+            label += 1
+            if i % 2000 == 0 { progress(i) }
+        }
+        func rate(_ sectors: Range<UInt32>) -> Double {
+            sectors.map { Double(meter.eraseCount(sector: $0) - start[Int($0)]) }.max()!
+                / (Double(readings) / Double(365 * Self.perDay))
+        }
+        wear.outbox_erases_per_sector_per_year = rate(layout.outboxSector..<layout.endSector)
+        wear.key_store_erases_per_sector_per_year = rate(layout.keyStoreSector..<(layout.keyStoreSector + 2))
+        let worst = max(wear.outbox_erases_per_sector_per_year, wear.key_store_erases_per_sector_per_year)
+        wear.projected_lifetime_years = worst > 0 ? Double(wear.rated_cycles) / worst : .infinity
+        return worst
+    }
 
     func run(progress: @escaping @Sendable (Int, Int) -> Void) throws -> FaultCampaignReport {
         var report = FaultCampaignReport(.wear, seed: options.seed)
@@ -23,27 +69,10 @@ struct WearCampaign {
         let total = rateReadings * 2
 
         // 1. Erase rate with an unlimited flash.
-        let meter = try bench.makeMeter(1, provision: true)
-        let peer = try bench.makeMeter(2, provision: true)
-        try bench.runSetup(dut: meter, peer: peer)
-        let start = (0..<layout.endSector).map { meter.eraseCount(sector: $0) }
-        var label = meter.firmware.nextLabel
-        for i in 0..<rateReadings {
-            try meter.firmware.encryptAndSend(label: label, reading: label % FaultBench.maxReading)
-            _ = meter.takeSent()
-            _ = try meter.handle(bench.ack(label: label))
-            label += 1
-            if i % 2000 == 0 { progress(i, total) }
-        }
-        func rate(_ sectors: Range<UInt32>) -> Double {
-            sectors.map { Double(meter.eraseCount(sector: $0) - start[Int($0)]) }.max()! / options.years
-        }
-        wear.outbox_erases_per_sector_per_year = rate(layout.outboxSector..<layout.endSector)
-        wear.key_store_erases_per_sector_per_year = rate(layout.keyStoreSector..<(layout.keyStoreSector + 2))
-        let worst = max(wear.outbox_erases_per_sector_per_year, wear.key_store_erases_per_sector_per_year)
-        wear.projected_lifetime_years = worst > 0 ? Double(options.ratedCycles) / worst : .infinity
+        let worst = try Self.measureRate(bench: bench, readings: rateReadings, into: &wear) { progress($0, total) }
 
         // 2. Wear-out on a flash rated for wearOutCycles.
+        var label: UInt64
         let worn = try bench.makeMeter(1, provision: false)
         worn.setEndurance(options.wearOutCycles, spreadPercent: 10)
         try worn.provisionFirmware()

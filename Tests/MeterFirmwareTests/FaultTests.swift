@@ -336,6 +336,9 @@ struct FaultTests {
         #expect(wear.projected_lifetime_years > 25)
         #expect(wear.stopped_storing_day != nil)
         #expect(report.silent_corruptions == 0 && report.lost_readings == 0 && report.labels_encrypted_twice == 0)
+        // The cost report's figure comes from the same measurement.
+        let quick = try FaultCampaigns.measureFlashWear(years: 0.05)
+        #expect(quick.outbox_erases_per_sector_per_year == wear.outbox_erases_per_sector_per_year)
     }
 
     @Test("random campaign: mixed faults over days, replayable")
