@@ -248,7 +248,10 @@ public final class Fleet {
         for (i, meterFrames) in frames.enumerated() {
             let readings = meterFrames.filter { $0.count > 1 && $0[1] == FrameType.reading.rawValue }
             guard !readings.isEmpty else { throw SimulatorError.missingReading(meter: meters[i].id, label: label) }
-            for frame in readings { _ = try aggregator.accept(frame) }
+            for frame in readings {
+                // The ack lets the meter drop the reading from its outbox (next poll).
+                try meters[i].deliver(try aggregator.acceptAndAcknowledge(frame).ack)
+            }
         }
         let t1 = threadCPUSeconds()
         let sum = try aggregator.decryptSum(label: label)

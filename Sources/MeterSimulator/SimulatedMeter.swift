@@ -14,11 +14,15 @@ public final class SimulatedMeter: @unchecked Sendable {
     public let timing: MeterTiming
     public let frameKey: [UInt8]
 
-    /// A new board (erased flash, RNG seeded from `seed`), the firmware booted on it and
-    /// provisioned with `frameKey` and the group's `provisioningKey`.
+    public let group: UInt32
+    public let provisioningKey: [UInt8]
+
+    /// A new board (erased flash, RNG seeded from `seed`), the firmware booted on it and,
+    /// unless `provision` is false, provisioned with `frameKey` and the group's
+    /// `provisioningKey`.
     public init(
         id: UInt32, group: UInt32, seed: UInt64, profile: [UInt32], sampleSeconds: UInt64,
-        frameKey: [UInt8], provisioningKey: [UInt8], flashSectors: UInt32 = 64
+        frameKey: [UInt8], provisioningKey: [UInt8], flashSectors: UInt32 = 64, provision: Bool = true
     ) throws {
         var config = sim_board_config()
         config.ticks_per_second = 1000
@@ -31,10 +35,19 @@ public final class SimulatedMeter: @unchecked Sendable {
             _ = sim_board_set_load_profile(b, p.baseAddress, p.count, LoadModel.stepSeconds * 1000)
         }
         self.id = id
+        self.group = group
         self.profile = profile
         self.frameKey = frameKey
+        self.provisioningKey = provisioningKey
         timing = MeterTiming(ticksPerSecond: 1000, sampleSeconds: sampleSeconds)
         firmware = try Meter(board: Board(hal: sim_board_hal(b)), timing: timing)
+        if provision { try provisionFirmware() }
+    }
+
+    /// Provisions the firmware with this meter's identity and keys (the factory step).
+    public func provisionFirmware() throws {
+        let frameKey = frameKey
+        let provisioningKey = provisioningKey
         try firmware.provision(
             meter: id, group: group, frameKey: frameKey.span, provisioningKey: provisioningKey.span)
     }
@@ -82,8 +95,93 @@ public final class SimulatedMeter: @unchecked Sendable {
     }
 
     /// Reboots the firmware (power cycle): RAM state is lost, flash and clock remain.
+    /// Restores power first if a cut had switched the board off.
     public func reboot() throws {
+        if sim_board_powered(board) == 0 { sim_board_power_on(board) }
         firmware = try Meter(board: Board(hal: sim_board_hal(board)), timing: timing)
+    }
+
+    // MARK: - faults (hal/sim/sim_faults.c)
+
+    /// Flash program/erase operations so far.
+    public var flashOperations: UInt64 { sim_board_flash_op_count(board) }
+    /// Flash program operations completed so far.
+    public var flashPrograms: UInt64 { sim_board_flash_program_count(board) }
+    /// False after a power cut, until `reboot`.
+    public var powered: Bool { sim_board_powered(board) != 0 }
+    /// Power cuts so far.
+    public var powerCuts: UInt64 { sim_board_cut_count(board) }
+
+    /// Cuts power at the (afterOperations + 1)-th flash program/erase from now.
+    public func armPowerCut(afterOperations: UInt64, mode: sim_cut_mode) {
+        sim_board_arm_cut(board, afterOperations, mode)
+    }
+
+    public func disarmPowerCut() { sim_board_disarm_cut(board) }
+
+    /// Reseeds the fault model (partial writes, wear spread, stuck bits).
+    public func seedFaults(_ seed: UInt64) { sim_board_fault_seed(board, seed) }
+
+    /// Flips one flash bit at rest.
+    public func flipBit(address: UInt32, bit: UInt32) {
+        precondition(sim_board_flip_bit(board, address, bit) == MH_OK, "bit outside the flash")
+    }
+
+    /// Sticks one flash bit at `value` from now on.
+    public func stickBit(address: UInt32, bit: UInt32, value: Bool) {
+        precondition(sim_board_stick_bit(board, address, bit, value ? 1 : 0) == MH_OK, "bit outside the flash")
+    }
+
+    /// Rated erase cycles per sector (0: unlimited), each sector ± `spreadPercent`.
+    public func setEndurance(_ cycles: UInt32, spreadPercent: UInt32 = 10) {
+        sim_board_set_endurance(board, cycles, spreadPercent)
+    }
+
+    /// Erases that hit a worn sector so far.
+    public var wornErases: UInt64 { sim_board_worn_erase_count(board) }
+
+    /// Bytes per flash sector.
+    public var sectorSize: Int { Int(sim_board_hal(board).pointee.flash.sector_size) }
+
+    /// A copy of the flash bytes in `range`.
+    public func flashSnapshot(_ range: Range<Int>? = nil) -> [UInt8] {
+        withFlash { Array($0[range ?? 0..<$0.count]) }
+    }
+
+    /// Writes `bytes` back at `offset` (a snapshot taken with `flashSnapshot`).
+    public func restoreFlash(_ bytes: [UInt8], at offset: Int = 0) {
+        withFlash { flash in
+            precondition(offset >= 0 && offset + bytes.count <= flash.count, "snapshot outside the flash")
+            bytes.withUnsafeBufferPointer { src in
+                UnsafeMutableRawPointer(flash.baseAddress! + offset).copyMemory(
+                    from: src.baseAddress!, byteCount: src.count)
+            }
+        }
+    }
+
+    /// The board RNG's state (to replay key generation from a snapshot).
+    public var rngState: [UInt64] {
+        get {
+            var state = [UInt64](repeating: 0, count: 4)
+            state.withUnsafeMutableBufferPointer { sim_board_rng_state(board, $0.baseAddress) }
+            return state
+        }
+        set {
+            precondition(newValue.count == 4, "the RNG state has 4 words")
+            newValue.withUnsafeBufferPointer { sim_board_set_rng_state(board, $0.baseAddress) }
+        }
+    }
+
+    /// The frames the firmware holds unacknowledged in its outbox, oldest label first.
+    public func pendingFrames() throws -> [(label: UInt64, frame: [UInt8])] {
+        var out: [(UInt64, [UInt8])] = []
+        var buffer = [UInt8](repeating: 0, count: Frame.maxFrameBytes)
+        for i in 0..<firmware.pendingReadings {
+            var span = buffer.mutableSpan
+            let n = try firmware.pendingFrame(i, into: &span)
+            out.append((firmware.pendingLabel(i), Array(buffer[0..<n])))
+        }
+        return out
     }
 }
 

@@ -160,7 +160,7 @@ struct Log {
 /// A progress bar on standard error when it is a terminal; otherwise a line every 10 %.
 final class ProgressBar: @unchecked Sendable {
     let title: String
-    let total: Int
+    var total: Int
     let tty = isatty(STDERR_FILENO) == 1
     var lastDecile = 0
     let start = Date()

@@ -78,10 +78,14 @@ struct FirmwareTests {
         }
         for label in UInt64(0)..<3 {
             let sent = bench.runInterval()
-            for frames in sent {
+            for (i, frames) in sent.enumerated() {
                 #expect(frames.count == 1)
                 #expect(frames.first.map(frameType) == .reading)
-                _ = try aggregator.accept(frames[0])
+                let receipt = try aggregator.acceptAndAcknowledge(frames[0])
+                #expect(receipt.reported != nil)
+                // Acknowledged readings leave the outbox and are not sent again.
+                #expect(try bench.meters[i].handle(receipt.ack) == .acknowledged(label: label))
+                #expect(bench.meters[i].firmware.pendingReadings == 0)
             }
             // 1 kW for 15 minutes is 250 Wh per meter.
             #expect(try aggregator.decryptSum(label: label) == 750)
@@ -167,11 +171,15 @@ struct FirmwareTests {
         let bench = try TestBench(meters: 2)
         _ = try bench.completeSetup()
         let meter = bench.meters[0]
-        // Flip one bit inside the body of every committed slot.
+        // Flip two bits (one is corrected, two are not) inside the body of every committed slot.
         meter.withFlash { flash in
-            for slot in stride(from: 0, to: 2 * 4096, by: KeyStore.slotBytes)
-            where flash[slot + KeyStore.slotBytes - 1] == 0 {
-                flash[slot + 50] ^= 0x04
+            for sector in 0..<2 {
+                for index in 0..<(4096 - 16) / KeyStore.slotBytes {
+                    let slot = sector * 4096 + index * KeyStore.slotBytes
+                    guard flash[slot + KeyStore.slotBytes - 1] == 0 else { continue }
+                    flash[slot + 50] ^= 0x04
+                    flash[slot + 90] ^= 0x10
+                }
             }
         }
         try meter.reboot()

@@ -54,6 +54,17 @@ public struct Board {
         guard status == MH_OK else { throw BoardError(status) }
     }
 
+    /// Reads the first `count` bytes of `out` (count ≤ out.count).
+    public func read(_ address: UInt32, into out: inout MutableSpan<UInt8>, count: Int) throws(BoardError) {
+        precondition(count >= 0 && count <= out.count, "read beyond the buffer")
+        let ctx = hal.pointee.ctx
+        let read = hal.pointee.flash_read!
+        let status = out.withUnsafeMutableBufferPointer { p in
+            read(ctx, address, p.baseAddress, UInt32(count))
+        }
+        guard status == MH_OK else { throw BoardError(status) }
+    }
+
     public func program(_ address: UInt32, _ data: Span<UInt8>) throws(BoardError) {
         let ctx = hal.pointee.ctx
         let program = hal.pointee.flash_program!

@@ -1,13 +1,31 @@
-// The meter's persistent state on NOR flash: keys, group parameters, key-setup
-// state and the label counter.
+// The meter's persistent keys and group state on NOR flash (the label counter and the
+// encrypted readings live in the outbox, Outbox.swift).
 //
-// Layout: two sectors used as an append-only journal of fixed-size slots. A write
-// appends the whole state as a new slot with the next sequence number: body and
-// checksum first, then a commit byte (0xFF → 0x00) in a separate program operation.
-// Boot takes the committed slot with a valid checksum and the highest sequence
-// number. When the active sector is full, the other one is erased and the next
-// slot goes there; the newest committed slot stays intact until a newer one is
-// committed. Erases happen only to compact.
+// Layout: two sectors used as an append-only journal of 1 KiB slots; each sector is
+// formatted (erased, verified, marker with a generation) before use, see FlashFormat.
+// A slot holds the whole state as typed records (type, length, value), sealed with a
+// checksum and a syndrome that corrects one flipped bit:
+//
+//   0     magic u32 "PMK2"
+//   4     sequence u32         one more than the slot it supersedes
+//   8     body length u16
+//   10    reserved u16 (0xFFFF)
+//   12    body: records  type u8 | length u16 | value[length], in any order
+//   ...   0xFF up to the checksum
+//   1012  checksum 8           SHAKE128("PM-KS-v2" ‖ bytes 0 ..< 1012)
+//   1020  syndrome 3           over bytes 0 ..< 1020
+//   1023  commit mark          programmed last, in its own operation
+//
+// Boot takes the committed, valid slot with the highest sequence. A slot cut while
+// being written is never committed and never reused; when the active sector is full
+// the other one is formatted and the next slot goes there, while the newest slot stays
+// intact in the old sector. A committed slot that fails its checks after correction,
+// where it could be the newest state, makes the whole store corrupt: the meter reports
+// it and encrypts nothing, rather than fall back to an older state.
+//
+// Adding a record type: give it a code in `RecordType`, a field in `MeterRecord`,
+// a case in `MeterRecord.encode` and `decode`; the body has room for 1000 bytes
+// (today's records take 206). Unknown types are skipped when reading.
 
 #if !hasFeature(Embedded)
     import MeterCrypto
@@ -17,7 +35,7 @@
 public enum KeyStoreError: Error, Equatable, Sendable {
     /// No committed slot at all: the meter was never provisioned.
     case empty
-    /// Slots exist but none has a valid checksum: state is corrupt and is not used.
+    /// Committed data that fails its checks where it may be the newest: never used.
     case corrupt
     /// A flash operation failed while writing.
     case flash(BoardError)
@@ -43,7 +61,27 @@ public enum KeyMode: UInt8, Sendable {
     case expanded = 1
 }
 
-/// Everything the meter keeps across power cuts.
+/// Type codes of the records in a key-store slot.
+enum RecordType: UInt8 {
+    /// meter u32 | group u32 | minimum group size u32
+    case identity = 0x01
+    /// 32 bytes
+    case frameKey = 0x02
+    /// 32 bytes
+    case provisioningKey = 0x03
+    /// phase u8 | parameter id u8 | key mode u8 | group size u32 | max reading u64
+    case group = 0x04
+    /// 32 bytes
+    case psaSeed = 0x05
+    /// 35 bytes; present only while key setup runs
+    case dhPrivate = 0x06
+    /// next label u64: no label below it is ever encrypted
+    case labelFloor = 0x07
+    /// Fletcher sums u64 | u64 of the expanded key words (key mode expanded, ready)
+    case expandedKeyCheck = 0x08
+}
+
+/// Everything the meter keeps across power cuts, apart from the outbox.
 public struct MeterRecord: Sendable {
     public var meter: UInt32 = 0
     public var group: UInt32 = 0
@@ -61,90 +99,184 @@ public struct MeterRecord: Sendable {
     public var maxReading: UInt64 = 0
     public var psaSeed = InlineArray<32, UInt8>(repeating: 0)
     public var dhPrivate = InlineArray<35, UInt8>(repeating: 0)
-    /// The first label not yet encrypted. Only grows.
+    /// A floor for the label counter (set at setup and provisioning). The counter
+    /// itself is the outbox's newest label + 1 when that is higher (`Meter.nextLabel`).
     public var nextLabel: UInt64 = 0
+    /// Fletcher sums of the expanded key words, checked whenever the key is streamed.
+    public var expandedKeySums: (UInt64, UInt64) = (0, 0)
 
     public init() {}
 
-    static let bodyBytes = 4 + 4 + 32 + 32 + 4 + 1 + 1 + 1 + 4 + 8 + 32 + 35 + 8
-
-    func encode(into b: inout MutableSpan<UInt8>, at base: Int) {
-        var i = base
-        BigEndian.store(meter, at: i, in: &b)
-        BigEndian.store(group, at: i + 4, in: &b)
-        i += 8
-        for k in 0..<32 { b[i + k] = frameKey[k] }
-        i += 32
-        for k in 0..<32 { b[i + k] = provisioningKey[k] }
-        i += 32
-        BigEndian.store(minGroupSize, at: i, in: &b)
-        b[i + 4] = phase.rawValue
-        b[i + 5] = parameterID
-        b[i + 6] = keyMode.rawValue
-        i += 7
-        BigEndian.store(groupSize, at: i, in: &b)
-        BigEndian.store(maxReading, at: i + 4, in: &b)
-        i += 12
-        for k in 0..<32 { b[i + k] = psaSeed[k] }
-        i += 32
-        for k in 0..<35 { b[i + k] = dhPrivate[k] }
-        i += 35
-        BigEndian.store(nextLabel, at: i, in: &b)
+    /// Body bytes needed for this record.
+    var bodyBytes: Int {
+        var n = 3 * 5 + 12 + 32 + 32 + 15 + 32 + 3 + 8
+        if hasDHPrivate { n += 3 + 35 }
+        if keyMode == .expanded && phase == .ready { n += 3 + 16 }
+        return n
     }
 
-    /// nil when an enumerated field holds a value this firmware does not know.
-    static func decode(_ b: Span<UInt8>, at base: Int) -> MeterRecord? {
-        var r = MeterRecord()
+    var hasDHPrivate: Bool {
+        var any: UInt8 = 0
+        for k in 0..<35 { any |= dhPrivate[k] }
+        return any != 0
+    }
+
+    /// Writes the body at `base`; returns its length.
+    func encode(into b: inout MutableSpan<UInt8>, at base: Int) -> Int {
         var i = base
-        r.meter = BigEndian.load32(b, at: i)
-        r.group = BigEndian.load32(b, at: i + 4)
-        i += 8
-        for k in 0..<32 { r.frameKey[k] = b[i + k] }
-        i += 32
-        for k in 0..<32 { r.provisioningKey[k] = b[i + k] }
-        i += 32
-        r.minGroupSize = BigEndian.load32(b, at: i)
-        guard let phase = MeterPhase(rawValue: b[i + 4]), let mode = KeyMode(rawValue: b[i + 6]) else {
-            return nil
+        func header(_ type: RecordType, _ length: Int, _ b: inout MutableSpan<UInt8>, _ i: inout Int) {
+            b[i] = type.rawValue
+            BigEndian.store(UInt16(length), at: i + 1, in: &b)
+            i += 3
         }
-        r.phase = phase
-        r.parameterID = b[i + 5]
-        r.keyMode = mode
-        i += 7
-        r.groupSize = BigEndian.load32(b, at: i)
-        r.maxReading = BigEndian.load64(b, at: i + 4)
+        header(.identity, 12, &b, &i)
+        BigEndian.store(meter, at: i, in: &b)
+        BigEndian.store(group, at: i + 4, in: &b)
+        BigEndian.store(minGroupSize, at: i + 8, in: &b)
         i += 12
-        for k in 0..<32 { r.psaSeed[k] = b[i + k] }
+        header(.frameKey, 32, &b, &i)
+        for k in 0..<32 { b[i + k] = frameKey[k] }
         i += 32
-        for k in 0..<35 { r.dhPrivate[k] = b[i + k] }
-        i += 35
-        r.nextLabel = BigEndian.load64(b, at: i)
+        header(.provisioningKey, 32, &b, &i)
+        for k in 0..<32 { b[i + k] = provisioningKey[k] }
+        i += 32
+        header(.group, 15, &b, &i)
+        b[i] = phase.rawValue
+        b[i + 1] = parameterID
+        b[i + 2] = keyMode.rawValue
+        BigEndian.store(groupSize, at: i + 3, in: &b)
+        BigEndian.store(maxReading, at: i + 7, in: &b)
+        i += 15
+        header(.psaSeed, 32, &b, &i)
+        for k in 0..<32 { b[i + k] = psaSeed[k] }
+        i += 32
+        if hasDHPrivate {
+            header(.dhPrivate, 35, &b, &i)
+            for k in 0..<35 { b[i + k] = dhPrivate[k] }
+            i += 35
+        }
+        header(.labelFloor, 8, &b, &i)
+        BigEndian.store(nextLabel, at: i, in: &b)
+        i += 8
+        if keyMode == .expanded && phase == .ready {
+            header(.expandedKeyCheck, 16, &b, &i)
+            BigEndian.store(expandedKeySums.0, at: i, in: &b)
+            BigEndian.store(expandedKeySums.1, at: i + 8, in: &b)
+            i += 16
+        }
+        return i - base
+    }
+
+    /// nil when a required record is missing, a length is wrong, or an enumerated field
+    /// holds a value this firmware does not know.
+    static func decode(_ b: Span<UInt8>, at base: Int, length: Int) -> MeterRecord? {
+        var r = MeterRecord()
+        var seen: UInt16 = 0
+        var i = base
+        let end = base + length
+        while i < end {
+            guard i + 3 <= end else { return nil }
+            let code = b[i]
+            let n = Int(BigEndian.load16(b, at: i + 1))
+            i += 3
+            guard i + n <= end else { return nil }
+            if let type = RecordType(rawValue: code) {
+                guard seen & (1 << UInt16(code)) == 0 else { return nil }
+                seen |= 1 << UInt16(code)
+                switch type {
+                case .identity:
+                    guard n == 12 else { return nil }
+                    r.meter = BigEndian.load32(b, at: i)
+                    r.group = BigEndian.load32(b, at: i + 4)
+                    r.minGroupSize = BigEndian.load32(b, at: i + 8)
+                case .frameKey:
+                    guard n == 32 else { return nil }
+                    for k in 0..<32 { r.frameKey[k] = b[i + k] }
+                case .provisioningKey:
+                    guard n == 32 else { return nil }
+                    for k in 0..<32 { r.provisioningKey[k] = b[i + k] }
+                case .group:
+                    guard n == 15, let phase = MeterPhase(rawValue: b[i]), let mode = KeyMode(rawValue: b[i + 2])
+                    else { return nil }
+                    r.phase = phase
+                    r.parameterID = b[i + 1]
+                    r.keyMode = mode
+                    r.groupSize = BigEndian.load32(b, at: i + 3)
+                    r.maxReading = BigEndian.load64(b, at: i + 7)
+                case .psaSeed:
+                    guard n == 32 else { return nil }
+                    for k in 0..<32 { r.psaSeed[k] = b[i + k] }
+                case .dhPrivate:
+                    guard n == 35 else { return nil }
+                    for k in 0..<35 { r.dhPrivate[k] = b[i + k] }
+                case .labelFloor:
+                    guard n == 8 else { return nil }
+                    r.nextLabel = BigEndian.load64(b, at: i)
+                case .expandedKeyCheck:
+                    guard n == 16 else { return nil }
+                    r.expandedKeySums = (BigEndian.load64(b, at: i), BigEndian.load64(b, at: i + 8))
+                }
+            }
+            i += n
+        }
+        let required: UInt16 = 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 7
+        guard seen & required == required else { return nil }
         return r
+    }
+}
+
+extension MeterRecord: Equatable {
+    public static func == (a: MeterRecord, b: MeterRecord) -> Bool {
+        var diff: UInt8 = 0
+        for k in 0..<32 {
+            diff |= a.frameKey[k] ^ b.frameKey[k]
+            diff |= a.provisioningKey[k] ^ b.provisioningKey[k]
+            diff |= a.psaSeed[k] ^ b.psaSeed[k]
+        }
+        for k in 0..<35 { diff |= a.dhPrivate[k] ^ b.dhPrivate[k] }
+        return diff == 0 && a.meter == b.meter && a.group == b.group && a.minGroupSize == b.minGroupSize
+            && a.phase == b.phase && a.parameterID == b.parameterID && a.keyMode == b.keyMode
+            && a.groupSize == b.groupSize && a.maxReading == b.maxReading && a.nextLabel == b.nextLabel
+            && a.expandedKeySums.0 == b.expandedKeySums.0 && a.expandedKeySums.1 == b.expandedKeySums.1
     }
 }
 
 /// The journal on flash. Holds no copy of the state: `load` returns it.
 public struct KeyStore {
     /// Bytes of one journal slot.
-    public static let slotBytes = 256
-    static let magic: UInt32 = 0x504D_4B53  // "PMKS"
-    static let checksumBytes = 8
-    // slot: magic u32 | sequence u32 | body | checksum 8 | ... | commit byte (last)
-    static let bodyOffset = 8
-    static let checksumOffset = bodyOffset + MeterRecord.bodyBytes
+    public static let slotBytes = 1024
+    static let magic: UInt32 = 0x504D_4B32  // "PMK2"
+    static let markerMagic: UInt32 = 0x504D_4B53  // "PMKS"
+    static let bodyOffset = 12
+    /// Bytes covered by the syndrome (record and checksum).
+    static let protectedBytes = slotBytes - 4
     static let commitOffset = slotBytes - 1
+    /// Largest body a slot holds.
+    public static let bodyCapacity = protectedBytes - FlashFormat.checksumBytes - bodyOffset
 
     let board: Board
     /// First of the two journal sectors.
     public let firstSector: UInt32
     var sequence: UInt32 = 0
     var activeSector: UInt32
+    var activeFormatted = false
+    var generation: UInt32 = 0
     var nextSlot: UInt32 = 0
+    /// Flipped bits `load` found and corrected in live data (the newest slot, its commit
+    /// mark, sector markers).
+    public private(set) var corrected = 0
+    /// Whether the newest state was one of them (the meter rewrites it then).
+    public private(set) var newestCorrected = false
+    /// The newest intact state when `load` found the store corrupt: its identity and
+    /// frame key may authenticate a status report, never encrypt.
+    public private(set) var lastIntact: MeterRecord? = nil
 
-    public var slotsPerSector: UInt32 { board.sectorSize / UInt32(Self.slotBytes) }
+    public var slotsPerSector: UInt32 { (board.sectorSize - UInt32(FlashFormat.markerBytes)) / UInt32(Self.slotBytes) }
 
     public init(board: Board, firstSector: UInt32 = 0) throws(KeyStoreError) {
-        guard board.sectorCount >= firstSector + 2, board.sectorSize >= UInt32(Self.slotBytes) else {
+        guard board.sectorCount >= firstSector + 2,
+            board.sectorSize >= UInt32(Self.slotBytes + FlashFormat.markerBytes)
+        else {
             throw .flashTooSmall
         }
         self.board = board
@@ -154,117 +286,181 @@ public struct KeyStore {
 
     /// The newest committed, valid state. Also positions the next write.
     public mutating func load() throws(KeyStoreError) -> MeterRecord {
+        corrected = 0
+        newestCorrected = false
+        lastIntact = nil
+        // Sectors with a valid marker, the newer generation first.
+        var generations = InlineArray<2, UInt32>(repeating: 0)
+        var marked = InlineArray<2, Bool>(repeating: false)
+        for s in 0..<2 {
+            do throws(BoardError) {
+                if let (g, damaged) = try FlashFormat.readMarkerChecked(
+                    board, sector: firstSector + UInt32(s), magic: Self.markerMagic)
+                {
+                    generations[s] = g
+                    marked[s] = true
+                    if damaged { corrected += 1 }
+                }
+            } catch {
+                throw .flash(error)
+            }
+        }
+        guard marked[0] || marked[1] else {
+            activeFormatted = false
+            activeSector = firstSector
+            nextSlot = 0
+            sequence = 0
+            generation = 0
+            throw .empty
+        }
+        let newer =
+            marked[0] && marked[1] ? (generations[1] &- generations[0] < 0x8000_0000 ? 1 : 0) : (marked[0] ? 0 : 1)
+
         var best: MeterRecord? = nil
         var bestSequence: UInt32 = 0
+        var bestSector = -1
+        var bestIndex: UInt32 = 0
+        var bestCorrected = false
+        var bestDamaged = false
         var sawCommitted = false
-        var slot = InlineArray<256, UInt8>(repeating: 0)
-        for s in 0..<UInt32(2) {
-            let sector = firstSector + s
+        // A committed slot that fails its checks: where it lies decides whether it may
+        // be the newest state.
+        var invalidInNewer = false
+        var lastInvalidInNewer: UInt32 = 0
+        var lastUsed = InlineArray<2, Int>(repeating: -1)
+        var slot = InlineArray<1024, UInt8>(repeating: 0)
+        for s in 0..<2 where marked[s] {
+            let sector = firstSector + UInt32(s)
             for index in 0..<slotsPerSector {
                 var span = slot.mutableSpan
-                do throws(BoardError) {
-                    try board.read(address(sector, index), into: &span)
-                } catch {
+                do throws(BoardError) { try board.read(address(sector, index), into: &span) } catch {
+                    throw .flash(error)
+                }
+                if FlashFormat.isErased(slot.span, count: Self.slotBytes) { continue }
+                lastUsed[s] = Int(index)
+                guard FlashFormat.isMarked(slot[Self.commitOffset]) else { continue }
+                sawCommitted = true
+                var check = slot.mutableSpan
+                let integrity = FlashFormat.verify(&check, length: Self.protectedBytes, domain: "PM-KS-v2")
+                let bytes = slot.span
+                let length = Int(BigEndian.load16(bytes, at: 8))
+                guard integrity != .invalid, BigEndian.load32(bytes, at: 0) == Self.magic,
+                    length <= Self.bodyCapacity,
+                    let record = MeterRecord.decode(bytes, at: Self.bodyOffset, length: length)
+                else {
+                    if s == newer {
+                        invalidInNewer = true
+                        lastInvalidInNewer = index
+                    }
                     continue
                 }
-                let bytes = slot.span
-                guard bytes[Self.commitOffset] == 0x00 else { continue }
-                sawCommitted = true
-                guard BigEndian.load32(bytes, at: 0) == Self.magic, Self.checksumValid(bytes),
-                    let record = MeterRecord.decode(bytes, at: Self.bodyOffset)
-                else { continue }
+                // Damage to a superseded slot needs no report; the newest one's is counted below.
+                let damaged = integrity == .corrected || slot[Self.commitOffset] != 0
+                if slot[Self.commitOffset] != 0 {
+                    // A commit mark cut short or hit by a flip, still read as set: program
+                    // it again, so the decision stays.
+                    do throws(BoardError) {
+                        _ = try FlashFormat.mark(board, address(sector, index) + UInt32(Self.commitOffset))
+                    } catch {
+                        throw .flash(error)
+                    }
+                }
                 let seq = BigEndian.load32(bytes, at: 4)
-                if best == nil || seq > bestSequence {
+                if best == nil || seq &- bestSequence < 0x8000_0000 {
                     best = record
                     bestSequence = seq
-                    activeSector = sector
-                    nextSlot = index + 1
+                    bestSector = s
+                    bestIndex = index
+                    bestCorrected = integrity == .corrected
+                    bestDamaged = damaged
                 }
             }
         }
         guard let found = best else { throw sawCommitted ? .corrupt : .empty }
+        if invalidInNewer && (bestSector != newer || lastInvalidInNewer > bestIndex) {
+            lastIntact = found
+            throw .corrupt
+        }
+        // Whether the newest state itself was corrected (the meter then rewrites it).
+        newestCorrected = bestCorrected
+        if bestDamaged { corrected += 1 }
         sequence = bestSequence
-        // Continue after the newest slot, at the first slot that is fully erased: a
-        // slot cut in the middle of programming is never programmed again.
-        while nextSlot < slotsPerSector && !slotErased(activeSector, nextSlot) { nextSlot += 1 }
+        generation = generations[newer]
+        activeSector = firstSector + UInt32(newer)
+        activeFormatted = true
+        // Continue after the last slot that is not erased: a slot cut in the middle of
+        // programming, or hit by a flip, is never programmed again.
+        nextSlot = UInt32(lastUsed[newer] + 1)
         return found
     }
 
-    /// Erases both journal sectors: for provisioning a meter whose store is empty or corrupt.
+    /// Formats the store: erases the second journal sector, then formats the first.
+    /// For provisioning a meter whose store is empty or corrupt.
     public mutating func format() throws(KeyStoreError) {
+        let ok: Bool
         do throws(BoardError) {
-            try board.erase(sector: firstSector)
+            // The second sector first: until the first one carries a new marker, a cut
+            // leaves whatever the store held before.
             try board.erase(sector: firstSector + 1)
+            ok = try FlashFormat.format(board, sector: firstSector, magic: Self.markerMagic, generation: 1)
         } catch {
             throw .flash(error)
         }
+        guard ok else { throw .flash(.wornOut) }
         sequence = 0
+        generation = 1
         activeSector = firstSector
+        activeFormatted = true
         nextSlot = 0
-    }
-
-    func slotErased(_ sector: UInt32, _ index: UInt32) -> Bool {
-        var slot = InlineArray<256, UInt8>(repeating: 0)
-        var span = slot.mutableSpan
-        do throws(BoardError) { try board.read(address(sector, index), into: &span) } catch { return false }
-        var all: UInt8 = 0xFF
-        for k in 0..<Self.slotBytes { all &= slot[k] }
-        return all == 0xFF
     }
 
     /// Appends `record` as the newest state. After a power cut at any point, `load`
     /// returns either this record or the previous one.
     public mutating func save(_ record: MeterRecord) throws(KeyStoreError) {
-        if nextSlot >= slotsPerSector {
-            // Compact: the other sector becomes active. The newest committed slot
-            // stays in the current sector until the new one is committed.
-            let other = activeSector == firstSector ? firstSector + 1 : firstSector
-            do throws(BoardError) { try board.erase(sector: other) } catch { throw .flash(error) }
-            activeSector = other
-            nextSlot = 0
-        }
-        var slot = InlineArray<256, UInt8>(repeating: 0xFF)
+        precondition(record.bodyBytes <= Self.bodyCapacity, "the key-store records exceed a slot")
+        if !activeFormatted { try format() }
+        var slot = InlineArray<1024, UInt8>(repeating: 0xFF)
         var span = slot.mutableSpan
         BigEndian.store(Self.magic, at: 0, in: &span)
         BigEndian.store(sequence &+ 1, at: 4, in: &span)
-        record.encode(into: &span, at: Self.bodyOffset)
-        Self.writeChecksum(&span)
-        let at = address(activeSector, nextSlot)
-        nextSlot += 1  // a failed slot is not reused: it may hold partial bits
+        let length = record.encode(into: &span, at: Self.bodyOffset)
+        BigEndian.store(UInt16(length), at: 8, in: &span)
+        FlashFormat.seal(&span, length: Self.protectedBytes, domain: "PM-KS-v2")
+        // A slot that does not program back exactly (a stuck bit) is left uncommitted.
+        for _ in 0..<(2 * slotsPerSector) {
+            if nextSlot >= slotsPerSector { try compact() }
+            let at = address(activeSector, nextSlot)
+            nextSlot += 1  // a failed slot is not reused: it may hold partial bits
+            do throws(BoardError) {
+                guard try FlashFormat.programVerified(board, at, slot.span.extracting(0..<Self.commitOffset)) else {
+                    continue
+                }
+                guard try FlashFormat.mark(board, at + UInt32(Self.commitOffset)) else { continue }
+            } catch {
+                throw .flash(error)
+            }
+            sequence &+= 1
+            return
+        }
+        throw .flash(.wornOut)
+    }
+
+    /// The other sector becomes active. The newest committed slot stays in the current
+    /// sector until a newer one is committed in the new one.
+    mutating func compact() throws(KeyStoreError) {
+        let other = activeSector == firstSector ? firstSector + 1 : firstSector
         do throws(BoardError) {
-            try board.program(at, slot.span.extracting(0..<Self.commitOffset))
-            let commit = InlineArray<1, UInt8>(repeating: 0x00)
-            try board.program(at + UInt32(Self.commitOffset), commit.span)
+            guard try FlashFormat.format(board, sector: other, magic: Self.markerMagic, generation: generation &+ 1)
+            else { throw .wornOut }
         } catch {
             throw .flash(error)
         }
-        sequence &+= 1
+        generation &+= 1
+        activeSector = other
+        nextSlot = 0
     }
 
     func address(_ sector: UInt32, _ index: UInt32) -> UInt32 {
         sector * board.sectorSize + index * UInt32(Self.slotBytes)
-    }
-
-    static func checksum(_ bytes: Span<UInt8>, into out: inout MutableSpan<UInt8>) {
-        var x = XOF(.shake128)
-        x.absorb("PM-KS-v1")
-        x.absorb(bytes.extracting(0..<checksumOffset))
-        x.squeeze(into: &out)
-    }
-
-    static func writeChecksum(_ slot: inout MutableSpan<UInt8>) {
-        var sum = InlineArray<8, UInt8>(repeating: 0)
-        var sumSpan = sum.mutableSpan
-        checksum(slot.span, into: &sumSpan)
-        for k in 0..<checksumBytes { slot[checksumOffset + k] = sum[k] }
-    }
-
-    static func checksumValid(_ slot: Span<UInt8>) -> Bool {
-        var sum = InlineArray<8, UInt8>(repeating: 0)
-        var sumSpan = sum.mutableSpan
-        checksum(slot, into: &sumSpan)
-        var diff: UInt8 = 0
-        for k in 0..<checksumBytes { diff |= sum[k] ^ slot[checksumOffset + k] }
-        return diff == 0
     }
 }

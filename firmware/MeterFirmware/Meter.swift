@@ -56,6 +56,10 @@ public enum StatusCode: UInt16, Sendable {
     case peerKeyRejected = 5
     case keyStoreWriteFailed = 6
     case setupComplete = 7
+    /// A flipped bit in the key store or the outbox was corrected; the state is intact.
+    case keyStoreRepaired = 8
+    /// The outbox was full: the oldest unacknowledged reading (label in the detail) was dropped.
+    case outboxOverflow = 9
 }
 
 /// Timing of the main loop.
@@ -85,6 +89,31 @@ public enum MeterEvent: Equatable, Sendable {
     case keyShareSent
     /// The meter reported an error in a status frame.
     case statusSent(StatusCode)
+    /// The aggregator acknowledged the reading for `label`; the outbox let it go.
+    case acknowledged(label: UInt64)
+}
+
+/// Where the firmware keeps what on flash, in sectors: the key store (2), the expanded
+/// key (λ words), the outbox ring.
+public struct MeterFlashLayout: Sendable, Equatable {
+    public let sectorSize: UInt32
+    public let keyStoreSector: UInt32
+    public var keyStoreSectors: UInt32 { 2 }
+    public let expandedKeySector: UInt32
+    public let expandedKeySectors: UInt32
+    public let outboxSector: UInt32
+    public let outboxSectors: UInt32
+    /// One past the last sector the firmware uses.
+    public var endSector: UInt32 { outboxSector + outboxSectors }
+
+    public init(sectorSize: UInt32, keyStoreSector: UInt32 = 0, outboxSectors: UInt32 = 4) {
+        self.sectorSize = sectorSize
+        self.keyStoreSector = keyStoreSector
+        expandedKeySector = keyStoreSector + 2
+        expandedKeySectors = (UInt32(LWRParameters.maxLambda * 8) + sectorSize - 1) / sectorSize
+        outboxSector = expandedKeySector + expandedKeySectors
+        self.outboxSectors = outboxSectors
+    }
 }
 
 /// Key-setup payload layouts (downlink setupBegin / peerKey, uplink publicKey / keyShare).
@@ -106,8 +135,20 @@ public struct Meter: ~Copyable {
     public let board: Board
     public let timing: MeterTiming
     var store: KeyStore
+    var outbox: Outbox
+    public let layout: MeterFlashLayout
     var record = MeterRecord()
     var storeState: KeyStoreError? = .empty
+    /// The label counter: no label below it is encrypted, ever. The larger of the key
+    /// store's floor and the outbox's newest label + 1.
+    var labelFloor: UInt64 = 0
+    /// What the first poll after boot reports (corruption found, or a flip corrected).
+    var bootStatus: StatusCode? = nil
+    var bootResendDone = false
+    /// A repair made while running (the expanded key rewritten from its seed), to report.
+    var repairToReport = false
+    /// Flipped bits corrected since boot (key store, outbox, expanded key).
+    public private(set) var repairs = 0
 
     // metrology
     var lastSampleTick: UInt64
@@ -123,28 +164,54 @@ public struct Meter: ~Copyable {
     var peersProcessed: UInt32 = 0
     var lastPeer: UInt32 = 0
     var dhKey: FFDHPrivateKey? = nil
+    var expandedSums: (UInt64, UInt64) = (0, 0)
 
     var frame = InlineArray<1064, UInt8>(repeating: 0)
     var inbox = InlineArray<1064, UInt8>(repeating: 0)
 
-    /// Boots the meter: reads the key store. A meter with an empty or corrupt store
-    /// comes up unprovisioned and refuses to encrypt.
+    /// Boots the meter: reads the key store and the outbox. A meter with an empty store
+    /// comes up unprovisioned, one with a corrupt store reports it; both refuse to encrypt.
     public init(board: Board, timing: MeterTiming, keyStoreSector: UInt32 = 0) throws(MeterError) {
         self.board = board
         self.timing = timing
-        do { store = try KeyStore(board: board, firstSector: keyStoreSector) } catch {
+        let layout = MeterFlashLayout(sectorSize: board.sectorSize, keyStoreSector: keyStoreSector)
+        let store: KeyStore
+        let outbox: Outbox
+        do {
+            store = try KeyStore(board: board, firstSector: keyStoreSector)
+            outbox = try Outbox(board: board, firstSector: layout.outboxSector, sectorCount: layout.outboxSectors)
+        } catch {
             throw .keyStore(error)
         }
+        self.layout = layout
+        self.store = store
+        self.outbox = outbox
         lastSampleTick = board.ticks / timing.sampleTicks * timing.sampleTicks
+        boot()
+    }
+
+    mutating func boot() {
         do {
             record = try store.load()
             storeState = nil
         } catch {
             storeState = error
         }
-        if record.phase == .keySetup {
-            // Setup state in RAM was lost: the aggregator restarts setup for this meter.
-            record.phase = .provisioned
+        var outboxState: KeyStoreError? = nil
+        do { try outbox.load() } catch { outboxState = error }
+        if storeState == nil, let e = outboxState {
+            // Without a trustworthy outbox the label counter is unknown: encrypt nothing.
+            storeState = e == .empty ? .corrupt : e
+        }
+        labelFloor = record.nextLabel
+        if let newest = outbox.newestLabel, newest + 1 > labelFloor { labelFloor = newest + 1 }
+        if storeState == .corrupt {
+            bootStatus = .keyStoreCorrupt
+        } else if storeState == nil && (store.corrected > 0 || outbox.corrected > 0) {
+            repairs += store.corrected + outbox.corrected
+            // Rewrite the key state with fresh bits; a corrected outbox entry stays readable.
+            if store.newestCorrected { try? store.save(record) }
+            bootStatus = .keyStoreRepaired
         }
     }
 
@@ -152,8 +219,28 @@ public struct Meter: ~Copyable {
 
     public var meterID: UInt32 { record.meter }
     public var groupID: UInt32 { record.group }
-    public var phase: MeterPhase? { storeState == nil ? record.phase : nil }
-    public var nextLabel: UInt64 { record.nextLabel }
+    /// nil when the store is empty or corrupt. A key setup cut short by a reboot reads
+    /// as `.provisioned`: its state in RAM is gone, the aggregator starts it again.
+    public var phase: MeterPhase? {
+        guard storeState == nil else { return nil }
+        return record.phase == .keySetup && dhKey == nil ? .provisioned : record.phase
+    }
+    /// The first label not yet encrypted. Never goes backwards.
+    public var nextLabel: UInt64 { labelFloor }
+    /// Why the store is unusable (empty or corrupt), or nil.
+    public var storeError: KeyStoreError? { storeState }
+    /// The persistent state as the meter booted it (or last wrote it); nil when unusable.
+    public var storedRecord: MeterRecord? { storeState == nil ? record : nil }
+    /// Outbox sectors retired as worn since boot.
+    public var retiredOutboxSectors: Int { outbox.retiredSectors }
+    /// Unacknowledged readings in the outbox.
+    public var pendingReadings: Int { outbox.pendingCount }
+    /// The label of the i-th unacknowledged reading, oldest first.
+    public func pendingLabel(_ i: Int) -> UInt64 { outbox.pendingLabel(i) }
+    /// The stored frame of the i-th unacknowledged reading; returns its length.
+    public func pendingFrame(_ i: Int, into out: inout MutableSpan<UInt8>) throws(KeyStoreError) -> Int {
+        try outbox.pendingFrame(i, into: &out)
+    }
     public var keyMode: KeyMode { record.keyMode }
     /// The label whose interval contains the current tick.
     public var currentLabel: UInt64 { board.ticks / timing.intervalTicks }
@@ -174,15 +261,19 @@ public struct Meter: ~Copyable {
             r.provisioningKey[k] = provisioningKey[k]
         }
         r.minGroupSize = max(minGroupSize, 2)
-        r.nextLabel = record.nextLabel  // a re-provisioned meter never reuses labels
+        r.nextLabel = labelFloor  // a re-provisioned meter never reuses labels it knows of
         do {
-            if storeState != nil { try store.format() }
+            if storeState != nil {
+                try store.format()
+                try outbox.format()
+            }
             try store.save(r)
         } catch {
             throw .keyStore(error)
         }
         record = r
         storeState = nil
+        bootStatus = nil
         padLabel = .max
     }
 
@@ -192,6 +283,16 @@ public struct Meter: ~Copyable {
     /// due by now, and at an interval boundary encrypts and sends the reading.
     public mutating func poll() -> MeterEvent {
         var event = MeterEvent.none
+        if let status = bootStatus {
+            bootStatus = nil
+            if let e = reportError(.keyStoreCorrupt, detail: 0, code: status) {
+                event = e
+            }
+        }
+        if !bootResendDone {
+            bootResendDone = true
+            resendPending()
+        }
         if let e = handleRadio() { event = e }
         let now = board.ticks
         while lastSampleTick + timing.sampleTicks <= now {
@@ -231,20 +332,49 @@ public struct Meter: ~Copyable {
         guard storeState == nil, record.phase == .ready, label >= record.nextLabel else { return nil }
         do {
             try encryptAndSend(label: label, reading: reading)
-            return .readingSent(label: label, reading: reading)
         } catch {
             return reportError(error, detail: reading)
         }
+        resendPending(before: label)
+        return .readingSent(label: label, reading: reading)
     }
 
-    /// Encrypts `reading` under `label`, persists the label counter, then sends the
-    /// frame. A label is never encrypted twice: the counter is on flash before the
-    /// ciphertext leaves the meter.
+    /// Sends again every unacknowledged reading below `label`, byte for byte as stored.
+    /// Returns how many frames went out.
+    @discardableResult
+    public mutating func resendPending(before label: UInt64 = .max) -> Int {
+        guard storeState == nil else { return 0 }
+        var sent = 0
+        var i = 0
+        while i < outbox.pendingCount && outbox.pendingLabel(i) < label {
+            var f = frame.mutableSpan
+            let length: Int
+            do {
+                length = try outbox.pendingFrame(i, into: &f)
+            } catch {
+                // More flips than one since boot: this reading is lost. Its label stays
+                // used (the counter is in RAM); let the entry go and report it.
+                let lost = outbox.pendingLabel(i)
+                _ = try? outbox.acknowledge(label: lost)
+                _ = reportError(.keyStoreCorrupt, detail: lost)
+                continue
+            }
+            do { try board.send(frame.span.extracting(0..<length)) } catch { break }
+            sent += 1
+            i += 1
+        }
+        return sent
+    }
+
+    /// Encrypts `reading` under `label`, writes the sealed frame to the outbox, then
+    /// sends it. A label is never encrypted twice: the frame (and with it the label
+    /// counter) is on flash before it leaves the meter, and it is re-sent as stored
+    /// until acknowledged. A radio that refuses the frame is not an error here.
     public mutating func encryptAndSend(label: UInt64, reading: UInt64) throws(MeterError) {
         if let e = storeState { throw e == .corrupt ? .keyStoreCorrupt : .notProvisioned }
         guard record.phase == .ready else { throw .notReady }
-        guard label >= record.nextLabel else {
-            throw .labelAlreadyEncrypted(label: label, next: record.nextLabel)
+        guard label >= labelFloor else {
+            throw .labelAlreadyEncrypted(label: label, next: labelFloor)
         }
         guard let parameters = LWRParameters.withID(record.parameterID) else { throw .notReady }
         let bounds: LWRGroupBounds
@@ -259,18 +389,27 @@ public struct Meter: ~Copyable {
         do { c = try LWRPSA.encrypt(reading: reading, pad: p, bounds: bounds, parameters: parameters) } catch {
             throw .readingAboveMaximum(reading: reading, maximum: record.maxReading)
         }
-        var updated = record
-        updated.nextLabel = label + 1
-        do { try store.save(updated) } catch { throw .keyStore(error) }
-        record = updated
-        padLabel = .max
-
         var f = frame.mutableSpan
         BigEndian.store(c, at: Frame.headerBytes, in: &f)
-        try sendFrame(.reading, label: label, payloadLength: 8)
+        let length = sealFrame(.reading, label: label, payloadLength: 8)
+        let dropped: UInt64?
+        do { dropped = try outbox.append(label: label, frame: frame.span.extracting(0..<length)) } catch {
+            throw .keyStore(error)
+        }
+        labelFloor = label + 1
+        padLabel = .max
+        do { try board.send(frame.span.extracting(0..<length)) } catch {
+            // Stored: the outbox sends it again at the next boundary.
+        }
+        if let d = dropped { _ = reportError(.keyStore(.corrupt), detail: d, code: .outboxOverflow) }
+        if repairToReport {
+            // The expanded key was rewritten from its seed while computing a pad.
+            repairToReport = false
+            _ = reportError(.keyStore(.corrupt), detail: 0, code: .keyStoreRepaired)
+        }
     }
 
-    func computePad(label: UInt64) throws(MeterError) -> UInt64 {
+    mutating func computePad(label: UInt64) throws(MeterError) -> UInt64 {
         guard let parameters = LWRParameters.withID(record.parameterID) else { throw .notReady }
         switch record.keyMode {
         case .seed:
@@ -281,6 +420,8 @@ public struct Meter: ~Copyable {
             // λ is a multiple of 64 for every set: the key is read in whole 512-byte pages.
             var page = InlineArray<512, UInt8>(repeating: 0)
             var address = expandedKeyAddress
+            var s1: UInt64 = 0
+            var s2: UInt64 = 0
             while stream.remainingWords > 0 {
                 var pageSpan = page.mutableSpan
                 do throws(BoardError) { try board.read(address, into: &pageSpan) } catch {
@@ -290,17 +431,25 @@ public struct Meter: ~Copyable {
                     var v: UInt64 = 0
                     for b in 0..<8 { v |= UInt64(page[8 * w + b]) << UInt64(8 * b) }
                     stream.absorb(keyWord: v)
+                    s1 &+= v
+                    s2 &+= s1
                 }
                 address += 512
             }
-            return stream.prf()
+            if s1 == record.expandedKeySums.0 && s2 == record.expandedKeySums.1 { return stream.prf() }
+            // The expanded key no longer matches its sums (a flip at rest, a cut rewrite):
+            // it is never used. The seed is authoritative: rewrite the key from it.
+            _ = try writeExpandedKey(parameters)
+            repairs += 1
+            repairToReport = true
+            return LWRPSA.prf(parameters: parameters, seed: record.psaSeed.span, group: record.group, label: label)
         }
     }
 
     // MARK: - key setup
 
     /// Flash address of the expanded key: the sectors right after the key store.
-    var expandedKeyAddress: UInt32 { (store.firstSector + 2) * board.sectorSize }
+    var expandedKeyAddress: UInt32 { layout.expandedKeySector * board.sectorSize }
 
     mutating func beginSetup(_ payload: Span<UInt8>) throws(MeterError) {
         guard payload.count == SetupPayload.beginBytes else { throw .setupRejected(.malformed) }
@@ -321,6 +470,7 @@ public struct Meter: ~Copyable {
         r.keyMode = mode
         r.groupSize = n
         r.maxReading = maxReading
+        r.expandedKeySums = (0, 0)  // they describe the old key; set again when setup finishes
         var seed = r.psaSeed.mutableSpan
         board.randomBytes(into: &seed)
         var dh = r.dhPrivate.mutableSpan
@@ -332,7 +482,7 @@ public struct Meter: ~Copyable {
         // share = k_i; peers' zero shares are added as their keys arrive.
         var key = LWRPSA.keyStream(parameters: parameters, seed: record.psaSeed.span)
         for j in 0..<parameters.lambda { share[j] = key.squeezeWord() }
-        if mode == .expanded { try storeExpandedKey(parameters) }
+        if mode == .expanded { expandedSums = try writeExpandedKey(parameters) }
         peersProcessed = 0
         lastPeer = 0
         let privateKey = FFDHPrivateKey(randomBytes: record.dhPrivate.span)
@@ -355,15 +505,19 @@ public struct Meter: ~Copyable {
         try sendFrame(.publicKey, label: 0, payloadLength: SetupPayload.publicKeyBytes)
     }
 
-    /// Writes k_i (already in `share`) to the expanded-key sectors.
-    mutating func storeExpandedKey(_ parameters: LWRParameters) throws(MeterError) {
+    /// Writes k_i, expanded from the PSA seed, to the expanded-key sectors; returns the
+    /// Fletcher sums of its words, which the ready state keeps to check every use.
+    mutating func writeExpandedKey(_ parameters: LWRParameters) throws(MeterError) -> (UInt64, UInt64) {
         let bytes = parameters.lambda * 8
         let sectorSize = Int(board.sectorSize)
-        let firstSector = expandedKeyAddress / board.sectorSize
+        let firstSector = layout.expandedKeySector
         let sectors = (bytes + sectorSize - 1) / sectorSize
         guard Int(firstSector) + sectors <= Int(board.sectorCount) else {
             throw .keyStore(.flashTooSmall)
         }
+        var key = LWRPSA.keyStream(parameters: parameters, seed: record.psaSeed.span)
+        var s1: UInt64 = 0
+        var s2: UInt64 = 0
         do throws(BoardError) {
             for s in 0..<sectors { try board.erase(sector: firstSector + UInt32(s)) }
             // Little-endian words, 32 per 256-byte program operation.
@@ -371,7 +525,9 @@ public struct Meter: ~Copyable {
             var offset = 0
             while offset < bytes {
                 for w in 0..<32 {
-                    let v = share[offset / 8 + w]
+                    let v = key.squeezeWord()
+                    s1 &+= v
+                    s2 &+= s1
                     for b in 0..<8 { page[8 * w + b] = UInt8(truncatingIfNeeded: v >> UInt64(8 * b)) }
                 }
                 try board.program(expandedKeyAddress + UInt32(offset), page.span)
@@ -380,6 +536,7 @@ public struct Meter: ~Copyable {
         } catch {
             throw .board(error)
         }
+        return (s1, s2)
     }
 
     mutating func processPeerKey(_ payload: Span<UInt8>) throws(MeterError) {
@@ -436,12 +593,14 @@ public struct Meter: ~Copyable {
         var r = record
         r.phase = .ready
         r.dhPrivate = InlineArray(repeating: 0)  // no longer needed: do not keep it
+        r.expandedKeySums = r.keyMode == .expanded ? expandedSums : (0, 0)
         // The first label is the first interval that starts at or after now.
         let now = board.ticks
         let first = (now + timing.intervalTicks - 1) / timing.intervalTicks
-        r.nextLabel = max(r.nextLabel, first)
+        r.nextLabel = max(labelFloor, first)
         do { try store.save(r) } catch { throw .keyStore(error) }
         record = r
+        labelFloor = r.nextLabel
         dhKey = nil
         for j in 0..<share.count { share[j] = 0 }
     }
@@ -479,38 +638,53 @@ public struct Meter: ~Copyable {
             try processPeerKey(payload)
             return record.phase == .ready ? .keyShareSent : nil
         case .ack:
-            return nil  // the outbox (fault-tolerance issue) consumes acks
+            let acknowledged: Bool
+            do { acknowledged = try outbox.acknowledge(label: header.label) } catch { throw .keyStore(error) }
+            return acknowledged ? .acknowledged(label: header.label) : nil
         default:
             throw .unexpectedDownlink(header.type)
         }
     }
 
-    mutating func sendFrame(_ type: FrameType, label: UInt64, payloadLength: Int) throws(MeterError) {
+    /// Seals the payload already in `frame` under the meter's identity; returns the length.
+    /// With a corrupt store, a status report goes out under the newest intact identity
+    /// (authentication only: nothing is ever encrypted under it).
+    mutating func sealFrame(_ type: FrameType, label: UInt64, payloadLength: Int) -> Int {
+        let identity = storeState == .corrupt ? (store.lastIntact ?? record) : record
         let header = FrameHeader(
-            type: type, scheme: .lwrPSA, group: record.group, meter: record.meter, label: label,
+            type: type, scheme: .lwrPSA, group: identity.group, meter: identity.meter, label: label,
             payloadLength: payloadLength)
         var f = frame.mutableSpan
-        let length = Frame.seal(header, key: record.frameKey.span, frame: &f)
+        return Frame.seal(header, key: identity.frameKey.span, frame: &f)
+    }
+
+    mutating func sendFrame(_ type: FrameType, label: UInt64, payloadLength: Int) throws(MeterError) {
+        let length = sealFrame(type, label: label, payloadLength: payloadLength)
         do { try board.send(frame.span.extracting(0..<length)) } catch { throw .board(error) }
     }
 
-    /// Reports an error over the radio as a status frame (best effort).
-    mutating func reportError(_ error: MeterError, detail: UInt64) -> MeterEvent? {
+    /// Reports an error over the radio as a status frame (best effort). `code`, when
+    /// given, overrides the code derived from the error.
+    mutating func reportError(_ error: MeterError, detail: UInt64, code override: StatusCode? = nil) -> MeterEvent? {
         let code: StatusCode
-        switch error {
-        case .notProvisioned: code = .needsProvisioning
-        case .keyStoreCorrupt: code = .keyStoreCorrupt
-        case .readingAboveMaximum: code = .readingAboveMaximum
-        case .setupRejected: code = .setupRejected
-        case .peerKeyRejected: code = .peerKeyRejected
-        case .keyStore: code = .keyStoreWriteFailed
-        default: return nil
+        if let override {
+            code = override
+        } else {
+            switch error {
+            case .notProvisioned: code = .needsProvisioning
+            case .keyStoreCorrupt: code = .keyStoreCorrupt
+            case .readingAboveMaximum: code = .readingAboveMaximum
+            case .setupRejected: code = .setupRejected
+            case .peerKeyRejected: code = .peerKeyRejected
+            case .keyStore: code = .keyStoreWriteFailed
+            default: return nil
+            }
         }
         guard storeState == nil || code == .needsProvisioning || code == .keyStoreCorrupt else { return nil }
         var f = frame.mutableSpan
         BigEndian.store(code.rawValue, at: Frame.headerBytes, in: &f)
         BigEndian.store(detail, at: Frame.headerBytes + 2, in: &f)
-        do { try sendFrame(.status, label: record.nextLabel, payloadLength: 10) } catch { return nil }
+        do { try sendFrame(.status, label: labelFloor, payloadLength: 10) } catch { return nil }
         return .statusSent(code)
     }
 }

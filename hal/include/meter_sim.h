@@ -64,6 +64,58 @@ uint64_t sim_board_flash_erase_count(const sim_board *board, uint32_t sector);
 /// Completed program operations since creation.
 uint64_t sim_board_flash_program_count(const sim_board *board);
 
+// ---- flash faults (hal/sim/sim_faults.c) ----
+//
+// A NOR fault model, deterministic from a seed (its own stream, apart from the board
+// RNG, so faults never change the keys a board generates):
+// - power cut at a chosen program/erase operation: a cut program leaves every target
+//   bit between old and old AND new (bit granularity: either a prefix of the bits in
+//   address order, or a random subset, drawn from the seed); a cut erase leaves the
+//   sector partly erased (each bit erased with a drawn probability, otherwise its old
+//   value or a random one). After a cut the board is off: every flash, radio call fails
+//   with MH_ERR_POWER until sim_board_power_on (the firmware must be rebooted then);
+// - bit flips at rest in either direction, and bits stuck at 0 or 1;
+// - wear: each sector endures a rated number of erase cycles (with a seeded spread);
+//   an erase beyond that either fails with MH_ERR_WORN, leaving the sector partly
+//   erased, or reports success but leaves new stuck bits (at 0: not erased; at 1: a
+//   later program cannot clear them). Only read-back verification sees the latter.
+
+/// What a power cut leaves of the operation it interrupts.
+typedef enum sim_cut_mode {
+    SIM_CUT_RANDOM = 0,  ///< a partial result drawn from the fault seed
+    SIM_CUT_BEFORE = 1,  ///< nothing of the operation reached the array
+    SIM_CUT_AFTER = 2    ///< the operation completed, power died before it returned
+} sim_cut_mode;
+
+/// Reseeds the fault stream (partial results, wear spread, stuck bits).
+void sim_board_fault_seed(sim_board *board, uint64_t seed);
+/// Arms a power cut at the (after_ops + 1)-th program/erase operation from now.
+void sim_board_arm_cut(sim_board *board, uint64_t after_ops, sim_cut_mode mode);
+/// Disarms a cut that has not happened yet.
+void sim_board_disarm_cut(sim_board *board);
+/// Program/erase operations that reached the fault model since creation (while powered).
+uint64_t sim_board_flash_op_count(const sim_board *board);
+/// Power cuts applied since creation.
+uint64_t sim_board_cut_count(const sim_board *board);
+/// 0 after a cut, until sim_board_power_on.
+int sim_board_powered(const sim_board *board);
+/// Restores power: the radio inbox (the meter's RAM) is cleared; frames already sent stay.
+void sim_board_power_on(sim_board *board);
+/// Flips one bit at rest (a stuck bit does not flip). MH_ERR_RANGE outside the device.
+mh_status sim_board_flip_bit(sim_board *board, uint32_t addr, uint32_t bit);
+/// Sticks one bit at value (0 or 1) from now on. MH_ERR_RANGE outside the device.
+mh_status sim_board_stick_bit(sim_board *board, uint32_t addr, uint32_t bit, int value);
+/// Rated erase cycles per sector (0: unlimited); each sector gets endurance ± spread_percent.
+void sim_board_set_endurance(sim_board *board, uint32_t endurance, uint32_t spread_percent);
+/// Erases that hit a worn sector (failed, or succeeded with new stuck bits).
+uint64_t sim_board_worn_erase_count(const sim_board *board);
+/// Copies out / restores the board RNG's state (4 words), to replay key generation
+/// from a snapshot.
+void sim_board_rng_state(const sim_board *board, uint64_t state[4]);
+void sim_board_set_rng_state(sim_board *board, const uint64_t state[4]);
+/// Overwrites a sector's erase counter (to restore a snapshot).
+void sim_board_set_flash_erase_count(sim_board *board, uint32_t sector, uint64_t count);
+
 // ---- radio ----
 /// Takes the oldest frame the meter sent. MH_ERR_EMPTY if none.
 mh_status sim_board_radio_take_sent(sim_board *board, uint8_t *out, uint32_t cap, uint32_t *len);

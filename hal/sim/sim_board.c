@@ -1,29 +1,9 @@
 // Simulated meter board: see meter_sim.h.
 #include "meter_sim.h"
+#include "sim_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct frame_queue {
-    uint8_t *slots;     // capacity * mtu bytes
-    uint32_t *lengths;  // capacity
-    uint32_t capacity, mtu, head, count;
-} frame_queue;
-
-struct sim_board {
-    mh_board hal;
-    uint64_t now;
-    uint32_t *profile;
-    size_t profile_count;
-    uint64_t ticks_per_step;
-    uint8_t *flash;
-    uint64_t *erase_counts;
-    uint64_t program_count;
-    sim_flash_hook hook;
-    void *hook_user;
-    uint64_t rng[4];
-    frame_queue sent, inbox;
-};
 
 // ---------------------------------------------------------------- queues
 
@@ -64,27 +44,6 @@ static mh_status queue_pop(frame_queue *q, uint8_t *out, uint32_t cap, uint32_t 
 
 // ---------------------------------------------------------------- rng
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t xoshiro_next(uint64_t s[4]) {
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
 // ---------------------------------------------------------------- HAL calls
 
 static uint64_t hal_clock_ticks(void *ctx) { return ((sim_board *)ctx)->now; }
@@ -103,6 +62,7 @@ static int flash_range_ok(const sim_board *b, uint32_t addr, uint32_t len) {
 static mh_status hal_flash_read(void *ctx, uint32_t addr, uint8_t *out, uint32_t len) {
     sim_board *b = ctx;
     if (!flash_range_ok(b, addr, len)) return MH_ERR_RANGE;
+    if (!b->faults.powered) return MH_ERR_POWER;
     memcpy(out, b->flash + addr, len);
     return MH_OK;
 }
@@ -112,26 +72,24 @@ static mh_status hal_flash_program(void *ctx, uint32_t addr, const uint8_t *data
     if (!flash_range_ok(b, addr, len)) return MH_ERR_RANGE;
     uint32_t ss = b->hal.flash.sector_size;
     if (len > 0 && addr / ss != (addr + len - 1) / ss) return MH_ERR_RANGE;
+    if (!b->faults.powered) return MH_ERR_POWER;
     if (b->hook) {
         mh_status s = b->hook(b->hook_user, SIM_FLASH_PROGRAM, addr, data, len);
         if (s != MH_OK) return s;
     }
-    for (uint32_t i = 0; i < len; i++) b->flash[addr + i] &= data[i];
-    b->program_count++;
-    return MH_OK;
+    return sim_faults_program(b, addr, data, len);
 }
 
 static mh_status hal_flash_erase(void *ctx, uint32_t sector) {
     sim_board *b = ctx;
     if (sector >= b->hal.flash.sector_count) return MH_ERR_RANGE;
     uint32_t ss = b->hal.flash.sector_size;
+    if (!b->faults.powered) return MH_ERR_POWER;
     if (b->hook) {
         mh_status s = b->hook(b->hook_user, SIM_FLASH_ERASE, sector * ss, NULL, ss);
         if (s != MH_OK) return s;
     }
-    memset(b->flash + (size_t)sector * ss, 0xFF, ss);
-    b->erase_counts[sector]++;
-    return MH_OK;
+    return sim_faults_erase(b, sector);
 }
 
 static void hal_rng_fill(void *ctx, uint8_t *out, uint32_t len) {
@@ -146,11 +104,15 @@ static void hal_rng_fill(void *ctx, uint8_t *out, uint32_t len) {
 }
 
 static mh_status hal_radio_send(void *ctx, const uint8_t *frame, uint32_t len) {
-    return queue_push(&((sim_board *)ctx)->sent, frame, len);
+    sim_board *b = ctx;
+    if (!b->faults.powered) return MH_ERR_POWER;  // a dead meter transmits nothing
+    return queue_push(&b->sent, frame, len);
 }
 
 static mh_status hal_radio_receive(void *ctx, uint8_t *out, uint32_t cap, uint32_t *len) {
-    return queue_pop(&((sim_board *)ctx)->inbox, out, cap, len);
+    sim_board *b = ctx;
+    if (!b->faults.powered) return MH_ERR_POWER;
+    return queue_pop(&b->inbox, out, cap, len);
 }
 
 // ---------------------------------------------------------------- host API
@@ -178,6 +140,7 @@ sim_board *sim_board_create(const sim_board_config *config) {
 
     uint64_t seed = c.rng_seed;
     for (int i = 0; i < 4; i++) b->rng[i] = splitmix64(&seed);
+    sim_faults_init(b, c.rng_seed ^ 0x46415553ull);  // a fault stream apart from the RNG
 
     b->hal.ctx = b;
     b->hal.clock_ticks = hal_clock_ticks;
@@ -199,6 +162,7 @@ void sim_board_destroy(sim_board *b) {
     free(b->profile);
     free(b->flash);
     free(b->erase_counts);
+    sim_faults_free(b);
     queue_free(&b->sent);
     queue_free(&b->inbox);
     free(b);

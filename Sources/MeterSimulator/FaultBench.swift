@@ -1,0 +1,195 @@
+import Aggregation
+import MeterCrypto
+import MeterFirmware
+import MeterHAL
+
+/// A small group (the meter under test, id 1, and one peer) on simulated boards with a
+/// small flash, and the ground truth the fault campaigns compare the firmware against.
+///
+/// Ground truth is what the harness itself asked for and saw: the state the firmware
+/// held in RAM right after a fault-free operation (its intent, never re-read from
+/// flash), the frames that left the meter, and every ciphertext recomputed here from
+/// the truth's PSA seed.
+final class FaultBench {
+    static let group: UInt32 = 7
+    static let maxReading: UInt64 = 1000
+    let seed: UInt64
+    let keyMode: KeyMode
+    let provisioningKey: [UInt8]
+    let frameKeys: [UInt32: [UInt8]]
+    let members: GroupMembers
+    let intake: FrameIntake
+    let layout: MeterFlashLayout
+    let bounds: LWRGroupBounds
+
+    init(seed: UInt64, keyMode: KeyMode = .seed) throws {
+        self.seed = seed
+        self.keyMode = keyMode
+        var rng = SplitMix64(seed: seed ^ 0x5EED_FA17)
+        func key() -> [UInt8] { (0..<32).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
+        provisioningKey = key()
+        frameKeys = [1: key(), 2: key()]
+        members = try GroupMembers(group: Self.group, scheme: .lwrPSA, frameKeys: frameKeys)
+        intake = FrameIntake(members: members)
+        layout = MeterFlashLayout(sectorSize: 4096)
+        bounds = try LWRGroupBounds(meters: 2, maxReading: Self.maxReading, parameters: .standard)
+    }
+
+    /// A fresh board for `meter` (same RNG seed every time, so key generation replays),
+    /// booted on erased flash; provisioned when asked.
+    func makeMeter(_ meter: UInt32, provision: Bool) throws -> SimulatedMeter {
+        try SimulatedMeter(
+            id: meter, group: Self.group, seed: seed &* 31 &+ UInt64(meter), profile: [1_000_000], sampleSeconds: 60,
+            frameKey: frameKeys[meter]!, provisioningKey: provisioningKey, flashSectors: layout.endSector,
+            provision: provision)
+    }
+
+    /// Starts a key setup (or a rotation) of the group: the aggregator's side.
+    func newSetup() throws -> LWRKeySetup {
+        try LWRKeySetup(members: members, parameters: .standard, maxReading: Self.maxReading, keyMode: keyMode.rawValue)
+    }
+
+    func ack(label: UInt64) -> [UInt8] { intake.acknowledgement(to: 1, label: label) }
+
+    /// Runs a key setup (or rotation) of both meters to completion, fault-free.
+    func runSetup(dut: SimulatedMeter, peer: SimulatedMeter) throws {
+        let setup = try newSetup()
+        let begins = setup.beginFrames()
+        for (meter, begin) in zip([dut, peer], begins) {
+            _ = meter.takeSent()
+            _ = try meter.handle(begin.frame)
+            for f in meter.takeSent() where f[1] == FrameType.publicKey.rawValue { try setup.receivePublicKey(f) }
+        }
+        for meter in [dut, peer] {
+            for f in try setup.peerKeyFrames(for: meter.id) { try meter.handle(f) }
+            _ = meter.takeSent()
+        }
+        guard dut.firmware.phase == .ready, peer.firmware.phase == .ready else {
+            throw FaultCampaignError.referenceRun("key setup did not finish")
+        }
+    }
+
+    /// A fault-free life of the meter under test: provisioning, key setup, `readings`
+    /// readings with acks two labels late (and one label's ack held back), a key
+    /// rotation, four more readings. Leaves unacknowledged readings and superseded
+    /// key-store slots on flash. Returns the meter and the frames it sent.
+    func referenceLife(readings: Int) throws -> (meter: SimulatedMeter, log: RadioLog) {
+        let dut = try makeMeter(1, provision: true)
+        let peer = try makeMeter(2, provision: true)
+        var log = RadioLog()
+        try runSetup(dut: dut, peer: peer)
+        func run(_ count: Int, holdBack: UInt64?) throws {
+            let first = dut.firmware.nextLabel
+            for i in 0..<UInt64(count) {
+                let label = first + i
+                try dut.firmware.encryptAndSend(label: label, reading: (label &* 37 &+ 11) % Self.maxReading)
+                log.collect(dut)
+                if i >= 2 && label - 2 != holdBack { _ = try dut.handle(ack(label: label - 2)) }
+            }
+        }
+        try run(readings, holdBack: dut.firmware.nextLabel + 1)
+        try runSetup(dut: dut, peer: peer)
+        try run(4, holdBack: nil)
+        log.collect(dut)
+        return (dut, log)
+    }
+
+    /// The reading frame the meter must send for `label` and `reading` under `record`,
+    /// computed here, from the truth, without the firmware's key store.
+    func expectedFrame(record: MeterRecord, label: UInt64, reading: UInt64) -> [UInt8] {
+        var seed = [UInt8](repeating: 0, count: 32)
+        for k in 0..<32 { seed[k] = record.psaSeed[k] }
+        let parameters = LWRParameters.withID(record.parameterID) ?? .standard
+        let pad = LWRPSA.prf(parameters: parameters, seed: seed.span, group: record.group, label: label)
+        let c = (try? LWRPSA.encrypt(reading: reading, pad: pad, bounds: bounds, parameters: parameters)) ?? 0
+        var payload = [UInt8](repeating: 0, count: 8)
+        var span = payload.mutableSpan
+        BigEndian.store(c, at: 0, in: &span)
+        return intake.seal(.reading, to: 1, label: label, payload: payload)
+    }
+}
+
+/// What the harness expects the meter to hold on flash.
+struct StoreTruth: Equatable {
+    /// nil: never provisioned (an empty store).
+    var record: MeterRecord?
+    var nextLabel: UInt64
+    /// Unacknowledged readings: label → frame bytes.
+    var pending: [UInt64: [UInt8]]
+
+    static let empty = StoreTruth(record: nil, nextLabel: 0, pending: [:])
+
+    /// The truth as the firmware holds it in RAM after a fault-free operation.
+    static func intent(of meter: SimulatedMeter) throws -> StoreTruth {
+        guard let record = meter.firmware.storedRecord else { return .empty }
+        var pending: [UInt64: [UInt8]] = [:]
+        for (label, frame) in try meter.pendingFrames() { pending[label] = frame }
+        return StoreTruth(record: record, nextLabel: meter.firmware.nextLabel, pending: pending)
+    }
+
+    func matches(_ other: StoreTruth) -> Bool {
+        if record == nil || other.record == nil { return record == nil && other.record == nil }
+        return self == other
+    }
+}
+
+/// How the meter came back after a fault.
+enum Observation {
+    /// It booted this state.
+    case state(StoreTruth)
+    /// It found its store corrupt, reported it and refuses to encrypt.
+    case corrupt
+    /// Booting failed in a way the firmware did not report (a harness-level failure).
+    case unreadable(String)
+
+    init(_ meter: SimulatedMeter) {
+        switch meter.firmware.storeError {
+        case .corrupt?: self = .corrupt
+        case .empty?: self = .state(.empty)
+        case nil:
+            do { self = .state(try StoreTruth.intent(of: meter)) } catch { self = .unreadable("\(error)") }
+        case let e?: self = .unreadable("\(e)")
+        }
+    }
+}
+
+extension MeterRecord {
+    func describe() -> String {
+        "meter \(meter) group \(group) phase \(phase) params \(parameterID) mode \(keyMode) n \(groupSize) floor \(nextLabel)"
+    }
+}
+
+extension StoreTruth {
+    /// The fields in which `other` differs from this truth.
+    func differences(_ other: StoreTruth) -> [String] {
+        var d: [String] = []
+        if nextLabel != other.nextLabel { d.append("next label \(other.nextLabel) instead of \(nextLabel)") }
+        if pending.keys.sorted() != other.pending.keys.sorted() {
+            d.append("pending \(other.pending.keys.sorted()) instead of \(pending.keys.sorted())")
+        } else if pending != other.pending {
+            d.append("pending frames differ")
+        }
+        guard let a = record, let b = other.record else {
+            if (record == nil) != (other.record == nil) { d.append("store empty/provisioned differs") }
+            return d
+        }
+        if a.meter != b.meter || a.group != b.group || a.minGroupSize != b.minGroupSize { d.append("identity") }
+        if !a.frameKey.span.elementsEqual(b.frameKey.span) { d.append("frame key") }
+        if !a.provisioningKey.span.elementsEqual(b.provisioningKey.span) { d.append("provisioning key") }
+        if a.phase != b.phase || a.parameterID != b.parameterID || a.keyMode != b.keyMode || a.groupSize != b.groupSize
+            || a.maxReading != b.maxReading
+        {
+            d.append("group parameters")
+        }
+        if !a.psaSeed.span.elementsEqual(b.psaSeed.span) { d.append("PSA seed") }
+        if !a.dhPrivate.span.elementsEqual(b.dhPrivate.span) { d.append("DH private key") }
+        if a.nextLabel != b.nextLabel { d.append("label floor") }
+        if a.expandedKeySums != b.expandedKeySums { d.append("expanded key sums") }
+        return d
+    }
+
+    func describe() -> String {
+        guard let record else { return "empty store" }
+        return "\(record.describe()), next label \(nextLabel), pending \(pending.keys.sorted())"
+    }
+}

@@ -1,0 +1,156 @@
+import ArgumentParser
+import Foundation
+import MeterFirmware
+import MeterSimulator
+
+struct Faults: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Break the meter's flash on purpose: power cuts, bit flips, wear; count how it recovers.",
+        discussion: """
+            power-cut  cuts power at every flash program/erase of provisioning, key setup, outbox
+                       appends and acks (round the whole ring), key rotation: each in three modes
+                       (nothing written, a partial write drawn from the seed, all written).
+            bit-flip   flips random bits at rest in the firmware's flash area, then boots (--flips runs).
+            wear       counts erase cycles over --years of readings (96 a day) and projects the
+                       lifetime of a --rated-cycles flash; then wears a --wear-out-cycles flash out.
+            random     several meters for --days each with power cuts, flips and lost acks mixed.
+            A run is clean when the meter boots the complete old or new state, loses no reading and
+            encrypts no label twice; every ciphertext that leaves it is checked against one recomputed
+            from the ground truth. Runs are numbered; --replay RUN repeats one (same --seed).
+            """)
+
+    enum Mode: String, ExpressibleByArgument, CaseIterable { case seed, expanded }
+
+    @Option(help: "Campaign: \(FaultCampaignKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var campaign: FaultCampaignKind
+    @Option(help: "Seed of the campaign: boards, keys, fault positions and partial writes.")
+    var seed: UInt64 = 1
+    @Option(help: "Run only this run (numbered as in the full campaign) and describe it.")
+    var replay: Int?
+    @Option(help: "bit-flip: runs, each one boot after --flips-per-run flips.")
+    var flips = 100_000
+    @Option(name: .customLong("flips-per-run"), help: "bit-flip: flips at rest before each boot.")
+    var flipsPerRun = 1
+    @Option(name: .customLong("key-mode"), help: "Key mode of the meter under test: seed or expanded.")
+    var keyMode: Mode = .seed
+    @Option(help: "power-cut: readings in the outbox phase (31 fill a sector; 135 go round a 4-sector ring).")
+    var readings = 135
+    @Option(help: "wear: simulated years over which erase cycles are counted.")
+    var years = 1.0
+    @Option(name: .customLong("rated-cycles"), help: "wear: rated erase cycles for the projected lifetime.")
+    var ratedCycles: UInt32 = 10_000
+    @Option(name: .customLong("wear-out-cycles"), help: "wear: endurance of the flash worn out in the accelerated run.")
+    var wearOutCycles: UInt32 = 250
+    @Option(help: "random: meters, each its own run.")
+    var meters = 20
+    @Option(help: "random: simulated days per meter (96 readings a day).")
+    var days = 14
+    @Option(help: "Worker threads.")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Flag(help: "Print only a JSON summary.")
+    var json = false
+
+    func validate() throws {
+        guard flips >= 1, flipsPerRun >= 1 else {
+            throw ValidationError("--flips and --flips-per-run must be at least 1")
+        }
+        guard years > 0, ratedCycles > 0, wearOutCycles > 0 else {
+            throw ValidationError("--years, --rated-cycles and --wear-out-cycles must be positive")
+        }
+        guard meters >= 1, days >= 1, threads >= 1, readings >= 3 else {
+            throw ValidationError("--meters, --days, --threads must be at least 1, --readings at least 3")
+        }
+    }
+
+    func run() throws {
+        var options = FaultCampaignOptions()
+        options.seed = seed
+        options.replay = replay
+        options.flips = flips
+        options.flipsPerRun = flipsPerRun
+        options.keyMode = keyMode == .seed ? .seed : .expanded
+        options.readings = readings
+        options.years = years
+        options.ratedCycles = ratedCycles
+        options.wearOutCycles = wearOutCycles
+        options.randomMeters = meters
+        options.randomDays = days
+        options.threads = threads
+        let log = Log(quiet: json)
+        log.line(
+            "PrivateMetering fault campaign: \(campaign.rawValue), seed \(seed)\(replay.map { ", replaying run \($0)" } ?? "")"
+        )
+        let bar = ProgressBar(title: campaign.rawValue, total: 1)
+        let report = try FaultCampaigns.run(campaign, options: options) { done, total in
+            bar.total = total
+            bar.update(done)
+        }
+        bar.finish()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            printTable(report)
+        }
+        let failed = report.silent_corruptions + report.lost_readings + report.labels_encrypted_twice
+        if failed > 0 || (campaign == .powerCut && (report.bricked_meters > 0 || report.detected_corruptions > 0)) {
+            throw ExitCode(1)
+        }
+    }
+
+    func printTable(_ r: FaultCampaignReport) {
+        func row(_ name: String, _ value: CustomStringConvertible?) {
+            guard let value else { return }
+            print(name.padding(toLength: 34, withPad: " ", startingAt: 0) + "\(value)")
+        }
+        print("")
+        row("meters", r.meters)
+        row(r.meters == nil ? "runs" : "runs (faults, each then a boot)", r.runs)
+        if let points = r.cut_points {
+            row(
+                "cut points (program/erase steps)",
+                "\(points) × \(r.cut_modes?.count ?? 0) modes (\(r.cut_modes?.joined(separator: ", ") ?? ""))")
+            for (phase, n) in (r.cut_points_by_phase ?? [:]).sorted(by: { $0.key < $1.key }) { row("  \(phase)", n) }
+        }
+        row("flips per run", r.flips_per_run)
+        row("flips on live data", r.flips_on_live_data)
+        row("flips on superseded data", r.flips_on_superseded_data)
+        row("flips on erased flash", r.flips_on_erased_flash)
+        row("power cuts", r.power_cuts)
+        row("bit flips", r.bit_flips)
+        row("lost acks", r.lost_acks)
+        row("recovered with old state", r.recovered_old)
+        row("recovered with new state", r.recovered_new)
+        row("detected corruptions", r.detected_corruptions)
+        row("corrected and reported (intact)", r.corrected)
+        row("silent corruptions", r.silent_corruptions)
+        row("lost readings", r.lost_readings)
+        row("labels encrypted twice", r.labels_encrypted_twice)
+        row("bricked meters", r.bricked_meters)
+        if let w = r.wear {
+            row("erase cycles/sector/year, outbox", String(format: "%.1f", w.outbox_erases_per_sector_per_year))
+            row("erase cycles/sector/year, keys", String(format: "%.1f", w.key_store_erases_per_sector_per_year))
+            row(
+                "projected lifetime",
+                String(format: "%.1f years at %u cycles", w.projected_lifetime_years, w.rated_cycles))
+            row("wear-out run", "flash rated \(w.wear_out_cycles) cycles")
+            row("  first worn erase", w.first_worn_erase_day.map { "day \($0)" } ?? "none")
+            row("  first sector retired", w.first_retired_sector_day.map { "day \($0)" } ?? "none")
+            row("  stopped storing readings", w.stopped_storing_day.map { "day \($0)" } ?? "no")
+            row("  readings stored / refused", "\(w.readings_stored) / \(w.readings_refused)")
+            row("  how it degrades", w.degradation)
+        }
+        row("time", String(format: "%.1f s", r.seconds))
+        if let replayed = r.replayed {
+            print(
+                "\nrun \(replayed.run): \(replayed.fault)\n  \(replayed.outcome)\(replayed.detail.isEmpty ? "" : ": \(replayed.detail)")"
+            )
+        } else if !r.not_recovered.isEmpty {
+            print("\nnot recovered cleanly (replay with --replay RUN):")
+            for n in r.not_recovered { print("  run \(n.run): \(n.fault): \(n.outcome) \(n.detail)") }
+        }
+    }
+}
+
+extension FaultCampaignKind: ExpressibleByArgument {}

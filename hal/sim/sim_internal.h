@@ -1,0 +1,75 @@
+// Private to hal/sim: the simulated board's state, shared by sim_board.c (the HAL
+// implementation) and sim_faults.c (the NOR fault model).
+#ifndef PRIVATEMETERING_SIM_INTERNAL_H
+#define PRIVATEMETERING_SIM_INTERNAL_H
+
+#include "meter_sim.h"
+
+typedef struct frame_queue {
+    uint8_t *slots;     // capacity * mtu bytes
+    uint32_t *lengths;  // capacity
+    uint32_t capacity, mtu, head, count;
+} frame_queue;
+
+/// The fault model's state (see meter_sim.h, "flash faults").
+typedef struct sim_faults {
+    uint64_t rng[4];             // fault RNG (xoshiro256**), independent of the board RNG
+    uint64_t ops;                // program/erase operations that reached the array
+    uint64_t cut_at;             // cut power at this value of ops (0: none armed)
+    sim_cut_mode cut_mode;
+    int powered;                 // 0 after a cut until sim_board_power_on
+    uint64_t cuts;               // power cuts so far
+    uint32_t endurance;          // rated erase cycles (0: unlimited)
+    uint32_t *sector_endurance;  // per sector, endurance with the seeded spread
+    uint8_t *stuck0;             // one bit per flash bit: stuck at 0
+    uint8_t *stuck1;             // one bit per flash bit: stuck at 1
+    uint64_t worn_erases;        // erases on a worn sector (failed or left stuck bits)
+} sim_faults;
+
+struct sim_board {
+    mh_board hal;
+    uint64_t now;
+    uint32_t *profile;
+    size_t profile_count;
+    uint64_t ticks_per_step;
+    uint8_t *flash;
+    uint64_t *erase_counts;
+    uint64_t program_count;
+    sim_flash_hook hook;
+    void *hook_user;
+    uint64_t rng[4];
+    frame_queue sent, inbox;
+    sim_faults faults;
+};
+
+// ---- seeded generators (simulation devices, not cryptographic sources) ----
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static inline uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static inline uint64_t xoshiro_next(uint64_t s[4]) {
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+// sim_faults.c
+void sim_faults_init(sim_board *b, uint64_t seed);
+void sim_faults_free(sim_board *b);
+/// Runs one program operation through the fault model (range already checked).
+mh_status sim_faults_program(sim_board *b, uint32_t addr, const uint8_t *data, uint32_t len);
+/// Runs one erase operation through the fault model (range already checked).
+mh_status sim_faults_erase(sim_board *b, uint32_t sector);
+
+#endif
