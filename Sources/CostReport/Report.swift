@@ -1,0 +1,431 @@
+// The cost report: what is measured, and how (CostReporter.run).
+import Foundation
+
+/// Every scheme configuration the report measures. A new scheme adds its values here.
+public enum CostCatalog {
+    public static var schemes: [any CostScheme] {
+        LWRCostScheme.all
+    }
+
+    /// The configurations whose id, scheme/parameters or scheme matches one of `filters`
+    /// (all of them when `filters` is empty).
+    public static func select(_ filters: [String]) -> [any CostScheme] {
+        guard !filters.isEmpty else { return schemes }
+        return schemes.filter { s in
+            filters.contains { f in
+                f == s.id.scheme || f == "\(s.id.scheme)/\(s.id.parameters)" || f == s.id.description
+            }
+        }
+    }
+}
+
+/// How much to measure.
+public struct CostOptions {
+    /// Readings timed per configuration.
+    public var readings = 500
+    /// Readings run before anything is measured (first-touch effects).
+    public var warmupReadings = 8
+    /// Readings whose heap allocations are counted (enough to include a key-store compaction).
+    public var allocationReadings = 40
+    /// Readings run on the painted stack (the deepest one counts).
+    public var stackReadings = 40
+    /// Size of the painted stack.
+    public var stackBytes = 256 * 1024
+    /// Timed runs of each standalone phase.
+    public var phaseRuns = 300
+    /// Group sizes for the aggregator.
+    public var aggregatorMeters = [100, 1_000, 10_000]
+    /// Labels with frames per group (samples cycle through them with fresh aggregators).
+    public var aggregatorLabels = 3
+    /// Samples per group size: at least `min`, at most `max`, and beyond `min` only while
+    /// the aggregator's CPU time stays under `aggregatorBudgetSeconds`.
+    public var aggregatorSamples = (min: 5, max: 200)
+    public var aggregatorBudgetSeconds = 1.0
+    /// Measures flash footprints with scripts/check-firmware.sh; nil leaves them out.
+    public var firmware: FirmwareSizer?
+    /// Instruction counts from scripts/count-instructions.sh, when asked for.
+    public var instructions: [CostVariantID: InstructionCount] = [:]
+    /// Counts heap allocations; nil: the report says they were not counted.
+    public var allocationCounter: (any AllocationCounter)?
+    /// Progress lines (to standard error in the tool).
+    public var progress: (String) -> Void = { _ in }
+
+    public init() {}
+}
+
+/// Per reading, on the meter.
+public struct MeterCost: Codable, Sendable {
+    public let id: CostVariantID
+    public let parameterSet: String
+    /// CPU time of prepare + boundary per reading, and of each alone.
+    public let cpuPerReading: Distribution
+    public let prepare: Distribution
+    public let boundary: Distribution
+    /// Heap allocations in `allocationReadings` readings; nil when no counter was available.
+    public let heapAllocations: UInt64?
+    public let allocationReadings: Int
+    public let stack: StackFigures?
+    public let staticRAM: StaticRAM
+    /// The scheme's firmware build (nil when not measured).
+    public let flash: FirmwareFootprint?
+    public let ciphertextBytes: Int
+    public let frameBytes: Int
+    public let keyStore: KeyStoreFootprint
+    /// nil: the key store provides no figure yet (see `KeyStoreWear`).
+    public let flashWear: FlashWear?
+    /// nil: not counted (`--instructions`).
+    public let instructions: InstructionCount?
+    public let phases: [PhaseCost]
+    /// Σ phase medians / median CPU per reading.
+    public let phasesSumFraction: Double?
+
+    public var heapAllocationsPerReading: Double? {
+        heapAllocations.map { Double($0) / Double(max(1, allocationReadings)) }
+    }
+}
+
+/// The stack high-water mark of one reading.
+public struct StackFigures: Codable, Sendable, Equatable {
+    /// The deepest reading, measured from the probe thread's entry frame.
+    public let highWaterBytes: Int
+    /// Painted bytes below the entry frame (the mark must stay below).
+    public let paintedBytes: Int
+    /// The same probe around an empty body: the harness's own call frames, included in
+    /// `highWaterBytes`.
+    public let harnessBytes: Int
+    public let readings: Int
+
+    /// The firmware's own part: the high-water mark less the harness.
+    public var firmwareBytes: Int { max(0, highWaterBytes - harnessBytes) }
+}
+
+/// RAM the firmware needs for its whole life.
+public struct StaticRAM: Codable, Sendable, Equatable {
+    /// The firmware state by type (MemoryLayout in the host build).
+    public let state: [StateItem]
+    /// .data + .bss of the Embedded object (nil when the firmware was not built).
+    public let firmwareData: Int?
+    public let firmwareBSS: Int?
+
+    public var totalBytes: Int {
+        state.filter(\.isTotal).reduce(0) { $0 + $1.bytes } + (firmwareData ?? 0) + (firmwareBSS ?? 0)
+    }
+}
+
+/// One phase of a reading.
+public struct PhaseCost: Codable, Sendable {
+    public let name: String
+    public let detail: String
+    public let cpu: Distribution
+    /// Median of this phase / median CPU per reading.
+    public let fraction: Double
+    /// "standalone", "prepare" or "boundary": how it was measured.
+    public let measuredAs: String
+}
+
+/// Per label, on the aggregator, for one group size.
+public struct AggregatorCost: Codable, Sendable {
+    public let group: String
+    public let scheme: String
+    public let parameters: String
+    public let parameterSet: String
+    public let meters: Int
+    /// Verify and collect the n frames, decrypt the sum: per label.
+    public let cpuPerLabel: Distribution
+    public let collect: Distribution
+    public let decrypt: Distribution
+    /// Peak heap bytes (allocated − freed) while building the aggregator's state for the
+    /// group and running one label through it; nil when no counter was available.
+    public let peakHeapBytes: Int64?
+    /// Heap allocations in that window.
+    public let heapAllocations: UInt64?
+}
+
+public struct HostInfo: Codable, Sendable {
+    public let cores: Int
+    public let system: String
+    public let build: String
+}
+
+/// The whole report.
+public struct CostReport: Codable, Sendable {
+    public let generated: String
+    public let host: HostInfo
+    /// Allocations counted for a path that allocates (nil: no counter). At least 1, or
+    /// the meter side's zeros would mean nothing (and are not reported).
+    public let allocationCounterControl: UInt64?
+    public let meter: [MeterCost]
+    public let aggregator: [AggregatorCost]
+    public let firmware: [FirmwareFootprint]
+    public let notes: [String]
+}
+
+/// Why the report could not be made.
+public enum CostReportError: Error, CustomStringConvertible {
+    /// No configuration matched the selection.
+    case nothingSelected
+    /// A decrypted sum was wrong while measuring the aggregator: nothing real was timed.
+    case wrongSum(group: String, meters: Int, label: Int)
+    /// The stack probe failed for a configuration.
+    case stack(CostVariantID, StackProbeError)
+
+    public var description: String {
+        switch self {
+        case .nothingSelected: return "no scheme configuration matches the selection"
+        case .wrongSum(let g, let n, let l): return "\(g), n = \(n): label \(l) decrypted to a wrong sum"
+        case .stack(let id, let e): return "\(id): stack probe failed: \(e)"
+        }
+    }
+}
+
+public enum CostReporter {
+    public static func run(schemes: [any CostScheme], options: CostOptions) throws -> CostReport {
+        guard !schemes.isEmpty else { throw CostReportError.nothingSelected }
+        var notes: [String] = []
+
+        // The allocation counter must see a path that allocates, or its zeros mean nothing.
+        var counter = options.allocationCounter
+        var control: UInt64? = nil
+        if let c = counter {
+            let n = c.controlCount()
+            control = n
+            if n == 0 {
+                notes.append("the allocation counter saw no allocation on a path that allocates: heap figures omitted")
+                counter = nil
+            }
+        } else {
+            notes.append("heap allocations not counted (no allocation counter in this process)")
+        }
+
+        var footprints: [String: FirmwareFootprint] = [:]
+        if let sizer = options.firmware {
+            for scheme in Set(schemes.map(\.id.scheme)).sorted() {
+                options.progress("flash footprint: scripts/check-firmware.sh --scheme \(scheme)")
+                footprints[scheme] = try sizer.footprint(scheme: scheme)
+            }
+        } else {
+            notes.append("flash footprint not measured")
+        }
+
+        var meter: [MeterCost] = []
+        for scheme in schemes {
+            meter.append(
+                try measureMeter(
+                    scheme, options: options, counter: counter, footprint: footprints[scheme.id.scheme]))
+        }
+
+        var aggregator: [AggregatorCost] = []
+        var seen = Set<String>()
+        for scheme in schemes where seen.insert(scheme.aggregatorGroup).inserted {
+            for n in options.aggregatorMeters {
+                aggregator.append(try measureAggregator(scheme, meters: n, options: options, counter: counter))
+            }
+        }
+
+        var system = utsname()
+        uname(&system)
+        func field<T>(_ value: T) -> String {
+            withUnsafeBytes(of: value) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        }
+        #if DEBUG
+            let build = "debug"
+            notes.append("debug build: timings are not representative (use swift run -c release)")
+        #else
+            let build = "release"
+        #endif
+        let formatter = ISO8601DateFormatter()
+        return CostReport(
+            generated: formatter.string(from: Date()),
+            host: HostInfo(
+                cores: ProcessInfo.processInfo.activeProcessorCount,
+                system: "\(field(system.sysname)) \(field(system.release)) \(field(system.machine))", build: build),
+            allocationCounterControl: control, meter: meter, aggregator: aggregator,
+            firmware: footprints.keys.sorted().map { footprints[$0]! }, notes: notes)
+    }
+
+    static func reading(_ probe: any ReadingProbe) throws {
+        probe.prepare()
+        probe.boundary()
+        try probe.settle()
+    }
+
+    static func measureMeter(
+        _ scheme: any CostScheme, options: CostOptions, counter: (any AllocationCounter)?,
+        footprint: FirmwareFootprint?
+    ) throws -> MeterCost {
+        options.progress("meter: \(scheme.id) (key setup, \(options.readings) readings)")
+        let probe = try scheme.makeMeter()
+        for _ in 0..<options.warmupReadings { try reading(probe) }
+
+        // Heap allocations of prepare + boundary, settle excluded.
+        var allocations: UInt64? = nil
+        if let counter {
+            var total: UInt64 = 0
+            for _ in 0..<options.allocationReadings {
+                counter.begin()
+                probe.prepare()
+                probe.boundary()
+                total += counter.end().allocations
+                try probe.settle()
+            }
+            allocations = total
+        }
+
+        // CPU time.
+        var prepare: [UInt64] = []
+        var boundary: [UInt64] = []
+        var whole: [UInt64] = []
+        prepare.reserveCapacity(options.readings)
+        boundary.reserveCapacity(options.readings)
+        whole.reserveCapacity(options.readings)
+        for _ in 0..<options.readings {
+            let t0 = threadCPUNanoseconds()
+            probe.prepare()
+            let t1 = threadCPUNanoseconds()
+            probe.boundary()
+            let t2 = threadCPUNanoseconds()
+            try probe.settle()
+            prepare.append(t1 - t0)
+            boundary.append(t2 - t1)
+            whole.append(t2 - t0)
+        }
+        let cpu = Distribution(nanoseconds: whole)
+        let prepareCPU = Distribution(nanoseconds: prepare)
+        let boundaryCPU = Distribution(nanoseconds: boundary)
+
+        // Stack: each reading on a fresh painted stack; the deepest counts.
+        var stack: StackFigures? = nil
+        if options.stackReadings > 0 {
+            do {
+                let harness = try StackProbe.measure(stackBytes: options.stackBytes) {}
+                var deepest = harness
+                for _ in 0..<options.stackReadings {
+                    let use = try StackProbe.measure(stackBytes: options.stackBytes) {
+                        probe.prepare()
+                        probe.boundary()
+                    }
+                    try probe.settle()
+                    if use.highWaterBytes > deepest.highWaterBytes { deepest = use }
+                }
+                stack = StackFigures(
+                    highWaterBytes: deepest.highWaterBytes, paintedBytes: deepest.paintedBytes,
+                    harnessBytes: harness.highWaterBytes, readings: options.stackReadings)
+            } catch let error as StackProbeError {
+                throw CostReportError.stack(scheme.id, error)
+            }
+        }
+
+        // Phases.
+        var phases: [PhaseCost] = []
+        for phase in try scheme.makePhases() {
+            let cpuOfPhase: Distribution
+            let how: String
+            switch phase.source {
+            case .prepareStep:
+                cpuOfPhase = prepareCPU
+                how = "prepare"
+            case .boundaryStep:
+                cpuOfPhase = boundaryCPU
+                how = "boundary"
+            case .standalone(let run):
+                for _ in 0..<5 { run() }
+                var samples: [UInt64] = []
+                samples.reserveCapacity(options.phaseRuns)
+                for _ in 0..<max(1, options.phaseRuns) {
+                    let t0 = threadCPUNanoseconds()
+                    run()
+                    samples.append(threadCPUNanoseconds() - t0)
+                }
+                cpuOfPhase = Distribution(nanoseconds: samples)
+                how = "standalone"
+            }
+            phases.append(
+                PhaseCost(
+                    name: phase.name, detail: phase.detail, cpu: cpuOfPhase,
+                    fraction: cpuOfPhase.medianUs / cpu.medianUs, measuredAs: how))
+        }
+
+        return MeterCost(
+            id: scheme.id, parameterSet: scheme.parameterSetName, cpuPerReading: cpu, prepare: prepareCPU,
+            boundary: boundaryCPU, heapAllocations: allocations, allocationReadings: options.allocationReadings,
+            stack: stack,
+            staticRAM: StaticRAM(
+                state: scheme.firmwareState, firmwareData: footprint?.data, firmwareBSS: footprint?.bss),
+            flash: footprint, ciphertextBytes: scheme.ciphertextBytes, frameBytes: scheme.frameBytes,
+            keyStore: scheme.keyStore, flashWear: KeyStoreWear.perYear(for: scheme.id, readings: readingsPerYear),
+            instructions: options.instructions[scheme.id], phases: phases,
+            phasesSumFraction: phases.isEmpty ? nil : phases.reduce(0) { $0 + $1.fraction })
+    }
+
+    static func measureAggregator(
+        _ scheme: any CostScheme, meters: Int, options: CostOptions, counter: (any AllocationCounter)?
+    ) throws -> AggregatorCost {
+        options.progress("aggregator: \(scheme.aggregatorGroup), n = \(meters) (making \(meters) meters' frames)")
+        let workload = try scheme.makeLabelWorkload(meters: meters, labels: max(1, options.aggregatorLabels))
+
+        // Memory: the aggregator's state for the group and one label, from scratch.
+        var peak: Int64? = nil
+        var allocations: UInt64? = nil
+        if let counter {
+            counter.begin()
+            var ok = false
+            do {
+                try workload.start(label: 0)
+                try workload.collect(label: 0)
+                ok = try workload.decrypt(label: 0)
+            } catch {
+                _ = counter.end()
+                throw error
+            }
+            let counts = counter.end()
+            workload.finish()
+            guard ok else { throw CostReportError.wrongSum(group: scheme.aggregatorGroup, meters: meters, label: 0) }
+            peak = counts.peakLiveBytes
+            allocations = counts.allocations
+        }
+
+        var collect: [UInt64] = []
+        var decrypt: [UInt64] = []
+        var whole: [UInt64] = []
+        var spent: UInt64 = 0
+        let budget = UInt64(options.aggregatorBudgetSeconds * 1e9)
+        var i = 0
+        while i < options.aggregatorSamples.max && (i < options.aggregatorSamples.min || spent < budget) {
+            let label = i % workload.labelCount
+            try workload.start(label: label)
+            let t0 = threadCPUNanoseconds()
+            try workload.collect(label: label)
+            let t1 = threadCPUNanoseconds()
+            let ok = try workload.decrypt(label: label)
+            let t2 = threadCPUNanoseconds()
+            workload.finish()
+            guard ok else {
+                throw CostReportError.wrongSum(group: scheme.aggregatorGroup, meters: meters, label: label)
+            }
+            collect.append(t1 - t0)
+            decrypt.append(t2 - t1)
+            whole.append(t2 - t0)
+            spent += t2 - t0
+            i += 1
+        }
+        return AggregatorCost(
+            group: scheme.aggregatorGroup, scheme: scheme.id.scheme, parameters: scheme.id.parameters,
+            parameterSet: scheme.parameterSetName, meters: meters, cpuPerLabel: Distribution(nanoseconds: whole),
+            collect: Distribution(nanoseconds: collect), decrypt: Distribution(nanoseconds: decrypt),
+            peakHeapBytes: peak, heapAllocations: allocations)
+    }
+}
+
+/// One reading of one configuration inside the callgrind regions, for
+/// scripts/count-instructions.sh (`metering cost --instruction-probe ID`).
+public enum InstructionProbe {
+    /// Builds the meter, runs `warmup` readings outside the regions, then one reading
+    /// with prepare in pm_cost_region_prepare and boundary in pm_cost_region_boundary.
+    public static func run(_ scheme: any CostScheme, warmup: Int = 3) throws {
+        let probe = try scheme.makeMeter()
+        for _ in 0..<warmup { try CostReporter.reading(probe) }
+        CallgrindRegion.prepare { probe.prepare() }
+        CallgrindRegion.boundary { probe.boundary() }
+        try probe.settle()
+    }
+}
