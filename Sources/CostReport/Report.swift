@@ -86,17 +86,50 @@ public struct MeterCost: Codable, Sendable {
 
 /// The stack high-water mark of one reading.
 public struct StackFigures: Codable, Sendable, Equatable {
-    /// The deepest reading, measured from the probe thread's entry frame.
-    public let highWaterBytes: Int
+    /// Deepest prepare step, measured from the probe thread's entry frame.
+    public let prepareBytes: Int
+    /// Deepest boundary step.
+    public let boundaryBytes: Int
     /// Painted bytes below the entry frame (the mark must stay below).
     public let paintedBytes: Int
     /// The same probe around an empty body: the harness's own call frames, included in
-    /// `highWaterBytes`.
+    /// the figures above.
     public let harnessBytes: Int
     public let readings: Int
 
-    /// The firmware's own part: the high-water mark less the harness.
-    public var firmwareBytes: Int { max(0, highWaterBytes - harnessBytes) }
+    /// The deeper of the two steps: the stack a reading needs.
+    public var highWaterBytes: Int { max(prepareBytes, boundaryBytes) }
+
+    enum CodingKeys: String, CodingKey {
+        case prepareBytes, boundaryBytes, paintedBytes, harnessBytes, readings, highWaterBytes
+    }
+
+    public init(prepareBytes: Int, boundaryBytes: Int, paintedBytes: Int, harnessBytes: Int, readings: Int) {
+        self.prepareBytes = prepareBytes
+        self.boundaryBytes = boundaryBytes
+        self.paintedBytes = paintedBytes
+        self.harnessBytes = harnessBytes
+        self.readings = readings
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        prepareBytes = try c.decode(Int.self, forKey: .prepareBytes)
+        boundaryBytes = try c.decode(Int.self, forKey: .boundaryBytes)
+        paintedBytes = try c.decode(Int.self, forKey: .paintedBytes)
+        harnessBytes = try c.decode(Int.self, forKey: .harnessBytes)
+        readings = try c.decode(Int.self, forKey: .readings)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(prepareBytes, forKey: .prepareBytes)
+        try c.encode(boundaryBytes, forKey: .boundaryBytes)
+        try c.encode(paintedBytes, forKey: .paintedBytes)
+        try c.encode(harnessBytes, forKey: .harnessBytes)
+        try c.encode(readings, forKey: .readings)
+        try c.encode(highWaterBytes, forKey: .highWaterBytes)
+    }
 }
 
 /// RAM the firmware needs for its whole life.
@@ -293,22 +326,23 @@ public enum CostReporter {
         let prepareCPU = Distribution(nanoseconds: prepare)
         let boundaryCPU = Distribution(nanoseconds: boundary)
 
-        // Stack: each reading on a fresh painted stack; the deepest counts.
+        // Stack: prepare and boundary each on a fresh painted stack; the deepest counts.
         var stack: StackFigures? = nil
         if options.stackReadings > 0 {
             do {
                 let harness = try StackProbe.measure(stackBytes: options.stackBytes) {}
-                var deepest = harness
+                var prepareUse = harness
+                var boundaryUse = harness
                 for _ in 0..<options.stackReadings {
-                    let use = try StackProbe.measure(stackBytes: options.stackBytes) {
-                        probe.prepare()
-                        probe.boundary()
-                    }
+                    let p = try StackProbe.measure(stackBytes: options.stackBytes) { probe.prepare() }
+                    let b = try StackProbe.measure(stackBytes: options.stackBytes) { probe.boundary() }
                     try probe.settle()
-                    if use.highWaterBytes > deepest.highWaterBytes { deepest = use }
+                    if p.highWaterBytes > prepareUse.highWaterBytes { prepareUse = p }
+                    if b.highWaterBytes > boundaryUse.highWaterBytes { boundaryUse = b }
                 }
                 stack = StackFigures(
-                    highWaterBytes: deepest.highWaterBytes, paintedBytes: deepest.paintedBytes,
+                    prepareBytes: prepareUse.highWaterBytes, boundaryBytes: boundaryUse.highWaterBytes,
+                    paintedBytes: min(prepareUse.paintedBytes, boundaryUse.paintedBytes),
                     harnessBytes: harness.highWaterBytes, readings: options.stackReadings)
             } catch let error as StackProbeError {
                 throw CostReportError.stack(scheme.id, error)
