@@ -92,7 +92,9 @@ extension CostReport {
             m.heapAllocationsPerReading.map { $0 == 0 ? "0" : String(format: "%.2f", $0) } ?? "not counted"
         }
         add("peak stack B") { m in m.stack.map { grouped($0.highWaterBytes) } ?? "n/a" }
-        add("  prepare / boundary") { m in m.stack.map { "\(grouped($0.prepareBytes)) / \(grouped($0.boundaryBytes))" } ?? "n/a" }
+        add("  prepare / boundary") { m in
+            m.stack.map { "\(grouped($0.prepareBytes)) / \(grouped($0.boundaryBytes))" } ?? "n/a"
+        }
         add("static RAM B") { grouped($0.staticRAM.totalBytes) }
         add("flash B (text+data)") { m in m.flash.map { grouped($0.flashBytes) } ?? "n/a" }
         add("ciphertext B (frame)") { "\($0.ciphertextBytes) (\($0.frameBytes))" }

@@ -31,8 +31,6 @@ public struct CostOptions {
     public var stackReadings = 40
     /// Size of the painted stack.
     public var stackBytes = 256 * 1024
-    /// Timed runs of each standalone phase.
-    public var phaseRuns = 300
     /// Group sizes for the aggregator.
     public var aggregatorMeters = [100, 1_000, 10_000]
     /// Labels with frames per group (samples cycle through them with fresh aggregators).
@@ -304,7 +302,17 @@ public enum CostReporter {
             allocations = total
         }
 
-        // CPU time.
+        // CPU time. Each reading is followed by one run of every standalone phase, in the
+        // same loop, so that a noisy neighbour on the machine slows the whole and its parts
+        // alike and their comparison stays fair.
+        let phaseList = try scheme.makePhases()
+        var standalone: [[UInt64]] = phaseList.map { _ in [] }
+        for (k, phase) in phaseList.enumerated() {
+            if case .standalone(let run) = phase.source {
+                for _ in 0..<3 { run() }
+                standalone[k].reserveCapacity(options.readings)
+            }
+        }
         var prepare: [UInt64] = []
         var boundary: [UInt64] = []
         var whole: [UInt64] = []
@@ -321,6 +329,12 @@ public enum CostReporter {
             prepare.append(t1 - t0)
             boundary.append(t2 - t1)
             whole.append(t2 - t0)
+            for (k, phase) in phaseList.enumerated() {
+                guard case .standalone(let run) = phase.source else { continue }
+                let t = threadCPUNanoseconds()
+                run()
+                standalone[k].append(threadCPUNanoseconds() - t)
+            }
         }
         let cpu = Distribution(nanoseconds: whole)
         let prepareCPU = Distribution(nanoseconds: prepare)
@@ -349,9 +363,8 @@ public enum CostReporter {
             }
         }
 
-        // Phases.
         var phases: [PhaseCost] = []
-        for phase in try scheme.makePhases() {
+        for (k, phase) in phaseList.enumerated() {
             let cpuOfPhase: Distribution
             let how: String
             switch phase.source {
@@ -361,16 +374,8 @@ public enum CostReporter {
             case .boundaryStep:
                 cpuOfPhase = boundaryCPU
                 how = "boundary"
-            case .standalone(let run):
-                for _ in 0..<5 { run() }
-                var samples: [UInt64] = []
-                samples.reserveCapacity(options.phaseRuns)
-                for _ in 0..<max(1, options.phaseRuns) {
-                    let t0 = threadCPUNanoseconds()
-                    run()
-                    samples.append(threadCPUNanoseconds() - t0)
-                }
-                cpuOfPhase = Distribution(nanoseconds: samples)
+            case .standalone:
+                cpuOfPhase = Distribution(nanoseconds: standalone[k])
                 how = "standalone"
             }
             phases.append(

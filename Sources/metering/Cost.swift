@@ -72,7 +72,6 @@ struct Cost: ParsableCommand {
         var options = CostOptions()
         options.readings = quick ? min(readings, 100) : readings
         options.aggregatorMeters = quick ? [100, 1000] : parsedMeters()!
-        if quick { options.phaseRuns = 100 }
         options.allocationCounter = InterposedAllocationCounter()
         options.progress = { line in FileHandle.standardError.write(Data("cost: \(line)\n".utf8)) }
         let root = ProjectRoot.locate()
