@@ -56,15 +56,24 @@ public struct CostChart {
         let xs = LogAxis(values: points.map(\.meter), from: x, to: x + width)
         let ys = LogAxis(values: points.map(\.agg), from: y + height, to: y)
         s.rect(x: x, y: y, width: width, height: height, fill: "#fafafa", stroke: "#ccc")
+        // Over one or two decades the 2× and 5× ticks are labelled too.
         for t in xs.ticks {
             let px = xs.position(t.value)
             s.line(x1: px, y1: y, x2: px, y2: y + height, stroke: t.major ? "#ddd" : "#eee")
-            if t.major { s.text(microseconds(t.value), x: px, y: y + height + 16, size: 11, anchor: "middle") }
+            if t.major || xs.decades <= 2 {
+                s.text(
+                    microseconds(t.value), x: px, y: y + height + 16, size: 11, anchor: "middle",
+                    fill: t.major ? "#222" : "#777")
+            }
         }
         for t in ys.ticks {
             let py = ys.position(t.value)
             s.line(x1: x, y1: py, x2: x + width, y2: py, stroke: t.major ? "#ddd" : "#eee")
-            if t.major { s.text(microseconds(t.value), x: x - 6, y: py + 4, size: 11, anchor: "end") }
+            if t.major || ys.decades <= 2 {
+                s.text(
+                    microseconds(t.value), x: x - 6, y: py + 4, size: 11, anchor: "end", fill: t.major ? "#222" : "#777"
+                )
+            }
         }
         s.text(
             "meter CPU per reading (log scale)", x: x + width / 2, y: y + height + 36, size: 12, anchor: "middle")
@@ -148,9 +157,9 @@ public struct CostChart {
                 "whole reading \(microseconds(m.cpuPerReading.medianUs))\(sum)", x: x, y: barTop + barHeight + 14,
                 size: 11, fill: "#555")
         }
-        // Legend.
+        // Legend, under the last bar.
         var lx = x
-        let ly = y + height - 12
+        let ly = y + 8 + Double(rows.count) * rowHeight + 14
         for (i, name) in names.enumerated() {
             let colour = Self.phasePalette[i % Self.phasePalette.count]
             s.rect(x: lx, y: ly - 10, width: 12, height: 12, fill: colour, stroke: "none")
@@ -193,6 +202,9 @@ struct LogAxis {
         let t = (log10(max(v, low)) - log10(low)) / (log10(high) - log10(low))
         return from + (to - from) * t
     }
+
+    /// Decades the axis spans.
+    var decades: Int { Int((log10(high) - log10(low)).rounded()) }
 
     /// 1, 2, 5 × each decade; the decades are major.
     var ticks: [(value: Double, major: Bool)] {

@@ -238,19 +238,20 @@ public enum CostReporter {
             notes.append("flash footprint not measured")
         }
 
-        var meter: [MeterCost] = []
-        for scheme in schemes {
-            meter.append(
-                try measureMeter(
-                    scheme, options: options, counter: counter, footprint: footprints[scheme.id.scheme]))
-        }
+        let meter = try measureMeters(schemes, options: options, counter: counter, footprints: footprints)
 
+        // One scheme per aggregator group (LWR-PSA's key modes share one aggregator).
+        var groups: [any CostScheme] = []
+        for scheme in schemes where !groups.contains(where: { $0.aggregatorGroup == scheme.aggregatorGroup }) {
+            groups.append(scheme)
+        }
         var aggregator: [AggregatorCost] = []
-        var seen = Set<String>()
-        for scheme in schemes where seen.insert(scheme.aggregatorGroup).inserted {
-            for n in options.aggregatorMeters {
-                aggregator.append(try measureAggregator(scheme, meters: n, options: options, counter: counter))
-            }
+        for n in options.aggregatorMeters {
+            aggregator += try measureAggregators(groups, meters: n, options: options, counter: counter)
+        }
+        let order = groups.map(\.aggregatorGroup)
+        aggregator.sort {
+            (order.firstIndex(of: $0.group)!, $0.meters) < (order.firstIndex(of: $1.group)!, $1.meters)
         }
 
         var system = utsname()
@@ -280,46 +281,31 @@ public enum CostReporter {
         try probe.settle()
     }
 
-    static func measureMeter(
-        _ scheme: any CostScheme, options: CostOptions, counter: (any AllocationCounter)?,
-        footprint: FirmwareFootprint?
-    ) throws -> MeterCost {
-        options.progress("meter: \(scheme.id) (key setup, \(options.readings) readings)")
-        let probe = try scheme.makeMeter()
-        for _ in 0..<options.warmupReadings { try reading(probe) }
-
-        // Heap allocations of prepare + boundary, settle excluded.
-        var allocations: UInt64? = nil
-        if let counter {
-            var total: UInt64 = 0
-            for _ in 0..<options.allocationReadings {
-                counter.begin()
-                probe.prepare()
-                probe.boundary()
-                total += counter.end().allocations
-                try probe.settle()
-            }
-            allocations = total
-        }
-
-        // CPU time. Each reading is followed by one run of every standalone phase, in the
-        // same loop, so that a noisy neighbour on the machine slows the whole and its parts
-        // alike and their comparison stays fair.
-        let phaseList = try scheme.makePhases()
-        var standalone: [[UInt64]] = phaseList.map { _ in [] }
-        for (k, phase) in phaseList.enumerated() {
-            if case .standalone(let run) = phase.source {
-                for _ in 0..<3 { run() }
-                standalone[k].reserveCapacity(options.readings)
-            }
-        }
+    /// One configuration's meter while it is being measured.
+    final class MeterRun {
+        let scheme: any CostScheme
+        let probe: any ReadingProbe
+        let phases: [CostPhase]
+        var standalone: [[UInt64]]
         var prepare: [UInt64] = []
         var boundary: [UInt64] = []
         var whole: [UInt64] = []
-        prepare.reserveCapacity(options.readings)
-        boundary.reserveCapacity(options.readings)
-        whole.reserveCapacity(options.readings)
-        for _ in 0..<options.readings {
+        var allocations: UInt64? = nil
+        var stack: StackFigures? = nil
+
+        init(_ scheme: any CostScheme, readings: Int) throws {
+            self.scheme = scheme
+            probe = try scheme.makeMeter()
+            phases = try scheme.makePhases()
+            standalone = phases.map { _ in [] }
+            for k in standalone.indices { standalone[k].reserveCapacity(readings) }
+            prepare.reserveCapacity(readings)
+            boundary.reserveCapacity(readings)
+            whole.reserveCapacity(readings)
+        }
+
+        /// One timed reading, then one timed run of each standalone phase.
+        func timedReading() throws {
             let t0 = threadCPUNanoseconds()
             probe.prepare()
             let t1 = threadCPUNanoseconds()
@@ -329,129 +315,192 @@ public enum CostReporter {
             prepare.append(t1 - t0)
             boundary.append(t2 - t1)
             whole.append(t2 - t0)
-            for (k, phase) in phaseList.enumerated() {
+            for (k, phase) in phases.enumerated() {
                 guard case .standalone(let run) = phase.source else { continue }
                 let t = threadCPUNanoseconds()
                 run()
                 standalone[k].append(threadCPUNanoseconds() - t)
             }
         }
-        let cpu = Distribution(nanoseconds: whole)
-        let prepareCPU = Distribution(nanoseconds: prepare)
-        let boundaryCPU = Distribution(nanoseconds: boundary)
-
-        // Stack: prepare and boundary each on a fresh painted stack; the deepest counts.
-        var stack: StackFigures? = nil
-        if options.stackReadings > 0 {
-            do {
-                let harness = try StackProbe.measure(stackBytes: options.stackBytes) {}
-                var prepareUse = harness
-                var boundaryUse = harness
-                for _ in 0..<options.stackReadings {
-                    let p = try StackProbe.measure(stackBytes: options.stackBytes) { probe.prepare() }
-                    let b = try StackProbe.measure(stackBytes: options.stackBytes) { probe.boundary() }
-                    try probe.settle()
-                    if p.highWaterBytes > prepareUse.highWaterBytes { prepareUse = p }
-                    if b.highWaterBytes > boundaryUse.highWaterBytes { boundaryUse = b }
-                }
-                stack = StackFigures(
-                    prepareBytes: prepareUse.highWaterBytes, boundaryBytes: boundaryUse.highWaterBytes,
-                    paintedBytes: min(prepareUse.paintedBytes, boundaryUse.paintedBytes),
-                    harnessBytes: harness.highWaterBytes, readings: options.stackReadings)
-            } catch let error as StackProbeError {
-                throw CostReportError.stack(scheme.id, error)
-            }
-        }
-
-        var phases: [PhaseCost] = []
-        for (k, phase) in phaseList.enumerated() {
-            let cpuOfPhase: Distribution
-            let how: String
-            switch phase.source {
-            case .prepareStep:
-                cpuOfPhase = prepareCPU
-                how = "prepare"
-            case .boundaryStep:
-                cpuOfPhase = boundaryCPU
-                how = "boundary"
-            case .standalone:
-                cpuOfPhase = Distribution(nanoseconds: standalone[k])
-                how = "standalone"
-            }
-            phases.append(
-                PhaseCost(
-                    name: phase.name, detail: phase.detail, cpu: cpuOfPhase,
-                    fraction: cpuOfPhase.medianUs / cpu.medianUs, measuredAs: how))
-        }
-
-        return MeterCost(
-            id: scheme.id, parameterSet: scheme.parameterSetName, cpuPerReading: cpu, prepare: prepareCPU,
-            boundary: boundaryCPU, heapAllocations: allocations, allocationReadings: options.allocationReadings,
-            stack: stack,
-            staticRAM: StaticRAM(
-                state: scheme.firmwareState, firmwareData: footprint?.data, firmwareBSS: footprint?.bss),
-            flash: footprint, ciphertextBytes: scheme.ciphertextBytes, frameBytes: scheme.frameBytes,
-            keyStore: scheme.keyStore, flashWear: KeyStoreWear.perYear(for: scheme.id, readings: readingsPerYear),
-            instructions: options.instructions[scheme.id], phases: phases,
-            phasesSumFraction: phases.isEmpty ? nil : phases.reduce(0) { $0 + $1.fraction })
     }
 
-    static func measureAggregator(
-        _ scheme: any CostScheme, meters: Int, options: CostOptions, counter: (any AllocationCounter)?
-    ) throws -> AggregatorCost {
-        options.progress("aggregator: \(scheme.aggregatorGroup), n = \(meters) (making \(meters) meters' frames)")
-        let workload = try scheme.makeLabelWorkload(meters: meters, labels: max(1, options.aggregatorLabels))
-
-        // Memory: the aggregator's state for the group and one label, from scratch.
-        var peak: Int64? = nil
-        var allocations: UInt64? = nil
-        if let counter {
-            counter.begin()
-            var ok = false
-            do {
-                try workload.start(label: 0)
-                try workload.collect(label: 0)
-                ok = try workload.decrypt(label: 0)
-            } catch {
-                _ = counter.end()
-                throw error
+    /// The meter side of every configuration. The timing loop takes one reading of each
+    /// configuration in turn, each followed by one run of each of its standalone phases,
+    /// so that a noisy neighbour on the machine slows all configurations, wholes and parts
+    /// alike, and their comparison stays fair.
+    static func measureMeters(
+        _ schemes: [any CostScheme], options: CostOptions, counter: (any AllocationCounter)?,
+        footprints: [String: FirmwareFootprint]
+    ) throws -> [MeterCost] {
+        var runs: [MeterRun] = []
+        for scheme in schemes {
+            options.progress("meter: \(scheme.id): key setup on simulated boards, warm-up")
+            let run = try MeterRun(scheme, readings: options.readings)
+            for _ in 0..<options.warmupReadings { try reading(run.probe) }
+            for phase in run.phases {
+                if case .standalone(let body) = phase.source { for _ in 0..<3 { body() } }
             }
-            let counts = counter.end()
-            workload.finish()
-            guard ok else { throw CostReportError.wrongSum(group: scheme.aggregatorGroup, meters: meters, label: 0) }
-            peak = counts.peakLiveBytes
-            allocations = counts.allocations
+            runs.append(run)
         }
 
-        var collect: [UInt64] = []
-        var decrypt: [UInt64] = []
-        var whole: [UInt64] = []
+        for run in runs {
+            // Heap allocations of prepare + boundary, settle excluded.
+            if let counter {
+                var total: UInt64 = 0
+                for _ in 0..<options.allocationReadings {
+                    counter.begin()
+                    run.probe.prepare()
+                    run.probe.boundary()
+                    total += counter.end().allocations
+                    try run.probe.settle()
+                }
+                run.allocations = total
+            }
+            // Stack: prepare and boundary each on a fresh painted stack; the deepest counts.
+            if options.stackReadings > 0 {
+                do {
+                    run.stack = try measureStack(run.probe, options: options)
+                } catch let error as StackProbeError {
+                    throw CostReportError.stack(run.scheme.id, error)
+                }
+            }
+        }
+
+        options.progress("meter: \(options.readings) timed readings of each configuration, interleaved")
+        for _ in 0..<options.readings {
+            for run in runs { try run.timedReading() }
+        }
+
+        return runs.map { run in
+            let scheme = run.scheme
+            let cpu = Distribution(nanoseconds: run.whole)
+            let prepareCPU = Distribution(nanoseconds: run.prepare)
+            let boundaryCPU = Distribution(nanoseconds: run.boundary)
+            var phases: [PhaseCost] = []
+            for (k, phase) in run.phases.enumerated() {
+                let cpuOfPhase: Distribution
+                let how: String
+                switch phase.source {
+                case .prepareStep:
+                    cpuOfPhase = prepareCPU
+                    how = "prepare"
+                case .boundaryStep:
+                    cpuOfPhase = boundaryCPU
+                    how = "boundary"
+                case .standalone:
+                    cpuOfPhase = Distribution(nanoseconds: run.standalone[k])
+                    how = "standalone"
+                }
+                phases.append(
+                    PhaseCost(
+                        name: phase.name, detail: phase.detail, cpu: cpuOfPhase,
+                        fraction: cpuOfPhase.medianUs / cpu.medianUs, measuredAs: how))
+            }
+            let footprint = footprints[scheme.id.scheme]
+            return MeterCost(
+                id: scheme.id, parameterSet: scheme.parameterSetName, cpuPerReading: cpu, prepare: prepareCPU,
+                boundary: boundaryCPU, heapAllocations: run.allocations, allocationReadings: options.allocationReadings,
+                stack: run.stack,
+                staticRAM: StaticRAM(
+                    state: scheme.firmwareState, firmwareData: footprint?.data, firmwareBSS: footprint?.bss),
+                flash: footprint, ciphertextBytes: scheme.ciphertextBytes, frameBytes: scheme.frameBytes,
+                keyStore: scheme.keyStore,
+                flashWear: KeyStoreWear.perYear(for: scheme.id, readings: readingsPerYear),
+                instructions: options.instructions[scheme.id], phases: phases,
+                phasesSumFraction: phases.isEmpty ? nil : phases.reduce(0) { $0 + $1.fraction })
+        }
+    }
+
+    static func measureStack(_ probe: any ReadingProbe, options: CostOptions) throws -> StackFigures {
+        let harness = try StackProbe.measure(stackBytes: options.stackBytes) {}
+        var prepareUse = harness
+        var boundaryUse = harness
+        for _ in 0..<options.stackReadings {
+            let p = try StackProbe.measure(stackBytes: options.stackBytes) { probe.prepare() }
+            let b = try StackProbe.measure(stackBytes: options.stackBytes) { probe.boundary() }
+            try probe.settle()
+            if p.highWaterBytes > prepareUse.highWaterBytes { prepareUse = p }
+            if b.highWaterBytes > boundaryUse.highWaterBytes { boundaryUse = b }
+        }
+        return StackFigures(
+            prepareBytes: prepareUse.highWaterBytes, boundaryBytes: boundaryUse.highWaterBytes,
+            paintedBytes: min(prepareUse.paintedBytes, boundaryUse.paintedBytes),
+            harnessBytes: harness.highWaterBytes, readings: options.stackReadings)
+    }
+
+    /// The aggregator side of every group for one group size, samples interleaved across
+    /// the groups like the meter side.
+    static func measureAggregators(
+        _ groups: [any CostScheme], meters: Int, options: CostOptions, counter: (any AllocationCounter)?
+    ) throws -> [AggregatorCost] {
+        var workloads: [any LabelWorkload] = []
+        var peaks: [Int64?] = []
+        var allocations: [UInt64?] = []
+        for scheme in groups {
+            options.progress("aggregator: \(scheme.aggregatorGroup), n = \(meters): making the meters' frames")
+            let workload = try scheme.makeLabelWorkload(meters: meters, labels: max(1, options.aggregatorLabels))
+            // Memory: the aggregator's state for the group and one label, from scratch.
+            var peak: Int64? = nil
+            var count: UInt64? = nil
+            if let counter {
+                counter.begin()
+                var ok = false
+                do {
+                    try workload.start(label: 0)
+                    try workload.collect(label: 0)
+                    ok = try workload.decrypt(label: 0)
+                } catch {
+                    _ = counter.end()
+                    throw error
+                }
+                let counts = counter.end()
+                workload.finish()
+                guard ok else {
+                    throw CostReportError.wrongSum(group: scheme.aggregatorGroup, meters: meters, label: 0)
+                }
+                peak = counts.peakLiveBytes
+                count = counts.allocations
+            }
+            workloads.append(workload)
+            peaks.append(peak)
+            allocations.append(count)
+        }
+
+        options.progress("aggregator: n = \(meters): timing labels, interleaved")
+        var collect: [[UInt64]] = groups.map { _ in [] }
+        var decrypt: [[UInt64]] = groups.map { _ in [] }
+        var whole: [[UInt64]] = groups.map { _ in [] }
         var spent: UInt64 = 0
-        let budget = UInt64(options.aggregatorBudgetSeconds * 1e9)
+        let budget = UInt64(options.aggregatorBudgetSeconds * 1e9) * UInt64(groups.count)
         var i = 0
         while i < options.aggregatorSamples.max && (i < options.aggregatorSamples.min || spent < budget) {
-            let label = i % workload.labelCount
-            try workload.start(label: label)
-            let t0 = threadCPUNanoseconds()
-            try workload.collect(label: label)
-            let t1 = threadCPUNanoseconds()
-            let ok = try workload.decrypt(label: label)
-            let t2 = threadCPUNanoseconds()
-            workload.finish()
-            guard ok else {
-                throw CostReportError.wrongSum(group: scheme.aggregatorGroup, meters: meters, label: label)
+            for (g, workload) in workloads.enumerated() {
+                let label = i % workload.labelCount
+                try workload.start(label: label)
+                let t0 = threadCPUNanoseconds()
+                try workload.collect(label: label)
+                let t1 = threadCPUNanoseconds()
+                let ok = try workload.decrypt(label: label)
+                let t2 = threadCPUNanoseconds()
+                workload.finish()
+                guard ok else {
+                    throw CostReportError.wrongSum(group: groups[g].aggregatorGroup, meters: meters, label: label)
+                }
+                collect[g].append(t1 - t0)
+                decrypt[g].append(t2 - t1)
+                whole[g].append(t2 - t0)
+                spent += t2 - t0
             }
-            collect.append(t1 - t0)
-            decrypt.append(t2 - t1)
-            whole.append(t2 - t0)
-            spent += t2 - t0
             i += 1
         }
-        return AggregatorCost(
-            group: scheme.aggregatorGroup, scheme: scheme.id.scheme, parameters: scheme.id.parameters,
-            parameterSet: scheme.parameterSetName, meters: meters, cpuPerLabel: Distribution(nanoseconds: whole),
-            collect: Distribution(nanoseconds: collect), decrypt: Distribution(nanoseconds: decrypt),
-            peakHeapBytes: peak, heapAllocations: allocations)
+        return groups.indices.map { g in
+            let scheme = groups[g]
+            return AggregatorCost(
+                group: scheme.aggregatorGroup, scheme: scheme.id.scheme, parameters: scheme.id.parameters,
+                parameterSet: scheme.parameterSetName, meters: meters, cpuPerLabel: Distribution(nanoseconds: whole[g]),
+                collect: Distribution(nanoseconds: collect[g]), decrypt: Distribution(nanoseconds: decrypt[g]),
+                peakHeapBytes: peaks[g], heapAllocations: allocations[g])
+        }
     }
 }
 
