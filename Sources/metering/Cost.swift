@@ -17,8 +17,8 @@ struct Cost: ParsableCommand {
 
     @Option(help: "Readings timed per configuration.")
     var readings = 500
-    @Option(help: "Group sizes for the aggregator, comma-separated.")
-    var meters = "100,1000,10000"
+    @Option(help: "Group sizes for the aggregator, comma-separated (default 100,1000,10000; with --quick 100,1000).")
+    var meters: String?
     @Option(
         name: .customLong("scheme"),
         help: "Only these: a scheme, scheme/parameters or scheme/parameters/variant (repeatable).")
@@ -47,7 +47,7 @@ struct Cost: ParsableCommand {
     }
 
     func parsedMeters() -> [Int]? {
-        let values = meters.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let values = (meters ?? (quick ? "100,1000" : "100,1000,10000")).split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 2 }) else { return nil }
         return values.map { $0! }
     }
@@ -71,7 +71,7 @@ struct Cost: ParsableCommand {
         }
         var options = CostOptions()
         options.readings = quick ? min(readings, 100) : readings
-        options.aggregatorMeters = quick ? [100, 1000] : parsedMeters()!
+        options.aggregatorMeters = parsedMeters()!
         options.allocationCounter = InterposedAllocationCounter()
         options.progress = { line in FileHandle.standardError.write(Data("cost: \(line)\n".utf8)) }
         let root = ProjectRoot.locate()
