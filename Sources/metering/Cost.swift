@@ -47,7 +47,9 @@ struct Cost: ParsableCommand {
     }
 
     func parsedMeters() -> [Int]? {
-        let values = (meters ?? (quick ? "100,1000" : "100,1000,10000")).split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let values = (meters ?? (quick ? "100,1000" : "100,1000,10000")).split(separator: ",").map {
+            Int($0.trimmingCharacters(in: .whitespaces))
+        }
         guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 2 }) else { return nil }
         return values.map { $0! }
     }
