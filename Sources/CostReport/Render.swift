@@ -132,11 +132,16 @@ extension CostReport {
             }
         }
 
-        let labelWidth = rows.map { $0.0.count }.max() ?? 0
+        // Section titles (rows without cells) may run into the columns.
+        let labelWidth = rows.filter { !$0.1.allSatisfy(\.isEmpty) }.map { $0.0.count }.max() ?? 0
         var widths = columns.indices.map { c in rows.map { $0.1[c].count }.max() ?? 0 }
         widths = widths.map { max($0, 8) }
         var out: [String] = []
         for (label, cells) in rows {
+            if cells.allSatisfy(\.isEmpty) {
+                out.append(label)
+                continue
+            }
             var line = label.padding(toLength: labelWidth, withPad: " ", startingAt: 0)
             for (c, cell) in cells.enumerated() {
                 line += "  " + String(repeating: " ", count: widths[c] - cell.count) + cell
