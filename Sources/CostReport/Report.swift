@@ -52,7 +52,7 @@ public struct CostOptions {
 }
 
 /// Per reading, on the meter.
-public struct MeterCost: Codable, Sendable {
+public struct MeterCost: Encodable, Sendable {
     public let id: CostVariantID
     public let parameterSet: String
     /// CPU time of prepare + boundary per reading, and of each alone.
@@ -79,6 +79,35 @@ public struct MeterCost: Codable, Sendable {
 
     public var heapAllocationsPerReading: Double? {
         heapAllocations.map { Double($0) / Double(max(1, allocationReadings)) }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, parameterSet, cpuPerReading, prepare, boundary, heapAllocations, heapAllocationsPerReading
+        case allocationReadings, stack, staticRAM = "staticRam", flash, ciphertextBytes, frameBytes, keyStore
+        case flashWear, instructions, phases, phasesSumFraction
+    }
+
+    /// Figures that were not measured are written as null, never left out.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(parameterSet, forKey: .parameterSet)
+        try c.encode(cpuPerReading, forKey: .cpuPerReading)
+        try c.encode(prepare, forKey: .prepare)
+        try c.encode(boundary, forKey: .boundary)
+        try c.encode(heapAllocations, forKey: .heapAllocations)
+        try c.encode(heapAllocationsPerReading, forKey: .heapAllocationsPerReading)
+        try c.encode(allocationReadings, forKey: .allocationReadings)
+        try c.encode(stack, forKey: .stack)
+        try c.encode(staticRAM, forKey: .staticRAM)
+        try c.encode(flash, forKey: .flash)
+        try c.encode(ciphertextBytes, forKey: .ciphertextBytes)
+        try c.encode(frameBytes, forKey: .frameBytes)
+        try c.encode(keyStore, forKey: .keyStore)
+        try c.encode(flashWear, forKey: .flashWear)
+        try c.encode(instructions, forKey: .instructions)
+        try c.encode(phases, forKey: .phases)
+        try c.encode(phasesSumFraction, forKey: .phasesSumFraction)
     }
 }
 
@@ -131,7 +160,7 @@ public struct StackFigures: Codable, Sendable, Equatable {
 }
 
 /// RAM the firmware needs for its whole life.
-public struct StaticRAM: Codable, Sendable, Equatable {
+public struct StaticRAM: Encodable, Sendable, Equatable {
     /// The firmware state by type (MemoryLayout in the host build).
     public let state: [StateItem]
     /// .data + .bss of the Embedded object (nil when the firmware was not built).
@@ -141,10 +170,20 @@ public struct StaticRAM: Codable, Sendable, Equatable {
     public var totalBytes: Int {
         state.filter(\.isTotal).reduce(0) { $0 + $1.bytes } + (firmwareData ?? 0) + (firmwareBSS ?? 0)
     }
+
+    enum CodingKeys: String, CodingKey { case state, firmwareData, firmwareBss, totalBytes }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(state, forKey: .state)
+        try c.encode(firmwareData, forKey: .firmwareData)
+        try c.encode(firmwareBSS, forKey: .firmwareBss)
+        try c.encode(totalBytes, forKey: .totalBytes)
+    }
 }
 
 /// One phase of a reading.
-public struct PhaseCost: Codable, Sendable {
+public struct PhaseCost: Encodable, Sendable {
     public let name: String
     public let detail: String
     public let cpu: Distribution
@@ -155,7 +194,7 @@ public struct PhaseCost: Codable, Sendable {
 }
 
 /// Per label, on the aggregator, for one group size.
-public struct AggregatorCost: Codable, Sendable {
+public struct AggregatorCost: Encodable, Sendable {
     public let group: String
     public let scheme: String
     public let parameters: String
@@ -170,16 +209,35 @@ public struct AggregatorCost: Codable, Sendable {
     public let peakHeapBytes: Int64?
     /// Heap allocations in that window.
     public let heapAllocations: UInt64?
+
+    enum CodingKeys: String, CodingKey {
+        case group, scheme, parameters, parameterSet, meters, cpuPerLabel, collect, decrypt, peakHeapBytes
+        case heapAllocations
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(group, forKey: .group)
+        try c.encode(scheme, forKey: .scheme)
+        try c.encode(parameters, forKey: .parameters)
+        try c.encode(parameterSet, forKey: .parameterSet)
+        try c.encode(meters, forKey: .meters)
+        try c.encode(cpuPerLabel, forKey: .cpuPerLabel)
+        try c.encode(collect, forKey: .collect)
+        try c.encode(decrypt, forKey: .decrypt)
+        try c.encode(peakHeapBytes, forKey: .peakHeapBytes)
+        try c.encode(heapAllocations, forKey: .heapAllocations)
+    }
 }
 
-public struct HostInfo: Codable, Sendable {
+public struct HostInfo: Encodable, Sendable {
     public let cores: Int
     public let system: String
     public let build: String
 }
 
 /// The whole report.
-public struct CostReport: Codable, Sendable {
+public struct CostReport: Encodable, Sendable {
     public let generated: String
     public let host: HostInfo
     /// Allocations counted for a path that allocates (nil: no counter). At least 1, or
@@ -189,6 +247,21 @@ public struct CostReport: Codable, Sendable {
     public let aggregator: [AggregatorCost]
     public let firmware: [FirmwareFootprint]
     public let notes: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case generated, host, allocationCounterControl, meter, aggregator, firmware, notes
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(generated, forKey: .generated)
+        try c.encode(host, forKey: .host)
+        try c.encode(allocationCounterControl, forKey: .allocationCounterControl)
+        try c.encode(meter, forKey: .meter)
+        try c.encode(aggregator, forKey: .aggregator)
+        try c.encode(firmware, forKey: .firmware)
+        try c.encode(notes, forKey: .notes)
+    }
 }
 
 /// Why the report could not be made.

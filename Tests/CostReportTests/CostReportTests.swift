@@ -178,6 +178,11 @@ struct CostReportTests {
         let meter = try #require(decoded["meter"] as? [[String: Any]])
         #expect(meter.count == report.meter.count)
         #expect(meter.allSatisfy { ($0["heap_allocations"] as? Int) == 0 })
+        #expect(meter.allSatisfy { ($0["heap_allocations_per_reading"] as? Double) == 0 })
+        // Not measured is an explicit null ("n/a"), never a missing key.
+        #expect(meter.allSatisfy { $0["flash_wear"] is NSNull })
+        #expect(meter.allSatisfy { $0["instructions"] is NSNull })
+        #expect(meter.allSatisfy { (($0["static_ram"] as? [String: Any])?["total_bytes"] as? Int ?? 0) > 0 })
         #expect(meter.allSatisfy { ($0["cpu_per_reading"] as? [String: Any])?["median_us"] is Double })
         #expect((decoded["aggregator"] as? [Any])?.count == report.aggregator.count)
 
