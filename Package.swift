@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "MeterFirmware", targets: ["MeterFirmware"]),
         .library(name: "Aggregation", targets: ["Aggregation"]),
         .library(name: "MeterSimulator", targets: ["MeterSimulator"]),
+        .library(name: "CostReport", targets: ["CostReport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2")
@@ -45,10 +46,18 @@ let package = Package(
         .target(
             name: "MeterSimulator",
             dependencies: ["MeterFirmware", "MeterHAL", "Aggregation", "MeterCrypto"]),
+        // The cost report (`metering cost`). CAllocationCounter replaces malloc for the whole
+        // process, so only executables depend on it (through HeapCounter), never a library.
+        .target(name: "CostProbes", path: "Sources/CostProbes"),
+        .target(name: "CAllocationCounter", path: "Sources/CAllocationCounter"),
+        .target(
+            name: "CostReport",
+            dependencies: ["MeterSimulator", "MeterFirmware", "MeterCrypto", "MeterHAL", "Aggregation", "CostProbes"]),
+        .target(name: "HeapCounter", dependencies: ["CostReport", "CAllocationCounter"]),
         .executableTarget(
             name: "metering",
             dependencies: [
-                "MeterSimulator", "Aggregation",
+                "MeterSimulator", "Aggregation", "CostReport", "HeapCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -63,5 +72,6 @@ let package = Package(
         .testTarget(
             name: "AggregationTests",
             dependencies: ["Aggregation", "MeterSimulator", "MeterCrypto", "TestSupport"]),
+        .testTarget(name: "CostReportTests", dependencies: ["CostReport", "HeapCounter", "MeterCrypto"]),
     ]
 )

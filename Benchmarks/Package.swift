@@ -21,6 +21,16 @@ let package = Package(
             ],
             path: "Benchmarks/LWRPSA",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        // `metering cost`'s measurements (every CostCatalog configuration, phases, zero-allocation thresholds).
+        .executableTarget(
+            name: "Cost",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "CostReport", package: "PrivateMetering"),
+            ],
+            path: "Benchmarks/Cost",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

@@ -7,8 +7,12 @@
 #     alone is not airtight (see /work/shared/TOOLCHAIN.md);
 #   - prints the object's text / data / bss sizes: the flash and static RAM footprint.
 #
-# Usage: scripts/check-firmware.sh [--json] [-Osize | -Onone] [--output FILE] [--verbose]
+# Usage: scripts/check-firmware.sh [--json] [--scheme NAME] [-Osize | -Onone] [--output FILE] [--verbose]
 #   --json         print only a JSON object with the sizes on stdout (messages go to stderr)
+#   --scheme NAME  a firmware with only that scheme: the `shared` sources of
+#                  firmware/schemes.conf plus NAME's, with -D PM_SINGLE_SCHEME and
+#                  -D PM_SCHEME_<NAME> (the flash footprint per scheme of `metering cost`)
+#   --list-schemes print the schemes firmware/schemes.conf defines and exit
 #   -Osize         optimise for size (default; what a meter would ship)
 #   -Onone         no optimisation (debug footprint)
 #   --output FILE  keep the object at FILE (default: .build/firmware/FirmwareEmbedded-<opt>.o)
@@ -23,12 +27,20 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 json=0
+scheme=""
+list_schemes=0
 opt="Osize"
 output=""
 verbose=0
 while (($#)); do
     case "$1" in
     --json) json=1 ;;
+    --scheme)
+        [[ $# -ge 2 ]] || { echo "check-firmware: --scheme needs a name" >&2; exit 2; }
+        scheme="$2"
+        shift
+        ;;
+    --list-schemes) list_schemes=1 ;;
     -Osize | --Osize) opt="Osize" ;;
     -Onone | --Onone) opt="Onone" ;;
     --output)
@@ -81,9 +93,53 @@ if command -v dpkg >/dev/null 2>&1 && ! dpkg -s libgmp-dev >/dev/null 2>&1 \
 fi
 
 shopt -s nullglob
-sources=(firmware/MeterCrypto/*.swift firmware/MeterFirmware/*.swift)
+all_sources=(firmware/MeterCrypto/*.swift firmware/MeterFirmware/*.swift)
 shopt -u nullglob
-((${#sources[@]})) || fail "no Swift sources under firmware/MeterCrypto or firmware/MeterFirmware"
+((${#all_sources[@]})) || fail "no Swift sources under firmware/MeterCrypto or firmware/MeterFirmware"
+
+# ---- per-scheme builds (firmware/schemes.conf) -----------------------------------------
+manifest="firmware/schemes.conf"
+# The files listed for one name ("shared", "lwr-psa", ...), one per line.
+manifest_files() {
+    awk -v name="$1" '
+        { sub(/#.*/, "") }
+        $1 == name ":" { for (i = 2; i <= NF; i++) print $i; found = 1 }
+        END { exit found ? 0 : 1 }' "$manifest"
+}
+manifest_schemes() { awk '{ sub(/#.*/, "") } $1 ~ /:$/ && $1 != "shared:" { sub(/:$/, "", $1); print $1 }' "$manifest"; }
+
+if ((list_schemes)); then
+    [[ -f "$manifest" ]] || fail "$manifest not found"
+    manifest_schemes
+    exit 0
+fi
+
+defines=()
+unlisted=()
+if [[ -n "$scheme" ]]; then
+    [[ -f "$manifest" ]] || fail "$manifest not found (needed for --scheme)"
+    [[ "$scheme" != shared ]] || fail "'shared' is not a scheme (try --list-schemes)"
+    manifest_files "$scheme" >/dev/null \
+        || fail "scheme '$scheme' is not in $manifest (schemes: $(manifest_schemes | tr '\n' ' '))"
+    mapfile -t wanted < <(manifest_files shared || true; manifest_files "$scheme")
+    for f in "${wanted[@]}"; do
+        [[ -f "firmware/$f" ]] || fail "$manifest lists firmware/$f, which does not exist"
+    done
+    # In the order of the full build, so that the same set of files gives the same object.
+    sources=()
+    for f in "${all_sources[@]}"; do
+        [[ " ${wanted[*]} " == *" ${f#firmware/} "* ]] && sources+=("$f")
+    done
+    # Sources under no line of the manifest are left out; say so.
+    mapfile -t listed < <(awk '{ sub(/#.*/, "") } $1 ~ /:$/ { for (i = 2; i <= NF; i++) print "firmware/" $i }' "$manifest")
+    for f in "${all_sources[@]}"; do
+        [[ " ${listed[*]} " == *" $f "* ]] || unlisted+=("$f")
+    done
+    scheme_define="PM_SCHEME_$(tr 'a-z-' 'A-Z_' <<<"$scheme")"
+    defines=(-D PM_SINGLE_SCHEME -D "$scheme_define")
+else
+    sources=("${all_sources[@]}")
+fi
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/check-firmware.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
@@ -99,7 +155,7 @@ mkdir -p "$tmp/MeterHAL"
 } >"$tmp/MeterHAL/module.modulemap"
 
 if [[ -z "$output" ]]; then
-    output="$root/.build/firmware/FirmwareEmbedded-$opt.o"
+    output="$root/.build/firmware/FirmwareEmbedded${scheme:+-$scheme}-$opt.o"
 fi
 mkdir -p "$(dirname "$output")"
 object="$tmp/FirmwareEmbedded.o"
@@ -112,9 +168,10 @@ if ! "$swiftc" \
     -module-name FirmwareEmbedded \
     -module-cache-path "$tmp/module-cache" \
     -I "$root/Sources/CGMP" -I "$tmp/MeterHAL" \
+    "${defines[@]+"${defines[@]}"}" \
     -c "${sources[@]}" -o "$object" >"$tmp/compile.log" 2>&1; then
     cat "$tmp/compile.log" >&2
-    fail "the firmware does not compile in Embedded mode with -no-allocations (-$opt, $target)"
+    fail "the firmware${scheme:+ with only $scheme} does not compile in Embedded mode with -no-allocations (-$opt, $target)"
 fi
 warnings=$(grep -c ': warning: ' "$tmp/compile.log" || true)
 if ((verbose)); then cat "$tmp/compile.log" >&2; fi
@@ -145,7 +202,10 @@ read -r text data bss _ < <(size "$object" | awk 'NR == 2')
 if ((!json)); then
     size "$object" | sed "s|$object|$(basename "$output")|"
 fi
-say "firmware: text $text bytes, data $data bytes, bss $bss bytes"
+say "firmware${scheme:+ ($scheme only)}: text $text bytes, data $data bytes, bss $bss bytes"
+for f in "${unlisted[@]+"${unlisted[@]}"}"; do
+    printf 'check-firmware: warning: %s is not in %s: left out of the %s build\n' "$f" "$manifest" "$scheme" >&2
+done
 say "  ${#sources[@]} sources, -$opt, $target, $warnings compiler warning(s)$( ((verbose)) || ((warnings == 0)) || echo ' (--verbose shows them)'); object: ${output#"$root"/}"
 say "  external symbols: $(tr '\n' ' ' <<<"$undefined")"
 if ((rc_sites > 0)); then
@@ -155,9 +215,10 @@ fi
 if ((json)); then
     undefined_json="$(awk 'BEGIN {ORS=""} {printf "%s\"%s\"", (NR > 1 ? ", " : ""), $0}' <<<"$undefined")"
     forbidden_json="$(awk 'BEGIN {ORS=""} NF {printf "%s\"%s\"", (NR > 1 ? ", " : ""), $0}' <<<"$found")"
-    printf '{"target": "%s", "optimization": "%s", "sources": %d, "text": %d, "data": %d, "bss": %d, "flash_bytes": %d, "static_ram_bytes": %d, "retain_release_call_sites": %d, "forbidden_symbols": [%s], "external_symbols": [%s]}\n' \
-        "$target" "$opt" "${#sources[@]}" "$text" "$data" "$bss" $((text + data)) $((data + bss)) \
-        "$rc_sites" "$forbidden_json" "$undefined_json"
+    unlisted_json="$(printf '%s\n' "${unlisted[@]+"${unlisted[@]}"}" | awk 'BEGIN {ORS=""} NF {printf "%s\"%s\"", (n++ ? ", " : ""), $0}')"
+    printf '{"scheme": "%s", "target": "%s", "optimization": "%s", "sources": %d, "text": %d, "data": %d, "bss": %d, "flash_bytes": %d, "static_ram_bytes": %d, "retain_release_call_sites": %d, "forbidden_symbols": [%s], "external_symbols": [%s], "unlisted_sources": [%s]}\n' \
+        "${scheme:-all}" "$target" "$opt" "${#sources[@]}" "$text" "$data" "$bss" $((text + data)) $((data + bss)) \
+        "$rc_sites" "$forbidden_json" "$undefined_json" "$unlisted_json"
 fi
 
 if [[ -n "$found" ]]; then

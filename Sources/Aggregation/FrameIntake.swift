@@ -106,12 +106,15 @@ public struct LabelCollection<Partial> {
         combine: (inout Partial) throws(AggregationError) -> Void
     ) throws(AggregationError) -> Int {
         guard window.contains(label) else { throw .labelOutsideWindow(label: label, accepted: window) }
-        var slot = slots[label] ?? Slot(reported: [], partial: initial())
-        guard !slot.reported.contains(meter) else { throw .duplicate(meter: meter, label: label) }
-        try combine(&slot.partial)
-        slot.reported.insert(meter)
-        slots[label] = slot
-        return slot.reported.count
+        guard slots[label]?.reported.contains(meter) != true else { throw .duplicate(meter: meter, label: label) }
+        var partial = slots[label]?.partial ?? initial()
+        try combine(&partial)
+        // Mutate the stored slot in place: a copy taken out of the dictionary shares the
+        // set's storage, so inserting into the copy copied all meters so far, for every
+        // frame (O(n²) per label: 48 ms at n = 10 000 in `metering cost`).
+        slots[label, default: Slot(reported: [], partial: partial)].partial = partial
+        slots[label]!.reported.insert(meter)
+        return slots[label]!.reported.count
     }
 
     /// The partial aggregate of a label and how many meters it holds.

@@ -59,6 +59,8 @@ public struct WearReport: Codable, Sendable {
     /// Erase cycles per year of the most erased outbox and key-store sector.
     public var outbox_erases_per_sector_per_year = 0.0
     public var key_store_erases_per_sector_per_year = 0.0
+    /// Flash program operations per year (every sector).
+    public var program_operations_per_year = 0.0
     public var rated_cycles: UInt32 = 0
     /// rated cycles / the highest erase rate of any sector.
     public var projected_lifetime_years = 0.0

@@ -37,6 +37,7 @@ struct WearCampaign {
         let peer = try bench.makeMeter(2, provision: true)
         try bench.runSetup(dut: meter, peer: peer)
         let start = (0..<layout.endSector).map { meter.eraseCount(sector: $0) }
+        let programsBefore = meter.flashPrograms
         var label = meter.firmware.nextLabel
         for i in 0..<readings {
             try meter.firmware.encryptAndSend(label: label, reading: label % FaultBench.maxReading)
@@ -51,6 +52,8 @@ struct WearCampaign {
         }
         wear.outbox_erases_per_sector_per_year = rate(layout.outboxSector..<layout.endSector)
         wear.key_store_erases_per_sector_per_year = rate(layout.keyStoreSector..<(layout.keyStoreSector + 2))
+        wear.program_operations_per_year =
+            Double(meter.flashPrograms - programsBefore) / (Double(readings) / Double(365 * Self.perDay))
         let worst = max(wear.outbox_erases_per_sector_per_year, wear.key_store_erases_per_sector_per_year)
         wear.projected_lifetime_years = worst > 0 ? Double(wear.rated_cycles) / worst : .infinity
         return worst

@@ -108,7 +108,7 @@ public struct MeterRecord: Sendable {
     public init() {}
 
     /// Body bytes needed for this record.
-    var bodyBytes: Int {
+    public var bodyBytes: Int {
         var n = 3 * 5 + 12 + 32 + 32 + 15 + 32 + 3 + 8
         if hasDHPrivate { n += 3 + 35 }
         if keyMode == .expanded && phase == .ready { n += 3 + 16 }
@@ -331,7 +331,8 @@ public struct KeyStore {
         var slot = InlineArray<1024, UInt8>(repeating: 0)
         for s in 0..<2 where marked[s] {
             let sector = firstSector + UInt32(s)
-            for index in 0..<slotsPerSector {
+            for i in 0..<Int(slotsPerSector) {  // Int ranges: see Outbox.writeEntry
+                let index = UInt32(i)
                 var span = slot.mutableSpan
                 do throws(BoardError) { try board.read(address(sector, index), into: &span) } catch {
                     throw .flash(error)
@@ -427,7 +428,7 @@ public struct KeyStore {
         BigEndian.store(UInt16(length), at: 8, in: &span)
         FlashFormat.seal(&span, length: Self.protectedBytes, domain: "PM-KS-v2")
         // A slot that does not program back exactly (a stuck bit) is left uncommitted.
-        for _ in 0..<(2 * slotsPerSector) {
+        for _ in 0..<(2 * Int(slotsPerSector)) {
             if nextSlot >= slotsPerSector { try compact() }
             let at = address(activeSector, nextSlot)
             nextSlot += 1  // a failed slot is not reused: it may hold partial bits

@@ -170,7 +170,8 @@ public struct Outbox {
         for position in 0..<count {
             let ring = order[position]
             lastUsed = -1
-            for slot in 0..<slotsPerSector {
+            for i in 0..<Int(slotsPerSector) {
+                let slot = UInt32(i)
                 let at = address(ring, slot)
                 var span = entry.mutableSpan
                 do throws(BoardError) { try board.read(at, into: &span, count: entryBytes) } catch {
@@ -273,7 +274,7 @@ public struct Outbox {
     public mutating func format() throws(KeyStoreError) {
         let ok: Bool
         do throws(BoardError) {
-            for i in 1..<sectorCount { try board.erase(sector: firstSector + i) }
+            for i in 1..<Int(sectorCount) { try board.erase(sector: firstSector + UInt32(i)) }
             ok = try FlashFormat.format(board, sector: firstSector, magic: Self.markerMagic, generation: 1)
         } catch {
             throw .flash(error)
@@ -317,7 +318,9 @@ public struct Outbox {
 
     /// Stamps the next sequence number, seals and writes an entry; returns its address.
     mutating func writeEntry(_ entry: inout MutableSpan<UInt8>) throws(KeyStoreError) -> UInt32 {
-        for _ in 0..<(2 * slotsPerSector) {
+        // Loops run over Int ranges: a UInt32 range iterates through unspecialised generic
+        // code in debug (host) builds, one heap allocation per loop.
+        for _ in 0..<(2 * Int(slotsPerSector)) {
             try ensureRoom()  // may copy entries forward, which takes sequence numbers
             BigEndian.store(sequence &+ 1, at: 4, in: &entry)
             FlashFormat.seal(&entry, length: protectedBytes, domain: "PM-OB-v1")

@@ -1,0 +1,167 @@
+// The cost report's measurements as benchmarks: every configuration of `metering cost`
+// (CostCatalog.schemes), through the same ReadingProbe / CostPhase / LabelWorkload code.
+//
+// Run from Benchmarks/:  swift package benchmark --target Cost
+//   timings only:        swift package benchmark --target Cost --filter '(meter|phase|aggregator)\..*'
+//   allocation check:    swift package benchmark thresholds check --target Cost --filter 'alloc\..*'
+//
+// Groups (ID = scheme.parameters.variant, e.g. lwr-psa.standard.seed):
+//   meter.ID.reading     one reading on a simulated meter after a real key setup: prepare
+//                        (LWR: F_k(l) while idle) + boundary (encrypt, persist, seal, send);
+//                        thread CPU of the whole and of each step
+//   phase.ID.NAME        each standalone phase of a reading alone (LWR: label expansion,
+//                        key stream, inner product; the boundary step is meter.ID.reading's)
+//   aggregator.G.nN      one label on the aggregator of group G (scheme.parameters): verify
+//                        and collect N frames, decrypt; N = 100, 1000, 10000
+//   alloc.meter.ID       heap allocations of one reading (prepare + boundary), measured with
+//                        .mallocCountTotal ALONE; stored zero thresholds
+//                        (Thresholds/Cost.alloc.*.p90.json) make `thresholds check` fail
+//                        on an allocation. One reading per sample, so an allocation only in
+//                        the key store's compaction (1 reading in 16) lies above p90: that
+//                        path is counted by `metering cost` and CostReportTests instead.
+//   alloc.phase.ID.NAME  the standalone phases, 16 runs per sample, zero thresholds.
+
+import Benchmark
+import CostReport
+
+/// Thread CPU time (CostReport's clock) as the harness's Int.
+@inline(__always)
+func cpuNow() -> Int { Int(threadCPUNanoseconds()) }
+
+let threadCPU = BenchmarkMetric.custom("thread CPU (ns)")
+let prepareCPU = BenchmarkMetric.custom("prepare thread CPU (ns)")
+let boundaryCPU = BenchmarkMetric.custom("boundary thread CPU (ns)")
+
+/// "lwr-psa/standard/seed" → "lwr-psa.standard.seed" (benchmark and threshold file names).
+func benchmarkName(_ id: CostVariantID) -> String { "\(id.scheme).\(id.parameters).\(id.variant)" }
+
+func phaseName(_ phase: CostPhase) -> String { phase.name.replacingOccurrences(of: " ", with: "-") }
+
+/// A configuration's meter and phases, built once (key setup) and shared by its benchmarks.
+final class MeterFixture: @unchecked Sendable {
+    let probe: any ReadingProbe
+    let phases: [CostPhase]
+    init(_ scheme: any CostScheme) throws {
+        probe = try scheme.makeMeter()
+        phases = try scheme.makePhases()
+        for _ in 0..<4 {
+            probe.prepare()
+            probe.boundary()
+            try probe.settle()
+        }
+    }
+}
+
+let benchmarks: @Sendable () -> Void = {
+    let timing = Benchmark.Configuration(
+        metrics: [.wallClock, threadCPU, prepareCPU, boundaryCPU],
+        timeUnits: .microseconds,
+        warmupIterations: 10,
+        maxDuration: .seconds(3),
+        maxIterations: 20_000)
+    let phaseTiming = Benchmark.Configuration(
+        metrics: [.wallClock, threadCPU],
+        timeUnits: .microseconds,
+        warmupIterations: 10,
+        maxDuration: .seconds(2),
+        maxIterations: 20_000)
+    let zero = BenchmarkThresholds(
+        relative: BenchmarkThresholds.Relative.none,
+        absolute: [.p0: 0, .p25: 0, .p50: 0, .p75: 0, .p90: 0, .p99: 0, .p100: 0])
+    let allocation = Benchmark.Configuration(
+        metrics: [.mallocCountTotal],
+        warmupIterations: 2,
+        maxDuration: .seconds(3),
+        maxIterations: 64,
+        thresholds: [.mallocCountTotal: zero])
+    let allocRepeats = 16
+
+    for scheme in CostCatalog.schemes {
+        // One meter per configuration, set up when the benchmarks are registered (key setup
+        // on simulated boards takes milliseconds and is not benchmarked).
+        let fixture = try! MeterFixture(scheme)
+        let name = benchmarkName(scheme.id)
+
+        Benchmark("meter.\(name).reading", configuration: timing) { benchmark in
+            benchmark.startMeasurement()
+            let t0 = cpuNow()
+            fixture.probe.prepare()
+            let t1 = cpuNow()
+            fixture.probe.boundary()
+            let t2 = cpuNow()
+            benchmark.stopMeasurement()
+            benchmark.measurement(threadCPU, t2 - t0)
+            benchmark.measurement(prepareCPU, t1 - t0)
+            benchmark.measurement(boundaryCPU, t2 - t1)
+            try fixture.probe.settle()
+        }
+
+        Benchmark("alloc.meter.\(name)", configuration: allocation) { benchmark in
+            benchmark.startMeasurement()
+            fixture.probe.prepare()
+            fixture.probe.boundary()
+            benchmark.stopMeasurement()
+            try fixture.probe.settle()
+        }
+
+        for phase in fixture.phases {
+            guard case .standalone(let body) = phase.source else { continue }
+            let run = PhaseBody(body).run
+            Benchmark("phase.\(name).\(phaseName(phase))", configuration: phaseTiming) { benchmark in
+                let t0 = cpuNow()
+                run()
+                benchmark.measurement(threadCPU, cpuNow() - t0)
+            }
+            Benchmark("alloc.phase.\(name).\(phaseName(phase))", configuration: allocation) { benchmark in
+                benchmark.startMeasurement()
+                for _ in 0..<allocRepeats { run() }
+                benchmark.stopMeasurement()
+            }
+        }
+    }
+
+    // One aggregator per group (LWR-PSA's key modes share it).
+    var groups: [String] = []
+    for scheme in CostCatalog.schemes where !groups.contains(scheme.aggregatorGroup) {
+        groups.append(scheme.aggregatorGroup)
+        let group = scheme.aggregatorGroup.replacingOccurrences(of: "/", with: ".")
+        for meters in [100, 1_000, 10_000] {
+            let configuration = Benchmark.Configuration(
+                metrics: [.wallClock, threadCPU],
+                timeUnits: .microseconds,
+                warmupIterations: 1,
+                maxDuration: .seconds(3),
+                maxIterations: 2_000)
+            Benchmark(
+                "aggregator.\(group).n\(meters)", configuration: configuration,
+                closure: { (benchmark: Benchmark, workload: LabelWorkloadBox) in
+                    let w = workload.workload
+                    let label = benchmark.currentIteration % w.labelCount
+                    try w.start(label: label)
+                    benchmark.startMeasurement()
+                    let t0 = cpuNow()
+                    try w.collect(label: label)
+                    let ok = try w.decrypt(label: label)
+                    benchmark.measurement(threadCPU, cpuNow() - t0)
+                    benchmark.stopMeasurement()
+                    w.finish()
+                    precondition(ok, "wrong sum")
+                },
+                setup: { LabelWorkloadBox(try scheme.makeLabelWorkload(meters: meters, labels: 3)) })
+        }
+    }
+}
+
+/// A phase's closure, shared with the harness's (Sendable) benchmark closures; benchmarks
+/// run one at a time.
+final class PhaseBody: @unchecked Sendable {
+    let body: () -> Void
+    init(_ body: @escaping () -> Void) { self.body = body }
+    func run() { body() }
+}
+
+/// A workload passed through the harness's setup closure.
+final class LabelWorkloadBox: @unchecked Sendable {
+    let workload: any LabelWorkload
+    init(_ workload: any LabelWorkload) { self.workload = workload }
+}

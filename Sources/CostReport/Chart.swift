@@ -1,0 +1,278 @@
+// `metering cost --svg FILE`: the report as a chart, SVG written by hand.
+//
+// Left: meter CPU per reading (x) against aggregator CPU per label (y), both log scales,
+// a point per configuration and group size, labelled. Right: where a reading's time goes,
+// phase by phase, per configuration.
+import Foundation
+
+public struct CostChart {
+    public let report: CostReport
+
+    public init(report: CostReport) { self.report = report }
+
+    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
+    static let phasePalette = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1"]
+
+    public func svg() -> String {
+        let width = 1120.0
+        let height = 560.0
+        var s = SVGWriter(width: width, height: height)
+        s.text(
+            "PrivateMetering: cost per reading on the meter vs per label on the aggregator", x: 24, y: 30, size: 18,
+            weight: "bold")
+        s.text(
+            "\(report.host.build) build, \(report.host.system), thread CPU time (medians); generated \(report.generated)",
+            x: 24, y: 50, size: 12, fill: "#555")
+        scatter(&s, x: 90, y: 80, width: 520, height: 400)
+        phases(&s, x: 700, y: 80, width: 400, height: 400)
+        var footY = 530.0
+        s.text(
+            "Each configuration is one colour; marker size is the group size n. Aggregator per label = verify + collect n frames + decrypt the sum.",
+            x: 24, y: footY, size: 11, fill: "#555")
+        footY += 16
+        s.text(
+            "Reproduce: swift run -c release metering cost --svg FILE (see README, \"Cost per reading and per label\").",
+            x: 24, y: footY, size: 11, fill: "#555")
+        return s.finish()
+    }
+
+    // MARK: - Scatter
+
+    func scatter(_ s: inout SVGWriter, x: Double, y: Double, width: Double, height: Double) {
+        let sizes = Array(Set(report.aggregator.map(\.meters))).sorted()
+        var points: [(config: Int, n: Int, meter: Double, agg: Double)] = []
+        for (c, m) in report.meter.enumerated() {
+            for n in sizes {
+                if let a = report.aggregatorCost(for: m, meters: n) {
+                    points.append((c, n, m.cpuPerReading.medianUs, a.cpuPerLabel.medianUs))
+                }
+            }
+        }
+        s.text("Meter CPU per reading vs aggregator CPU per label", x: x, y: y - 8, size: 14, weight: "bold")
+        guard !points.isEmpty else {
+            s.text("no aggregator figures", x: x + 20, y: y + 40, size: 12)
+            return
+        }
+        let xs = LogAxis(values: points.map(\.meter), from: x, to: x + width)
+        let ys = LogAxis(values: points.map(\.agg), from: y + height, to: y)
+        s.rect(x: x, y: y, width: width, height: height, fill: "#fafafa", stroke: "#ccc")
+        // Over one or two decades the 2× and 5× ticks are labelled too.
+        for t in xs.ticks {
+            let px = xs.position(t.value)
+            s.line(x1: px, y1: y, x2: px, y2: y + height, stroke: t.major ? "#ddd" : "#eee")
+            if t.major || xs.decades <= 2 {
+                s.text(
+                    microseconds(t.value), x: px, y: y + height + 16, size: 11, anchor: "middle",
+                    fill: t.major ? "#222" : "#777")
+            }
+        }
+        for t in ys.ticks {
+            let py = ys.position(t.value)
+            s.line(x1: x, y1: py, x2: x + width, y2: py, stroke: t.major ? "#ddd" : "#eee")
+            if t.major || ys.decades <= 2 {
+                s.text(
+                    microseconds(t.value), x: x - 6, y: py + 4, size: 11, anchor: "end", fill: t.major ? "#222" : "#777"
+                )
+            }
+        }
+        s.text(
+            "meter CPU per reading (log scale)", x: x + width / 2, y: y + height + 36, size: 12, anchor: "middle")
+        s.text(
+            "aggregator CPU per label (log scale)", x: x - 62, y: y + height / 2, size: 12, anchor: "middle",
+            rotate: -90)
+
+        // A thin line through each configuration's group sizes, then the points.
+        for c in report.meter.indices {
+            let mine = points.filter { $0.config == c }.sorted { $0.n < $1.n }
+            guard mine.count > 1 else { continue }
+            let colour = Self.palette[c % Self.palette.count]
+            for (a, b) in zip(mine, mine.dropFirst()) {
+                s.line(
+                    x1: xs.position(a.meter), y1: ys.position(a.agg), x2: xs.position(b.meter),
+                    y2: ys.position(b.agg), stroke: colour, width: 1.5)
+            }
+        }
+        for p in points {
+            let colour = Self.palette[p.config % Self.palette.count]
+            let rank = Double(sizes.firstIndex(of: p.n) ?? 0)
+            s.circle(
+                cx: xs.position(p.meter), cy: ys.position(p.agg), r: 3.5 + 2 * rank, fill: colour, stroke: "white")
+        }
+        // Group sizes once, next to the configuration with the largest meter time.
+        if let last = report.meter.indices.max(by: {
+            report.meter[$0].cpuPerReading.medianUs < report.meter[$1].cpuPerReading.medianUs
+        }) {
+            for p in points where p.config == last {
+                s.text(
+                    "n = \(grouped(p.n))", x: xs.position(p.meter) + 12, y: ys.position(p.agg) + 4, size: 11,
+                    fill: "#333")
+            }
+        }
+        // Legend: one entry per configuration, inside the plot, top left.
+        var ly = y + 18
+        for (c, m) in report.meter.enumerated() {
+            let colour = Self.palette[c % Self.palette.count]
+            s.circle(cx: x + 16, cy: ly - 4, r: 5, fill: colour, stroke: "white")
+            s.text(
+                "\(m.id.scheme) \(m.id.parameters)/\(m.id.variant): \(microseconds(m.cpuPerReading.medianUs)) per reading",
+                x: x + 28, y: ly, size: 12)
+            ly += 18
+        }
+    }
+
+    // MARK: - Phases
+
+    func phases(_ s: inout SVGWriter, x: Double, y: Double, width: Double, height: Double) {
+        s.text("Where a reading's CPU time goes (meter)", x: x, y: y - 8, size: 14, weight: "bold")
+        let rows = report.meter
+        guard !rows.isEmpty else { return }
+        let maxTotal =
+            rows.map { max($0.cpuPerReading.medianUs, $0.phases.reduce(0) { $0 + $1.cpu.medianUs }) }.max() ?? 1
+        var names: [String] = []
+        for m in rows { for p in m.phases where !names.contains(p.name) { names.append(p.name) } }
+        let barArea = width - 10
+        let rowHeight = min(70, (height - 70) / Double(rows.count))
+        let barHeight = rowHeight * 0.42
+        for (r, m) in rows.enumerated() {
+            let top = y + 8 + Double(r) * rowHeight
+            s.text("\(m.id.scheme) \(m.id.parameters)/\(m.id.variant)", x: x, y: top + 12, size: 12, weight: "bold")
+            let barTop = top + 18
+            var cursor = x
+            for p in m.phases {
+                let w = barArea * p.cpu.medianUs / maxTotal
+                let colour = Self.phasePalette[(names.firstIndex(of: p.name) ?? 0) % Self.phasePalette.count]
+                s.rect(x: cursor, y: barTop, width: max(w, 0.5), height: barHeight, fill: colour, stroke: "white")
+                if w > 34 {
+                    s.text(
+                        percent(p.fraction), x: cursor + w / 2, y: barTop + barHeight / 2 + 4, size: 11,
+                        anchor: "middle", fill: "white")
+                }
+                cursor += w
+            }
+            // The whole reading, measured as one, for comparison with the sum of phases.
+            let whole = x + barArea * m.cpuPerReading.medianUs / maxTotal
+            s.line(x1: whole, y1: barTop - 3, x2: whole, y2: barTop + barHeight + 3, stroke: "#000", width: 2)
+            let sum = m.phasesSumFraction.map { ", phases sum to \(percent($0))" } ?? ""
+            s.text(
+                "whole reading \(microseconds(m.cpuPerReading.medianUs))\(sum)", x: x, y: barTop + barHeight + 14,
+                size: 11, fill: "#555")
+        }
+        // Legend, under the last bar.
+        var lx = x
+        let ly = y + 8 + Double(rows.count) * rowHeight + 14
+        for (i, name) in names.enumerated() {
+            let colour = Self.phasePalette[i % Self.phasePalette.count]
+            s.rect(x: lx, y: ly - 10, width: 12, height: 12, fill: colour, stroke: "none")
+            s.text(name, x: lx + 16, y: ly, size: 11)
+            lx += 22 + Double(name.count) * 6.2
+        }
+        s.line(x1: x, y1: ly + 10, x2: x + 14, y2: ly + 10, stroke: "#000", width: 2)
+        s.text("the whole reading, timed as one", x: x + 20, y: ly + 14, size: 11)
+    }
+}
+
+/// 37.2 → "37 µs", 1530 → "1.5 ms".
+func microseconds(_ v: Double) -> String {
+    if v >= 1_000_000 { return String(format: "%g s", (v / 1e6 * 100).rounded() / 100) }
+    if v >= 1000 { return String(format: "%g ms", (v / 1e3 * 100).rounded() / 100) }
+    if v >= 10 { return String(format: "%.0f µs", v) }
+    return String(format: "%g µs", (v * 10).rounded() / 10)
+}
+
+/// A logarithmic axis over whole decades that cover the values.
+struct LogAxis {
+    let low: Double
+    let high: Double
+    let from: Double
+    let to: Double
+
+    init(values: [Double], from: Double, to: Double) {
+        let positive = values.filter { $0 > 0 }
+        let lo = positive.min() ?? 1
+        let hi = positive.max() ?? 10
+        low = pow(10, floor(log10(lo)))
+        var h = pow(10, ceil(log10(hi)))
+        if h <= low { h = low * 10 }
+        high = h
+        self.from = from
+        self.to = to
+    }
+
+    func position(_ v: Double) -> Double {
+        let t = (log10(max(v, low)) - log10(low)) / (log10(high) - log10(low))
+        return from + (to - from) * t
+    }
+
+    /// Decades the axis spans.
+    var decades: Int { Int((log10(high) - log10(low)).rounded()) }
+
+    /// 1, 2, 5 × each decade; the decades are major.
+    var ticks: [(value: Double, major: Bool)] {
+        var out: [(Double, Bool)] = []
+        var decade = low
+        while decade <= high * 1.0001 {
+            out.append((decade, true))
+            for m in [2.0, 5.0] where decade * m < high { out.append((decade * m, false)) }
+            decade *= 10
+        }
+        return out
+    }
+}
+
+/// Just enough SVG.
+struct SVGWriter {
+    var body: [String] = []
+    let width: Double
+    let height: Double
+
+    init(width: Double, height: Double) {
+        self.width = width
+        self.height = height
+    }
+
+    mutating func text(
+        _ t: String, x: Double, y: Double, size: Double, anchor: String = "start", weight: String = "normal",
+        fill: String = "#222", rotate: Double? = nil
+    ) {
+        let transform = rotate.map { " transform=\"rotate(\(f($0)) \(f(x)) \(f(y)))\"" } ?? ""
+        body.append(
+            "<text x=\"\(f(x))\" y=\"\(f(y))\" font-size=\"\(f(size))\" text-anchor=\"\(anchor)\" font-weight=\"\(weight)\" fill=\"\(fill)\"\(transform)>\(escape(t))</text>"
+        )
+    }
+
+    mutating func line(x1: Double, y1: Double, x2: Double, y2: Double, stroke: String, width: Double = 1) {
+        body.append(
+            "<line x1=\"\(f(x1))\" y1=\"\(f(y1))\" x2=\"\(f(x2))\" y2=\"\(f(y2))\" stroke=\"\(stroke)\" stroke-width=\"\(f(width))\"/>"
+        )
+    }
+
+    mutating func rect(x: Double, y: Double, width: Double, height: Double, fill: String, stroke: String) {
+        body.append(
+            "<rect x=\"\(f(x))\" y=\"\(f(y))\" width=\"\(f(width))\" height=\"\(f(height))\" fill=\"\(fill)\" stroke=\"\(stroke)\"/>"
+        )
+    }
+
+    mutating func circle(cx: Double, cy: Double, r: Double, fill: String, stroke: String) {
+        body.append(
+            "<circle cx=\"\(f(cx))\" cy=\"\(f(cy))\" r=\"\(f(r))\" fill=\"\(fill)\" stroke=\"\(stroke)\" stroke-width=\"1\"/>"
+        )
+    }
+
+    func finish() -> String {
+        """
+        <?xml version="1.0" encoding="UTF-8"?>
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(f(width))" height="\(f(height))" viewBox="0 0 \(f(width)) \(f(height))" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">
+        <rect width="100%" height="100%" fill="white"/>
+        \(body.joined(separator: "\n"))
+        </svg>
+
+        """
+    }
+
+    func f(_ v: Double) -> String { String(format: "%.1f", v) }
+
+    func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
+    }
+}

@@ -1,0 +1,55 @@
+// Flash wear per year: the key store's figure, through one hook.
+
+import MeterSimulator
+
+/// Flash wear caused by the meter's key store (and outbox) over a year of readings.
+public struct FlashWear: Codable, Sendable, Equatable {
+    /// Erase cycles per year of the most-erased sector.
+    public let worstSectorErasesPerYear: Double
+    /// Flash program operations per year, all sectors together.
+    public let programOperationsPerYear: Double
+    /// Erase cycles the flash is specified for (per sector), if the figure assumes one.
+    public let enduranceCycles: Double?
+    /// Where the figure comes from (a model, a simulation run, ...), one line.
+    public let source: String
+
+    public init(
+        worstSectorErasesPerYear: Double, programOperationsPerYear: Double, enduranceCycles: Double?, source: String
+    ) {
+        self.worstSectorErasesPerYear = worstSectorErasesPerYear
+        self.programOperationsPerYear = programOperationsPerYear
+        self.enduranceCycles = enduranceCycles
+        self.source = source
+    }
+
+    /// Years until the most-erased sector reaches the specified endurance.
+    public var yearsToEndurance: Double? {
+        guard let enduranceCycles, worstSectorErasesPerYear > 0 else { return nil }
+        return enduranceCycles / worstSectorErasesPerYear
+    }
+}
+
+/// Readings per year at one reading per 15 minutes.
+public let readingsPerYear: Double = 96 * 365
+
+/// The flash wear of the key store and the outbox, measured on a simulated board by the
+/// wear campaign (`FaultCampaigns.measureFlashWear`: a month of readings, erase counts
+/// scaled to a year). The same for every LWR-PSA configuration: the outbox entry and the
+/// key-store slot do not depend on the parameter set, and the expanded key is written only
+/// at key setup. Measured once per process.
+public enum KeyStoreWear {
+    public static func perYear(for id: CostVariantID, readings: Double) -> FlashWear? {
+        guard id.scheme == "lwr-psa", let wear = measured else { return nil }
+        let scale = readings / readingsPerYear
+        return FlashWear(
+            worstSectorErasesPerYear: max(
+                wear.outbox_erases_per_sector_per_year, wear.key_store_erases_per_sector_per_year) * scale,
+            programOperationsPerYear: wear.program_operations_per_year * scale,
+            enduranceCycles: Double(wear.rated_cycles),
+            source:
+                "wear campaign on a simulated board (\(String(format: "%.2f", wear.simulated_years)) years of readings)"
+        )
+    }
+
+    static let measured: WearReport? = try? FaultCampaigns.measureFlashWear(years: 1.0 / 12)
+}

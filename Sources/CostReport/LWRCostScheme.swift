@@ -1,0 +1,396 @@
+// LWR-PSA in the cost report: both parameter sets, both key modes.
+import Aggregation
+import MeterCrypto
+import MeterFirmware
+import MeterSimulator
+
+/// LWR-PSA with one parameter set and one key mode.
+public struct LWRCostScheme: CostScheme {
+    public let parameters: LWRParameters
+    public let keyMode: KeyMode
+
+    public init(parameters: LWRParameters, keyMode: KeyMode) {
+        self.parameters = parameters
+        self.keyMode = keyMode
+    }
+
+    /// Every configuration the firmware supports.
+    public static var all: [LWRCostScheme] {
+        [LWRParameters.standard, .turbo].flatMap { p in
+            [KeyMode.seed, .expanded].map { LWRCostScheme(parameters: p, keyMode: $0) }
+        }
+    }
+
+    /// Flash geometry of the simulated board (`SimulatedMeter`'s default).
+    static let sectorSize = 4096
+    /// The largest reading of the measured groups, in Wh (the demo's default).
+    static let maxReading: UInt64 = 5000
+
+    public var id: CostVariantID {
+        CostVariantID(
+            scheme: "lwr-psa", parameters: parameters == .standard ? "standard" : "turbo",
+            variant: keyMode == .seed ? "seed" : "expanded")
+    }
+
+    public var parameterSetName: String { "\(parameters.name)" }
+    public var ciphertextBytes: Int { parameters.ciphertextBytes }
+    public var frameBytes: Int { Frame.size(payloadLength: parameters.ciphertextBytes) }
+
+    public var keyStore: KeyStoreFootprint {
+        // The state a ready meter keeps (typed records: identity, frame and provisioning
+        // keys, parameters, PSA seed; the expanded key's sums in that mode) in a journal of
+        // two sectors; the expanded key itself takes its own sectors.
+        var record = MeterRecord()
+        record.phase = .ready
+        record.keyMode = keyMode
+        let journalFlash = 2 * Self.sectorSize
+        guard keyMode == .expanded else {
+            return KeyStoreFootprint(bytes: record.bodyBytes, flashBytes: journalFlash)
+        }
+        let keyBytes = parameters.lambda * 8
+        let keySectors = (keyBytes + Self.sectorSize - 1) / Self.sectorSize
+        return KeyStoreFootprint(
+            bytes: record.bodyBytes + keyBytes, flashBytes: journalFlash + keySectors * Self.sectorSize)
+    }
+
+    public var firmwareState: [StateItem] {
+        [
+            StateItem(name: "Meter (the whole firmware state)", bytes: MemoryLayout<Meter>.size, isTotal: true),
+            StateItem(
+                name: "key-setup share buffer (λ words; idle after setup)", bytes: LWRParameters.maxLambda * 8,
+                isTotal: false),
+            StateItem(name: "frame + inbox buffers", bytes: 2 * Frame.maxFrameBytes, isTotal: false),
+            StateItem(name: "MeterRecord (key store state)", bytes: MemoryLayout<MeterRecord>.size, isTotal: false),
+        ]
+    }
+
+    public func makeMeter() throws -> any ReadingProbe {
+        try LWRReadingProbe(parameters: parameters, keyMode: keyMode)
+    }
+
+    public func makeLabelWorkload(meters: Int, labels: Int) throws -> any LabelWorkload {
+        try LWRLabelWorkload(parameters: parameters, meters: meters, labels: labels)
+    }
+
+    public func makePhases() throws -> [CostPhase] {
+        let lambda = parameters.lambda
+        let parameters = self.parameters
+        let group: UInt32 = 1
+        let state = PhaseState()
+        var seedBytes = [UInt8](repeating: 0, count: 32)
+        for i in seedBytes.indices { seedBytes[i] = UInt8(truncatingIfNeeded: i &* 29 &+ 7) }
+        let seed = seedBytes
+
+        // The inputs of the inner product, computed once: a_l and k as λ words each.
+        var key = LWRPSA.keyStream(parameters: parameters, seed: seed.span)
+        let keyWords = (0..<lambda).map { _ in key.squeezeWord() }
+        var a = LWRLabelExpansion.start(parameters: parameters, group: group, label: 1)
+        let labelWords = (0..<lambda).map { _ in a.squeezeWord() }
+
+        let expansion = CostPhase(
+            name: "label expansion",
+            detail: "a_l: the XOF over (domain, set, group, label) and λ = \(lambda) word squeezes",
+            source: .standalone {
+                var x = LWRLabelExpansion.start(parameters: parameters, group: group, label: state.nextLabel())
+                var acc: UInt64 = 0
+                for _ in 0..<lambda { acc ^= x.squeezeWord() }
+                consume(acc)
+            })
+
+        let keyStream: CostPhase
+        switch keyMode {
+        case .seed:
+            keyStream = CostPhase(
+                name: "key stream",
+                detail: "k re-expanded from its 32-byte seed: the XOF and λ word squeezes",
+                source: .standalone {
+                    var x = LWRPSA.keyStream(parameters: parameters, seed: seed.span)
+                    var acc: UInt64 = 0
+                    for _ in 0..<lambda { acc ^= x.squeezeWord() }
+                    consume(acc)
+                })
+        case .expanded:
+            let scratch = try ScratchBoard()
+            let board = scratch.board
+            // The key as the firmware stores it: little-endian words from address 0.
+            var bytes = [UInt8](repeating: 0, count: lambda * 8)
+            for (j, w) in keyWords.enumerated() {
+                for b in 0..<8 { bytes[8 * j + b] = UInt8(truncatingIfNeeded: w >> UInt64(8 * b)) }
+            }
+            for s in 0..<UInt32((lambda * 8 + Self.sectorSize - 1) / Self.sectorSize) {
+                try board.erase(sector: s)
+            }
+            for offset in stride(from: 0, to: bytes.count, by: 256) {
+                try board.program(UInt32(offset), bytes[offset..<(offset + 256)].span)
+            }
+            keyStream = CostPhase(
+                name: "key stream",
+                detail: "k read from flash: λ/64 HAL reads of 512 bytes, bytes to words (as Meter.computePad)",
+                source: .standalone {
+                    withExtendedLifetime(scratch) {
+                        var page = InlineArray<512, UInt8>(repeating: 0)
+                        var acc: UInt64 = 0
+                        var address: UInt32 = 0
+                        var remaining = lambda
+                        while remaining > 0 {
+                            var span = page.mutableSpan
+                            try! board.read(address, into: &span)
+                            for w in 0..<64 {
+                                var v: UInt64 = 0
+                                for b in 0..<8 { v |= UInt64(page[8 * w + b]) << UInt64(8 * b) }
+                                acc ^= v
+                            }
+                            address += 512
+                            remaining -= 64
+                        }
+                        consume(acc)
+                    }
+                })
+        }
+
+        let innerProduct = CostPhase(
+            name: "inner product",
+            detail: "Σ a_l[j]·k[j] mod 2^64 over two precomputed λ-word vectors",
+            source: .standalone {
+                consume(wrappingInnerProduct(labelWords, keyWords))
+            })
+
+        let boundary = CostPhase(
+            name: "boundary step",
+            detail: "with F_k(l) precomputed: sample, add Δ·x, persist the label counter, seal and send the frame",
+            source: .boundaryStep)
+        return [expansion, keyStream, innerProduct, boundary]
+    }
+}
+
+/// The label-vector XOF exactly as `LWRLabelStream` starts it (its state is internal).
+enum LWRLabelExpansion {
+    static func start(parameters: LWRParameters, group: UInt32, label: UInt64) -> XOF {
+        var x = parameters.makeXOF()
+        x.absorb("PM-LWR-A-v1")
+        x.absorb(parameters.id)
+        x.absorb(bigEndian: group)
+        x.absorb(bigEndian: label)
+        return x
+    }
+}
+
+/// A fresh label per phase run (the firmware never expands the same label twice).
+final class PhaseState {
+    private var label: UInt64 = 1_000
+    func nextLabel() -> UInt64 {
+        label &+= 1
+        return label
+    }
+}
+
+/// Σ a[j]·b[j] mod 2^64.
+@inline(never)
+func wrappingInnerProduct(_ a: [UInt64], _ b: [UInt64]) -> UInt64 {
+    precondition(a.count == b.count, "inner product of vectors of different lengths")
+    return a.withUnsafeBufferPointer { pa in
+        b.withUnsafeBufferPointer { pb in
+            var acc: UInt64 = 0
+            for j in 0..<pa.count { acc &+= pa[j] &* pb[j] }
+            return acc
+        }
+    }
+}
+
+/// Keeps a value alive so the optimiser cannot drop the work that made it.
+@inline(never)
+func consume(_ value: UInt64) {
+    sink.store(value)
+}
+
+/// Where `consume` puts values.
+final class Sink: @unchecked Sendable {
+    private var value: UInt64 = 0
+    func store(_ v: UInt64) { value ^= v }
+}
+let sink = Sink()
+
+// MARK: - The meter
+
+/// Why an LWR probe or workload failed.
+public enum LWRCostError: Error, Equatable, Sendable {
+    /// Key setup of the probe's group did not complete: the step and what happened.
+    case setupFailed(String)
+    /// A reading step did not produce exactly one reading frame for the expected label.
+    case noReading(label: UInt64, detail: String)
+    /// The aggregator's sum differs from the true sum (the measured path is broken).
+    case wrongSum(label: UInt64, decrypted: UInt64, expected: UInt64)
+}
+
+/// Meter 1 of a two-meter group on simulated boards after a real key setup
+/// (ffdhe3072, zero shares), one ADC sample per 15-minute interval so that the boundary
+/// step is a single `poll()`.
+final class LWRReadingProbe: ReadingProbe {
+    let meter: SimulatedMeter
+    /// Makes the aggregator's acks: the outbox keeps a reading (and re-sends it at every
+    /// boundary) until it is acknowledged, so each settle acks the measured reading.
+    let intake: FrameIntake
+    let intervalTicks: UInt64
+    var expectedLabel: UInt64 = 0
+    var lastIdle = false
+    var lastEvent = MeterEvent.none
+    /// Constant load: 400 W, i.e. 100 Wh per interval.
+    static let milliwatts: UInt32 = 400_000
+
+    init(parameters: LWRParameters, keyMode: KeyMode) throws {
+        let provisioningKey = [UInt8](repeating: 0x5A, count: 32)
+        var keys: [UInt32: [UInt8]] = [:]
+        let meters = try (1...2).map { i in
+            let frameKey = [UInt8](repeating: UInt8(0x30 + i), count: 32)
+            keys[UInt32(i)] = frameKey
+            return try SimulatedMeter(
+                id: UInt32(i), group: 1, seed: 0xC057 &+ UInt64(i), profile: [Self.milliwatts], sampleSeconds: 900,
+                frameKey: frameKey, provisioningKey: provisioningKey)
+        }
+        let members = try GroupMembers(group: 1, scheme: .lwrPSA, frameKeys: keys)
+        let setup = try LWRKeySetup(
+            members: members, parameters: parameters, maxReading: LWRCostScheme.maxReading,
+            keyMode: keyMode.rawValue)
+        for (i, begin) in setup.beginFrames().enumerated() {
+            let event = try meters[i].handle(begin.frame)
+            guard event == .publicKeySent else { throw LWRCostError.setupFailed("setupBegin: \(event)") }
+            for frame in meters[i].takeSent() { try setup.receivePublicKey(frame) }
+        }
+        for m in meters {
+            for frame in try setup.peerKeyFrames(for: m.id) { try m.handle(frame) }
+            for frame in m.takeSent() { try setup.receiveKeyShare(frame) }
+        }
+        let aggregator = try LWRAggregator(
+            members: members, parameters: parameters, bounds: setup.bounds, aggregateKey: setup.aggregateKey(),
+            currentLabel: 0)
+        meter = meters[0]
+        intervalTicks = meter.timing.intervalTicks
+        expectedLabel = meter.firmware.nextLabel
+
+        // One label through both meters and the aggregator: the probe measures a meter
+        // whose readings really decrypt.
+        intake = FrameIntake(members: members)
+        for m in meters {
+            m.advance(ticks: intervalTicks)
+            m.firmware.idle()
+            _ = m.firmware.poll()
+            for frame in m.takeSent() where frame[1] == FrameType.reading.rawValue {
+                try m.handle(try aggregator.acceptAndAcknowledge(frame).ack)
+            }
+        }
+        let expected = 2 * UInt64(Self.milliwatts) / 4000
+        let sum = try aggregator.decryptSum(label: expectedLabel)
+        guard sum == expected else {
+            throw LWRCostError.wrongSum(label: expectedLabel, decrypted: sum, expected: expected)
+        }
+        expectedLabel += 1
+        meter.advance(ticks: intervalTicks)
+    }
+
+    func prepare() { lastIdle = meter.firmware.idle() }
+
+    func boundary() { lastEvent = meter.firmware.poll() }
+
+    func settle() throws {
+        let label = expectedLabel
+        let sent = meter.takeSent()
+        guard lastIdle else { throw LWRCostError.noReading(label: label, detail: "idle() did not precompute") }
+        guard case .readingSent(label, _) = lastEvent else {
+            throw LWRCostError.noReading(label: label, detail: "poll() returned \(lastEvent)")
+        }
+        guard sent.count == 1, sent[0][1] == FrameType.reading.rawValue, sent[0].count == 48 else {
+            throw LWRCostError.noReading(label: label, detail: "\(sent.count) frames sent")
+        }
+        guard try meter.handle(intake.acknowledgement(to: meter.id, label: label)) == .acknowledged(label: label) else {
+            throw LWRCostError.noReading(label: label, detail: "the ack was not taken")
+        }
+        lastIdle = false
+        lastEvent = .none
+        expectedLabel += 1
+        meter.advance(ticks: intervalTicks)
+    }
+}
+
+// MARK: - The aggregator
+
+/// A group of n meters with random keys (each from a 32-byte seed, as the firmware's seed
+/// mode) and their sealed reading frames, replayed into fresh `LWRAggregator`s.
+final class LWRLabelWorkload: LabelWorkload {
+    let parameters: LWRParameters
+    let bounds: LWRGroupBounds
+    let group: UInt32 = 7
+    let frameKeys: [UInt32: [UInt8]]
+    let aggregateKey: [UInt64]
+    let labels: [UInt64]
+    let frames: [[[UInt8]]]
+    let sums: [UInt64]
+    var aggregator: LWRAggregator?
+
+    var meters: Int { frameKeys.count }
+    var labelCount: Int { labels.count }
+
+    init(parameters: LWRParameters, meters: Int, labels labelCount: Int) throws {
+        self.parameters = parameters
+        bounds = try LWRGroupBounds(
+            meters: UInt32(meters), maxReading: LWRCostScheme.maxReading, parameters: parameters)
+        var rng = SplitMix64(seed: 0xA66 &+ UInt64(meters))
+        func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
+        let ids = (0..<meters).map { UInt32(1 + $0) }
+        var keys: [UInt32: [UInt8]] = [:]
+        for id in ids { keys[id] = bytes(Frame.keyBytes) }
+        frameKeys = keys
+        let members = try GroupMembers(group: group, scheme: .lwrPSA, frameKeys: keys)
+        let intake = FrameIntake(members: members)
+        let seeds = ids.map { _ in bytes(32) }
+        var aggregate = [UInt64](repeating: 0, count: parameters.lambda)
+        for seed in seeds {
+            var k = LWRPSA.keyStream(parameters: parameters, seed: seed.span)
+            for j in 0..<parameters.lambda { aggregate[j] &+= k.squeezeWord() }
+        }
+        aggregateKey = aggregate
+        labels = (0..<labelCount).map { 500 + UInt64($0) }
+        var frames: [[[UInt8]]] = []
+        var sums: [UInt64] = []
+        for label in labels {
+            var perLabel: [[UInt8]] = []
+            perLabel.reserveCapacity(meters)
+            var sum: UInt64 = 0
+            for (i, id) in ids.enumerated() {
+                let reading = rng.next() % (LWRCostScheme.maxReading + 1)
+                sum += reading
+                let seed = seeds[i]
+                let pad = LWRPSA.prf(parameters: parameters, seed: seed.span, group: group, label: label)
+                let c = try LWRPSA.encrypt(reading: reading, pad: pad, bounds: bounds, parameters: parameters)
+                let payload = (0..<8).map { UInt8(truncatingIfNeeded: c >> UInt64(56 - 8 * $0)) }
+                perLabel.append(intake.seal(.reading, to: id, label: label, payload: payload))
+            }
+            frames.append(perLabel)
+            sums.append(sum)
+        }
+        self.frames = frames
+        self.sums = sums
+    }
+
+    func start(label index: Int) throws {
+        // Copies, so that the aggregator's own memory (membership, K) is allocated here.
+        var keys: [UInt32: [UInt8]] = [:]
+        keys.reserveCapacity(frameKeys.count)
+        for (id, key) in frameKeys { keys[id] = key.map { $0 } }
+        let members = try GroupMembers(group: group, scheme: .lwrPSA, frameKeys: keys)
+        aggregator = try LWRAggregator(
+            members: members, parameters: parameters, bounds: bounds, aggregateKey: aggregateKey.map { $0 },
+            currentLabel: labels[index])
+    }
+
+    func collect(label index: Int) throws {
+        guard let aggregator else { preconditionFailure("collect before start") }
+        for frame in frames[index] { _ = try aggregator.accept(frame) }
+    }
+
+    func decrypt(label index: Int) throws -> Bool {
+        guard let aggregator else { preconditionFailure("decrypt before start") }
+        return try aggregator.decryptSum(label: labels[index]) == sums[index]
+    }
+
+    func finish() { aggregator = nil }
+}

@@ -1,0 +1,222 @@
+// The report as a terminal table, CSV and JSON.
+import Foundation
+
+extension CostReport {
+    /// Pretty-printed JSON with snake_case keys.
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    // MARK: - CSV
+
+    /// One figure per line: section, scheme, parameters, variant, meters, phase, metric,
+    /// value, unit. Empty value: not measured.
+    public func csv() -> String {
+        var lines = ["section,scheme,parameters,variant,meters,phase,metric,value,unit"]
+        func row(
+            _ section: String, _ id: (String, String, String), meters: Int? = nil, phase: String = "",
+            _ metric: String, _ value: String, _ unit: String
+        ) {
+            let fields = [
+                section, id.0, id.1, id.2, meters.map(String.init) ?? "", phase, metric, value, unit,
+            ]
+            lines.append(fields.map(csvField).joined(separator: ","))
+        }
+        func num(_ v: Double) -> String { String(format: "%.3f", v) }
+        for m in meter {
+            let id = (m.id.scheme, m.id.parameters, m.id.variant)
+            for (name, d) in [("cpu_per_reading", m.cpuPerReading), ("prepare", m.prepare), ("boundary", m.boundary)] {
+                row("meter", id, "\(name)_median", num(d.medianUs), "us")
+                row("meter", id, "\(name)_p10", num(d.p10Us), "us")
+                row("meter", id, "\(name)_p90", num(d.p90Us), "us")
+            }
+            row("meter", id, "readings", "\(m.cpuPerReading.samples)", "count")
+            row("meter", id, "heap_allocations_per_reading", m.heapAllocationsPerReading.map(num) ?? "", "count")
+            row("meter", id, "peak_stack", m.stack.map { "\($0.highWaterBytes)" } ?? "", "bytes")
+            row("meter", id, "peak_stack_harness", m.stack.map { "\($0.harnessBytes)" } ?? "", "bytes")
+            row("meter", id, "stack_painted", m.stack.map { "\($0.paintedBytes)" } ?? "", "bytes")
+            row("meter", id, "static_ram", "\(m.staticRAM.totalBytes)", "bytes")
+            row("meter", id, "flash", m.flash.map { "\($0.flashBytes)" } ?? "", "bytes")
+            row("meter", id, "ciphertext", "\(m.ciphertextBytes)", "bytes")
+            row("meter", id, "frame", "\(m.frameBytes)", "bytes")
+            row("meter", id, "key_store", "\(m.keyStore.bytes)", "bytes")
+            row("meter", id, "key_store_flash", "\(m.keyStore.flashBytes)", "bytes")
+            row(
+                "meter", id, "flash_wear_worst_sector_erases_per_year",
+                m.flashWear.map { num($0.worstSectorErasesPerYear) } ?? "", "count")
+            row("meter", id, "instructions_per_reading", m.instructions.map { "\($0.perReading)" } ?? "", "count")
+            for p in m.phases {
+                row("phase", id, phase: p.name, "median", num(p.cpu.medianUs), "us")
+                row("phase", id, phase: p.name, "fraction", String(format: "%.4f", p.fraction), "ratio")
+            }
+            if let sum = m.phasesSumFraction {
+                row("phase", id, phase: "sum of phases", "fraction", String(format: "%.4f", sum), "ratio")
+            }
+        }
+        for a in aggregator {
+            let id = (a.scheme, a.parameters, "")
+            row("aggregator", id, meters: a.meters, "cpu_per_label_median", num(a.cpuPerLabel.medianUs), "us")
+            row("aggregator", id, meters: a.meters, "cpu_per_label_p10", num(a.cpuPerLabel.p10Us), "us")
+            row("aggregator", id, meters: a.meters, "cpu_per_label_p90", num(a.cpuPerLabel.p90Us), "us")
+            row("aggregator", id, meters: a.meters, "collect_median", num(a.collect.medianUs), "us")
+            row("aggregator", id, meters: a.meters, "decrypt_median", num(a.decrypt.medianUs), "us")
+            row("aggregator", id, meters: a.meters, "samples", "\(a.cpuPerLabel.samples)", "count")
+            row("aggregator", id, meters: a.meters, "peak_heap", a.peakHeapBytes.map { "\($0)" } ?? "", "bytes")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    // MARK: - Table
+
+    /// The report as one table: a column per configuration, a row per figure.
+    public func table() -> String {
+        let columns = meter
+        var rows: [(String, [String])] = []
+        func section(_ title: String) { rows.append((title, columns.map { _ in "" })) }
+        func add(_ label: String, _ value: (MeterCost) -> String) { rows.append(("  " + label, columns.map(value))) }
+
+        rows.append(("", columns.map { $0.id.scheme }))
+        rows.append(("", columns.map { "\($0.id.parameters)/\($0.id.variant)" }))
+        section("METER, per reading")
+        add("CPU µs, median") { us($0.cpuPerReading.medianUs) }
+        add("  spread p10–p90") { "\(us($0.cpuPerReading.p10Us))–\(us($0.cpuPerReading.p90Us))" }
+        add("  prepare (ahead)") { us($0.prepare.medianUs) }
+        add("  boundary step") { us($0.boundary.medianUs) }
+        add("instructions") { m in m.instructions.map { grouped(Int($0.perReading)) } ?? "n/a" }
+        add("heap allocations") { m in
+            m.heapAllocationsPerReading.map { $0 == 0 ? "0" : String(format: "%.2f", $0) } ?? "not counted"
+        }
+        add("peak stack B") { m in m.stack.map { grouped($0.highWaterBytes) } ?? "n/a" }
+        add("  prepare / boundary") { m in
+            m.stack.map { "\(grouped($0.prepareBytes)) / \(grouped($0.boundaryBytes))" } ?? "n/a"
+        }
+        add("static RAM B") { grouped($0.staticRAM.totalBytes) }
+        add("flash B (text+data)") { m in m.flash.map { grouped($0.flashBytes) } ?? "n/a" }
+        add("ciphertext B (frame)") { "\($0.ciphertextBytes) (\($0.frameBytes))" }
+        add("key store B (flash)") { "\(grouped($0.keyStore.bytes)) (\(grouped($0.keyStore.flashBytes)))" }
+        add("flash wear per year") { m in
+            m.flashWear.map { String(format: "%.0f erases", $0.worstSectorErasesPerYear) } ?? "n/a"
+        }
+
+        var phaseNames: [String] = []
+        for m in meter { for p in m.phases where !phaseNames.contains(p.name) { phaseNames.append(p.name) } }
+        if !phaseNames.isEmpty {
+            section("PHASES, µs median (share of the reading)")
+            for name in phaseNames {
+                add(name) { m in
+                    guard let p = m.phases.first(where: { $0.name == name }) else { return "-" }
+                    return "\(us(p.cpu.medianUs)) (\(percent(p.fraction)))"
+                }
+            }
+            add("sum of phases") { m in m.phasesSumFraction.map(percent) ?? "-" }
+        }
+
+        let sizes = Array(Set(aggregator.map(\.meters))).sorted()
+        if !sizes.isEmpty {
+            section("AGGREGATOR, per label: verify+collect n frames, decrypt")
+            for n in sizes {
+                let label = "n = \(grouped(n))"
+                add("\(label) CPU µs") { m in
+                    guard let a = aggregatorCost(for: m, meters: n) else { return "-" }
+                    return "\(us(a.cpuPerLabel.medianUs)) (dec \(us(a.decrypt.medianUs)))"
+                }
+                add("\(label) peak heap B") { m in
+                    guard let a = aggregatorCost(for: m, meters: n) else { return "-" }
+                    return a.peakHeapBytes.map { grouped(Int($0)) } ?? "not counted"
+                }
+            }
+        }
+
+        // Section titles (rows without cells) may run into the columns.
+        let labelWidth = rows.filter { !$0.1.allSatisfy(\.isEmpty) }.map { $0.0.count }.max() ?? 0
+        var widths = columns.indices.map { c in rows.map { $0.1[c].count }.max() ?? 0 }
+        widths = widths.map { max($0, 8) }
+        var out: [String] = []
+        for (label, cells) in rows {
+            if cells.allSatisfy(\.isEmpty) {
+                out.append(label)
+                continue
+            }
+            var line = label.padding(toLength: labelWidth, withPad: " ", startingAt: 0)
+            for (c, cell) in cells.enumerated() {
+                line += "  " + String(repeating: " ", count: widths[c] - cell.count) + cell
+            }
+            out.append(line.trimmingTrailingSpaces())
+        }
+        out.append("")
+        out.append(contentsOf: footnotes())
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    /// The aggregator row that belongs to a meter column.
+    func aggregatorCost(for m: MeterCost, meters n: Int) -> AggregatorCost? {
+        aggregator.first { $0.scheme == m.id.scheme && $0.parameters == m.id.parameters && $0.meters == n }
+    }
+
+    func footnotes() -> [String] {
+        var lines: [String] = []
+        let readings = meter.first?.cpuPerReading.samples ?? 0
+        lines.append(
+            "\(host.build) build on \(host.system), \(host.cores) cores; CPU = thread CPU time, \(readings) readings per column."
+        )
+        lines.append(
+            "prepare = work ahead of the boundary (LWR: F_k(l) while idle); boundary step = sample, encrypt, persist, seal, send."
+        )
+        if let s = meter.first?.stack {
+            lines.append(
+                "peak stack: painted \(grouped(s.paintedBytes)) B, deepest of \(s.readings) readings, host x86_64 build; includes \(s.harnessBytes) B of probe frames."
+            )
+        }
+        if let f = firmware.first {
+            let ext = f.externalSymbols.joined(separator: " ")
+            lines.append(
+                "flash: scripts/check-firmware.sh --scheme NAME (Embedded -\(f.optimization), \(f.target)); not included: \(ext)."
+            )
+        }
+        lines.append("static RAM = the firmware state (MemoryLayout<Meter>) + .data + .bss of the Embedded object.")
+        lines.append(
+            "aggregator columns with the same scheme and parameters share one measurement; dec = decrypt alone.")
+        if meter.contains(where: { $0.flashWear == nil }) {
+            lines.append("flash wear n/a: the key store provides no figure yet (CostReport.KeyStoreWear).")
+        }
+        if meter.contains(where: { $0.instructions == nil }) {
+            lines.append("instructions n/a: add --instructions (callgrind, slow) or run scripts/count-instructions.sh.")
+        }
+        lines.append(contentsOf: notes.map { "note: \($0)" })
+        return lines
+    }
+}
+
+func csvField(_ s: String) -> String {
+    s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+}
+
+func us(_ v: Double) -> String {
+    v >= 1000 ? grouped(Int(v.rounded())) : String(format: v >= 100 ? "%.0f" : "%.1f", v)
+}
+
+func percent(_ v: Double) -> String { String(format: "%.0f%%", v * 100) }
+
+/// 12345678 → "12 345 678".
+func grouped(_ v: Int) -> String {
+    let digits = String(v.magnitude)
+    var out = ""
+    for (i, ch) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out.append(" ") }
+        out.append(ch)
+    }
+    return v < 0 ? "-" + out : out
+}
+
+extension String {
+    func trimmingTrailingSpaces() -> String {
+        var s = self
+        while s.last == " " { s.removeLast() }
+        return s
+    }
+}
