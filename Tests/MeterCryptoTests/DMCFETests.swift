@@ -25,7 +25,8 @@ struct DMCFETests {
     }
 
     func groupFile() throws -> GroupFile {
-        let url = try #require(Bundle.module.url(forResource: "dmcfe_group", withExtension: "json", subdirectory: "Vectors"))
+        let url = try #require(
+            Bundle.module.url(forResource: "dmcfe_group", withExtension: "json", subdirectory: "Vectors"))
         return try JSONDecoder().decode(GroupFile.self, from: Data(contentsOf: url))
     }
 
@@ -178,7 +179,9 @@ struct DMCFETests {
             var out = [UInt8](repeating: 0, count: 64)
             var span = out.mutableSpan
             // y = 0 so the share is the mask itself; add them up through keyShare's encoding.
-            DMCFE.keyShare(secret: DMCFESecret(randomBytes: [UInt8](repeating: 0, count: 64).span)!, weight: 0, t1: t1, t2: t2, into: &span)
+            DMCFE.keyShare(
+                secret: DMCFESecret(randomBytes: [UInt8](repeating: 0, count: 64).span)!, weight: 0, t1: t1, t2: t2,
+                into: &span)
             let m = DMCFESecret(randomBytes: out.span)!
             if index < ids.count - 1 {
                 total1 = addModQ(total1, m.s1)

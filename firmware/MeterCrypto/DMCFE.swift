@@ -140,9 +140,7 @@ public enum DMCFE {
         into out: inout MutableSpan<UInt8>
     ) {
         precondition(out.count == keyShareBytes, "a key share has 64 bytes")
-        var y = InlineArray<4, UInt>(repeating: 0)
-        y[0] = UInt(weight.magnitude)
-        if weight < 0 { y = negate(y) }
+        let y = exponent(weight)
         let z1 = add(multiply(y, secret.s1), t1)
         let z2 = add(multiply(y, secret.s2), t2)
         for i in 0..<32 {
@@ -206,5 +204,47 @@ public enum DMCFE {
         var rSpan = r.mutableSpan
         MPN.multiply(a.span, b.span, modulus: DMCFEGroup.orderLimbs.span, into: &rSpan)
         return r
+    }
+}
+
+// MARK: - group arithmetic for the aggregator (host side, the same code)
+
+extension DMCFE {
+    /// (a · b) mod p.
+    public static func multiply(_ a: Limbs3072, _ b: Limbs3072) -> Limbs3072 {
+        MPN.multiply(a, b, modulus: DMCFEGroup.prime)
+    }
+
+    /// a^e mod p for an exponent e < 2^256 given as 4 limbs (e.g. an element of Z_q).
+    public static func power(_ a: Limbs3072, _ e: InlineArray<4, UInt>) -> Limbs3072 {
+        MPN.power(a, exponent: e.span, bits: 256, modulus: DMCFEGroup.prime)
+    }
+
+    /// g^e mod p for a 64-bit exponent.
+    public static func generatorPower(_ e: UInt64) -> Limbs3072 {
+        let x = InlineArray<1, UInt>(repeating: UInt(e))
+        return MPN.power(DMCFEGroup.generator, exponent: x.span, bits: 64, modulus: DMCFEGroup.prime)
+    }
+
+    /// (q − e) mod q: the exponent of the inverse, since every element used has order q.
+    public static func negateExponent(_ e: InlineArray<4, UInt>) -> InlineArray<4, UInt> { negate(e) }
+
+    /// (a + b) mod q.
+    public static func addExponents(_ a: InlineArray<4, UInt>, _ b: InlineArray<4, UInt>) -> InlineArray<4, UInt> {
+        add(a, b)
+    }
+
+    /// A weight y as an element of Z_q.
+    public static func exponent(_ weight: Int64) -> InlineArray<4, UInt> {
+        var y = InlineArray<4, UInt>(repeating: 0)
+        y[0] = UInt(weight.magnitude)
+        return weight < 0 ? negate(y) : y
+    }
+
+    /// Reads a 32-byte big-endian element of Z_q; nil if it is not below q.
+    public static func exponent(bigEndian bytes: Span<UInt8>) -> InlineArray<4, UInt>? {
+        guard bytes.count == 32 else { return nil }
+        let v = limbs256(bigEndian: bytes, at: 0)
+        return belowOrder(v) ? v : nil
     }
 }

@@ -76,7 +76,8 @@ enum MPN {
             tSpan.withUnsafeMutableBufferPointer { tp in
                 a.withUnsafeBufferPointer { ap in
                     b.withUnsafeBufferPointer { bp in
-                        pm_mpn_sec_mul(rp.baseAddress!, ap.baseAddress!, a.count, bp.baseAddress!, b.count, tp.baseAddress!)
+                        pm_mpn_sec_mul(
+                            rp.baseAddress!, ap.baseAddress!, a.count, bp.baseAddress!, b.count, tp.baseAddress!)
                     }
                 }
             }
