@@ -31,6 +31,15 @@ public enum AggregationError: Error, Equatable, Sendable {
     case keySetupProtocol(meter: UInt32)
     /// The group description is unusable (no meters, duplicate ids, bad keys).
     case invalidGroup(String)
+    /// No discrete logarithm within ±bound: the result is out of range or the key does not
+    /// match the ciphertexts (never reported as a wrong number).
+    case discreteLogOutOfRange(bound: UInt64)
+    /// A discrete-log bound this implementation does not take (2·bound + 1 must fit 62 bits).
+    case discreteLogBoundTooLarge(UInt64)
+    /// A group element that is not in the DMCFE subgroup (zero, ≥ p, or of the wrong order).
+    case notInGroup(meter: UInt32)
+    /// A weight vector that does not cover exactly the group's meters.
+    case invalidWeights(String)
     /// The scheme's own parameters refused the input.
     case lwr(LWRError)
 }

@@ -31,4 +31,25 @@ static inline void pm_mpn_zero(mp_limb_t *rp, mp_size_t n) {
     mpn_zero(rp, n);
 }
 
+/// rp (an + bn limbs) = ap · bp in time independent of the values; tp: mpn_sec_mul_itch.
+static inline void pm_mpn_sec_mul(mp_limb_t *rp, const mp_limb_t *ap, mp_size_t an,
+                                  const mp_limb_t *bp, mp_size_t bn, mp_limb_t *tp) {
+    mpn_sec_mul(rp, ap, an, bp, bn, tp);
+}
+
+static inline mp_size_t pm_mpn_sec_mul_itch(mp_size_t an, mp_size_t bn) {
+    return mpn_sec_mul_itch(an, bn);
+}
+
+/// {np, dn} = {np, nn} mod {dp, dn} in time independent of the values (top limb of d
+/// nonzero); tp: mpn_sec_div_r_itch.
+static inline void pm_mpn_sec_div_r(mp_limb_t *np, mp_size_t nn, const mp_limb_t *dp,
+                                    mp_size_t dn, mp_limb_t *tp) {
+    mpn_sec_div_r(np, nn, dp, dn, tp);
+}
+
+static inline mp_size_t pm_mpn_sec_div_r_itch(mp_size_t nn, mp_size_t dn) {
+    return mpn_sec_div_r_itch(nn, dn);
+}
+
 #endif

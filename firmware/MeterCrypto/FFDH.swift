@@ -1,9 +1,7 @@
 // Finite-field Diffie–Hellman in the RFC 7919 ffdhe3072 group, for meter key setup.
 //
-// The only file in MeterCrypto that talks to GMP. It uses mpn_* functions with
-// caller-owned, fixed-size buffers only (no mpz_*, which allocates inside C).
-
-import CGMP
+// Exponentiations go through MPN.swift (mpn_sec_powm on caller-owned, fixed-size
+// buffers; no mpz_*, which allocates inside C).
 
 /// Why a Diffie–Hellman operation was refused.
 public enum FFDHError: Error, Equatable, Sendable {
@@ -89,18 +87,6 @@ public enum FFDHGroup {
         0xAFDC_5620_273D_3CF1, 0xADF8_5458_A2BB_4A9A, 0xFFFF_FFFF_FFFF_FFFF,
     ])
 
-    /// Scratch limbs owned by each exponentiation (on the stack: 960 × 8 = 7,680 bytes).
-    ///
-    /// GMP 6.2.1 reports `mpn_sec_powm_itch(bn: 48, enb: 280, n: 48)` = 960 (also 960
-    /// for bn = 1); `scratchLimbsRequired` asks the linked GMP again on every call and a
-    /// precondition stops the meter if a different GMP ever needs more.
-    public static let scratchLimbCapacity = 960
-
-    /// What the linked GMP says one exponentiation needs: `mpn_sec_powm_itch(48, 280, 48)`.
-    public static var scratchLimbsRequired: Int {
-        Int(pm_mpn_sec_powm_itch(48, mp_bitcnt_t(FFDHPrivateKey.exponentBitCount), 48))
-    }
-
     /// The meter's public key g^x mod p.
     public static func publicKey(for privateKey: FFDHPrivateKey) -> Limbs3072 {
         power(base: Limbs3072(generator), exponent: privateKey)
@@ -151,42 +137,11 @@ public enum FFDHGroup {
 
     /// base^x mod p with `mpn_sec_powm`. Requires 0 < base < p (both callers ensure it).
     private static func power(base: Limbs3072, exponent key: FFDHPrivateKey) -> Limbs3072 {
-        precondition(
-            scratchLimbsRequired <= scratchLimbCapacity,
-            "mpn_sec_powm needs more scratch than FFDHGroup.scratchLimbCapacity")
-        let modulus = prime
-        var result = Limbs3072.zero
-        var scratch = InlineArray<960, UInt>(repeating: 0)  // 960 = scratchLimbCapacity
-        do {
-            var resultSpan = result.limbs.mutableSpan
-            var scratchSpan = scratch.mutableSpan
-            resultSpan.withUnsafeMutableBufferPointer { rp in
-                scratchSpan.withUnsafeMutableBufferPointer { tp in
-                    base.limbs.span.withUnsafeBufferPointer { bp in
-                        key.exponent.span.withUnsafeBufferPointer { ep in
-                            modulus.limbs.span.withUnsafeBufferPointer { mp in
-                                // rp does not overlap any input, as GMP requires.
-                                pm_mpn_sec_powm(
-                                    rp.baseAddress!, bp.baseAddress!, 48,
-                                    ep.baseAddress!, mp_bitcnt_t(FFDHPrivateKey.exponentBitCount),
-                                    mp.baseAddress!, 48, tp.baseAddress!)
-                            }
-                        }
-                    }
-                    // The scratch held secret-dependent intermediates: wipe it.
-                    pm_mpn_zero(tp.baseAddress!, tp.count)
-                }
-            }
-        }
-        return result
+        MPN.power(base, exponent: key.exponent.span, bits: FFDHPrivateKey.exponentBitCount, modulus: prime)
     }
 
     /// Sign of a − b (GMP `mpn_cmp`). Variable-time: public values only.
     private static func compare(_ a: Limbs3072, _ b: Limbs3072) -> Int32 {
-        a.limbs.span.withUnsafeBufferPointer { ap in
-            b.limbs.span.withUnsafeBufferPointer { bp in
-                pm_mpn_cmp(ap.baseAddress!, bp.baseAddress!, 48)
-            }
-        }
+        MPN.compare(a.limbs.span, b.limbs.span)
     }
 }

@@ -24,12 +24,16 @@ public enum FrameType: UInt8, Sendable {
     case keyShare = 0x03
     /// Uplink: a status or error report (`StatusCode` in the payload).
     case status = 0x04
+    /// Uplink: a DMCFE functional-key share for one weight vector (digest, y_i·s_i + t_i).
+    case functionalKeyShare = 0x05
     /// Downlink: start key setup with the group's parameters.
     case setupBegin = 0x11
     /// Downlink: one peer's DH public key and provisioning tag.
     case peerKey = 0x12
     /// Downlink: the aggregator acknowledges the reading for `label`.
     case ack = 0x13
+    /// Downlink: one chunk of a DMCFE weight vector ((meter id, weight) entries).
+    case weights = 0x14
 }
 
 /// Which aggregation scheme a frame belongs to.
