@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "MeterCrypto", targets: ["MeterCrypto"]),
         .library(name: "MeterFirmware", targets: ["MeterFirmware"]),
         .library(name: "Aggregation", targets: ["Aggregation"]),
+        .library(name: "BigNum", targets: ["BigNum"]),
         .library(name: "MeterSimulator", targets: ["MeterSimulator"]),
     ],
     dependencies: [
@@ -41,14 +42,15 @@ let package = Package(
             path: "Sources/FirmwareEmbedded", swiftSettings: embedded),
 
         // Host side.
-        .target(name: "Aggregation", dependencies: ["MeterCrypto"]),
+        .target(name: "BigNum", dependencies: ["CGMP"]),
+        .target(name: "Aggregation", dependencies: ["MeterCrypto", "BigNum"]),
         .target(
             name: "MeterSimulator",
-            dependencies: ["MeterFirmware", "MeterHAL", "Aggregation", "MeterCrypto"]),
+            dependencies: ["MeterFirmware", "MeterHAL", "Aggregation", "MeterCrypto", "BigNum"]),
         .executableTarget(
             name: "metering",
             dependencies: [
-                "MeterSimulator", "Aggregation",
+                "MeterSimulator", "Aggregation", "BigNum",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -59,9 +61,10 @@ let package = Package(
             resources: [.copy("Vectors")]),
         .testTarget(
             name: "MeterFirmwareTests",
-            dependencies: ["MeterFirmware", "MeterSimulator", "MeterHAL", "TestSupport"]),
+            dependencies: ["MeterFirmware", "MeterSimulator", "MeterHAL", "Aggregation", "BigNum", "TestSupport"]),
         .testTarget(
             name: "AggregationTests",
-            dependencies: ["Aggregation", "MeterSimulator", "MeterCrypto", "TestSupport"]),
+            dependencies: ["Aggregation", "MeterSimulator", "MeterCrypto", "BigNum", "TestSupport"]),
+        .testTarget(name: "BigNumTests", dependencies: ["BigNum", "TestSupport"]),
     ]
 )

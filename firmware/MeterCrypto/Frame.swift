@@ -30,6 +30,9 @@ public enum FrameType: UInt8, Sendable {
     case peerKey = 0x12
     /// Downlink: the aggregator acknowledges the reading for `label`.
     case ack = 0x13
+    /// Downlink: the supplier's Paillier public key and the meter's groups, tagged under
+    /// the provisioning key (`PaillierKeyPayload`).
+    case paillierKey = 0x14
 }
 
 /// Which aggregation scheme a frame belongs to.

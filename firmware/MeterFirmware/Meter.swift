@@ -31,6 +31,8 @@ public enum MeterError: Error, Equatable, Sendable {
     case keyStore(KeyStoreError)
     /// The radio or the flash failed.
     case board(BoardError)
+    /// A Paillier key downlink that is not authentic or not a usable key (size, parity, groups).
+    case paillierKeyRejected
 }
 
 /// Why key setup was refused.
@@ -56,6 +58,7 @@ public enum StatusCode: UInt16, Sendable {
     case peerKeyRejected = 5
     case keyStoreWriteFailed = 6
     case setupComplete = 7
+    case paillierKeyRejected = 8
 }
 
 /// Timing of the main loop.
@@ -85,6 +88,8 @@ public enum MeterEvent: Equatable, Sendable {
     case keyShareSent
     /// The meter reported an error in a status frame.
     case statusSent(StatusCode)
+    /// The meter stored the supplier's Paillier key and confirmed it.
+    case paillierKeyStored
 }
 
 /// Key-setup payload layouts (downlink setupBegin / peerKey, uplink publicKey / keyShare).
@@ -127,6 +132,9 @@ public struct Meter: ~Copyable {
     var frame = InlineArray<1064, UInt8>(repeating: 0)
     var inbox = InlineArray<1064, UInt8>(repeating: 0)
 
+    // Paillier mode (PaillierMeter.swift): supplier key, groups, precomputed randomizers
+    var paillier = PaillierState()
+
     /// Boots the meter: reads the key store. A meter with an empty or corrupt store
     /// comes up unprovisioned and refuses to encrypt.
     public init(board: Board, timing: MeterTiming, keyStoreSector: UInt32 = 0) throws(MeterError) {
@@ -146,6 +154,7 @@ public struct Meter: ~Copyable {
             // Setup state in RAM was lost: the aggregator restarts setup for this meter.
             record.phase = .provisioned
         }
+        loadPaillier()
     }
 
     // MARK: - state seen from outside
@@ -210,6 +219,7 @@ public struct Meter: ~Copyable {
     /// so the boundary costs one addition. Returns true if it did work.
     @discardableResult
     public mutating func idle() -> Bool {
+        if paillierReady { return idlePaillier() }
         guard storeState == nil, record.phase == .ready, padLabel != record.nextLabel else { return false }
         guard let p = try? computePad(label: record.nextLabel) else { return false }
         pad = p
@@ -228,6 +238,7 @@ public struct Meter: ~Copyable {
 
     mutating func closeInterval(_ label: UInt64) -> MeterEvent? {
         let reading = takeIntervalEnergy()
+        if paillierReady && label >= record.nextLabel { return closePaillierInterval(label, reading: reading) }
         guard storeState == nil, record.phase == .ready, label >= record.nextLabel else { return nil }
         do {
             try encryptAndSend(label: label, reading: reading)
@@ -241,6 +252,7 @@ public struct Meter: ~Copyable {
     /// frame. A label is never encrypted twice: the counter is on flash before the
     /// ciphertext leaves the meter.
     public mutating func encryptAndSend(label: UInt64, reading: UInt64) throws(MeterError) {
+        if paillierReady { return try encryptAndSendPaillier(label: label, reading: reading) }
         if let e = storeState { throw e == .corrupt ? .keyStoreCorrupt : .notProvisioned }
         guard record.phase == .ready else { throw .notReady }
         guard label >= record.nextLabel else {
@@ -480,6 +492,9 @@ public struct Meter: ~Copyable {
             return record.phase == .ready ? .keyShareSent : nil
         case .ack:
             return nil  // the outbox (fault-tolerance issue) consumes acks
+        case .paillierKey:
+            try receivePaillierKey(payload)
+            return .paillierKeyStored
         default:
             throw .unexpectedDownlink(header.type)
         }
@@ -504,6 +519,7 @@ public struct Meter: ~Copyable {
         case .setupRejected: code = .setupRejected
         case .peerKeyRejected: code = .peerKeyRejected
         case .keyStore: code = .keyStoreWriteFailed
+        case .paillierKeyRejected: code = .paillierKeyRejected
         default: return nil
         }
         guard storeState == nil || code == .needsProvisioning || code == .keyStoreCorrupt else { return nil }
