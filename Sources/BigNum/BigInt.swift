@@ -217,6 +217,12 @@ public struct BigInt: @unchecked Sendable {
         return BigInt(storage: r)
     }
 
+    /// The exact square root of a perfect square ≥ 0; nil for anything else.
+    public func squareRoot() -> BigInt? {
+        guard signum >= 0, pm_mpz_perfect_square_p(raw) != 0 else { return nil }
+        return BigInt.make { pm_mpz_sqrt($0, raw) }
+    }
+
     /// gcd(a, b) ≥ 0.
     public static func gcd(_ a: BigInt, _ b: BigInt) -> BigInt { make { pm_mpz_gcd($0, a.raw, b.raw) } }
 

@@ -123,6 +123,9 @@ static inline int pm_mpz_cmp_ui(mpz_srcptr a, unsigned long b) { return mpz_cmp_
 static inline int pm_mpz_sgn(mpz_srcptr a) { return mpz_sgn(a); }
 static inline int pm_mpz_probab_prime_p(mpz_srcptr a, int reps) { return mpz_probab_prime_p(a, reps); }
 static inline mp_bitcnt_t pm_mpz_bitlength(mpz_srcptr a) { return mpz_sgn(a) == 0 ? 0 : mpz_sizeinbase(a, 2); }
+/// r = floor(sqrt(a)) for a >= 0.
+static inline void pm_mpz_sqrt(mpz_ptr r, mpz_srcptr a) { mpz_sqrt(r, a); }
+static inline int pm_mpz_perfect_square_p(mpz_srcptr a) { return mpz_perfect_square_p(a); }
 static inline int pm_mpz_tstbit(mpz_srcptr a, mp_bitcnt_t bit) { return mpz_tstbit(a, bit); }
 static inline void pm_mpz_setbit(mpz_ptr a, mp_bitcnt_t bit) { mpz_setbit(a, bit); }
 /// Reads count bytes, most significant first, as a non-negative integer.
