@@ -143,7 +143,8 @@ extension PaillierAggregator {
         let modulus = publicKey.nSquared
         var perClass = [BigInt](repeating: BigInt(1), count: tariff.classes.count)
         for label in labels {
-            perClass[tariff.classIndex(of: label)].multiply(by: try reading(meter: meter, label: label), modulo: modulus)
+            perClass[tariff.classIndex(of: label)].multiply(
+                by: try reading(meter: meter, label: label), modulo: modulus)
         }
         var total = publicKey.trivialEncryption(BigInt(tariff.fixedFee)).value
         for (i, product) in perClass.enumerated() {
@@ -151,7 +152,8 @@ extension PaillierAggregator {
         }
         billed[meter, default: []].append(labels)
         return PaillierEncryptedBill(
-            meter: meter, labels: labels, tariff: tariff, ciphertext: PaillierCiphertext(value: total, key: publicKey.id))
+            meter: meter, labels: labels, tariff: tariff,
+            ciphertext: PaillierCiphertext(value: total, key: publicKey.id))
     }
 
     /// Enc(energy) per interval of `intervalLabels` labels (96 = per day) over `labels`
@@ -160,7 +162,9 @@ extension PaillierAggregator {
         meter: UInt32, labels: ClosedRange<UInt64>, intervalLabels: Int = Int(Tariff.labelsPerDay),
         minimumLabels: Int = minimumReleaseLabels
     ) throws(AggregationError) -> PaillierEncryptedReport {
-        guard intervalLabels >= minimumLabels else { throw .periodTooShort(labels: intervalLabels, minimum: minimumLabels) }
+        guard intervalLabels >= minimumLabels else {
+            throw .periodTooShort(labels: intervalLabels, minimum: minimumLabels)
+        }
         guard labels.count % intervalLabels == 0 else {
             throw .invalidTariff("the report period is not a whole number of \(intervalLabels)-label intervals")
         }

@@ -246,7 +246,8 @@ public struct PaillierPrivateKey: Sendable, Codable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let publicKey = try PaillierPublicKey(from: decoder)
-        if let p = try c.decodeIfPresent(BigInt.self, forKey: .p), let q = try c.decodeIfPresent(BigInt.self, forKey: .q)
+        if let p = try c.decodeIfPresent(BigInt.self, forKey: .p),
+            let q = try c.decodeIfPresent(BigInt.self, forKey: .q)
         {
             guard p * q == publicKey.n else { throw PaillierKeyError.invalidKey("p·q ≠ n") }
             try self.init(p: p, q: q)

@@ -196,6 +196,20 @@ public struct BigInt: @unchecked Sendable {
         pm_mpz_mod(p, p, m.raw)
     }
 
+    /// Π values mod m as a plain GMP loop (`mpz_mul` then `mpz_mod` into one accumulator),
+    /// with no Swift in between: the baseline the aggregator's product is benchmarked against.
+    public static func plainProduct(of values: [BigInt], modulo m: BigInt) -> BigInt {
+        let accumulator = MPZ()
+        pm_mpz_set_ui(accumulator.pointer, 1)
+        let a = accumulator.pointer
+        let modulus = m.raw
+        for v in values {
+            pm_mpz_mul(a, a, v.raw)
+            pm_mpz_mod(a, a, modulus)
+        }
+        return BigInt(storage: accumulator)
+    }
+
     /// self^e mod m (variable time: public exponents). Preconditions: m ≠ 0, e ≥ 0.
     public func power(_ e: BigInt, modulo m: BigInt) -> BigInt {
         precondition(!m.isZero && e.signum >= 0, "power needs m ≠ 0 and e ≥ 0")

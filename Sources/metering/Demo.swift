@@ -76,7 +76,10 @@ struct Demo: ParsableCommand {
         let setup = try fleet.runKeySetup { done, total in bar.update(done) }
         bar.finish()
         if scheme == .paillier {
-            log.line(String(format: "supplier key generation: %.2f s (reproducible from the seed: demo only)", setup.supplierKeySeconds))
+            log.line(
+                String(
+                    format: "supplier key generation: %.2f s (reproducible from the seed: demo only)",
+                    setup.supplierKeySeconds))
         }
         log.line(
             String(
@@ -128,7 +131,8 @@ struct Demo: ParsableCommand {
                 String(
                     format:
                         "encryption per reading   %.1f µs CPU (median): %.1f µs precomputing %@ while idle + %.1f µs at the boundary",
-                    summary.encrypt_us_median, summary.precompute_us_median, scheme == .paillier ? "r^N mod N^2" : "F_k(l)",
+                    summary.encrypt_us_median, summary.precompute_us_median,
+                    scheme == .paillier ? "r^N mod N^2" : "F_k(l)",
                     summary.boundary_us_median))
             print(
                 String(

@@ -18,7 +18,9 @@ struct PaillierScenario: ParsableArguments {
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
-        guard meters >= 2 else { throw ValidationError("--meters must be at least 2 (a group of one reveals its reading)") }
+        guard meters >= 2 else {
+            throw ValidationError("--meters must be at least 2 (a group of one reveals its reading)")
+        }
         guard keyBits == 2048 || keyBits == 3072 else { throw ValidationError("--key-bits must be 2048 or 3072") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
@@ -58,20 +60,27 @@ func money(_ amount: UInt64, _ unitsPerCurrency: UInt64) -> String {
 struct BillCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bill",
-        abstract: "Bill one meter from its Paillier ciphertexts: the aggregator applies the tariff to them, the supplier decrypts only the bill.")
+        abstract:
+            "Bill one meter from its Paillier ciphertexts: the aggregator applies the tariff to them, the supplier decrypts only the bill."
+    )
 
     @OptionGroup var scenario: PaillierScenario
     @Option(help: "The meter to bill (1 ... meters).")
     var meter: UInt32 = 1
     @Option(help: "Days in the billing period (96 labels each).")
     var days: Int = 1
-    @Option(help: "Tariff as JSON (unit, unitsPerCurrency, classes [{name, pricePerWh}], hourClass [24], fixedFee); default: a three-rate tariff in µ€.")
+    @Option(
+        help:
+            "Tariff as JSON (unit, unitsPerCurrency, classes [{name, pricePerWh}], hourClass [24], fixedFee); default: a three-rate tariff in µ€."
+    )
     var tariff: String?
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
     func validate() throws {
-        guard meter >= 1 && Int(meter) <= scenario.meters else { throw ValidationError("--meter must be in 1...\(scenario.meters)") }
+        guard meter >= 1 && Int(meter) <= scenario.meters else {
+            throw ValidationError("--meter must be in 1...\(scenario.meters)")
+        }
         guard days >= 1 else { throw ValidationError("--days must be at least 1") }
     }
 
@@ -89,10 +98,14 @@ struct BillCommand: ParsableCommand {
     }
 
     func run() throws {
-        let tariff = try tariff.map { try JSONDecoder().decode(Tariff.self, from: Data(contentsOf: URL(fileURLWithPath: $0))) } ?? .threeRate
+        let tariff =
+            try tariff.map { try JSONDecoder().decode(Tariff.self, from: Data(contentsOf: URL(fileURLWithPath: $0))) }
+            ?? .threeRate
         let labels = 96 * days
         let log = Log(quiet: json)
-        log.line("billing meter \(meter) of \(scenario.meters) over \(days) day(s) (\(labels) labels), Paillier-\(scenario.keyBits)")
+        log.line(
+            "billing meter \(meter) of \(scenario.meters) over \(days) day(s) (\(labels) labels), Paillier-\(scenario.keyBits)"
+        )
         let (fleet, _) = try scenario.run(labels: labels, quiet: json)
         guard let aggregator = fleet.paillierAggregator, let supplier = fleet.supplier else {
             throw ValidationError("the fleet did not set up Paillier")
@@ -119,15 +132,24 @@ struct BillCommand: ParsableCommand {
             print(String(decoding: try encoder.encode(output), as: UTF8.self))
         } else {
             print("")
-            print("tariff: " + tariff.classes.map { "\($0.name) \($0.pricePerWh) \(tariff.unit)/Wh" }.joined(separator: ", ")
-                + ", fixed fee \(tariff.fixedFee) \(tariff.unit)")
-            print("bill (decrypted by the supplier)    \(bill.amount) \(tariff.unit) = \(money(bill.amount, tariff.unitsPerCurrency))")
-            print("tariff on the simulated readings    \(plain) \(tariff.unit)  \(plain == bill.amount ? "match" : "MISMATCH")")
+            print(
+                "tariff: "
+                    + tariff.classes.map { "\($0.name) \($0.pricePerWh) \(tariff.unit)/Wh" }.joined(separator: ", ")
+                    + ", fixed fee \(tariff.fixedFee) \(tariff.unit)")
+            print(
+                "bill (decrypted by the supplier)    \(bill.amount) \(tariff.unit) = \(money(bill.amount, tariff.unitsPerCurrency))"
+            )
+            print(
+                "tariff on the simulated readings    \(plain) \(tariff.unit)  \(plain == bill.amount ? "match" : "MISMATCH")"
+            )
             for (day, interval) in report.intervals.enumerated() {
                 print("energy day \(day + 1)                        \(interval.energyWh) Wh")
             }
             print(String(format: "average per day                     %.1f Wh", report.averageWh))
-            print(String(format: "aggregator: bill on ciphertexts %.1f ms; supplier: decryption %.1f ms (CPU)", billSeconds * 1e3, decryptSeconds * 1e3))
+            print(
+                String(
+                    format: "aggregator: bill on ciphertexts %.1f ms; supplier: decryption %.1f ms (CPU)",
+                    billSeconds * 1e3, decryptSeconds * 1e3))
         }
         if plain != bill.amount { throw ExitCode(1) }
     }
@@ -136,12 +158,16 @@ struct BillCommand: ParsableCommand {
 struct FeederCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "feeder",
-        abstract: "Compare decrypted Paillier group sums with a feeder meter's physical totals; flag labels whose gap exceeds the tolerance.")
+        abstract:
+            "Compare decrypted Paillier group sums with a feeder meter's physical totals; flag labels whose gap exceeds the tolerance."
+    )
 
     @OptionGroup var scenario: PaillierScenario
     @Option(help: "Labels to run.")
     var labels: Int = 8
-    @Option(name: .customLong("loss-percent"), help: "Line losses the feeder sees on top of the metered energy, in percent.")
+    @Option(
+        name: .customLong("loss-percent"), help: "Line losses the feeder sees on top of the metered energy, in percent."
+    )
     var lossPercent: Double = 2
     @Option(help: "Unmetered load the feeder sees, as LABEL:WH (repeatable), e.g. a bypassed meter.")
     var bypass: [String] = ["3:800"]
@@ -171,7 +197,9 @@ struct FeederCommand: ParsableCommand {
 
     func run() throws {
         let log = Log(quiet: json)
-        log.line("feeder check: \(scenario.meters) meters, \(labels) labels, losses \(lossPercent) %, Paillier-\(scenario.keyBits)")
+        log.line(
+            "feeder check: \(scenario.meters) meters, \(labels) labels, losses \(lossPercent) %, Paillier-\(scenario.keyBits)"
+        )
         let (fleet, results) = try scenario.run(labels: labels, quiet: json)
         let feeder = FeederMeter(lossFraction: lossPercent / 100, bypass: try parsedBypass())
         var metered: [UInt64: UInt64] = [:]
@@ -197,9 +225,13 @@ struct FeederCommand: ParsableCommand {
                     row.gapWh.map { "\($0)" } ?? "-", String(format: "%.0f", allowed),
                 ]
                 let widths = [5, 12, 11, 10, 11]
-                print(zip(cells, widths).map { rightAligned($0, $1) }.joined(separator: " ") + "  " + (row.flagged ? "FLAGGED" : "ok"))
+                print(
+                    zip(cells, widths).map { rightAligned($0, $1) }.joined(separator: " ") + "  "
+                        + (row.flagged ? "FLAGGED" : "ok"))
             }
-            print("flagged labels: \(report.flaggedLabels.isEmpty ? "none" : report.flaggedLabels.map(String.init).joined(separator: ", "))")
+            print(
+                "flagged labels: \(report.flaggedLabels.isEmpty ? "none" : report.flaggedLabels.map(String.init).joined(separator: ", "))"
+            )
         }
     }
 }

@@ -19,7 +19,8 @@ struct PaillierAggregationTests {
                 let reading = UInt64.random(in: 0...5000, using: &rng)
                 truth += reading
                 #expect(throws: AggregationError.self) { try fixture.aggregator.aggregate(label: label) }
-                _ = try fixture.aggregator.accept(fixture.frame(meter: meter, label: label, reading: reading, using: &rng))
+                _ = try fixture.aggregator.accept(
+                    fixture.frame(meter: meter, label: label, reading: reading, using: &rng))
             }
             let aggregate = try fixture.aggregator.aggregate(label: label)
             #expect(aggregate.meters == 3 && aggregate.group == 9 && aggregate.label == label)

@@ -7,7 +7,9 @@ import Testing
 
 @Suite("Paillier: keys, meter encryption, supplier decryption")
 struct PaillierTests {
-    @Test("key generation: N has the requested size, g = N + 1, CRT and textbook decryption agree", arguments: [2048, 3072])
+    @Test(
+        "key generation: N has the requested size, g = N + 1, CRT and textbook decryption agree",
+        arguments: [2048, 3072])
     func keys(bits: Int) throws {
         let key = PaillierFixtures.key(bits: bits)
         #expect(key.publicKey.bits == bits)
@@ -211,7 +213,8 @@ struct PaillierInteropTests {
         }))
         """#
 
-    @Test("firmware ciphertexts decrypt with phe; phe ciphertexts decrypt here; phe keys import", arguments: [2048, 3072])
+    @Test(
+        "firmware ciphertexts decrypt with phe; phe ciphertexts decrypt here; phe keys import", arguments: [2048, 3072])
     func interop(bits: Int) throws {
         let key = PaillierFixtures.key(bits: bits)
         let pk = key.publicKey

@@ -137,7 +137,8 @@ extension Meter {
     mutating func receivePaillierKey(_ payload: Span<UInt8>) throws(MeterError) {
         let bits = PaillierKeyPayload.declaredBits(payload)
         guard bits == 2048 || bits == 3072, payload.count == PaillierKeyPayload.size(modulusBytes: bits / 8),
-            PaillierKeyPayload.verify(provisioningKey: record.provisioningKey.span, meter: record.meter, payload: payload)
+            PaillierKeyPayload.verify(
+                provisioningKey: record.provisioningKey.span, meter: record.meter, payload: payload)
         else { throw .paillierKeyRejected }
         let count = Int(payload[2])
         guard count >= 1, count <= PaillierKeyPayload.maxGroups, payload[3] == 0 else { throw .paillierKeyRejected }
