@@ -1,7 +1,8 @@
 // Finite-field Diffie–Hellman in the RFC 7919 ffdhe3072 group, for meter key setup.
 //
-// The only file in MeterCrypto that talks to GMP. It uses mpn_* functions with
-// caller-owned, fixed-size buffers only (no mpz_*, which allocates inside C).
+// One of the two files in MeterCrypto that talk to GMP (the other is Paillier.swift). It
+// uses mpn_* functions with caller-owned, fixed-size buffers only (no mpz_*, which
+// allocates inside C).
 
 import CGMP
 

@@ -62,6 +62,13 @@ extension Meter {
     /// Flash sector that holds the supplier's Paillier key: the last sector.
     public var paillierSector: UInt32 { board.sectorCount - 1 }
 
+    /// True when the last sector lies beyond the key store and the LWR expanded key
+    /// (λ = 2048 words), so the Paillier key overwrites neither.
+    var paillierSectorAvailable: Bool {
+        let expandedKeySectors = (UInt32(LWRParameters.maxLambda * 8) + board.sectorSize - 1) / board.sectorSize
+        return board.sectorCount > store.firstSector + 2 + expandedKeySectors
+    }
+
     /// True when the meter holds a valid supplier key and a valid key store: it encrypts
     /// its readings with Paillier (this takes precedence over LWR-PSA).
     public var paillierReady: Bool { storeState == nil && paillier.configuration != nil }
@@ -94,6 +101,7 @@ extension Meter {
     /// checksum or layout is reported (`paillierSectorCorrupt`) and never used.
     mutating func loadPaillier() {
         paillier = PaillierState()
+        guard paillierSectorAvailable else { return }
         var record = InlineArray<416, UInt8>(repeating: 0)  // 416 = PaillierRecord.bytes
         var span = record.mutableSpan
         do throws(BoardError) {
@@ -166,6 +174,7 @@ extension Meter {
     /// Erases the Paillier sector and programs the new record (checksum last in the same
     /// operation: a cut leaves a record that fails its checksum, reported and not used).
     mutating func storePaillier(_ configuration: PaillierConfiguration, modulus: Span<UInt8>) throws(MeterError) {
+        guard paillierSectorAvailable else { throw .keyStore(.flashTooSmall) }
         var record = InlineArray<416, UInt8>(repeating: 0)  // 416 = PaillierRecord.bytes
         var span = record.mutableSpan
         BigEndian.store(PaillierRecord.magic, at: 0, in: &span)
