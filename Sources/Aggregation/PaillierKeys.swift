@@ -49,6 +49,35 @@ public struct PaillierCiphertext: Sendable, Equatable {
     }
 }
 
+/// A ciphertext with its key's N, as JSON: `{"n": "<decimal>", "c": "<decimal>"}`. Decoding
+/// checks the key (`PaillierKeyError`) and 0 < c < N^2 (`AggregationError`); the decoded
+/// ciphertext carries the id of that N, so a party holding another key refuses it
+/// (`wrongKey`).
+public struct PaillierCiphertextJSON: Codable, Sendable {
+    public let publicKey: PaillierPublicKey
+    public let ciphertext: PaillierCiphertext
+
+    public init(publicKey: PaillierPublicKey, ciphertext: PaillierCiphertext) throws(AggregationError) {
+        try publicKey.check(ciphertext)
+        self.publicKey = publicKey
+        self.ciphertext = ciphertext
+    }
+
+    enum CodingKeys: String, CodingKey { case n, c }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        publicKey = try PaillierPublicKey(n: container.decode(BigInt.self, forKey: .n))
+        ciphertext = try publicKey.ciphertext(container.decode(BigInt.self, forKey: .c))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(publicKey.n, forKey: .n)
+        try container.encode(ciphertext.value, forKey: .c)
+    }
+}
+
 /// The supplier's public key N with g = N + 1: what meters encrypt under and what the
 /// aggregator multiplies ciphertexts with (mod N^2). Holds no secret.
 public struct PaillierPublicKey: Sendable, Equatable, Codable {

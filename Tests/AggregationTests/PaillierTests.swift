@@ -161,6 +161,42 @@ struct PaillierTests {
     }
 }
 
+extension PaillierTests {
+    @Test("ciphertexts export and import as JSON with their N; range and key are checked on import")
+    func ciphertextJSON() throws {
+        let key = PaillierFixtures.key2048
+        let pk = key.publicKey
+        var rng = SeededGenerator(seed: 21)
+        let c = pk.encrypt(BigInt(4321), using: &rng)
+        let data = try JSONEncoder().encode(try PaillierCiphertextJSON(publicKey: pk, ciphertext: c))
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: String])
+        #expect(object == ["n": pk.n.description, "c": c.value.description])
+        let back = try JSONDecoder().decode(PaillierCiphertextJSON.self, from: data)
+        #expect(back.ciphertext == c)
+        #expect(try key.decrypt(back.ciphertext) == BigInt(4321))
+
+        let tooLarge = try JSONSerialization.data(withJSONObject: ["n": pk.n.description, "c": pk.nSquared.description])
+        #expect(throws: AggregationError.ciphertextOutOfRange) {
+            try JSONDecoder().decode(PaillierCiphertextJSON.self, from: tooLarge)
+        }
+        let zero = try JSONSerialization.data(withJSONObject: ["n": pk.n.description, "c": "0"])
+        #expect(throws: AggregationError.zeroCiphertext) {
+            try JSONDecoder().decode(PaillierCiphertextJSON.self, from: zero)
+        }
+        // Made under another key: imports, but the supplier refuses it.
+        let other = PaillierFixtures.otherKey2048.publicKey
+        let foreign = try JSONEncoder().encode(
+            try PaillierCiphertextJSON(publicKey: other, ciphertext: other.encrypt(BigInt(1), using: &rng)))
+        let imported = try JSONDecoder().decode(PaillierCiphertextJSON.self, from: foreign)
+        #expect(throws: AggregationError.wrongKey(expected: pk.id.description, actual: other.id.description)) {
+            try key.decrypt(imported.ciphertext)
+        }
+        #expect(throws: AggregationError.self) {
+            try PaillierCiphertextJSON(publicKey: pk, ciphertext: imported.ciphertext)
+        }
+    }
+}
+
 // MARK: - interop with python-paillier (phe), an independent implementation
 
 struct PheInput: Encodable {
