@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "MeterCrypto", targets: ["MeterCrypto"]),
         .library(name: "MeterFirmware", targets: ["MeterFirmware"]),
         .library(name: "Aggregation", targets: ["Aggregation"]),
+        .library(name: "BigNum", targets: ["BigNum"]),
         .library(name: "MeterSimulator", targets: ["MeterSimulator"]),
         .library(name: "CostReport", targets: ["CostReport"]),
     ],
@@ -42,22 +43,25 @@ let package = Package(
             path: "Sources/FirmwareEmbedded", swiftSettings: embedded),
 
         // Host side.
-        .target(name: "Aggregation", dependencies: ["MeterCrypto"]),
+        .target(name: "BigNum", dependencies: ["CGMP"]),
+        .target(name: "Aggregation", dependencies: ["MeterCrypto", "BigNum"]),
         .target(
             name: "MeterSimulator",
-            dependencies: ["MeterFirmware", "MeterHAL", "Aggregation", "MeterCrypto"]),
+            dependencies: ["MeterFirmware", "MeterHAL", "Aggregation", "MeterCrypto", "BigNum"]),
         // The cost report (`metering cost`). CAllocationCounter replaces malloc for the whole
         // process, so only executables depend on it (through HeapCounter), never a library.
         .target(name: "CostProbes", path: "Sources/CostProbes"),
         .target(name: "CAllocationCounter", path: "Sources/CAllocationCounter"),
         .target(
             name: "CostReport",
-            dependencies: ["MeterSimulator", "MeterFirmware", "MeterCrypto", "MeterHAL", "Aggregation", "CostProbes"]),
+            dependencies: [
+                "MeterSimulator", "MeterFirmware", "MeterCrypto", "MeterHAL", "Aggregation", "BigNum", "CostProbes",
+            ]),
         .target(name: "HeapCounter", dependencies: ["CostReport", "CAllocationCounter"]),
         .executableTarget(
             name: "metering",
             dependencies: [
-                "MeterSimulator", "Aggregation", "CostReport", "HeapCounter",
+                "MeterSimulator", "Aggregation", "BigNum", "CostReport", "HeapCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -68,10 +72,11 @@ let package = Package(
             resources: [.copy("Vectors")]),
         .testTarget(
             name: "MeterFirmwareTests",
-            dependencies: ["MeterFirmware", "MeterSimulator", "MeterHAL", "TestSupport"]),
+            dependencies: ["MeterFirmware", "MeterSimulator", "MeterHAL", "Aggregation", "BigNum", "TestSupport"]),
         .testTarget(
             name: "AggregationTests",
-            dependencies: ["Aggregation", "MeterSimulator", "MeterCrypto", "TestSupport"]),
+            dependencies: ["Aggregation", "MeterSimulator", "MeterCrypto", "BigNum", "TestSupport"]),
         .testTarget(name: "CostReportTests", dependencies: ["CostReport", "HeapCounter", "MeterCrypto"]),
+        .testTarget(name: "BigNumTests", dependencies: ["BigNum", "TestSupport"]),
     ]
 )

@@ -3,7 +3,8 @@ import PackageDescription
 
 // Benchmarks live in their own package so that the root package's `swift build` and
 // `swift test` never build the benchmark harness and its dependencies.
-// Run from this directory: `swift package benchmark` (see Benchmarks/LWRPSA/LWRPSA.swift).
+// Run from this directory: `swift package benchmark` (see Benchmarks/LWRPSA/LWRPSA.swift and
+// Benchmarks/Paillier/Paillier.swift).
 let package = Package(
     name: "PrivateMeteringBenchmarks",
     platforms: [.macOS(.v15)],
@@ -30,6 +31,17 @@ let package = Package(
                 .product(name: "CostReport", package: "PrivateMetering"),
             ],
             path: "Benchmarks/Cost",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "Paillier",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "MeterCrypto", package: "PrivateMetering"),
+                .product(name: "Aggregation", package: "PrivateMetering"),
+                .product(name: "BigNum", package: "PrivateMetering"),
+            ],
+            path: "Benchmarks/Paillier",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
     ]

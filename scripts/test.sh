@@ -4,8 +4,8 @@
 #   2. swift test [ARGS...]   (extra arguments go to `swift test`, e.g. --filter XOF)
 #   3. scripts/check-firmware.sh (no heap allocator in the Embedded object; sizes)
 #
-# Needs: Debian's libgmp-dev (GMP), python3 with pycryptodome, mpmath and sympy
-# (independent implementations for the cross-check tests). All are installed when
+# Needs: Debian's libgmp-dev (GMP), python3 with pycryptodome, mpmath, sympy, phe and
+# gmpy2 (independent implementations for the cross-check tests). All are installed when
 # missing (apt-get as root, or through sudo; pip for the Python packages).
 #
 # Environment:

@@ -42,4 +42,33 @@ public enum AggregationError: Error, Equatable, Sendable {
     case invalidWeights(String)
     /// The scheme's own parameters refused the input.
     case lwr(LWRError)
+
+    // Paillier (PaillierKeys.swift, PaillierAggregator.swift, PaillierBilling.swift)
+    /// A Paillier ciphertext is zero: not an element of Z*_{N^2}.
+    case zeroCiphertext
+    /// A Paillier ciphertext is negative or not below N^2: not reduced under this key.
+    case ciphertextOutOfRange
+    /// A Paillier ciphertext shares a factor with N: not an encryption under this key.
+    case ciphertextNotInvertible
+    /// A ciphertext made under another Paillier key (key ids in hex).
+    case wrongKey(expected: String, actual: String)
+    /// The group layout lets a combination of group sums reveal this meter's reading;
+    /// `groups` are the groups whose sums combine to it.
+    case layoutIsolatesMeter(meter: UInt32, groups: [UInt32])
+    /// An aggregate that does not hold every meter of its group: the supplier decrypts
+    /// group sums only.
+    case notAGroupSum(group: UInt32, meters: Int, expected: Int)
+    /// A decrypted value that does not fit 64 bits: not a sum of readings.
+    case decryptedValueOutOfRange
+    /// The aggregator holds no ciphertext of this meter for this label.
+    case missingReading(meter: UInt32, label: UInt64)
+    /// A billing or report period shorter than the minimum (fewer labels could single
+    /// out readings).
+    case periodTooShort(labels: Int, minimum: Int)
+    /// Part of the period was already released for this meter (bill or report): overlapping
+    /// releases could be subtracted to single out readings.
+    case periodAlreadyReleased(meter: UInt32, label: UInt64)
+    /// A tariff that cannot be applied (no classes, a class without a price, a price
+    /// that would overflow the plaintext space).
+    case invalidTariff(String)
 }

@@ -1,10 +1,17 @@
 import MeterCrypto
 
+/// The product of one label's weighted DMCFE ciphertexts, Π c_i^{y_i}.
+public struct DMCFELabelAggregate: Sendable, Equatable {
+    public let label: UInt64
+    public let product: Limbs3072
+}
+
 /// DMCFE on the aggregator for one weight vector y: combines the meters'
 /// functional-key shares into d_y = Σ y_i·s_i, multiplies the ciphertexts of a label
 /// raised to their weights, removes H(l)_1^{d_1}·H(l)_2^{d_2} and finds <x, y> by a
 /// bounded discrete logarithm. With y = (1, …, 1) the inner product is the group's sum.
-public final class DMCFEAggregator: GroupAggregator {
+/// It holds d_y and opens its own aggregates: it is its own decryptor.
+public final class DMCFEAggregator: GroupAggregator, GroupSumDecryptor {
     public let members: GroupMembers
     /// y_i per meter.
     public let weights: [UInt32: Int64]
@@ -86,22 +93,37 @@ public final class DMCFEAggregator: GroupAggregator {
         }
     }
 
-    /// <x, y> for a label once every meter reported it.
-    public func decryptInnerProduct(label: UInt64) throws(AggregationError) -> Int64 {
+    /// Π c_i^{y_i} of a label once every meter reported it.
+    public func aggregate(label: UInt64) throws(AggregationError) -> DMCFELabelAggregate {
         guard let (product, count) = labels.partial(label) else { throw .unknownLabel(label) }
         guard count == members.count else { throw .incomplete(label: label, missing: members.count - count) }
-        let h1 = DMCFE.hashToGroup(group: members.group, label: label, index: 1)
-        let h2 = DMCFE.hashToGroup(group: members.group, label: label, index: 2)
+        return DMCFELabelAggregate(label: label, product: product)
+    }
+
+    /// <x, y> of an aggregate: removes the label's mask and solves the discrete logarithm.
+    public func decryptInnerProduct(_ aggregate: DMCFELabelAggregate) throws(AggregationError) -> Int64 {
+        let h1 = DMCFE.hashToGroup(group: members.group, label: aggregate.label, index: 1)
+        let h2 = DMCFE.hashToGroup(group: members.group, label: aggregate.label, index: 2)
         let mask = DMCFE.multiply(
             DMCFE.power(h1, DMCFE.negateExponent(d1)), DMCFE.power(h2, DMCFE.negateExponent(d2)))
-        return try table.solve(DMCFE.multiply(product, mask))
+        return try table.solve(DMCFE.multiply(aggregate.product, mask))
+    }
+
+    /// <x, y> for a label once every meter reported it.
+    public func decryptInnerProduct(label: UInt64) throws(AggregationError) -> Int64 {
+        try decryptInnerProduct(aggregate(label: label))
     }
 
     /// The sum (y = 1 for every meter gives <x, y> = Σ x).
-    public func decryptSum(label: UInt64) throws(AggregationError) -> UInt64 {
-        let v = try decryptInnerProduct(label: label)
+    public func decryptSum(_ aggregate: DMCFELabelAggregate) throws(AggregationError) -> UInt64 {
+        let v = try decryptInnerProduct(aggregate)
         guard v >= 0 else { throw .discreteLogOutOfRange(bound: table.bound) }
         return UInt64(v)
+    }
+
+    /// The sum of a complete label: `decryptSum(aggregate(label:))`.
+    public func decryptSum(label: UInt64) throws(AggregationError) -> UInt64 {
+        try decryptSum(aggregate(label: label))
     }
 
     public func advance(to label: UInt64) { labels.advance(to: label) }

@@ -1,8 +1,14 @@
 import MeterCrypto
 
+/// The sum of one label's LWR-PSA ciphertexts, Σ c_i mod p.
+public struct LWRLabelAggregate: Sendable, Equatable {
+    public let label: UInt64
+    public let ciphertextSum: UInt64
+}
+
 /// LWR-PSA on the aggregator: holds K = Σ k_i and nothing else; adds the group's
-/// ciphertexts per label and removes F_K(l).
-public final class LWRAggregator: GroupAggregator {
+/// ciphertexts per label and removes F_K(l). It is its own decryptor.
+public final class LWRAggregator: GroupAggregator, GroupSumDecryptor {
     public let members: GroupMembers
     public let parameters: LWRParameters
     public let bounds: LWRGroupBounds
@@ -43,17 +49,29 @@ public final class LWRAggregator: GroupAggregator {
         }
     }
 
-    public func decryptSum(label: UInt64) throws(AggregationError) -> UInt64 {
+    /// Σ c_i mod p of a complete label.
+    public func aggregate(label: UInt64) throws(AggregationError) -> LWRLabelAggregate {
         guard let (sum, count) = labels.partial(label) else { throw .unknownLabel(label) }
         guard count == members.count else { throw .incomplete(label: label, missing: members.count - count) }
+        return LWRLabelAggregate(label: label, ciphertextSum: sum)
+    }
+
+    /// Σ x_i from Σ c_i − F_K(l): the aggregator opens its own aggregates.
+    public func decryptSum(_ aggregate: LWRLabelAggregate) throws(AggregationError) -> UInt64 {
         let key = aggregateKey
         let pad: UInt64
         do {
-            pad = try LWRPSA.prf(parameters: parameters, key: key.span, group: members.group, label: label)
+            pad = try LWRPSA.prf(parameters: parameters, key: key.span, group: members.group, label: aggregate.label)
         } catch {
             throw .lwr(error)
         }
-        return LWRPSA.decryptSum(ciphertextSum: sum, aggregatePad: pad, bounds: bounds, parameters: parameters)
+        return LWRPSA.decryptSum(
+            ciphertextSum: aggregate.ciphertextSum, aggregatePad: pad, bounds: bounds, parameters: parameters)
+    }
+
+    /// The sum of a complete label: `decryptSum(aggregate(label:))`.
+    public func decryptSum(label: UInt64) throws(AggregationError) -> UInt64 {
+        try decryptSum(aggregate(label: label))
     }
 
     public func advance(to label: UInt64) { labels.advance(to: label) }

@@ -30,6 +30,13 @@ public struct FleetConfiguration: Sendable {
     public var sampleSeconds: UInt64 = 1
     /// Worker threads for the meters (each meter is its own device).
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// The scheme the scenario runs: the same meters, load profiles and readings for each.
+    public var scheme: SchemeID = .lwrPSA
+    /// Paillier: bits of the supplier's N (2048 or 3072).
+    public var paillierKeyBits = 3072
+    /// Paillier: the supplier's key; nil generates one from `seed` (reproducible, for demos
+    /// and tests only: see `ReproducibleGenerator`).
+    public var paillierKey: PaillierPrivateKey? = nil
 
     public init() {}
 }
@@ -41,6 +48,8 @@ public struct SetupReport: Sendable {
     public let meterCPUSeconds: [Double]
     /// CPU seconds the aggregator spent on the setup messages.
     public let aggregatorCPUSeconds: Double
+    /// Paillier: wall seconds the supplier spent generating its key (included in wallSeconds).
+    public var supplierKeySeconds: Double = 0
 }
 
 /// One label's outcome.
@@ -55,18 +64,28 @@ public struct LabelResult: Sendable {
     public let boundarySeconds: [Double]
     /// Aggregator CPU seconds to verify and collect the n frames.
     public let collectSeconds: Double
-    /// Aggregator CPU seconds to decrypt the sum.
+    /// CPU seconds to decrypt the sum (the aggregator under LWR-PSA, the supplier under Paillier).
     public let decryptSeconds: Double
+    /// Aggregator CPU seconds to release the label's aggregate.
+    public var aggregateSeconds: Double = 0
 }
 
-/// Runs the LWR-PSA scenario: key setup, then readings label by label.
+/// Runs the scenario with the configured scheme: setup (key setup for LWR-PSA, key
+/// delivery for Paillier), then readings label by label.
 public final class Fleet {
     public let configuration: FleetConfiguration
     public let meters: [SimulatedMeter]
     public let members: GroupMembers
     let expected: [[UInt64]]
-    let setup: LWRKeySetup
+    let provisioningKey: [UInt8]
+    let setup: LWRKeySetup?
+    /// LWR-PSA: the aggregator, once key setup is done.
     public private(set) var aggregator: LWRAggregator?
+    /// Paillier: the group's aggregator and the supplier, once the key is delivered.
+    public internal(set) var paillierAggregator: PaillierAggregator?
+    public internal(set) var supplier: PaillierSupplier?
+    /// The host side of whichever scheme runs: frames in, sums out.
+    public internal(set) var pipeline: GroupSumPipeline?
     /// Precompute time per meter for the label about to close (one slot per meter,
     /// written only by the thread that runs that meter).
     let pendingPrecompute: UnsafeMutableBufferPointer<Double>
@@ -98,10 +117,13 @@ public final class Fleet {
         }
         meters = built
         self.expected = expected
-        members = try GroupMembers(group: configuration.group, scheme: .lwrPSA, frameKeys: keys)
-        setup = try LWRKeySetup(
-            members: members, parameters: configuration.parameters, maxReading: configuration.maxReading,
-            keyMode: configuration.keyMode.rawValue)
+        self.provisioningKey = provisioningKey
+        members = try GroupMembers(group: configuration.group, scheme: configuration.scheme, frameKeys: keys)
+        setup =
+            configuration.scheme == .lwrPSA
+            ? try LWRKeySetup(
+                members: members, parameters: configuration.parameters, maxReading: configuration.maxReading,
+                keyMode: configuration.keyMode.rawValue) : nil
         pendingPrecompute = .allocate(capacity: configuration.meters)
         pendingPrecompute.initialize(repeating: 0)
     }
@@ -126,6 +148,8 @@ public final class Fleet {
 
     /// Key setup for the whole group. `progress(done, total)` is called as meters finish.
     public func runKeySetup(progress: (Int, Int) -> Void = { _, _ in }) throws -> SetupReport {
+        if configuration.scheme == .paillier { return try runPaillierSetup(progress: progress) }
+        guard let setup else { throw SimulatorError.unsupportedScheme(configuration.scheme) }
         let start = monotonicSeconds()
         var aggregatorCPU = 0.0
         let n = meters.count
@@ -190,6 +214,7 @@ public final class Fleet {
         aggregator = try LWRAggregator(
             members: members, parameters: configuration.parameters, bounds: setup.bounds, aggregateKey: key,
             currentLabel: 0)
+        pipeline = GroupSumPipeline(aggregator: aggregator!, decryptor: aggregator!)
         aggregatorCPU += threadCPUSeconds() - t0
 
         // The meters precompute the pad of their first label while idle.
@@ -212,7 +237,7 @@ public final class Fleet {
     /// Runs the meters through one 15-minute interval, sample by sample, then has the
     /// aggregator collect and decrypt the label's sum.
     public func runLabel(_ label: UInt64) throws -> LabelResult {
-        guard let aggregator else { throw AggregationError.keySetupIncomplete }
+        guard let pipeline else { throw AggregationError.keySetupIncomplete }
         let n = meters.count
         let steps = Int(900 / configuration.sampleSeconds)
         let sampleTicks = configuration.sampleSeconds * 1000
@@ -244,22 +269,22 @@ public final class Fleet {
             }
         }
         let t0 = threadCPUSeconds()
-        aggregator.advance(to: label)
+        pipeline.advance(to: label)
         for (i, meterFrames) in frames.enumerated() {
             let readings = meterFrames.filter { $0.count > 1 && $0[1] == FrameType.reading.rawValue }
             guard !readings.isEmpty else { throw SimulatorError.missingReading(meter: meters[i].id, label: label) }
             for frame in readings {
                 // The ack lets the meter drop the reading from its outbox (next poll).
-                try meters[i].deliver(try aggregator.acceptAndAcknowledge(frame).ack)
+                try meters[i].deliver(try pipeline.acceptAndAcknowledge(frame).ack)
             }
         }
         let t1 = threadCPUSeconds()
-        let sum = try aggregator.decryptSum(label: label)
-        let t2 = threadCPUSeconds()
+        let sum = try pipeline.sum(label: label, clock: threadCPUSeconds)
         let truth = expected.reduce(0) { $0 + $1[Int(label)] }
         return LabelResult(
-            label: label, decryptedSum: sum, trueSum: truth, precomputeSeconds: precompute,
-            boundarySeconds: boundary, collectSeconds: t1 - t0, decryptSeconds: t2 - t1)
+            label: label, decryptedSum: sum.sum, trueSum: truth, precomputeSeconds: precompute,
+            boundarySeconds: boundary, collectSeconds: t1 - t0, decryptSeconds: sum.decryptSeconds,
+            aggregateSeconds: sum.aggregateSeconds)
     }
 
     /// The readings the simulator expects meter `index` to report (Wh per label).

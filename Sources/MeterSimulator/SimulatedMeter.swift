@@ -195,6 +195,8 @@ public enum SimulatorError: Error, Equatable, CustomStringConvertible {
     case setupStalled(meter: UInt32, detail: String)
     /// A meter sent no reading for a label.
     case missingReading(meter: UInt32, label: UInt64)
+    /// The fleet cannot run this scheme (yet).
+    case unsupportedScheme(SchemeID)
 
     public var description: String {
         switch self {
@@ -202,6 +204,7 @@ public enum SimulatorError: Error, Equatable, CustomStringConvertible {
         case .radio(let s): return "radio queue refused a frame (status \(s))"
         case .setupStalled(let m, let d): return "key setup stalled at meter \(m): \(d)"
         case .missingReading(let m, let l): return "meter \(m) sent no reading for label \(l)"
+        case .unsupportedScheme(let s): return "the fleet does not run scheme \(s) yet"
         }
     }
 }

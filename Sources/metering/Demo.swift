@@ -9,7 +9,7 @@ struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a group of simulated meters through key setup and L labels; check every sum.")
 
-    enum Scheme: String, ExpressibleByArgument, CaseIterable { case lwr }
+    enum Scheme: String, ExpressibleByArgument, CaseIterable { case lwr, paillier }
     enum Parameters: String, ExpressibleByArgument, CaseIterable { case standard, turbo }
     enum Mode: String, ExpressibleByArgument, CaseIterable { case seed, expanded }
 
@@ -27,6 +27,8 @@ struct Demo: ParsableCommand {
     var parameters: Parameters = .standard
     @Option(name: .customLong("key-mode"), help: "Meter key held as a 32-byte seed or expanded in flash.")
     var keyMode: Mode = .seed
+    @Option(name: .customLong("key-bits"), help: "Paillier: bits of the supplier's key N (2048 or 3072).")
+    var keyBits: Int = 3072
     @Option(help: "Worker threads for the simulated meters.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Print a machine-readable summary (JSON) instead of the table.")
@@ -38,6 +40,10 @@ struct Demo: ParsableCommand {
         }
         guard labels >= 1 else { throw ValidationError("--labels must be at least 1") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        if scheme == .paillier {
+            guard keyBits == 2048 || keyBits == 3072 else { throw ValidationError("--key-bits must be 2048 or 3072") }
+            return
+        }
         let params: LWRParameters = parameters == .standard ? .standard : .turbo
         do { _ = try LWRGroupBounds(meters: UInt32(meters), maxReading: maxWh, parameters: params) } catch {
             throw ValidationError(
@@ -54,15 +60,27 @@ struct Demo: ParsableCommand {
         config.parameters = parameters == .standard ? .standard : .turbo
         config.keyMode = keyMode == .seed ? .seed : .expanded
         config.threads = threads
+        config.scheme = scheme == .paillier ? .paillier : .lwrPSA
+        config.paillierKeyBits = keyBits
         let log = Log(quiet: json)
+        let schemeName = scheme == .paillier ? "paillier" : "lwr-psa"
+        let parameterName = scheme == .paillier ? "paillier-\(keyBits)-g=n+1" : "\(config.parameters.name)"
+        let keyModeName = scheme == .paillier ? "precomputed-randomizer" : keyMode.rawValue
+        let ciphertextBytes = scheme == .paillier ? keyBits / 4 : config.parameters.ciphertextBytes
 
         log.line(
-            "PrivateMetering demo: \(config.parameters.name), \(meters) meters, \(labels) labels, max \(maxWh) Wh, key \(keyMode.rawValue), seed \(seed)"
+            "PrivateMetering demo: \(parameterName), \(meters) meters, \(labels) labels, max \(maxWh) Wh, key \(keyModeName), seed \(seed)"
         )
         let fleet = try Fleet(config, labels: labels)
         let bar = ProgressBar(title: "key setup", total: meters)
         let setup = try fleet.runKeySetup { done, total in bar.update(done) }
         bar.finish()
+        if scheme == .paillier {
+            log.line(
+                String(
+                    format: "supplier key generation: %.2f s (reproducible from the seed: demo only)",
+                    setup.supplierKeySeconds))
+        }
         log.line(
             String(
                 format: "key setup: %.2f s wall, %.1f ms CPU per meter (median), aggregator %.1f ms", setup.wallSeconds,
@@ -86,7 +104,7 @@ struct Demo: ParsableCommand {
         let boundary = results.flatMap(\.boundarySeconds)
         let encrypt = results.flatMap { r in zip(r.precomputeSeconds, r.boundarySeconds).map { $0 + $1 } }
         let summary = DemoSummary(
-            scheme: "lwr-psa", parameters: "\(config.parameters.name)", key_mode: keyMode.rawValue,
+            scheme: schemeName, parameters: parameterName, key_mode: keyModeName,
             meters: meters, labels: labels, max_wh: maxWh, seed: seed,
             exact_labels: results.filter(\.exact).count,
             setup_s: setup.wallSeconds,
@@ -96,8 +114,8 @@ struct Demo: ParsableCommand {
             boundary_us_median: median(boundary) * 1e6,
             collect_us_median: median(results.map(\.collectSeconds)) * 1e6,
             decrypt_us_median: median(results.map(\.decryptSeconds)) * 1e6,
-            ciphertext_bytes: config.parameters.ciphertextBytes,
-            frame_bytes: Frame.size(payloadLength: config.parameters.ciphertextBytes))
+            ciphertext_bytes: ciphertextBytes,
+            frame_bytes: Frame.size(payloadLength: ciphertextBytes))
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -112,13 +130,16 @@ struct Demo: ParsableCommand {
             print(
                 String(
                     format:
-                        "encryption per reading   %.1f µs CPU (median): %.1f µs precomputing F_k(l) while idle + %.1f µs at the boundary",
-                    summary.encrypt_us_median, summary.precompute_us_median, summary.boundary_us_median))
+                        "encryption per reading   %.1f µs CPU (median): %.1f µs precomputing %@ while idle + %.1f µs at the boundary",
+                    summary.encrypt_us_median, summary.precompute_us_median,
+                    scheme == .paillier ? "r^N mod N^2" : "F_k(l)",
+                    summary.boundary_us_median))
             print(
                 String(
                     format:
-                        "aggregator per label     %.1f µs to verify and collect %d frames, %.1f µs to decrypt the sum (medians)",
-                    summary.collect_us_median, meters, summary.decrypt_us_median))
+                        "aggregator per label     %.1f µs to verify and collect %d frames, %.1f µs to decrypt the sum%@ (medians)",
+                    summary.collect_us_median, meters, summary.decrypt_us_median,
+                    scheme == .paillier ? " (the supplier, CRT)" : ""))
             print("ciphertext               \(summary.ciphertext_bytes) bytes (frame \(summary.frame_bytes) bytes)")
         }
         if summary.exact_labels != labels { throw ExitCode(1) }

@@ -34,6 +34,9 @@ public enum FrameType: UInt8, Sendable {
     case ack = 0x13
     /// Downlink: one chunk of a DMCFE weight vector ((meter id, weight) entries).
     case weights = 0x14
+    /// Downlink: the supplier's Paillier public key and the meter's groups, tagged under
+    /// the provisioning key (`PaillierKeyPayload`).
+    case paillierKey = 0x15
 }
 
 /// Which aggregation scheme a frame belongs to.

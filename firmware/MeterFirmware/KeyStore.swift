@@ -24,8 +24,9 @@
 // it and encrypts nothing, rather than fall back to an older state.
 //
 // Adding a record type: give it a code in `RecordType`, a field in `MeterRecord`,
-// a case in `MeterRecord.encode` and `decode`; the body has room for 1000 bytes
-// (today's records take 206). Unknown types are skipped when reading.
+// a case in `MeterRecord.encode` and `decode` and its size in `bodyBytes`; the body has
+// room for 1000 bytes (the LWR-PSA records take 206, the Paillier key adds 407 at 3072
+// bits: 613). Unknown types are skipped when reading.
 
 #if !hasFeature(Embedded)
     import MeterCrypto
@@ -79,6 +80,37 @@ enum RecordType: UInt8 {
     case labelFloor = 0x07
     /// Fletcher sums u64 | u64 of the expanded key words (key mode expanded, ready)
     case expandedKeyCheck = 0x08
+    /// format u8 (1) | key bits u16 | group count u8 | groups 4 × u32 | N big-endian
+    /// (bits/8 bytes): the supplier's Paillier key and the groups the meter reports to
+    case paillierKey = 0x09
+}
+
+/// The supplier's Paillier public key as the key store keeps it (present when the meter
+/// runs in Paillier mode); N² and the randomizers are recomputed in RAM.
+public struct PaillierKeyRecord: Sendable, Equatable {
+    /// Record format.
+    static let format: UInt8 = 1
+    /// Bytes before N.
+    static let headerBytes = 20
+    /// Bits of N: 2048 or 3072.
+    public var bits: UInt16 = 0
+    /// Groups the meter reports to (1 ... 4); entries from `groupCount` on are 0.
+    public var groupCount: UInt8 = 0
+    public var groups = InlineArray<4, UInt32>(repeating: 0)
+    /// N, big-endian, in the first bits/8 bytes; zeros after.
+    public var modulus = InlineArray<384, UInt8>(repeating: 0)
+
+    public init() {}
+
+    /// Bytes of the record's value.
+    var valueBytes: Int { Self.headerBytes + Int(bits) / 8 }
+
+    public static func == (a: PaillierKeyRecord, b: PaillierKeyRecord) -> Bool {
+        var diff: UInt8 = 0
+        for k in 0..<384 { diff |= a.modulus[k] ^ b.modulus[k] }
+        for g in 0..<4 where a.groups[g] != b.groups[g] { return false }
+        return diff == 0 && a.bits == b.bits && a.groupCount == b.groupCount
+    }
 }
 
 /// Everything the meter keeps across power cuts, apart from the outbox.
@@ -104,6 +136,8 @@ public struct MeterRecord: Sendable {
     public var nextLabel: UInt64 = 0
     /// Fletcher sums of the expanded key words, checked whenever the key is streamed.
     public var expandedKeySums: (UInt64, UInt64) = (0, 0)
+    /// The supplier's Paillier key: the meter encrypts under it instead of LWR-PSA.
+    public var paillierKey: PaillierKeyRecord? = nil
 
     public init() {}
 
@@ -112,6 +146,7 @@ public struct MeterRecord: Sendable {
         var n = 3 * 5 + 12 + 32 + 32 + 15 + 32 + 3 + 8
         if hasDHPrivate { n += 3 + 35 }
         if keyMode == .expanded && phase == .ready { n += 3 + 16 }
+        if let key = paillierKey { n += 3 + key.valueBytes }
         return n
     }
 
@@ -164,6 +199,15 @@ public struct MeterRecord: Sendable {
             BigEndian.store(expandedKeySums.1, at: i + 8, in: &b)
             i += 16
         }
+        if let key = paillierKey {
+            header(.paillierKey, key.valueBytes, &b, &i)
+            b[i] = PaillierKeyRecord.format
+            BigEndian.store(key.bits, at: i + 1, in: &b)
+            b[i + 3] = key.groupCount
+            for g in 0..<4 { BigEndian.store(key.groups[g], at: i + 4 + 4 * g, in: &b) }
+            for k in 0..<(Int(key.bits) / 8) { b[i + PaillierKeyRecord.headerBytes + k] = key.modulus[k] }
+            i += key.valueBytes
+        }
         return i - base
     }
 
@@ -215,6 +259,18 @@ public struct MeterRecord: Sendable {
                 case .expandedKeyCheck:
                     guard n == 16 else { return nil }
                     r.expandedKeySums = (BigEndian.load64(b, at: i), BigEndian.load64(b, at: i + 8))
+                case .paillierKey:
+                    guard n >= PaillierKeyRecord.headerBytes else { return nil }
+                    var key = PaillierKeyRecord()
+                    key.bits = BigEndian.load16(b, at: i + 1)
+                    key.groupCount = b[i + 3]
+                    guard b[i] == PaillierKeyRecord.format,
+                        key.bits == 2048 || key.bits == 3072, n == key.valueBytes,
+                        key.groupCount >= 1, key.groupCount <= 4
+                    else { return nil }
+                    for g in 0..<Int(key.groupCount) { key.groups[g] = BigEndian.load32(b, at: i + 4 + 4 * g) }
+                    for k in 0..<(Int(key.bits) / 8) { key.modulus[k] = b[i + PaillierKeyRecord.headerBytes + k] }
+                    r.paillierKey = key
                 }
             }
             i += n
@@ -238,6 +294,7 @@ extension MeterRecord: Equatable {
             && a.phase == b.phase && a.parameterID == b.parameterID && a.keyMode == b.keyMode
             && a.groupSize == b.groupSize && a.maxReading == b.maxReading && a.nextLabel == b.nextLabel
             && a.expandedKeySums.0 == b.expandedKeySums.0 && a.expandedKeySums.1 == b.expandedKeySums.1
+            && a.paillierKey == b.paillierKey
     }
 }
 

@@ -31,6 +31,8 @@ public enum MeterError: Error, Equatable, Sendable {
     case keyStore(KeyStoreError)
     /// The radio or the flash failed.
     case board(BoardError)
+    /// A Paillier key downlink that is not authentic or not a usable key (size, parity, groups).
+    case paillierKeyRejected
 }
 
 /// Why key setup was refused.
@@ -60,6 +62,8 @@ public enum StatusCode: UInt16, Sendable {
     case keyStoreRepaired = 8
     /// The outbox was full: the oldest unacknowledged reading (label in the detail) was dropped.
     case outboxOverflow = 9
+    /// A Paillier key downlink was not authentic or not a usable key.
+    case paillierKeyRejected = 10
 }
 
 /// Timing of the main loop.
@@ -91,6 +95,8 @@ public enum MeterEvent: Equatable, Sendable {
     case statusSent(StatusCode)
     /// The aggregator acknowledged the reading for `label`; the outbox let it go.
     case acknowledged(label: UInt64)
+    /// The meter stored the supplier's Paillier key and confirmed it.
+    case paillierKeyStored
 }
 
 /// Where the firmware keeps what on flash, in sectors: the key store (2), the expanded
@@ -169,6 +175,9 @@ public struct Meter: ~Copyable {
     var frame = InlineArray<1064, UInt8>(repeating: 0)
     var inbox = InlineArray<1064, UInt8>(repeating: 0)
 
+    // Paillier mode (PaillierMeter.swift): supplier key, groups, precomputed randomizers
+    var paillier = PaillierState()
+
     /// Boots the meter: reads the key store and the outbox. A meter with an empty store
     /// comes up unprovisioned, one with a corrupt store reports it; both refuse to encrypt.
     public init(board: Board, timing: MeterTiming, keyStoreSector: UInt32 = 0) throws(MeterError) {
@@ -197,6 +206,7 @@ public struct Meter: ~Copyable {
         } catch {
             storeState = error
         }
+        selectOutboxRing()  // the Paillier ring when the key store holds a Paillier key
         var outboxState: KeyStoreError? = nil
         do { try outbox.load() } catch { outboxState = error }
         if storeState == nil, let e = outboxState {
@@ -213,6 +223,7 @@ public struct Meter: ~Copyable {
             if store.newestCorrected { try? store.save(record) }
             bootStatus = .keyStoreRepaired
         }
+        loadPaillier()
     }
 
     // MARK: - state seen from outside
@@ -275,6 +286,7 @@ public struct Meter: ~Copyable {
         storeState = nil
         bootStatus = nil
         padLabel = .max
+        leavePaillierMode()
     }
 
     // MARK: - main loop
@@ -311,6 +323,7 @@ public struct Meter: ~Copyable {
     /// so the boundary costs one addition. Returns true if it did work.
     @discardableResult
     public mutating func idle() -> Bool {
+        if paillierReady { return idlePaillier() }
         guard storeState == nil, record.phase == .ready, padLabel != record.nextLabel else { return false }
         guard let p = try? computePad(label: record.nextLabel) else { return false }
         pad = p
@@ -329,7 +342,7 @@ public struct Meter: ~Copyable {
 
     mutating func closeInterval(_ label: UInt64) -> MeterEvent? {
         let reading = takeIntervalEnergy()
-        guard storeState == nil, record.phase == .ready, label >= record.nextLabel else { return nil }
+        guard storeState == nil, record.phase == .ready || paillierReady, label >= labelFloor else { return nil }
         do {
             try encryptAndSend(label: label, reading: reading)
         } catch {
@@ -355,7 +368,7 @@ public struct Meter: ~Copyable {
                 // More flips than one since boot: this reading is lost. Its label stays
                 // used (the counter is in RAM); let the entry go and report it.
                 let lost = outbox.pendingLabel(i)
-                _ = try? outbox.acknowledge(label: lost)
+                _ = try? outbox.acknowledge(label: lost, group: outbox.pendingGroup(i))
                 _ = reportError(.keyStoreCorrupt, detail: lost)
                 continue
             }
@@ -371,6 +384,7 @@ public struct Meter: ~Copyable {
     /// counter) is on flash before it leaves the meter, and it is re-sent as stored
     /// until acknowledged. A radio that refuses the frame is not an error here.
     public mutating func encryptAndSend(label: UInt64, reading: UInt64) throws(MeterError) {
+        if paillierReady { return try encryptAndSendPaillier(label: label, reading: reading) }
         if let e = storeState { throw e == .corrupt ? .keyStoreCorrupt : .notProvisioned }
         guard record.phase == .ready else { throw .notReady }
         guard label >= labelFloor else {
@@ -628,7 +642,10 @@ public struct Meter: ~Copyable {
         let bytes = message.span.extracting(0..<length)
         let header: FrameHeader
         do { header = try Frame.parseHeader(bytes) } catch { throw .badDownlink(error) }
-        guard header.meter == record.meter, header.group == record.group else {
+        // Acks also come from the aggregators of the other groups a Paillier meter reports to.
+        guard header.meter == record.meter,
+            header.group == record.group || (header.type == .ack && paillierReportsTo(group: header.group))
+        else {
             throw .badDownlink(.badTag)
         }
         guard Frame.verify(bytes, key: record.frameKey.span) else { throw .badDownlink(.badTag) }
@@ -642,8 +659,13 @@ public struct Meter: ~Copyable {
             return record.phase == .ready ? .keyShareSent : nil
         case .ack:
             let acknowledged: Bool
-            do { acknowledged = try outbox.acknowledge(label: header.label) } catch { throw .keyStore(error) }
+            do { acknowledged = try outbox.acknowledge(label: header.label, group: header.group) } catch {
+                throw .keyStore(error)
+            }
             return acknowledged ? .acknowledged(label: header.label) : nil
+        case .paillierKey:
+            try receivePaillierKey(payload)
+            return .paillierKeyStored
         default:
             throw .unexpectedDownlink(header.type)
         }
@@ -680,6 +702,7 @@ public struct Meter: ~Copyable {
             case .setupRejected: code = .setupRejected
             case .peerKeyRejected: code = .peerKeyRejected
             case .keyStore: code = .keyStoreWriteFailed
+            case .paillierKeyRejected: code = .paillierKeyRejected
             default: return nil
             }
         }

@@ -4,8 +4,9 @@
 // never encrypts a label twice, across power cuts, and the counter costs no extra write.
 //
 // Layout: a ring of sectors (4 by default), each formatted before use (FlashFormat);
-// the newest generation is the active sector. Entries are fixed-size slots (128 bytes
-// for an LWR-PSA reading frame of 48 bytes):
+// the newest generation is the active sector. Entries are fixed-size slots, the smallest
+// multiple of 64 bytes that holds the frame and 29 bytes of bookkeeping (128 bytes for an
+// LWR-PSA reading frame of 48 bytes, 896 for a Paillier frame of 808 at 3072 bits):
 //
 //   0       kind u8 (0x52 reading) | flags u8 (0xFF written at encryption, 0xFE copy)
 //   2       frame length u16
@@ -17,6 +18,11 @@
 //   E − 5   syndrome 3
 //   E − 2   commit mark           programmed after the entry
 //   E − 1   acknowledged mark     programmed when the aggregator's ack arrives
+//
+// Entries are told apart by label and group: a meter in Paillier mode sends one frame
+// per group it reports to for each label, and the frame's own header names the group
+// (frame bytes 4 ..< 8). The ring's marker magic depends on the entry size, so a ring
+// written with another entry size reads as unformatted, never as entries.
 //
 // Appending writes one entry and its commit mark; an acknowledgement programs one
 // mark byte. A sector is erased only when the ring comes round to it: before that,
@@ -34,7 +40,7 @@ public struct Outbox {
     /// Unacknowledged readings kept at most; when full, the oldest is dropped (and reported).
     public static let capacity = 16
     /// Largest ring.
-    public static let maxSectors = 8
+    public static let maxSectors = 16
     static let maxEntryBytes = 1024
     static let markerMagic: UInt32 = 0x504D_4F42  // "PMOB"
     static let kindReading: UInt8 = 0x52
@@ -45,12 +51,14 @@ public struct Outbox {
     let board: Board
     public let firstSector: UInt32
     public let sectorCount: UInt32
-    /// Bytes of one entry slot (a power of two, at least the frame plus 29).
+    /// Bytes of one entry slot (a multiple of 64, at least the frame plus 29).
     public let entryBytes: Int
+    /// The sector marker's magic for this entry size.
+    let magic: UInt32
 
-    var generations = InlineArray<8, UInt32>(repeating: 0)
-    var formatted = InlineArray<8, Bool>(repeating: false)
-    var bad = InlineArray<8, Bool>(repeating: false)
+    var generations = InlineArray<16, UInt32>(repeating: 0)
+    var formatted = InlineArray<16, Bool>(repeating: false)
+    var bad = InlineArray<16, Bool>(repeating: false)
     var active = -1
     var nextSlot: UInt32 = 0
     var sequence: UInt32 = 0
@@ -59,6 +67,7 @@ public struct Outbox {
     var lastLabel: UInt64 = 0
 
     var pendingLabels = InlineArray<16, UInt64>(repeating: 0)
+    var pendingGroups = InlineArray<16, UInt32>(repeating: 0)
     var pendingAddresses = InlineArray<16, UInt32>(repeating: 0)
     /// Unacknowledged readings, oldest label first.
     public private(set) var pendingCount = 0
@@ -78,9 +87,20 @@ public struct Outbox {
 
     /// The entry slot for frames up to `frameBytes`.
     public static func entryBytes(forFrame frameBytes: Int) -> Int {
-        var e = 64
-        while e - 5 - FlashFormat.checksumBytes - headerBytes < frameBytes { e *= 2 }
-        return e
+        let need = frameBytes + 5 + FlashFormat.checksumBytes + headerBytes
+        return max(64, (need + 63) / 64 * 64)
+    }
+
+    /// The ring marker's magic for entries of `entryBytes` (64 ... 1024): "PMOB" for the
+    /// 128-byte entries of LWR-PSA, otherwise "PMOB" with whole bytes inverted, one per
+    /// bit in which (entryBytes / 64 − 1) differs from 1. Two sizes' magics differ in 8
+    /// bits or more, and from the key store's "PMKS" in 5 or more: never within the 2
+    /// flipped bits a marker read tolerates.
+    static func markerMagic(entryBytes: Int) -> UInt32 {
+        let x = (entryBytes / 64 - 1) ^ 1
+        var spread: UInt32 = 0
+        for j in 0..<4 where (x >> j) & 1 == 1 { spread |= 0xFF << UInt32(8 * j) }
+        return markerMagic ^ spread
     }
 
     public init(board: Board, firstSector: UInt32, sectorCount: UInt32 = 4, maxFrameBytes: Int = 48)
@@ -95,6 +115,7 @@ public struct Outbox {
         self.firstSector = firstSector
         self.sectorCount = sectorCount
         entryBytes = entry
+        magic = Self.markerMagic(entryBytes: entry)
     }
 
     /// Ring sectors found worn (they no longer erase or program clean) since boot.
@@ -106,6 +127,12 @@ public struct Outbox {
 
     /// The label of the i-th unacknowledged reading (oldest first).
     public func pendingLabel(_ i: Int) -> UInt64 { pendingLabels[i] }
+
+    /// The group of the i-th unacknowledged reading.
+    public func pendingGroup(_ i: Int) -> UInt32 { pendingGroups[i] }
+
+    /// The group named in the header of the frame stored in `entry`.
+    static func frameGroup(_ entry: Span<UInt8>) -> UInt32 { BigEndian.load32(entry, at: headerBytes + 4) }
 
     func sectorOf(_ address: UInt32) -> Int { Int(address / board.sectorSize - firstSector) }
 
@@ -141,7 +168,7 @@ public struct Outbox {
             let marker: (generation: UInt32, damaged: Bool)?
             do throws(BoardError) {
                 marker = try FlashFormat.readMarkerChecked(
-                    board, sector: firstSector + UInt32(i), magic: Self.markerMagic)
+                    board, sector: firstSector + UInt32(i), magic: magic)
             } catch {
                 throw .flash(error)
             }
@@ -215,23 +242,24 @@ public struct Outbox {
                     newestDamaged = damaged
                 }
                 // Damage is reported where it is live: an unacknowledged entry, the newest label.
+                let group = Self.frameGroup(bytes)
                 if acknowledged {
-                    removePending(label)
+                    removePending(label, group)
                 } else {
                     if damaged { corrected += 1 }
-                    insertPending(label, at)
+                    insertPending(label, group, at)
                 }
             }
         }
         if pendingLost || lastInvalid > lastOriginal { throw .corrupt }
-        if newestDamaged && pendingLabelIndex(lastLabel) == nil { corrected += 1 }
+        if newestDamaged && !isPending(label: lastLabel) { corrected += 1 }
         active = order[count - 1]
         newestGeneration = generations[active]
         nextSlot = UInt32(lastUsed + 1)
     }
 
-    mutating func insertPending(_ label: UInt64, _ address: UInt32) {
-        for i in 0..<pendingCount where pendingLabels[i] == label {
+    mutating func insertPending(_ label: UInt64, _ group: UInt32, _ address: UInt32) {
+        if let i = pendingIndex(label, group) {
             pendingAddresses[i] = address  // a newer copy of the same entry
             return
         }
@@ -239,32 +267,40 @@ public struct Outbox {
             // More than the outbox keeps: forget the oldest (it stays on flash unacknowledged).
             for i in 1..<pendingCount {
                 pendingLabels[i - 1] = pendingLabels[i]
+                pendingGroups[i - 1] = pendingGroups[i]
                 pendingAddresses[i - 1] = pendingAddresses[i]
             }
             pendingCount -= 1
         }
+        // Oldest label first; a label's entries in the order they were written.
         var i = pendingCount
         while i > 0 && pendingLabels[i - 1] > label {
             pendingLabels[i] = pendingLabels[i - 1]
+            pendingGroups[i] = pendingGroups[i - 1]
             pendingAddresses[i] = pendingAddresses[i - 1]
             i -= 1
         }
         pendingLabels[i] = label
+        pendingGroups[i] = group
         pendingAddresses[i] = address
         pendingCount += 1
     }
 
-    func pendingLabelIndex(_ label: UInt64) -> Int? {
-        for i in 0..<pendingCount where pendingLabels[i] == label { return i }
+    func pendingIndex(_ label: UInt64, _ group: UInt32) -> Int? {
+        for i in 0..<pendingCount where pendingLabels[i] == label && pendingGroups[i] == group { return i }
         return nil
     }
 
-    mutating func removePending(_ label: UInt64) {
-        var found = -1
-        for i in 0..<pendingCount where pendingLabels[i] == label { found = i }
-        guard found >= 0 else { return }
+    func isPending(label: UInt64) -> Bool {
+        for i in 0..<pendingCount where pendingLabels[i] == label { return true }
+        return false
+    }
+
+    mutating func removePending(_ label: UInt64, _ group: UInt32) {
+        guard let found = pendingIndex(label, group) else { return }
         for i in (found + 1)..<pendingCount {
             pendingLabels[i - 1] = pendingLabels[i]
+            pendingGroups[i - 1] = pendingGroups[i]
             pendingAddresses[i - 1] = pendingAddresses[i]
         }
         pendingCount -= 1
@@ -275,7 +311,7 @@ public struct Outbox {
         let ok: Bool
         do throws(BoardError) {
             for i in 1..<Int(sectorCount) { try board.erase(sector: firstSector + UInt32(i)) }
-            ok = try FlashFormat.format(board, sector: firstSector, magic: Self.markerMagic, generation: 1)
+            ok = try FlashFormat.format(board, sector: firstSector, magic: magic, generation: 1)
         } catch {
             throw .flash(error)
         }
@@ -293,14 +329,15 @@ public struct Outbox {
 
     // MARK: - writing
 
-    /// Writes `frame` for `label` as a committed entry. Returns the label of the oldest
-    /// unacknowledged reading if it had to be dropped to make room.
+    /// Writes `frame` for `label` as a committed entry (the frame's header names its
+    /// group). Returns the label of the oldest unacknowledged reading if it had to be
+    /// dropped to make room.
     public mutating func append(label: UInt64, frame: Span<UInt8>) throws(KeyStoreError) -> UInt64? {
-        precondition(frame.count <= frameCapacity, "frame larger than an outbox entry")
+        precondition(frame.count <= frameCapacity && frame.count >= 8, "frame larger than an outbox entry")
         var dropped: UInt64? = nil
         if pendingCount == Self.capacity {
             dropped = pendingLabels[0]
-            _ = try acknowledge(label: pendingLabels[0])
+            _ = try acknowledge(label: pendingLabels[0], group: pendingGroups[0])
         }
         var entry = InlineArray<1024, UInt8>(repeating: 0xFF)
         var span = entry.mutableSpan
@@ -312,7 +349,7 @@ public struct Outbox {
         let at = try writeEntry(&span)
         lastLabel = label
         hasLabel = true
-        insertPending(label, at)
+        insertPending(label, Self.frameGroup(entry.span), at)
         return dropped
     }
 
@@ -377,7 +414,7 @@ public struct Outbox {
             let ok: Bool
             do throws(BoardError) {
                 ok = try FlashFormat.format(
-                    board, sector: firstSector + UInt32(candidate), magic: Self.markerMagic,
+                    board, sector: firstSector + UInt32(candidate), magic: magic,
                     generation: newestGeneration &+ 1)
             } catch {
                 throw .flash(error)
@@ -442,18 +479,16 @@ public struct Outbox {
         else { throw .corrupt }
     }
 
-    /// Marks the reading for `label` acknowledged. False when it is not pending (a
-    /// duplicate or late acknowledgement).
-    public mutating func acknowledge(label: UInt64) throws(KeyStoreError) -> Bool {
-        var found = -1
-        for i in 0..<pendingCount where pendingLabels[i] == label { found = i }
-        guard found >= 0 else { return false }
+    /// Marks the reading for `label` sent to `group` acknowledged. False when it is not
+    /// pending (a duplicate or late acknowledgement).
+    public mutating func acknowledge(label: UInt64, group: UInt32) throws(KeyStoreError) -> Bool {
+        guard let found = pendingIndex(label, group) else { return false }
         do throws(BoardError) {
             _ = try FlashFormat.mark(board, pendingAddresses[found] + UInt32(ackOffset))
         } catch {
             throw .flash(error)
         }
-        removePending(label)
+        removePending(label, group)
         return true
     }
 

@@ -50,6 +50,8 @@ oracles=(
     "Crypto.Hash.TurboSHAKE128:pycryptodome"  # TurboSHAKE128, KMAC128 (XOF, KMAC, frame tests)
     "mpmath:mpmath"                           # RFC 7919 prime from its formula (FFDH tests)
     "sympy:sympy"                             # primality of the ffdhe3072 prime (FFDH tests)
+    "phe:phe"                                 # python-paillier: Paillier interop (Paillier tests)
+    "gmpy2:gmpy2"                             # makes phe fast enough for 3072-bit keys
 )
 missing_oracles() {
     local entry

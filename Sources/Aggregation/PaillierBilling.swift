@@ -1,0 +1,219 @@
+// Billing on ciphertexts (Paillier mode): the aggregator, which keeps every meter's
+// ciphertexts, computes Enc(Σ_t price_t · usage_t + fee) from them without any key
+// (c^k = Enc(k·m), c·c' = Enc(m + m')), and the supplier decrypts only the bill. The same
+// way, an energy report gives one meter's energy per day (or any long interval).
+//
+// Release policy (so that bills and reports cannot be combined to single out a reading):
+//   * a bill covers at least `minimumLabels` labels (default 96, one day), every label
+//     of it priced (> 0) and reported by the meter;
+//   * each report interval covers at least `minimumLabels` labels;
+//   * a label is billed at most once per meter, and reported at most once per meter:
+//     overlapping bills (or overlapping reports) are refused.
+// What remains: a bill and a report over the same day give two linear combinations of that
+// day's readings (e.g. peak and off-peak energy separately, for a two-class tariff).
+
+import BigNum
+import Foundation
+
+/// A time-of-use tariff: a price per Wh for each class of label (by time of day), plus a
+/// fixed fee per bill. Money is in integer units (`unit`, e.g. micro-euros), so prices
+/// are exact exponents on ciphertexts.
+public struct Tariff: Sendable, Codable, Equatable {
+    public struct PriceClass: Sendable, Codable, Equatable {
+        public var name: String
+        /// Price per Wh in `unit`s.
+        public var pricePerWh: UInt64
+        public init(name: String, pricePerWh: UInt64) {
+            self.name = name
+            self.pricePerWh = pricePerWh
+        }
+    }
+
+    /// Name of the money unit, e.g. "µ€".
+    public var unit: String
+    /// Units per display currency unit (1 000 000 µ€ = 1 €).
+    public var unitsPerCurrency: UInt64
+    public var classes: [PriceClass]
+    /// For each hour of the day (0...23), the index of its class.
+    public var hourClass: [Int]
+    /// Added once per bill, in `unit`s.
+    public var fixedFee: UInt64
+
+    /// Labels per day (15-minute intervals).
+    public static let labelsPerDay: UInt64 = 96
+
+    public init(unit: String, unitsPerCurrency: UInt64, classes: [PriceClass], hourClass: [Int], fixedFee: UInt64)
+        throws(AggregationError)
+    {
+        guard !classes.isEmpty else { throw .invalidTariff("no price classes") }
+        guard hourClass.count == 24, hourClass.allSatisfy({ classes.indices.contains($0) }) else {
+            throw .invalidTariff("hourClass needs 24 entries, each a class index")
+        }
+        guard classes.allSatisfy({ $0.pricePerWh > 0 && $0.pricePerWh < 1 << 32 }) else {
+            throw .invalidTariff("every price is in 1 ..< 2^32 units per Wh")
+        }
+        guard fixedFee < 1 << 48 else { throw .invalidTariff("the fixed fee is below 2^48 units") }
+        self.unit = unit
+        self.unitsPerCurrency = unitsPerCurrency
+        self.classes = classes
+        self.hourClass = hourClass
+        self.fixedFee = fixedFee
+    }
+
+    /// A typical three-rate tariff in µ€: off-peak 23:00–07:00 0.18 €/kWh, day 0.25 €/kWh,
+    /// peak 17:00–21:00 0.40 €/kWh, fixed fee 0.50 € per bill.
+    public static let threeRate = try! Tariff(
+        unit: "µ€", unitsPerCurrency: 1_000_000,
+        classes: [
+            PriceClass(name: "off-peak", pricePerWh: 180), PriceClass(name: "day", pricePerWh: 250),
+            PriceClass(name: "peak", pricePerWh: 400),
+        ],
+        hourClass: [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 0],
+        fixedFee: 500_000)
+
+    /// The class index of `label` (by its hour of the day).
+    public func classIndex(of label: UInt64) -> Int { hourClass[Int((label % Self.labelsPerDay) / 4)] }
+
+    /// The price per Wh at `label`.
+    public func price(at label: UInt64) -> UInt64 { classes[classIndex(of: label)].pricePerWh }
+
+    /// The bill in plaintext: Σ price_t · usage_t + fee, for readings of labels
+    /// `first, first + 1, ...` (what the encrypted bill must equal).
+    public func plaintextBill(readings: [UInt64], firstLabel first: UInt64) -> UInt64 {
+        var total = fixedFee
+        for (i, wh) in readings.enumerated() { total += price(at: first + UInt64(i)) * wh }
+        return total
+    }
+}
+
+/// An encrypted bill: Enc(Σ price_t · usage_t + fee) for one meter over `labels`.
+public struct PaillierEncryptedBill: Sendable {
+    public let meter: UInt32
+    public let labels: ClosedRange<UInt64>
+    public let tariff: Tariff
+    public let ciphertext: PaillierCiphertext
+}
+
+/// One meter's energy per interval (e.g. per day), encrypted: Enc(Σ usage) per interval.
+public struct PaillierEncryptedReport: Sendable {
+    public let meter: UInt32
+    /// The intervals, in order; each covers at least the minimum number of labels.
+    public let intervals: [ClosedRange<UInt64>]
+    public let ciphertexts: [PaillierCiphertext]
+}
+
+/// A decrypted bill.
+public struct Bill: Sendable, Codable, Equatable {
+    public let meter: UInt32
+    public let firstLabel: UInt64
+    public let lastLabel: UInt64
+    /// Σ price_t · usage_t + fee, in the tariff's units.
+    public let amount: UInt64
+    public let unit: String
+    public let unitsPerCurrency: UInt64
+}
+
+/// A decrypted energy report.
+public struct EnergyReport: Sendable, Codable, Equatable {
+    public struct Interval: Sendable, Codable, Equatable {
+        public let firstLabel: UInt64
+        public let lastLabel: UInt64
+        public let energyWh: UInt64
+    }
+    public let meter: UInt32
+    public let intervals: [Interval]
+    /// Mean energy per interval, in Wh.
+    public var averageWh: Double {
+        intervals.isEmpty ? 0 : Double(intervals.reduce(0) { $0 + $1.energyWh }) / Double(intervals.count)
+    }
+}
+
+extension PaillierAggregator {
+    /// The least number of labels in one bill or one report interval.
+    public static let minimumReleaseLabels = 96
+
+    /// Enc(Σ price_t · usage_t + fee) over `labels` from the meter's stored ciphertexts:
+    /// labels are grouped by price class, each class's product raised to its price once,
+    /// times the trivial encryption of the fee. Refuses short periods, labels the meter
+    /// has not reported, and labels already billed for this meter.
+    public func bill(
+        meter: UInt32, labels: ClosedRange<UInt64>, tariff: Tariff, minimumLabels: Int = minimumReleaseLabels
+    ) throws(AggregationError) -> PaillierEncryptedBill {
+        try checkRelease(meter: meter, labels: labels, minimumLabels: minimumLabels, released: billed[meter] ?? [])
+        let modulus = publicKey.nSquared
+        var perClass = [BigInt](repeating: BigInt(1), count: tariff.classes.count)
+        for label in labels {
+            perClass[tariff.classIndex(of: label)].multiply(
+                by: try reading(meter: meter, label: label), modulo: modulus)
+        }
+        var total = publicKey.trivialEncryption(BigInt(tariff.fixedFee)).value
+        for (i, product) in perClass.enumerated() {
+            total.multiply(by: product.power(BigInt(tariff.classes[i].pricePerWh), modulo: modulus), modulo: modulus)
+        }
+        billed[meter, default: []].append(labels)
+        return PaillierEncryptedBill(
+            meter: meter, labels: labels, tariff: tariff,
+            ciphertext: PaillierCiphertext(value: total, key: publicKey.id))
+    }
+
+    /// Enc(energy) per interval of `intervalLabels` labels (96 = per day) over `labels`
+    /// (whose length must be a multiple of it) for one meter.
+    public func energyReport(
+        meter: UInt32, labels: ClosedRange<UInt64>, intervalLabels: Int = Int(Tariff.labelsPerDay),
+        minimumLabels: Int = minimumReleaseLabels
+    ) throws(AggregationError) -> PaillierEncryptedReport {
+        guard intervalLabels >= minimumLabels else {
+            throw .periodTooShort(labels: intervalLabels, minimum: minimumLabels)
+        }
+        guard labels.count % intervalLabels == 0 else {
+            throw .invalidTariff("the report period is not a whole number of \(intervalLabels)-label intervals")
+        }
+        try checkRelease(meter: meter, labels: labels, minimumLabels: minimumLabels, released: reported[meter] ?? [])
+        let modulus = publicKey.nSquared
+        var intervals: [ClosedRange<UInt64>] = []
+        var ciphertexts: [PaillierCiphertext] = []
+        var start = labels.lowerBound
+        while start <= labels.upperBound {
+            let end = start + UInt64(intervalLabels) - 1
+            var product = BigInt(1)
+            for label in start...end { product.multiply(by: try reading(meter: meter, label: label), modulo: modulus) }
+            intervals.append(start...end)
+            ciphertexts.append(PaillierCiphertext(value: product, key: publicKey.id))
+            start = end + 1
+        }
+        reported[meter, default: []].append(labels)
+        return PaillierEncryptedReport(meter: meter, intervals: intervals, ciphertexts: ciphertexts)
+    }
+
+    func checkRelease(
+        meter: UInt32, labels: ClosedRange<UInt64>, minimumLabels: Int, released: [ClosedRange<UInt64>]
+    ) throws(AggregationError) {
+        guard members.frameKey(of: meter) != nil else { throw .unknownMeter(meter) }
+        guard labels.count >= minimumLabels else { throw .periodTooShort(labels: labels.count, minimum: minimumLabels) }
+        if let overlap = released.first(where: { $0.overlaps(labels) }) {
+            throw .periodAlreadyReleased(meter: meter, label: max(overlap.lowerBound, labels.lowerBound))
+        }
+        for label in labels where ledger[meter]?[label] == nil { throw .missingReading(meter: meter, label: label) }
+    }
+}
+
+extension PaillierSupplier {
+    /// Decrypts a bill (the only value of one meter the supplier ever sees, with reports).
+    public func decryptBill(_ bill: PaillierEncryptedBill) throws(AggregationError) -> Bill {
+        Bill(
+            meter: bill.meter, firstLabel: bill.labels.lowerBound, lastLabel: bill.labels.upperBound,
+            amount: try plaintext(bill.ciphertext), unit: bill.tariff.unit,
+            unitsPerCurrency: bill.tariff.unitsPerCurrency)
+    }
+
+    /// Decrypts an energy report.
+    public func decryptReport(_ report: PaillierEncryptedReport) throws(AggregationError) -> EnergyReport {
+        var intervals: [EnergyReport.Interval] = []
+        for (range, c) in zip(report.intervals, report.ciphertexts) {
+            intervals.append(
+                EnergyReport.Interval(
+                    firstLabel: range.lowerBound, lastLabel: range.upperBound, energyWh: try plaintext(c)))
+        }
+        return EnergyReport(meter: report.meter, intervals: intervals)
+    }
+}

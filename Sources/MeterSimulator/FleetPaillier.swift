@@ -1,0 +1,81 @@
+import Aggregation
+import BigNum
+import Foundation
+import MeterCrypto
+import MeterFirmware
+
+extension Fleet {
+    /// Paillier setup: the supplier's key (given, or generated from the seed), the group
+    /// layout checked, the key delivered to every meter over the radio (tagged by the
+    /// provisioning authority, relayed by the aggregator), then each meter precomputes its
+    /// first randomizer while idle.
+    func runPaillierSetup(progress: (Int, Int) -> Void) throws -> SetupReport {
+        let start = monotonicSeconds()
+        let privateKey: PaillierPrivateKey
+        if let given = configuration.paillierKey {
+            privateKey = given
+        } else {
+            // Reproducible from the seed, for demos and tests only.
+            var generator = ReproducibleGenerator(seed: configuration.seed)
+            privateKey = try PaillierPrivateKey.generate(bits: configuration.paillierKeyBits, using: &generator)
+        }
+        let keySeconds = monotonicSeconds() - start
+
+        var t0 = threadCPUSeconds()
+        let layout = try GroupLayout(group: configuration.group, meters: members.meters)
+        let aggregator = try PaillierAggregator(
+            members: members, publicKey: privateKey.publicKey, layout: layout, currentLabel: 0)
+        let frames = meters.map { meter in
+            aggregator.keyDeliveryFrame(
+                meter: meter.id,
+                payload: PaillierProvisioning.payload(
+                    publicKey: privateKey.publicKey, meter: meter.id, groups: layout.groups(of: meter.id),
+                    provisioningKey: provisioningKey))
+        }
+        var aggregatorCPU = threadCPUSeconds() - t0
+
+        let n = meters.count
+        let cpu = UnsafeMutableBufferPointer<Double>.allocate(capacity: n)
+        defer { cpu.deallocate() }
+        cpu.initialize(repeating: 0)
+        let failures = UnsafeMutableBufferPointer<String?>.allocate(capacity: n)
+        defer { failures.deallocate() }
+        failures.initialize(repeating: nil)
+        let done = ManagedCounter()
+        let report = NSLock()
+        forEachMeter { i in
+            let t0 = threadCPUSeconds()
+            do {
+                let event = try self.meters[i].handle(frames[i])
+                if event != .paillierKeyStored { failures[i] = "paillierKey answered with \(event)" }
+            } catch {
+                failures[i] = "\(error)"
+            }
+            cpu[i] = threadCPUSeconds() - t0
+            _ = self.meters[i].takeSent()  // the setupComplete status
+            let finished = done.increment()
+            report.lock()
+            progress(finished, n)
+            report.unlock()
+        }
+        try checkFailures(failures)
+
+        t0 = threadCPUSeconds()
+        let supplier = PaillierSupplier(privateKey: privateKey, layout: layout)
+        paillierAggregator = aggregator
+        self.supplier = supplier
+        pipeline = GroupSumPipeline(aggregator: aggregator, decryptor: supplier)
+        aggregatorCPU += threadCPUSeconds() - t0
+
+        // The meters precompute the randomizer of their first label while idle.
+        forEachMeter { i in
+            let t0 = threadCPUSeconds()
+            self.meters[i].firmware.idle()
+            self.pendingPrecompute[i] = threadCPUSeconds() - t0
+        }
+        var setup = SetupReport(
+            wallSeconds: monotonicSeconds() - start, meterCPUSeconds: Array(cpu), aggregatorCPUSeconds: aggregatorCPU)
+        setup.supplierKeySeconds = keySeconds
+        return setup
+    }
+}

@@ -1,0 +1,297 @@
+// The meter's Paillier mode (DESIGN.md, scheme 3): readings encrypted under the
+// supplier's public key N, one ciphertext per group the meter reports to, sent to each
+// group's independent aggregator.
+//
+// What the meter keeps for it:
+// - the key store's `paillierKey` record (KeyStore.swift): key bits, groups, N. It is
+//   written in one key-store save together with the label floor, so a power cut leaves
+//   either the old state or the meter in Paillier mode, never a mix. N² is recomputed at
+//   boot; randomizers r^N mod N² live in RAM only (a power cut loses them and the meter
+//   draws new ones).
+// - its own outbox ring (`MeterFlashLayout.paillierOutboxSector`, 16 sectors of 896-byte
+//   entries, after the LWR-PSA ring): a 3072-bit reading frame is 808 bytes. The rings
+//   are separate, so switching to Paillier never erases anything the LWR-PSA ring holds;
+//   readings of the previous scheme still unacknowledged at the switch are not sent again
+//   (the switch is a commissioning step). A key rotation keeps the ring: readings still
+//   unacknowledged under the old key are re-sent as stored, so the supplier rotates once
+//   the groups' aggregators acknowledged them.
+//
+// The label counter is the outbox's, shared with LWR-PSA: a label is encrypted once, for
+// all groups together; all of a label's frames are in the outbox (re-sent byte-identical
+// until each group's aggregator acknowledges its own) before any of them leaves the meter.
+
+#if !hasFeature(Embedded)
+    import MeterCrypto
+#endif
+
+/// The supplier key and the groups the meter reports to.
+struct PaillierConfiguration: Sendable {
+    var key: PaillierMeterKey
+    var groups = InlineArray<4, UInt32>(repeating: 0)
+    var groupCount = 0
+}
+
+/// The meter's Paillier state: the configuration built from the key store, and one
+/// precomputed randomizer per group for the next label.
+struct PaillierState: Sendable {
+    var configuration: PaillierConfiguration? = nil
+    var randomizers = InlineArray<4, PaillierRandomizer>(repeating: PaillierRandomizer())
+}
+
+extension MeterFlashLayout {
+    /// First sector of the Paillier outbox ring: right after the LWR-PSA ring.
+    public var paillierOutboxSector: UInt32 { outboxSector + outboxSectors }
+    /// Sectors of the Paillier outbox ring. With 896-byte entries a 4 KiB sector holds 4
+    /// reading frames; at 96 labels a day and one group each sector is erased about 550
+    /// times a year (`metering faults --campaign wear --scheme paillier` measures it).
+    public var paillierOutboxSectors: UInt32 { 16 }
+    /// One past the last sector a meter in Paillier mode uses.
+    public var paillierEndSector: UInt32 { paillierOutboxSector + paillierOutboxSectors }
+}
+
+extension Meter {
+    /// True when the meter holds a valid supplier key and a valid key store: it encrypts
+    /// its readings with Paillier (this takes precedence over LWR-PSA).
+    public var paillierReady: Bool { storeState == nil && paillier.configuration != nil }
+
+    /// Bits of the supplier's N, or nil without a Paillier key.
+    public var paillierKeyBits: Int? { paillier.configuration?.key.modulusBits }
+
+    /// The number of groups the meter reports to in Paillier mode.
+    public var paillierGroupCount: Int { paillier.configuration?.groupCount ?? 0 }
+
+    /// The `index`-th group the meter reports to in Paillier mode.
+    public func paillierGroup(at index: Int) -> UInt32 {
+        precondition(index < paillierGroupCount, "group index out of range")
+        return paillier.configuration!.groups[index]
+    }
+
+    /// Randomizers ready for the next label.
+    public var paillierFreshRandomizers: Int {
+        var count = 0
+        for g in 0..<paillierGroupCount where paillier.randomizers[g].isFresh { count += 1 }
+        return count
+    }
+
+    /// The group of the i-th unacknowledged reading (LWR-PSA: always the meter's group).
+    public func pendingGroup(_ i: Int) -> UInt32 { outbox.pendingGroup(i) }
+
+    /// Whether `group` is one the meter sends Paillier readings to.
+    func paillierReportsTo(group: UInt32) -> Bool {
+        guard let configuration = paillier.configuration else { return false }
+        for g in 0..<configuration.groupCount where configuration.groups[g] == group { return true }
+        return false
+    }
+
+    // MARK: - boot
+
+    /// Points `outbox` at the ring of the scheme the key store names (the Paillier ring
+    /// when it holds a Paillier key; with a corrupt store, the newest intact state decides),
+    /// before the outbox is read.
+    mutating func selectOutboxRing() {
+        let intact = storeState == nil ? record.paillierKey : store.lastIntact?.paillierKey
+        let paillierRing = intact != nil
+        guard paillierRing != (outbox.firstSector == layout.paillierOutboxSector) else { return }
+        do {
+            outbox =
+                paillierRing
+                ? try Outbox(
+                    board: board, firstSector: layout.paillierOutboxSector, sectorCount: layout.paillierOutboxSectors,
+                    maxFrameBytes: Frame.size(payloadLength: PaillierMeterKey.maxCiphertextBytes))
+                : try Outbox(board: board, firstSector: layout.outboxSector, sectorCount: layout.outboxSectors)
+        } catch {
+            // Key delivery checks the flash first: a store naming a ring the board cannot
+            // hold is not one this firmware wrote.
+            if storeState == nil { storeState = .corrupt }
+        }
+    }
+
+    /// Builds the Paillier configuration from the key store's record. A record whose N is
+    /// not a usable key (never written so by this firmware) makes the store corrupt: it is
+    /// reported and nothing is encrypted.
+    mutating func loadPaillier() {
+        paillier = PaillierState()
+        guard storeState == nil, let stored = record.paillierKey else { return }
+        guard let configuration = Self.configuration(stored) else {
+            storeState = .corrupt
+            bootStatus = .keyStoreCorrupt
+            return
+        }
+        paillier.configuration = configuration
+    }
+
+    static func configuration(_ stored: PaillierKeyRecord) -> PaillierConfiguration? {
+        let bytes = Int(stored.bits) / 8
+        guard let key = try? PaillierMeterKey(modulusBigEndian: stored.modulus.span.extracting(0..<bytes)) else {
+            return nil
+        }
+        var configuration = PaillierConfiguration(key: key)
+        configuration.groupCount = Int(stored.groupCount)
+        for g in 0..<configuration.groupCount { configuration.groups[g] = stored.groups[g] }
+        return configuration
+    }
+
+    // MARK: - provisioning (downlink `paillierKey`)
+
+    /// Checks a `paillierKey` payload (tag under the provisioning key, key size, parity,
+    /// groups), stores the key with the label floor in one key-store save, moves to the
+    /// Paillier outbox ring and answers `setupComplete`.
+    mutating func receivePaillierKey(_ payload: Span<UInt8>) throws(MeterError) {
+        let bits = PaillierKeyPayload.declaredBits(payload)
+        guard bits == 2048 || bits == 3072, payload.count == PaillierKeyPayload.size(modulusBytes: bits / 8),
+            PaillierKeyPayload.verify(
+                provisioningKey: record.provisioningKey.span, meter: record.meter, payload: payload)
+        else { throw .paillierKeyRejected }
+        let count = Int(payload[2])
+        guard count >= 1, count <= PaillierKeyPayload.maxGroups, payload[3] == 0 else { throw .paillierKeyRejected }
+        let start = PaillierKeyPayload.headerBytes
+        let key: PaillierMeterKey
+        do { key = try PaillierMeterKey(modulusBigEndian: payload.extracting(start..<(start + bits / 8))) } catch {
+            throw .paillierKeyRejected
+        }
+        var stored = PaillierKeyRecord()
+        stored.bits = UInt16(bits)
+        stored.groupCount = UInt8(count)
+        for g in 0..<count {
+            let group = BigEndian.load32(payload, at: 4 + 4 * g)
+            for h in 0..<g where stored.groups[h] == group { throw .paillierKeyRejected }
+            stored.groups[g] = group
+        }
+        for k in 0..<(bits / 8) { stored.modulus[k] = payload[start + k] }
+        guard board.sectorCount >= layout.paillierEndSector else { throw .keyStore(.flashTooSmall) }
+
+        // One save: the key, and the label counter carried into the key store (the
+        // Paillier ring does not know the labels the LWR-PSA ring used).
+        var r = record
+        r.paillierKey = stored
+        if r.nextLabel < labelFloor { r.nextLabel = labelFloor }
+        do { try store.save(r) } catch { throw .keyStore(error) }
+        record = r
+        selectOutboxRing()
+        do { try outbox.load() } catch {
+            // Committed Paillier entries that fail their checks: the counter is unknown.
+            storeState = .corrupt
+            throw .keyStoreCorrupt
+        }
+        if let newest = outbox.newestLabel, newest + 1 > labelFloor { labelFloor = newest + 1 }
+        paillier = PaillierState()
+        paillier.configuration = PaillierConfiguration(key: key, groups: stored.groups, groupCount: count)
+        padLabel = .max
+        var f = frame.mutableSpan
+        BigEndian.store(StatusCode.setupComplete.rawValue, at: Frame.headerBytes, in: &f)
+        BigEndian.store(UInt64(bits), at: Frame.headerBytes + 2, in: &f)
+        try sendFrame(.status, scheme: .paillier, group: record.group, label: labelFloor, payloadLength: 10)
+    }
+
+    // MARK: - idle and boundary
+
+    /// Precomputes a randomizer r^N mod N^2 for every group that has none (the idle work
+    /// of Paillier mode). Returns true if it did work.
+    mutating func idlePaillier() -> Bool {
+        guard paillierReady, let configuration = paillier.configuration else { return false }
+        var worked = false
+        for g in 0..<configuration.groupCount where !paillier.randomizers[g].isFresh {
+            guard drawRandomizer(g, key: configuration.key) else { return worked }
+            worked = true
+        }
+        return worked
+    }
+
+    /// Draws r from the board RNG until one is a unit below N (fewer than two draws on
+    /// average), and stores r^N mod N^2 as group `g`'s randomizer.
+    mutating func drawRandomizer(_ g: Int, key: PaillierMeterKey) -> Bool {
+        var bytes = InlineArray<384, UInt8>(repeating: 0)
+        let count = PaillierRandomizer.randomByteCount(for: key)
+        for _ in 0..<64 {
+            var span = bytes.mutableSpan
+            board.randomBytes(into: &span)  // 384 bytes; a 2048-bit key uses the first 256
+            var randomizer = PaillierRandomizer()
+            let accepted = randomizer.precompute(key: key, randomBytes: bytes.span.extracting(0..<count))
+            for k in 0..<384 { bytes[k] = 0 }  // r is secret: wipe it
+            if accepted {
+                paillier.randomizers[g] = randomizer
+                return true
+            }
+        }
+        return false  // 64 rejections in a row: N is not a valid key (never with a real one)
+    }
+
+    /// Encrypts `reading` under `label` once per group with the supplier's key and writes
+    /// every frame to the outbox, then sends them. A label is never encrypted twice: its
+    /// first frame in the outbox moves the label counter past it. A randomizer not
+    /// precomputed while idle is computed here (slower boundary).
+    public mutating func encryptAndSendPaillier(label: UInt64, reading: UInt64) throws(MeterError) {
+        if let e = storeState { throw e == .corrupt ? .keyStoreCorrupt : .notProvisioned }
+        guard let configuration = paillier.configuration else { throw .notReady }
+        guard label >= labelFloor else {
+            throw .labelAlreadyEncrypted(label: label, next: labelFloor)
+        }
+        let key = configuration.key
+        for g in 0..<configuration.groupCount where !paillier.randomizers[g].isFresh {
+            guard drawRandomizer(g, key: key) else { throw .paillierKeyRejected }
+        }
+        let bytes = key.ciphertextBytes
+        var length = 0
+        var dropped: UInt64? = nil
+        for g in 0..<configuration.groupCount {
+            var f = frame.mutableSpan
+            do {
+                try Paillier.encrypt(
+                    reading: reading, randomizer: &paillier.randomizers[g], key: key, into: &f,
+                    at: Frame.headerBytes)
+            } catch {
+                throw .notReady  // unreachable: the randomizer is fresh and the buffer sized
+            }
+            length = sealFrame(scheme: .paillier, group: configuration.groups[g], label: label, payloadLength: bytes)
+            do {
+                if let d = try outbox.append(label: label, frame: frame.span.extracting(0..<length)) { dropped = d }
+            } catch {
+                throw .keyStore(error)
+            }
+            labelFloor = label + 1
+        }
+        // Every frame of the label is stored: send them. The last is still in `frame`; the
+        // others are read back from the outbox.
+        do { try board.send(frame.span.extracting(0..<length)) } catch {
+            // Stored: the outbox sends it again at the next boundary.
+        }
+        let lastGroup = configuration.groups[configuration.groupCount - 1]
+        for i in 0..<outbox.pendingCount where outbox.pendingLabel(i) == label && outbox.pendingGroup(i) != lastGroup {
+            var f = frame.mutableSpan
+            if let n = try? outbox.pendingFrame(i, into: &f) { try? board.send(frame.span.extracting(0..<n)) }
+        }
+        if let d = dropped { _ = reportError(.keyStore(.corrupt), detail: d, code: .outboxOverflow) }
+    }
+
+    /// After provisioning: the new identity starts without a Paillier key, on the LWR-PSA
+    /// ring (the label floor written with it covers the labels the Paillier ring used).
+    mutating func leavePaillierMode() {
+        paillier = PaillierState()
+        guard outbox.firstSector == layout.paillierOutboxSector else { return }
+        selectOutboxRing()
+        do { try outbox.load() } catch { storeState = .corrupt }
+        if let newest = outbox.newestLabel, newest + 1 > labelFloor { labelFloor = newest + 1 }
+    }
+
+    /// Seals the reading payload already in `frame` for `group` under `scheme`; returns
+    /// the frame's length.
+    mutating func sealFrame(scheme: SchemeID, group: UInt32, label: UInt64, payloadLength: Int) -> Int {
+        let header = FrameHeader(
+            type: .reading, scheme: scheme, group: group, meter: record.meter, label: label,
+            payloadLength: payloadLength)
+        var f = frame.mutableSpan
+        return Frame.seal(header, key: record.frameKey.span, frame: &f)
+    }
+
+    /// Seals and sends the frame in `frame` for `group` under `scheme`.
+    mutating func sendFrame(
+        _ type: FrameType, scheme: SchemeID, group: UInt32, label: UInt64, payloadLength: Int
+    ) throws(MeterError) {
+        let header = FrameHeader(
+            type: type, scheme: scheme, group: group, meter: record.meter, label: label,
+            payloadLength: payloadLength)
+        var f = frame.mutableSpan
+        let length = Frame.seal(header, key: record.frameKey.span, frame: &f)
+        do { try board.send(frame.span.extracting(0..<length)) } catch { throw .board(error) }
+    }
+}
