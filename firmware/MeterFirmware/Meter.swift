@@ -311,12 +311,16 @@ public struct Meter: ~Copyable {
     /// so the boundary costs one addition. Returns true if it did work.
     @discardableResult
     public mutating func idle() -> Bool {
-        guard storeState == nil, record.phase == .ready, padLabel != record.nextLabel else { return false }
-        guard let p = try? computePad(label: record.nextLabel) else { return false }
+        guard storeState == nil, record.phase == .ready, padLabel != labelFloor else { return false }
+        guard let p = try? computePad(label: labelFloor) else { return false }
         pad = p
-        padLabel = record.nextLabel
+        padLabel = labelFloor
         return true
     }
+
+    /// True when the pad of the next label to encrypt is ready, so its boundary is one
+    /// addition (the outbox, not the key store, holds the label counter).
+    public var padPrecomputed: Bool { padLabel == labelFloor }
 
     /// Energy since the last boundary, in whole Wh (the remainder carries over).
     mutating func takeIntervalEnergy() -> UInt64 {
@@ -329,7 +333,7 @@ public struct Meter: ~Copyable {
 
     mutating func closeInterval(_ label: UInt64) -> MeterEvent? {
         let reading = takeIntervalEnergy()
-        guard storeState == nil, record.phase == .ready, label >= record.nextLabel else { return nil }
+        guard storeState == nil, record.phase == .ready, label >= labelFloor else { return nil }
         do {
             try encryptAndSend(label: label, reading: reading)
         } catch {
