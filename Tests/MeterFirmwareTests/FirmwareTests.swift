@@ -78,6 +78,11 @@ struct FirmwareTests {
         }
         for label in UInt64(0)..<3 {
             let sent = bench.runInterval()
+            // runInterval ends with idle(): the next label's pad is ready before its boundary.
+            for m in bench.meters {
+                let ready = m.firmware.padPrecomputed
+                #expect(ready)
+            }
             for (i, frames) in sent.enumerated() {
                 #expect(frames.count == 1)
                 #expect(frames.first.map(frameType) == .reading)

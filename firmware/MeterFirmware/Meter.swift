@@ -324,12 +324,16 @@ public struct Meter: ~Copyable {
     @discardableResult
     public mutating func idle() -> Bool {
         if paillierReady { return idlePaillier() }
-        guard storeState == nil, record.phase == .ready, padLabel != record.nextLabel else { return false }
-        guard let p = try? computePad(label: record.nextLabel) else { return false }
+        guard storeState == nil, record.phase == .ready, padLabel != labelFloor else { return false }
+        guard let p = try? computePad(label: labelFloor) else { return false }
         pad = p
-        padLabel = record.nextLabel
+        padLabel = labelFloor
         return true
     }
+
+    /// True when the pad of the next label to encrypt is ready, so its boundary is one
+    /// addition (the outbox, not the key store, holds the label counter).
+    public var padPrecomputed: Bool { padLabel == labelFloor }
 
     /// Energy since the last boundary, in whole Wh (the remainder carries over).
     mutating func takeIntervalEnergy() -> UInt64 {
