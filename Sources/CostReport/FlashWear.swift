@@ -1,5 +1,7 @@
 // Flash wear per year: the key store's figure, through one hook.
 
+import MeterCrypto
+import MeterFirmware
 import MeterSimulator
 
 /// Flash wear caused by the meter's key store (and outbox) over a year of readings.
@@ -39,6 +41,9 @@ public let readingsPerYear: Double = 96 * 365
 /// at key setup. Measured once per process.
 public enum KeyStoreWear {
     public static func perYear(for id: CostVariantID, readings: Double) -> FlashWear? {
+        if id.scheme == "paillier", let bits = Int(id.parameters) {
+            return paillierModel(bits: bits, readings: readings)
+        }
         guard id.scheme == "lwr-psa", let wear = measured else { return nil }
         let scale = readings / readingsPerYear
         return FlashWear(
@@ -52,4 +57,29 @@ public enum KeyStoreWear {
     }
 
     static let measured: WearReport? = try? FaultCampaigns.measureFlashWear(years: 1.0 / 12)
+}
+
+extension KeyStoreWear {
+    /// Paillier's outbox ring from its geometry, for a meter in one group with every
+    /// reading acknowledged before its sector comes round again (nothing carried
+    /// forward): one entry per reading, so each ring sector is erased once per
+    /// (entries per sector × ring sectors) readings. Per reading three program operations
+    /// (entry, commit mark, ack mark), per erase two more (the sector marker). A model,
+    /// not a run: a simulated year at 3072 bits takes a quarter of an hour of encryption
+    /// (`metering faults --campaign wear --scheme paillier` measures it; the README
+    /// compares the two).
+    static func paillierModel(bits _: Int, readings: Double) -> FlashWear {
+        let layout = MeterFlashLayout(sectorSize: 4096)
+        // The ring's entries hold the largest frame whatever the key size (3072 bits: 808 B).
+        let entry = Outbox.entryBytes(forFrame: Frame.size(payloadLength: PaillierMeterKey.maxCiphertextBytes))
+        let perSector = Double((4096 - 16) / entry)
+        let ring = Double(layout.paillierOutboxSectors)
+        let erases = readings / (perSector * ring)
+        return FlashWear(
+            worstSectorErasesPerYear: erases, programOperationsPerYear: 3 * readings + 2 * erases * ring,
+            enduranceCycles: 10_000,
+            source:
+                "model of the outbox ring: \(Int(perSector)) entries of \(entry) B per 4 KiB sector, \(Int(ring)) sectors, 1 group, every reading acked"
+        )
+    }
 }

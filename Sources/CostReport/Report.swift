@@ -4,7 +4,7 @@ import Foundation
 /// Every scheme configuration the report measures. A new scheme adds its values here.
 public enum CostCatalog {
     public static var schemes: [any CostScheme] {
-        LWRCostScheme.all
+        LWRCostScheme.all + PaillierCostScheme.all
     }
 
     /// The configurations whose id, scheme/parameters or scheme matches one of `filters`

@@ -1,4 +1,6 @@
 import Aggregation
+import BigNum
+import Foundation
 import MeterCrypto
 import MeterFirmware
 import MeterHAL
@@ -9,12 +11,17 @@ import MeterHAL
 /// Ground truth is what the harness itself asked for and saw: the state the firmware
 /// held in RAM right after a fault-free operation (its intent, never re-read from
 /// flash), the frames that left the meter, and every ciphertext recomputed here from
-/// the truth's PSA seed.
+/// the truth's PSA seed (LWR-PSA) or decrypted with the supplier's private key that
+/// matches the truth's N (Paillier, where encryption is randomized).
 final class FaultBench {
     static let group: UInt32 = 7
     static let maxReading: UInt64 = 1000
     let seed: UInt64
     let keyMode: KeyMode
+    /// The scheme the meter under test runs: LWR-PSA (key setup) or Paillier (key delivery).
+    let scheme: SchemeID
+    /// Paillier: the supplier's keys, the first delivered at setup, the second at rotation.
+    let paillierKeys: [PaillierPrivateKey]
     let provisioningKey: [UInt8]
     let frameKeys: [UInt32: [UInt8]]
     let members: GroupMembers
@@ -22,14 +29,16 @@ final class FaultBench {
     let layout: MeterFlashLayout
     let bounds: LWRGroupBounds
 
-    init(seed: UInt64, keyMode: KeyMode = .seed) throws {
+    init(seed: UInt64, keyMode: KeyMode = .seed, scheme: SchemeID = .lwrPSA, paillierBits: Int = 2048) throws {
         self.seed = seed
         self.keyMode = keyMode
+        self.scheme = scheme
+        paillierKeys = scheme == .paillier ? try Self.paillierKeys(bits: paillierBits, seed: seed) : []
         var rng = SplitMix64(seed: seed ^ 0x5EED_FA17)
         func key() -> [UInt8] { (0..<32).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
         provisioningKey = key()
         frameKeys = [1: key(), 2: key()]
-        members = try GroupMembers(group: Self.group, scheme: .lwrPSA, frameKeys: frameKeys)
+        members = try GroupMembers(group: Self.group, scheme: scheme, frameKeys: frameKeys)
         intake = FrameIntake(members: members)
         layout = MeterFlashLayout(sectorSize: 4096)
         bounds = try LWRGroupBounds(meters: 2, maxReading: Self.maxReading, parameters: .standard)
@@ -40,8 +49,76 @@ final class FaultBench {
     func makeMeter(_ meter: UInt32, provision: Bool) throws -> SimulatedMeter {
         try SimulatedMeter(
             id: meter, group: Self.group, seed: seed &* 31 &+ UInt64(meter), profile: [1_000_000], sampleSeconds: 60,
-            frameKey: frameKeys[meter]!, provisioningKey: provisioningKey, flashSectors: layout.endSector,
+            frameKey: frameKeys[meter]!, provisioningKey: provisioningKey, flashSectors: endSector,
             provision: provision)
+    }
+
+    /// One past the last flash sector the meter under test uses (the board's size).
+    var endSector: UInt32 { scheme == .paillier ? layout.paillierEndSector : layout.endSector }
+    /// The outbox ring of the scheme.
+    var outboxSectors: Range<UInt32> {
+        scheme == .paillier
+            ? layout.paillierOutboxSector..<layout.paillierEndSector : layout.outboxSector..<layout.endSector
+    }
+
+    /// Paillier keys from the seed, made once per process for each (bits, seed).
+    static func paillierKeys(bits: Int, seed: UInt64) throws -> [PaillierPrivateKey] {
+        cacheLock.lock()
+        defer { cacheLock.unlock() }
+        if let keys = keyCache["\(bits)/\(seed)"] { return keys }
+        let keys = try (0..<2).map { i in
+            var generator = ReproducibleGenerator(seed: seed &* 7919 &+ UInt64(bits) &+ UInt64(i))
+            return try PaillierPrivateKey.generate(bits: bits, using: &generator)
+        }
+        keyCache["\(bits)/\(seed)"] = keys
+        return keys
+    }
+    nonisolated(unsafe) static var keyCache: [String: [PaillierPrivateKey]] = [:]
+    static let cacheLock = NSLock()
+
+    /// The `paillierKey` downlink that gives `meter` key `index` (0 at setup, 1 at
+    /// rotation), tagged by the provisioning authority, relayed by the group's aggregator.
+    func paillierKeyFrame(meter: UInt32, index: Int) -> [UInt8] {
+        let payload = PaillierProvisioning.payload(
+            publicKey: paillierKeys[index].publicKey, meter: meter, groups: [Self.group],
+            provisioningKey: provisioningKey)
+        return intake.seal(.paillierKey, to: meter, label: 0, payload: payload)
+    }
+
+    /// Whether the meter encrypts readings (key setup done, or a Paillier key held).
+    func ready(_ meter: SimulatedMeter) -> Bool {
+        scheme == .paillier ? meter.firmware.paillierReady : meter.firmware.phase == .ready
+    }
+
+    /// Whether `record` is a state that encrypts readings.
+    func ready(_ record: MeterRecord) -> Bool {
+        scheme == .paillier ? record.paillierKey != nil : record.phase == .ready
+    }
+
+    /// Whether two states encrypt under the same keys (then frames under one are the other's).
+    func sameKeys(_ a: MeterRecord, _ b: MeterRecord) -> Bool {
+        scheme == .paillier ? a.paillierKey == b.paillierKey : a.psaSeed.span.elementsEqual(b.psaSeed.span)
+    }
+
+    /// Whether `frame` is a reading frame the truth allows for `label`: under LWR-PSA one of
+    /// the frames recomputed from `record` for `readings`; under Paillier an authentic frame
+    /// from meter 1 for the label and group, whose ciphertext the private key matching
+    /// `record`'s N decrypts to one of `readings`.
+    func allows(_ frame: [UInt8], record: MeterRecord, label: UInt64, readings: [UInt64]) -> Bool {
+        guard scheme == .paillier else {
+            return readings.contains { expectedFrame(record: record, label: label, reading: $0) == frame }
+        }
+        guard let stored = record.paillierKey,
+            let key = paillierKeys.first(where: { k in
+                k.publicKey.n.bigEndianBytes(length: Int(stored.bits) / 8)
+                    == (0..<(Int(stored.bits) / 8)).map { stored.modulus[$0] }
+            }),
+            let opened = try? intake.open(frame, expecting: .reading), opened.header.label == label,
+            opened.header.meter == 1,
+            let c = try? key.publicKey.ciphertext(bigEndian: opened.payload),
+            let m = try? key.decrypt(c).uint64
+        else { return false }
+        return readings.contains(m)
     }
 
     /// Starts a key setup (or a rotation) of the group: the aggregator's side.
@@ -51,8 +128,17 @@ final class FaultBench {
 
     func ack(label: UInt64) -> [UInt8] { intake.acknowledgement(to: 1, label: label) }
 
-    /// Runs a key setup (or rotation) of both meters to completion, fault-free.
-    func runSetup(dut: SimulatedMeter, peer: SimulatedMeter) throws {
+    /// Runs a key setup (or rotation) of both meters to completion, fault-free; under
+    /// Paillier delivers the first key (`rotation`: the second) to both.
+    func runSetup(dut: SimulatedMeter, peer: SimulatedMeter, rotation: Bool = false) throws {
+        if scheme == .paillier {
+            for meter in [dut, peer] {
+                _ = try meter.handle(paillierKeyFrame(meter: meter.id, index: rotation ? 1 : 0))
+                _ = meter.takeSent()
+                guard meter.firmware.paillierReady else { throw FaultCampaignError.referenceRun("key delivery failed") }
+            }
+            return
+        }
         let setup = try newSetup()
         let begins = setup.beginFrames()
         for (meter, begin) in zip([dut, peer], begins) {
@@ -88,7 +174,7 @@ final class FaultBench {
             }
         }
         try run(readings, holdBack: dut.firmware.nextLabel + 1)
-        try runSetup(dut: dut, peer: peer)
+        try runSetup(dut: dut, peer: peer, rotation: true)
         try run(4, holdBack: nil)
         log.collect(dut)
         return (dut, log)

@@ -36,7 +36,7 @@ struct WearCampaign {
         let meter = try bench.makeMeter(1, provision: true)
         let peer = try bench.makeMeter(2, provision: true)
         try bench.runSetup(dut: meter, peer: peer)
-        let start = (0..<layout.endSector).map { meter.eraseCount(sector: $0) }
+        let start = (0..<bench.endSector).map { meter.eraseCount(sector: $0) }
         let programsBefore = meter.flashPrograms
         var label = meter.firmware.nextLabel
         for i in 0..<readings {
@@ -50,7 +50,7 @@ struct WearCampaign {
             sectors.map { Double(meter.eraseCount(sector: $0) - start[Int($0)]) }.max()!
                 / (Double(readings) / Double(365 * Self.perDay))
         }
-        wear.outbox_erases_per_sector_per_year = rate(layout.outboxSector..<layout.endSector)
+        wear.outbox_erases_per_sector_per_year = rate(bench.outboxSectors)
         wear.key_store_erases_per_sector_per_year = rate(layout.keyStoreSector..<(layout.keyStoreSector + 2))
         wear.program_operations_per_year =
             Double(meter.flashPrograms - programsBefore) / (Double(readings) / Double(365 * Self.perDay))
@@ -65,8 +65,8 @@ struct WearCampaign {
         wear.rated_cycles = options.ratedCycles
         wear.wear_out_cycles = options.wearOutCycles
         wear.simulated_years = options.years
-        let bench = try FaultBench(seed: options.seed, keyMode: options.keyMode)
-        let layout = bench.layout
+        let bench = try FaultBench(
+            seed: options.seed, keyMode: options.keyMode, scheme: options.scheme, paillierBits: options.paillierBits)
         let rateReadings = Int(options.years * 365 * Double(Self.perDay))
         // The wear-out run is expected to take wearOutCycles / (rate per day) days; allow 3×.
         let total = rateReadings * 2
@@ -131,7 +131,7 @@ struct WearCampaign {
         let retired = worn.firmware.retiredOutboxSectors
         wear.degradation =
             (wear.stopped_storing_day.map {
-                "after \($0) days the outbox could no longer be written (\(retired) of \(layout.outboxSectors) sectors retired): the meter reports keyStoreWriteFailed and refuses to encrypt, so no label is used without its reading stored"
+                "after \($0) days the outbox could no longer be written (\(retired) of \(bench.outboxSectors.count) sectors retired): the meter reports keyStoreWriteFailed and refuses to encrypt, so no label is used without its reading stored"
             } ?? "still storing readings after \(day) days (\(retired) sectors retired)")
             + (wear.first_worn_erase_day.map { "; first erase on a worn sector on day \($0)" } ?? "")
         report.wear = wear

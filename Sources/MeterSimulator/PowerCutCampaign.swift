@@ -43,7 +43,8 @@ struct PowerCutCampaign {
 
     init(options: FaultCampaignOptions) throws {
         self.options = options
-        bench = try FaultBench(seed: options.seed, keyMode: options.keyMode)
+        bench = try FaultBench(
+            seed: options.seed, keyMode: options.keyMode, scheme: options.scheme, paillierBits: options.paillierBits)
     }
 
     /// Golden readings: label → reading.
@@ -75,6 +76,20 @@ struct PowerCutCampaign {
             truths.append(try StoreTruth.intent(of: dut))
         }
         func setup(_ phase: String) throws {
+            if bench.scheme == .paillier {
+                // Key delivery: one downlink; the rotation delivers the second key.
+                let frame = bench.paillierKeyFrame(meter: 1, index: setups.count)
+                try session(phase) { steps, ops, truths in
+                    _ = dut.takeSent()
+                    try run(.downlink(frame, "paillierKey"), &steps, &ops, &truths)
+                    _ = dut.takeSent()
+                    guard dut.firmware.paillierReady else {
+                        throw FaultCampaignError.referenceRun("\(phase) did not finish")
+                    }
+                }
+                setups.append((frame, []))
+                return
+            }
             try session(phase) { steps, ops, truths in
                 let s = try bench.newSetup()
                 let begins = s.beginFrames()
@@ -125,7 +140,7 @@ struct PowerCutCampaign {
         }
 
         try session("provisioning") { steps, ops, truths in try run(.provision, &steps, &ops, &truths) }
-        try setup("key setup")
+        try setup(bench.scheme == .paillier ? "key delivery" : "key setup")
         let n = max(options.readings, 3)
         try readings("outbox", count: n, holdBack: dut.firmware.nextLabel + 1)
         try setup("key rotation")
@@ -224,12 +239,19 @@ struct PowerCutCampaign {
             expectedDelivered.insert(label)
         case .provision:
             if meter.firmware.storeError != nil { try? meter.provisionFirmware() }
-        case .downlink(_, let what) where what == "setupBegin" || what == "peerKey":
-            if meter.firmware.phase != .ready {
-                // The aggregator restarts key setup for a meter that did not finish it.
-                let setup = setups[session.phase == "key setup" ? 0 : setups.count - 1]
+        case .downlink(_, let what) where what == "setupBegin" || what == "peerKey" || what == "paillierKey":
+            let rotation = session.phase == "key rotation"
+            // Under Paillier a meter that kept the old key is ready too: it gets the new one again.
+            let oldKey =
+                bench.scheme == .paillier && rotation
+                && !(meter.firmware.storedRecord.map { r in after.record.map { bench.sameKeys(r, $0) } ?? false }
+                    ?? false)
+            if !bench.ready(meter) || oldKey {
+                // The aggregator restarts key setup (or delivers the key again) for a meter
+                // that did not take it.
+                let setup = setups[rotation ? setups.count - 1 : 0]
                 _ = try? meter.handle(setup.begin)
-                _ = try? meter.handle(setup.peerKey)
+                if !setup.peerKey.isEmpty { _ = try? meter.handle(setup.peerKey) }
                 log.collect(meter)
             }
         case .downlink: break
@@ -244,14 +266,13 @@ struct PowerCutCampaign {
         for (label, frames) in log.readings {
             if let stored = before.pending[label] ?? after.pending[label], allowed[label] == nil {
                 if frames != [stored] { wrong.append(label) }
-            } else if let record = after.record ?? before.record, record.phase == .ready,
-                meter.firmware.storedRecord?.psaSeed.span.elementsEqual(record.psaSeed.span) ?? false
+            } else if let record = after.record ?? before.record, bench.ready(record),
+                meter.firmware.storedRecord.map({ bench.sameKeys($0, record) }) ?? false
             {
-                let ok = Set(
-                    (allowed[label] ?? [Self.reading(label)]).map {
-                        bench.expectedFrame(record: record, label: label, reading: $0)
-                    })
-                if !frames.isSubset(of: ok) { wrong.append(label) }
+                let ok = allowed[label] ?? [Self.reading(label)]
+                if !frames.allSatisfy({ bench.allows($0, record: record, label: label, readings: ok) }) {
+                    wrong.append(label)
+                }
             }
         }
         if !wrong.isEmpty {
@@ -260,7 +281,7 @@ struct PowerCutCampaign {
         }
         // Not bricked: after acks, the meter still encrypts its next label.
         acknowledgeAll(log, bench: bench, meter: meter)
-        if meter.firmware.phase == .ready {
+        if bench.ready(meter) {
             let next = meter.firmware.nextLabel
             do { try meter.firmware.encryptAndSend(label: next, reading: 1) } catch {
                 result.bricked = true

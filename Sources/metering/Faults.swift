@@ -14,12 +14,16 @@ struct Faults: ParsableCommand {
             wear       counts erase cycles over --years of readings (96 a day) and projects the
                        lifetime of a --rated-cycles flash; then wears a --wear-out-cycles flash out.
             random     several meters for --days each with power cuts, flips and lost acks mixed.
+            --scheme paillier (power-cut, wear): the meter runs Paillier; the key delivery and a
+                       rotation to a second supplier key take the place of key setup and rotation,
+                       and its 16-sector outbox ring that of LWR-PSA's.
             A run is clean when the meter boots the complete old or new state, loses no reading and
             encrypts no label twice; every ciphertext that leaves it is checked against one recomputed
             from the ground truth. Runs are numbered; --replay RUN repeats one (same --seed).
             """)
 
     enum Mode: String, ExpressibleByArgument, CaseIterable { case seed, expanded }
+    enum Scheme: String, ExpressibleByArgument, CaseIterable { case lwr, paillier }
 
     @Option(help: "Campaign: \(FaultCampaignKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var campaign: FaultCampaignKind
@@ -33,6 +37,10 @@ struct Faults: ParsableCommand {
     var flipsPerRun = 1
     @Option(name: .customLong("key-mode"), help: "Key mode of the meter under test: seed or expanded.")
     var keyMode: Mode = .seed
+    @Option(help: "Scheme of the meter under test: lwr or paillier (power-cut and wear).")
+    var scheme: Scheme = .lwr
+    @Option(name: .customLong("key-bits"), help: "Paillier: bits of the supplier's keys (2048 or 3072).")
+    var keyBits = 2048
     @Option(help: "power-cut: readings in the outbox phase (31 fill a sector; 135 go round a 4-sector ring).")
     var readings = 135
     @Option(help: "wear: simulated years over which erase cycles are counted.")
@@ -60,6 +68,12 @@ struct Faults: ParsableCommand {
         guard meters >= 1, days >= 1, threads >= 1, readings >= 3 else {
             throw ValidationError("--meters, --days, --threads must be at least 1, --readings at least 3")
         }
+        if scheme == .paillier {
+            guard campaign == .powerCut || campaign == .wear else {
+                throw ValidationError("--scheme paillier runs the power-cut and wear campaigns")
+            }
+            guard keyBits == 2048 || keyBits == 3072 else { throw ValidationError("--key-bits must be 2048 or 3072") }
+        }
     }
 
     func run() throws {
@@ -69,6 +83,8 @@ struct Faults: ParsableCommand {
         options.flips = flips
         options.flipsPerRun = flipsPerRun
         options.keyMode = keyMode == .seed ? .seed : .expanded
+        options.scheme = scheme == .paillier ? .paillier : .lwrPSA
+        options.paillierBits = keyBits
         options.readings = readings
         options.years = years
         options.ratedCycles = ratedCycles
@@ -78,7 +94,7 @@ struct Faults: ParsableCommand {
         options.threads = threads
         let log = Log(quiet: json)
         log.line(
-            "PrivateMetering fault campaign: \(campaign.rawValue), seed \(seed)\(replay.map { ", replaying run \($0)" } ?? "")"
+            "PrivateMetering fault campaign: \(campaign.rawValue)\(scheme == .paillier ? " (Paillier, \(keyBits)-bit keys)" : ""), seed \(seed)\(replay.map { ", replaying run \($0)" } ?? "")"
         )
         let bar = ProgressBar(title: campaign.rawValue, total: 1)
         let report = try FaultCampaigns.run(campaign, options: options) { done, total in

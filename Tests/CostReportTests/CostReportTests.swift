@@ -43,7 +43,9 @@ func checkScript(scheme: String) throws -> [String: Any] {
 
 @Suite("Cost report")
 struct CostReportTests {
-    @Test("every scheme configuration is present: LWR-PSA in both parameter sets and both key modes")
+    @Test(
+        "every scheme configuration is present: LWR-PSA in both parameter sets and key modes, Paillier at both key sizes"
+    )
     func everyScheme() throws {
         let report = try smallReport.get()
         let ids = Set(report.meter.map(\.id))
@@ -56,8 +58,14 @@ struct CostReportTests {
                 #expect(report.aggregator.contains { $0.group == "lwr-psa/\(parameters)" && $0.meters == n })
             }
         }
-        // Both key modes share one aggregator measurement per parameter set.
-        #expect(report.aggregator.count == 2 * 2)
+        for bits in ["2048", "3072"] {
+            #expect(ids.contains(CostVariantID(scheme: "paillier", parameters: bits, variant: "-")))
+            for n in [2, 20] {
+                #expect(report.aggregator.contains { $0.group == "paillier/\(bits)" && $0.meters == n })
+            }
+        }
+        // Both LWR key modes share one aggregator measurement per parameter set.
+        #expect(report.aggregator.count == 2 * 2 + 2 * 2)
     }
 
     @Test("the meter side allocates nothing; the counter is shown to work on paths that allocate")
@@ -72,7 +80,11 @@ struct CostReportTests {
         // The aggregator allocates (frames, sets, the key copy): the same counter sees it.
         for a in report.aggregator {
             #expect((a.heapAllocations ?? 0) > 0)
-            #expect((a.peakHeapBytes ?? 0) >= Int64(LWRParameters.maxLambda * 8), "K alone is λ words")
+            if a.scheme == "lwr-psa" {
+                #expect((a.peakHeapBytes ?? 0) >= Int64(LWRParameters.maxLambda * 8), "K alone is λ words")
+            } else {
+                #expect((a.peakHeapBytes ?? 0) > 0)
+            }
         }
     }
 
@@ -143,11 +155,20 @@ struct CostReportTests {
     func sizes() throws {
         let report = try smallReport.get()
         for m in report.meter {
-            #expect(m.ciphertextBytes == 8)
-            #expect(m.frameBytes == 48)
+            if m.id.scheme == "paillier" {
+                let bits = try #require(Int(m.id.parameters))
+                #expect(m.ciphertextBytes == bits / 4)
+                #expect(m.frameBytes == bits / 4 + 40)
+                #expect(m.keyStore.bytes > bits / 8, "the key store holds N")
+            } else {
+                #expect(m.ciphertextBytes == 8)
+                #expect(m.frameBytes == 48)
+            }
             #expect(m.staticRAM.totalBytes > LWRParameters.maxLambda * 8, "the key-setup buffer alone is λ words")
             #expect(m.staticRAM.state.filter(\.isTotal).count == 1)
-            if m.id.variant == "expanded" {
+            if m.id.scheme == "paillier" {
+                #expect(m.keyStore.bytes < 1024)
+            } else if m.id.variant == "expanded" {
                 #expect(m.keyStore.bytes > LWRParameters.maxLambda * 8)
             } else {
                 #expect(m.keyStore.bytes < 1024)
@@ -158,11 +179,15 @@ struct CostReportTests {
         }
     }
 
-    @Test("LWR-PSA readings break down into the four phases")
+    @Test("LWR-PSA readings break down into four phases, Paillier's into the exponentiation and the online step")
     func phases() throws {
         let report = try smallReport.get()
         for m in report.meter {
-            #expect(m.phases.map(\.name) == ["label expansion", "key stream", "inner product", "boundary step"])
+            let names =
+                m.id.scheme == "paillier"
+                ? ["exponentiation", "online multiplication", "boundary step"]
+                : ["label expansion", "key stream", "inner product", "boundary step"]
+            #expect(m.phases.map(\.name) == names)
             for p in m.phases {
                 #expect(p.cpu.samples == 5)
                 #expect(p.fraction > 0)
@@ -218,6 +243,8 @@ struct CostReportTests {
         #expect(CostCatalog.select(["lwr-psa"]).count == 4)
         #expect(CostCatalog.select(["lwr-psa/turbo"]).map(\.id.variant) == ["seed", "expanded"])
         #expect(CostCatalog.select(["lwr-psa/standard/expanded"]).count == 1)
+        #expect(CostCatalog.select(["paillier"]).map(\.id.parameters) == ["2048", "3072"])
+        #expect(CostCatalog.select(["paillier/3072/-"]).count == 1)
         #expect(CostCatalog.select(["paillier/none"]).isEmpty)
     }
 }

@@ -304,6 +304,37 @@ struct FaultTests {
         }
     }
 
+    @Test("power-cut campaign in Paillier mode: key delivery, outbox, key rotation recover the old or new state")
+    func paillierPowerCutCampaign() throws {
+        var options = FaultCampaignOptions()
+        options.seed = 5
+        options.scheme = .paillier
+        options.readings = 8  // 2 sectors of the Paillier ring
+        let report = try FaultCampaigns.run(.powerCut, options: options)
+        let phases = try #require(report.cut_points_by_phase)
+        #expect(phases["key delivery"] ?? 0 >= 2 && phases["key rotation"] ?? 0 >= 2)
+        #expect(report.runs == 3 * (report.cut_points ?? 0))
+        #expect(report.recovered_old + report.recovered_new == report.runs)
+        #expect(report.silent_corruptions == 0 && report.detected_corruptions == 0)
+        #expect(report.lost_readings == 0 && report.labels_encrypted_twice == 0 && report.bricked_meters == 0)
+        options.replay = report.runs - 1
+        let replayed = try #require(try FaultCampaigns.run(.powerCut, options: options).replayed)
+        #expect(replayed.outcome == "recovered old state" || replayed.outcome == "recovered new state")
+    }
+
+    @Test("wear in Paillier mode: the 16-sector ring of 896-byte entries, 4 per sector")
+    func paillierWear() throws {
+        var options = FaultCampaignOptions()
+        options.scheme = .paillier
+        options.years = 0.02  // 700 readings: 11 laps of the ring
+        options.wearOutCycles = 3
+        let report = try FaultCampaigns.run(.wear, options: options)
+        let wear = try #require(report.wear)
+        // 35 040 readings a year / (4 entries × 16 sectors) = 547.5, plus the ring's first format.
+        #expect(wear.outbox_erases_per_sector_per_year > 500 && wear.outbox_erases_per_sector_per_year < 650)
+        #expect(report.silent_corruptions == 0 && report.lost_readings == 0 && report.labels_encrypted_twice == 0)
+    }
+
     @Test("bit-flip campaign: one flip per boot is never silent; two flips are detected, never silent")
     func bitFlipCampaign() throws {
         var options = FaultCampaignOptions()

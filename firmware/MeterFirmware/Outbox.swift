@@ -161,7 +161,7 @@ public struct Outbox {
         pendingCount = 0
         corrected = 0
         // Formatted sectors in generation order.
-        var order = InlineArray<8, Int>(repeating: 0)
+        var order = InlineArray<16, Int>(repeating: 0)  // 16 = maxSectors
         var count = 0
         for i in 0..<Int(sectorCount) {
             bad[i] = false

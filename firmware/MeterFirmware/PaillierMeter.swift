@@ -9,7 +9,8 @@
 //   boot; randomizers r^N mod N² live in RAM only (a power cut loses them and the meter
 //   draws new ones).
 // - its own outbox ring (`MeterFlashLayout.paillierOutboxSector`, 16 sectors of 896-byte
-//   entries, after the LWR-PSA ring): a 3072-bit reading frame is 808 bytes. The rings
+//   entries, after the LWR-PSA ring): a 3072-bit reading frame is 808 bytes, and a
+//   2048-bit one (552) takes the same entry, so a rotation never changes the ring. The rings
 //   are separate, so switching to Paillier never erases anything the LWR-PSA ring holds;
 //   readings of the previous scheme still unacknowledged at the switch are not sent again
 //   (the switch is a commissioning step). A key rotation keeps the ring: readings still
@@ -41,15 +42,20 @@ struct PaillierState: Sendable {
 extension MeterFlashLayout {
     /// First sector of the Paillier outbox ring: right after the LWR-PSA ring.
     public var paillierOutboxSector: UInt32 { outboxSector + outboxSectors }
-    /// Sectors of the Paillier outbox ring. With 896-byte entries a 4 KiB sector holds 4
-    /// reading frames; at 96 labels a day and one group each sector is erased about 550
-    /// times a year (`metering faults --campaign wear --scheme paillier` measures it).
+    /// Sectors of the Paillier outbox ring. Its entries hold a 3072-bit reading frame
+    /// (896 bytes, also with a 2048-bit key, so a rotation never changes the ring's
+    /// layout): 4 per 4 KiB sector, so at 96 labels a day and one group each sector is
+    /// erased about 550 times a year (`metering faults --campaign wear --scheme paillier`
+    /// measures it).
     public var paillierOutboxSectors: UInt32 { 16 }
     /// One past the last sector a meter in Paillier mode uses.
     public var paillierEndSector: UInt32 { paillierOutboxSector + paillierOutboxSectors }
 }
 
 extension Meter {
+    /// Bytes of the Paillier state inside `Meter` (key, N², one randomizer per group).
+    public static var paillierStateBytes: Int { MemoryLayout<PaillierState>.size }
+
     /// True when the meter holds a valid supplier key and a valid key store: it encrypts
     /// its readings with Paillier (this takes precedence over LWR-PSA).
     public var paillierReady: Bool { storeState == nil && paillier.configuration != nil }

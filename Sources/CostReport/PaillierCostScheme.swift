@@ -1,0 +1,289 @@
+// Paillier in the cost report: 2048- and 3072-bit supplier keys, one group per meter.
+import Aggregation
+import BigNum
+import MeterCrypto
+import MeterFirmware
+import MeterSimulator
+
+/// Paillier with one key size; the meter reports to one group.
+public struct PaillierCostScheme: CostScheme {
+    public let bits: Int
+
+    public init(bits: Int) {
+        precondition(bits == 2048 || bits == 3072, "the meter takes 2048- or 3072-bit keys")
+        self.bits = bits
+    }
+
+    /// Every key size the firmware supports.
+    public static var all: [PaillierCostScheme] { [2048, 3072].map { PaillierCostScheme(bits: $0) } }
+
+    /// The supplier's key for `bits`, generated once per process from a fixed seed (the
+    /// report needs a key, not a secret one).
+    static func key(bits: Int) -> PaillierPrivateKey { bits == 2048 ? key2048 : key3072 }
+    static let key2048 = makeKey(bits: 2048)
+    static let key3072 = makeKey(bits: 3072)
+    static func makeKey(bits: Int) -> PaillierPrivateKey {
+        var generator = ReproducibleGenerator(seed: 0xC0_57_2A11 &+ UInt64(bits))
+        do { return try PaillierPrivateKey.generate(bits: bits, using: &generator) } catch {
+            preconditionFailure("Paillier key generation failed: \(error)")
+        }
+    }
+
+    public var id: CostVariantID { CostVariantID(scheme: "paillier", parameters: "\(bits)", variant: "-") }
+    public var parameterSetName: String { "paillier-\(bits)-g=n+1" }
+    public var ciphertextBytes: Int { bits / 4 }
+    public var frameBytes: Int { Frame.size(payloadLength: ciphertextBytes) }
+
+    public var keyStore: KeyStoreFootprint {
+        // The key-store slot with the Paillier key record (identity, keys, N, groups); the
+        // journal's two sectors. The Paillier outbox ring is not key material.
+        var record = MeterRecord()
+        var key = PaillierKeyRecord()
+        key.bits = UInt16(bits)
+        key.groupCount = 1
+        record.paillierKey = key
+        return KeyStoreFootprint(bytes: record.bodyBytes, flashBytes: 2 * LWRCostScheme.sectorSize)
+    }
+
+    public var firmwareState: [StateItem] {
+        [
+            StateItem(name: "Meter (the whole firmware state)", bytes: MemoryLayout<Meter>.size, isTotal: true),
+            StateItem(
+                name: "Paillier state (N, N², 4 randomizers r^N mod N²)", bytes: Meter.paillierStateBytes,
+                isTotal: false),
+            StateItem(
+                name: "key-setup share buffer (LWR-PSA's; idle in Paillier mode)", bytes: LWRParameters.maxLambda * 8,
+                isTotal: false),
+            StateItem(
+                name: "MeterRecord (key store state, N included)", bytes: MemoryLayout<MeterRecord>.size, isTotal: false
+            ),
+        ]
+    }
+
+    public func makeMeter() throws -> any ReadingProbe { try PaillierReadingProbe(key: Self.key(bits: bits)) }
+
+    public func makeLabelWorkload(meters: Int, labels: Int) throws -> any LabelWorkload {
+        try PaillierLabelWorkload(key: Self.key(bits: bits), meters: meters, labels: labels)
+    }
+
+    public func makePhases() throws -> [CostPhase] {
+        let key = Self.key(bits: bits)
+        let n = key.publicKey.n.bigEndianBytes(length: bits / 8)!
+        let meterKey = try PaillierMeterKey(modulusBigEndian: n.span)
+        // One randomizer computed here; each run encrypts with a copy (encrypt wipes its
+        // argument, never the template).
+        var template = PaillierRandomizer()
+        var rng = SplitMix64(seed: 0xFACE)
+        var accepted = false
+        while !accepted {
+            let r = (0..<(bits / 8)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            accepted = template.precompute(key: meterKey, randomBytes: r.span)
+        }
+        let randomizer = template
+        let state = PhaseState()
+        let bits = self.bits
+        let exponentiation = CostPhase(
+            name: "exponentiation",
+            detail: "r^N mod N² while idle: r drawn and checked (mpn_sub_n, mpn_sec_invert), mpn_sec_powm",
+            source: .prepareStep)
+        let online = CostPhase(
+            name: "online multiplication",
+            detail: "(1 + m·N)·R mod N² with R precomputed: mpn_mul_1, mpn_add_n, mpn_sec_mul, mpn_sec_div_r",
+            source: .standalone {
+                var r = randomizer
+                var out = InlineArray<768, UInt8>(repeating: 0)
+                var span = out.mutableSpan
+                try! Paillier.encrypt(
+                    reading: state.nextLabel() % 5000, randomizer: &r, key: meterKey, into: &span, at: 768 - bits / 4)
+                consume(UInt64(out[767]))
+            })
+        let boundary = CostPhase(
+            name: "boundary step",
+            detail: "with R precomputed: sample, the multiplication, the frame sealed and written to the outbox, sent",
+            source: .boundaryStep)
+        return [exponentiation, online, boundary]
+    }
+}
+
+// MARK: - The meter
+
+/// Meter 1 of a two-meter Paillier group on simulated boards: the key delivered over the
+/// radio, one ADC sample per 15-minute interval so that the boundary step is one `poll()`.
+final class PaillierReadingProbe: ReadingProbe {
+    let meter: SimulatedMeter
+    let aggregator: PaillierAggregator
+    let key: PaillierPrivateKey
+    let intervalTicks: UInt64
+    var expectedLabel: UInt64 = 0
+    var lastIdle = false
+    var lastEvent = MeterEvent.none
+    /// Constant load: 400 W, i.e. 100 Wh per interval.
+    static let milliwatts: UInt32 = 400_000
+
+    init(key: PaillierPrivateKey) throws {
+        self.key = key
+        let provisioningKey = [UInt8](repeating: 0x5A, count: 32)
+        var keys: [UInt32: [UInt8]] = [:]
+        let meters = try (1...2).map { i in
+            let frameKey = [UInt8](repeating: UInt8(0x30 + i), count: 32)
+            keys[UInt32(i)] = frameKey
+            return try SimulatedMeter(
+                id: UInt32(i), group: 1, seed: 0xC057 &+ UInt64(i), profile: [Self.milliwatts], sampleSeconds: 900,
+                frameKey: frameKey, provisioningKey: provisioningKey)
+        }
+        let members = try GroupMembers(group: 1, scheme: .paillier, frameKeys: keys)
+        let layout = try GroupLayout(group: 1, meters: members.meters)
+        aggregator = try PaillierAggregator(
+            members: members, publicKey: key.publicKey, layout: layout, currentLabel: 0, keepsReadings: false)
+        let supplier = PaillierSupplier(privateKey: key, layout: layout)
+        for m in meters {
+            let payload = PaillierProvisioning.payload(
+                publicKey: key.publicKey, meter: m.id, groups: [1], provisioningKey: provisioningKey)
+            let event = try m.handle(aggregator.keyDeliveryFrame(meter: m.id, payload: payload))
+            guard event == .paillierKeyStored else { throw PaillierCostError.setupFailed("key delivery: \(event)") }
+            _ = m.takeSent()
+        }
+        meter = meters[0]
+        intervalTicks = meter.timing.intervalTicks
+        expectedLabel = meter.firmware.nextLabel
+
+        // One label through both meters, the aggregator and the supplier: the probe
+        // measures a meter whose readings really decrypt.
+        for m in meters {
+            m.advance(ticks: intervalTicks)
+            m.firmware.idle()
+            _ = m.firmware.poll()
+            for frame in m.takeSent() where frame[1] == FrameType.reading.rawValue {
+                try m.handle(try aggregator.acceptAndAcknowledge(frame).ack)
+            }
+        }
+        let expected = 2 * UInt64(Self.milliwatts) / 4000
+        let sum = try supplier.decryptSum(aggregator.aggregate(label: expectedLabel))
+        guard sum == expected else {
+            throw PaillierCostError.wrongSum(label: expectedLabel, decrypted: sum, expected: expected)
+        }
+        expectedLabel += 1
+        meter.advance(ticks: intervalTicks)
+    }
+
+    func prepare() { lastIdle = meter.firmware.idle() }
+
+    func boundary() { lastEvent = meter.firmware.poll() }
+
+    func settle() throws {
+        let label = expectedLabel
+        let sent = meter.takeSent()
+        guard lastIdle else { throw PaillierCostError.noReading(label: label, detail: "idle() did not precompute") }
+        guard case .readingSent(label, _) = lastEvent else {
+            throw PaillierCostError.noReading(label: label, detail: "poll() returned \(lastEvent)")
+        }
+        let frameBytes = Frame.size(payloadLength: key.publicKey.ciphertextBytes)
+        guard sent.count == 1, sent[0][1] == FrameType.reading.rawValue, sent[0].count == frameBytes else {
+            throw PaillierCostError.noReading(label: label, detail: "\(sent.count) frames sent")
+        }
+        let ack = FrameIntake(members: aggregator.members).acknowledgement(to: meter.id, label: label)
+        guard try meter.handle(ack) == .acknowledged(label: label) else {
+            throw PaillierCostError.noReading(label: label, detail: "the ack was not taken")
+        }
+        lastIdle = false
+        lastEvent = .none
+        expectedLabel += 1
+        meter.advance(ticks: intervalTicks)
+    }
+}
+
+/// Why a Paillier probe or workload failed.
+public enum PaillierCostError: Error, Equatable, Sendable {
+    /// The key delivery to the probe's meters did not complete: the step and what happened.
+    case setupFailed(String)
+    /// A reading step did not produce exactly one reading frame for the expected label.
+    case noReading(label: UInt64, detail: String)
+    /// The supplier's sum differs from the true sum (the measured path is broken).
+    case wrongSum(label: UInt64, decrypted: UInt64, expected: UInt64)
+}
+
+// MARK: - The aggregator
+
+/// A group of n meters with real sealed Paillier reading frames, replayed into fresh
+/// `PaillierAggregator`s; the supplier decrypts the product. The aggregator does not see
+/// how a ciphertext was made, so the frames are built cheaply: R_i = R_{i−1}·R mod N², an
+/// encryption with r_i = r^i (a valid randomizer) for one multiplication each instead of
+/// an exponentiation per meter.
+final class PaillierLabelWorkload: LabelWorkload {
+    let key: PaillierPrivateKey
+    let group: UInt32 = 7
+    let frameKeys: [UInt32: [UInt8]]
+    let labels: [UInt64]
+    let frames: [[[UInt8]]]
+    let sums: [UInt64]
+    var aggregator: PaillierAggregator?
+    var supplier: PaillierSupplier?
+
+    var meters: Int { frameKeys.count }
+    var labelCount: Int { labels.count }
+
+    init(key: PaillierPrivateKey, meters: Int, labels labelCount: Int) throws {
+        self.key = key
+        let publicKey = key.publicKey
+        var rng = SplitMix64(seed: 0xBA11 &+ UInt64(meters))
+        func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
+        let ids = (0..<meters).map { UInt32(1 + $0) }
+        var keys: [UInt32: [UInt8]] = [:]
+        for id in ids { keys[id] = bytes(Frame.keyBytes) }
+        frameKeys = keys
+        let members = try GroupMembers(group: group, scheme: .paillier, frameKeys: keys)
+        let intake = FrameIntake(members: members)
+        let nSquared = publicKey.nSquared
+        let step = publicKey.encrypt(BigInt(0), randomizer: BigInt(bigEndian: bytes(publicKey.modulusBytes - 1))).value
+        var randomizer = BigInt(1)
+        labels = (0..<labelCount).map { 500 + UInt64($0) }
+        var frames: [[[UInt8]]] = []
+        var sums: [UInt64] = []
+        for label in labels {
+            var perLabel: [[UInt8]] = []
+            perLabel.reserveCapacity(meters)
+            var sum: UInt64 = 0
+            for id in ids {
+                let reading = rng.next() % (LWRCostScheme.maxReading + 1)
+                sum += reading
+                randomizer.multiply(by: step, modulo: nSquared)
+                var c = publicKey.trivialEncryption(BigInt(reading)).value
+                c.multiply(by: randomizer, modulo: nSquared)
+                let payload = c.bigEndianBytes(length: publicKey.ciphertextBytes)!
+                perLabel.append(intake.seal(.reading, to: id, label: label, payload: payload))
+            }
+            frames.append(perLabel)
+            sums.append(sum)
+        }
+        self.frames = frames
+        self.sums = sums
+    }
+
+    func start(label index: Int) throws {
+        // Copies, so that the aggregator's own memory (membership, frame keys) is allocated here.
+        var keys: [UInt32: [UInt8]] = [:]
+        keys.reserveCapacity(frameKeys.count)
+        for (id, key) in frameKeys { keys[id] = key.map { $0 } }
+        let members = try GroupMembers(group: group, scheme: .paillier, frameKeys: keys)
+        let layout = try GroupLayout(group: group, meters: members.meters)
+        aggregator = try PaillierAggregator(
+            members: members, publicKey: key.publicKey, layout: layout, currentLabel: labels[index],
+            keepsReadings: false)
+        supplier = PaillierSupplier(privateKey: key, layout: layout)
+    }
+
+    func collect(label index: Int) throws {
+        guard let aggregator else { preconditionFailure("collect before start") }
+        for frame in frames[index] { _ = try aggregator.accept(frame) }
+    }
+
+    func decrypt(label index: Int) throws -> Bool {
+        guard let aggregator, let supplier else { preconditionFailure("decrypt before start") }
+        return try supplier.decryptSum(aggregator.aggregate(label: labels[index])) == sums[index]
+    }
+
+    func finish() {
+        aggregator = nil
+        supplier = nil
+    }
+}
