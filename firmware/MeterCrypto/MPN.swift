@@ -81,22 +81,30 @@ enum MPN {
         precondition(wide.count <= maxWideLimbs && wide.count >= modulus.count && out.count >= modulus.count)
         var numerator = InlineArray<145, UInt>(repeating: 0)  // 145 = maxWideLimbs
         for i in 0..<wide.count { numerator[i] = wide[i] }
+        var nSpan = numerator.mutableSpan
+        reduceInPlace(&nSpan, count: wide.count, modulus: modulus, into: &out)
+    }
+
+    /// The first `count` limbs of `wide` mod m into out (m.count limbs), with
+    /// `mpn_sec_div_r`, which destroys them: `wide` is wiped afterwards.
+    static func reduceInPlace(
+        _ wide: inout MutableSpan<UInt>, count: Int, modulus: Span<UInt>, into out: inout MutableSpan<UInt>
+    ) {
+        precondition(count <= wide.count && count >= modulus.count && out.count >= modulus.count)
         var scratch = InlineArray<400, UInt>(repeating: 0)  // 400 = reduceScratchCapacity
         precondition(
-            Int(pm_mpn_sec_div_r_itch(wide.count, modulus.count)) <= reduceScratchCapacity, "mpn_sec_div_r scratch")
-        var nSpan = numerator.mutableSpan
+            Int(pm_mpn_sec_div_r_itch(count, modulus.count)) <= reduceScratchCapacity, "mpn_sec_div_r scratch")
         var tSpan = scratch.mutableSpan
-        nSpan.withUnsafeMutableBufferPointer { np in
+        wide.withUnsafeMutableBufferPointer { np in
             tSpan.withUnsafeMutableBufferPointer { tp in
                 modulus.withUnsafeBufferPointer { dp in
-                    pm_mpn_sec_div_r(np.baseAddress!, wide.count, dp.baseAddress!, modulus.count, tp.baseAddress!)
+                    pm_mpn_sec_div_r(np.baseAddress!, count, dp.baseAddress!, modulus.count, tp.baseAddress!)
                 }
                 pm_mpn_zero(tp.baseAddress!, tp.count)
             }
         }
-        for i in 0..<modulus.count { out[i] = numerator[i] }
-        var clear = numerator.mutableSpan
-        wipe(&clear)
+        for i in 0..<modulus.count { out[i] = wide[i] }
+        wipe(&wide)
     }
 
     /// The first a.count + b.count limbs of out = a · b, in time independent of the
@@ -140,9 +148,7 @@ enum MPN {
         var product = InlineArray<145, UInt>(repeating: 0)  // 145 = maxWideLimbs
         var pSpan = product.mutableSpan
         self.product(a, b, into: &pSpan)
-        reduce(product.span.extracting(0..<(a.count + b.count)), modulus: modulus, into: &out)
-        var clear = product.mutableSpan
-        wipe(&clear)
+        reduceInPlace(&pSpan, count: a.count + b.count, modulus: modulus, into: &out)  // wipes the product
     }
 
     /// (a · b) mod m for 3072-bit operands.
