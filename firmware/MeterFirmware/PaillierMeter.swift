@@ -94,6 +94,8 @@ extension Meter {
     /// Points `outbox` at the ring of the scheme the key store names (the Paillier ring
     /// when it holds a Paillier key; with a corrupt store, the newest intact state decides),
     /// before the outbox is read.
+    // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
+    @inline(never)
     mutating func selectOutboxRing() {
         let intact = storeState == nil ? record.paillierKey : store.lastIntact?.paillierKey
         let paillierRing = intact != nil
@@ -115,6 +117,8 @@ extension Meter {
     /// Builds the Paillier configuration from the key store's record. A record whose N is
     /// not a usable key (never written so by this firmware) makes the store corrupt: it is
     /// reported and nothing is encrypted.
+    // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
+    @inline(never)
     mutating func loadPaillier() {
         paillier = PaillierState()
         guard storeState == nil, let stored = record.paillierKey else { return }
@@ -142,6 +146,8 @@ extension Meter {
     /// Checks a `paillierKey` payload (tag under the provisioning key, key size, parity,
     /// groups), stores the key with the label floor in one key-store save, moves to the
     /// Paillier outbox ring and answers `setupComplete`.
+    // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
+    @inline(never)
     mutating func receivePaillierKey(_ payload: Span<UInt8>) throws(MeterError) {
         let bits = PaillierKeyPayload.declaredBits(payload)
         guard bits == 2048 || bits == 3072, payload.count == PaillierKeyPayload.size(modulusBytes: bits / 8),
@@ -193,6 +199,8 @@ extension Meter {
 
     /// Precomputes a randomizer r^N mod N^2 for every group that has none (the idle work
     /// of Paillier mode). Returns true if it did work.
+    // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
+    @inline(never)
     mutating func idlePaillier() -> Bool {
         guard paillierReady, let configuration = paillier.configuration else { return false }
         var worked = false
@@ -226,6 +234,8 @@ extension Meter {
     /// every frame to the outbox, then sends them. A label is never encrypted twice: its
     /// first frame in the outbox moves the label counter past it. A randomizer not
     /// precomputed while idle is computed here (slower boundary).
+    // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
+    @inline(never)
     public mutating func encryptAndSendPaillier(label: UInt64, reading: UInt64) throws(MeterError) {
         if let e = storeState { throw e == .corrupt ? .keyStoreCorrupt : .notProvisioned }
         guard let configuration = paillier.configuration else { throw .notReady }
@@ -271,6 +281,8 @@ extension Meter {
 
     /// After provisioning: the new identity starts without a Paillier key, on the LWR-PSA
     /// ring (the label floor written with it covers the labels the Paillier ring used).
+    // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
+    @inline(never)
     mutating func leavePaillierMode() {
         paillier = PaillierState()
         guard outbox.firstSector == layout.paillierOutboxSector else { return }
