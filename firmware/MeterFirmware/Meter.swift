@@ -418,6 +418,11 @@ public struct Meter: ~Copyable {
             BigEndian.store(c, at: Frame.headerBytes, in: &f)
             payloadLength = parameters.ciphertextBytes
         }
+        // The outbox's entries are sized at boot for LWR-PSA frames; a larger ciphertext
+        // (DMCFE, 384 bytes) is refused with a typed error until the outbox is sized per scheme.
+        guard Frame.size(payloadLength: payloadLength) <= outbox.frameCapacity else {
+            throw .keyStore(.flashTooSmall)
+        }
         let length = sealFrame(.reading, label: label, payloadLength: payloadLength)
         let dropped: UInt64?
         do { dropped = try outbox.append(label: label, frame: frame.span.extracting(0..<length)) } catch {
