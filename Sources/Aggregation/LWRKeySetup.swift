@@ -1,50 +1,34 @@
 import MeterCrypto
 
-/// The aggregator's side of LWR-PSA key setup (DESIGN.md, scheme 2).
-///
-/// 1. `beginFrames` tells every meter the group's parameters.
-/// 2. Each meter answers with its DH public key and a tag under the provisioning key,
-///    which the aggregator cannot check or forge; `receivePublicKey` stores them.
-/// 3. `peerKeyFrames(for:)` relays every other meter's key, in increasing id order.
-/// 4. Each meter answers with k_i + Σ ±Z_ij in chunks; `receiveKeyShare` adds them up.
-/// 5. `aggregateKey()` is K = Σ k_i once every chunk of every meter has arrived.
-public final class LWRKeySetup {
+/// The part of key setup every scheme shares (DESIGN.md, scheme 2): the group's
+/// parameters to every meter, then the meters' DH public keys collected and relayed,
+/// each with its tag under the provisioning key, which the aggregator cannot check or
+/// forge.
+public class KeySetupRelay {
     public let members: GroupMembers
-    public let parameters: LWRParameters
-    public let bounds: LWRGroupBounds
+    /// The `setupBegin` parameter byte (an LWR-PSA set's id, or `DMCFE.parameterID`).
+    public let parameterByte: UInt8
     public let keyMode: UInt8
+    public let maxReading: UInt64
     let intake: FrameIntake
     var publicKeys: [UInt32: [UInt8]] = [:]
-    var chunksReceived: [UInt32: Set<UInt64>] = [:]
-    var sum: [UInt64]
 
-    public var chunksPerMeter: Int { parameters.lambda / shareWordsPerChunk }
-    let shareWordsPerChunk = 128
-
-    public init(members: GroupMembers, parameters: LWRParameters, maxReading: UInt64, keyMode: UInt8 = 0)
-        throws(AggregationError)
-    {
-        guard members.scheme == .lwrPSA else { throw .wrongScheme(expected: .lwrPSA, actual: members.scheme) }
-        do {
-            bounds = try LWRGroupBounds(meters: UInt32(members.count), maxReading: maxReading, parameters: parameters)
-        } catch {
-            throw .lwr(error)
-        }
+    init(members: GroupMembers, parameterByte: UInt8, keyMode: UInt8, maxReading: UInt64) {
         self.members = members
-        self.parameters = parameters
+        self.parameterByte = parameterByte
         self.keyMode = keyMode
+        self.maxReading = maxReading
         intake = FrameIntake(members: members)
-        sum = [UInt64](repeating: 0, count: parameters.lambda)
     }
 
     /// One setupBegin frame per meter.
     public func beginFrames() -> [(meter: UInt32, frame: [UInt8])] {
         var payload = [UInt8](repeating: 0, count: 16)
-        payload[0] = parameters.id
+        payload[0] = parameterByte
         payload[1] = keyMode
         var span = payload.mutableSpan
         BigEndian.store(UInt32(members.count), at: 4, in: &span)
-        BigEndian.store(bounds.maxReading, at: 8, in: &span)
+        BigEndian.store(maxReading, at: 8, in: &span)
         return members.meters.map { ($0, intake.seal(.setupBegin, to: $0, label: 0, payload: payload)) }
     }
 
@@ -79,6 +63,37 @@ public final class LWRKeySetup {
             change(&key)
             publicKeys[meter] = key
         }
+    }
+}
+
+/// The aggregator's side of LWR-PSA key setup.
+///
+/// 1. `beginFrames` tells every meter the group's parameters.
+/// 2. Each meter answers with its DH public key; `receivePublicKey` stores them.
+/// 3. `peerKeyFrames(for:)` relays every other meter's key, in increasing id order.
+/// 4. Each meter answers with k_i + Σ ±Z_ij in chunks; `receiveKeyShare` adds them up.
+/// 5. `aggregateKey()` is K = Σ k_i once every chunk of every meter has arrived.
+public final class LWRKeySetup: KeySetupRelay {
+    public let parameters: LWRParameters
+    public let bounds: LWRGroupBounds
+    var chunksReceived: [UInt32: Set<UInt64>] = [:]
+    var sum: [UInt64]
+
+    public var chunksPerMeter: Int { parameters.lambda / shareWordsPerChunk }
+    let shareWordsPerChunk = 128
+
+    public init(members: GroupMembers, parameters: LWRParameters, maxReading: UInt64, keyMode: UInt8 = 0)
+        throws(AggregationError)
+    {
+        guard members.scheme == .lwrPSA else { throw .wrongScheme(expected: .lwrPSA, actual: members.scheme) }
+        do {
+            bounds = try LWRGroupBounds(meters: UInt32(members.count), maxReading: maxReading, parameters: parameters)
+        } catch {
+            throw .lwr(error)
+        }
+        self.parameters = parameters
+        sum = [UInt64](repeating: 0, count: parameters.lambda)
+        super.init(members: members, parameterByte: parameters.id, keyMode: keyMode, maxReading: maxReading)
     }
 
     /// Adds one chunk of a meter's masked key; true once K is complete.

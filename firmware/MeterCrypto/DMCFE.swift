@@ -248,3 +248,36 @@ extension DMCFE {
         return belowOrder(v) ? v : nil
     }
 }
+
+// MARK: - the meter's DMCFE key
+
+extension DMCFE {
+    /// The `setupBegin` parameter byte that selects DMCFE (LWR-PSA sets use 1 and 2).
+    public static let parameterID: UInt8 = 0x10
+}
+
+extension DMCFESecret {
+    /// The secret derived from the meter's 32-byte key seed: SHAKE256 output read as
+    /// 32-byte big-endian candidates, the first two below q taken (rejection sampling keeps
+    /// them uniform). Deterministic, so the key store keeps only the seed.
+    public init(seed: Span<UInt8>) {
+        precondition(seed.count == 32, "a key seed has 32 bytes")
+        var x = XOF(.shake256)
+        x.absorb("PM-DMCFE-S-v1")
+        x.absorb(seed)
+        var found = InlineArray<2, InlineArray<4, UInt>>(repeating: InlineArray(repeating: 0))
+        var count = 0
+        var candidate = InlineArray<32, UInt8>(repeating: 0)
+        while count < 2 {
+            var span = candidate.mutableSpan
+            x.squeeze(into: &span)
+            let v = DMCFE.limbs256(bigEndian: candidate.span, at: 0)
+            if DMCFE.belowOrder(v) {
+                found[count] = v
+                count += 1
+            }
+        }
+        s1 = found[0]
+        s2 = found[1]
+    }
+}

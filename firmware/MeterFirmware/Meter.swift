@@ -47,6 +47,8 @@ public enum SetupRejection: UInt8, Equatable, Sendable {
     case unknownKeyMode = 4
     /// The payload has the wrong size.
     case malformed = 5
+    /// More peers than the meter's flash holds seeds for (DMCFE).
+    case groupTooLarge = 6
 }
 
 /// Status codes the meter reports in status frames.
@@ -171,6 +173,16 @@ public struct Meter: ~Copyable {
     var lastPeer: UInt32 = 0
     var dhKey: FFDHPrivateKey? = nil
     var expandedSums: (UInt64, UInt64) = (0, 0)
+
+    // DMCFE (DMCFEMeter.swift): the pad of `dmcfePadLabel`, and the weight vector streaming in
+    var dmcfePad = Limbs3072.zero
+    var dmcfePadLabel: UInt64 = .max
+    var weightDigest = XOF(.shake256)
+    var weightsExpected: UInt32 = 0
+    var weightsSeen: UInt32 = 0
+    var lastWeightMeter: UInt32 = 0
+    var ownWeight: Int64 = 0
+    var ownWeightSeen = false
 
     var frame = InlineArray<1064, UInt8>(repeating: 0)
     var inbox = InlineArray<1064, UInt8>(repeating: 0)
@@ -324,7 +336,9 @@ public struct Meter: ~Copyable {
     @discardableResult
     public mutating func idle() -> Bool {
         if paillierReady { return idlePaillier() }
-        guard storeState == nil, record.phase == .ready, padLabel != labelFloor else { return false }
+        guard storeState == nil, record.phase == .ready else { return false }
+        if isDMCFE { return dmcfeIdle() }
+        guard padLabel != labelFloor else { return false }
         guard let p = try? computePad(label: labelFloor) else { return false }
         pad = p
         padLabel = labelFloor
@@ -333,7 +347,7 @@ public struct Meter: ~Copyable {
 
     /// True when the pad of the next label to encrypt is ready, so its boundary is one
     /// addition (the outbox, not the key store, holds the label counter).
-    public var padPrecomputed: Bool { padLabel == labelFloor }
+    public var padPrecomputed: Bool { (isDMCFE ? dmcfePadLabel : padLabel) == labelFloor }
 
     /// Energy since the last boundary, in whole Wh (the remainder carries over).
     mutating func takeIntervalEnergy() -> UInt64 {
@@ -394,22 +408,36 @@ public struct Meter: ~Copyable {
         guard label >= labelFloor else {
             throw .labelAlreadyEncrypted(label: label, next: labelFloor)
         }
-        guard let parameters = LWRParameters.withID(record.parameterID) else { throw .notReady }
-        let bounds: LWRGroupBounds
-        do {
-            bounds = try LWRGroupBounds(
-                meters: record.groupSize, maxReading: record.maxReading, parameters: parameters)
-        } catch {
-            throw .notReady
+        let payloadLength: Int
+        if isDMCFE {
+            guard reading <= record.maxReading else {
+                throw .readingAboveMaximum(reading: reading, maximum: record.maxReading)
+            }
+            payloadLength = dmcfeEncrypt(label: label, reading: reading)
+        } else {
+            guard let parameters = LWRParameters.withID(record.parameterID) else { throw .notReady }
+            let bounds: LWRGroupBounds
+            do {
+                bounds = try LWRGroupBounds(
+                    meters: record.groupSize, maxReading: record.maxReading, parameters: parameters)
+            } catch {
+                throw .notReady
+            }
+            let p = padLabel == label ? pad : try computePad(label: label)
+            let c: UInt64
+            do { c = try LWRPSA.encrypt(reading: reading, pad: p, bounds: bounds, parameters: parameters) } catch {
+                throw .readingAboveMaximum(reading: reading, maximum: record.maxReading)
+            }
+            var f = frame.mutableSpan
+            BigEndian.store(c, at: Frame.headerBytes, in: &f)
+            payloadLength = parameters.ciphertextBytes
         }
-        let p = padLabel == label ? pad : try computePad(label: label)
-        let c: UInt64
-        do { c = try LWRPSA.encrypt(reading: reading, pad: p, bounds: bounds, parameters: parameters) } catch {
-            throw .readingAboveMaximum(reading: reading, maximum: record.maxReading)
+        // The outbox's entries are sized at boot for LWR-PSA frames; a larger ciphertext
+        // (DMCFE, 384 bytes) is refused with a typed error until the outbox is sized per scheme.
+        guard Frame.size(payloadLength: payloadLength) <= outbox.frameCapacity else {
+            throw .keyStore(.flashTooSmall)
         }
-        var f = frame.mutableSpan
-        BigEndian.store(c, at: Frame.headerBytes, in: &f)
-        let length = sealFrame(.reading, label: label, payloadLength: 8)
+        let length = sealFrame(.reading, label: label, payloadLength: payloadLength)
         let dropped: UInt64?
         do { dropped = try outbox.append(label: label, frame: frame.span.extracting(0..<length)) } catch {
             throw .keyStore(error)
@@ -474,20 +502,28 @@ public struct Meter: ~Copyable {
 
     mutating func beginSetup(_ payload: Span<UInt8>) throws(MeterError) {
         guard payload.count == SetupPayload.beginBytes else { throw .setupRejected(.malformed) }
-        guard let parameters = LWRParameters.withID(payload[0]) else {
-            throw .setupRejected(.unknownParameters)
+        let dmcfe = payload[0] == DMCFE.parameterID
+        let lwr = LWRParameters.withID(payload[0])
+        guard dmcfe || lwr != nil else { throw .setupRejected(.unknownParameters) }
+        guard let mode = KeyMode(rawValue: payload[1]), !dmcfe || mode == .seed else {
+            throw .setupRejected(.unknownKeyMode)
         }
-        guard let mode = KeyMode(rawValue: payload[1]) else { throw .setupRejected(.unknownKeyMode) }
         let n = BigEndian.load32(payload, at: 4)
         let maxReading = BigEndian.load64(payload, at: 8)
         guard n >= record.minGroupSize else { throw .setupRejected(.groupTooSmall) }
-        do { _ = try LWRGroupBounds(meters: n, maxReading: maxReading, parameters: parameters) } catch {
-            throw .setupRejected(.capacityExceeded)
+        if let parameters = lwr {
+            do { _ = try LWRGroupBounds(meters: n, maxReading: maxReading, parameters: parameters) } catch {
+                throw .setupRejected(.capacityExceeded)
+            }
+        } else {
+            // g^x takes a 64-bit exponent; the aggregator's discrete log bounds the sum.
+            guard maxReading < 1 << 48 else { throw .setupRejected(.capacityExceeded) }
+            try prepareSeedArea(peers: Int(n) - 1)
         }
 
         var r = record
         r.phase = .keySetup
-        r.parameterID = parameters.id
+        r.parameterID = payload[0]
         r.keyMode = mode
         r.groupSize = n
         r.maxReading = maxReading
@@ -500,10 +536,13 @@ public struct Meter: ~Copyable {
         record = r
         padLabel = .max
 
-        // share = k_i; peers' zero shares are added as their keys arrive.
-        var key = LWRPSA.keyStream(parameters: parameters, seed: record.psaSeed.span)
-        for j in 0..<parameters.lambda { share[j] = key.squeezeWord() }
-        if mode == .expanded { expandedSums = try writeExpandedKey(parameters) }
+        dmcfePadLabel = .max
+        if let parameters = lwr {
+            // share = k_i; peers' zero shares are added as their keys arrive.
+            var key = LWRPSA.keyStream(parameters: parameters, seed: record.psaSeed.span)
+            for j in 0..<parameters.lambda { share[j] = key.squeezeWord() }
+            if mode == .expanded { expandedSums = try writeExpandedKey(parameters) }
+        }
         peersProcessed = 0
         lastPeer = 0
         let privateKey = FFDHPrivateKey(randomBytes: record.dhPrivate.span)
@@ -561,9 +600,10 @@ public struct Meter: ~Copyable {
     }
 
     mutating func processPeerKey(_ payload: Span<UInt8>) throws(MeterError) {
-        guard record.phase == .keySetup, let privateKey = dhKey,
-            let parameters = LWRParameters.withID(record.parameterID)
-        else { throw .unexpectedDownlink(.peerKey) }
+        let parameters = LWRParameters.withID(record.parameterID)
+        guard record.phase == .keySetup, let privateKey = dhKey, parameters != nil || isDMCFE else {
+            throw .unexpectedDownlink(.peerKey)
+        }
         guard payload.count == SetupPayload.peerKeyBytes else {
             throw .badDownlink(.badPayloadSize(type: .peerKey, size: payload.count))
         }
@@ -591,16 +631,21 @@ public struct Meter: ~Copyable {
         KeySetup.pairwiseSeed(
             sharedSecret: secretBytes.span, group: record.group, meterA: record.meter, meterB: peer,
             into: &seedSpan)
-        var words = share.mutableSpan  // λ = LWRParameters.maxLambda for every set
-        KeySetup.applyZeroShare(
-            parameters: parameters, pairwiseSeed: seed.span, own: record.meter, peer: peer, to: &words)
+        if let parameters {
+            var words = share.mutableSpan  // λ = LWRParameters.maxLambda for every set
+            KeySetup.applyZeroShare(
+                parameters: parameters, pairwiseSeed: seed.span, own: record.meter, peer: peer, to: &words)
+        } else {
+            try storePeerSeed(seed.span, peer: peer, index: Int(peersProcessed))
+        }
         peersProcessed += 1
         lastPeer = peer
         if peersProcessed == record.groupSize - 1 { try finishSetup(parameters) }
     }
 
-    mutating func finishSetup(_ parameters: LWRParameters) throws(MeterError) {
-        let chunks = parameters.lambda / SetupPayload.shareWordsPerChunk
+    /// LWR-PSA sends the masked key share; DMCFE keeps its seeds and reports completion.
+    mutating func finishSetup(_ parameters: LWRParameters?) throws(MeterError) {
+        let chunks = (parameters?.lambda ?? 0) / SetupPayload.shareWordsPerChunk
         for c in 0..<chunks {
             var f = frame.mutableSpan
             for w in 0..<SetupPayload.shareWordsPerChunk {
@@ -624,6 +669,12 @@ public struct Meter: ~Copyable {
         labelFloor = r.nextLabel
         dhKey = nil
         for j in 0..<share.count { share[j] = 0 }
+        if parameters == nil {
+            var f = frame.mutableSpan
+            BigEndian.store(StatusCode.setupComplete.rawValue, at: Frame.headerBytes, in: &f)
+            BigEndian.store(UInt64(peersProcessed), at: Frame.headerBytes + 2, in: &f)
+            try sendFrame(.status, label: labelFloor, payloadLength: 10)
+        }
     }
 
     // MARK: - radio
@@ -661,6 +712,8 @@ public struct Meter: ~Copyable {
         case .peerKey:
             try processPeerKey(payload)
             return record.phase == .ready ? .keyShareSent : nil
+        case .weights:
+            return try handleWeights(payload, chunk: header.label)
         case .ack:
             let acknowledged: Bool
             do { acknowledged = try outbox.acknowledge(label: header.label, group: header.group) } catch {
@@ -681,7 +734,7 @@ public struct Meter: ~Copyable {
     mutating func sealFrame(_ type: FrameType, label: UInt64, payloadLength: Int) -> Int {
         let identity = storeState == .corrupt ? (store.lastIntact ?? record) : record
         let header = FrameHeader(
-            type: type, scheme: .lwrPSA, group: identity.group, meter: identity.meter, label: label,
+            type: type, scheme: isDMCFE ? .dmcfe : .lwrPSA, group: identity.group, meter: identity.meter, label: label,
             payloadLength: payloadLength)
         var f = frame.mutableSpan
         return Frame.seal(header, key: identity.frameKey.span, frame: &f)

@@ -1,0 +1,110 @@
+import Aggregation
+import MeterCrypto
+import MeterFirmware
+import MeterSimulator
+import TestSupport
+import Testing
+
+/// A DMCFE group on simulated boards: key setup over the radio, then functional keys.
+struct DMCFETestBench {
+    static let provisioningKey = [UInt8](repeating: 0x24, count: 32)
+    let meters: [SimulatedMeter]
+    let setup: DMCFEKeySetup
+    let members: GroupMembers
+
+    init(meters n: Int) throws {
+        var keys: [UInt32: [UInt8]] = [:]
+        meters = try (1...n).map { i in
+            let key = [UInt8](repeating: UInt8(0x40 + i), count: 32)
+            keys[UInt32(i * 2)] = key
+            return try SimulatedMeter(
+                id: UInt32(i * 2), group: 9, seed: UInt64(i), profile: [800_000], sampleSeconds: 60,
+                frameKey: key, provisioningKey: Self.provisioningKey)
+        }
+        members = try GroupMembers(group: 9, scheme: .dmcfe, frameKeys: keys)
+        setup = try DMCFEKeySetup(members: members, maxReading: 10_000)
+        for (i, begin) in setup.beginFrames().enumerated() {
+            guard try meters[i].handle(begin.frame) == .publicKeySent else {
+                throw SimulatorError.setupStalled(meter: begin.meter, detail: "no public key")
+            }
+            for frame in meters[i].takeSent() { try setup.receivePublicKey(frame) }
+        }
+        for m in meters {
+            for frame in try setup.peerKeyFrames(for: m.id) { try m.handle(frame) }
+            for frame in m.takeSent() { try setup.receiveSetupComplete(frame) }
+        }
+    }
+
+    /// Every meter's functional-key share for `weights`.
+    func keyShares(_ weights: [UInt32: Int64]) throws -> [[UInt8]] {
+        try meters.flatMap { m in
+            for frame in try setup.weightFrames(weights, for: m.id) { try m.handle(frame) }
+            return m.takeSent()
+        }
+    }
+}
+
+@Suite("Meter firmware, DMCFE mode")
+struct DMCFEFirmwareTests {
+    static let table = try! DiscreteLogTable(bound: 100_000, maxEntries: 1 << 10)
+
+    @Test("key setup keeps the pairwise seeds; functional keys for y = ones and another y combine into d_y")
+    func functionalKeys() throws {
+        let bench = try DMCFETestBench(meters: 3)
+        #expect(bench.setup.isComplete)
+        for m in bench.meters {
+            let phase = m.firmware.phase
+            let dmcfe = m.firmware.isDMCFE
+            #expect(phase == .ready)
+            #expect(dmcfe)
+        }
+        let ids = bench.members.meters
+        for weights in [
+            Dictionary(uniqueKeysWithValues: ids.map { ($0, Int64(1)) }),
+            [ids[0]: 3, ids[1]: -2, ids[2]: 5],
+        ] {
+            let shares = try bench.keyShares(weights)
+            #expect(shares.count == 3)
+            let aggregator = try DMCFEAggregator(
+                members: bench.members, weights: weights, keyShares: shares, table: Self.table, currentLabel: 4)
+            // Readings made with the meters' own secrets (derived from their key seeds): the
+            // firmware's key shares must open them.
+            var expected: Int64 = 0
+            for m in bench.meters {
+                let record = m.firmware.storedRecord
+                let seed = try #require(record).psaSeed
+                let secret = DMCFESecret(seed: seed.span)
+                let x = UInt64(m.id) * 100
+                expected += weights[m.id]! * Int64(x)
+                let ct = DMCFE.encrypt(reading: x, pad: DMCFE.pad(secret: secret, group: 9, label: 4))
+                var payload = [UInt8](repeating: 0, count: 384)
+                var span = payload.mutableSpan
+                ct.bigEndianBytes(into: &span)
+                _ = try aggregator.accept(
+                    FrameIntake(members: bench.members).seal(.reading, to: m.id, label: 4, payload: payload))
+            }
+            #expect(try aggregator.decryptInnerProduct(label: 4) == expected)
+        }
+    }
+
+    @Test("a weight vector out of order or without the meter gets no key share")
+    func badWeights() throws {
+        let bench = try DMCFETestBench(meters: 2)
+        let ids = bench.members.meters
+        let intake = FrameIntake(members: bench.members)
+        func entry(_ id: UInt32, _ w: Int64) -> [UInt8] {
+            (0..<4).map { UInt8(truncatingIfNeeded: id >> UInt32(24 - 8 * $0)) }
+                + (0..<8).map { UInt8(truncatingIfNeeded: UInt64(bitPattern: w) >> UInt64(56 - 8 * $0)) }
+        }
+        let m = bench.meters[0]
+        _ = m.takeSent()
+        // Decreasing ids.
+        let reversed = [0, 0, 0, 2] + entry(ids[1], 1) + entry(ids[0], 1)
+        _ = try m.handle(intake.seal(.weights, to: m.id, label: 0, payload: reversed))
+        #expect(!m.takeSent().contains { $0[1] == FrameType.functionalKeyShare.rawValue })
+        // A vector that leaves this meter out.
+        let without = [0, 0, 0, 1] + entry(ids[1], 1)
+        _ = try m.handle(intake.seal(.weights, to: m.id, label: 0, payload: without))
+        #expect(!m.takeSent().contains { $0[1] == FrameType.functionalKeyShare.rawValue })
+    }
+}
