@@ -105,6 +105,9 @@ extension Meter {
     var dmcfeSecret: DMCFESecret { DMCFESecret(seed: record.psaSeed.span) }
 
     /// Idle work in DMCFE mode: the pad of the next label to encrypt.
+    // Not inlined: its exponentiation scratch would enlarge the frames of the LWR-PSA paths
+    // that call it (idle(), encryptAndSend()).
+    @inline(never)
     mutating func dmcfeIdle() -> Bool {
         guard dmcfePadLabel != labelFloor else { return false }
         dmcfePad = DMCFE.pad(secret: dmcfeSecret, group: record.group, label: labelFloor)
@@ -113,6 +116,9 @@ extension Meter {
     }
 
     /// ct = pad · g^x into the frame's payload; returns the payload length.
+    // Not inlined: its exponentiation scratch would enlarge the frames of the LWR-PSA paths
+    // that call it (idle(), encryptAndSend()).
+    @inline(never)
     mutating func dmcfeEncrypt(label: UInt64, reading: UInt64) -> Int {
         if dmcfePadLabel != label {
             dmcfePad = DMCFE.pad(secret: dmcfeSecret, group: record.group, label: label)

@@ -25,18 +25,31 @@
     import MeterCrypto
 #endif
 
-/// The supplier key and the groups the meter reports to.
-struct PaillierConfiguration: Sendable {
-    var key: PaillierMeterKey
-    var groups = InlineArray<4, UInt32>(repeating: 0)
-    var groupCount = 0
-}
-
-/// The meter's Paillier state: the configuration built from the key store, and one
-/// precomputed randomizer per group for the next label.
+/// The meter's Paillier state: the supplier key and groups from the key store, and one
+/// precomputed randomizer per group for the next label. The groups sit outside the
+/// optional key so that asking whether the meter is in Paillier mode (on every LWR-PSA
+/// boundary too) reads one integer instead of copying the 1.2 KB key.
 struct PaillierState: Sendable {
-    var configuration: PaillierConfiguration? = nil
+    /// N and N²; nil without a Paillier key.
+    var key: PaillierMeterKey? = nil
+    var groups = InlineArray<4, UInt32>(repeating: 0)
+    /// Groups the meter reports to: 1 ... 4 with a key, 0 without.
+    var groupCount = 0
     var randomizers = InlineArray<4, PaillierRandomizer>(repeating: PaillierRandomizer())
+
+    /// The state for `stored`, or nil when its N is not a usable key.
+    init?(_ stored: PaillierKeyRecord) {
+        let bytes = Int(stored.bits) / 8
+        guard let key = try? PaillierMeterKey(modulusBigEndian: stored.modulus.span.extracting(0..<bytes)) else {
+            return nil
+        }
+        self.key = key
+        groupCount = Int(stored.groupCount)
+        for g in 0..<groupCount { groups[g] = stored.groups[g] }
+    }
+
+    /// No Paillier key.
+    init() {}
 }
 
 extension MeterFlashLayout {
@@ -58,18 +71,18 @@ extension Meter {
 
     /// True when the meter holds a valid supplier key and a valid key store: it encrypts
     /// its readings with Paillier (this takes precedence over LWR-PSA).
-    public var paillierReady: Bool { storeState == nil && paillier.configuration != nil }
+    public var paillierReady: Bool { storeState == nil && paillier.groupCount > 0 }
 
     /// Bits of the supplier's N, or nil without a Paillier key.
-    public var paillierKeyBits: Int? { paillier.configuration?.key.modulusBits }
+    public var paillierKeyBits: Int? { paillier.groupCount > 0 ? paillier.key?.modulusBits : nil }
 
     /// The number of groups the meter reports to in Paillier mode.
-    public var paillierGroupCount: Int { paillier.configuration?.groupCount ?? 0 }
+    public var paillierGroupCount: Int { paillier.groupCount }
 
     /// The `index`-th group the meter reports to in Paillier mode.
     public func paillierGroup(at index: Int) -> UInt32 {
         precondition(index < paillierGroupCount, "group index out of range")
-        return paillier.configuration!.groups[index]
+        return paillier.groups[index]
     }
 
     /// Randomizers ready for the next label.
@@ -84,8 +97,7 @@ extension Meter {
 
     /// Whether `group` is one the meter sends Paillier readings to.
     func paillierReportsTo(group: UInt32) -> Bool {
-        guard let configuration = paillier.configuration else { return false }
-        for g in 0..<configuration.groupCount where configuration.groups[g] == group { return true }
+        for g in 0..<paillier.groupCount where paillier.groups[g] == group { return true }
         return false
     }
 
@@ -122,23 +134,12 @@ extension Meter {
     mutating func loadPaillier() {
         paillier = PaillierState()
         guard storeState == nil, let stored = record.paillierKey else { return }
-        guard let configuration = Self.configuration(stored) else {
+        guard let state = PaillierState(stored) else {
             storeState = .corrupt
             bootStatus = .keyStoreCorrupt
             return
         }
-        paillier.configuration = configuration
-    }
-
-    static func configuration(_ stored: PaillierKeyRecord) -> PaillierConfiguration? {
-        let bytes = Int(stored.bits) / 8
-        guard let key = try? PaillierMeterKey(modulusBigEndian: stored.modulus.span.extracting(0..<bytes)) else {
-            return nil
-        }
-        var configuration = PaillierConfiguration(key: key)
-        configuration.groupCount = Int(stored.groupCount)
-        for g in 0..<configuration.groupCount { configuration.groups[g] = stored.groups[g] }
-        return configuration
+        paillier = state
     }
 
     // MARK: - provisioning (downlink `paillierKey`)
@@ -187,7 +188,9 @@ extension Meter {
         }
         if let newest = outbox.newestLabel, newest + 1 > labelFloor { labelFloor = newest + 1 }
         paillier = PaillierState()
-        paillier.configuration = PaillierConfiguration(key: key, groups: stored.groups, groupCount: count)
+        paillier.key = key
+        paillier.groups = stored.groups
+        paillier.groupCount = count
         padLabel = .max
         var f = frame.mutableSpan
         BigEndian.store(StatusCode.setupComplete.rawValue, at: Frame.headerBytes, in: &f)
@@ -202,10 +205,10 @@ extension Meter {
     // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
     @inline(never)
     mutating func idlePaillier() -> Bool {
-        guard paillierReady, let configuration = paillier.configuration else { return false }
+        guard paillierReady, let key = paillier.key else { return false }
         var worked = false
-        for g in 0..<configuration.groupCount where !paillier.randomizers[g].isFresh {
-            guard drawRandomizer(g, key: configuration.key) else { return worked }
+        for g in 0..<paillier.groupCount where !paillier.randomizers[g].isFresh {
+            guard drawRandomizer(g, key: key) else { return worked }
             worked = true
         }
         return worked
@@ -238,18 +241,18 @@ extension Meter {
     @inline(never)
     public mutating func encryptAndSendPaillier(label: UInt64, reading: UInt64) throws(MeterError) {
         if let e = storeState { throw e == .corrupt ? .keyStoreCorrupt : .notProvisioned }
-        guard let configuration = paillier.configuration else { throw .notReady }
+        guard paillier.groupCount > 0, let key = paillier.key else { throw .notReady }
         guard label >= labelFloor else {
             throw .labelAlreadyEncrypted(label: label, next: labelFloor)
         }
-        let key = configuration.key
-        for g in 0..<configuration.groupCount where !paillier.randomizers[g].isFresh {
+        let groupCount = paillier.groupCount
+        for g in 0..<groupCount where !paillier.randomizers[g].isFresh {
             guard drawRandomizer(g, key: key) else { throw .paillierKeyRejected }
         }
         let bytes = key.ciphertextBytes
         var length = 0
         var dropped: UInt64? = nil
-        for g in 0..<configuration.groupCount {
+        for g in 0..<groupCount {
             var f = frame.mutableSpan
             do {
                 try Paillier.encrypt(
@@ -258,7 +261,7 @@ extension Meter {
             } catch {
                 throw .notReady  // unreachable: the randomizer is fresh and the buffer sized
             }
-            length = sealFrame(scheme: .paillier, group: configuration.groups[g], label: label, payloadLength: bytes)
+            length = sealFrame(scheme: .paillier, group: paillier.groups[g], label: label, payloadLength: bytes)
             do {
                 if let d = try outbox.append(label: label, frame: frame.span.extracting(0..<length)) { dropped = d }
             } catch {
@@ -271,7 +274,7 @@ extension Meter {
         do { try board.send(frame.span.extracting(0..<length)) } catch {
             // Stored: the outbox sends it again at the next boundary.
         }
-        let lastGroup = configuration.groups[configuration.groupCount - 1]
+        let lastGroup = paillier.groups[groupCount - 1]
         for i in 0..<outbox.pendingCount where outbox.pendingLabel(i) == label && outbox.pendingGroup(i) != lastGroup {
             var f = frame.mutableSpan
             if let n = try? outbox.pendingFrame(i, into: &f) { try? board.send(frame.span.extracting(0..<n)) }
