@@ -94,7 +94,7 @@ public struct PaillierMeterKey: Sendable {
 /// would reveal the difference of their readings' encodings).
 public struct PaillierRandomizer: Sendable {
     /// Scratch limbs for r^N mod N^2 at 3072 bits: GMP 6.2.1 reports
-    /// `mpn_sec_powm_itch(48, 3072, 96)` = 6528 (52 KiB, on the stack while precomputing;
+    /// `mpn_sec_powm_itch(48, 3072, 96)` = 6528 (51 KiB, on the stack while precomputing;
     /// 2304 at 2048 bits). A precondition stops the meter if the linked GMP needs more.
     public static let powmScratchLimbs = 6528
     /// Scratch limbs for the coprimality check (`mpn_sec_invert_itch(48)` = 192 in GMP 6.2.1).
