@@ -104,9 +104,9 @@ extension Meter {
     /// The DMCFE secret, derived from the key seed.
     var dmcfeSecret: DMCFESecret { DMCFESecret(seed: record.psaSeed.span) }
 
-    /// Idle work in DMCFE mode: the pad of the next label to encrypt.
     // Not inlined: its exponentiation scratch would enlarge the frames of the LWR-PSA paths
     // that call it (idle(), encryptAndSend()).
+    /// Idle work in DMCFE mode: the pad of the next label to encrypt.
     @inline(never)
     mutating func dmcfeIdle() -> Bool {
         guard dmcfePadLabel != labelFloor else { return false }
@@ -115,9 +115,9 @@ extension Meter {
         return true
     }
 
-    /// ct = pad · g^x into the frame's payload; returns the payload length.
     // Not inlined: its exponentiation scratch would enlarge the frames of the LWR-PSA paths
     // that call it (idle(), encryptAndSend()).
+    /// ct = pad · g^x into the frame's payload; returns the payload length.
     @inline(never)
     mutating func dmcfeEncrypt(label: UInt64, reading: UInt64) -> Int {
         if dmcfePadLabel != label {

@@ -103,10 +103,10 @@ extension Meter {
 
     // MARK: - boot
 
+    // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
     /// Points `outbox` at the ring of the scheme the key store names (the Paillier ring
     /// when it holds a Paillier key; with a corrupt store, the newest intact state decides),
     /// before the outbox is read.
-    // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
     @inline(never)
     mutating func selectOutboxRing() {
         let intact = storeState == nil ? record.paillierKey : store.lastIntact?.paillierKey
@@ -126,10 +126,10 @@ extension Meter {
         }
     }
 
-    /// Builds the Paillier configuration from the key store's record. A record whose N is
+    // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
+    /// Builds the Paillier state from the key store's record. A record whose N is
     /// not a usable key (never written so by this firmware) makes the store corrupt: it is
     /// reported and nothing is encrypted.
-    // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
     @inline(never)
     mutating func loadPaillier() {
         paillier = PaillierState()
@@ -144,10 +144,10 @@ extension Meter {
 
     // MARK: - provisioning (downlink `paillierKey`)
 
+    // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
     /// Checks a `paillierKey` payload (tag under the provisioning key, key size, parity,
     /// groups), stores the key with the label floor in one key-store save, moves to the
     /// Paillier outbox ring and answers `setupComplete`.
-    // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
     @inline(never)
     mutating func receivePaillierKey(_ payload: Span<UInt8>) throws(MeterError) {
         let bits = PaillierKeyPayload.declaredBits(payload)
@@ -200,9 +200,9 @@ extension Meter {
 
     // MARK: - idle and boundary
 
+    // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
     /// Precomputes a randomizer r^N mod N^2 for every group that has none (the idle work
     /// of Paillier mode). Returns true if it did work.
-    // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
     @inline(never)
     mutating func idlePaillier() -> Bool {
         guard paillierReady, let key = paillier.key else { return false }
@@ -233,11 +233,11 @@ extension Meter {
         return false  // 64 rejections in a row: N is not a valid key (never with a real one)
     }
 
+    // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
     /// Encrypts `reading` under `label` once per group with the supplier's key and writes
     /// every frame to the outbox, then sends them. A label is never encrypted twice: its
     /// first frame in the outbox moves the label counter past it. A randomizer not
     /// precomputed while idle is computed here (slower boundary).
-    // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
     @inline(never)
     public mutating func encryptAndSendPaillier(label: UInt64, reading: UInt64) throws(MeterError) {
         if let e = storeState { throw e == .corrupt ? .keyStoreCorrupt : .notProvisioned }
@@ -282,9 +282,9 @@ extension Meter {
         if let d = dropped { _ = reportError(.keyStore(.corrupt), detail: d, code: .outboxOverflow) }
     }
 
+    // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
     /// After provisioning: the new identity starts without a Paillier key, on the LWR-PSA
     /// ring (the label floor written with it covers the labels the Paillier ring used).
-    // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
     @inline(never)
     mutating func leavePaillierMode() {
         paillier = PaillierState()
