@@ -73,7 +73,7 @@ extension KeyStoreWear {
         // The ring's entries hold the largest frame whatever the key size (3072 bits: 808 B).
         let entry = Outbox.entryBytes(forFrame: Frame.size(payloadLength: PaillierMeterKey.maxCiphertextBytes))
         let perSector = Double((4096 - 16) / entry)
-        let ring = Double(layout.paillierOutboxSectors)
+        let ring = Double(layout.wideOutboxSectors)
         let erases = readings / (perSector * ring)
         return FlashWear(
             worstSectorErasesPerYear: erases, programOperationsPerYear: 3 * readings + 2 * erases * ring,

@@ -54,11 +54,11 @@ final class FaultBench {
     }
 
     /// One past the last flash sector the meter under test uses (the board's size).
-    var endSector: UInt32 { scheme == .paillier ? layout.paillierEndSector : layout.endSector }
+    var endSector: UInt32 { scheme == .paillier ? layout.wideEndSector : layout.endSector }
     /// The outbox ring of the scheme.
     var outboxSectors: Range<UInt32> {
         scheme == .paillier
-            ? layout.paillierOutboxSector..<layout.paillierEndSector : layout.outboxSector..<layout.endSector
+            ? layout.wideOutboxSector..<layout.wideEndSector : layout.outboxSector..<layout.endSector
     }
 
     /// Paillier keys from the seed, made once per process for each (bits, seed).

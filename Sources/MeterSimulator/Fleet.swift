@@ -78,12 +78,15 @@ public final class Fleet {
     public let members: GroupMembers
     let expected: [[UInt64]]
     let provisioningKey: [UInt8]
-    let setup: LWRKeySetup?
+    /// Key setup over the radio: LWR-PSA's, or DMCFE's (the same relay of public keys).
+    let setup: KeySetupRelay?
     /// LWR-PSA: the aggregator, once key setup is done.
     public private(set) var aggregator: LWRAggregator?
     /// Paillier: the group's aggregator and the supplier, once the key is delivered.
     public internal(set) var paillierAggregator: PaillierAggregator?
     public internal(set) var supplier: PaillierSupplier?
+    /// DMCFE: the aggregator for y = (1, …, 1), once the functional key is combined.
+    public internal(set) var dmcfeAggregator: DMCFEAggregator?
     /// The host side of whichever scheme runs: frames in, sums out.
     public internal(set) var pipeline: GroupSumPipeline?
     /// Precompute time per meter for the label about to close (one slot per meter,
@@ -119,11 +122,16 @@ public final class Fleet {
         self.expected = expected
         self.provisioningKey = provisioningKey
         members = try GroupMembers(group: configuration.group, scheme: configuration.scheme, frameKeys: keys)
-        setup =
-            configuration.scheme == .lwrPSA
-            ? try LWRKeySetup(
+        switch configuration.scheme {
+        case .lwrPSA:
+            setup = try LWRKeySetup(
                 members: members, parameters: configuration.parameters, maxReading: configuration.maxReading,
-                keyMode: configuration.keyMode.rawValue) : nil
+                keyMode: configuration.keyMode.rawValue)
+        case .dmcfe:
+            setup = try DMCFEKeySetup(members: members, maxReading: configuration.maxReading)
+        case .paillier:
+            setup = nil
+        }
         pendingPrecompute = .allocate(capacity: configuration.meters)
         pendingPrecompute.initialize(repeating: 0)
     }
@@ -207,14 +215,23 @@ public final class Fleet {
         }
         try checkFailures(failures)
         t0 = threadCPUSeconds()
-        for i in 0..<n {
-            for frame in outboxes[i] { try setup.receiveKeyShare(frame) }
+        if let setup = setup as? LWRKeySetup {
+            for i in 0..<n {
+                for frame in outboxes[i] { try setup.receiveKeyShare(frame) }
+            }
+            let key = try setup.aggregateKey()
+            aggregator = try LWRAggregator(
+                members: members, parameters: configuration.parameters, bounds: setup.bounds, aggregateKey: key,
+                currentLabel: 0)
+            pipeline = GroupSumPipeline(aggregator: aggregator!, decryptor: aggregator!)
+        } else if let setup = setup as? DMCFEKeySetup {
+            for i in 0..<n {
+                for frame in outboxes[i] { try setup.receiveSetupComplete(frame) }
+            }
+            aggregatorCPU += threadCPUSeconds() - t0
+            aggregatorCPU += try runDMCFEFunctionalKey(setup, cpu: cpu, failures: failures)
+            t0 = threadCPUSeconds()
         }
-        let key = try setup.aggregateKey()
-        aggregator = try LWRAggregator(
-            members: members, parameters: configuration.parameters, bounds: setup.bounds, aggregateKey: key,
-            currentLabel: 0)
-        pipeline = GroupSumPipeline(aggregator: aggregator!, decryptor: aggregator!)
         aggregatorCPU += threadCPUSeconds() - t0
 
         // The meters precompute the pad of their first label while idle.

@@ -9,7 +9,7 @@ struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a group of simulated meters through key setup and L labels; check every sum.")
 
-    enum Scheme: String, ExpressibleByArgument, CaseIterable { case lwr, paillier }
+    enum Scheme: String, ExpressibleByArgument, CaseIterable { case lwr, paillier, dmcfe, all }
     enum Parameters: String, ExpressibleByArgument, CaseIterable { case standard, turbo }
     enum Mode: String, ExpressibleByArgument, CaseIterable { case seed, expanded }
 
@@ -40,10 +40,15 @@ struct Demo: ParsableCommand {
         }
         guard labels >= 1 else { throw ValidationError("--labels must be at least 1") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        if scheme == .paillier {
+        if scheme == .paillier || scheme == .all {
             guard keyBits == 2048 || keyBits == 3072 else { throw ValidationError("--key-bits must be 2048 or 3072") }
-            return
         }
+        if scheme == .dmcfe || scheme == .all {
+            guard UInt64(meters).multipliedReportingOverflow(by: maxWh).partialValue < 1 << 60, maxWh < 1 << 48 else {
+                throw ValidationError("DMCFE: meters × max-wh must stay below 2^60 (the discrete-log bound)")
+            }
+        }
+        guard scheme == .lwr || scheme == .all else { return }
         let params: LWRParameters = parameters == .standard ? .standard : .turbo
         do { _ = try LWRGroupBounds(meters: UInt32(meters), maxReading: maxWh, parameters: params) } catch {
             throw ValidationError(
@@ -53,6 +58,26 @@ struct Demo: ParsableCommand {
     }
 
     func run() throws {
+        guard scheme == .all else {
+            let summary = try runScenario(scheme)
+            if json { try printJSON(summary) } else { printSummary(summary) }
+            if summary.exact_labels != labels { throw ExitCode(1) }
+            return
+        }
+        // The same scenario (meters, load profiles, readings) for every scheme.
+        var summaries: [DemoSummary] = []
+        for s in [Scheme.lwr, .paillier, .dmcfe] { summaries.append(try runScenario(s)) }
+        let allExact = summaries.allSatisfy { $0.exact_labels == labels }
+        if json {
+            try printJSON(DemoComparison(schemes: summaries, all_exact: allExact))
+        } else {
+            printComparison(summaries)
+        }
+        if !allExact { throw ExitCode(1) }
+    }
+
+    /// Runs the scenario under one scheme; prints per-label lines unless --json.
+    func runScenario(_ scheme: Scheme) throws -> DemoSummary {
         var config = FleetConfiguration()
         config.meters = meters
         config.maxReading = maxWh
@@ -60,13 +85,33 @@ struct Demo: ParsableCommand {
         config.parameters = parameters == .standard ? .standard : .turbo
         config.keyMode = keyMode == .seed ? .seed : .expanded
         config.threads = threads
-        config.scheme = scheme == .paillier ? .paillier : .lwrPSA
         config.paillierKeyBits = keyBits
         let log = Log(quiet: json)
-        let schemeName = scheme == .paillier ? "paillier" : "lwr-psa"
-        let parameterName = scheme == .paillier ? "paillier-\(keyBits)-g=n+1" : "\(config.parameters.name)"
-        let keyModeName = scheme == .paillier ? "precomputed-randomizer" : keyMode.rawValue
-        let ciphertextBytes = scheme == .paillier ? keyBits / 4 : config.parameters.ciphertextBytes
+        let schemeName: String
+        let parameterName: String
+        let keyModeName: String
+        let ciphertextBytes: Int
+        switch scheme {
+        case .paillier:
+            config.scheme = .paillier
+            schemeName = "paillier"
+            parameterName = "paillier-\(keyBits)-g=n+1"
+            keyModeName = "precomputed-randomizer"
+            ciphertextBytes = keyBits / 4
+        case .dmcfe:
+            config.scheme = .dmcfe
+            config.keyMode = .seed
+            schemeName = "dmcfe"
+            parameterName = "dmcfe-ddh-p3072-q256"
+            keyModeName = "seed"
+            ciphertextBytes = DMCFE.ciphertextBytes
+        case .lwr, .all:
+            config.scheme = .lwrPSA
+            schemeName = "lwr-psa"
+            parameterName = "\(config.parameters.name)"
+            keyModeName = keyMode.rawValue
+            ciphertextBytes = config.parameters.ciphertextBytes
+        }
 
         log.line(
             "PrivateMetering demo: \(parameterName), \(meters) meters, \(labels) labels, max \(maxWh) Wh, key \(keyModeName), seed \(seed)"
@@ -103,7 +148,7 @@ struct Demo: ParsableCommand {
         let precompute = results.flatMap(\.precomputeSeconds)
         let boundary = results.flatMap(\.boundarySeconds)
         let encrypt = results.flatMap { r in zip(r.precomputeSeconds, r.boundarySeconds).map { $0 + $1 } }
-        let summary = DemoSummary(
+        return DemoSummary(
             scheme: schemeName, parameters: parameterName, key_mode: keyModeName,
             meters: meters, labels: labels, max_wh: maxWh, seed: seed,
             exact_labels: results.filter(\.exact).count,
@@ -116,34 +161,60 @@ struct Demo: ParsableCommand {
             decrypt_us_median: median(results.map(\.decryptSeconds)) * 1e6,
             ciphertext_bytes: ciphertextBytes,
             frame_bytes: Frame.size(payloadLength: ciphertextBytes))
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(summary), as: UTF8.self))
-        } else {
-            print("")
-            print("exact labels             \(summary.exact_labels) / \(labels)")
-            print(
-                String(
-                    format: "key setup                %.2f s wall; %.1f ms CPU per meter (median)", summary.setup_s,
-                    summary.setup_cpu_per_meter_ms_median))
-            print(
-                String(
-                    format:
-                        "encryption per reading   %.1f µs CPU (median): %.1f µs precomputing %@ while idle + %.1f µs at the boundary",
-                    summary.encrypt_us_median, summary.precompute_us_median,
-                    scheme == .paillier ? "r^N mod N^2" : "F_k(l)",
-                    summary.boundary_us_median))
-            print(
-                String(
-                    format:
-                        "aggregator per label     %.1f µs to verify and collect %d frames, %.1f µs to decrypt the sum%@ (medians)",
-                    summary.collect_us_median, meters, summary.decrypt_us_median,
-                    scheme == .paillier ? " (the supplier, CRT)" : ""))
-            print("ciphertext               \(summary.ciphertext_bytes) bytes (frame \(summary.frame_bytes) bytes)")
-        }
-        if summary.exact_labels != labels { throw ExitCode(1) }
     }
+
+    func printJSON<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    func printSummary(_ summary: DemoSummary) {
+        print("")
+        print("exact labels             \(summary.exact_labels) / \(summary.labels)")
+        print(
+            String(
+                format: "key setup                %.2f s wall; %.1f ms CPU per meter (median)", summary.setup_s,
+                summary.setup_cpu_per_meter_ms_median))
+        let pad = ["paillier": "r^N mod N^2", "dmcfe": "H(l)_1^s1·H(l)_2^s2"][summary.scheme] ?? "F_k(l)"
+        print(
+            String(
+                format:
+                    "encryption per reading   %.1f µs CPU (median): %.1f µs precomputing %@ while idle + %.1f µs at the boundary",
+                summary.encrypt_us_median, summary.precompute_us_median, pad, summary.boundary_us_median))
+        let who = ["paillier": " (the supplier, CRT)", "dmcfe": " (with the discrete logarithm)"][summary.scheme] ?? ""
+        print(
+            String(
+                format:
+                    "aggregator per label     %.1f µs to verify and collect %d frames, %.1f µs to decrypt the sum%@ (medians)",
+                summary.collect_us_median, summary.meters, summary.decrypt_us_median, who))
+        print("ciphertext               \(summary.ciphertext_bytes) bytes (frame \(summary.frame_bytes) bytes)")
+    }
+
+    /// One table: the schemes side by side on the same scenario.
+    func printComparison(_ summaries: [DemoSummary]) {
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+        print("")
+        print(
+            pad("scheme", 10) + pad("setup/meter (CPU)", 19) + pad("encrypt/reading (idle + boundary)", 36)
+                + pad("aggregate+decrypt/label", 25) + pad("ciphertext", 12) + "exact")
+        for s in summaries {
+            print(
+                pad(s.scheme, 10) + pad(String(format: "%.1f ms", s.setup_cpu_per_meter_ms_median), 19)
+                    + pad(
+                        String(
+                            format: "%.1f µs (%.1f + %.1f)", s.encrypt_us_median, s.precompute_us_median,
+                            s.boundary_us_median), 36)
+                    + pad(String(format: "%.1f µs", s.collect_us_median + s.decrypt_us_median), 25)
+                    + pad("\(s.ciphertext_bytes) B", 12) + "\(s.exact_labels)/\(s.labels)")
+        }
+    }
+}
+
+/// `--scheme all --json`: every scheme's summary.
+struct DemoComparison: Codable {
+    let schemes: [DemoSummary]
+    let all_exact: Bool
 }
 
 struct DemoSummary: Codable {

@@ -108,3 +108,29 @@ struct DMCFEFirmwareTests {
         #expect(!m.takeSent().contains { $0[1] == FrameType.functionalKeyShare.rawValue })
     }
 }
+
+@Suite("Fleet, DMCFE")
+struct DMCFEFleetTests {
+    @Test("the firmware's DMCFE readings decrypt to the exact sums through the wide outbox")
+    func fleet() throws {
+        var config = FleetConfiguration()
+        config.scheme = .dmcfe
+        config.meters = 3
+        config.maxReading = 3000
+        config.sampleSeconds = 60
+        config.threads = 1
+        let fleet = try Fleet(config, labels: 2)
+        _ = try fleet.runKeySetup()
+        for label in UInt64(0)..<2 {
+            let r = try fleet.runLabel(label)
+            #expect(r.exact, "label \(label): \(r.decryptedSum) vs \(r.trueSum)")
+            #expect(r.trueSum > 0)
+        }
+        // Acked readings leave the outbox.
+        for m in fleet.meters {
+            _ = m.firmware.poll()
+            let pending = m.firmware.pendingReadings
+            #expect(pending == 0)
+        }
+    }
+}

@@ -6,7 +6,8 @@
 // because every functional key it is asked for later needs a fresh mask bound to its weight
 // vector. Its secret s_i = (s_1, s_2) is derived from the key seed in the key store.
 //
-// Peer-seed area: the sectors after the outbox, 48-byte slots
+// Readings go to the wide outbox ring (`MeterFlashLayout.wideOutboxSector`).
+// Peer-seed area: the sectors after the wide ring, 48-byte slots
 //   peer u32 | seed 32 | checksum 8 (SHAKE128) | 0xFF × 4
 // written once at key setup, checked on every use.
 //
@@ -35,8 +36,8 @@ extension Meter {
     /// True when the meter's group runs DMCFE.
     public var isDMCFE: Bool { record.parameterID == DMCFE.parameterID }
 
-    /// First sector of the peer-seed area: right after the outbox.
-    var peerSeedSector: UInt32 { layout.endSector }
+    /// First sector of the peer-seed area: right after the wide outbox ring.
+    var peerSeedSector: UInt32 { layout.wideEndSector }
 
     /// Peer seeds the flash can hold.
     public var peerSeedCapacity: Int {

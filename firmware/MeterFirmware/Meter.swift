@@ -124,6 +124,22 @@ public struct MeterFlashLayout: Sendable, Equatable {
     }
 }
 
+extension MeterFlashLayout {
+    /// First sector of the wide outbox ring, for frames larger than LWR-PSA's (Paillier,
+    /// DMCFE): right after the LWR-PSA ring.
+    public var wideOutboxSector: UInt32 { outboxSector + outboxSectors }
+    /// Sectors of the wide ring. Its entries hold a 3072-bit Paillier reading frame (896
+    /// bytes, also with a 2048-bit key or a DMCFE frame of 424 bytes, so a rotation never
+    /// changes the ring's layout): 4 per 4 KiB sector, so at 96 labels a day and one group
+    /// each sector is erased about 550 times a year (`metering faults --campaign wear
+    /// --scheme paillier` measures it).
+    public var wideOutboxSectors: UInt32 { 16 }
+    /// One past the wide ring.
+    public var wideEndSector: UInt32 { wideOutboxSector + wideOutboxSectors }
+    /// The largest frame the wide ring takes: a Paillier ciphertext of 768 bytes (3072-bit N).
+    public static let wideFrameBytes = Frame.size(payloadLength: 768)
+}
+
 /// Key-setup payload layouts (downlink setupBegin / peerKey, uplink publicKey / keyShare).
 public enum SetupPayload {
     /// setupBegin: parameter id u8 | key mode u8 | reserved u16 | group size u32 | max reading u64
@@ -331,6 +347,29 @@ public struct Meter: ~Copyable {
         return event
     }
 
+    /// Points `outbox` at the ring the key store's scheme needs (the wide ring for Paillier
+    /// and DMCFE frames; with a corrupt store, the newest intact state decides), before the
+    /// outbox is read.
+    // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
+    @inline(never)
+    mutating func selectOutboxRing() {
+        let intact = storeState == nil ? record : store.lastIntact
+        let wide = intact.map { $0.paillierKey != nil || $0.parameterID == DMCFE.parameterID } ?? false
+        guard wide != (outbox.firstSector == layout.wideOutboxSector) else { return }
+        do {
+            outbox =
+                wide
+                ? try Outbox(
+                    board: board, firstSector: layout.wideOutboxSector, sectorCount: layout.wideOutboxSectors,
+                    maxFrameBytes: MeterFlashLayout.wideFrameBytes)
+                : try Outbox(board: board, firstSector: layout.outboxSector, sectorCount: layout.outboxSectors)
+        } catch {
+            // Setup checks the flash first: a store naming a ring the board cannot hold is
+            // not one this firmware wrote.
+            if storeState == nil { storeState = .corrupt }
+        }
+    }
+
     /// Idle work between boundaries: precomputes the pad F_k(l) for the next label,
     /// so the boundary costs one addition. Returns true if it did work.
     @discardableResult
@@ -535,8 +574,8 @@ public struct Meter: ~Copyable {
         do { try store.save(r) } catch { throw .keyStore(error) }
         record = r
         padLabel = .max
-
         dmcfePadLabel = .max
+        selectOutboxRing()  // DMCFE frames go to the wide ring, LWR-PSA's to the narrow one
         if let parameters = lwr {
             // share = k_i; peers' zero shares are added as their keys arrive.
             var key = LWRPSA.keyStream(parameters: parameters, seed: record.psaSeed.span)

@@ -9,7 +9,6 @@
 
     extension Meter {
         var paillierReady: Bool { false }
-        mutating func selectOutboxRing() {}
         mutating func loadPaillier() {}
         mutating func leavePaillierMode() {}
         mutating func idlePaillier() -> Bool { false }

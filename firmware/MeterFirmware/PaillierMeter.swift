@@ -8,7 +8,7 @@
 //   either the old state or the meter in Paillier mode, never a mix. N² is recomputed at
 //   boot; randomizers r^N mod N² live in RAM only (a power cut loses them and the meter
 //   draws new ones).
-// - its own outbox ring (`MeterFlashLayout.paillierOutboxSector`, 16 sectors of 896-byte
+// - its own outbox ring (`MeterFlashLayout.wideOutboxSector`, 16 sectors of 896-byte
 //   entries, after the LWR-PSA ring): a 3072-bit reading frame is 808 bytes, and a
 //   2048-bit one (552) takes the same entry, so a rotation never changes the ring. The rings
 //   are separate, so switching to Paillier never erases anything the LWR-PSA ring holds;
@@ -52,19 +52,6 @@ struct PaillierState: Sendable {
     init() {}
 }
 
-extension MeterFlashLayout {
-    /// First sector of the Paillier outbox ring: right after the LWR-PSA ring.
-    public var paillierOutboxSector: UInt32 { outboxSector + outboxSectors }
-    /// Sectors of the Paillier outbox ring. Its entries hold a 3072-bit reading frame
-    /// (896 bytes, also with a 2048-bit key, so a rotation never changes the ring's
-    /// layout): 4 per 4 KiB sector, so at 96 labels a day and one group each sector is
-    /// erased about 550 times a year (`metering faults --campaign wear --scheme paillier`
-    /// measures it).
-    public var paillierOutboxSectors: UInt32 { 16 }
-    /// One past the last sector a meter in Paillier mode uses.
-    public var paillierEndSector: UInt32 { paillierOutboxSector + paillierOutboxSectors }
-}
-
 extension Meter {
     /// Bytes of the Paillier state inside `Meter` (key, N², one randomizer per group).
     public static var paillierStateBytes: Int { MemoryLayout<PaillierState>.size }
@@ -102,29 +89,6 @@ extension Meter {
     }
 
     // MARK: - boot
-
-    // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
-    /// Points `outbox` at the ring of the scheme the key store names (the Paillier ring
-    /// when it holds a Paillier key; with a corrupt store, the newest intact state decides),
-    /// before the outbox is read.
-    @inline(never)
-    mutating func selectOutboxRing() {
-        let intact = storeState == nil ? record.paillierKey : store.lastIntact?.paillierKey
-        let paillierRing = intact != nil
-        guard paillierRing != (outbox.firstSector == layout.paillierOutboxSector) else { return }
-        do {
-            outbox =
-                paillierRing
-                ? try Outbox(
-                    board: board, firstSector: layout.paillierOutboxSector, sectorCount: layout.paillierOutboxSectors,
-                    maxFrameBytes: Frame.size(payloadLength: PaillierMeterKey.maxCiphertextBytes))
-                : try Outbox(board: board, firstSector: layout.outboxSector, sectorCount: layout.outboxSectors)
-        } catch {
-            // Key delivery checks the flash first: a store naming a ring the board cannot
-            // hold is not one this firmware wrote.
-            if storeState == nil { storeState = .corrupt }
-        }
-    }
 
     // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
     /// Builds the Paillier state from the key store's record. A record whose N is
@@ -171,7 +135,7 @@ extension Meter {
             stored.groups[g] = group
         }
         for k in 0..<(bits / 8) { stored.modulus[k] = payload[start + k] }
-        guard board.sectorCount >= layout.paillierEndSector else { throw .keyStore(.flashTooSmall) }
+        guard board.sectorCount >= layout.wideEndSector else { throw .keyStore(.flashTooSmall) }
 
         // One save: the key, and the label counter carried into the key store (the
         // Paillier ring does not know the labels the LWR-PSA ring used).
@@ -288,7 +252,7 @@ extension Meter {
     @inline(never)
     mutating func leavePaillierMode() {
         paillier = PaillierState()
-        guard outbox.firstSector == layout.paillierOutboxSector else { return }
+        guard outbox.firstSector == layout.wideOutboxSector else { return }
         selectOutboxRing()
         do { try outbox.load() } catch { storeState = .corrupt }
         if let newest = outbox.newestLabel, newest + 1 > labelFloor { labelFloor = newest + 1 }
