@@ -54,7 +54,7 @@ public struct DMCFECostScheme: CostScheme {
         ]
     }
 
-    public func makeMeter() throws -> any ReadingProbe { try DMCFEReadingProbe() }
+    public func makeMeter() throws -> any ReadingProbe { try DMCFEReadingProbe.make() }
 
     public func makeLabelWorkload(meters: Int, labels: Int) throws -> any LabelWorkload {
         try DMCFELabelWorkload(meters: meters, labels: labels, table: Self.table(meters: meters))
@@ -127,30 +127,11 @@ final class TableCache: @unchecked Sendable {
 
 // MARK: - The meter
 
-/// Meter 1 of a two-meter DMCFE group on simulated boards after a real key setup
-/// (ffdhe3072, pairwise seeds kept) and the functional key for y = (1, 1), one ADC sample
-/// per 15-minute interval so that the boundary step is one `poll()`.
-final class DMCFEReadingProbe: ReadingProbe {
-    let meter: SimulatedMeter
-    /// Makes the aggregator's acks: the outbox keeps a reading until it is acknowledged.
-    let intake: FrameIntake
-    let intervalTicks: UInt64
-    var expectedLabel: UInt64 = 0
-    var lastIdle = false
-    var lastEvent = MeterEvent.none
-    /// Constant load: 400 W, i.e. 100 Wh per interval.
-    static let milliwatts: UInt32 = 400_000
-
-    init() throws {
-        let provisioningKey = [UInt8](repeating: 0x5A, count: 32)
-        var keys: [UInt32: [UInt8]] = [:]
-        let meters = try (1...2).map { i in
-            let frameKey = [UInt8](repeating: UInt8(0x30 + i), count: 32)
-            keys[UInt32(i)] = frameKey
-            return try SimulatedMeter(
-                id: UInt32(i), group: 1, seed: 0xC057 &+ UInt64(i), profile: [Self.milliwatts], sampleSeconds: 900,
-                frameKey: frameKey, provisioningKey: provisioningKey)
-        }
+/// Meter 1 of a two-meter DMCFE group (`ProbeGroup`) after a real key setup (ffdhe3072,
+/// the pairwise seed kept) and the functional key for y = (1, 1).
+enum DMCFEReadingProbe {
+    static func make() throws -> SimulatedReadingProbe {
+        let (meters, keys) = try ProbeGroup.makeMeters()
         let members = try GroupMembers(group: 1, scheme: .dmcfe, frameKeys: keys)
         let setup = try DMCFEKeySetup(members: members, maxReading: LWRCostScheme.maxReading)
         for (i, begin) in setup.beginFrames().enumerated() {
@@ -171,54 +152,16 @@ final class DMCFEReadingProbe: ReadingProbe {
         }
         let aggregator = try DMCFEAggregator(
             members: members, weights: weights, keyShares: shares,
-            table: DMCFECostScheme.tables.table(bound: 2 * LWRCostScheme.maxReading, maxEntries: 1 << 14),
-            currentLabel: 0)
-        meter = meters[0]
-        intervalTicks = meter.timing.intervalTicks
-        expectedLabel = meter.firmware.nextLabel
-
-        // One label through both meters and the aggregator: the probe measures a meter
-        // whose readings really decrypt.
-        intake = FrameIntake(members: members)
-        for m in meters {
-            m.advance(ticks: intervalTicks)
-            m.firmware.idle()
-            _ = m.firmware.poll()
-            for frame in m.takeSent() where frame[1] == FrameType.reading.rawValue {
-                try m.handle(try aggregator.acceptAndAcknowledge(frame).ack)
-            }
+            table: DMCFECostScheme.tables.table(bound: ProbeGroup.labelSum, maxEntries: 1 << 10), currentLabel: 0)
+        let label = try ProbeGroup.runFirstLabel(meters) { try aggregator.acceptAndAcknowledge($0).ack }
+        let sum = try aggregator.decryptSum(label: label)
+        guard sum == ProbeGroup.labelSum else {
+            throw DMCFECostError.wrongSum(label: label, decrypted: sum, expected: ProbeGroup.labelSum)
         }
-        let expected = 2 * UInt64(Self.milliwatts) / 4000
-        let sum = try aggregator.decryptSum(label: expectedLabel)
-        guard sum == expected else {
-            throw DMCFECostError.wrongSum(label: expectedLabel, decrypted: sum, expected: expected)
-        }
-        expectedLabel += 1
-        meter.advance(ticks: intervalTicks)
-    }
-
-    func prepare() { lastIdle = meter.firmware.idle() }
-
-    func boundary() { lastEvent = meter.firmware.poll() }
-
-    func settle() throws {
-        let label = expectedLabel
-        let sent = meter.takeSent()
-        guard lastIdle else { throw DMCFECostError.noReading(label: label, detail: "idle() did not precompute") }
-        guard case .readingSent(label, _) = lastEvent else {
-            throw DMCFECostError.noReading(label: label, detail: "poll() returned \(lastEvent)")
-        }
-        let frameBytes = Frame.size(payloadLength: DMCFE.ciphertextBytes)
-        guard sent.count == 1, sent[0][1] == FrameType.reading.rawValue, sent[0].count == frameBytes else {
-            throw DMCFECostError.noReading(label: label, detail: "\(sent.count) frames sent")
-        }
-        guard try meter.handle(intake.acknowledgement(to: meter.id, label: label)) == .acknowledged(label: label) else {
-            throw DMCFECostError.noReading(label: label, detail: "the ack was not taken")
-        }
-        lastIdle = false
-        lastEvent = .none
-        expectedLabel += 1
-        meter.advance(ticks: intervalTicks)
+        return SimulatedReadingProbe(
+            meter: meters[0], members: members, frameBytes: Frame.size(payloadLength: DMCFE.ciphertextBytes),
+            firstLabel: label
+        ) { DMCFECostError.noReading(label: $0, detail: $1) }
     }
 }
 
