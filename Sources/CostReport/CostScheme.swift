@@ -120,6 +120,9 @@ public protocol CostScheme: Sendable {
     /// Rows with the same value share one aggregator measurement (LWR-PSA's aggregator
     /// does not depend on the meters' key mode). Default: "scheme/parameters".
     var aggregatorGroup: String { get }
+    /// The largest group the aggregator is measured with (nil: every size asked for), for a
+    /// scheme whose larger groups would take minutes per configuration.
+    var aggregatorMaxMeters: Int? { get }
     /// Human-readable parameter-set name ("lwr-2048-p48-shake128").
     var parameterSetName: String { get }
     /// Bytes of one encrypted reading on the wire.
@@ -141,4 +144,8 @@ public protocol CostScheme: Sendable {
 
 extension CostScheme {
     public var aggregatorGroup: String { "\(id.scheme)/\(id.parameters)" }
+    public var aggregatorMaxMeters: Int? { nil }
+
+    /// Whether the aggregator is measured with groups of `meters`.
+    public func measuresAggregator(meters: Int) -> Bool { aggregatorMaxMeters.map { meters <= $0 } ?? true }
 }

@@ -41,8 +41,8 @@ public let readingsPerYear: Double = 96 * 365
 /// at key setup. Measured once per process.
 public enum KeyStoreWear {
     public static func perYear(for id: CostVariantID, readings: Double) -> FlashWear? {
-        if id.scheme == "paillier", let bits = Int(id.parameters) {
-            return paillierModel(bits: bits, readings: readings)
+        if id.scheme == "paillier" || id.scheme == "dmcfe" {
+            return wideRingModel(readings: readings)
         }
         guard id.scheme == "lwr-psa", let wear = measured else { return nil }
         let scale = readings / readingsPerYear
@@ -60,15 +60,17 @@ public enum KeyStoreWear {
 }
 
 extension KeyStoreWear {
-    /// Paillier's outbox ring from its geometry, for a meter in one group with every
-    /// reading acknowledged before its sector comes round again (nothing carried
-    /// forward): one entry per reading, so each ring sector is erased once per
+    /// The wide outbox ring (Paillier's and DMCFE's readings) from its geometry, for a
+    /// meter in one group with every reading acknowledged before its sector comes round
+    /// again (nothing carried forward): one entry per reading, so each ring sector is erased once per
     /// (entries per sector × ring sectors) readings. Per reading three program operations
     /// (entry, commit mark, ack mark), per erase two more (the sector marker). A model,
     /// not a run: a simulated year at 3072 bits takes a quarter of an hour of encryption
     /// (`metering faults --campaign wear --scheme paillier` measures it; the README
-    /// compares the two).
-    static func paillierModel(bits _: Int, readings: Double) -> FlashWear {
+    /// compares the two). DMCFE's 384-byte ciphertexts take the same entries (the ring's entry size does not
+    /// depend on the scheme), so its model is the same; its peer seeds are written once,
+    /// at key setup.
+    static func wideRingModel(readings: Double) -> FlashWear {
         let layout = MeterFlashLayout(sectorSize: 4096)
         // The ring's entries hold the largest frame whatever the key size (3072 bits: 808 B).
         let entry = Outbox.entryBytes(forFrame: Frame.size(payloadLength: PaillierMeterKey.maxCiphertextBytes))

@@ -65,7 +65,7 @@ public struct LWRCostScheme: CostScheme {
     }
 
     public func makeMeter() throws -> any ReadingProbe {
-        try LWRReadingProbe(parameters: parameters, keyMode: keyMode)
+        try LWRReadingProbe.make(parameters: parameters, keyMode: keyMode)
     }
 
     public func makeLabelWorkload(meters: Int, labels: Int) throws -> any LabelWorkload {
@@ -222,31 +222,11 @@ public enum LWRCostError: Error, Equatable, Sendable {
     case wrongSum(label: UInt64, decrypted: UInt64, expected: UInt64)
 }
 
-/// Meter 1 of a two-meter group on simulated boards after a real key setup
-/// (ffdhe3072, zero shares), one ADC sample per 15-minute interval so that the boundary
-/// step is a single `poll()`.
-final class LWRReadingProbe: ReadingProbe {
-    let meter: SimulatedMeter
-    /// Makes the aggregator's acks: the outbox keeps a reading (and re-sends it at every
-    /// boundary) until it is acknowledged, so each settle acks the measured reading.
-    let intake: FrameIntake
-    let intervalTicks: UInt64
-    var expectedLabel: UInt64 = 0
-    var lastIdle = false
-    var lastEvent = MeterEvent.none
-    /// Constant load: 400 W, i.e. 100 Wh per interval.
-    static let milliwatts: UInt32 = 400_000
-
-    init(parameters: LWRParameters, keyMode: KeyMode) throws {
-        let provisioningKey = [UInt8](repeating: 0x5A, count: 32)
-        var keys: [UInt32: [UInt8]] = [:]
-        let meters = try (1...2).map { i in
-            let frameKey = [UInt8](repeating: UInt8(0x30 + i), count: 32)
-            keys[UInt32(i)] = frameKey
-            return try SimulatedMeter(
-                id: UInt32(i), group: 1, seed: 0xC057 &+ UInt64(i), profile: [Self.milliwatts], sampleSeconds: 900,
-                frameKey: frameKey, provisioningKey: provisioningKey)
-        }
+/// Meter 1 of a two-meter group (`ProbeGroup`) after a real key setup (ffdhe3072, zero
+/// shares).
+enum LWRReadingProbe {
+    static func make(parameters: LWRParameters, keyMode: KeyMode) throws -> SimulatedReadingProbe {
+        let (meters, keys) = try ProbeGroup.makeMeters()
         let members = try GroupMembers(group: 1, scheme: .lwrPSA, frameKeys: keys)
         let setup = try LWRKeySetup(
             members: members, parameters: parameters, maxReading: LWRCostScheme.maxReading,
@@ -263,51 +243,15 @@ final class LWRReadingProbe: ReadingProbe {
         let aggregator = try LWRAggregator(
             members: members, parameters: parameters, bounds: setup.bounds, aggregateKey: setup.aggregateKey(),
             currentLabel: 0)
-        meter = meters[0]
-        intervalTicks = meter.timing.intervalTicks
-        expectedLabel = meter.firmware.nextLabel
-
-        // One label through both meters and the aggregator: the probe measures a meter
-        // whose readings really decrypt.
-        intake = FrameIntake(members: members)
-        for m in meters {
-            m.advance(ticks: intervalTicks)
-            m.firmware.idle()
-            _ = m.firmware.poll()
-            for frame in m.takeSent() where frame[1] == FrameType.reading.rawValue {
-                try m.handle(try aggregator.acceptAndAcknowledge(frame).ack)
-            }
+        let label = try ProbeGroup.runFirstLabel(meters) { try aggregator.acceptAndAcknowledge($0).ack }
+        let sum = try aggregator.decryptSum(label: label)
+        guard sum == ProbeGroup.labelSum else {
+            throw LWRCostError.wrongSum(label: label, decrypted: sum, expected: ProbeGroup.labelSum)
         }
-        let expected = 2 * UInt64(Self.milliwatts) / 4000
-        let sum = try aggregator.decryptSum(label: expectedLabel)
-        guard sum == expected else {
-            throw LWRCostError.wrongSum(label: expectedLabel, decrypted: sum, expected: expected)
-        }
-        expectedLabel += 1
-        meter.advance(ticks: intervalTicks)
-    }
-
-    func prepare() { lastIdle = meter.firmware.idle() }
-
-    func boundary() { lastEvent = meter.firmware.poll() }
-
-    func settle() throws {
-        let label = expectedLabel
-        let sent = meter.takeSent()
-        guard lastIdle else { throw LWRCostError.noReading(label: label, detail: "idle() did not precompute") }
-        guard case .readingSent(label, _) = lastEvent else {
-            throw LWRCostError.noReading(label: label, detail: "poll() returned \(lastEvent)")
-        }
-        guard sent.count == 1, sent[0][1] == FrameType.reading.rawValue, sent[0].count == 48 else {
-            throw LWRCostError.noReading(label: label, detail: "\(sent.count) frames sent")
-        }
-        guard try meter.handle(intake.acknowledgement(to: meter.id, label: label)) == .acknowledged(label: label) else {
-            throw LWRCostError.noReading(label: label, detail: "the ack was not taken")
-        }
-        lastIdle = false
-        lastEvent = .none
-        expectedLabel += 1
-        meter.advance(ticks: intervalTicks)
+        return SimulatedReadingProbe(
+            meter: meters[0], members: members, frameBytes: Frame.size(payloadLength: parameters.ciphertextBytes),
+            firstLabel: label
+        ) { LWRCostError.noReading(label: $0, detail: $1) }
     }
 }
 

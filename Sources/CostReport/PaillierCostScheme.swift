@@ -60,7 +60,7 @@ public struct PaillierCostScheme: CostScheme {
         ]
     }
 
-    public func makeMeter() throws -> any ReadingProbe { try PaillierReadingProbe(key: Self.key(bits: bits)) }
+    public func makeMeter() throws -> any ReadingProbe { try PaillierReadingProbe.make(key: Self.key(bits: bits)) }
 
     public func makeLabelWorkload(meters: Int, labels: Int) throws -> any LabelWorkload {
         try PaillierLabelWorkload(key: Self.key(bits: bits), meters: meters, labels: labels)
@@ -107,88 +107,31 @@ public struct PaillierCostScheme: CostScheme {
 
 // MARK: - The meter
 
-/// Meter 1 of a two-meter Paillier group on simulated boards: the key delivered over the
-/// radio, one ADC sample per 15-minute interval so that the boundary step is one `poll()`.
-final class PaillierReadingProbe: ReadingProbe {
-    let meter: SimulatedMeter
-    let aggregator: PaillierAggregator
-    let key: PaillierPrivateKey
-    let intervalTicks: UInt64
-    var expectedLabel: UInt64 = 0
-    var lastIdle = false
-    var lastEvent = MeterEvent.none
-    /// Constant load: 400 W, i.e. 100 Wh per interval.
-    static let milliwatts: UInt32 = 400_000
-
-    init(key: PaillierPrivateKey) throws {
-        self.key = key
-        let provisioningKey = [UInt8](repeating: 0x5A, count: 32)
-        var keys: [UInt32: [UInt8]] = [:]
-        let meters = try (1...2).map { i in
-            let frameKey = [UInt8](repeating: UInt8(0x30 + i), count: 32)
-            keys[UInt32(i)] = frameKey
-            return try SimulatedMeter(
-                id: UInt32(i), group: 1, seed: 0xC057 &+ UInt64(i), profile: [Self.milliwatts], sampleSeconds: 900,
-                frameKey: frameKey, provisioningKey: provisioningKey)
-        }
+/// Meter 1 of a two-meter Paillier group (`ProbeGroup`), the key delivered over the radio.
+enum PaillierReadingProbe {
+    static func make(key: PaillierPrivateKey) throws -> SimulatedReadingProbe {
+        let (meters, keys) = try ProbeGroup.makeMeters()
         let members = try GroupMembers(group: 1, scheme: .paillier, frameKeys: keys)
         let layout = try GroupLayout(group: 1, meters: members.meters)
-        aggregator = try PaillierAggregator(
+        let aggregator = try PaillierAggregator(
             members: members, publicKey: key.publicKey, layout: layout, currentLabel: 0, keepsReadings: false)
         let supplier = PaillierSupplier(privateKey: key, layout: layout)
         for m in meters {
             let payload = PaillierProvisioning.payload(
-                publicKey: key.publicKey, meter: m.id, groups: [1], provisioningKey: provisioningKey)
+                publicKey: key.publicKey, meter: m.id, groups: [1], provisioningKey: ProbeGroup.provisioningKey)
             let event = try m.handle(aggregator.keyDeliveryFrame(meter: m.id, payload: payload))
             guard event == .paillierKeyStored else { throw PaillierCostError.setupFailed("key delivery: \(event)") }
             _ = m.takeSent()
         }
-        meter = meters[0]
-        intervalTicks = meter.timing.intervalTicks
-        expectedLabel = meter.firmware.nextLabel
-
-        // One label through both meters, the aggregator and the supplier: the probe
-        // measures a meter whose readings really decrypt.
-        for m in meters {
-            m.advance(ticks: intervalTicks)
-            m.firmware.idle()
-            _ = m.firmware.poll()
-            for frame in m.takeSent() where frame[1] == FrameType.reading.rawValue {
-                try m.handle(try aggregator.acceptAndAcknowledge(frame).ack)
-            }
+        let label = try ProbeGroup.runFirstLabel(meters) { try aggregator.acceptAndAcknowledge($0).ack }
+        let sum = try supplier.decryptSum(aggregator.aggregate(label: label))
+        guard sum == ProbeGroup.labelSum else {
+            throw PaillierCostError.wrongSum(label: label, decrypted: sum, expected: ProbeGroup.labelSum)
         }
-        let expected = 2 * UInt64(Self.milliwatts) / 4000
-        let sum = try supplier.decryptSum(aggregator.aggregate(label: expectedLabel))
-        guard sum == expected else {
-            throw PaillierCostError.wrongSum(label: expectedLabel, decrypted: sum, expected: expected)
-        }
-        expectedLabel += 1
-        meter.advance(ticks: intervalTicks)
-    }
-
-    func prepare() { lastIdle = meter.firmware.idle() }
-
-    func boundary() { lastEvent = meter.firmware.poll() }
-
-    func settle() throws {
-        let label = expectedLabel
-        let sent = meter.takeSent()
-        guard lastIdle else { throw PaillierCostError.noReading(label: label, detail: "idle() did not precompute") }
-        guard case .readingSent(label, _) = lastEvent else {
-            throw PaillierCostError.noReading(label: label, detail: "poll() returned \(lastEvent)")
-        }
-        let frameBytes = Frame.size(payloadLength: key.publicKey.ciphertextBytes)
-        guard sent.count == 1, sent[0][1] == FrameType.reading.rawValue, sent[0].count == frameBytes else {
-            throw PaillierCostError.noReading(label: label, detail: "\(sent.count) frames sent")
-        }
-        let ack = FrameIntake(members: aggregator.members).acknowledgement(to: meter.id, label: label)
-        guard try meter.handle(ack) == .acknowledged(label: label) else {
-            throw PaillierCostError.noReading(label: label, detail: "the ack was not taken")
-        }
-        lastIdle = false
-        lastEvent = .none
-        expectedLabel += 1
-        meter.advance(ticks: intervalTicks)
+        return SimulatedReadingProbe(
+            meter: meters[0], members: members, frameBytes: Frame.size(payloadLength: key.publicKey.ciphertextBytes),
+            firstLabel: label
+        ) { PaillierCostError.noReading(label: $0, detail: $1) }
     }
 }
 

@@ -165,7 +165,7 @@ extension CostReport {
             "\(host.build) build on \(host.system), \(host.cores) cores; CPU = thread CPU time, \(readings) readings per column."
         )
         lines.append(
-            "prepare = work ahead of the boundary (LWR: F_k(l), Paillier: r^N mod N², while idle); boundary step = sample, encrypt, persist, seal, send."
+            "prepare = work ahead of the boundary (LWR: F_k(l), Paillier: r^N mod N², DMCFE: H(l)_1^{s_1}·H(l)_2^{s_2}, while idle); boundary step = sample, encrypt, persist, seal, send."
         )
         if let s = meter.first?.stack {
             lines.append(

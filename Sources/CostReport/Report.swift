@@ -4,7 +4,7 @@ import Foundation
 /// Every scheme configuration the report measures. A new scheme adds its values here.
 public enum CostCatalog {
     public static var schemes: [any CostScheme] {
-        LWRCostScheme.all + PaillierCostScheme.all
+        LWRCostScheme.all + PaillierCostScheme.all + DMCFECostScheme.all
     }
 
     /// The configurations whose id, scheme/parameters or scheme matches one of `filters`
@@ -320,7 +320,9 @@ public enum CostReporter {
         }
         var aggregator: [AggregatorCost] = []
         for n in options.aggregatorMeters {
-            aggregator += try measureAggregators(groups, meters: n, options: options, counter: counter)
+            let measured = groups.filter { $0.measuresAggregator(meters: n) }
+            guard !measured.isEmpty else { continue }
+            aggregator += try measureAggregators(measured, meters: n, options: options, counter: counter)
         }
         let order = groups.map(\.aggregatorGroup)
         aggregator.sort {

@@ -44,7 +44,7 @@ func checkScript(scheme: String) throws -> [String: Any] {
 @Suite("Cost report")
 struct CostReportTests {
     @Test(
-        "every scheme configuration is present: LWR-PSA in both parameter sets and key modes, Paillier at both key sizes"
+        "every scheme configuration is present: LWR-PSA in both parameter sets and key modes, Paillier at both key sizes, DMCFE"
     )
     func everyScheme() throws {
         let report = try smallReport.get()
@@ -64,8 +64,12 @@ struct CostReportTests {
                 #expect(report.aggregator.contains { $0.group == "paillier/\(bits)" && $0.meters == n })
             }
         }
+        #expect(ids.contains(CostVariantID(scheme: "dmcfe", parameters: "3072", variant: "-")))
+        for n in [2, 20] {
+            #expect(report.aggregator.contains { $0.group == "dmcfe/3072" && $0.meters == n })
+        }
         // Both LWR key modes share one aggregator measurement per parameter set.
-        #expect(report.aggregator.count == 2 * 2 + 2 * 2)
+        #expect(report.aggregator.count == 2 * 2 + 2 * 2 + 2)
     }
 
     @Test("the meter side allocates nothing; the counter is shown to work on paths that allocate")
@@ -160,13 +164,17 @@ struct CostReportTests {
                 #expect(m.ciphertextBytes == bits / 4)
                 #expect(m.frameBytes == bits / 4 + 40)
                 #expect(m.keyStore.bytes > bits / 8, "the key store holds N")
+            } else if m.id.scheme == "dmcfe" {
+                #expect(m.ciphertextBytes == 384)
+                #expect(m.frameBytes == 384 + 40)
+                #expect(m.keyStore.bytes > 48, "the key store holds the key seed and a peer seed")
             } else {
                 #expect(m.ciphertextBytes == 8)
                 #expect(m.frameBytes == 48)
             }
             #expect(m.staticRAM.totalBytes > LWRParameters.maxLambda * 8, "the key-setup buffer alone is λ words")
             #expect(m.staticRAM.state.filter(\.isTotal).count == 1)
-            if m.id.scheme == "paillier" {
+            if m.id.scheme == "paillier" || m.id.scheme == "dmcfe" {
                 #expect(m.keyStore.bytes < 1024)
             } else if m.id.variant == "expanded" {
                 #expect(m.keyStore.bytes > LWRParameters.maxLambda * 8)
@@ -179,14 +187,18 @@ struct CostReportTests {
         }
     }
 
-    @Test("LWR-PSA readings break down into four phases, Paillier's into the exponentiation and the online step")
+    @Test(
+        "LWR-PSA readings break down into four phases, Paillier's into the exponentiation and the online step, DMCFE's into the hashes, the exponentiations and the boundary"
+    )
     func phases() throws {
         let report = try smallReport.get()
         for m in report.meter {
             let names =
-                m.id.scheme == "paillier"
-                ? ["exponentiation", "online multiplication", "boundary step"]
-                : ["label expansion", "key stream", "inner product", "boundary step"]
+                switch m.id.scheme {
+                case "paillier": ["exponentiation", "online multiplication", "boundary step"]
+                case "dmcfe": ["hash to group", "exponentiations by s", "boundary step"]
+                default: ["label expansion", "key stream", "inner product", "boundary step"]
+                }
             #expect(m.phases.map(\.name) == names)
             for p in m.phases {
                 #expect(p.cpu.samples == 5)
@@ -238,7 +250,7 @@ struct CostReportTests {
     }
 
     @Test("configurations are selected by scheme, scheme/parameters or full id")
-    func selection() {
+    func selection() throws {
         #expect(CostCatalog.select([]).count == CostCatalog.schemes.count)
         #expect(CostCatalog.select(["lwr-psa"]).count == 4)
         #expect(CostCatalog.select(["lwr-psa/turbo"]).map(\.id.variant) == ["seed", "expanded"])
@@ -246,6 +258,12 @@ struct CostReportTests {
         #expect(CostCatalog.select(["paillier"]).map(\.id.parameters) == ["2048", "3072"])
         #expect(CostCatalog.select(["paillier/3072/-"]).count == 1)
         #expect(CostCatalog.select(["paillier/none"]).isEmpty)
+        #expect(CostCatalog.select(["dmcfe"]).map(\.id.description) == ["dmcfe/3072/-"])
+        // DMCFE's aggregator stops at 1000 meters (n = 10 000 takes minutes per report).
+        let dmcfe = try #require(CostCatalog.select(["dmcfe"]).first)
+        #expect(dmcfe.measuresAggregator(meters: 1_000))
+        #expect(!dmcfe.measuresAggregator(meters: 10_000))
+        #expect(CostCatalog.select(["paillier"]).allSatisfy { $0.measuresAggregator(meters: 10_000) })
     }
 }
 

@@ -20,6 +20,11 @@
 //                        the key store's compaction (1 reading in 16) lies above p90: that
 //                        path is counted by `metering cost` and CostReportTests instead.
 //   alloc.phase.ID.NAME  the standalone phases, 16 runs per sample, zero thresholds.
+//   dmcfe.decrypt.n100.bound1e10
+//                        DMCFE, one label of 100 meters with the aggregator's discrete-log
+//                        table for |<x, y>| ≤ 10^10 (2^20 baby steps, built once in setup,
+//                        not measured): verify and collect the frames, then decrypt
+//                        (mask removal and the discrete logarithm) as its own metric.
 
 import Benchmark
 import CostReport
@@ -125,7 +130,7 @@ let benchmarks: @Sendable () -> Void = {
     for scheme in CostCatalog.schemes where !groups.contains(scheme.aggregatorGroup) {
         groups.append(scheme.aggregatorGroup)
         let group = scheme.aggregatorGroup.replacingOccurrences(of: "/", with: ".")
-        for meters in [100, 1_000, 10_000] {
+        for meters in [100, 1_000, 10_000] where scheme.measuresAggregator(meters: meters) {
             let configuration = Benchmark.Configuration(
                 metrics: [.wallClock, threadCPU],
                 timeUnits: .microseconds,
@@ -150,6 +155,33 @@ let benchmarks: @Sendable () -> Void = {
                 setup: { LabelWorkloadBox(try scheme.makeLabelWorkload(meters: meters, labels: 3)) })
         }
     }
+
+    // DMCFE's decryption with the bound a supplier would use for large sums.
+    let decryptCPU = BenchmarkMetric.custom("decrypt thread CPU (ns)")
+    Benchmark(
+        "dmcfe.decrypt.n100.bound1e10",
+        configuration: Benchmark.Configuration(
+            metrics: [.wallClock, threadCPU, decryptCPU], timeUnits: .microseconds, warmupIterations: 1,
+            maxDuration: .seconds(5), maxIterations: 2_000),
+        closure: { (benchmark: Benchmark, workload: LabelWorkloadBox) in
+            let w = workload.workload
+            let label = benchmark.currentIteration % w.labelCount
+            try w.start(label: label)
+            benchmark.startMeasurement()
+            let t0 = cpuNow()
+            try w.collect(label: label)
+            let t1 = cpuNow()
+            let ok = try w.decrypt(label: label)
+            let t2 = cpuNow()
+            benchmark.stopMeasurement()
+            benchmark.measurement(threadCPU, t2 - t0)
+            benchmark.measurement(decryptCPU, t2 - t1)
+            w.finish()
+            precondition(ok, "wrong sum")
+        },
+        setup: {
+            LabelWorkloadBox(try DMCFECostScheme().makeLabelWorkload(meters: 100, labels: 3, bound: 10_000_000_000))
+        })
 }
 
 /// A phase's closure, shared with the harness's (Sendable) benchmark closures; benchmarks

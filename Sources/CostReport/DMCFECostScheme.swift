@@ -1,0 +1,286 @@
+// DMCFE in the cost report: the 3072-bit group with its 256-bit subgroup, one group per
+// meter, the functional key for y = (1, …, 1) (the group's sum).
+import Aggregation
+import Foundation
+import MeterCrypto
+import MeterFirmware
+import MeterSimulator
+
+/// DMCFE with the firmware's one parameter set.
+public struct DMCFECostScheme: CostScheme {
+    public init() {}
+
+    /// Every configuration the firmware supports.
+    public static var all: [DMCFECostScheme] { [DMCFECostScheme()] }
+
+    /// Baby steps of the aggregator's discrete-logarithm tables (the aggregator's default).
+    static let tableEntries = 1 << 20
+
+    public var id: CostVariantID { CostVariantID(scheme: "dmcfe", parameters: "3072", variant: "-") }
+    public var parameterSetName: String { "dmcfe-3072-q256-shake256" }
+    public var ciphertextBytes: Int { DMCFE.ciphertextBytes }
+    public var frameBytes: Int { Frame.size(payloadLength: DMCFE.ciphertextBytes) }
+    /// n = 10 000 is left out: verifying a frame (c^q = 1) is a 256-bit exponentiation, so
+    /// one label takes seconds and the report's five samples and the frames for three
+    /// labels would take several minutes.
+    public var aggregatorMaxMeters: Int? { 1_000 }
+
+    public var keyStore: KeyStoreFootprint {
+        // The key-store slot of a ready DMCFE meter (identity, keys, key seed: s_i is derived
+        // from it) in the journal's two sectors, plus the pairwise seeds it keeps for
+        // functional keys: one 48-byte slot per peer (the probe's two-meter group: one),
+        // in their own sector.
+        var record = MeterRecord()
+        record.phase = .ready
+        record.parameterID = DMCFE.parameterID
+        record.keyMode = .seed
+        let peers = 1
+        let seedSectors = (peers * DMCFEPayload.seedSlotBytes + LWRCostScheme.sectorSize - 1) / LWRCostScheme.sectorSize
+        return KeyStoreFootprint(
+            bytes: record.bodyBytes + peers * DMCFEPayload.seedSlotBytes,
+            flashBytes: (2 + seedSectors) * LWRCostScheme.sectorSize)
+    }
+
+    public var firmwareState: [StateItem] {
+        [
+            StateItem(name: "Meter (the whole firmware state)", bytes: MemoryLayout<Meter>.size, isTotal: true),
+            StateItem(
+                name: "DMCFE state (the next label's pad, its label, the weight-vector digest)",
+                bytes: MemoryLayout<Limbs3072>.size + 8 + MemoryLayout<XOF>.size, isTotal: false),
+            StateItem(
+                name: "key-setup share buffer (LWR-PSA's; idle in DMCFE mode)", bytes: LWRParameters.maxLambda * 8,
+                isTotal: false),
+            StateItem(name: "MeterRecord (key store state)", bytes: MemoryLayout<MeterRecord>.size, isTotal: false),
+        ]
+    }
+
+    public func makeMeter() throws -> any ReadingProbe { try DMCFEReadingProbe.make() }
+
+    public func makeLabelWorkload(meters: Int, labels: Int) throws -> any LabelWorkload {
+        try DMCFELabelWorkload(meters: meters, labels: labels, table: Self.table(meters: meters))
+    }
+
+    /// A group of `meters` whose aggregator solves discrete logarithms up to `bound` (a
+    /// table of 2^20 baby steps, built here once per bound and process).
+    public func makeLabelWorkload(meters: Int, labels: Int, bound: UInt64) throws -> any LabelWorkload {
+        try DMCFELabelWorkload(
+            meters: meters, labels: labels, table: Self.tables.table(bound: bound, maxEntries: Self.tableEntries))
+    }
+
+    /// The discrete-logarithm table for a group of `meters` (bound n × the largest
+    /// reading), built once per group size and process: the aggregator builds it once and
+    /// keeps it for every label, so it is never part of a label's cost.
+    static func table(meters: Int) throws -> DiscreteLogTable {
+        try tables.table(bound: UInt64(meters) * LWRCostScheme.maxReading, maxEntries: tableEntries)
+    }
+    static let tables = TableCache()
+
+    public func makePhases() throws -> [CostPhase] {
+        let group: UInt32 = 1
+        let state = PhaseState()
+        var seed = InlineArray<32, UInt8>(repeating: 0)
+        for i in 0..<32 { seed[i] = UInt8(truncatingIfNeeded: i &* 29 &+ 7) }
+        let secret = DMCFESecret(seed: seed.span)
+        // The hashes of one label, computed once for the exponentiation phase.
+        let h1 = DMCFE.hashToGroup(group: group, label: 1, index: 1)
+        let h2 = DMCFE.hashToGroup(group: group, label: 1, index: 2)
+        let hashes = CostPhase(
+            name: "hash to group",
+            detail: "H(l)_1 and H(l)_2: SHAKE256 to 400 bytes, reduced mod p, raised to the cofactor (p − 1)/q",
+            source: .standalone {
+                let label = state.nextLabel()
+                let a = DMCFE.hashToGroup(group: group, label: label, index: 1)
+                let b = DMCFE.hashToGroup(group: group, label: label, index: 2)
+                consume(UInt64(a.limbs[0] ^ b.limbs[0]))
+            })
+        let exponentiations = CostPhase(
+            name: "exponentiations by s",
+            detail: "H(l)_1^{s_1} · H(l)_2^{s_2} mod p: two 256-bit exponentiations and one multiplication",
+            source: .standalone {
+                let a = DMCFE.power(h1, secret.s1)
+                let b = DMCFE.power(h2, secret.s2)
+                consume(UInt64(DMCFE.multiply(a, b).limbs[0]))
+            })
+        let boundary = CostPhase(
+            name: "boundary step",
+            detail:
+                "with the pad precomputed: sample, pad · g^x (64-bit exponent), the frame sealed and written to the outbox, sent",
+            source: .boundaryStep)
+        return [hashes, exponentiations, boundary]
+    }
+}
+
+/// Discrete-logarithm tables by bound, built once per process.
+final class TableCache: @unchecked Sendable {
+    private var tables: [UInt64: DiscreteLogTable] = [:]
+    private let lock = NSLock()
+
+    func table(bound: UInt64, maxEntries: Int) throws -> DiscreteLogTable {
+        try lock.withLock {
+            if let t = tables[bound] { return t }
+            let t = try DiscreteLogTable(bound: bound, maxEntries: maxEntries)
+            tables[bound] = t
+            return t
+        }
+    }
+}
+
+// MARK: - The meter
+
+/// Meter 1 of a two-meter DMCFE group (`ProbeGroup`) after a real key setup (ffdhe3072,
+/// the pairwise seed kept) and the functional key for y = (1, 1).
+enum DMCFEReadingProbe {
+    static func make() throws -> SimulatedReadingProbe {
+        let (meters, keys) = try ProbeGroup.makeMeters()
+        let members = try GroupMembers(group: 1, scheme: .dmcfe, frameKeys: keys)
+        let setup = try DMCFEKeySetup(members: members, maxReading: LWRCostScheme.maxReading)
+        for (i, begin) in setup.beginFrames().enumerated() {
+            let event = try meters[i].handle(begin.frame)
+            guard event == .publicKeySent else { throw DMCFECostError.setupFailed("setupBegin: \(event)") }
+            for frame in meters[i].takeSent() { try setup.receivePublicKey(frame) }
+        }
+        for m in meters {
+            for frame in try setup.peerKeyFrames(for: m.id) { try m.handle(frame) }
+            for frame in m.takeSent() { try setup.receiveSetupComplete(frame) }
+        }
+        guard setup.isComplete else { throw DMCFECostError.setupFailed("a meter did not complete key setup") }
+        let weights = Dictionary(uniqueKeysWithValues: members.meters.map { ($0, Int64(1)) })
+        var shares: [[UInt8]] = []
+        for m in meters {
+            for frame in try setup.weightFrames(weights, for: m.id) { try m.handle(frame) }
+            shares += m.takeSent().filter { $0[1] == FrameType.functionalKeyShare.rawValue }
+        }
+        let aggregator = try DMCFEAggregator(
+            members: members, weights: weights, keyShares: shares,
+            table: DMCFECostScheme.tables.table(bound: ProbeGroup.labelSum, maxEntries: 1 << 10), currentLabel: 0)
+        let label = try ProbeGroup.runFirstLabel(meters) { try aggregator.acceptAndAcknowledge($0).ack }
+        let sum = try aggregator.decryptSum(label: label)
+        guard sum == ProbeGroup.labelSum else {
+            throw DMCFECostError.wrongSum(label: label, decrypted: sum, expected: ProbeGroup.labelSum)
+        }
+        return SimulatedReadingProbe(
+            meter: meters[0], members: members, frameBytes: Frame.size(payloadLength: DMCFE.ciphertextBytes),
+            firstLabel: label
+        ) { DMCFECostError.noReading(label: $0, detail: $1) }
+    }
+}
+
+/// Why a DMCFE probe or workload failed.
+public enum DMCFECostError: Error, Equatable, Sendable {
+    /// Key setup of the probe's group did not complete: the step and what happened.
+    case setupFailed(String)
+    /// A reading step did not produce exactly one reading frame for the expected label.
+    case noReading(label: UInt64, detail: String)
+    /// The aggregator's sum differs from the true sum (the measured path is broken).
+    case wrongSum(label: UInt64, decrypted: UInt64, expected: UInt64)
+}
+
+// MARK: - The aggregator
+
+/// A group of n meters with real sealed DMCFE reading frames and functional-key shares
+/// for y = (1, …, 1), replayed into fresh `DMCFEAggregator`s. The aggregator does not see
+/// how a ciphertext was made, so the frames are built cheaply: s_i = i·a (mod q), so that
+/// meter i's pad is meter i − 1's times H(l)_1^{a_1}·H(l)_2^{a_2}, one multiplication per
+/// meter instead of two exponentiations; the key shares are the s_i themselves (masks
+/// t_i = 0 sum to zero as the pairwise ones do).
+final class DMCFELabelWorkload: LabelWorkload {
+    let group: UInt32 = 7
+    let frameKeys: [UInt32: [UInt8]]
+    let keyShares: [[UInt8]]
+    let table: DiscreteLogTable
+    let labels: [UInt64]
+    let frames: [[[UInt8]]]
+    let sums: [UInt64]
+    var aggregator: DMCFEAggregator?
+
+    var meters: Int { frameKeys.count }
+    var labelCount: Int { labels.count }
+
+    init(meters: Int, labels labelCount: Int, table: DiscreteLogTable) throws {
+        self.table = table
+        var rng = SplitMix64(seed: 0xD3C0 &+ UInt64(meters))
+        func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
+        let ids = (0..<meters).map { UInt32(1 + $0) }
+        var keys: [UInt32: [UInt8]] = [:]
+        for id in ids { keys[id] = bytes(Frame.keyBytes) }
+        frameKeys = keys
+        let members = try GroupMembers(group: group, scheme: .dmcfe, frameKeys: keys)
+        let intake = FrameIntake(members: members)
+
+        var step: DMCFESecret? = nil
+        while step == nil {
+            let random = bytes(DMCFESecret.randomByteCount)
+            step = DMCFESecret(randomBytes: random.span)
+        }
+        let a = step!
+        let weights = Dictionary(uniqueKeysWithValues: ids.map { ($0, Int64(1)) })
+        let digest = DMCFEAggregator.digest(of: weights)
+        let zero = InlineArray<4, UInt>(repeating: 0)
+        var s1 = zero
+        var s2 = zero
+        var shares: [[UInt8]] = []
+        shares.reserveCapacity(meters)
+        for id in ids {
+            s1 = DMCFE.addExponents(s1, a.s1)
+            s2 = DMCFE.addExponents(s2, a.s2)
+            guard let secret = DMCFESecret(s1: s1, s2: s2) else {
+                throw DMCFECostError.setupFailed("s_\(id) is not below q")
+            }
+            var share = [UInt8](repeating: 0, count: DMCFE.keyShareBytes)
+            var span = share.mutableSpan
+            DMCFE.keyShare(secret: secret, weight: 1, t1: zero, t2: zero, into: &span)
+            shares.append(intake.seal(.functionalKeyShare, to: id, label: 0, payload: digest + share))
+        }
+        keyShares = shares
+
+        labels = (0..<labelCount).map { 500 + UInt64($0) }
+        var frames: [[[UInt8]]] = []
+        var sums: [UInt64] = []
+        for label in labels {
+            let h1 = DMCFE.hashToGroup(group: group, label: label, index: 1)
+            let h2 = DMCFE.hashToGroup(group: group, label: label, index: 2)
+            let padStep = DMCFE.multiply(DMCFE.power(h1, a.s1), DMCFE.power(h2, a.s2))
+            var pad = Limbs3072(1)
+            var perLabel: [[UInt8]] = []
+            perLabel.reserveCapacity(meters)
+            var sum: UInt64 = 0
+            for id in ids {
+                let reading = rng.next() % (LWRCostScheme.maxReading + 1)
+                sum += reading
+                pad = DMCFE.multiply(pad, padStep)
+                let ct = DMCFE.encrypt(reading: reading, pad: pad)
+                var payload = [UInt8](repeating: 0, count: DMCFE.ciphertextBytes)
+                var span = payload.mutableSpan
+                ct.bigEndianBytes(into: &span)
+                perLabel.append(intake.seal(.reading, to: id, label: label, payload: payload))
+            }
+            frames.append(perLabel)
+            sums.append(sum)
+        }
+        self.frames = frames
+        self.sums = sums
+    }
+
+    func start(label index: Int) throws {
+        // Copies, so that the aggregator's own memory (membership, frame keys) is allocated here.
+        var keys: [UInt32: [UInt8]] = [:]
+        keys.reserveCapacity(frameKeys.count)
+        for (id, key) in frameKeys { keys[id] = key.map { $0 } }
+        let members = try GroupMembers(group: group, scheme: .dmcfe, frameKeys: keys)
+        let weights = Dictionary(uniqueKeysWithValues: members.meters.map { ($0, Int64(1)) })
+        aggregator = try DMCFEAggregator(
+            members: members, weights: weights, keyShares: keyShares, table: table, currentLabel: labels[index])
+    }
+
+    func collect(label index: Int) throws {
+        guard let aggregator else { preconditionFailure("collect before start") }
+        for frame in frames[index] { _ = try aggregator.accept(frame) }
+    }
+
+    func decrypt(label index: Int) throws -> Bool {
+        guard let aggregator else { preconditionFailure("decrypt before start") }
+        return try aggregator.decryptSum(label: labels[index]) == sums[index]
+    }
+
+    func finish() { aggregator = nil }
+}

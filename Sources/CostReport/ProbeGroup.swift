@@ -1,0 +1,96 @@
+// What the schemes' reading probes share: a two-meter group on simulated boards, its first
+// label through an aggregator, and the bookkeeping between measured readings.
+import Aggregation
+import MeterCrypto
+import MeterFirmware
+import MeterSimulator
+
+/// The probes' group: meters 1 and 2 of group 1 on simulated boards under a constant load,
+/// one ADC sample per 15-minute interval so that the boundary step is one `poll()`.
+enum ProbeGroup {
+    /// Constant load: 400 W, i.e. 100 Wh per interval.
+    static let milliwatts: UInt32 = 400_000
+    static let provisioningKey = [UInt8](repeating: 0x5A, count: 32)
+    /// The true sum of one label over both meters, in Wh.
+    static var labelSum: UInt64 { 2 * UInt64(milliwatts) / 4000 }
+
+    /// Both meters, provisioned, and their frame keys by meter id.
+    static func makeMeters() throws -> (meters: [SimulatedMeter], frameKeys: [UInt32: [UInt8]]) {
+        var keys: [UInt32: [UInt8]] = [:]
+        let meters = try (1...2).map { i in
+            let frameKey = [UInt8](repeating: UInt8(0x30 + i), count: 32)
+            keys[UInt32(i)] = frameKey
+            return try SimulatedMeter(
+                id: UInt32(i), group: 1, seed: 0xC057 &+ UInt64(i), profile: [milliwatts], sampleSeconds: 900,
+                frameKey: frameKey, provisioningKey: provisioningKey)
+        }
+        return (meters, keys)
+    }
+
+    /// One label through both meters after key setup: each precomputes and closes its
+    /// interval, and every reading frame goes to `accept`, whose ack the meter takes.
+    /// Returns the label; the caller decrypts it, so that the probe measures a meter whose
+    /// readings really decrypt.
+    static func runFirstLabel(_ meters: [SimulatedMeter], accept: ([UInt8]) throws -> [UInt8]) throws -> UInt64 {
+        let label = meters[0].firmware.nextLabel
+        for m in meters {
+            m.advance(ticks: m.timing.intervalTicks)
+            m.firmware.idle()
+            _ = m.firmware.poll()
+            for frame in m.takeSent() where frame[1] == FrameType.reading.rawValue { try m.handle(try accept(frame)) }
+        }
+        return label
+    }
+}
+
+/// A meter of a `ProbeGroup` after its first label, as the report measures it:
+/// `prepare()` is `idle()`, `boundary()` is `poll()`; `settle()` checks that exactly one
+/// reading frame of `frameBytes` went out for the expected label and acks it (the outbox
+/// keeps a reading, and re-sends it at every boundary, until it is acknowledged).
+final class SimulatedReadingProbe: ReadingProbe {
+    let meter: SimulatedMeter
+    /// Makes the aggregator's acks.
+    let intake: FrameIntake
+    let frameBytes: Int
+    let intervalTicks: UInt64
+    /// The scheme's error for a reading step that went wrong: label, what happened.
+    let noReading: (UInt64, String) -> any Error
+    var expectedLabel: UInt64
+    var lastIdle = false
+    var lastEvent = MeterEvent.none
+
+    /// `meter` has sent and had acked `firstLabel`; its clock moves to the next interval.
+    init(
+        meter: SimulatedMeter, members: GroupMembers, frameBytes: Int, firstLabel: UInt64,
+        noReading: @escaping (UInt64, String) -> any Error
+    ) {
+        self.meter = meter
+        intake = FrameIntake(members: members)
+        self.frameBytes = frameBytes
+        intervalTicks = meter.timing.intervalTicks
+        self.noReading = noReading
+        expectedLabel = firstLabel + 1
+        meter.advance(ticks: intervalTicks)
+    }
+
+    func prepare() { lastIdle = meter.firmware.idle() }
+
+    func boundary() { lastEvent = meter.firmware.poll() }
+
+    func settle() throws {
+        let label = expectedLabel
+        let sent = meter.takeSent()
+        guard lastIdle else { throw noReading(label, "idle() did not precompute") }
+        guard case .readingSent(label, _) = lastEvent else { throw noReading(label, "poll() returned \(lastEvent)") }
+        guard sent.count == 1, sent[0][1] == FrameType.reading.rawValue, sent[0].count == frameBytes else {
+            throw noReading(label, "\(sent.count) frames sent")
+        }
+        guard try meter.handle(intake.acknowledgement(to: meter.id, label: label)) == .acknowledged(label: label) else {
+            throw noReading(label, "the ack was not taken")
+        }
+        lastIdle = false
+        lastEvent = .none
+        expectedLabel += 1
+        meter.advance(ticks: intervalTicks)
+    }
+}
