@@ -262,11 +262,7 @@ final class DMCFELabelWorkload: LabelWorkload {
     }
 
     func start(label index: Int) throws {
-        // Copies, so that the aggregator's own memory (membership, frame keys) is allocated here.
-        var keys: [UInt32: [UInt8]] = [:]
-        keys.reserveCapacity(frameKeys.count)
-        for (id, key) in frameKeys { keys[id] = key.map { $0 } }
-        let members = try GroupMembers(group: group, scheme: .dmcfe, frameKeys: keys)
+        let members = try ProbeGroup.freshMembers(group: group, scheme: .dmcfe, frameKeys: frameKeys)
         let weights = Dictionary(uniqueKeysWithValues: members.meters.map { ($0, Int64(1)) })
         aggregator = try DMCFEAggregator(
             members: members, weights: weights, keyShares: keyShares, table: table, currentLabel: labels[index])

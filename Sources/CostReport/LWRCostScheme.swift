@@ -316,11 +316,7 @@ final class LWRLabelWorkload: LabelWorkload {
     }
 
     func start(label index: Int) throws {
-        // Copies, so that the aggregator's own memory (membership, K) is allocated here.
-        var keys: [UInt32: [UInt8]] = [:]
-        keys.reserveCapacity(frameKeys.count)
-        for (id, key) in frameKeys { keys[id] = key.map { $0 } }
-        let members = try GroupMembers(group: group, scheme: .lwrPSA, frameKeys: keys)
+        let members = try ProbeGroup.freshMembers(group: group, scheme: .lwrPSA, frameKeys: frameKeys)
         aggregator = try LWRAggregator(
             members: members, parameters: parameters, bounds: bounds, aggregateKey: aggregateKey.map { $0 },
             currentLabel: labels[index])

@@ -203,11 +203,7 @@ final class PaillierLabelWorkload: LabelWorkload {
     }
 
     func start(label index: Int) throws {
-        // Copies, so that the aggregator's own memory (membership, frame keys) is allocated here.
-        var keys: [UInt32: [UInt8]] = [:]
-        keys.reserveCapacity(frameKeys.count)
-        for (id, key) in frameKeys { keys[id] = key.map { $0 } }
-        let members = try GroupMembers(group: group, scheme: .paillier, frameKeys: keys)
+        let members = try ProbeGroup.freshMembers(group: group, scheme: .paillier, frameKeys: frameKeys)
         let layout = try GroupLayout(group: group, meters: members.meters)
         aggregator = try PaillierAggregator(
             members: members, publicKey: key.publicKey, layout: layout, currentLabel: labels[index],

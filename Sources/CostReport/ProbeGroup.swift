@@ -8,6 +8,15 @@ import MeterSimulator
 /// The probes' group: meters 1 and 2 of group 1 on simulated boards under a constant load,
 /// one ADC sample per 15-minute interval so that the boundary step is one `poll()`.
 enum ProbeGroup {
+    /// A group description built from copies of the frame keys, so that the aggregator's
+    /// own memory (membership, keys) is allocated inside the measured window.
+    static func freshMembers(group: UInt32, scheme: SchemeID, frameKeys: [UInt32: [UInt8]]) throws -> GroupMembers {
+        var keys: [UInt32: [UInt8]] = [:]
+        keys.reserveCapacity(frameKeys.count)
+        for (id, key) in frameKeys { keys[id] = key.map { $0 } }
+        return try GroupMembers(group: group, scheme: scheme, frameKeys: keys)
+    }
+
     /// Constant load: 400 W, i.e. 100 Wh per interval.
     static let milliwatts: UInt32 = 400_000
     static let provisioningKey = [UInt8](repeating: 0x5A, count: 32)
