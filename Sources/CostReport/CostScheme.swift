@@ -149,3 +149,14 @@ extension CostScheme {
     /// Whether the aggregator is measured with groups of `meters`.
     public func measuresAggregator(meters: Int) -> Bool { aggregatorMaxMeters.map { meters <= $0 } ?? true }
 }
+
+/// Why a scheme's cost probe or aggregator workload could not be built or run (every
+/// scheme's probe fails the same ways).
+public enum CostProbeError: Error, Equatable, Sendable {
+    /// Key setup (or key delivery) of the probe's group did not complete: the step and what happened.
+    case setupFailed(String)
+    /// A reading step did not produce exactly one reading frame for the expected label.
+    case noReading(label: UInt64, detail: String)
+    /// The decrypted sum differs from the true sum (the measured path is broken).
+    case wrongSum(label: UInt64, decrypted: UInt64, expected: UInt64)
+}

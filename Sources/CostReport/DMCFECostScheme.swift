@@ -136,14 +136,14 @@ enum DMCFEReadingProbe {
         let setup = try DMCFEKeySetup(members: members, maxReading: LWRCostScheme.maxReading)
         for (i, begin) in setup.beginFrames().enumerated() {
             let event = try meters[i].handle(begin.frame)
-            guard event == .publicKeySent else { throw DMCFECostError.setupFailed("setupBegin: \(event)") }
+            guard event == .publicKeySent else { throw CostProbeError.setupFailed("setupBegin: \(event)") }
             for frame in meters[i].takeSent() { try setup.receivePublicKey(frame) }
         }
         for m in meters {
             for frame in try setup.peerKeyFrames(for: m.id) { try m.handle(frame) }
             for frame in m.takeSent() { try setup.receiveSetupComplete(frame) }
         }
-        guard setup.isComplete else { throw DMCFECostError.setupFailed("a meter did not complete key setup") }
+        guard setup.isComplete else { throw CostProbeError.setupFailed("a meter did not complete key setup") }
         let weights = Dictionary(uniqueKeysWithValues: members.meters.map { ($0, Int64(1)) })
         var shares: [[UInt8]] = []
         for m in meters {
@@ -156,23 +156,13 @@ enum DMCFEReadingProbe {
         let label = try ProbeGroup.runFirstLabel(meters) { try aggregator.acceptAndAcknowledge($0).ack }
         let sum = try aggregator.decryptSum(label: label)
         guard sum == ProbeGroup.labelSum else {
-            throw DMCFECostError.wrongSum(label: label, decrypted: sum, expected: ProbeGroup.labelSum)
+            throw CostProbeError.wrongSum(label: label, decrypted: sum, expected: ProbeGroup.labelSum)
         }
         return SimulatedReadingProbe(
             meter: meters[0], members: members, frameBytes: Frame.size(payloadLength: DMCFE.ciphertextBytes),
             firstLabel: label
-        ) { DMCFECostError.noReading(label: $0, detail: $1) }
+        )
     }
-}
-
-/// Why a DMCFE probe or workload failed.
-public enum DMCFECostError: Error, Equatable, Sendable {
-    /// Key setup of the probe's group did not complete: the step and what happened.
-    case setupFailed(String)
-    /// A reading step did not produce exactly one reading frame for the expected label.
-    case noReading(label: UInt64, detail: String)
-    /// The aggregator's sum differs from the true sum (the measured path is broken).
-    case wrongSum(label: UInt64, decrypted: UInt64, expected: UInt64)
 }
 
 // MARK: - The aggregator
@@ -224,7 +214,7 @@ final class DMCFELabelWorkload: LabelWorkload {
             s1 = DMCFE.addExponents(s1, a.s1)
             s2 = DMCFE.addExponents(s2, a.s2)
             guard let secret = DMCFESecret(s1: s1, s2: s2) else {
-                throw DMCFECostError.setupFailed("s_\(id) is not below q")
+                throw CostProbeError.setupFailed("s_\(id) is not below q")
             }
             var share = [UInt8](repeating: 0, count: DMCFE.keyShareBytes)
             var span = share.mutableSpan

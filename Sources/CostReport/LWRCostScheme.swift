@@ -212,16 +212,6 @@ let sink = Sink()
 
 // MARK: - The meter
 
-/// Why an LWR probe or workload failed.
-public enum LWRCostError: Error, Equatable, Sendable {
-    /// Key setup of the probe's group did not complete: the step and what happened.
-    case setupFailed(String)
-    /// A reading step did not produce exactly one reading frame for the expected label.
-    case noReading(label: UInt64, detail: String)
-    /// The aggregator's sum differs from the true sum (the measured path is broken).
-    case wrongSum(label: UInt64, decrypted: UInt64, expected: UInt64)
-}
-
 /// Meter 1 of a two-meter group (`ProbeGroup`) after a real key setup (ffdhe3072, zero
 /// shares).
 enum LWRReadingProbe {
@@ -233,7 +223,7 @@ enum LWRReadingProbe {
             keyMode: keyMode.rawValue)
         for (i, begin) in setup.beginFrames().enumerated() {
             let event = try meters[i].handle(begin.frame)
-            guard event == .publicKeySent else { throw LWRCostError.setupFailed("setupBegin: \(event)") }
+            guard event == .publicKeySent else { throw CostProbeError.setupFailed("setupBegin: \(event)") }
             for frame in meters[i].takeSent() { try setup.receivePublicKey(frame) }
         }
         for m in meters {
@@ -246,12 +236,12 @@ enum LWRReadingProbe {
         let label = try ProbeGroup.runFirstLabel(meters) { try aggregator.acceptAndAcknowledge($0).ack }
         let sum = try aggregator.decryptSum(label: label)
         guard sum == ProbeGroup.labelSum else {
-            throw LWRCostError.wrongSum(label: label, decrypted: sum, expected: ProbeGroup.labelSum)
+            throw CostProbeError.wrongSum(label: label, decrypted: sum, expected: ProbeGroup.labelSum)
         }
         return SimulatedReadingProbe(
             meter: meters[0], members: members, frameBytes: Frame.size(payloadLength: parameters.ciphertextBytes),
             firstLabel: label
-        ) { LWRCostError.noReading(label: $0, detail: $1) }
+        )
     }
 }
 

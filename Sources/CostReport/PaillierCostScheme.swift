@@ -120,29 +120,19 @@ enum PaillierReadingProbe {
             let payload = PaillierProvisioning.payload(
                 publicKey: key.publicKey, meter: m.id, groups: [1], provisioningKey: ProbeGroup.provisioningKey)
             let event = try m.handle(aggregator.keyDeliveryFrame(meter: m.id, payload: payload))
-            guard event == .paillierKeyStored else { throw PaillierCostError.setupFailed("key delivery: \(event)") }
+            guard event == .paillierKeyStored else { throw CostProbeError.setupFailed("key delivery: \(event)") }
             _ = m.takeSent()
         }
         let label = try ProbeGroup.runFirstLabel(meters) { try aggregator.acceptAndAcknowledge($0).ack }
         let sum = try supplier.decryptSum(aggregator.aggregate(label: label))
         guard sum == ProbeGroup.labelSum else {
-            throw PaillierCostError.wrongSum(label: label, decrypted: sum, expected: ProbeGroup.labelSum)
+            throw CostProbeError.wrongSum(label: label, decrypted: sum, expected: ProbeGroup.labelSum)
         }
         return SimulatedReadingProbe(
             meter: meters[0], members: members, frameBytes: Frame.size(payloadLength: key.publicKey.ciphertextBytes),
             firstLabel: label
-        ) { PaillierCostError.noReading(label: $0, detail: $1) }
+        )
     }
-}
-
-/// Why a Paillier probe or workload failed.
-public enum PaillierCostError: Error, Equatable, Sendable {
-    /// The key delivery to the probe's meters did not complete: the step and what happened.
-    case setupFailed(String)
-    /// A reading step did not produce exactly one reading frame for the expected label.
-    case noReading(label: UInt64, detail: String)
-    /// The supplier's sum differs from the true sum (the measured path is broken).
-    case wrongSum(label: UInt64, decrypted: UInt64, expected: UInt64)
 }
 
 // MARK: - The aggregator

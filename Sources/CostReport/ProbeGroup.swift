@@ -62,22 +62,16 @@ final class SimulatedReadingProbe: ReadingProbe {
     let intake: FrameIntake
     let frameBytes: Int
     let intervalTicks: UInt64
-    /// The scheme's error for a reading step that went wrong: label, what happened.
-    let noReading: (UInt64, String) -> any Error
     var expectedLabel: UInt64
     var lastIdle = false
     var lastEvent = MeterEvent.none
 
     /// `meter` has sent and had acked `firstLabel`; its clock moves to the next interval.
-    init(
-        meter: SimulatedMeter, members: GroupMembers, frameBytes: Int, firstLabel: UInt64,
-        noReading: @escaping (UInt64, String) -> any Error
-    ) {
+    init(meter: SimulatedMeter, members: GroupMembers, frameBytes: Int, firstLabel: UInt64) {
         self.meter = meter
         intake = FrameIntake(members: members)
         self.frameBytes = frameBytes
         intervalTicks = meter.timing.intervalTicks
-        self.noReading = noReading
         expectedLabel = firstLabel + 1
         meter.advance(ticks: intervalTicks)
     }
@@ -89,13 +83,15 @@ final class SimulatedReadingProbe: ReadingProbe {
     func settle() throws {
         let label = expectedLabel
         let sent = meter.takeSent()
-        guard lastIdle else { throw noReading(label, "idle() did not precompute") }
-        guard case .readingSent(label, _) = lastEvent else { throw noReading(label, "poll() returned \(lastEvent)") }
+        guard lastIdle else { throw CostProbeError.noReading(label: label, detail: "idle() did not precompute") }
+        guard case .readingSent(label, _) = lastEvent else {
+            throw CostProbeError.noReading(label: label, detail: "poll() returned \(lastEvent)")
+        }
         guard sent.count == 1, sent[0][1] == FrameType.reading.rawValue, sent[0].count == frameBytes else {
-            throw noReading(label, "\(sent.count) frames sent")
+            throw CostProbeError.noReading(label: label, detail: "\(sent.count) frames sent")
         }
         guard try meter.handle(intake.acknowledgement(to: meter.id, label: label)) == .acknowledged(label: label) else {
-            throw noReading(label, "the ack was not taken")
+            throw CostProbeError.noReading(label: label, detail: "the ack was not taken")
         }
         lastIdle = false
         lastEvent = .none
