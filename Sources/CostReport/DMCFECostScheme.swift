@@ -188,18 +188,16 @@ final class DMCFELabelWorkload: LabelWorkload {
 
     init(meters: Int, labels labelCount: Int, table: DiscreteLogTable) throws {
         self.table = table
-        var rng = SplitMix64(seed: 0xD3C0 &+ UInt64(meters))
-        func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
-        let ids = (0..<meters).map { UInt32(1 + $0) }
-        var keys: [UInt32: [UInt8]] = [:]
-        for id in ids { keys[id] = bytes(Frame.keyBytes) }
-        frameKeys = keys
-        let members = try GroupMembers(group: group, scheme: .dmcfe, frameKeys: keys)
-        let intake = FrameIntake(members: members)
+        var workload = try WorkloadGroup(
+            group: group, scheme: .dmcfe, meters: meters, labels: labelCount, seed: 0xD3C0 &+ UInt64(meters))
+        frameKeys = workload.frameKeys
+        labels = workload.labels
+        let ids = workload.ids
+        let intake = workload.intake
 
         var step: DMCFESecret? = nil
         while step == nil {
-            let random = bytes(DMCFESecret.randomByteCount)
+            let random = workload.bytes(DMCFESecret.randomByteCount)
             step = DMCFESecret(randomBytes: random.span)
         }
         let a = step!
@@ -223,32 +221,21 @@ final class DMCFELabelWorkload: LabelWorkload {
         }
         keyShares = shares
 
-        labels = (0..<labelCount).map { 500 + UInt64($0) }
-        var frames: [[[UInt8]]] = []
-        var sums: [UInt64] = []
-        for label in labels {
+        let group = group
+        (frames, sums) = try workload.readingFrames(maxReading: LWRCostScheme.maxReading) { label in
             let h1 = DMCFE.hashToGroup(group: group, label: label, index: 1)
             let h2 = DMCFE.hashToGroup(group: group, label: label, index: 2)
             let padStep = DMCFE.multiply(DMCFE.power(h1, a.s1), DMCFE.power(h2, a.s2))
             var pad = Limbs3072(1)
-            var perLabel: [[UInt8]] = []
-            perLabel.reserveCapacity(meters)
-            var sum: UInt64 = 0
-            for id in ids {
-                let reading = rng.next() % (LWRCostScheme.maxReading + 1)
-                sum += reading
+            return { _, reading in
                 pad = DMCFE.multiply(pad, padStep)
                 let ct = DMCFE.encrypt(reading: reading, pad: pad)
                 var payload = [UInt8](repeating: 0, count: DMCFE.ciphertextBytes)
                 var span = payload.mutableSpan
                 ct.bigEndianBytes(into: &span)
-                perLabel.append(intake.seal(.reading, to: id, label: label, payload: payload))
+                return payload
             }
-            frames.append(perLabel)
-            sums.append(sum)
         }
-        self.frames = frames
-        self.sums = sums
     }
 
     func start(label index: Int) throws {

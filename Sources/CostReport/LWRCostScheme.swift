@@ -267,42 +267,26 @@ final class LWRLabelWorkload: LabelWorkload {
         self.parameters = parameters
         bounds = try LWRGroupBounds(
             meters: UInt32(meters), maxReading: LWRCostScheme.maxReading, parameters: parameters)
-        var rng = SplitMix64(seed: 0xA66 &+ UInt64(meters))
-        func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
-        let ids = (0..<meters).map { UInt32(1 + $0) }
-        var keys: [UInt32: [UInt8]] = [:]
-        for id in ids { keys[id] = bytes(Frame.keyBytes) }
-        frameKeys = keys
-        let members = try GroupMembers(group: group, scheme: .lwrPSA, frameKeys: keys)
-        let intake = FrameIntake(members: members)
-        let seeds = ids.map { _ in bytes(32) }
+        var workload = try WorkloadGroup(
+            group: group, scheme: .lwrPSA, meters: meters, labels: labelCount, seed: 0xA66 &+ UInt64(meters))
+        frameKeys = workload.frameKeys
+        labels = workload.labels
+        let seeds = workload.ids.map { _ in workload.bytes(32) }
         var aggregate = [UInt64](repeating: 0, count: parameters.lambda)
         for seed in seeds {
             var k = LWRPSA.keyStream(parameters: parameters, seed: seed.span)
             for j in 0..<parameters.lambda { aggregate[j] &+= k.squeezeWord() }
         }
         aggregateKey = aggregate
-        labels = (0..<labelCount).map { 500 + UInt64($0) }
-        var frames: [[[UInt8]]] = []
-        var sums: [UInt64] = []
-        for label in labels {
-            var perLabel: [[UInt8]] = []
-            perLabel.reserveCapacity(meters)
-            var sum: UInt64 = 0
-            for (i, id) in ids.enumerated() {
-                let reading = rng.next() % (LWRCostScheme.maxReading + 1)
-                sum += reading
+        let (parameters, bounds, group) = (parameters, bounds, group)
+        (frames, sums) = try workload.readingFrames(maxReading: LWRCostScheme.maxReading) { label in
+            { i, reading in
                 let seed = seeds[i]
                 let pad = LWRPSA.prf(parameters: parameters, seed: seed.span, group: group, label: label)
                 let c = try LWRPSA.encrypt(reading: reading, pad: pad, bounds: bounds, parameters: parameters)
-                let payload = (0..<8).map { UInt8(truncatingIfNeeded: c >> UInt64(56 - 8 * $0)) }
-                perLabel.append(intake.seal(.reading, to: id, label: label, payload: payload))
+                return (0..<8).map { UInt8(truncatingIfNeeded: c >> UInt64(56 - 8 * $0)) }
             }
-            frames.append(perLabel)
-            sums.append(sum)
         }
-        self.frames = frames
-        self.sums = sums
     }
 
     func start(label index: Int) throws {

@@ -158,38 +158,23 @@ final class PaillierLabelWorkload: LabelWorkload {
     init(key: PaillierPrivateKey, meters: Int, labels labelCount: Int) throws {
         self.key = key
         let publicKey = key.publicKey
-        var rng = SplitMix64(seed: 0xBA11 &+ UInt64(meters))
-        func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
-        let ids = (0..<meters).map { UInt32(1 + $0) }
-        var keys: [UInt32: [UInt8]] = [:]
-        for id in ids { keys[id] = bytes(Frame.keyBytes) }
-        frameKeys = keys
-        let members = try GroupMembers(group: group, scheme: .paillier, frameKeys: keys)
-        let intake = FrameIntake(members: members)
+        var workload = try WorkloadGroup(
+            group: group, scheme: .paillier, meters: meters, labels: labelCount, seed: 0xBA11 &+ UInt64(meters))
+        frameKeys = workload.frameKeys
+        labels = workload.labels
         let nSquared = publicKey.nSquared
-        let step = publicKey.encrypt(BigInt(0), randomizer: BigInt(bigEndian: bytes(publicKey.modulusBytes - 1))).value
+        let step = publicKey.encrypt(
+            BigInt(0), randomizer: BigInt(bigEndian: workload.bytes(publicKey.modulusBytes - 1))
+        ).value
         var randomizer = BigInt(1)
-        labels = (0..<labelCount).map { 500 + UInt64($0) }
-        var frames: [[[UInt8]]] = []
-        var sums: [UInt64] = []
-        for label in labels {
-            var perLabel: [[UInt8]] = []
-            perLabel.reserveCapacity(meters)
-            var sum: UInt64 = 0
-            for id in ids {
-                let reading = rng.next() % (LWRCostScheme.maxReading + 1)
-                sum += reading
+        (frames, sums) = try workload.readingFrames(maxReading: LWRCostScheme.maxReading) { _ in
+            { _, reading in
                 randomizer.multiply(by: step, modulo: nSquared)
                 var c = publicKey.trivialEncryption(BigInt(reading)).value
                 c.multiply(by: randomizer, modulo: nSquared)
-                let payload = c.bigEndianBytes(length: publicKey.ciphertextBytes)!
-                perLabel.append(intake.seal(.reading, to: id, label: label, payload: payload))
+                return c.bigEndianBytes(length: publicKey.ciphertextBytes)!
             }
-            frames.append(perLabel)
-            sums.append(sum)
         }
-        self.frames = frames
-        self.sums = sums
     }
 
     func start(label index: Int) throws {

@@ -99,3 +99,55 @@ final class SimulatedReadingProbe: ReadingProbe {
         meter.advance(ticks: intervalTicks)
     }
 }
+
+/// The replayed group of an aggregator workload: meters 1 … n with random frame keys,
+/// labels 500, 501, …, and for every label one sealed reading frame per meter with the
+/// true sum. Every scheme's workload builds its frames through it; only the encryption
+/// of a reading differs.
+struct WorkloadGroup {
+    let ids: [UInt32]
+    let frameKeys: [UInt32: [UInt8]]
+    let intake: FrameIntake
+    let labels: [UInt64]
+    var rng: SplitMix64
+
+    init(group: UInt32, scheme: SchemeID, meters: Int, labels: Int, seed: UInt64) throws {
+        rng = SplitMix64(seed: seed)
+        ids = (0..<meters).map { UInt32(1 + $0) }
+        var keys: [UInt32: [UInt8]] = [:]
+        for id in ids { keys[id] = Self.bytes(Frame.keyBytes, &rng) }
+        frameKeys = keys
+        intake = FrameIntake(members: try GroupMembers(group: group, scheme: scheme, frameKeys: keys))
+        self.labels = (0..<labels).map { 500 + UInt64($0) }
+    }
+
+    static func bytes(_ n: Int, _ rng: inout SplitMix64) -> [UInt8] {
+        (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+    }
+
+    /// n random bytes from the workload's generator.
+    mutating func bytes(_ n: Int) -> [UInt8] { Self.bytes(n, &rng) }
+
+    /// For every label, `encryptor(label)` returns the function that encrypts meter i's
+    /// reading into a frame payload; readings are drawn up to `maxReading`.
+    mutating func readingFrames(
+        maxReading: UInt64, encryptor: (UInt64) throws -> (_ meterIndex: Int, _ reading: UInt64) throws -> [UInt8]
+    ) throws -> (frames: [[[UInt8]]], sums: [UInt64]) {
+        var frames: [[[UInt8]]] = []
+        var sums: [UInt64] = []
+        for label in labels {
+            let encrypt = try encryptor(label)
+            var perLabel: [[UInt8]] = []
+            perLabel.reserveCapacity(ids.count)
+            var sum: UInt64 = 0
+            for (i, id) in ids.enumerated() {
+                let reading = rng.next() % (maxReading + 1)
+                sum += reading
+                perLabel.append(intake.seal(.reading, to: id, label: label, payload: try encrypt(i, reading)))
+            }
+            frames.append(perLabel)
+            sums.append(sum)
+        }
+        return (frames, sums)
+    }
+}
