@@ -13,10 +13,15 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        // Shared by the benchmark targets: thread CPU metric, zero allocation thresholds.
+        .target(
+            name: "BenchmarkSupport", dependencies: [.product(name: "Benchmark", package: "benchmark")],
+            path: "Benchmarks/BenchmarkSupport"),
         .executableTarget(
             name: "LWRPSA",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
+                "BenchmarkSupport",
                 .product(name: "MeterCrypto", package: "PrivateMetering"),
                 .product(name: "Aggregation", package: "PrivateMetering"),
             ],
@@ -28,6 +33,7 @@ let package = Package(
             name: "Cost",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
+                "BenchmarkSupport",
                 .product(name: "CostReport", package: "PrivateMetering"),
             ],
             path: "Benchmarks/Cost",
@@ -37,6 +43,7 @@ let package = Package(
             name: "Paillier",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
+                "BenchmarkSupport",
                 .product(name: "MeterCrypto", package: "PrivateMetering"),
                 .product(name: "Aggregation", package: "PrivateMetering"),
                 .product(name: "BigNum", package: "PrivateMetering"),

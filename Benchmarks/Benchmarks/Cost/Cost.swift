@@ -27,13 +27,13 @@
 //                        (mask removal and the discrete logarithm) as its own metric.
 
 import Benchmark
+import BenchmarkSupport
 import CostReport
 
-/// Thread CPU time (CostReport's clock) as the harness's Int.
+/// Thread CPU time as the harness's Int.
 @inline(__always)
-func cpuNow() -> Int { Int(threadCPUNanoseconds()) }
+func cpuNow() -> Int { BenchmarkSupport.threadCPUNanoseconds() }
 
-let threadCPU = BenchmarkMetric.custom("thread CPU (ns)")
 let prepareCPU = BenchmarkMetric.custom("prepare thread CPU (ns)")
 let boundaryCPU = BenchmarkMetric.custom("boundary thread CPU (ns)")
 
@@ -70,9 +70,7 @@ let benchmarks: @Sendable () -> Void = {
         warmupIterations: 10,
         maxDuration: .seconds(2),
         maxIterations: 20_000)
-    let zero = BenchmarkThresholds(
-        relative: BenchmarkThresholds.Relative.none,
-        absolute: [.p0: 0, .p25: 0, .p50: 0, .p75: 0, .p90: 0, .p99: 0, .p100: 0])
+    let zero = zeroAllocationThresholds()
     let allocation = Benchmark.Configuration(
         metrics: [.mallocCountTotal],
         warmupIterations: 2,

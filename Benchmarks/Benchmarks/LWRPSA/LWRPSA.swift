@@ -18,36 +18,10 @@
 
 import Aggregation
 import Benchmark
+import BenchmarkSupport
 import MeterCrypto
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
-// MARK: - Thread CPU time
-
-/// CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID), in nanoseconds. The harness's
-/// own CPU metrics read the process clock, which ticks in 10 ms steps on these VMs.
-@inline(__always)
-func threadCPUNanoseconds() -> Int {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return Int(ts.tv_sec) * 1_000_000_000 + Int(ts.tv_nsec)
-}
-
-/// Reported next to the wall clock for every timing benchmark.
-let threadCPU = BenchmarkMetric.custom("thread CPU (ns)")
-
-/// Runs `body` and records its thread CPU time as `threadCPU`.
-@inline(__always)
-func measuringThreadCPU<R>(_ benchmark: Benchmark, _ body: () throws -> R) rethrows -> R {
-    let start = threadCPUNanoseconds()
-    let result = try body()
-    benchmark.measurement(threadCPU, threadCPUNanoseconds() - start)
-    return result
-}
 
 // MARK: - Inputs
 
@@ -249,9 +223,7 @@ let benchmarks: @Sendable () -> Void = {
     // Stored thresholds: Thresholds/LWRPSA.<name>.p90.json = {"mallocCountTotal": 0}.
 
     let allocRepeats = 16
-    let zero = BenchmarkThresholds(
-        relative: BenchmarkThresholds.Relative.none,
-        absolute: [.p0: 0, .p25: 0, .p50: 0, .p75: 0, .p90: 0, .p99: 0, .p100: 0])
+    let zero = zeroAllocationThresholds()
     let allocation = Benchmark.Configuration(
         metrics: [.mallocCountTotal],
         warmupIterations: 1,

@@ -23,39 +23,16 @@
 
 import Aggregation
 import Benchmark
+import BenchmarkSupport
 import BigNum
 import MeterCrypto
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
-// MARK: - Thread CPU time
 
-@inline(__always)
-func threadCPUNanoseconds() -> Int {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return Int(ts.tv_sec) * 1_000_000_000 + Int(ts.tv_nsec)
-}
-
-/// Reported next to the wall clock for every timing benchmark (the harness's own CPU
-/// metrics read the process clock, which ticks in 10 ms steps on these VMs).
-let threadCPU = BenchmarkMetric.custom("thread CPU (ns)")
 /// 100 × (firmware r^N) / (mpz_powm_sec r^N), both timed on the thread CPU clock in the
 /// same iteration with the same r (the harness prints custom metrics as integers, scaled
 /// by thousands, so the ratio is kept in percent to stay below 1000).
 let ratioPercent = BenchmarkMetric.custom("firmware / mpz_powm_sec (%)")
-
-@inline(__always)
-func measuringThreadCPU<R>(_ benchmark: Benchmark, _ body: () throws -> R) rethrows -> R {
-    let start = threadCPUNanoseconds()
-    let result = try body()
-    benchmark.measurement(threadCPU, threadCPUNanoseconds() - start)
-    return result
-}
 
 // MARK: - Fixtures
 
@@ -289,9 +266,7 @@ let benchmarks: @Sendable () -> Void = {
 
     // ---- heap allocations of the firmware paths -------------------------------------------
 
-    let zero = BenchmarkThresholds(
-        relative: BenchmarkThresholds.Relative.none,
-        absolute: [.p0: 0, .p25: 0, .p50: 0, .p75: 0, .p90: 0, .p99: 0, .p100: 0])
+    let zero = zeroAllocationThresholds()
     let allocation = Benchmark.Configuration(
         metrics: [.mallocCountTotal], warmupIterations: 1, maxDuration: .seconds(3), maxIterations: 20,
         thresholds: [.mallocCountTotal: zero])
