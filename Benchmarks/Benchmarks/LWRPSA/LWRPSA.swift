@@ -21,8 +21,6 @@ import Benchmark
 import BenchmarkSupport
 import MeterCrypto
 
-
-
 // MARK: - Inputs
 
 /// Deterministic inputs (the benchmark must not depend on a random draw).
@@ -109,7 +107,8 @@ struct AggregationFixture: Sendable {
             for frame in frames[i] { _ = try aggregator.accept(frame) }
             let decrypted = try aggregator.decryptSum(label: labels[i])
             guard decrypted == sums[i] else {
-                throw Failure(description: "n = \(meters), label \(labels[i]): decrypted \(decrypted), true sum \(sums[i])")
+                throw Failure(
+                    description: "n = \(meters), label \(labels[i]): decrypted \(decrypted), true sum \(sums[i])")
             }
         }
     }

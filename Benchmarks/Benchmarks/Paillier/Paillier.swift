@@ -27,8 +27,6 @@ import BenchmarkSupport
 import BigNum
 import MeterCrypto
 
-
-
 /// 100 × (firmware r^N) / (mpz_powm_sec r^N), both timed on the thread CPU clock in the
 /// same iteration with the same r (the harness prints custom metrics as integers, scaled
 /// by thousands, so the ratio is kept in percent to stay below 1000).
