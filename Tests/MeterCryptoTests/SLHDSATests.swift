@@ -118,11 +118,15 @@ struct SLHDSAVerifierTests {
         }
     }
 
-    /// Byte offsets to tamper with: R, the first and last FORS element, and in every
+    /// Byte offsets to tamper with: R, the first and last FORS element and one in the middle
+    /// tree, and in every
     /// hypertree layer its first WOTS+ value, its last one (checksum) and its last
     /// authentication node.
     static func tamperOffsets(_ p: SLHDSAParameters) -> [(String, Int)] {
-        var offsets: [(String, Int)] = [("R", 0), ("FORS secret 0", p.n), ("FORS last auth", p.n + p.forsSignatureBytes - 1)]
+        var offsets: [(String, Int)] = [
+            ("R", 0), ("FORS secret 0", p.n), ("FORS last auth", p.n + p.forsSignatureBytes - 1),
+            ("FORS middle tree auth 1", p.n + (p.k / 2 * (p.a + 1) + 2) * p.n + 9),
+        ]
         let ht = p.n + p.forsSignatureBytes
         for layer in 0..<p.d {
             let base = ht + layer * p.xmssSignatureBytes
@@ -145,7 +149,8 @@ struct SLHDSAVerifierTests {
             for bit in [0, 7] {
                 var bad = signature
                 bad[offset] ^= UInt8(1 << bit)
-                #expect(!verifyOneShot(parameters, publicKey: pk, message: message, signature: bad), "\(part), bit \(bit)")
+                #expect(
+                    !verifyOneShot(parameters, publicKey: pk, message: message, signature: bad), "\(part), bit \(bit)")
             }
         }
     }
