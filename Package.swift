@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "BigNum", targets: ["BigNum"]),
         .library(name: "MeterSimulator", targets: ["MeterSimulator"]),
         .library(name: "CostReport", targets: ["CostReport"]),
+        .library(name: "Provisioning", targets: ["Provisioning"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2")
@@ -45,6 +46,8 @@ let package = Package(
         // Host side.
         .target(name: "BigNum", dependencies: ["CGMP"]),
         .target(name: "Aggregation", dependencies: ["MeterCrypto", "BigNum"]),
+        // The provisioning authority: SLH-DSA key generation and signing of statements.
+        .target(name: "Provisioning", dependencies: ["MeterCrypto"]),
         .target(
             name: "MeterSimulator",
             dependencies: ["MeterFirmware", "MeterHAL", "Aggregation", "MeterCrypto", "BigNum"]),
@@ -78,5 +81,6 @@ let package = Package(
             dependencies: ["Aggregation", "MeterSimulator", "MeterCrypto", "BigNum", "TestSupport"]),
         .testTarget(name: "CostReportTests", dependencies: ["CostReport", "HeapCounter", "MeterCrypto"]),
         .testTarget(name: "BigNumTests", dependencies: ["BigNum", "TestSupport"]),
+        .testTarget(name: "ProvisioningTests", dependencies: ["Provisioning", "MeterCrypto", "TestSupport"]),
     ]
 )
