@@ -10,6 +10,9 @@ let embedded: [SwiftSetting] = [
     .unsafeFlags(["-no-allocations"]),
 ]
 
+// Hash-heavy host code (SLH-DSA signing in the tests) is optimised in debug builds too.
+let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "PrivateMetering",
     platforms: [.macOS(.v15)],
@@ -34,7 +37,11 @@ let package = Package(
             providers: [.apt(["libgmp-dev"])]),
 
         // Firmware, host build.
-        .target(name: "MeterCrypto", dependencies: ["CGMP"], path: "firmware/MeterCrypto"),
+        // -O even in debug builds: the tests sign SLH-DSA (hundreds of thousands of Keccak
+        // calls per signature), which takes seconds unoptimised.
+        .target(
+            name: "MeterCrypto", dependencies: ["CGMP"], path: "firmware/MeterCrypto",
+            swiftSettings: optimizedInDebug),
         .target(
             name: "MeterFirmware", dependencies: ["MeterCrypto", "MeterHAL"],
             path: "firmware/MeterFirmware"),
@@ -47,7 +54,7 @@ let package = Package(
         .target(name: "BigNum", dependencies: ["CGMP"]),
         .target(name: "Aggregation", dependencies: ["MeterCrypto", "BigNum"]),
         // The provisioning authority: SLH-DSA key generation and signing of statements.
-        .target(name: "Provisioning", dependencies: ["MeterCrypto"]),
+        .target(name: "Provisioning", dependencies: ["MeterCrypto"], swiftSettings: optimizedInDebug),
         .target(
             name: "MeterSimulator",
             dependencies: ["MeterFirmware", "MeterHAL", "Aggregation", "MeterCrypto", "BigNum"]),
