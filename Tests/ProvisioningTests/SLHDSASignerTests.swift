@@ -4,35 +4,8 @@ import Provisioning
 import TestSupport
 import Testing
 
-/// Tests/MeterCryptoTests/Vectors/slhdsa_shake.json (made by scripts/vectors/make_slhdsa_vectors.py
-/// with the independent `slh-dsa` Python package), read from the source tree: the vectors
-/// are the meter verifier's test resources.
-struct SLHDSAVectors: Decodable {
-    struct Case: Decodable {
-        let parameters: String
-        let seed: String
-        let publicKey: String
-        let message: String
-        let deterministic: Bool
-        let signature: String
-    }
-    let context: String
-    let cases: [Case]
-
-    static func load() throws -> SLHDSAVectors {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("MeterCryptoTests/Vectors/slhdsa_shake.json")
-        return try JSONDecoder().decode(SLHDSAVectors.self, from: Data(contentsOf: url))
-    }
-}
-
-func parameters(named name: String) -> SLHDSAParameters? {
-    switch name {
-    case "shake128f": .shake128f
-    case "shake128s": .shake128s
-    default: nil
-    }
-}
+/// The sets the vector file names.
+let parameterSets: [String: SLHDSAParameters] = ["shake128f": .shake128f, "shake128s": .shake128s]
 
 /// The context string of authority statements, as the meter's verifier takes it.
 let statementContext: StaticString = "PM-STATEMENT-v1"
@@ -96,7 +69,7 @@ struct SLHDSASignerTests {
         let vectors = try SLHDSAVectors.load()
         var reproduced = 0
         for item in vectors.cases {
-            let p = try #require(parameters(named: item.parameters))
+            let p = try #require(parameterSets[item.parameters])
             let key = SLHDSASecretKey(parameters: p, seed: Hex.decode(item.seed))
             #expect(Hex.encode(key.publicKey) == item.publicKey, "\(item.parameters) public key")
             guard item.deterministic else { continue }
@@ -131,7 +104,9 @@ struct SLHDSASignerTests {
             let randomness: [UInt8]? = index.isMultiple(of: 2) ? rng.bytes(16) : nil
             let signature = key.sign(message, context: context, addRandomness: randomness)
             #expect(signature.count == 17088)
-            if context == "\(statementContext)" { #expect(meterVerifies(.shake128f, key.publicKey, message, signature)) }
+            if context == "\(statementContext)" {
+                #expect(meterVerifies(.shake128f, key.publicKey, message, signature))
+            }
             let check = SLHDSAOracle.Check(
                 parameters: "shake128f", publicKey: Hex.encode(key.publicKey), message: Hex.encode(message),
                 context: context, signature: Hex.encode(signature))
@@ -156,7 +131,8 @@ struct SLHDSASignerTests {
             let pk = Hex.decode(signed.publicKey)
             let message = Hex.decode(signed.message)
             var signature = Hex.decode(signed.signature)
-            #expect(meterVerifies(.shake128f, pk, message, signature), "slhdsa signature, \(message.count)-byte message")
+            #expect(
+                meterVerifies(.shake128f, pk, message, signature), "slhdsa signature, \(message.count)-byte message")
             signature[signature.count / 2] ^= 4
             #expect(!meterVerifies(.shake128f, pk, message, signature))
         }
@@ -167,19 +143,23 @@ struct SLHDSASignerTests {
 /// Release figures: `swift test -c release --filter SLHDSATimingReport`.
 @Suite("SLH-DSA timing report")
 struct SLHDSATimingReport {
-    @Test("sign and verify 128f, printed")
-    func report() {
-        let key = SLHDSASecretKey(parameters: .shake128f, seed: (0..<48).map { UInt8($0) })
-        let message = [UInt8](repeating: 0x5A, count: 200)
+    @Test("sign and verify, printed", arguments: ["shake128f", "shake128s"])
+    func report(set: String) throws {
+        let p = try #require(parameterSets[set])
         let clock = ContinuousClock()
+        var key: SLHDSASecretKey?
+        let keygenTime = clock.measure { key = SLHDSASecretKey(parameters: p, seed: (0..<48).map { UInt8($0) }) }
+        let secretKey = try #require(key)
+        let message = [UInt8](repeating: 0x5A, count: 200)
         var signature: [UInt8] = []
-        let signTime = clock.measure { signature = key.sign(message, context: "\(statementContext)") }
+        let signTime = clock.measure { signature = secretKey.sign(message, context: "\(statementContext)") }
         var ok = false
         let rounds = 10
         let verifyTime = clock.measure {
-            for _ in 0..<rounds { ok = meterVerifies(.shake128f, key.publicKey, message, signature) }
+            for _ in 0..<rounds { ok = meterVerifies(p, secretKey.publicKey, message, signature) }
         }
         #expect(ok)
-        print("SLH-DSA-SHAKE-128f: sign \(signTime), verify \(verifyTime / rounds) (mean of \(rounds))")
+        print(
+            "SLH-DSA \(set): keygen \(keygenTime), sign \(signTime), verify \(verifyTime / rounds) (mean of \(rounds))")
     }
 }
