@@ -88,6 +88,7 @@ let package = Package(
             dependencies: ["Aggregation", "MeterSimulator", "MeterCrypto", "BigNum", "TestSupport"]),
         .testTarget(name: "CostReportTests", dependencies: ["CostReport", "HeapCounter", "MeterCrypto"]),
         .testTarget(name: "BigNumTests", dependencies: ["BigNum", "TestSupport"]),
-        .testTarget(name: "ProvisioningTests", dependencies: ["Provisioning", "MeterCrypto", "TestSupport"]),
+        .testTarget(
+            name: "ProvisioningTests", dependencies: ["Provisioning", "MeterCrypto", "TestSupport", "CostReport"]),
     ]
 )
