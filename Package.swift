@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "BigNum", targets: ["BigNum"]),
         .library(name: "MeterSimulator", targets: ["MeterSimulator"]),
         .library(name: "CostReport", targets: ["CostReport"]),
+        .library(name: "Provisioning", targets: ["Provisioning"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2")
@@ -45,9 +46,11 @@ let package = Package(
         // Host side.
         .target(name: "BigNum", dependencies: ["CGMP"]),
         .target(name: "Aggregation", dependencies: ["MeterCrypto", "BigNum"]),
+        // The provisioning authority: factory keys, enrolment checks, signed statements.
+        .target(name: "Provisioning", dependencies: ["MeterCrypto", "Aggregation", "BigNum"]),
         .target(
             name: "MeterSimulator",
-            dependencies: ["MeterFirmware", "MeterHAL", "Aggregation", "MeterCrypto", "BigNum"]),
+            dependencies: ["MeterFirmware", "MeterHAL", "Aggregation", "MeterCrypto", "BigNum", "Provisioning"]),
         // The cost report (`metering cost`). CAllocationCounter replaces malloc for the whole
         // process, so only executables depend on it (through HeapCounter), never a library.
         .target(name: "CostProbes", path: "Sources/CostProbes"),
@@ -56,6 +59,7 @@ let package = Package(
             name: "CostReport",
             dependencies: [
                 "MeterSimulator", "MeterFirmware", "MeterCrypto", "MeterHAL", "Aggregation", "BigNum", "CostProbes",
+                "Provisioning",
             ]),
         .target(name: "HeapCounter", dependencies: ["CostReport", "CAllocationCounter"]),
         .executableTarget(
@@ -72,11 +76,16 @@ let package = Package(
             resources: [.copy("Vectors")]),
         .testTarget(
             name: "MeterFirmwareTests",
-            dependencies: ["MeterFirmware", "MeterSimulator", "MeterHAL", "Aggregation", "BigNum", "TestSupport"]),
+            dependencies: [
+                "MeterFirmware", "MeterSimulator", "MeterHAL", "Aggregation", "BigNum", "Provisioning", "TestSupport",
+            ]),
         .testTarget(
             name: "AggregationTests",
-            dependencies: ["Aggregation", "MeterSimulator", "MeterCrypto", "BigNum", "TestSupport"]),
+            dependencies: ["Aggregation", "MeterSimulator", "MeterCrypto", "BigNum", "Provisioning", "TestSupport"]),
         .testTarget(name: "CostReportTests", dependencies: ["CostReport", "HeapCounter", "MeterCrypto"]),
         .testTarget(name: "BigNumTests", dependencies: ["BigNum", "TestSupport"]),
+        .testTarget(
+            name: "ProvisioningTests",
+            dependencies: ["Provisioning", "Aggregation", "MeterCrypto", "MeterSimulator", "MeterFirmware", "TestSupport"]),
     ]
 )
