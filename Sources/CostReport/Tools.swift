@@ -95,6 +95,10 @@ public struct FirmwareFootprint: Codable, Sendable, Equatable {
     /// Symbols the object needs from outside (GMP's mpn_sec_*, memset, ...): their code
     /// is not in flashBytes.
     public let externalSymbols: [String]
+    /// Text of the symbols whose (mangled) names contain "SLHDSA": the signature
+    /// verifier's share of `text`, without what the optimiser inlined into its callers
+    /// (nil: not measured).
+    public let signatureVerifierText: Int?
 }
 
 /// scripts/check-firmware.sh --json --scheme NAME.
@@ -128,7 +132,32 @@ public struct FirmwareSizer: Sendable {
         return FirmwareFootprint(
             scheme: raw.scheme ?? scheme, optimization: raw.optimization, target: raw.target, sources: raw.sources,
             text: raw.text, data: raw.data, bss: raw.bss, flashBytes: raw.flash_bytes,
-            externalSymbols: raw.external_symbols)
+            externalSymbols: raw.external_symbols, signatureVerifierText: try? symbolText(output, containing: "SLHDSA"))
+    }
+
+    /// Sum of the sizes of text symbols of `object` whose names contain `fragment` (nm -S).
+    func symbolText(_ object: URL, containing fragment: String) throws -> Int {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["nm", "-S", object.path]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw ToolError.failed(script: "nm", status: process.terminationStatus, stderr: "")
+        }
+        var total = 0
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            let f = line.split(separator: " ")
+            guard f.count == 4, "tTwW".contains(f[2]), f[3].contains(fragment), let size = Int(f[1], radix: 16) else {
+                continue
+            }
+            total += size
+        }
+        return total
     }
 }
 
