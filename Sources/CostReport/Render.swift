@@ -69,6 +69,7 @@ extension CostReport {
             row("setup", id, "statements", "\(s.cpuPerStatement.samples)", "count")
             row("setup", id, "heap_allocations_per_statement", s.heapAllocations.map { "\($0)" } ?? "", "count")
             row("setup", id, "peak_stack", s.peakStackBytes.map { "\($0)" } ?? "", "bytes")
+            row("setup", id, "peak_stack_signature_chunks", s.streamingStackBytes.map { "\($0)" } ?? "", "bytes")
             row("setup", id, "verifier_flash", s.verifierFlashBytes.map { "\($0)" } ?? "", "bytes")
             row("setup", id, "firmware_flash", s.firmwareFlashBytes.map { "\($0)" } ?? "", "bytes")
             row("setup", id, "statement_body", "\(s.sizes.bodyBytes)", "bytes")
@@ -149,6 +150,7 @@ extension CostReport {
             add("  SLHDSA.verify alone") { us($0.verifyAlone.medianUs) }
             add("heap allocations") { s in s.heapAllocations.map { "\($0)" } ?? "not counted" }
             add("peak stack B") { s in s.peakStackBytes.map(grouped) ?? "n/a" }
+            add("  signature chunks") { s in s.streamingStackBytes.map(grouped) ?? "n/a" }
             add("verifier flash B (of)") { s in
                 guard let v = s.verifierFlashBytes else { return "n/a" }
                 return "\(grouped(v)) (\(s.firmwareFlashBytes.map(grouped) ?? "?"))"

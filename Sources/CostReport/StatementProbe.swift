@@ -209,6 +209,8 @@ public struct SetupCost: Encodable, Sendable {
     public let allocationRuns: Int
     /// Deepest poll of one statement, on the painted stack (harness frames included).
     public let peakStackBytes: Int?
+    /// Deepest poll of the chunks before the last (the signature streaming through the verifier).
+    public let streamingStackBytes: Int?
     public let stackHarnessBytes: Int?
     /// Text of the SLH-DSA symbols in the scheme's firmware (nil: not measured).
     public let verifierFlashBytes: Int?
@@ -217,7 +219,8 @@ public struct SetupCost: Encodable, Sendable {
     public let sizes: StatementSizes
 
     enum CodingKeys: String, CodingKey {
-        case id, cpuPerStatement, lastChunk, verifyAlone, heapAllocations, allocationRuns, peakStackBytes
+        case id, cpuPerStatement, lastChunk, verifyAlone, heapAllocations, allocationRuns, peakStackBytes,
+            streamingStackBytes
         case stackHarnessBytes, verifierFlashBytes, firmwareFlashBytes, sizes
     }
 
@@ -231,6 +234,7 @@ public struct SetupCost: Encodable, Sendable {
         try c.encode(heapAllocations, forKey: .heapAllocations)
         try c.encode(allocationRuns, forKey: .allocationRuns)
         try c.encode(peakStackBytes, forKey: .peakStackBytes)
+        try c.encode(streamingStackBytes, forKey: .streamingStackBytes)
         try c.encode(stackHarnessBytes, forKey: .stackHarnessBytes)
         try c.encode(verifierFlashBytes, forKey: .verifierFlashBytes)
         try c.encode(firmwareFlashBytes, forKey: .firmwareFlashBytes)
@@ -262,9 +266,11 @@ extension CostReporter {
                 allocations = total
             }
             var peak: Int? = nil
+            var streaming: Int? = nil
             var harness: Int? = nil
             if options.stackReadings > 0 {
                 var deepest = 0
+                var chunk = 0
                 var failure: StackProbeError? = nil
                 let empty = Result { () throws(StackProbeError) in
                     try StackProbe.measure(stackBytes: options.stackBytes) {}
@@ -274,9 +280,12 @@ extension CostReporter {
                         try StackProbe.measure(stackBytes: options.stackBytes) { probe.poll() }
                     }
                     switch use {
-                    case .success(let u): deepest = max(deepest, u.highWaterBytes)
+                    case .success(let u):
+                        deepest = max(deepest, u.highWaterBytes)
+                        if chunk < probe.chunkCount - 1 { streaming = max(streaming ?? 0, u.highWaterBytes) }
                     case .failure(let e): failure = e
                     }
+                    chunk += 1
                 }
                 switch empty {
                 case .success(let u): harness = u.highWaterBytes
@@ -314,7 +323,8 @@ extension CostReporter {
                 SetupCost(
                     id: scheme.id, cpuPerStatement: Distribution(nanoseconds: whole),
                     lastChunk: Distribution(nanoseconds: last), verifyAlone: Distribution(nanoseconds: alone),
-                    heapAllocations: allocations, allocationRuns: 1, peakStackBytes: peak, stackHarnessBytes: harness,
+                    heapAllocations: allocations, allocationRuns: 1, peakStackBytes: peak,
+                    streamingStackBytes: streaming, stackHarnessBytes: harness,
                     verifierFlashBytes: footprint?.signatureVerifierText, firmwareFlashBytes: footprint?.flashBytes,
                     sizes: try StatementSizes.measure(
                         statement, meters: probe.kind == .groupParameters ? options.setupMeters : nil)))

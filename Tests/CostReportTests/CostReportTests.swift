@@ -258,6 +258,8 @@ struct CostReportTests {
             #expect(s.cpuPerStatement.samples == 2)
             let stack = try #require(s.peakStackBytes)
             #expect(stack > (s.stackHarnessBytes ?? 0) && stack < 256 * 1024)
+            let streaming = try #require(s.streamingStackBytes)
+            #expect(streaming > 0 && streaming <= stack)
             // Both the verifier's symbols and the whole firmware are measured; one is part of the other.
             let verifier = try #require(s.verifierFlashBytes)
             let flash = try #require(s.firmwareFlashBytes)
