@@ -45,11 +45,6 @@ struct AttacksCommand: ParsableCommand {
             }
             rows.append(
                 Row(id: attack.id, scheme: attack.scheme, outcome: outcome.outcome.rawValue, detail: outcome.detail))
-            if !json {
-                print("\(attack.id)  [\(attack.scheme)]  \(outcome.outcome.rawValue.uppercased())")
-                print("  tries:    \(attack.tries)")
-                print("  evidence: \(outcome.detail)")
-            }
         }
         let leaked = rows.filter { $0.outcome == AttackOutcome.Result.leaked.rawValue }.count
         if json {
@@ -57,9 +52,25 @@ struct AttacksCommand: ParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(Report(attacks: rows, leaked: leaked)), as: UTF8.self))
         } else {
+            printTable(selected, rows)
             print("")
             print("\(rows.count) attacks: \(rows.count - leaked) refused, \(leaked) leaked")
         }
         if leaked > 0 { throw ExitCode(1) }
+    }
+
+    /// The table (attack, scheme, outcome), then what each tries and the evidence.
+    func printTable(_ attacks: [any Attack], _ rows: [Row]) {
+        func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
+        let w = max(6, rows.map(\.id.count).max() ?? 0)
+        let ws = max(6, rows.map(\.scheme.count).max() ?? 0)
+        print("\(pad("attack", w))  \(pad("scheme", ws))  outcome")
+        for row in rows { print("\(pad(row.id, w))  \(pad(row.scheme, ws))  \(row.outcome)") }
+        for (attack, row) in zip(attacks, rows) {
+            print("")
+            print("\(row.id) (\(row.scheme)): \(row.outcome.uppercased())")
+            print("  tries:    \(attack.tries)")
+            print("  evidence: \(row.detail)")
+        }
     }
 }

@@ -165,11 +165,24 @@ func deliver(_ frames: [[UInt8]], to meter: SimulatedMeter) throws -> [MeterEven
     try frames.map { try meter.handle($0) }
 }
 
+/// An event without module prefixes ("status statementRejected").
+func name(_ e: MeterEvent) -> String {
+    switch e {
+    case .none: return "no answer"
+    case .readingSent(let label, _): return "reading sent (label \(label))"
+    case .publicKeySent: return "public key sent"
+    case .statementAccepted(let kind): return "statement accepted (\(kind))"
+    case .keyShareSent: return "key share sent"
+    case .statusSent(let code): return "status \(code)"
+    case .acknowledged(let label): return "acknowledged (label \(label))"
+    }
+}
+
 /// A short description of events, repeats counted ("statusSent(statementRejected) ×2").
 func describe(_ events: [MeterEvent]) -> String {
     var parts: [(String, Int)] = []
     for e in events {
-        let s = "\(e)"
+        let s = name(e)
         if let last = parts.last, last.0 == s { parts[parts.count - 1].1 += 1 } else { parts.append((s, 1)) }
     }
     return parts.map { $0.1 > 1 ? "\($0.0) ×\($0.1)" : $0.0 }.joined(separator: ", ")

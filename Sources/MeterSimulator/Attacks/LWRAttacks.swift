@@ -242,7 +242,7 @@ public struct StaleEpochFrameAttack: Attack {
         let old = try bench.complete()
         for (i, sent) in bench.runInterval().enumerated() {
             for frame in sent where frameType(frame) == .reading {
-                try bench.meters[i].deliver(try old.acceptAndAcknowledge(frame).ack)
+                _ = try bench.meters[i].handle(try old.acceptAndAcknowledge(frame).ack)
             }
         }
         // The new epoch: fresh enrolment (after a reboot: enrolments are spaced by a day
@@ -252,7 +252,19 @@ public struct StaleEpochFrameAttack: Attack {
         let members = try bench.authority.members(
             group: bench.members.group, epoch: epoch, scheme: .lwrPSA, meters: bench.members.meters)
         let setup = try LWRKeySetup(members: members, parameters: .standard, maxReading: 1000)
-        try SignedSetup.enrolAndSign(meters: bench.meters, relay: setup, authority: bench.authority)
+        for m in bench.meters {
+            let event = try m.handle(setup.enrolFrames().first { $0.meter == m.id }!.frame)
+            let sent = m.takeSent()
+            guard let key = sent.first(where: { frameType($0) == .publicKey }) else {
+                throw AttackBenchError(
+                    "meter \(m.id) did not enrol for epoch \(epoch): \(describe([event])), sent \(sent.map { frameType($0).map { "\($0)" } ?? "?" }) \(sent.compactMap(statusCode))")
+            }
+            try setup.receivePublicKey(key)
+        }
+        try setup.install(
+            bench.authority.signGroup(
+                group: members.group, epoch: epoch, parameterID: setup.parameterByte, keyMode: setup.keyMode,
+                maxReading: setup.maxReading, enrolments: setup.enrolments))
         let victim = bench.meters[0]
         let current = victim.firmware.currentLabel
         let fresh = try AttackGroup.complete(
