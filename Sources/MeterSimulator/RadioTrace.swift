@@ -37,9 +37,11 @@ public final class JSONLinesRadioTrace: RadioTrace, @unchecked Sendable {
     public static func line(_ direction: RadioDirection, meter: UInt32, frame: [UInt8]) -> String {
         let hex = frame.map { String(format: "%02x", $0) }.joined()
         guard let h = try? Frame.parseHeader(frame.span) else {
-            return #"{"direction":"\#(direction.rawValue)","meter":\#(meter),"group":null,"type":"unparsed","label":null,"hex":"\#(hex)"}"#
+            return
+                #"{"direction":"\#(direction.rawValue)","meter":\#(meter),"group":null,"type":"unparsed","label":null,"hex":"\#(hex)"}"#
         }
-        return #"{"direction":"\#(direction.rawValue)","meter":\#(meter),"group":\#(h.group),"type":"\#(h.type)","label":\#(h.label),"hex":"\#(hex)"}"#
+        return
+            #"{"direction":"\#(direction.rawValue)","meter":\#(meter),"group":\#(h.group),"type":"\#(h.type)","label":\#(h.label),"hex":"\#(hex)"}"#
     }
 
     public func record(_ direction: RadioDirection, meter: UInt32, frame: [UInt8]) {

@@ -12,7 +12,9 @@ struct AttacksCommand: ParsableCommand {
             when any attack leaks.
             """)
 
-    @Flag(help: "Print {\"attacks\": [{\"id\", \"scheme\", \"outcome\", \"detail\"}], \"leaked\": N} instead of the table.")
+    @Flag(
+        help:
+            "Print {\"attacks\": [{\"id\", \"scheme\", \"outcome\", \"detail\"}], \"leaked\": N} instead of the table.")
     var json = false
     @Option(help: "Run only the attack with this id (repeatable).")
     var only: [String] = []

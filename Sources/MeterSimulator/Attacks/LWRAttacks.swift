@@ -103,7 +103,9 @@ public struct ForgedRosterPeerAttack: Attack {
         guard let signed = bench.setup.signedGroup else { throw AttackBenchError("no signed group") }
         let accepted = try deliver(bench.setup.statementFrames(for: victim.id), to: victim)
         let intake = FrameIntake(members: bench.members)
-        func entry(_ payload: [UInt8]) -> [UInt8] { intake.seal(.rosterEntry, to: victim.id, label: 0, payload: payload) }
+        func entry(_ payload: [UInt8]) -> [UInt8] {
+            intake.seal(.rosterEntry, to: victim.id, label: 0, payload: payload)
+        }
         let own = signed.roster.entryPayload(0)
         let peer = signed.roster.entryPayload(1)
         let colluder = signed.roster.entryPayload(2)
@@ -257,7 +259,8 @@ public struct StaleEpochFrameAttack: Attack {
             let sent = m.takeSent()
             guard let key = sent.first(where: { frameType($0) == .publicKey }) else {
                 throw AttackBenchError(
-                    "meter \(m.id) did not enrol for epoch \(epoch): \(describe([event])), sent \(sent.map { frameType($0).map { "\($0)" } ?? "?" }) \(sent.compactMap(statusCode))")
+                    "meter \(m.id) did not enrol for epoch \(epoch): \(describe([event])), sent \(sent.map { frameType($0).map { "\($0)" } ?? "?" }) \(sent.compactMap(statusCode))"
+                )
             }
             try setup.receivePublicKey(key)
         }

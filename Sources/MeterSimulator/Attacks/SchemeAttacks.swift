@@ -82,7 +82,8 @@ struct PaillierAttackBench {
         let members = try authority.members(group: 1, epoch: epoch, scheme: .paillier, meters: [1, 2])
         let intake = FrameIntake(members: members)
         return statement.chunkPayloads.enumerated().map { c, payload in
-            intake.seal(.statement, to: meter, label: Statement.label(epoch: statement.epoch, chunk: c), payload: payload)
+            intake.seal(
+                .statement, to: meter, label: Statement.label(epoch: statement.epoch, chunk: c), payload: payload)
         }
     }
 }
@@ -111,9 +112,10 @@ public struct PaillierKeySwapAttack: Attack {
         regrouped[23] = 9
         let rogue = ProvisioningAuthority(seed: 666).sign(swapped)
         var events: [MeterEvent] = []
-        for statement in [SignedStatement(body: swapped, signature: signed.signature),
-            SignedStatement(body: regrouped, signature: signed.signature), rogue]
-        {
+        for statement in [
+            SignedStatement(body: swapped, signature: signed.signature),
+            SignedStatement(body: regrouped, signature: signed.signature), rogue,
+        ] {
             events.append(try deliver(bench.frames(statement, meter: victim.id, epoch: epoch), to: victim).last!)
         }
         let ready = victim.firmware.paillierReady
