@@ -121,6 +121,32 @@ struct AttackGroup {
     }
 }
 
+/// Group parameters over `keys` (meter → DH public key) for `relay`'s group and epoch,
+/// signed with the aggregator's own SLH-DSA key (one the meters never saw), installed in
+/// `relay` as if the authority had signed them.
+func installRogueGroup(_ relay: LWRKeySetup, keys: [UInt32: [UInt8]]) throws {
+    let roster = try RosterTree(publicKeys: keys)
+    let body = SignedGroup.body(
+        group: relay.members.group, epoch: relay.epoch, parameterID: relay.parameterByte, keyMode: relay.keyMode,
+        maxReading: relay.maxReading, roster: roster)
+    let aggregatorKey = ProvisioningAuthority(seed: 666)
+    try relay.install(SignedGroup(statement: aggregatorKey.sign(body), roster: roster))
+}
+
+/// A ready victim after an attack: its key store against `before`, the key shares it sent.
+struct ReadyVictim {
+    let unchanged: Bool
+    let shares: Int
+
+    init(_ victim: SimulatedMeter, before: MeterRecord?) {
+        shares = victim.takeSent().filter { frameType($0) == .keyShare }.count
+        unchanged = before != nil && before == victim.firmware.storedRecord && victim.firmware.phase == .ready
+    }
+
+    var refused: Bool { unchanged && shares == 0 }
+    var summary: String { "key store \(unchanged ? "unchanged, still ready" : "CHANGED"), \(shares) key-share frames" }
+}
+
 /// The header of a frame, nil when it does not parse.
 func header(_ frame: [UInt8]) -> FrameHeader? { try? Frame.parseHeader(frame.span) }
 

@@ -68,14 +68,7 @@ public struct UnsignedGroupAttack: Attack {
         _ = try victim.handle(request)
         for frame in victim.takeSent() where frameType(frame) == .publicKey { try relay.receivePublicKey(frame) }
         guard let enrolment = relay.enrolments[1] else { throw AttackBenchError("the victim did not enrol") }
-        let roster = try RosterTree(publicKeys: [
-            1: Array(enrolment[0..<FFDHGroup.byteCount]), 2: attackerPublicKey(0x5C),
-        ])
-        let body = SignedGroup.body(
-            group: 1, epoch: relay.epoch, parameterID: relay.parameterByte, keyMode: relay.keyMode, maxReading: 1000,
-            roster: roster)
-        let rogue = ProvisioningAuthority(seed: 666)  // the aggregator's own signing key
-        try relay.install(SignedGroup(statement: rogue.sign(body), roster: roster))
+        try installRogueGroup(relay, keys: [1: Array(enrolment[0..<FFDHGroup.byteCount]), 2: attackerPublicKey(0x5C)])
         let statement = try deliver(relay.statementFrames(for: 1), to: victim)
         let entries = try deliver(relay.rosterFrames(for: 1), to: victim)
         let sent = victim.takeSent()
@@ -142,14 +135,10 @@ public struct ReplayedStatementAttack: Attack {
         let victim = bench.meters[0]
         let before = victim.firmware.storedRecord
         let events = try deliver(bench.setup.setupFrames(for: victim.id), to: victim)
-        let sent = victim.takeSent()
-        let shares = sent.filter { frameType($0) == .keyShare }.count
-        let after = victim.firmware.storedRecord
-        let unchanged = before != nil && before == after && victim.firmware.phase == .ready
+        let state = ReadyVictim(victim, before: before)
         return .refused(
-            if: unchanged && shares == 0 && !events.contains(.statementAccepted(.groupParameters)),
-            "replayed statement and roster: \(describe(events)); key store \(unchanged ? "unchanged, still ready" : "CHANGED"), \(shares) key-share frames"
-        )
+            if: state.refused && !events.contains(.statementAccepted(.groupParameters)),
+            "replayed statement and roster: \(describe(events)); \(state.summary)")
     }
 }
 
@@ -174,20 +163,13 @@ public struct SetupResetAttack: Attack {
         let members = try bench.authority.members(
             group: bench.members.group, epoch: epoch, scheme: .lwrPSA, meters: bench.members.meters)
         let relay = try LWRKeySetup(members: members, parameters: .standard, maxReading: 1000)
-        let keys = Dictionary(uniqueKeysWithValues: bench.members.meters.map { ($0, attackerPublicKey(UInt8($0))) })
-        let roster = try RosterTree(publicKeys: keys)
-        let body = SignedGroup.body(
-            group: members.group, epoch: epoch, parameterID: relay.parameterByte, keyMode: relay.keyMode,
-            maxReading: 1000, roster: roster)
-        try relay.install(SignedGroup(statement: ProvisioningAuthority(seed: 666).sign(body), roster: roster))
+        try installRogueGroup(
+            relay, keys: Dictionary(uniqueKeysWithValues: members.meters.map { ($0, attackerPublicKey(UInt8($0))) }))
         let rogue = try deliver(relay.setupFrames(for: victim.id), to: victim)
-        let sent = victim.takeSent()
-        let after = victim.firmware.storedRecord
-        let unchanged = before != nil && before == after && victim.firmware.phase == .ready
-        let shares = sent.filter { frameType($0) == .keyShare }.count
+        let state = ReadyVictim(victim, before: before)
         return .refused(
-            if: unchanged && shares == 0,
-            "enrolment for the current epoch: \(describe([enrol])); rogue epoch-\(epoch) setup: \(describe(rogue)); key store \(unchanged ? "unchanged, still ready" : "CHANGED"), \(shares) key-share frames"
+            if: state.refused,
+            "enrolment for the current epoch: \(describe([enrol])); rogue epoch-\(epoch) setup: \(describe(rogue)); \(state.summary)"
         )
     }
 }
