@@ -100,8 +100,9 @@ public struct PaillierKeySwapAttack: Attack {
         let bench = try PaillierAttackBench()
         let victim = bench.meters[0]
         let epoch = bench.authority.issueEpoch()
+        _ = try bench.authority.signLayout(groups: [1: [1, 2]], epoch: epoch)
         let signed = try bench.authority.signPaillierKey(
-            meter: victim.id, publicKey: PaillierAttackBench.key.publicKey, groups: [1], epoch: epoch)
+            meter: victim.id, publicKey: PaillierAttackBench.key.publicKey, layoutEpoch: epoch)
         // An N the aggregator would know the factors of: any odd 2048-bit number will do here.
         var ownN = [UInt8](repeating: 0xA7, count: 256)
         ownN[0] = 0xC1
@@ -136,7 +137,7 @@ public struct ReplayedPaillierKeyAttack: Attack {
     public let id = "replayed-paillier-key"
     public let scheme = "paillier"
     public let tries =
-        "roll a meter back: after the epoch-2 key statement (groups [1]), replay the genuine epoch-1 one (groups [1, 2]) and the epoch-2 one again"
+        "roll a meter back: after the epoch-2 key statement (groups [1, 2]), replay the genuine epoch-1 one (groups [1]) and the epoch-2 one again"
     public init() {}
 
     public func run() throws -> AttackOutcome {
@@ -145,8 +146,10 @@ public struct ReplayedPaillierKeyAttack: Attack {
         let key = PaillierAttackBench.key.publicKey
         let e1 = bench.authority.issueEpoch()
         let e2 = bench.authority.issueEpoch()
-        let older = try bench.authority.signPaillierKey(meter: victim.id, publicKey: key, groups: [1, 2], epoch: e1)
-        let newer = try bench.authority.signPaillierKey(meter: victim.id, publicKey: key, groups: [1], epoch: e2)
+        _ = try bench.authority.signLayout(groups: [1: [1, 2]], epoch: e1)
+        _ = try bench.authority.signLayout(groups: [1: [1, 2], 2: [1, 2]], epoch: e2)
+        let older = try bench.authority.signPaillierKey(meter: victim.id, publicKey: key, layoutEpoch: e1)
+        let newer = try bench.authority.signPaillierKey(meter: victim.id, publicKey: key, layoutEpoch: e2)
         let accepted = try deliver(bench.frames(newer, meter: victim.id, epoch: e2), to: victim).last!
         guard accepted == .statementAccepted(.paillierKey) else {
             throw AttackBenchError("the newer statement was not taken: \(accepted)")
@@ -156,11 +159,11 @@ public struct ReplayedPaillierKeyAttack: Attack {
         let replayOld = try deliver(bench.frames(older, meter: victim.id, epoch: e1), to: victim).last!
         let replayNew = try deliver(bench.frames(newer, meter: victim.id, epoch: e2), to: victim).last!
         let after = victim.firmware.storedRecord
-        let unchanged = before != nil && before == after && victim.firmware.paillierGroupCount == 1
+        let unchanged = before != nil && before == after && victim.firmware.paillierGroupCount == 2
         return .refused(
             if: unchanged && replayOld != .statementAccepted(.paillierKey)
                 && replayNew != .statementAccepted(.paillierKey),
-            "epoch \(e2) taken; epoch-\(e1) replay: \(describe([replayOld])); epoch-\(e2) replay: \(describe([replayNew])); key store \(unchanged ? "unchanged (1 group, epoch \(after?.paillierEpoch ?? 0))" : "CHANGED")"
+            "epoch \(e2) taken; epoch-\(e1) replay: \(describe([replayOld])); epoch-\(e2) replay: \(describe([replayNew])); key store \(unchanged ? "unchanged (2 groups, epoch \(after?.paillierEpoch ?? 0))" : "CHANGED")"
         )
     }
 }
