@@ -10,6 +10,9 @@ let embedded: [SwiftSetting] = [
     .unsafeFlags(["-no-allocations"]),
 ]
 
+// Hash-heavy host code (SLH-DSA signing in the tests) is optimised in debug builds too.
+let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "PrivateMetering",
     platforms: [.macOS(.v15)],
@@ -34,7 +37,11 @@ let package = Package(
             providers: [.apt(["libgmp-dev"])]),
 
         // Firmware, host build.
-        .target(name: "MeterCrypto", dependencies: ["CGMP"], path: "firmware/MeterCrypto"),
+        // -O even in debug builds: the tests sign SLH-DSA (hundreds of thousands of Keccak
+        // calls per signature), which takes seconds unoptimised.
+        .target(
+            name: "MeterCrypto", dependencies: ["CGMP"], path: "firmware/MeterCrypto",
+            swiftSettings: optimizedInDebug),
         .target(
             name: "MeterFirmware", dependencies: ["MeterCrypto", "MeterHAL"],
             path: "firmware/MeterFirmware"),
@@ -46,8 +53,10 @@ let package = Package(
         // Host side.
         .target(name: "BigNum", dependencies: ["CGMP"]),
         .target(name: "Aggregation", dependencies: ["MeterCrypto", "BigNum"]),
-        // The provisioning authority: factory keys, enrolment checks, signed statements.
-        .target(name: "Provisioning", dependencies: ["MeterCrypto", "Aggregation", "BigNum"]),
+        // The provisioning authority: factory keys, enrolment checks, SLH-DSA signed statements.
+        .target(
+            name: "Provisioning", dependencies: ["MeterCrypto", "Aggregation", "BigNum"],
+            swiftSettings: optimizedInDebug),
         .target(
             name: "MeterSimulator",
             dependencies: ["MeterFirmware", "MeterHAL", "Aggregation", "MeterCrypto", "BigNum", "Provisioning"]),
@@ -86,6 +95,8 @@ let package = Package(
         .testTarget(name: "BigNumTests", dependencies: ["BigNum", "TestSupport"]),
         .testTarget(
             name: "ProvisioningTests",
-            dependencies: ["Provisioning", "Aggregation", "MeterCrypto", "MeterSimulator", "MeterFirmware", "TestSupport"]),
+            dependencies: [
+                "Provisioning", "Aggregation", "MeterCrypto", "MeterSimulator", "MeterFirmware", "TestSupport", "CostReport",
+            ]),
     ]
 )

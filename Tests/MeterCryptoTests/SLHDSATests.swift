@@ -2,32 +2,9 @@ import MeterCrypto
 import TestSupport
 import Testing
 
-/// Vectors/slhdsa_shake.json, made by scripts/vectors/make_slhdsa_vectors.py with the
-/// independent `slh-dsa` Python package.
-struct SLHDSAVectors: Decodable {
-    struct Case: Decodable {
-        let parameters: String
-        let seed: String
-        let publicKey: String
-        let message: String
-        let deterministic: Bool
-        let signature: String
-    }
-    let context: String
-    let cases: [Case]
-
-    static func load() throws -> SLHDSAVectors { try Vectors.load("slhdsa_shake", as: SLHDSAVectors.self) }
-}
-
 extension SLHDSAParameters {
-    /// The set a vector file names.
-    static func named(_ name: String) -> SLHDSAParameters? {
-        switch name {
-        case "shake128f": .shake128f
-        case "shake128s": .shake128s
-        default: nil
-        }
-    }
+    /// The sets the vector file names.
+    static let named: [String: SLHDSAParameters] = ["shake128f": .shake128f, "shake128s": .shake128s]
 }
 
 /// The context string every vector and statement uses.
@@ -84,7 +61,7 @@ struct SLHDSAVerifierTests {
         #expect(vectors.context == "\(statementContext)")
         #expect(vectors.cases.count == 6)
         for item in vectors.cases {
-            let parameters = try #require(SLHDSAParameters.named(item.parameters))
+            let parameters = try #require(SLHDSAParameters.named[item.parameters])
             let pk = Hex.decode(item.publicKey)
             let message = Hex.decode(item.message)
             let signature = Hex.decode(item.signature)
@@ -102,7 +79,7 @@ struct SLHDSAVerifierTests {
         let vectors = try SLHDSAVectors.load()
         var rng = SeededGenerator(seed: 205)
         for item in vectors.cases {
-            let parameters = try #require(SLHDSAParameters.named(item.parameters))
+            let parameters = try #require(SLHDSAParameters.named[item.parameters])
             let pk = Hex.decode(item.publicKey)
             let message = Hex.decode(item.message)
             var signature = Hex.decode(item.signature)
@@ -141,7 +118,7 @@ struct SLHDSAVerifierTests {
     func flippedBits(set: String) throws {
         let vectors = try SLHDSAVectors.load()
         let item = try #require(vectors.cases.first { $0.parameters == set })
-        let parameters = try #require(SLHDSAParameters.named(set))
+        let parameters = try #require(SLHDSAParameters.named[set])
         let pk = Hex.decode(item.publicKey)
         let message = Hex.decode(item.message)
         let signature = Hex.decode(item.signature)
