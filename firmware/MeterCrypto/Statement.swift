@@ -145,7 +145,7 @@ public enum Roster {
         return diff == 0
     }
 
-    /// Payload of a roster-entry downlink (`peerKey`): index u32 | meter u32 | y (384) | path.
+    /// Payload of a roster-entry downlink (`rosterEntry`): index u32 | meter u32 | y (384) | path.
     public static func entryBytes(depth: Int) -> Int { 8 + FFDHGroup.byteCount + depth * hashBytes }
 }
 
