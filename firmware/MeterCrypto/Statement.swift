@@ -1,6 +1,7 @@
 // What the provisioning authority signs and the meter checks before it acts, shared by
 // the firmware (which verifies) and the host (which builds and signs), so both read one
-// layout. docs/spec/statements.md describes the protocol around it.
+// layout. docs/spec/key-setup.md describes the protocol around it, docs/spec/signatures.md
+// the signature.
 //
 // A signed statement is a body of at most `Statement.maxBodyBytes` bytes and an
 // SLH-DSA-SHAKE-128f signature (FIPS 205, pure, context "PM-STATEMENT-v1") over it.
