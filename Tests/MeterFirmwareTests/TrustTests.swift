@@ -7,7 +7,7 @@ import TestSupport
 import Testing
 
 /// The trust review's attack 2 and 5 (and the replays behind 4), from the aggregator's side:
-/// on the code before signed statements the aggregator chose n and the peers (setupBegin was
+/// on the code before signed statements the aggregator chose n and the peers (its setupBegin was
 /// accepted in any phase, public keys were tagged under one group-wide MAC key) and one frame
 /// key served every group. Each test would succeed against that code; the firmware refuses.
 @Suite("Trust: the meter acts only on what the authority signed")
