@@ -52,9 +52,15 @@ public enum ProjectRoot {
 /// Runs a script and returns its standard output; standard error is returned in the
 /// error when it fails.
 func runScript(_ url: URL, arguments: [String], environment: [String: String] = [:]) throws -> Data {
+    try runTool(["bash", url.path] + arguments, name: url.lastPathComponent, environment: environment)
+}
+
+/// Runs `command` (through /usr/bin/env) and returns its standard output; `name` and its
+/// standard error are in the error when it fails.
+func runTool(_ command: [String], name: String, environment: [String: String] = [:]) throws -> Data {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["bash", url.path] + arguments
+    process.arguments = command
     var env = ProcessInfo.processInfo.environment
     for (k, v) in environment { env[k] = v }
     process.environment = env
@@ -74,7 +80,7 @@ func runScript(_ url: URL, arguments: [String], environment: [String: String] = 
     while !reader.isFinished { usleep(1000) }
     guard process.terminationStatus == 0 else {
         throw ToolError.failed(
-            script: url.lastPathComponent, status: process.terminationStatus,
+            script: name, status: process.terminationStatus,
             stderr: String(decoding: errData.data, as: UTF8.self))
     }
     return data
@@ -137,18 +143,7 @@ public struct FirmwareSizer: Sendable {
 
     /// Sum of the sizes of text symbols of `object` whose names contain `fragment` (nm -S).
     func symbolText(_ object: URL, containing fragment: String) throws -> Int {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["nm", "-S", object.path]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ToolError.failed(script: "nm", status: process.terminationStatus, stderr: "")
-        }
+        let data = try runTool(["nm", "-S", object.path], name: "nm")
         var total = 0
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
             let f = line.split(separator: " ")
