@@ -166,6 +166,22 @@ public struct StatementSizes: Codable, Sendable, Equatable {
         case rosterEntries, rosterDownlinkBytes, downlinkBytesPerMeter
     }
 
+    /// No roster: its figures are written as null, never left out.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(bodyBytes, forKey: .bodyBytes)
+        try c.encode(signatureBytes, forKey: .signatureBytes)
+        try c.encode(chunks, forKey: .chunks)
+        try c.encode(statementDownlinkBytes, forKey: .statementDownlinkBytes)
+        try c.encode(meters, forKey: .meters)
+        try c.encode(rosterDepth, forKey: .rosterDepth)
+        try c.encode(rosterEntryBytes, forKey: .rosterEntryBytes)
+        try c.encode(rosterEntries, forKey: .rosterEntries)
+        try c.encode(rosterDownlinkBytes, forKey: .rosterDownlinkBytes)
+        try c.encode(downlinkBytesPerMeter, forKey: .downlinkBytesPerMeter)
+    }
+
     /// The sizes of `statement`'s frames, and of the roster frames of a group of `meters`
     /// (a real `RosterTree` over random keys) when the statement carries a roster.
     static func measure(_ statement: SignedStatement, meters: Int?) throws -> StatementSizes {

@@ -299,6 +299,11 @@ struct CostReportTests {
         let sizes = try #require(first["sizes"] as? [String: Any])
         #expect(sizes["signature_bytes"] as? Int == 17_088)
         #expect(sizes["downlink_bytes_per_meter"] != nil)
+        // Paillier's key statement has no roster: its roster figures are null, not missing.
+        let paillier = try #require(
+            setup.first { ($0["sizes"] as? [String: Any])?["kind"] as? String == "paillierKey" })
+        let paillierSizes = try #require(paillier["sizes"] as? [String: Any])
+        #expect(paillierSizes["roster_depth"] is NSNull && paillierSizes["meters"] is NSNull)
         #expect(report.table().contains("SETUP, per signed statement"))
         #expect(report.csv().contains("setup,lwr-psa,standard,seed,,,signature,17088,bytes"))
     }
