@@ -13,8 +13,8 @@ struct FaultFixture {
     var meter: SimulatedMeter { bench.meters[0] }
     let record: MeterRecord
 
-    init() throws {
-        bench = try TestBench(meters: 2)
+    init(watts: UInt32 = 1000) throws {
+        bench = try TestBench(meters: 2, watts: watts)
         aggregator = try bench.completeSetup()
         guard let r = bench.meters[0].firmware.storedRecord else { throw SimulatorError.boardCreation }
         record = r
