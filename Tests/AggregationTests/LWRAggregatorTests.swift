@@ -139,7 +139,7 @@ struct LWRAggregatorTests {
         let f = try FrameFactory(meters: 2)
         let agg = try f.aggregator(current: 10)
         _ = try agg.accept(f.frame(meter: 10, label: 7, reading: 1))
-        agg.advance(to: 20)
+        try agg.advance(to: 20)
         #expect(throws: AggregationError.unknownLabel(7)) { try agg.decryptSum(label: 7) }
         #expect(throws: AggregationError.labelOutsideWindow(label: 7, accepted: 16...21)) {
             try agg.accept(f.frame(meter: 20, label: 7, reading: 1))

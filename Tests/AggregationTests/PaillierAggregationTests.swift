@@ -25,7 +25,7 @@ struct PaillierAggregationTests {
             let aggregate = try fixture.aggregator.aggregate(label: label)
             #expect(aggregate.meters == 3 && aggregate.group == 9 && aggregate.label == label)
             #expect(try supplier.decryptSum(aggregate) == truth)
-            fixture.aggregator.advance(to: label + 1)
+            try fixture.aggregator.advance(to: label + 1)
         }
         // The same through the scheme-independent pipeline.
         let pipeline = GroupSumPipeline(aggregator: fixture.aggregator, decryptor: supplier)
@@ -200,7 +200,7 @@ struct PaillierAggregationTests {
         var rng = SeededGenerator(seed: seed)
         var readings: [UInt32: [UInt64]] = [1: [], 2: []]
         for label in UInt64(0)..<UInt64(96 * days) {
-            fixture.aggregator.advance(to: label)
+            try fixture.aggregator.advance(to: label)
             for meter: UInt32 in [1, 2] {
                 let reading = UInt64.random(in: 0...800, using: &rng)
                 readings[meter]!.append(reading)

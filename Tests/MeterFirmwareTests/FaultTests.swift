@@ -144,7 +144,7 @@ struct FaultTests {
         #expect(f.meter.firmware.resendPending() == 1)
         #expect(f.meter.takeSent() == [expected])
         // The aggregator takes it once, and acks the duplicate again.
-        f.aggregator.advance(to: label)
+        try f.aggregator.advance(to: label)
         let first = try f.aggregator.acceptAndAcknowledge(expected)
         let again = try f.aggregator.acceptAndAcknowledge(expected)
         #expect(first.reported == 1 && again.reported == nil && again.ack == first.ack)

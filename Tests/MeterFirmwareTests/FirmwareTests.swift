@@ -94,7 +94,7 @@ struct FirmwareTests {
             }
             // 1 kW for 15 minutes is 250 Wh per meter.
             #expect(try aggregator.decryptSum(label: label) == 750)
-            aggregator.advance(to: label + 1)
+            try aggregator.advance(to: label + 1)
         }
     }
 
