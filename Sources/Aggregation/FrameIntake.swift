@@ -151,6 +151,11 @@ public struct LabelReuseAlarm: Sendable, Equatable, CustomStringConvertible {
     public let meter: UInt32
     public let label: UInt64
 
+    public init(meter: UInt32, label: UInt64) {
+        self.meter = meter
+        self.label = label
+    }
+
     public var description: String { "meter \(meter) sent two different ciphertexts for label \(label)" }
 
     /// A fingerprint of a ciphertext: its first 8 bytes when it has no more, else the first

@@ -164,3 +164,32 @@ struct LWRAggregatorTests {
         }
     }
 }
+
+@Suite("Aggregator: label reuse and the window's end")
+struct LabelReuseTests {
+    @Test("two different ciphertexts for one (meter, label) raise a typed label-reuse alarm, no ack")
+    func labelReuseAlarm() throws {
+        let factory = try FrameFactory(meters: 2)
+        let aggregator = try factory.aggregator()
+        let first = try factory.frame(meter: 10, label: 10, reading: 7)
+        let other = try factory.frame(meter: 10, label: 10, reading: 8)
+        _ = try aggregator.acceptAndAcknowledge(first)
+        // A retransmission is acked again and raises nothing.
+        #expect(try aggregator.acceptAndAcknowledge(first).reported == nil)
+        #expect(aggregator.labelReuseAlarms.isEmpty)
+        #expect(throws: AggregationError.labelReused(meter: 10, label: 10)) {
+            _ = try aggregator.acceptAndAcknowledge(other)
+        }
+        #expect(aggregator.labelReuseAlarms == [LabelReuseAlarm(meter: 10, label: 10)])
+        #expect("\(aggregator.labelReuseAlarms[0])" == "meter 10 sent two different ciphertexts for label 10")
+    }
+
+    @Test("advance(to: 2^64 − 1) is a typed error, not a trap")
+    func advanceToMax() throws {
+        let aggregator = try FrameFactory(meters: 2).aggregator()
+        #expect(throws: AggregationError.labelOutOfRange(.max)) { try aggregator.advance(to: .max) }
+        try aggregator.advance(to: .max - 1)
+        let frame = try FrameFactory(meters: 2).frame(meter: 10, label: .max, reading: 1)
+        #expect(try aggregator.accept(frame) == 1)
+    }
+}
