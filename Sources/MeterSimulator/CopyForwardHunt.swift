@@ -25,9 +25,11 @@ public struct CopyForwardReport: Codable, Sendable {
     /// Labels without a reading: the interval's boundary was cut before its reading was
     /// stored (its energy goes with the next reading when the cut was announced).
     public var labels_skipped = 0
-    /// Energy measured and never reported or still carried, in Wh: sudden cuts only.
+    /// Energy measured and neither reported nor still carried, in Wh, lost to sudden cuts
+    /// (the interval being closed and the carry, both in RAM).
     public var energy_lost_sudden_wh = 0
-    /// The same for announced cuts: 0 when the energy register works.
+    /// Energy the meter held unreported before an announced cut and not after its boot:
+    /// 0 when the energy register works.
     public var energy_lost_warned_wh = 0
     /// Status frames whose detail field held a reading of the run.
     public var readings_in_status_frames = 0
@@ -71,7 +73,7 @@ struct CopyForwardHunt {
         var heldUntil: [UInt64: UInt64] = [:]  // label → the label at which its ack is released
         var nextCut = 1 + rng.next() % 4
         var lastStored = firstLabel
-        var suddenIntervals = 0  // boundaries cut without warning (their energy may be lost)
+        var warnedLoss = 0  // Wh the meter held unreported before an announced cut and not after
         guard let record = meter.firmware.storedRecord else { throw FaultCampaignError.referenceRun("no state") }
 
         func collect(now label: UInt64) {
@@ -117,7 +119,9 @@ struct CopyForwardHunt {
                 let modes = [SIM_CUT_RANDOM, SIM_CUT_BEFORE, SIM_CUT_AFTER]
                 let mode = modes[Int(rng.next() % 3)]
                 let at = rng.next() % 10
-                if warned { meter.armPowerFail(afterOperations: at, mode: mode) } else {
+                if warned {
+                    meter.armPowerFail(afterOperations: at, mode: mode)
+                } else {
                     meter.armPowerCut(afterOperations: at, mode: mode)
                 }
             }
@@ -127,9 +131,16 @@ struct CopyForwardHunt {
             collect(now: label)
             if cut && (!meter.powered || meter.powerFailing) {
                 report.power_cuts += 1
-                if warned { report.warned_cuts += 1 } else { suddenIntervals += 1 }
+                if warned { report.warned_cuts += 1 }
                 if uncommittedCopy(meter, bench: bench) { report.cuts_during_copy_forward += 1 }
+                // A warning raised while acks were handled: the main loop sees it at its next poll.
+                if meter.powerFailing { _ = meter.firmware.poll() }
+                let carriedBefore = meter.firmware.carriedEnergy
                 try meter.reboot()
+                // What the meter held unreported before the cut, and holds after the boot.
+                if warned && meter.firmware.carriedEnergy < carriedBefore {
+                    warnedLoss += Int(carriedBefore - meter.firmware.carriedEnergy)
+                }
                 _ = meter.firmware.poll()
                 collect(now: label)
             } else if cut {
@@ -156,10 +167,9 @@ struct CopyForwardHunt {
         let reported = delivered.filter { $0.key >= firstLabel && $0.key < end }.values.reduce(0, +)
         let accounted = reported + meter.firmware.carriedEnergy + meter.firmware.lostWattHours
         let missing = measured > accounted ? Int(measured - accounted) : 0
-        // Sudden cuts lose at most one interval each; attribute the rest to announced ones.
-        let suddenBound = suddenIntervals * Int(Self.wattHoursPerInterval)
-        report.energy_lost_sudden_wh += min(missing, suddenBound)
-        report.energy_lost_warned_wh += max(0, missing - suddenBound)
+        // Announced cuts were measured one by one above; the rest went with sudden cuts.
+        report.energy_lost_warned_wh += warnedLoss
+        report.energy_lost_sudden_wh += max(0, missing - warnedLoss)
     }
 
     /// True when the outbox holds a copy entry written but not committed (a cut during

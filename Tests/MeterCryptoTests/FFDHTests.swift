@@ -394,7 +394,8 @@ struct FFDHTests {
         let key = privateKey([UInt8](repeating: 0x5A, count: 35))
         let clock = ContinuousClock()
         let jacobi = clock.measure { for _ in 0..<20 { _ = FFDHGroup.jacobiSymbol(y, modulo: FFDHGroup.prime) } } / 20
-        let power = clock.measure { for _ in 0..<5 { _ = try? FFDHGroup.sharedSecret(privateKey: key, peerPublicKey: y) } } / 5
+        let power =
+            clock.measure { for _ in 0..<5 { _ = try? FFDHGroup.sharedSecret(privateKey: key, peerPublicKey: y) } } / 5
         print("FFDH cost: Jacobi symbol \(jacobi), validate + y^x \(power), ratio \(power / jacobi)")
     }
 

@@ -73,7 +73,8 @@ struct EnergyRegisterTests {
         #expect(try sentReadings(f) == [label + 1: 500])
     }
 
-    @Test("a cut during the energy record's save leaves the old or the new record, never garbage",
+    @Test(
+        "a cut during the energy record's save leaves the old or the new record, never garbage",
         arguments: 0..<6)
     func cutDuringSave(_ run: Int) throws {
         let operation = UInt64(run / 3)

@@ -287,6 +287,7 @@ struct FaultTests {
         var options = FaultCampaignOptions()
         options.seed = 3
         options.readings = 36  // into the outbox's second sector
+        options.copyForwardMeters = 0  // its own test below
         let report = try FaultCampaigns.run(.powerCut, options: options)
         #expect(report.cut_points ?? 0 > 100)
         #expect(report.runs == 3 * (report.cut_points ?? 0))
@@ -302,6 +303,23 @@ struct FaultTests {
             let again = try #require(try FaultCampaigns.run(.powerCut, options: options).replayed)
             #expect(again.fault == replayed.fault && again.outcome == replayed.outcome)
         }
+    }
+
+    /// Finding 8's hunt: acks held back for days force copy-forward, and cuts hit it. Before
+    /// the fix one such cut stopped a meter storing readings for good (17 of 30 seeds).
+    @Test("power-cut campaign, copy-forward part: no meter stalls, no reading in a status, no warned energy lost")
+    func copyForwardHunt() throws {
+        var options = FaultCampaignOptions()
+        options.seed = 11
+        options.readings = 3
+        options.copyForwardMeters = 2
+        options.copyForwardLabels = 500
+        let hunt = try #require(try FaultCampaigns.run(.powerCut, options: options).copy_forward)
+        #expect(hunt.meters == 2 && hunt.power_cuts > 100 && hunt.held_acks > 0)
+        #expect(hunt.cuts_during_copy_forward > 0)
+        #expect(hunt.stalled_meters == 0 && hunt.failed_stores == 0)
+        #expect(hunt.readings_in_status_frames == 0 && hunt.labels_encrypted_twice == 0)
+        #expect(hunt.energy_lost_warned_wh == 0)
     }
 
     @Test("power-cut campaign in Paillier mode: key delivery, outbox, key rotation recover the old or new state")

@@ -37,9 +37,13 @@ struct UntrustedInputTests {
         #expect(short.withUnsafeBufferPointer { sim_board_radio_deliver(board, $0.baseAddress, 10) } == MH_OK)
         var out = [UInt8](repeating: 0, count: 50)
         var len: UInt32 = 0
-        let first = out.withUnsafeMutableBufferPointer { hal.pointee.radio_receive(hal.pointee.ctx, $0.baseAddress, 50, &len) }
+        let first = out.withUnsafeMutableBufferPointer {
+            hal.pointee.radio_receive(hal.pointee.ctx, $0.baseAddress, 50, &len)
+        }
         #expect(first == MH_ERR_TOO_LONG)
-        let second = out.withUnsafeMutableBufferPointer { hal.pointee.radio_receive(hal.pointee.ctx, $0.baseAddress, 50, &len) }
+        let second = out.withUnsafeMutableBufferPointer {
+            hal.pointee.radio_receive(hal.pointee.ctx, $0.baseAddress, 50, &len)
+        }
         #expect(second == MH_OK && len == 10 && out[0] == 2)
     }
 
