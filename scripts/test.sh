@@ -5,7 +5,7 @@
 #   3. scripts/check-firmware.sh (no heap allocator in the Embedded object; sizes)
 #
 # Needs: Debian's libgmp-dev (GMP), python3 with pycryptodome, mpmath, sympy, phe and
-# gmpy2 (independent implementations for the cross-check tests). All are installed when
+# gmpy2, slh-dsa (independent implementations for the cross-check tests). All are installed when
 # missing (apt-get as root, or through sudo; pip for the Python packages).
 #
 # Environment:

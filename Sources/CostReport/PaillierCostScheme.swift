@@ -62,6 +62,10 @@ public struct PaillierCostScheme: CostScheme {
 
     public func makeMeter() throws -> any ReadingProbe { try PaillierReadingProbe.make(key: Self.key(bits: bits)) }
 
+    public func makeStatementProbe() throws -> (any StatementProbe)? {
+        try SimulatedStatementProbe.paillierKey(Self.key(bits: bits).publicKey)
+    }
+
     public func makeLabelWorkload(meters: Int, labels: Int) throws -> any LabelWorkload {
         try PaillierLabelWorkload(key: Self.key(bits: bits), meters: meters, labels: labels)
     }
@@ -110,17 +114,21 @@ public struct PaillierCostScheme: CostScheme {
 /// Meter 1 of a two-meter Paillier group (`ProbeGroup`), the key delivered over the radio.
 enum PaillierReadingProbe {
     static func make(key: PaillierPrivateKey) throws -> SimulatedReadingProbe {
-        let (meters, keys) = try ProbeGroup.makeMeters()
-        let members = try GroupMembers(group: 1, scheme: .paillier, frameKeys: keys)
-        let layout = try GroupLayout(group: 1, meters: members.meters)
+        let (meters, members, authority) = try ProbeGroup.makeMeters(scheme: .paillier)
+        let layout = try GroupLayout(
+            signed: authority.signLayout(groups: [1: Set(members.meters)], epoch: members.epoch),
+            authorityKey: authority.publicKey)
         let aggregator = try PaillierAggregator(
             members: members, publicKey: key.publicKey, layout: layout, currentLabel: 0, keepsReadings: false)
         let supplier = PaillierSupplier(privateKey: key, layout: layout)
         for m in meters {
-            let payload = PaillierProvisioning.payload(
-                publicKey: key.publicKey, meter: m.id, groups: [1], provisioningKey: ProbeGroup.provisioningKey)
-            let event = try m.handle(aggregator.keyDeliveryFrame(meter: m.id, payload: payload))
-            guard event == .paillierKeyStored else { throw CostProbeError.setupFailed("key delivery: \(event)") }
+            let statement = try authority.signPaillierKey(
+                meter: m.id, publicKey: key.publicKey, layoutEpoch: members.epoch)
+            var event = MeterEvent.none
+            for frame in aggregator.keyStatementFrames(statement, meter: m.id) { event = try m.handle(frame) }
+            guard event == .statementAccepted(.paillierKey) else {
+                throw CostProbeError.setupFailed("key delivery: \(event)")
+            }
             _ = m.takeSent()
         }
         let label = try ProbeGroup.runFirstLabel(meters) { try aggregator.acceptAndAcknowledge($0).ack }

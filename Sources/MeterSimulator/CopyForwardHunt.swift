@@ -100,7 +100,9 @@ struct CopyForwardHunt {
                     report.lost_acks += 1
                     continue
                 }
-                if meter.powered, !meter.powerFailing { _ = try? meter.handle(bench.ack(label: header.label)) }
+                if meter.powered, !meter.powerFailing {
+                    _ = try? meter.handle(bench.ack(label: header.label, for: meter))
+                }
             }
             _ = meter.takeSent()
         }

@@ -223,7 +223,7 @@ public enum FaultCampaigns {
 /// One operation on the meter under test.
 enum Step {
     case provision
-    /// A downlink frame (setupBegin, peerKey, ack) and what it is.
+    /// A downlink frame (enrolRequest, statement chunk, roster entry, ack) and what it is.
     case downlink([UInt8], String)
     case encrypt(label: UInt64, reading: UInt64)
 
@@ -247,7 +247,7 @@ enum Step {
 /// Acknowledges every reading the harness has seen, one per poll, until the inbox is empty.
 func acknowledgeAll(_ log: RadioLog, bench: FaultBench, meter: SimulatedMeter) {
     for label in log.readings.keys.sorted() {
-        try? meter.deliver(bench.ack(label: label))
+        try? meter.deliver(bench.ack(label: label, for: meter))
         _ = meter.firmware.poll()
     }
 }

@@ -120,11 +120,12 @@ struct LWRAggregatorTests {
         }
         #expect(throws: AggregationError.incomplete(label: 9, missing: 2)) { try agg.decryptSum(label: 9) }
         #expect(throws: AggregationError.unknownLabel(8)) { try agg.decryptSum(label: 8) }
-        // A replay of the first frame, and a second reading from the same meter.
+        // A replay of the first frame, and a second reading from the same meter (a reused
+        // label: an alarm, and nothing changes).
         #expect(throws: AggregationError.duplicate(meter: 10, label: 9)) {
             try agg.accept(f.frame(meter: 10, label: 9, reading: 100))
         }
-        #expect(throws: AggregationError.duplicate(meter: 10, label: 9)) {
+        #expect(throws: AggregationError.labelReused(meter: 10, label: 9)) {
             try agg.accept(f.frame(meter: 10, label: 9, reading: 999))
         }
 
