@@ -17,6 +17,12 @@ public enum AggregationError: Error, Equatable, Sendable {
     case badTag(meter: UInt32)
     /// The meter already reported this label (a replay or a retransmission).
     case duplicate(meter: UInt32, label: UInt64)
+    /// The meter sent two different ciphertexts for one label: its label counter failed
+    /// (under LWR-PSA their difference reveals the difference of the two readings). An
+    /// alarm (`LabelReuseAlarm`), never acknowledged; the first ciphertext stays.
+    case labelReused(meter: UInt32, label: UInt64)
+    /// A label too close to 2^64 − 1 for the window to move to.
+    case labelOutOfRange(UInt64)
     /// The label lies outside the window the aggregator currently accepts.
     case labelOutsideWindow(label: UInt64, accepted: ClosedRange<UInt64>)
     /// The payload size does not fit the frame type and scheme.

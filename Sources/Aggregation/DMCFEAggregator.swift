@@ -88,7 +88,10 @@ public final class DMCFEAggregator: GroupAggregator, GroupSumDecryptor {
         }
         let y = weights[meter]!
         let weighted = y == 1 ? ct : DMCFE.power(ct, DMCFE.exponent(y))
-        return try labels.add(meter: meter, label: opened.header.label, initial: Limbs3072(1)) {
+        return try labels.add(
+            meter: meter, label: opened.header.label, fingerprint: LabelReuseAlarm.fingerprint(opened.payload),
+            initial: Limbs3072(1)
+        ) {
             (product: inout Limbs3072) throws(AggregationError) in product = DMCFE.multiply(product, weighted)
         }
     }
@@ -126,7 +129,9 @@ public final class DMCFEAggregator: GroupAggregator, GroupSumDecryptor {
         try decryptSum(aggregate(label: label))
     }
 
-    public func advance(to label: UInt64) { labels.advance(to: label) }
+    public func advance(to label: UInt64) throws(AggregationError) { try labels.advance(to: label) }
+
+    public var labelReuseAlarms: [LabelReuseAlarm] { labels.alarms }
 
     /// 0 < c < p and c^q = 1.
     static func inGroup(_ c: Limbs3072) -> Bool {

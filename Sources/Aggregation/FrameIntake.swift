@@ -80,9 +80,15 @@ public struct LabelCollection<Partial> {
     struct Slot {
         var reported: Set<UInt32>
         var partial: Partial
+        /// A fingerprint of each meter's ciphertext: a different one for the same label
+        /// is a reused label.
+        var fingerprints: [UInt32: UInt64] = [:]
     }
 
     var slots: [UInt64: Slot] = [:]
+    /// Label reuse seen so far, oldest first (at most `maxAlarms`, the newest kept).
+    public private(set) var alarms: [LabelReuseAlarm] = []
+    public static var maxAlarms: Int { 1000 }
     /// Labels accepted: current − lookback ... current + lookahead.
     public private(set) var current: UInt64
     public let lookback: UInt64
@@ -95,23 +101,36 @@ public struct LabelCollection<Partial> {
     }
 
     public var window: ClosedRange<UInt64> {
-        (current >= lookback ? current - lookback : 0)...(current &+ lookahead)
+        let (top, overflow) = current.addingReportingOverflow(lookahead)
+        return (current >= lookback ? current - lookback : 0)...(overflow ? .max : top)
     }
 
-    /// Moves the window; labels that fall out of it are dropped.
-    public mutating func advance(to label: UInt64) {
+    /// Moves the window; labels that fall out of it are dropped. A label whose window
+    /// would pass 2^64 − 1 is refused (never a trap): no meter reaches it.
+    public mutating func advance(to label: UInt64) throws(AggregationError) {
+        guard label <= UInt64.max - lookahead else { throw .labelOutOfRange(label) }
         current = max(current, label)
         let low = window.lowerBound
         slots = slots.filter { $0.key >= low }
     }
 
-    /// Adds one meter's contribution; a rejected contribution changes nothing.
+    /// Adds one meter's contribution; a rejected contribution changes nothing. A second
+    /// contribution for the same label is a `duplicate` when its `fingerprint` is the
+    /// first one's (a retransmission), and raises a label-reuse alarm (`labelReused`)
+    /// when it differs.
     public mutating func add(
-        meter: UInt32, label: UInt64, initial: @autoclosure () -> Partial,
+        meter: UInt32, label: UInt64, fingerprint: UInt64, initial: @autoclosure () -> Partial,
         combine: (inout Partial) throws(AggregationError) -> Void
     ) throws(AggregationError) -> Int {
         guard window.contains(label) else { throw .labelOutsideWindow(label: label, accepted: window) }
-        guard slots[label]?.reported.contains(meter) != true else { throw .duplicate(meter: meter, label: label) }
+        if slots[label]?.reported.contains(meter) == true {
+            guard slots[label]?.fingerprints[meter] == fingerprint else {
+                if alarms.count == Self.maxAlarms { alarms.removeFirst() }
+                alarms.append(LabelReuseAlarm(meter: meter, label: label))
+                throw .labelReused(meter: meter, label: label)
+            }
+            throw .duplicate(meter: meter, label: label)
+        }
         var partial = slots[label]?.partial ?? initial()
         try combine(&partial)
         // Mutate the stored slot in place: a copy taken out of the dictionary shares the
@@ -119,6 +138,7 @@ public struct LabelCollection<Partial> {
         // frame (O(n²) per label: 48 ms at n = 10 000 in `metering cost`).
         slots[label, default: Slot(reported: [], partial: partial)].partial = partial
         slots[label]!.reported.insert(meter)
+        slots[label]!.fingerprints[meter] = fingerprint
         return slots[label]!.reported.count
     }
 
@@ -129,4 +149,31 @@ public struct LabelCollection<Partial> {
 
     /// Meters that reported `label`.
     public func reported(_ label: UInt64) -> Set<UInt32> { slots[label]?.reported ?? [] }
+}
+
+/// A meter sent two different ciphertexts for one label (`AggregationError.labelReused`).
+public struct LabelReuseAlarm: Sendable, Equatable, CustomStringConvertible {
+    public let meter: UInt32
+    public let label: UInt64
+
+    public init(meter: UInt32, label: UInt64) {
+        self.meter = meter
+        self.label = label
+    }
+
+    public var description: String { "meter \(meter) sent two different ciphertexts for label \(label)" }
+
+    /// A fingerprint of a ciphertext: its first 8 bytes when it has no more, else the first
+    /// 8 bytes of SHAKE128 over it. Equal bytes give equal fingerprints (a retransmission
+    /// never raises the alarm).
+    public static func fingerprint(_ payload: [UInt8]) -> UInt64 {
+        if payload.count <= 8 { return payload.reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
+        var x = XOF(.shake128)
+        x.absorb("PM-REUSE-v1")
+        x.absorb(payload.span)
+        var out = [UInt8](repeating: 0, count: 8)
+        var span = out.mutableSpan
+        x.squeeze(into: &span)
+        return out.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    }
 }

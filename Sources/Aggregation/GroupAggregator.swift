@@ -18,8 +18,10 @@ public protocol GroupAggregator: AnyObject {
     func accept(_ frame: [UInt8]) throws(AggregationError) -> Int
     /// The label's aggregate, once every meter of the group reported it.
     func aggregate(label: UInt64) throws(AggregationError) -> Aggregate
-    /// Moves the window of accepted labels forward to `label`.
-    func advance(to label: UInt64)
+    /// Moves the window of accepted labels forward to `label` (`labelOutOfRange` near 2^64).
+    func advance(to label: UInt64) throws(AggregationError)
+    /// Every label reuse seen: a meter that sent two different ciphertexts for one label.
+    var labelReuseAlarms: [LabelReuseAlarm] { get }
 }
 
 /// The party that holds the key which opens a group's aggregate: the LWR-PSA aggregator
@@ -46,7 +48,8 @@ public final class GroupSumPipeline {
     let acceptFrame: ([UInt8]) throws(AggregationError) -> Int
     let acceptAndAcknowledgeFrame: ([UInt8]) throws(AggregationError) -> ReadingReceipt
     let sumOfLabel: (UInt64, () -> Double) throws(AggregationError) -> LabelSum
-    let advanceTo: (UInt64) -> Void
+    let advanceTo: (UInt64) throws(AggregationError) -> Void
+    let alarms: () -> [LabelReuseAlarm]
 
     /// Joins an aggregator with the party that opens its aggregates.
     public init<A: GroupAggregator, D: GroupSumDecryptor>(aggregator: A, decryptor: D)
@@ -64,7 +67,8 @@ public final class GroupSumPipeline {
             let t2 = clock()
             return LabelSum(sum: sum, aggregateSeconds: t1 - t0, decryptSeconds: t2 - t1)
         }
-        advanceTo = { aggregator.advance(to: $0) }
+        advanceTo = { (label: UInt64) throws(AggregationError) in try aggregator.advance(to: label) }
+        alarms = { aggregator.labelReuseAlarms }
     }
 
     /// Verifies and collects one reading frame (see `GroupAggregator.accept`).
@@ -81,5 +85,8 @@ public final class GroupSumPipeline {
     }
 
     /// Moves the window of accepted labels forward.
-    public func advance(to label: UInt64) { advanceTo(label) }
+    public func advance(to label: UInt64) throws(AggregationError) { try advanceTo(label) }
+
+    /// The label-reuse alarms the aggregator raised (what the operator must see).
+    public var labelReuseAlarms: [LabelReuseAlarm] { alarms() }
 }

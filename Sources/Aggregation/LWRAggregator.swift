@@ -44,7 +44,9 @@ public final class LWRAggregator: GroupAggregator, GroupSumDecryptor {
         }
         let c = BigEndian.load64(opened.payload.span, at: 0)
         guard c <= parameters.plaintextMask else { throw .badPayload(type: .reading, size: opened.payload.count) }
-        return try labels.add(meter: opened.header.meter, label: opened.header.label, initial: 0) {
+        return try labels.add(
+            meter: opened.header.meter, label: opened.header.label, fingerprint: c, initial: 0
+        ) {
             (sum: inout UInt64) throws(AggregationError) in sum &+= c
         }
     }
@@ -74,5 +76,7 @@ public final class LWRAggregator: GroupAggregator, GroupSumDecryptor {
         try decryptSum(aggregate(label: label))
     }
 
-    public func advance(to label: UInt64) { labels.advance(to: label) }
+    public func advance(to label: UInt64) throws(AggregationError) { try labels.advance(to: label) }
+
+    public var labelReuseAlarms: [LabelReuseAlarm] { labels.alarms }
 }

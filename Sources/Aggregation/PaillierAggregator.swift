@@ -69,7 +69,10 @@ public final class PaillierAggregator: GroupAggregator {
         let opened = try intake.open(frame, expecting: .reading)
         let c = try publicKey.ciphertext(bigEndian: opened.payload)
         let modulus = publicKey.nSquared
-        let count = try labels.add(meter: opened.header.meter, label: opened.header.label, initial: BigInt(1)) {
+        let count = try labels.add(
+            meter: opened.header.meter, label: opened.header.label,
+            fingerprint: LabelReuseAlarm.fingerprint(opened.payload), initial: BigInt(1)
+        ) {
             (product: inout BigInt) throws(AggregationError) in product.multiply(by: c.value, modulo: modulus)
         }
         if keepsReadings { ledger[opened.header.meter, default: [:]][opened.header.label] = c.value }
@@ -85,7 +88,9 @@ public final class PaillierAggregator: GroupAggregator {
             ciphertext: PaillierCiphertext(value: product, key: publicKey.id))
     }
 
-    public func advance(to label: UInt64) { labels.advance(to: label) }
+    public func advance(to label: UInt64) throws(AggregationError) { try labels.advance(to: label) }
+
+    public var labelReuseAlarms: [LabelReuseAlarm] { labels.alarms }
 
     /// The stored ciphertext of `meter` for `label` (billing).
     func reading(meter: UInt32, label: UInt64) throws(AggregationError) -> BigInt {

@@ -225,6 +225,21 @@ final class FaultBench {
         return (dut, log)
     }
 
+    /// The reading an LWR-PSA frame of meter 1 carries under `record` (decrypted with the
+    /// truth's seed: c − F_k(l) = Δ·x mod p), if the frame is exactly the one the truth
+    /// gives for it.
+    func reading(of frame: [UInt8], record: MeterRecord) -> UInt64? {
+        guard let opened = try? intake.open(frame, expecting: .reading), opened.payload.count == 8 else { return nil }
+        var seed = [UInt8](repeating: 0, count: 32)
+        for k in 0..<32 { seed[k] = record.psaSeed[k] }
+        let parameters = LWRParameters.withID(record.parameterID) ?? .standard
+        let label = opened.header.label
+        let pad = LWRPSA.prf(parameters: parameters, seed: seed.span, group: record.group, label: label)
+        let c = opened.payload.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let x = ((c &- pad) & parameters.plaintextMask) / bounds.delta
+        return expectedFrame(record: record, label: label, reading: x) == frame ? x : nil
+    }
+
     /// The reading frame the meter must send for `label` and `reading` under `record`,
     /// computed here, from the truth, without the firmware's key store.
     func expectedFrame(record: MeterRecord, label: UInt64, reading: UInt64) -> [UInt8] {

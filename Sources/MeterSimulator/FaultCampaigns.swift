@@ -33,6 +33,10 @@ public struct FaultCampaignOptions: Sendable {
     public var paillierBits = 2048
     /// power-cut: readings appended in the outbox phase (enough to go round the ring).
     public var readings = 135
+    /// power-cut, copy-forward part: meters (one seed each) and labels each (acks held
+    /// back 1–3 days, cuts every 1–4 intervals); 0 meters skips it.
+    public var copyForwardMeters = 6
+    public var copyForwardLabels = 1500
     /// wear: simulated years over which erase cycles are counted.
     public var years = 1.0
     /// wear: rated erase cycles of the flash for the projected lifetime.
@@ -109,6 +113,8 @@ public struct FaultCampaignReport: Codable, Sendable {
     public var bit_flips: Int? = nil
     public var lost_acks: Int? = nil
     public var wear: WearReport? = nil
+    /// power-cut: the copy-forward hunt (LWR-PSA), see `CopyForwardHunt`.
+    public var copy_forward: CopyForwardReport? = nil
     /// Up to 20 runs that were not recovered cleanly: replay one with --replay RUN.
     public var not_recovered: [FaultRunRecord] = []
     public var replayed: FaultRunRecord? = nil

@@ -93,6 +93,8 @@ public final class Fleet {
     public internal(set) var dmcfeAggregator: DMCFEAggregator?
     /// The host side of whichever scheme runs: frames in, sums out.
     public internal(set) var pipeline: GroupSumPipeline?
+    /// The aggregator's label-reuse alarms so far.
+    public var labelReuseAlarms: [LabelReuseAlarm] { pipeline?.labelReuseAlarms ?? [] }
     /// Precompute time per meter for the label about to close (one slot per meter,
     /// written only by the thread that runs that meter).
     let pendingPrecompute: UnsafeMutableBufferPointer<Double>
@@ -272,13 +274,19 @@ public final class Fleet {
             }
         }
         let t0 = threadCPUSeconds()
-        pipeline.advance(to: label)
+        try pipeline.advance(to: label)
         for (i, meterFrames) in frames.enumerated() {
             let readings = meterFrames.filter { $0.count > 1 && $0[1] == FrameType.reading.rawValue }
             guard !readings.isEmpty else { throw SimulatorError.missingReading(meter: meters[i].id, label: label) }
             for frame in readings {
-                // The ack lets the meter drop the reading from its outbox (next poll).
-                try meters[i].deliver(try pipeline.acceptAndAcknowledge(frame).ack)
+                // The ack lets the meter drop the reading from its outbox (next poll). A
+                // second, different ciphertext for the label is an alarm, never acked.
+                let receipt: ReadingReceipt
+                do throws(AggregationError) { receipt = try pipeline.acceptAndAcknowledge(frame) } catch {
+                    if case .labelReused = error { continue }
+                    throw error
+                }
+                try meters[i].deliver(receipt.ack)
             }
         }
         let t1 = threadCPUSeconds()

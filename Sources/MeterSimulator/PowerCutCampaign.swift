@@ -6,6 +6,9 @@ import MeterHAL
 /// A power cut at every program/erase operation of the meter's life, in each cut mode:
 /// provisioning, key setup, outbox appends and acknowledgements (going round the whole
 /// outbox ring, with an entry carried forward), a key rotation, and readings after it.
+/// Then (LWR-PSA) the copy-forward hunt (`CopyForwardHunt`): long lives through the main
+/// loop with acks held back for days, so the outbox copies old entries forward, and
+/// random cuts, some of them in the middle of a copy.
 ///
 /// The fault-free reference run is cut into sessions (a boot and the steps until the
 /// next boot); each records the flash and RNG before it, the operations of every step
@@ -188,6 +191,12 @@ struct PowerCutCampaign {
         for (i, point) in points.enumerated() {
             report.add(try cut(point, run: i, sessions: sessions, setups: setups))
             if i % 50 == 0 || i == points.count - 1 { progress(i + 1, points.count) }
+        }
+        if options.copyForwardMeters > 0 && options.scheme == .lwrPSA {
+            let hunt = try CopyForwardHunt(options: options).run()
+            report.copy_forward = hunt
+            report.labels_encrypted_twice += hunt.labels_encrypted_twice
+            report.bricked_meters += hunt.stalled_meters
         }
         return report
     }

@@ -97,7 +97,7 @@ public final class SimulatedMeter: @unchecked Sendable {
     /// Reboots the firmware (power cycle): RAM state is lost, flash and clock remain.
     /// Restores power first if a cut had switched the board off.
     public func reboot() throws {
-        if sim_board_powered(board) == 0 { sim_board_power_on(board) }
+        if sim_board_powered(board) == 0 || sim_board_power_failing(board) != 0 { sim_board_power_on(board) }
         firmware = try Meter(board: Board(hal: sim_board_hal(board)), timing: timing)
     }
 
@@ -118,6 +118,26 @@ public final class SimulatedMeter: @unchecked Sendable {
     }
 
     public func disarmPowerCut() { sim_board_disarm_cut(board) }
+
+    /// Raises the board's power-fail warning now: the firmware may complete the board's
+    /// budget of flash operations (4), then power is cut in `mode` at the next one.
+    public func raisePowerFail(mode: sim_cut_mode = SIM_CUT_RANDOM) { sim_board_raise_power_fail(board, mode) }
+
+    /// Raises the warning during the (afterOperations + 1)-th flash operation from now.
+    public func armPowerFail(afterOperations: UInt64, mode: sim_cut_mode = SIM_CUT_RANDOM) {
+        sim_board_arm_power_fail(board, afterOperations, mode)
+    }
+
+    /// True while the power-fail warning is raised.
+    public var powerFailing: Bool { sim_board_power_failing(board) != 0 }
+
+    /// A power failure announced by the warning: the firmware sees it at its next poll,
+    /// saves its energy register, and the board loses power; then it boots again.
+    public func powerFailAndReboot(mode: sim_cut_mode = SIM_CUT_RANDOM) throws {
+        raisePowerFail(mode: mode)
+        _ = firmware.poll()
+        try reboot()
+    }
 
     /// Reseeds the fault model (partial writes, wear spread, stuck bits).
     public func seedFaults(_ seed: UInt64) { sim_board_fault_seed(board, seed) }

@@ -151,7 +151,11 @@ struct Demo: ParsableCommand {
             labelBar.update(label + 1)
         }
         labelBar.finish()
+        let alarms = fleet.labelReuseAlarms
+        log.line("label-reuse alarms: \(alarms.isEmpty ? "none" : "")")
+        for alarm in alarms { log.line("  ALARM \(alarm)") }
 
+        let alarmDescriptions: [String] = alarms.map { $0.description }
         let precompute = results.flatMap(\.precomputeSeconds)
         let boundary = results.flatMap(\.boundarySeconds)
         let encrypt = results.flatMap { r in zip(r.precomputeSeconds, r.boundarySeconds).map { $0 + $1 } }
@@ -167,7 +171,8 @@ struct Demo: ParsableCommand {
             collect_us_median: median(results.map(\.collectSeconds)) * 1e6,
             decrypt_us_median: median(results.map(\.decryptSeconds)) * 1e6,
             ciphertext_bytes: ciphertextBytes,
-            frame_bytes: Frame.size(payloadLength: ciphertextBytes))
+            frame_bytes: Frame.size(payloadLength: ciphertextBytes),
+            label_reuse_alarms: alarmDescriptions)
     }
 
     func printJSON<T: Encodable>(_ value: T) throws {
@@ -242,6 +247,8 @@ struct DemoSummary: Codable {
     let decrypt_us_median: Double
     let ciphertext_bytes: Int
     let frame_bytes: Int
+    /// Meters that sent two different ciphertexts for one label (the aggregator's alarms).
+    let label_reuse_alarms: [String]
 }
 
 func median(_ values: [Double]) -> Double {

@@ -43,6 +43,12 @@ struct Faults: ParsableCommand {
     var keyBits = 2048
     @Option(help: "power-cut: readings in the outbox phase (31 fill a sector; 135 go round a 4-sector ring).")
     var readings = 135
+    @Option(
+        name: .customLong("copy-forward-meters"),
+        help: "power-cut: meters in the copy-forward hunt (acks held back 1-3 days, random cuts); 0 skips it.")
+    var copyForwardMeters = 6
+    @Option(name: .customLong("copy-forward-labels"), help: "power-cut: labels each copy-forward meter lives.")
+    var copyForwardLabels = 1500
     @Option(help: "wear: simulated years over which erase cycles are counted.")
     var years = 1.0
     @Option(name: .customLong("rated-cycles"), help: "wear: rated erase cycles for the projected lifetime.")
@@ -86,6 +92,8 @@ struct Faults: ParsableCommand {
         options.scheme = scheme == .paillier ? .paillier : .lwrPSA
         options.paillierBits = keyBits
         options.readings = readings
+        options.copyForwardMeters = copyForwardMeters
+        options.copyForwardLabels = copyForwardLabels
         options.years = years
         options.ratedCycles = ratedCycles
         options.wearOutCycles = wearOutCycles
@@ -109,7 +117,10 @@ struct Faults: ParsableCommand {
         } else {
             printTable(report)
         }
-        let failed = report.silent_corruptions + report.lost_readings + report.labels_encrypted_twice
+        let hunt = report.copy_forward
+        let failed =
+            report.silent_corruptions + report.lost_readings + report.labels_encrypted_twice
+            + (hunt.map { $0.readings_in_status_frames + $0.energy_lost_warned_wh } ?? 0)
         if failed > 0 || (campaign == .powerCut && (report.bricked_meters > 0 || report.detected_corruptions > 0)) {
             throw ExitCode(1)
         }
@@ -156,6 +167,19 @@ struct Faults: ParsableCommand {
             row("  stopped storing readings", w.stopped_storing_day.map { "day \($0)" } ?? "no")
             row("  readings stored / refused", "\(w.readings_stored) / \(w.readings_refused)")
             row("  how it degrades", w.degradation)
+        }
+        if let c = r.copy_forward {
+            row("copy-forward hunt", "\(c.meters) meters × \(c.labels_per_meter) labels, acks held 1-3 days")
+            row("  power cuts (warned)", "\(c.power_cuts) (\(c.warned_cuts))")
+            row("  cuts during copy-forward", c.cuts_during_copy_forward)
+            row("  acks lost / held", "\(c.lost_acks) / \(c.held_acks)")
+            row("  failed stores", c.failed_stores)
+            row("  stalled meters", c.stalled_meters)
+            row("  dropped readings", c.dropped_readings)
+            row("  labels skipped at cut boundaries", c.labels_skipped)
+            row("  energy lost, sudden / warned (Wh)", "\(c.energy_lost_sudden_wh) / \(c.energy_lost_warned_wh)")
+            row("  readings in status frames", c.readings_in_status_frames)
+            row("  labels encrypted twice", c.labels_encrypted_twice)
         }
         row("time", String(format: "%.1f s", r.seconds))
         if let replayed = r.replayed {

@@ -120,11 +120,12 @@ struct LWRAggregatorTests {
         }
         #expect(throws: AggregationError.incomplete(label: 9, missing: 2)) { try agg.decryptSum(label: 9) }
         #expect(throws: AggregationError.unknownLabel(8)) { try agg.decryptSum(label: 8) }
-        // A replay of the first frame, and a second reading from the same meter.
+        // A replay of the first frame, and a second reading from the same meter (a reused
+        // label: an alarm, and nothing changes).
         #expect(throws: AggregationError.duplicate(meter: 10, label: 9)) {
             try agg.accept(f.frame(meter: 10, label: 9, reading: 100))
         }
-        #expect(throws: AggregationError.duplicate(meter: 10, label: 9)) {
+        #expect(throws: AggregationError.labelReused(meter: 10, label: 9)) {
             try agg.accept(f.frame(meter: 10, label: 9, reading: 999))
         }
 
@@ -139,7 +140,7 @@ struct LWRAggregatorTests {
         let f = try FrameFactory(meters: 2)
         let agg = try f.aggregator(current: 10)
         _ = try agg.accept(f.frame(meter: 10, label: 7, reading: 1))
-        agg.advance(to: 20)
+        try agg.advance(to: 20)
         #expect(throws: AggregationError.unknownLabel(7)) { try agg.decryptSum(label: 7) }
         #expect(throws: AggregationError.labelOutsideWindow(label: 7, accepted: 16...21)) {
             try agg.accept(f.frame(meter: 20, label: 7, reading: 1))
@@ -162,5 +163,34 @@ struct LWRAggregatorTests {
                 members: members, parameters: f.parameters, bounds: wrongBounds, aggregateKey: f.aggregateKey,
                 currentLabel: 0)
         }
+    }
+}
+
+@Suite("Aggregator: label reuse and the window's end")
+struct LabelReuseTests {
+    @Test("two different ciphertexts for one (meter, label) raise a typed label-reuse alarm, no ack")
+    func labelReuseAlarm() throws {
+        let factory = try FrameFactory(meters: 2)
+        let aggregator = try factory.aggregator()
+        let first = try factory.frame(meter: 10, label: 10, reading: 7)
+        let other = try factory.frame(meter: 10, label: 10, reading: 8)
+        _ = try aggregator.acceptAndAcknowledge(first)
+        // A retransmission is acked again and raises nothing.
+        #expect(try aggregator.acceptAndAcknowledge(first).reported == nil)
+        #expect(aggregator.labelReuseAlarms.isEmpty)
+        #expect(throws: AggregationError.labelReused(meter: 10, label: 10)) {
+            _ = try aggregator.acceptAndAcknowledge(other)
+        }
+        #expect(aggregator.labelReuseAlarms == [LabelReuseAlarm(meter: 10, label: 10)])
+        #expect("\(aggregator.labelReuseAlarms[0])" == "meter 10 sent two different ciphertexts for label 10")
+    }
+
+    @Test("advance(to: 2^64 − 1) is a typed error, not a trap")
+    func advanceToMax() throws {
+        let aggregator = try FrameFactory(meters: 2).aggregator()
+        #expect(throws: AggregationError.labelOutOfRange(.max)) { try aggregator.advance(to: .max) }
+        try aggregator.advance(to: .max - 1)
+        let frame = try FrameFactory(meters: 2).frame(meter: 10, label: .max, reading: 1)
+        #expect(try aggregator.accept(frame) == 1)
     }
 }

@@ -26,7 +26,7 @@ struct PaillierAggregationTests {
             let aggregate = try fixture.aggregator.aggregate(label: label)
             #expect(aggregate.meters == 3 && aggregate.group == 9 && aggregate.label == label)
             #expect(try supplier.decryptSum(aggregate) == truth)
-            fixture.aggregator.advance(to: label + 1)
+            try fixture.aggregator.advance(to: label + 1)
         }
         // The same through the scheme-independent pipeline.
         let pipeline = GroupSumPipeline(aggregator: fixture.aggregator, decryptor: supplier)
@@ -56,7 +56,8 @@ struct PaillierAggregationTests {
         #expect(throws: AggregationError.unknownMeter(77)) {
             try fixture.aggregator.accept(outsider.frame(meter: 77, label: 0, reading: 1, using: &rng))
         }
-        #expect(throws: AggregationError.duplicate(meter: 1, label: 0)) {
+        // A second, different ciphertext for the label: a label-reuse alarm.
+        #expect(throws: AggregationError.labelReused(meter: 1, label: 0)) {
             try fixture.aggregator.accept(fixture.frame(meter: 1, label: 0, reading: 99, using: &rng))
         }
         // Nothing above changed the collected state.
@@ -201,7 +202,7 @@ struct PaillierAggregationTests {
         var rng = SeededGenerator(seed: seed)
         var readings: [UInt32: [UInt64]] = [1: [], 2: []]
         for label in UInt64(0)..<UInt64(96 * days) {
-            fixture.aggregator.advance(to: label)
+            try fixture.aggregator.advance(to: label)
             for meter: UInt32 in [1, 2] {
                 let reading = UInt64.random(in: 0...800, using: &rng)
                 readings[meter]!.append(reading)

@@ -211,13 +211,15 @@ struct FFDHTests {
         ]
         var bases: [[UInt8]] = [
             adding(2, to: [UInt8](repeating: 0, count: 384)),  // y = 2 (smallest accepted)
-            adding(-2, to: p),  // y = p - 2 (largest accepted)
-            adding(3, to: [UInt8](repeating: 0, count: 384)),  // y = 3
+            adding(3, to: [UInt8](repeating: 0, count: 384)),  // y = 3, a residue (p - 2, p - 3, p - 4 are not)
+            adding(4, to: [UInt8](repeating: 0, count: 384)),  // y = 4
         ]
         for _ in 0..<24 {
             keys.append(rng.bytes(35))
             var base = rng.bytes(384)
             base[0] = min(base[0], 0xFE)  // below p - 1, whose top 64 bits are all ones
+            // Only the order-q subgroup is accepted: −y is a residue when y is not (p ≡ 3 mod 4).
+            if FFDHGroup.jacobiSymbol(try limbs(base), modulo: FFDHGroup.prime) != 1 { base = subtract(p, base) }
             bases.append(base)
         }
         var cases: [PowerCase] = []
@@ -238,7 +240,7 @@ struct FFDHTests {
             for c in inp["cases"]:
                 x = int(c["key"], 16) or 1    # the firmware maps the all-zero draw to 1
                 y = int(c["base"], 16)
-                out["inRange"].append(2 <= y <= p - 2)
+                out["inRange"].append(2 <= y <= p - 2 and pow(y, (p - 1) // 2, p) == 1)
                 out["publicKey"].append(format(pow(2, x, p), "0768x"))
                 out["shared"].append(format(pow(y, x, p), "0768x"))
             print(json.dumps(out))
@@ -249,7 +251,7 @@ struct FFDHTests {
         try #require(expected.shared.count == cases.count)
         #expect(cases.count >= 27)
         for (index, item) in cases.enumerated() {
-            #expect(expected.inRange[index], "case \(index): base should be in [2, p-2]")
+            #expect(expected.inRange[index], "case \(index): base should be in [2, p-2] and of order q")
             #expect(item.publicKey == expected.publicKey[index], "g^x, case \(index)")
             #expect(item.shared == expected.shared[index], "y^x, case \(index)")
         }
@@ -323,27 +325,78 @@ struct FFDHTests {
         }
     }
 
-    /// Accepts the ends of the range, 2 and p-2 (their values are checked against Python above).
-    @Test func acceptsRangeEnds() throws {
+    /// Accepts 2 (a residue: p ≡ 7 mod 8); refuses p − 2 = −2, in range but of order 2q:
+    /// (p−2)^x would be 2^x for even x and p − 2^x for odd x, telling x mod 2.
+    @Test func acceptsRangeEndsInTheSubgroupOnly() throws {
         let p = Hex.decode(rfc7919Ffdhe3072PHex)
         let key = privateKey([UInt8](repeating: 0x5A, count: 35))
-        for bytes in [adding(2, to: [UInt8](repeating: 0, count: 384)), adding(-2, to: p)] {
-            let y = try limbs(bytes)
-            #expect(throws: Never.self) { try FFDHGroup.validate(peerPublicKey: y) }
-            #expect(throws: Never.self) {
-                _ = try FFDHGroup.sharedSecret(privateKey: key, peerPublicKey: y)
-            }
-        }
-        // p - 2 = -2 has order 2q: (p-2)^x = 2^x for even x and p - 2^x for odd x.
+        let two = try limbs(adding(2, to: [UInt8](repeating: 0, count: 384)))
+        #expect(throws: Never.self) { try FFDHGroup.validate(peerPublicKey: two) }
+        #expect(throws: Never.self) { _ = try FFDHGroup.sharedSecret(privateKey: key, peerPublicKey: two) }
         let pMinus2 = try limbs(adding(-2, to: p))
-        let even = privateKey([UInt8](repeating: 0x5A, count: 35))
-        let odd = privateKey([UInt8](repeating: 0x5B, count: 35))
-        #expect(
-            try FFDHGroup.sharedSecret(privateKey: even, peerPublicKey: pMinus2)
-                == FFDHGroup.publicKey(for: even))
-        #expect(
-            encoded(try FFDHGroup.sharedSecret(privateKey: odd, peerPublicKey: pMinus2))
-                == subtract(p, encoded(FFDHGroup.publicKey(for: odd))))
+        #expect(throws: FFDHError.publicKeyNotInSubgroup) { try FFDHGroup.validate(peerPublicKey: pMinus2) }
+        #expect(throws: FFDHError.publicKeyNotInSubgroup) {
+            _ = try FFDHGroup.sharedSecret(privateKey: key, peerPublicKey: pMinus2)
+        }
+        // −g^b, the attacker's order-2q key for a real g^b: refused; g^b itself accepted.
+        let gb = FFDHGroup.publicKey(for: privateKey([UInt8](repeating: 0x33, count: 35)))
+        let minusGB = try limbs(subtract(p, encoded(gb)))
+        #expect(throws: Never.self) { try FFDHGroup.validate(peerPublicKey: gb) }
+        #expect(throws: FFDHError.publicKeyNotInSubgroup) { try FFDHGroup.validate(peerPublicKey: minusGB) }
+    }
+
+    struct JacobiCase: Codable {
+        let a: String
+        let n: String
+    }
+
+    /// The binary Jacobi symbol against sympy's `jacobi_symbol`: random a below p, random
+    /// odd moduli of every size, and y = p − 1, 2, 3, 0 (the edge values) modulo p.
+    @Test func jacobiSymbolMatchesSympy() throws {
+        var rng = SeededGenerator(seed: 0x1ACB)
+        let p = Hex.decode(rfc7919Ffdhe3072PHex)
+        let zero = [UInt8](repeating: 0, count: 384)
+        var cases: [([UInt8], [UInt8])] = [
+            (adding(-1, to: p), p), (adding(2, to: zero), p), (adding(3, to: zero), p), (zero, p),
+            (adding(-2, to: p), p), (adding(1, to: zero), p),
+        ]
+        for _ in 0..<40 {
+            var a = rng.bytes(384)
+            a[0] = min(a[0], 0xFE)
+            cases.append((a, p))
+        }
+        for k in 0..<40 {
+            // An odd modulus of 8·(k + 1)... bits, and a below it.
+            let size = 1 + (k * 383) / 39
+            var n = rng.bytes(size)
+            n[size - 1] |= 1
+            n[0] |= 0x80
+            let a = Array(rng.bytes(size).enumerated().map { $0.offset == 0 ? $0.element & 0x7F : $0.element })
+            cases.append((Array(zero.prefix(384 - size)) + a, Array(zero.prefix(384 - size)) + n))
+        }
+        var ours: [Int] = []
+        for (a, n) in cases {
+            ours.append(FFDHGroup.jacobiSymbol(try limbs(a), modulo: try limbs(n)))
+        }
+        let script = #"""
+            import json, sys
+            from sympy import jacobi_symbol
+            cases = json.load(sys.stdin)
+            print(json.dumps([int(jacobi_symbol(int(c["a"], 16), int(c["n"], 16))) for c in cases]))
+            """#
+        let expected = try PythonOracle.run(
+            script, input: cases.map { JacobiCase(a: Hex.encode($0.0), n: Hex.encode($0.1)) }, as: [Int].self)
+        #expect(ours == expected)
+        #expect(Array(ours[0..<6]) == [-1, 1, 1, 0, -1, 1])  // p ≡ 7 mod 8, p ≡ 2 mod 3: (2/p) = (3/p) = 1
+        #expect(ours.contains(1) && ours.contains(-1))
+        // Cost, printed for the record (never asserted): the symbol against one y^x.
+        let y = try limbs(cases[10].0)
+        let key = privateKey([UInt8](repeating: 0x5A, count: 35))
+        let clock = ContinuousClock()
+        let jacobi = clock.measure { for _ in 0..<20 { _ = FFDHGroup.jacobiSymbol(y, modulo: FFDHGroup.prime) } } / 20
+        let power =
+            clock.measure { for _ in 0..<5 { _ = try? FFDHGroup.sharedSecret(privateKey: key, peerPublicKey: y) } } / 5
+        print("FFDH cost: Jacobi symbol \(jacobi), validate + y^x \(power), ratio \(power / jacobi)")
     }
 
     /// Big-endian import and export are inverse and put the least significant limb first.

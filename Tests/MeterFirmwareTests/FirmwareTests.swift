@@ -13,14 +13,18 @@ struct TestBench {
     let setup: LWRKeySetup
     let members: GroupMembers
 
-    /// Boards with a constant load of `watts`, sampled every minute; enrolled and signed
-    /// by the authority (public keys collected by the aggregator, the group signed).
-    init(meters n: Int, watts: UInt32 = 1000, maxReading: UInt64 = 1000, keyMode: KeyMode = .seed) throws {
+    /// Boards with a constant load of `watts` (or `profile`, mW per minute), sampled every
+    /// minute; enrolled and signed by the authority (public keys collected by the
+    /// aggregator, the group signed).
+    init(
+        meters n: Int, watts: UInt32 = 1000, profile: [UInt32]? = nil, maxReading: UInt64 = 1000,
+        keyMode: KeyMode = .seed
+    ) throws {
         let authority = ProvisioningAuthority(seed: 42)
         self.authority = authority
         meters = try (1...n).map { i in
             try SimulatedMeter(
-                factory: authority.manufacture(meter: UInt32(i)), seed: UInt64(i), profile: [watts * 1000],
+                factory: authority.manufacture(meter: UInt32(i)), seed: UInt64(i), profile: profile ?? [watts * 1000],
                 sampleSeconds: 60)
         }
         members = try authority.members(
@@ -88,7 +92,7 @@ struct FirmwareTests {
             }
             // 1 kW for 15 minutes is 250 Wh per meter.
             #expect(try aggregator.decryptSum(label: label) == 750)
-            aggregator.advance(to: label + 1)
+            try aggregator.advance(to: label + 1)
         }
     }
 
@@ -114,18 +118,67 @@ struct FirmwareTests {
         #expect(meter.takeSent().filter { frameType($0) == .reading }.count == 2)
     }
 
-    @Test("a reading above the group's maximum is refused and reported, and uses no label")
+    @Test("a reading above the maximum is encrypted as the maximum, the excess carried: sums exact, no status")
     func readingAboveMaximum() throws {
-        // 2 kW for 15 minutes is 500 Wh, above the agreed 400 Wh.
-        let bench = try TestBench(meters: 2, watts: 2000, maxReading: 400)
-        _ = try bench.completeSetup()
-        let sent = bench.runInterval()
-        #expect(sent[0].compactMap(statusCode) == [.readingAboveMaximum])
-        #expect(!sent[0].contains { frameType($0) == .reading })
-        #expect(bench.meters[0].firmware.nextLabel == 0)
-        #expect(throws: MeterError.readingAboveMaximum(reading: 401, maximum: 400)) {
-            try bench.meters[0].firmware.encryptAndSend(label: 1, reading: 401)
+        // 2 kW for the first 15 minutes of every hour: 500 Wh, above the agreed 400 Wh.
+        let profile = [UInt32](repeating: 2_000_000, count: 15) + [UInt32](repeating: 0, count: 45)
+        let bench = try TestBench(meters: 2, profile: profile, maxReading: 400)
+        let aggregator = try bench.completeSetup()
+        var sums: [UInt64] = []
+        for label in UInt64(0)..<4 {
+            let sent = bench.runInterval()
+            for (i, frames) in sent.enumerated() {
+                #expect(frames.compactMap(statusCode).isEmpty)
+                #expect(frames.filter { frameType($0) == .reading }.count == 1)
+                for frame in frames where frameType(frame) == .reading {
+                    _ = try bench.meters[i].handle(try aggregator.acceptAndAcknowledge(frame).ack)
+                }
+            }
+            sums.append(try aggregator.decryptSum(label: label))
+            try aggregator.advance(to: label + 1)
         }
+        // 15 one-minute samples at 2 kW per meter over the 4 intervals (the first interval
+        // holds 14 of them: 467 Wh): 400 and the excess carried on, the total exact.
+        #expect(sums[0] == 800)
+        #expect(sums.allSatisfy { $0 <= 800 })
+        #expect(sums.reduce(0, +) == 1000)
+        #expect(bench.meters[0].firmware.carriedEnergy == 0)
+        #expect(bench.meters[0].firmware.lostWattHours == 0)
+        // The API still refuses (typed) a reading above the maximum; nothing is sent for it.
+        _ = bench.meters[0].takeSent()
+        #expect(throws: MeterError.readingAboveMaximum(reading: 401, maximum: 400)) {
+            try bench.meters[0].firmware.encryptAndSend(label: 9, reading: 401)
+        }
+        #expect(bench.meters[0].takeSent().isEmpty)
+    }
+
+    /// The review's attack: the aggregator sets the maximum to 0, and every nonzero reading
+    /// went out in clear as the detail of a `readingAboveMaximum` status (18 of 18).
+    @Test("attack: with maximum 0 (or any), no status frame carries a reading", arguments: [UInt64(0), 100, 1000])
+    func noReadingInStatusFrames(maximum: UInt64) throws {
+        let bench = try TestBench(meters: 2, watts: 1234, maxReading: maximum)
+        let aggregator = try bench.completeSetup()
+        var statuses: [[UInt8]] = []
+        var total: UInt64 = 0
+        for label in UInt64(0)..<18 {
+            for (i, frames) in bench.runInterval().enumerated() {
+                statuses += frames.filter { frameType($0) == .status }
+                for frame in frames where frameType(frame) == .reading {
+                    _ = try bench.meters[i].handle(try aggregator.acceptAndAcknowledge(frame).ack)
+                }
+            }
+            total += try aggregator.decryptSum(label: label)
+            try aggregator.advance(to: label + 1)
+        }
+        // 1234 W for 15 minutes: 308 or 309 Wh. No status at all, so none carries one.
+        #expect(statuses.isEmpty)
+        for s in statuses { #expect(statusDetail(s) == 0) }
+        // What was not reported is carried (at most a day of maxima) or counted as lost.
+        let measured = 2 * (18 * 1234 * 15 / 60)  // Wh, both meters
+        let kept = bench.meters.map { $0.firmware.carriedEnergy + $0.firmware.lostWattHours }.reduce(0, +)
+        let accounted = total + kept
+        #expect(accounted == UInt64(measured))
+        if maximum == 0 { #expect(total == 0) }
     }
 
     @Test("a meter with no key store refuses to encrypt and asks for provisioning")

@@ -124,7 +124,7 @@ struct PaillierFirmwareTests {
             try bench.collect(sent)
             // 0.4, 0.8 and 1.2 kW for 15 minutes: 100 + 200 + 300 Wh.
             #expect(try bench.supplier.decryptSum(bench.aggregators[1]!.aggregate(label: label)) == 600)
-            bench.aggregators[1]!.advance(to: label + 1)
+            try bench.aggregators[1]!.advance(to: label + 1)
         }
     }
 

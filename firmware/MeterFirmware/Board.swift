@@ -13,6 +13,9 @@ public enum BoardError: Error, Equatable, Sendable {
     case tooLong
     /// The radio queue is full.
     case busy
+    /// The board raised its power-fail warning: the operation was not started (the
+    /// firmware keeps the remaining flash budget for its energy register).
+    case powerFailing
     /// A status code this firmware does not know.
     case unknown(UInt32)
 
@@ -29,11 +32,40 @@ public enum BoardError: Error, Equatable, Sendable {
 }
 
 /// A handle on one board's HAL function table. The table outlives the handle.
+///
+/// Program and erase refuse to start (`powerFailing`) once the board has raised its
+/// power-fail warning, so whatever the firmware was writing stops between two operations
+/// (every flash structure is safe against that) and the granted budget is left for the
+/// energy register, which writes through `forPowerFailSave`.
 public struct Board {
     @usableFromInline let hal: UnsafePointer<mh_board>
+    /// False for the handle that spends the power-fail budget.
+    let honoursPowerFail: Bool
 
     /// Wraps a board's HAL table (from the simulator, or a real board's startup code).
-    public init(hal: UnsafePointer<mh_board>) { self.hal = hal }
+    public init(hal: UnsafePointer<mh_board>) {
+        self.hal = hal
+        honoursPowerFail = true
+    }
+
+    init(hal: UnsafePointer<mh_board>, honoursPowerFail: Bool) {
+        self.hal = hal
+        self.honoursPowerFail = honoursPowerFail
+    }
+
+    /// The same board, for the writes made after the power-fail warning.
+    var forPowerFailSave: Board { Board(hal: hal, honoursPowerFail: false) }
+
+    /// True once the board has raised its power-fail warning (false on boards without one).
+    public var powerFailing: Bool {
+        guard let check = hal.pointee.power_failing else { return false }
+        return check(hal.pointee.ctx) != 0
+    }
+
+    /// Program operations the board guarantees after its warning (0 without one).
+    public var powerFailFlashOperations: UInt32 {
+        hal.pointee.power_failing == nil ? 0 : hal.pointee.power_fail_flash_ops
+    }
 
     /// Ticks since the label epoch.
     @inlinable public var ticks: UInt64 { hal.pointee.clock_ticks!(hal.pointee.ctx) }
@@ -66,6 +98,7 @@ public struct Board {
     }
 
     public func program(_ address: UInt32, _ data: Span<UInt8>) throws(BoardError) {
+        if honoursPowerFail && powerFailing { throw .powerFailing }
         let ctx = hal.pointee.ctx
         let program = hal.pointee.flash_program!
         let status = data.withUnsafeBufferPointer { p in
@@ -75,6 +108,7 @@ public struct Board {
     }
 
     public func erase(sector: UInt32) throws(BoardError) {
+        if honoursPowerFail && powerFailing { throw .powerFailing }
         let status = hal.pointee.flash_erase!(hal.pointee.ctx, sector)
         guard status == MH_OK else { throw BoardError(status) }
     }

@@ -196,7 +196,7 @@ extension Meter {
         var t1 = InlineArray<4, UInt>(repeating: 0)
         var t2 = InlineArray<4, UInt>(repeating: 0)
         var seed = InlineArray<32, UInt8>(repeating: 0)
-        for i in 0..<Int(record.groupSize - 1) {
+        for i in 0..<max(Int(record.groupSize) - 1, 0) {  // never trusted for arithmetic
             guard let peer = loadPeerSeed(i, seed: &seed) else { throw .keyStore(.corrupt) }
             DMCFE.addMask(
                 pairwiseSeed: seed.span, digest: digest.span, own: record.meter, peer: peer, t1: &t1, t2: &t2)

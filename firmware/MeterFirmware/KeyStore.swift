@@ -311,6 +311,9 @@ public struct MeterRecord: Sendable {
         }
         let required: UInt16 = 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 7 | 1 << 10 | 1 << 11
         guard seen & required == required else { return nil }
+        // Values from flash are never trusted for arithmetic: a group of fewer than 2 (the
+        // firmware's own floor) in setup or ready is not a state this firmware wrote.
+        guard r.minGroupSize >= 2, r.phase == .provisioned || r.groupSize >= r.minGroupSize else { return nil }
         return r
     }
 }

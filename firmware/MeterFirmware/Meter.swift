@@ -17,7 +17,8 @@ public enum MeterError: Error, Equatable, Sendable {
     case notReady
     /// The label was encrypted before (or lies before one that was): never again.
     case labelAlreadyEncrypted(label: UInt64, next: UInt64)
-    /// The reading exceeds the group's agreed maximum; it is not wrapped.
+    /// The reading exceeds the group's agreed maximum; it is not wrapped (the main loop
+    /// never asks: it clamps to the maximum and carries the excess, docs/spec/readings.md).
     case readingAboveMaximum(reading: UInt64, maximum: UInt64)
     /// Key-setup parameters this meter does not accept.
     case setupRejected(SetupRejection)
@@ -73,6 +74,8 @@ public enum SetupRejection: UInt8, Equatable, Sendable {
 public enum StatusCode: UInt16, Sendable {
     case needsProvisioning = 1
     case keyStoreCorrupt = 2
+    /// Never sent: it would tell which interval was clamped (readings above the maximum are
+    /// encrypted as the maximum and the excess carried, docs/spec/readings.md).
     case readingAboveMaximum = 3
     case setupRejected = 4
     case peerKeyRejected = 5
@@ -119,16 +122,22 @@ public enum MeterEvent: Equatable, Sendable {
     case statusSent(StatusCode)
     /// The aggregator acknowledged the reading for `label`; the outbox let it go.
     case acknowledged(label: UInt64)
+    /// The board warned of a power failure: the meter saved its energy register and does
+    /// nothing more until it is rebooted.
+    case energySaved
 }
 
 /// Where the firmware keeps what on flash, in sectors: the key store (2), the expanded
-/// key (λ words), the outbox ring.
+/// key (λ words), the energy register (2), the outbox ring (docs/spec/flash-format.md).
 public struct MeterFlashLayout: Sendable, Equatable {
     public let sectorSize: UInt32
     public let keyStoreSector: UInt32
     public var keyStoreSectors: UInt32 { 2 }
     public let expandedKeySector: UInt32
     public let expandedKeySectors: UInt32
+    /// The energy register's journal (EnergyStore.swift).
+    public let energySector: UInt32
+    public var energySectors: UInt32 { 2 }
     public let outboxSector: UInt32
     public let outboxSectors: UInt32
     /// One past the last sector the firmware uses.
@@ -139,7 +148,8 @@ public struct MeterFlashLayout: Sendable, Equatable {
         self.keyStoreSector = keyStoreSector
         expandedKeySector = keyStoreSector + 2
         expandedKeySectors = (UInt32(LWRParameters.maxLambda * 8) + sectorSize - 1) / sectorSize
-        outboxSector = expandedKeySector + expandedKeySectors
+        energySector = expandedKeySector + expandedKeySectors
+        outboxSector = energySector + 2
         self.outboxSectors = outboxSectors
     }
 }
@@ -177,6 +187,7 @@ public struct Meter: ~Copyable {
     public let timing: MeterTiming
     var store: KeyStore
     var outbox: Outbox
+    var energy: EnergyStore
     public let layout: MeterFlashLayout
     var record = MeterRecord()
     var storeState: KeyStoreError? = .empty
@@ -191,10 +202,23 @@ public struct Meter: ~Copyable {
     /// Flipped bits corrected since boot (key store, outbox, expanded key).
     public private(set) var repairs = 0
 
-    // metrology
+    // metrology (docs/spec/readings.md)
     var lastSampleTick: UInt64
-    var cumulativeMilliwattTicks: UInt64 = 0
-    var accountedWattHours: UInt64 = 0
+    /// Energy since the last whole Wh taken, in mW·ticks.
+    var registerMilliwattTicks: UInt64 = 0
+    /// Whole Wh measured and not yet in a stored reading: the excess above the group's
+    /// maximum, a reading whose store failed, a register restored at boot. At most
+    /// `carryBound`.
+    var carriedWattHours: UInt64 = 0
+    /// Wh dropped because the carry would have exceeded its bound: counted here, never sent.
+    public private(set) var lostWattHours: UInt64 = 0
+    /// A label whose reading could not be stored: retried at the next polls, given up at
+    /// the next boundary (its energy stays carried).
+    var retryLabel: UInt64? = nil
+    var retriesLeft = 0
+    /// Set once the energy register was saved at a power-fail warning: the meter waits
+    /// for the reset.
+    var powerFailHandled = false
 
     // PRF precomputation: the pad for `padLabel`, computed while idle
     var pad: UInt64 = 0
@@ -254,15 +278,18 @@ public struct Meter: ~Copyable {
         let layout = MeterFlashLayout(sectorSize: board.sectorSize, keyStoreSector: keyStoreSector)
         let store: KeyStore
         let outbox: Outbox
+        let energy: EnergyStore
         do {
             store = try KeyStore(board: board, firstSector: keyStoreSector)
             outbox = try Outbox(board: board, firstSector: layout.outboxSector, sectorCount: layout.outboxSectors)
+            energy = try EnergyStore(board: board, firstSector: layout.energySector)
         } catch {
             throw .keyStore(error)
         }
         self.layout = layout
         self.store = store
         self.outbox = outbox
+        self.energy = energy
         lastSampleTick = board.ticks / timing.sampleTicks * timing.sampleTicks
         boot()
     }
@@ -274,15 +301,28 @@ public struct Meter: ~Copyable {
         } catch {
             storeState = error
         }
-        selectOutboxRing()  // the Paillier ring when the key store holds a Paillier key
+        selectOutboxRing(booting: true)  // the Paillier ring when the key store holds a Paillier key
         var outboxState: KeyStoreError? = nil
         do { try outbox.load() } catch { outboxState = error }
+        if storeState == nil, outboxState == nil, !outbox.isFormatted, outbox.firstSector == layout.outboxSector {
+            // Provisioning formats the LWR-PSA ring: a valid key store over a ring with no
+            // formatted sector means the ring was erased, and with it the label counter.
+            outboxState = .corrupt
+        }
         if storeState == nil, let e = outboxState {
             // Without a trustworthy outbox the label counter is unknown: encrypt nothing.
             storeState = e == .empty ? .corrupt : e
         }
         labelFloor = record.nextLabel
-        if let newest = outbox.newestLabel, newest + 1 > labelFloor { labelFloor = newest + 1 }
+        if let newest = outbox.newestLabel {
+            // Values from flash are never trusted for arithmetic: no label follows 2^64 − 1,
+            // so an entry claiming it was not written by this firmware.
+            if newest == .max {
+                if storeState == nil { storeState = .corrupt }
+            } else if newest + 1 > labelFloor {
+                labelFloor = newest + 1
+            }
+        }
         if storeState == .corrupt {
             bootStatus = .keyStoreCorrupt
         } else if storeState == nil && (store.corrected > 0 || outbox.corrected > 0) {
@@ -292,6 +332,23 @@ public struct Meter: ~Copyable {
             bootStatus = .keyStoreRepaired
         }
         loadPaillier()
+        restoreEnergy()
+    }
+
+    /// Takes back the energy register saved at the last power-fail warning, if no reading
+    /// was stored since, and makes the next save an erase-free one.
+    mutating func restoreEnergy() {
+        guard let saved = try? energy.load() else {
+            try? energy.prepare()
+            return
+        }
+        try? energy.prepare()
+        lostWattHours = saved.lostWattHours
+        guard storeState == nil, saved.ticksPerSecond == board.ticksPerSecond, saved.label >= labelFloor else { return }
+        let unit = wattHourUnit
+        addToCarry(saved.carriedWattHours)
+        addToCarry(saved.registerMilliwattTicks / unit)
+        registerMilliwattTicks = saved.registerMilliwattTicks % unit
     }
 
     // MARK: - state seen from outside
@@ -314,6 +371,9 @@ public struct Meter: ~Copyable {
     public var retiredOutboxSectors: Int { outbox.retiredSectors }
     /// Unacknowledged readings in the outbox.
     public var pendingReadings: Int { outbox.pendingCount }
+    /// Unacknowledged readings the outbox dropped since boot (full, or a rotation found no
+    /// sector whose entries fit).
+    public var droppedReadings: Int { outbox.droppedEntries }
     /// The label of the i-th unacknowledged reading, oldest first.
     public func pendingLabel(_ i: Int) -> UInt64 { outbox.pendingLabel(i) }
     /// The stored frame of the i-th unacknowledged reading; returns its length.
@@ -368,6 +428,8 @@ public struct Meter: ~Copyable {
     /// One pass of the main loop: handles one received frame, integrates the samples
     /// due by now, and at an interval boundary encrypts and sends the reading.
     public mutating func poll() -> MeterEvent {
+        if powerFailHandled { return .none }
+        if board.powerFailing { return savePowerFail() }
         var event = MeterEvent.none
         if let status = bootStatus {
             bootStatus = nil
@@ -379,28 +441,66 @@ public struct Meter: ~Copyable {
             bootResendDone = true
             resendPending()
         }
+        if let label = retryLabel, retriesLeft > 0 {
+            retriesLeft -= 1
+            if let e = storeReading(label, report: false) { event = e }
+            if powerFailHandled { return event }
+        }
         if let e = handleRadio() { event = e }
+        if powerFailHandled { return event }
         let now = board.ticks
         while lastSampleTick + timing.sampleTicks <= now {
-            let mw = UInt64(board.sampleMilliwatts())
-            cumulativeMilliwattTicks &+= mw * timing.sampleTicks
-            lastSampleTick += timing.sampleTicks
+            sample()
             if lastSampleTick % timing.intervalTicks == 0 {
                 let label = lastSampleTick / timing.intervalTicks - 1
                 if let e = closeInterval(label) { event = e }
+                if powerFailHandled { return event }
             }
         }
         return event
+    }
+
+    /// Integrates one ADC sample into the register.
+    mutating func sample() {
+        let mw = UInt64(board.sampleMilliwatts())
+        let (e, o) = mw.multipliedReportingOverflow(by: timing.sampleTicks)
+        registerMilliwattTicks = o ? .max : saturatingAdd(registerMilliwattTicks, e)
+        lastSampleTick += timing.sampleTicks
+    }
+
+    /// The power-fail warning: integrates the samples due, writes the energy register
+    /// (two program operations of the granted budget) and stops until the reset. A reading
+    /// being stored when the warning came was abandoned before; its energy is in the carry.
+    mutating func savePowerFail() -> MeterEvent {
+        powerFailHandled = true
+        while lastSampleTick + timing.sampleTicks <= board.ticks { sample() }
+        guard board.powerFailFlashOperations >= 2 else { return .none }
+        var r = EnergyRecord()
+        r.label = labelFloor
+        r.registerMilliwattTicks = registerMilliwattTicks
+        r.carriedWattHours = storeState == nil ? carriedWattHours : 0
+        r.lostWattHours = lostWattHours
+        r.ticksPerSecond = board.ticksPerSecond
+        do { try energy.save(r) } catch { return .none }
+        return .energySaved
     }
 
     /// Points `outbox` at the ring the key store's scheme needs (the wide ring for Paillier
     /// and DMCFE frames; with a corrupt store, the newest intact state decides), before the
     /// outbox is read.
     // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
+    /// Outside boot, a ring with no formatted sector is formatted when it is selected, so
+    /// that a ring in use is never blank.
     @inline(never)
-    mutating func selectOutboxRing() {
+    mutating func selectOutboxRing(booting: Bool = false) {
         let intact = storeState == nil ? record : store.lastIntact
         let wide = intact.map { $0.paillierKey != nil || $0.parameterID == DMCFE.parameterID } ?? false
+        defer {
+            if !booting && storeState == nil {
+                var probe = outbox
+                if (try? probe.load()) != nil, !probe.isFormatted { try? outbox.format() }
+            }
+        }
         guard wide != (outbox.firstSector == layout.wideOutboxSector) else { return }
         do {
             outbox =
@@ -414,6 +514,12 @@ public struct Meter: ~Copyable {
             // not one this firmware wrote.
             if storeState == nil { storeState = .corrupt }
         }
+    }
+
+    /// a + b, saturating at 2^64 − 1.
+    @inline(__always) func saturatingAdd(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let (r, o) = a.addingReportingOverflow(b)
+        return o ? .max : r
     }
 
     /// Idle work between boundaries: precomputes the pad F_k(l) for the next label,
@@ -434,23 +540,80 @@ public struct Meter: ~Copyable {
     /// addition (the outbox, not the key store, holds the label counter).
     public var padPrecomputed: Bool { (isDMCFE ? dmcfePadLabel : padLabel) == labelFloor }
 
-    /// Energy since the last boundary, in whole Wh (the remainder carries over).
+    /// mW·ticks per Wh.
+    var wattHourUnit: UInt64 { 3_600_000 * UInt64(board.ticksPerSecond) }
+
+    /// Energy since the last boundary, in whole Wh (the remainder stays in the register).
     mutating func takeIntervalEnergy() -> UInt64 {
-        let unit = 3_600_000 * UInt64(board.ticksPerSecond)  // mW·ticks per Wh
-        let total = cumulativeMilliwattTicks / unit
-        let reading = total - accountedWattHours
-        accountedWattHours = total
-        return reading
+        let unit = wattHourUnit
+        let wattHours = registerMilliwattTicks / unit
+        registerMilliwattTicks %= unit
+        return wattHours
     }
 
+    /// The largest reading the scheme encrypts: the group's signed maximum (LWR-PSA,
+    /// DMCFE); Paillier has none below 2^64.
+    var readingMaximum: UInt64 { paillierReady ? .max : record.maxReading }
+
+    /// Intervals per day at 15-minute labels: the carry holds at most one day of maxima.
+    static let carryIntervals: UInt64 = 96
+
+    /// The carry's bound: `carryIntervals` maxima (saturating).
+    var carryBound: UInt64 {
+        let (b, o) = readingMaximum.multipliedReportingOverflow(by: Self.carryIntervals)
+        return o ? .max : b
+    }
+
+    /// Adds Wh to the carry; what goes beyond its bound is counted as lost, never sent.
+    mutating func addToCarry(_ wattHours: UInt64) {
+        let total = saturatingAdd(carriedWattHours, wattHours)
+        let bound = carryBound
+        if total > bound {
+            lostWattHours = saturatingAdd(lostWattHours, total - bound)
+            carriedWattHours = bound
+        } else {
+            carriedWattHours = total
+        }
+    }
+
+    /// Whole Wh measured and not yet in a stored reading.
+    public var carriedEnergy: UInt64 { carriedWattHours }
+
     mutating func closeInterval(_ label: UInt64) -> MeterEvent? {
-        let reading = takeIntervalEnergy()
-        guard storeState == nil, record.phase == .ready || paillierReady, label >= labelFloor else { return nil }
+        let measured = takeIntervalEnergy()
+        retryLabel = nil  // a label whose store kept failing is given up; its energy is carried
+        guard storeState == nil, record.phase == .ready || paillierReady, label >= labelFloor else {
+            carriedWattHours = 0  // no group to report to: this energy is in no group's sum
+            return nil
+        }
+        addToCarry(measured)
+        retriesLeft = 3
+        return storeReading(label, report: true)
+    }
+
+    /// Encrypts the carry, at most the maximum, under `label` and stores and sends it; what
+    /// is above the maximum stays carried into the following intervals. When the store
+    /// fails, the energy stays carried, the label is retried at the next polls (until the
+    /// next boundary), a status with the code only is sent (`report`), and the pending
+    /// readings are sent again so their acks can come back.
+    mutating func storeReading(_ label: UInt64, report: Bool) -> MeterEvent? {
+        let reading = min(carriedWattHours, readingMaximum)
+        carriedWattHours -= reading
         do {
             try encryptAndSend(label: label, reading: reading)
         } catch {
-            return reportError(error, detail: reading)
+            addToCarry(reading)  // exactly what was taken: never above the bound
+            if board.powerFailing { return savePowerFail() }
+            if case .labelAlreadyEncrypted = error {
+                retryLabel = nil
+                return nil
+            }
+            retryLabel = label
+            let event = report ? reportError(error, detail: 0) : nil
+            resendPending(before: label)
+            return event
         }
+        retryLabel = nil
         resendPending(before: label)
         return .readingSent(label: label, reading: reading)
     }
@@ -468,10 +631,12 @@ public struct Meter: ~Copyable {
             do {
                 length = try outbox.pendingFrame(i, into: &f)
             } catch {
+                // A flash that cannot be read (power lost) is no verdict on the entry.
+                guard error == .corrupt else { break }
                 // More flips than one since boot: this reading is lost. Its label stays
                 // used (the counter is in RAM); let the entry go and report it.
                 let lost = outbox.pendingLabel(i)
-                _ = try? outbox.acknowledge(label: lost, group: outbox.pendingGroup(i))
+                outbox.forget(i)  // the entry fails its checks: no mark is worth programming
                 _ = reportError(.keyStoreCorrupt, detail: lost)
                 continue
             }
@@ -490,7 +655,8 @@ public struct Meter: ~Copyable {
         if paillierReady { return try encryptAndSendPaillier(label: label, reading: reading) }
         if let e = storeState { throw e == .corrupt ? .keyStoreCorrupt : .notProvisioned }
         guard record.phase == .ready else { throw .notReady }
-        guard label >= labelFloor else {
+        // No label follows 2^64 − 1: refused rather than let the counter wrap.
+        guard label >= labelFloor, label < .max else {
             throw .labelAlreadyEncrypted(label: label, next: labelFloor)
         }
         let payloadLength: Int
@@ -583,10 +749,19 @@ public struct Meter: ~Copyable {
     // MARK: - radio
 
     mutating func handleRadio() -> MeterEvent? {
-        var inSpan = inbox.mutableSpan
-        let received: Int?
-        do { received = try board.receive(into: &inSpan) } catch { return nil }
-        guard let length = received else { return nil }
+        var received: Int? = nil
+        // A frame longer than the inbox is dropped by the HAL (MH_ERR_TOO_LONG, once):
+        // take the next one. Bounded, so a flood cannot hold the loop.
+        for _ in 0..<4 {
+            var inSpan = inbox.mutableSpan
+            do {
+                received = try board.receive(into: &inSpan)
+                break
+            } catch {
+                if error != .tooLong { return nil }
+            }
+        }
+        guard let length = received, length <= inbox.count else { return nil }
         do {
             return try handleDownlink(length)
         } catch {
@@ -699,6 +874,12 @@ public struct Meter: ~Copyable {
 
     /// Reports an error over the radio as a status frame (best effort). `code`, when
     /// given, overrides the code derived from the error.
+    ///
+    /// Status frames are authenticated, not encrypted: they carry codes, never a reading or
+    /// anything computed from one. `detail` may hold 0, a label (the reading dropped from a
+    /// full outbox, one lost to flipped bits) or a count the aggregator already knows (the
+    /// peers of a finished setup); nothing else. A reading above the maximum sends nothing
+    /// (`readingAboveMaximum` would tell which interval was clamped).
     mutating func reportError(_ error: MeterError, detail: UInt64, code override: StatusCode? = nil) -> MeterEvent? {
         let code: StatusCode
         if let override {
@@ -707,7 +888,7 @@ public struct Meter: ~Copyable {
             switch error {
             case .notProvisioned: code = .needsProvisioning
             case .keyStoreCorrupt: code = .keyStoreCorrupt
-            case .readingAboveMaximum: code = .readingAboveMaximum
+            case .readingAboveMaximum: return nil
             case .setupRejected: code = .setupRejected
             case .peerKeyRejected: code = .peerKeyRejected
             case .keyStore: code = .keyStoreWriteFailed

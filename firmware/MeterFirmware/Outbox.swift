@@ -73,6 +73,14 @@ public struct Outbox {
     public private(set) var pendingCount = 0
     /// Entries whose flipped bit `load` corrected.
     public private(set) var corrected = 0
+    /// Unacknowledged entries a rotation had to drop since boot (no sector's entries fit).
+    public private(set) var droppedByRotation = 0
+    /// Unacknowledged entries dropped since boot: by a rotation, or because the outbox
+    /// was full.
+    public var droppedEntries: Int { droppedByRotation + droppedWhenFull }
+    var droppedWhenFull = 0
+    /// The oldest label dropped by a rotation and not yet reported (`append` returns it).
+    var lastDropped: UInt64? = nil
 
     /// Bytes of an entry's protected part (header, frame, padding, checksum).
     var protectedBytes: Int { entryBytes - 5 }
@@ -81,6 +89,9 @@ public struct Outbox {
     /// The largest frame an entry holds.
     public var frameCapacity: Int { entryBytes - 5 - FlashFormat.checksumBytes - Self.headerBytes }
     public var slotsPerSector: UInt32 { (board.sectorSize - UInt32(FlashFormat.markerBytes)) / UInt32(entryBytes) }
+
+    /// Whether the ring has a formatted sector (`load` found one, or it was formatted).
+    public var isFormatted: Bool { active >= 0 }
 
     /// The newest label ever put in the outbox (acknowledged or not), if any.
     public var newestLabel: UInt64? { hasLabel ? lastLabel : nil }
@@ -160,6 +171,7 @@ public struct Outbox {
         lastLabel = 0
         pendingCount = 0
         corrected = 0
+        lastDropped = nil
         // Formatted sectors in generation order.
         var order = InlineArray<16, Int>(repeating: 0)  // 16 = maxSectors
         var count = 0
@@ -212,8 +224,10 @@ public struct Outbox {
                 let integrity = FlashFormat.verify(&check, length: protectedBytes, domain: "PM-OB-v1")
                 let bytes = entry.span
                 let length = Int(BigEndian.load16(bytes, at: 2))
+                // Label 2^64 − 1 has no successor for the counter: never written by this firmware.
                 guard integrity != .invalid, bytes[0] == Self.kindReading, length <= frameCapacity,
-                    bytes[1] == Self.flagsOriginal || bytes[1] == Self.flagsCopy
+                    length >= Frame.headerBytes, bytes[1] == Self.flagsOriginal || bytes[1] == Self.flagsCopy,
+                    BigEndian.load64(bytes, at: 8) != .max
                 else {
                     lastInvalid = position * 1024 + Int(slot)
                     if !acknowledged { pendingLost = true }
@@ -330,13 +344,15 @@ public struct Outbox {
     // MARK: - writing
 
     /// Writes `frame` for `label` as a committed entry (the frame's header names its
-    /// group). Returns the label of the oldest unacknowledged reading if it had to be
-    /// dropped to make room.
+    /// group). Returns the label of the oldest unacknowledged reading if one had to be
+    /// dropped to make room (the outbox was full, or a rotation found no sector whose
+    /// entries fit).
     public mutating func append(label: UInt64, frame: Span<UInt8>) throws(KeyStoreError) -> UInt64? {
         precondition(frame.count <= frameCapacity && frame.count >= 8, "frame larger than an outbox entry")
         var dropped: UInt64? = nil
         if pendingCount == Self.capacity {
             dropped = pendingLabels[0]
+            droppedWhenFull += 1
             _ = try acknowledge(label: pendingLabels[0], group: pendingGroups[0])
         }
         var entry = InlineArray<1024, UInt8>(repeating: 0xFF)
@@ -350,6 +366,10 @@ public struct Outbox {
         lastLabel = label
         hasLabel = true
         insertPending(label, Self.frameGroup(entry.span), at)
+        if let d = lastDropped {
+            lastDropped = nil
+            return min(d, dropped ?? d)
+        }
         return dropped
     }
 
@@ -385,9 +405,15 @@ public struct Outbox {
             return
         }
         let free = Int(slotsPerSector) - Int(nextSlot)
-        if free >= 1 + pendingIn(nextRing(after: active)) { return }
+        if free >= 1 + pendingIn(nextRing(after: active)) + copySlack { return }
         try rotate()
     }
+
+    /// Slots kept free beyond what the next sector's unacknowledged entries need: a cut
+    /// during copy-forward wastes the slot it was writing (written, never committed, never
+    /// reused), and the copies must still fit. 2 for the 31-slot sectors of LWR-PSA, 0 for
+    /// the 4-slot sectors of the wide ring (where `rotate` drops instead).
+    var copySlack: Int { Int(slotsPerSector) / 12 }
 
     func nextRing(after ring: Int) -> Int {
         var r = ring
@@ -400,37 +426,61 @@ public struct Outbox {
 
     /// Moves to the next sector of the ring: copies its unacknowledged entries into the
     /// active sector, then formats it. A sector that no longer erases clean is skipped, and
-    /// so is one whose unacknowledged entries do not fit into the active sector.
+    /// so is one whose unacknowledged entries do not fit into the active sector (cuts during
+    /// copy-forward wasted the slots `ensureRoom` reserved). When no sector's entries fit,
+    /// the nearest sector's oldest entries are dropped until the rest fit (counted in
+    /// `droppedByRotation`, the oldest label in `lastDropped`): a full ring never stops the
+    /// outbox storing the next reading.
     mutating func rotate() throws(KeyStoreError) {
-        var candidate = active
-        for _ in 1..<Int(sectorCount) {
-            candidate = (candidate + 1) % Int(sectorCount)
-            // A sector whose unacknowledged entries no longer fit here (a cut wasted the
-            // reserved slots) is left as it is for another lap of the ring.
-            if bad[candidate] || candidate == active || pendingIn(candidate) > Int(slotsPerSector) - Int(nextSlot) {
-                continue
+        for pass in 0..<2 {
+            var candidate = active
+            for _ in 1..<Int(sectorCount) {
+                candidate = (candidate + 1) % Int(sectorCount)
+                if bad[candidate] || candidate == active { continue }
+                let room = Int(slotsPerSector) - Int(nextSlot)
+                if pendingIn(candidate) > room {
+                    guard pass == 1 else { continue }  // another sector may fit without loss
+                    dropOldest(in: candidate, keeping: room)
+                }
+                try carry(from: candidate)
+                let ok: Bool
+                do throws(BoardError) {
+                    ok = try FlashFormat.format(
+                        board, sector: firstSector + UInt32(candidate), magic: magic,
+                        generation: newestGeneration &+ 1)
+                } catch {
+                    throw .flash(error)
+                }
+                formatted[candidate] = ok
+                guard ok else {
+                    bad[candidate] = true
+                    continue
+                }
+                newestGeneration &+= 1
+                generations[candidate] = newestGeneration
+                active = candidate
+                nextSlot = 0
+                return
             }
-            try carry(from: candidate)
-            let ok: Bool
-            do throws(BoardError) {
-                ok = try FlashFormat.format(
-                    board, sector: firstSector + UInt32(candidate), magic: magic,
-                    generation: newestGeneration &+ 1)
-            } catch {
-                throw .flash(error)
-            }
-            formatted[candidate] = ok
-            guard ok else {
-                bad[candidate] = true
-                continue
-            }
-            newestGeneration &+= 1
-            generations[candidate] = newestGeneration
-            active = candidate
-            nextSlot = 0
-            return
         }
         throw .flash(.wornOut)
+    }
+
+    /// Forgets the oldest unacknowledged entries of `ring` until `keeping` are left (they
+    /// go with the sector's erase; until then a reboot finds them pending again).
+    mutating func dropOldest(in ring: Int, keeping: Int) {
+        var excess = pendingIn(ring) - max(keeping, 0)
+        var i = 0
+        while excess > 0 && i < pendingCount {
+            guard sectorOf(pendingAddresses[i]) == ring else {
+                i += 1
+                continue
+            }
+            lastDropped = min(lastDropped ?? .max, pendingLabels[i])
+            droppedByRotation += 1
+            removePending(pendingLabels[i], pendingGroups[i])
+            excess -= 1
+        }
     }
 
     /// Copies the unacknowledged entries that live in `ring` into the active sector.
@@ -490,6 +540,13 @@ public struct Outbox {
         }
         removePending(label, group)
         return true
+    }
+
+    /// Lets the i-th unacknowledged reading go without touching flash (its entry no longer
+    /// checks out; a reboot finds it invalid, never as a reading).
+    public mutating func forget(_ i: Int) {
+        guard i >= 0 && i < pendingCount else { return }
+        removePending(pendingLabels[i], pendingGroups[i])
     }
 
     /// Copies the frame of the i-th unacknowledged reading into `out`; returns its length.

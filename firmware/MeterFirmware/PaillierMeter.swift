@@ -217,7 +217,7 @@ extension Meter {
     public mutating func encryptAndSendPaillier(label: UInt64, reading: UInt64) throws(MeterError) {
         if let e = storeState { throw e == .corrupt ? .keyStoreCorrupt : .notProvisioned }
         guard paillier.groupCount > 0, let key = paillier.key else { throw .notReady }
-        guard label >= labelFloor else {
+        guard label >= labelFloor, label < .max else {
             throw .labelAlreadyEncrypted(label: label, next: labelFloor)
         }
         let groupCount = paillier.groupCount

@@ -21,7 +21,7 @@ typedef enum mh_status {
     MH_ERR_POWER = 2,     ///< power was cut during the operation (fault injection)
     MH_ERR_WORN = 3,      ///< the sector no longer erases or programs reliably
     MH_ERR_EMPTY = 4,     ///< nothing to receive
-    MH_ERR_TOO_LONG = 5,  ///< a frame longer than the radio or the buffer takes
+    MH_ERR_TOO_LONG = 5,  ///< a frame longer than the radio or the buffer takes (see radio_receive)
     MH_ERR_BUSY = 6       ///< the radio queue is full
 } mh_status;
 
@@ -57,15 +57,36 @@ typedef struct mh_board {
     mh_status (*flash_erase)(void *ctx, uint32_t sector);
 
     // ---- RNG ----
-    /// Fills out with len random bytes.
+    /// Fills out with len bytes from a cryptographically secure generator: a hardware
+    /// TRNG, or a CSPRNG (e.g. a DRBG per NIST SP 800-90A) seeded from a hardware entropy
+    /// source at every boot, never from a fixed or stored seed alone. The firmware draws
+    /// its DH private keys and PSA seeds from it. The simulated board (hal/sim) does NOT
+    /// meet this: it is a seeded xoshiro256** stream so test runs are reproducible.
     void (*rng_fill)(void *ctx, uint8_t *out, uint32_t len);
 
     // ---- radio ----
     /// Queues one frame for transmission.
     mh_status (*radio_send)(void *ctx, const uint8_t *frame, uint32_t len);
     /// Takes the oldest received frame into out (capacity cap) and stores its
-    /// length in *len. MH_ERR_EMPTY when nothing is waiting.
+    /// length in *len. MH_ERR_EMPTY when nothing is waiting. A frame longer than cap
+    /// is dropped by this call, which returns MH_ERR_TOO_LONG once for it (out and
+    /// *len untouched); the next call returns the frame after it. A too-long frame
+    /// never stays at the head of the queue.
     mh_status (*radio_receive)(void *ctx, uint8_t *out, uint32_t cap, uint32_t *len);
+
+    // ---- power-fail warning ----
+    /// Nonzero once the supply has dropped below the board's warning threshold (a
+    /// comparator on the input rail, with hold-up capacitance behind it); latched until
+    /// the board resets. From the first call that returns nonzero, the board guarantees
+    /// that at least power_fail_flash_ops further flash_program calls of up to 64 bytes
+    /// each complete before power is lost (no erase is guaranteed). The firmware checks
+    /// it before every program and erase, stops what it was writing (every flash
+    /// structure is safe against a cut between two operations) and spends the budget on
+    /// its energy register (docs/spec/flash-format.md). May be NULL: no warning, power
+    /// cuts come unannounced. If the supply recovers, the board resets the firmware.
+    int (*power_failing)(void *ctx);
+    /// Flash program operations guaranteed after the warning (see power_failing).
+    uint32_t power_fail_flash_ops;
 } mh_board;
 
 #ifdef __cplusplus

@@ -6,7 +6,8 @@
 // - flash is an in-memory NOR array (erase -> 0xFF, program ANDs bits in),
 //   with a hook called before every program and erase (fault injection);
 // - the RNG is a seeded xoshiro256** stream, so runs are reproducible
-//   (a simulation device, not a cryptographic source: a real board has a TRNG);
+//   (a simulation device, not a cryptographic source: meter_hal.h asks a real board
+//   for a TRNG or a CSPRNG seeded per boot);
 // - the radio is two bounded frame queues, meter->host and host->meter.
 #ifndef PRIVATEMETERING_METER_SIM_H
 #define PRIVATEMETERING_METER_SIM_H
@@ -26,6 +27,7 @@ typedef struct sim_board_config {
     uint64_t rng_seed;
     uint32_t radio_mtu;             ///< largest frame in bytes; 0 -> 2048
     uint32_t radio_queue_capacity;  ///< frames per direction; 0 -> 64
+    uint32_t power_fail_flash_ops;  ///< program operations granted after the warning; 0 -> 4
 } sim_board_config;
 
 /// Flash operations reported to the fault hook.
@@ -100,7 +102,23 @@ uint64_t sim_board_cut_count(const sim_board *board);
 /// 0 after a cut, until sim_board_power_on.
 int sim_board_powered(const sim_board *board);
 /// Restores power: the radio inbox (the meter's RAM) is cleared; frames already sent stay.
+/// Clears a power-fail warning and the cut it announced.
 void sim_board_power_on(sim_board *board);
+
+// ---- power-fail warning (meter_hal.h, power_failing) ----
+//
+// The warning is raised either now (sim_board_raise_power_fail) or during a chosen
+// program/erase operation, which itself completes (sim_board_arm_power_fail). After it the
+// board lets power_fail_flash_ops more program/erase operations complete and cuts power at
+// the next one (in the given mode), as sim_board_arm_cut does. An erase counts as one
+// operation here; meter_hal.h guarantees only programs.
+
+/// Raises the warning now; the cut follows after the budget.
+void sim_board_raise_power_fail(sim_board *board, sim_cut_mode mode);
+/// Raises the warning during the (after_ops + 1)-th program/erase operation from now.
+void sim_board_arm_power_fail(sim_board *board, uint64_t after_ops, sim_cut_mode mode);
+/// 1 while the warning is raised (until sim_board_power_on).
+int sim_board_power_failing(const sim_board *board);
 /// Flips one bit at rest (a stuck bit does not flip). MH_ERR_RANGE outside the device.
 mh_status sim_board_flip_bit(sim_board *board, uint32_t addr, uint32_t bit);
 /// Sticks one bit at value (0 or 1) from now on. MH_ERR_RANGE outside the device.

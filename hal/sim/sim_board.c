@@ -34,11 +34,11 @@ static mh_status queue_push(frame_queue *q, const uint8_t *frame, uint32_t len) 
 static mh_status queue_pop(frame_queue *q, uint8_t *out, uint32_t cap, uint32_t *len) {
     if (q->count == 0) return MH_ERR_EMPTY;
     uint32_t n = q->lengths[q->head];
-    if (n > cap) return MH_ERR_TOO_LONG;  // the frame stays queued
-    memcpy(out, q->slots + (size_t)q->head * q->mtu, n);
-    *len = n;
     q->head = (q->head + 1) % q->capacity;
     q->count--;
+    if (n > cap) return MH_ERR_TOO_LONG;  // dropped: reported once (meter_hal.h)
+    memcpy(out, q->slots + (size_t)((q->head + q->capacity - 1) % q->capacity) * q->mtu, n);
+    *len = n;
     return MH_OK;
 }
 
@@ -103,6 +103,11 @@ static void hal_rng_fill(void *ctx, uint8_t *out, uint32_t len) {
     }
 }
 
+static int hal_power_failing(void *ctx) {
+    sim_board *b = ctx;
+    return b->faults.powered && b->faults.power_failing;
+}
+
 static mh_status hal_radio_send(void *ctx, const uint8_t *frame, uint32_t len) {
     sim_board *b = ctx;
     if (!b->faults.powered) return MH_ERR_POWER;  // a dead meter transmits nothing
@@ -124,6 +129,7 @@ sim_board *sim_board_create(const sim_board_config *config) {
     if (c.flash_sector_count == 0) c.flash_sector_count = 64;
     if (c.radio_mtu == 0) c.radio_mtu = 2048;
     if (c.radio_queue_capacity == 0) c.radio_queue_capacity = 64;
+    if (c.power_fail_flash_ops == 0) c.power_fail_flash_ops = 4;
 
     sim_board *b = calloc(1, sizeof *b);
     if (!b) return NULL;
@@ -141,6 +147,7 @@ sim_board *sim_board_create(const sim_board_config *config) {
     uint64_t seed = c.rng_seed;
     for (int i = 0; i < 4; i++) b->rng[i] = splitmix64(&seed);
     sim_faults_init(b, c.rng_seed ^ 0x46415553ull);  // a fault stream apart from the RNG
+    b->faults.warn_budget = c.power_fail_flash_ops;
 
     b->hal.ctx = b;
     b->hal.clock_ticks = hal_clock_ticks;
@@ -154,6 +161,8 @@ sim_board *sim_board_create(const sim_board_config *config) {
     b->hal.rng_fill = hal_rng_fill;
     b->hal.radio_send = hal_radio_send;
     b->hal.radio_receive = hal_radio_receive;
+    b->hal.power_failing = hal_power_failing;
+    b->hal.power_fail_flash_ops = c.power_fail_flash_ops;
     return b;
 }
 

@@ -50,8 +50,18 @@ void sim_faults_free(sim_board *b) {
     free(b->faults.stuck1);
 }
 
+/// Raises the warning and arms the cut after the budget (ops already counted for the
+/// operation in progress, which completes).
+static void raise_warning(sim_board *b, sim_cut_mode mode) {
+    b->faults.power_failing = 1;
+    b->faults.warn_at = 0;
+    b->faults.cut_at = b->faults.ops + b->faults.warn_budget + 1;
+    b->faults.cut_mode = mode;
+}
+
 /// True when this operation is the one the armed cut interrupts (ops already counted).
 static int cut_now(sim_board *b) {
+    if (b->faults.warn_at != 0 && b->faults.ops == b->faults.warn_at) raise_warning(b, b->faults.warn_mode);
     if (b->faults.cut_at == 0 || b->faults.ops != b->faults.cut_at) return 0;
     b->faults.cut_at = 0;
     b->faults.powered = 0;
@@ -203,7 +213,22 @@ uint64_t sim_board_cut_count(const sim_board *b) { return b->faults.cuts; }
 
 int sim_board_powered(const sim_board *b) { return b->faults.powered; }
 
+void sim_board_raise_power_fail(sim_board *b, sim_cut_mode mode) {
+    if (!b->faults.powered) return;
+    raise_warning(b, mode);
+}
+
+void sim_board_arm_power_fail(sim_board *b, uint64_t after_ops, sim_cut_mode mode) {
+    b->faults.warn_at = b->faults.ops + after_ops + 1;
+    b->faults.warn_mode = mode;
+}
+
+int sim_board_power_failing(const sim_board *b) { return b->faults.power_failing; }
+
 void sim_board_power_on(sim_board *b) {
+    if (b->faults.power_failing || b->faults.warn_at) b->faults.cut_at = 0;
+    b->faults.power_failing = 0;
+    b->faults.warn_at = 0;
     b->faults.powered = 1;
     b->inbox.head = b->inbox.count = 0;
 }

@@ -24,6 +24,10 @@ typedef struct sim_faults {
     uint8_t *stuck0;             // one bit per flash bit: stuck at 0
     uint8_t *stuck1;             // one bit per flash bit: stuck at 1
     uint64_t worn_erases;        // erases on a worn sector (failed or left stuck bits)
+    int power_failing;           // the power-fail warning is raised (until power-on)
+    uint64_t warn_at;            // raise the warning at this value of ops (0: none armed)
+    sim_cut_mode warn_mode;      // the mode of the cut the warning announces
+    uint32_t warn_budget;        // program/erase operations granted after the warning
 } sim_faults;
 
 struct sim_board {

@@ -36,7 +36,7 @@ public struct PlaintextStatusAttack: Attack {
                     }
                 }
             }
-            aggregator.advance(to: label + 1)
+            try aggregator.advance(to: label + 1)
         }
         let examples = leaks.prefix(2).joined(separator: "; ")
         return .refused(
