@@ -1,0 +1,66 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// libFuzzer harnesses for the surfaces an aggregator controls (docs/fuzzing.md; run them with
+// scripts/fuzz.sh). A package of its own, like Benchmarks/, so that the root package's
+// `swift build` and `swift test` never build them and the sanitizer flags never reach the
+// normal targets.
+//
+// It does not depend on the root package: a package cannot set compiler flags on another
+// package's targets, and the flags must be on the project's modules only. Instead the
+// project's sources are compiled a second time here through the symlinks in Modules/
+// (the same trick as Sources/FirmwareEmbedded in the root package):
+// - firmware and aggregator modules: libFuzzer coverage + AddressSanitizer, and
+//   -enable-testing so the harnesses can `@testable import` them (to re-seal flash records
+//   and to compare internal state before and after a rejected input);
+// - the simulator, BigNum and the simulated board (C): AddressSanitizer only, so their code
+//   does not count as coverage;
+// - the harnesses: AddressSanitizer; their link adds libFuzzer.
+// Build: `swift build -c release` in this directory (scripts/fuzz.sh does it).
+let fuzzed: [SwiftSetting] = [.unsafeFlags(["-sanitize=fuzzer,address", "-enable-testing"])]
+let checked: [SwiftSetting] = [.unsafeFlags(["-sanitize=address"])]
+let checkedTestable: [SwiftSetting] = [.unsafeFlags(["-sanitize=address", "-enable-testing"])]
+let harnessLink: [LinkerSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
+
+let package = Package(
+    name: "PrivateMeteringFuzz",
+    platforms: [.macOS(.v15)],
+    targets: [
+        .systemLibrary(
+            name: "CGMP", path: "Modules/CGMP", pkgConfig: "gmp", providers: [.apt(["libgmp-dev"])]),
+        .target(
+            name: "MeterHAL", path: "Modules/MeterHAL", sources: ["sim"], publicHeadersPath: "include",
+            cSettings: [.unsafeFlags(["-fsanitize=address"])]),
+        .target(name: "MeterCrypto", dependencies: ["CGMP"], path: "Modules/MeterCrypto", swiftSettings: fuzzed),
+        .target(
+            name: "MeterFirmware", dependencies: ["MeterCrypto", "MeterHAL"], path: "Modules/MeterFirmware",
+            swiftSettings: fuzzed),
+        .target(name: "BigNum", dependencies: ["CGMP"], path: "Modules/BigNum", swiftSettings: checked),
+        .target(
+            name: "Aggregation", dependencies: ["MeterCrypto", "BigNum"], path: "Modules/Aggregation",
+            swiftSettings: fuzzed),
+        .target(
+            name: "MeterSimulator",
+            dependencies: ["MeterFirmware", "MeterHAL", "Aggregation", "MeterCrypto", "BigNum"],
+            path: "Modules/MeterSimulator", swiftSettings: checkedTestable),
+
+        // The libFuzzer entry glue and the input reader the harnesses share.
+        .target(name: "CFuzzDriver"),
+        .target(name: "FuzzSupport", dependencies: ["CFuzzDriver", "MeterCrypto"], swiftSettings: checked),
+        // (a) the meter's downlink, in every phase of every scheme.
+        .executableTarget(
+            name: "FuzzMeterDownlink",
+            dependencies: ["FuzzSupport", "MeterFirmware", "MeterCrypto", "MeterHAL", "MeterSimulator", "Aggregation"],
+            swiftSettings: checked, linkerSettings: harnessLink),
+        // (b) boot from arbitrary flash: key store, outboxes, expanded key, DMCFE seeds.
+        .executableTarget(
+            name: "FuzzBoot",
+            dependencies: ["FuzzSupport", "MeterFirmware", "MeterCrypto", "MeterHAL", "MeterSimulator", "Aggregation"],
+            swiftSettings: checked, linkerSettings: harnessLink),
+        // (c) the aggregator's frame intake (LWR-PSA, Paillier, DMCFE pipelines, key setup).
+        .executableTarget(
+            name: "FuzzFrameIntake",
+            dependencies: ["FuzzSupport", "Aggregation", "MeterCrypto", "BigNum", "MeterSimulator", "MeterFirmware"],
+            swiftSettings: checked, linkerSettings: harnessLink),
+    ]
+)
