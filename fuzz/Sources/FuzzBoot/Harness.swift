@@ -290,7 +290,8 @@ func hitsFinding10(_ flash: [UInt8], _ h: BootHarness) -> Bool {
         guard length <= KeyStore.bodyCapacity,
             let r = MeterRecord.decode(flash.span.extracting(at..<(at + KeyStore.slotBytes)), at: 12, length: length)
         else { continue }
-        if r.nextLabel >= 1 << 62 || r.groupSize == 0 { return true }
+        if r.nextLabel >= 1 << 62 { return true }
+        if r.groupSize == 0 && r.parameterID == DMCFE.parameterID && r.phase == .ready { return true }
     }
     return false
 }
