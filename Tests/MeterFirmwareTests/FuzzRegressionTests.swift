@@ -22,8 +22,9 @@ struct FuzzRegressionTests {
         // Longer than the inbox (1064 bytes), shorter than the radio's MTU (2048): no key needed.
         try meter.deliver([UInt8](repeating: 0, count: 1100))
         _ = meter.firmware.poll()
+        let event = try meter.handle(ack)
         withKnownIssue("finding 9: the frame stays at the head of the radio queue (fix on wt-outbox)") {
-            #expect(try meter.handle(ack) == .acknowledged(label: 0))
+            #expect(event == .acknowledged(label: 0))
             #expect(meter.firmware.pendingReadings == 0)
         }
     }
