@@ -127,7 +127,7 @@ for h in "${harnesses[@]}"; do
     mkdir -p "$corpus" "$artifacts"
     log="$work/fuzz-$h.log"
     set +e
-    "$bin/$h" -runs="$inputs" -max_total_time="$max_time" -max_len=4096 -timeout=120 -print_final_stats=1 -artifact_prefix="$artifacts" \
+    "$bin/$h" -runs="$inputs" -max_total_time="$max_time" -max_len=4096 -len_control=0 -timeout=120 -print_final_stats=1 -artifact_prefix="$artifacts" \
         "$corpus" "$fuzz/corpus/$h" >"$log" 2>&1
     status=$?
     set -e

@@ -17,13 +17,14 @@
 // reading, key or key share; a (label, group) is never sent with two different frames (a
 // label is never encrypted twice); a new reading's label is at or above the counter; a
 // power cycle keeps the record and moves the counter only forward.
-@testable import MeterFirmware
-@testable import MeterSimulator
+
 import Aggregation
 import BigNum
 import FuzzSupport
 import MeterCrypto
 import MeterHAL
+@testable import MeterFirmware
+@testable import MeterSimulator
 
 /// A flash image of the fuzzed meter with the RNG and clock it was taken with.
 struct Image {

@@ -14,12 +14,13 @@
 // duplicate or as too old, changes nothing (window, labels, meters per label, partial
 // aggregates; key setup: public keys, chunks, the key sum); an accepted frame is authentic
 // under the key of the meter it names and adds exactly that meter to exactly its label.
-@testable import Aggregation
-@testable import MeterSimulator
+
 import BigNum
 import FuzzSupport
 import MeterCrypto
 import MeterFirmware
+@testable import Aggregation
+@testable import MeterSimulator
 
 /// One scheme's aggregator, its pipeline and the frames to mutate.
 struct Target {
@@ -108,7 +109,9 @@ func buildHarness() throws -> IntakeHarness {
                 paillierAggregator.ledger = [:]
             },
             state: {
-                describe(paillierAggregator.labels) { "\($0)" } + ["ledger \(paillierAggregator.ledger.mapValues(\.count))"]
+                describe(paillierAggregator.labels) { "\($0)" } + [
+                    "ledger \(paillierAggregator.ledger.mapValues(\.count))"
+                ]
             },
             templates: readings(paillier), payloadBytes: 512),
         Target(
@@ -135,7 +138,8 @@ func buildHarness() throws -> IntakeHarness {
         keyShares += m.takeSent().filter { $0[1] == FrameType.keyShare.rawValue }
     }
     let setup = SetupTarget(
-        members: keyed.members, maxReading: keyed.configuration.maxReading, publicKeys: publicKeys, keyShares: keyShares)
+        members: keyed.members, maxReading: keyed.configuration.maxReading, publicKeys: publicKeys, keyShares: keyShares
+    )
     return IntakeHarness(targets: targets, setup: setup)
 }
 
@@ -207,7 +211,8 @@ func fuzzPipeline(_ t: Target, _ input: inout FuzzInput) {
             let receipt = try? t.pipeline.acceptAndAcknowledge(frame)
             let after = t.state()
             if let reported = receipt?.reported {
-                fuzzCheck(isAuthentic(frame, t.members), "accepted a frame that is not authentic: " + FuzzFrames.hex(frame))
+                fuzzCheck(
+                    isAuthentic(frame, t.members), "accepted a frame that is not authentic: " + FuzzFrames.hex(frame))
                 let header = try! Frame.parseHeader(frame.span)
                 fuzzCheck(
                     after.count == before.count || after.count == before.count + 1,
@@ -244,7 +249,8 @@ func fuzzKeySetup(_ s: SetupTarget, _ input: inout FuzzInput) {
     while !input.isEmpty && operations < 12 {
         operations += 1
         let keys = input.byte() & 1 == 0
-        let frame = frameFromInput(keys ? s.publicKeys : s.keyShares, s.members, payloadBytes: keys ? 400 : 1024, &input)
+        let frame = frameFromInput(
+            keys ? s.publicKeys : s.keyShares, s.members, payloadBytes: keys ? 400 : 1024, &input)
         let before = state()
         let accepted: Bool
         do {

@@ -17,13 +17,14 @@
 // only authentic frames are accepted; a downlink never adds a reading; the label counter
 // never goes back. After an interval every reading sent is a stored one re-sent or a label
 // at or above the counter; a power cycle keeps record, outbox and counter. Nothing traps.
-@testable import MeterSimulator
+
 import Aggregation
 import BigNum
 import FuzzSupport
 import MeterCrypto
-@testable import MeterFirmware  // peersProcessed: a DMCFE peer key is stored as it arrives
 import MeterHAL
+@testable import MeterFirmware  // peersProcessed: a DMCFE peer key is stored as it arrives
+@testable import MeterSimulator
 
 /// One phase of one scheme: the meter's flash, RNG and clock, the downlinks that bring it
 /// there after boot (RAM state: key setup in progress), and the valid downlinks to mutate.
@@ -148,7 +149,9 @@ func buildHarness() throws -> DownlinkHarness {
     var paillierAcks: [[UInt8]] = []
     for g in [UInt32(7), 9, 8] {
         let members = try GroupMembers(group: g, scheme: .paillier, frameKeys: [m.id: m.frameKey])
-        for label in 0..<3 { paillierAcks.append(FrameIntake(members: members).acknowledgement(to: m.id, label: UInt64(label))) }
+        for label in 0..<3 {
+            paillierAcks.append(FrameIntake(members: members).acknowledgement(to: m.id, label: UInt64(label)))
+        }
     }
 
     let scenarios = [
@@ -303,7 +306,8 @@ func deliver(_ frame: [UInt8], to m: SimulatedMeter, _ id: MeterIdentity) {
             + FuzzFrames.hex(frame))
     _ = m.takeSent()
     let after = MeterState(m)
-    fuzzCheck(after.nextLabel >= before.nextLabel, "the label counter went back: \(before.nextLabel) → \(after.nextLabel)")
+    fuzzCheck(
+        after.nextLabel >= before.nextLabel, "the label counter went back: \(before.nextLabel) → \(after.nextLabel)")
     fuzzCheck(after.pending.count <= before.pending.count, "a downlink added a reading to the outbox")
     switch event {
     case .publicKeySent, .keyShareSent, .acknowledged, .paillierKeyStored:
@@ -328,7 +332,9 @@ func deliver(_ frame: [UInt8], to m: SimulatedMeter, _ id: MeterIdentity) {
 func checkAccepted(_ event: MeterEvent, _ before: MeterState, _ after: MeterState) {
     switch event {
     case .acknowledged(let label):
-        fuzzCheck(after.pending.count == before.pending.count - 1, "an ack released \(before.pending.count - after.pending.count) readings")
+        fuzzCheck(
+            after.pending.count == before.pending.count - 1,
+            "an ack released \(before.pending.count - after.pending.count) readings")
         fuzzCheck(
             before.pending.contains { $0.label == label } && after.record == before.record,
             "an ack for label \(label) changed more than the outbox")
@@ -347,7 +353,9 @@ func checkAccepted(_ event: MeterEvent, _ before: MeterState, _ after: MeterStat
 /// Every unacknowledged reading lies below the label counter.
 func checkCounter(_ s: MeterState) {
     guard s.storeError == nil else { return }
-    for p in s.pending { fuzzCheck(p.label < s.nextLabel, "pending label \(p.label) at or above the counter \(s.nextLabel)") }
+    for p in s.pending {
+        fuzzCheck(p.label < s.nextLabel, "pending label \(p.label) at or above the counter \(s.nextLabel)")
+    }
 }
 
 /// Operation 6: one interval; every reading sent is a stored one re-sent or a fresh label.
