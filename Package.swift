@@ -10,6 +10,9 @@ let embedded: [SwiftSetting] = [
     .unsafeFlags(["-no-allocations"]),
 ]
 
+// Hash-heavy host code (SLH-DSA signing in the tests) is optimised in debug builds too.
+let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "PrivateMetering",
     platforms: [.macOS(.v15)],
@@ -21,6 +24,7 @@ let package = Package(
         .library(name: "BigNum", targets: ["BigNum"]),
         .library(name: "MeterSimulator", targets: ["MeterSimulator"]),
         .library(name: "CostReport", targets: ["CostReport"]),
+        .library(name: "Provisioning", targets: ["Provisioning"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2")
@@ -33,7 +37,11 @@ let package = Package(
             providers: [.apt(["libgmp-dev"])]),
 
         // Firmware, host build.
-        .target(name: "MeterCrypto", dependencies: ["CGMP"], path: "firmware/MeterCrypto"),
+        // -O even in debug builds: the tests sign SLH-DSA (hundreds of thousands of Keccak
+        // calls per signature), which takes seconds unoptimised.
+        .target(
+            name: "MeterCrypto", dependencies: ["CGMP"], path: "firmware/MeterCrypto",
+            swiftSettings: optimizedInDebug),
         .target(
             name: "MeterFirmware", dependencies: ["MeterCrypto", "MeterHAL"],
             path: "firmware/MeterFirmware"),
@@ -45,9 +53,13 @@ let package = Package(
         // Host side.
         .target(name: "BigNum", dependencies: ["CGMP"]),
         .target(name: "Aggregation", dependencies: ["MeterCrypto", "BigNum"]),
+        // The provisioning authority: factory keys, enrolment checks, SLH-DSA signed statements.
+        .target(
+            name: "Provisioning", dependencies: ["MeterCrypto", "Aggregation", "BigNum"],
+            swiftSettings: optimizedInDebug),
         .target(
             name: "MeterSimulator",
-            dependencies: ["MeterFirmware", "MeterHAL", "Aggregation", "MeterCrypto", "BigNum"]),
+            dependencies: ["MeterFirmware", "MeterHAL", "Aggregation", "MeterCrypto", "BigNum", "Provisioning"]),
         // The cost report (`metering cost`). CAllocationCounter replaces malloc for the whole
         // process, so only executables depend on it (through HeapCounter), never a library.
         .target(name: "CostProbes", path: "Sources/CostProbes"),
@@ -56,6 +68,7 @@ let package = Package(
             name: "CostReport",
             dependencies: [
                 "MeterSimulator", "MeterFirmware", "MeterCrypto", "MeterHAL", "Aggregation", "BigNum", "CostProbes",
+                "Provisioning",
             ]),
         .target(name: "HeapCounter", dependencies: ["CostReport", "CAllocationCounter"]),
         .executableTarget(
@@ -72,11 +85,18 @@ let package = Package(
             resources: [.copy("Vectors")]),
         .testTarget(
             name: "MeterFirmwareTests",
-            dependencies: ["MeterFirmware", "MeterSimulator", "MeterHAL", "Aggregation", "BigNum", "TestSupport"]),
+            dependencies: [
+                "MeterFirmware", "MeterSimulator", "MeterHAL", "Aggregation", "BigNum", "Provisioning", "TestSupport",
+            ]),
         .testTarget(
             name: "AggregationTests",
-            dependencies: ["Aggregation", "MeterSimulator", "MeterCrypto", "BigNum", "TestSupport"]),
+            dependencies: ["Aggregation", "MeterSimulator", "MeterCrypto", "BigNum", "Provisioning", "TestSupport"]),
         .testTarget(name: "CostReportTests", dependencies: ["CostReport", "HeapCounter", "MeterCrypto"]),
         .testTarget(name: "BigNumTests", dependencies: ["BigNum", "TestSupport"]),
+        .testTarget(
+            name: "ProvisioningTests",
+            dependencies: [
+                "Provisioning", "Aggregation", "MeterCrypto", "MeterSimulator", "MeterFirmware", "TestSupport", "CostReport",
+            ]),
     ]
 )

@@ -4,7 +4,7 @@
 # with swiftc in Embedded mode with -no-allocations, then
 #   - fails if the object references a heap allocator (malloc, calloc, realloc, free,
 #     posix_memalign, aligned_alloc, swift_allocObject, swift_slowAlloc): -no-allocations
-#     alone is not airtight (see /work/shared/TOOLCHAIN.md);
+#     alone is not airtight (see docs/testing.md, "The firmware check");
 #   - prints the object's text / data / bss sizes: the flash and static RAM footprint.
 #
 # Usage: scripts/check-firmware.sh [--json] [--scheme NAME] [-Osize | -Onone] [--output FILE] [--verbose]

@@ -7,7 +7,7 @@
 #      for up to 20 000 inputs or 40 s (docs/fuzzing.md); FUZZ=0 skips it
 #
 # Needs: Debian's libgmp-dev (GMP), python3 with pycryptodome, mpmath, sympy, phe and
-# gmpy2 (independent implementations for the cross-check tests). All are installed when
+# gmpy2, slh-dsa (independent implementations for the cross-check tests). All are installed when
 # missing (apt-get as root, or through sudo; pip for the Python packages).
 #
 # Environment:

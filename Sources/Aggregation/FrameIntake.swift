@@ -3,17 +3,22 @@ import MeterCrypto
 /// A group's meters and the keys that authenticate their frames.
 public struct GroupMembers: Sendable {
     public let group: UInt32
+    /// The epoch whose frame keys these are (the authority hands out one epoch's keys).
+    public let epoch: UInt32
     public let scheme: SchemeID
     /// Meter ids in increasing order.
     public let meters: [UInt32]
     let frameKeys: [UInt32: [UInt8]]
 
-    public init(group: UInt32, scheme: SchemeID, frameKeys: [UInt32: [UInt8]]) throws(AggregationError) {
+    public init(group: UInt32, epoch: UInt32 = 1, scheme: SchemeID, frameKeys: [UInt32: [UInt8]])
+        throws(AggregationError)
+    {
         guard !frameKeys.isEmpty else { throw .invalidGroup("a group needs at least one meter") }
         guard frameKeys.values.allSatisfy({ $0.count == Frame.keyBytes }) else {
             throw .invalidGroup("frame keys have \(Frame.keyBytes) bytes")
         }
         self.group = group
+        self.epoch = epoch
         self.scheme = scheme
         self.frameKeys = frameKeys
         meters = frameKeys.keys.sorted()

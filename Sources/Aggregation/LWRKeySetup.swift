@@ -1,9 +1,14 @@
 import MeterCrypto
 
-/// The part of key setup every scheme shares (DESIGN.md, scheme 2): the group's
-/// parameters to every meter, then the meters' DH public keys collected and relayed,
-/// each with its tag under the provisioning key, which the aggregator cannot check or
-/// forge.
+/// The part of key setup every scheme shares (DESIGN.md, scheme 2; docs/spec/key-setup.md),
+/// as the aggregator runs it. The aggregator decides nothing a meter relies on:
+/// 1. `enrolFrames` asks every meter to enrol a fresh DH key for (group, epoch);
+///    `receivePublicKey` collects the answers, each tagged under the meter's enrolment key,
+///    which only the authority can check: `enrolments` go to the authority.
+/// 2. The authority checks them and signs the group's parameters over a roster of exactly
+///    those keys (`SignedGroup`); `install` takes it.
+/// 3. `statementFrames(for:)` relays the signed statement to a meter, `rosterFrames(for:)`
+///    every member's entry (its own included) with the Merkle path to the signed root.
 public class KeySetupRelay {
     public let members: GroupMembers
     /// The `setupBegin` parameter byte (an LWR-PSA set's id, or `DMCFE.parameterID`).
@@ -12,6 +17,8 @@ public class KeySetupRelay {
     public let maxReading: UInt64
     let intake: FrameIntake
     var publicKeys: [UInt32: [UInt8]] = [:]
+    /// The authority's statement for this group and epoch, once installed.
+    public private(set) var signedGroup: SignedGroup?
 
     init(members: GroupMembers, parameterByte: UInt8, keyMode: UInt8, maxReading: UInt64) {
         self.members = members
@@ -21,48 +28,63 @@ public class KeySetupRelay {
         intake = FrameIntake(members: members)
     }
 
-    /// One setupBegin frame per meter.
-    public func beginFrames() -> [(meter: UInt32, frame: [UInt8])] {
-        var payload = [UInt8](repeating: 0, count: 16)
-        payload[0] = parameterByte
-        payload[1] = keyMode
-        var span = payload.mutableSpan
-        BigEndian.store(UInt32(members.count), at: 4, in: &span)
-        BigEndian.store(maxReading, at: 8, in: &span)
-        return members.meters.map { ($0, intake.seal(.setupBegin, to: $0, label: 0, payload: payload)) }
+    /// The epoch this setup runs for (the frame keys' epoch).
+    public var epoch: UInt32 { members.epoch }
+
+    /// One enrolRequest frame per meter (label = epoch).
+    public func enrolFrames() -> [(meter: UInt32, frame: [UInt8])] {
+        members.meters.map { ($0, intake.seal(.enrolRequest, to: $0, label: UInt64(epoch), payload: [])) }
     }
 
-    /// Stores one meter's public key; true once every meter's key is in.
+    /// Stores one meter's enrolled public key (y | enrolment tag); true once every meter's
+    /// key is in. The aggregator cannot check the tag: the authority does.
     @discardableResult
     public func receivePublicKey(_ frame: [UInt8]) throws(AggregationError) -> Bool {
         let opened = try intake.open(frame, expecting: .publicKey)
-        guard opened.payload.count == 384 + 16 else { throw .badPayload(type: .publicKey, size: opened.payload.count) }
-        guard publicKeys[opened.header.meter] == nil else { throw .keySetupProtocol(meter: opened.header.meter) }
+        guard opened.payload.count == Enrolment.payloadBytes else {
+            throw .badPayload(type: .publicKey, size: opened.payload.count)
+        }
+        guard opened.header.label == UInt64(epoch), publicKeys[opened.header.meter] == nil else {
+            throw .keySetupProtocol(meter: opened.header.meter)
+        }
         publicKeys[opened.header.meter] = opened.payload
         return publicKeys.count == members.count
     }
 
     public var allPublicKeysReceived: Bool { publicKeys.count == members.count }
 
-    /// The peerKey frames for one meter: every other meter's key and tag, in increasing id order.
-    public func peerKeyFrames(for meter: UInt32) throws(AggregationError) -> [[UInt8]] {
-        guard allPublicKeysReceived else { throw .keySetupIncomplete }
-        return members.meters.filter { $0 != meter }.map { peer in
-            var payload = [UInt8](repeating: 0, count: 4)
-            var span = payload.mutableSpan
-            BigEndian.store(peer, at: 0, in: &span)
-            payload += publicKeys[peer]!
-            return intake.seal(.peerKey, to: meter, label: 0, payload: payload)
+    /// The enrolments to hand to the authority: meter → y | enrolment tag.
+    public var enrolments: [UInt32: [UInt8]] { publicKeys }
+
+    /// Takes the authority's signed group. It must be for this group, epoch, scheme,
+    /// parameters and exactly these members (the meters check the signature themselves).
+    public func install(_ signed: SignedGroup) throws(AggregationError) {
+        guard signed.statement.kind == .groupParameters, signed.statement.group == members.group,
+            signed.statement.epoch == epoch, signed.parameterID == parameterByte, signed.keyMode == keyMode,
+            signed.maxReading == maxReading, signed.roster.entries.map(\.meter) == members.meters
+        else { throw .invalidGroup("the signed group parameters do not describe this group and epoch") }
+        signedGroup = signed
+    }
+
+    /// The statement frames for one meter (body, then the signature in chunks).
+    public func statementFrames(for meter: UInt32) throws(AggregationError) -> [[UInt8]] {
+        guard let signedGroup else { throw .keySetupIncomplete }
+        return signedGroup.statement.chunkPayloads.enumerated().map { c, payload in
+            intake.seal(.statement, to: meter, label: Statement.label(epoch: epoch, chunk: c), payload: payload)
         }
     }
 
-    /// Replaces a relayed public key, as a dishonest aggregator would (for tests that
-    /// show the meters reject it).
-    public func tamperWithPublicKey(of meter: UInt32, _ change: (inout [UInt8]) -> Void) {
-        if var key = publicKeys[meter] {
-            change(&key)
-            publicKeys[meter] = key
+    /// The roster-entry frames for one meter: every member's entry in index order.
+    public func rosterFrames(for meter: UInt32) throws(AggregationError) -> [[UInt8]] {
+        guard let signedGroup else { throw .keySetupIncomplete }
+        return (0..<signedGroup.roster.entries.count).map { i in
+            intake.seal(.rosterEntry, to: meter, label: 0, payload: signedGroup.roster.entryPayload(i))
         }
+    }
+
+    /// The frames a meter needs after enrolment: the statement, then the roster.
+    public func setupFrames(for meter: UInt32) throws(AggregationError) -> [[UInt8]] {
+        try statementFrames(for: meter) + rosterFrames(for: meter)
     }
 }
 

@@ -89,43 +89,30 @@ public final class PaillierAggregator: GroupAggregator {
         return c
     }
 
-    /// Seals a `paillierKey` frame (payload from `PaillierProvisioning.payload`) for one meter of
-    /// this group.
-    public func keyDeliveryFrame(meter: UInt32, payload: [UInt8]) -> [UInt8] {
-        intake.seal(.paillierKey, to: meter, label: 0, payload: payload)
+    /// The statement frames that relay the authority's signed Paillier key statement to one
+    /// meter of this group (the meter checks the signature; the aggregator cannot swap the key).
+    public func keyStatementFrames(_ statement: SignedStatement, meter: UInt32) -> [[UInt8]] {
+        statement.chunkPayloads.enumerated().map { c, payload in
+            intake.seal(.statement, to: meter, label: Statement.label(epoch: statement.epoch, chunk: c), payload: payload)
+        }
     }
 }
 
-/// The provisioning authority's part: it holds the meters' provisioning keys (the
-/// aggregator does not) and vouches for the supplier's key and each meter's groups. The
-/// aggregator relays the payload in a `paillierKey` frame (`keyDeliveryFrame`) and cannot
-/// swap the key for one of its own.
-public enum PaillierProvisioning {
-    /// The `paillierKey` payload that gives `meter` the supplier's key and its groups,
-    /// tagged under the meter's provisioning key.
-    public static func payload(
-        publicKey: PaillierPublicKey, meter: UInt32, groups: [UInt32], provisioningKey: [UInt8]
-    ) -> [UInt8] {
+/// The Paillier key statement's body (Statement.swift): the supplier's key and the groups
+/// `meter` reports to, under `epoch` (the layout's).
+public enum PaillierKeyStatement {
+    public static func body(publicKey: PaillierPublicKey, meter: UInt32, groups: [UInt32], epoch: UInt32) -> [UInt8] {
         precondition(
-            !groups.isEmpty && groups.count <= PaillierKeyPayload.maxGroups,
-            "a meter reports to 1...\(PaillierKeyPayload.maxGroups) groups")
-        var payload = [UInt8](repeating: 0, count: PaillierKeyPayload.size(modulusBytes: publicKey.modulusBytes))
-        var span = payload.mutableSpan
-        BigEndian.store(UInt16(publicKey.bits), at: 0, in: &span)
-        span[2] = UInt8(groups.count)
-        for (i, g) in groups.enumerated() { BigEndian.store(g, at: 4 + 4 * i, in: &span) }
-        let n = publicKey.n.bigEndianBytes(length: publicKey.modulusBytes)!
-        for (i, b) in n.enumerated() { span[PaillierKeyPayload.headerBytes + i] = b }
-        let bodyCount = payload.count - PaillierKeyPayload.tagBytes
-        var tag = [UInt8](repeating: 0, count: PaillierKeyPayload.tagBytes)
-        var tagSpan = tag.mutableSpan
-        PaillierKeyPayload.tag(
-            provisioningKey: provisioningKey.span, meter: meter, body: payload.span.extracting(0..<bodyCount),
-            into: &tagSpan)
-        payload.replaceSubrange(bodyCount..<payload.count, with: tag)
-        return payload
+            !groups.isEmpty && groups.count <= Statement.paillierMaxGroups,
+            "a meter reports to 1...\(Statement.paillierMaxGroups) groups")
+        var body = SignedStatement.header(kind: .paillierKey, epoch: epoch, subject: meter, group: 0)
+        body += [UInt8](repeating: 0, count: 20)
+        var span = body.mutableSpan
+        BigEndian.store(UInt16(publicKey.bits), at: 16, in: &span)
+        span[18] = UInt8(groups.count)
+        for (i, g) in groups.enumerated() { BigEndian.store(g, at: 20 + 4 * i, in: &span) }
+        return body + publicKey.n.bigEndianBytes(length: publicKey.modulusBytes)!
     }
-
 }
 
 /// The supplier under Paillier: holds the private key; opens group aggregates, bills and

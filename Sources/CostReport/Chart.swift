@@ -11,31 +11,48 @@ public struct CostChart {
     public init(report: CostReport) { self.report = report }
 
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
-    static let phasePalette = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1"]
+    static let phasePalette = [
+        "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f", "#ff9da7", "#bab0ac",
+    ]
 
-    public func svg() -> String {
-        let width = 1120.0
-        let height = 560.0
-        var s = SVGWriter(width: width, height: height)
-        s.text(
-            "PrivateMetering: cost per reading on the meter vs per label on the aggregator", x: 24, y: 30, size: 18,
-            weight: "bold")
-        s.text(
-            "\(report.host.build) build, \(report.host.system), thread CPU time (medians); generated \(report.generated)",
-            x: 24, y: 50, size: 12, fill: "#555")
-        scatter(&s, x: 90, y: 80, width: 520, height: 400)
-        phases(&s, x: 700, y: 80, width: 400, height: 400)
-        var footY = 530.0
-        s.text(
-            "Each configuration is one colour; marker size is the group size n. Aggregator per label = verify + collect n frames + decrypt the sum.",
-            x: 24, y: footY, size: 11, fill: "#555")
-        footY += 16
-        s.text(
-            "Reproduce: swift run -c release metering cost --svg FILE (see README, \"Cost per reading and per label\").",
-            x: 24, y: footY, size: 11, fill: "#555")
-        return s.finish()
+    /// Width of the whole chart in pixels; nothing is drawn past it.
+    public static let width = 1120.0
+    static let margin = 24.0
+
+    /// A generous estimate of a text's width in the chart's font (DejaVu Sans): 0.62 em a
+    /// character, 0.68 em in bold. The layout wraps and places text by it.
+    static func textWidth(_ t: String, size: Double, bold: Bool = false) -> Double {
+        Double(t.count) * size * (bold ? 0.68 : 0.62)
     }
 
+    public func svg() -> String {
+        let width = Self.width
+        let top = 80.0
+        var right = SVGWriter(width: width)
+        let rightBottom = phases(&right, x: 660, y: top, width: width - 660 - Self.margin)
+        // The scatter is as tall as the phase panel (at least 400 px); its axis labels take 44 px.
+        let plotHeight = max(400, rightBottom - top - 44)
+        var s = SVGWriter(width: width)
+        s.text(
+            "PrivateMetering: cost per reading on the meter vs per label on the aggregator", x: Self.margin, y: 30,
+            size: 18, weight: "bold")
+        s.text(
+            "\(report.host.build) build, \(report.host.system), thread CPU time (medians); generated \(report.generated)",
+            x: Self.margin, y: 50, size: 12, fill: "#555")
+        scatter(&s, x: 90, y: top, width: 520, height: plotHeight)
+        s.body += right.body
+        var footY = max(top + plotHeight + 44, rightBottom) + 24
+        let footnotes = [
+            "Each configuration is one colour; marker size is the group size n. Aggregator per label = verify + collect n frames + decrypt the sum.",
+            "Right: each bar on its own scale (the reading's phases, with their times); compare configurations on the left.",
+            "Reproduce: swift run -c release metering cost --svg FILE (docs/cost.md says how to read it).",
+        ]
+        for line in footnotes {
+            s.text(line, x: Self.margin, y: footY, size: 11, fill: "#555")
+            footY += 16
+        }
+        return s.finish(height: footY + 4)
+    }
     // MARK: - Scatter
 
     func scatter(_ s: inout SVGWriter, x: Double, y: Double, width: Double, height: Double) {
@@ -102,10 +119,12 @@ public struct CostChart {
         if let last = report.meter.indices.max(by: {
             report.meter[$0].cpuPerReading.medianUs < report.meter[$1].cpuPerReading.medianUs
         }) {
-            for p in points where p.config == last {
-                s.text(
-                    "n = \(grouped(p.n))", x: xs.position(p.meter) + 12, y: ys.position(p.agg) + 4, size: 11,
-                    fill: "#333")
+            // From the top down, each label at least a line below the one before, so close
+            // points (small groups) do not print their labels over each other.
+            var labelY = -Double.infinity
+            for p in points.filter({ $0.config == last }).sorted(by: { ys.position($0.agg) < ys.position($1.agg) }) {
+                labelY = max(ys.position(p.agg) + 4, labelY + 13)
+                s.text("n = \(grouped(p.n))", x: xs.position(p.meter) + 12, y: labelY, size: 11, fill: "#333")
             }
         }
         // Legend: one entry per configuration, inside the plot, top left.
@@ -122,52 +141,65 @@ public struct CostChart {
 
     // MARK: - Phases
 
-    func phases(_ s: inout SVGWriter, x: Double, y: Double, width: Double, height: Double) {
+    /// Where a reading's time goes, one row per configuration, each bar on the row's own scale
+    /// (the larger of the whole reading and the sum of its phases), every phase named with its
+    /// time and share under the bar. Returns the y below the last row.
+    func phases(_ s: inout SVGWriter, x: Double, y: Double, width: Double) -> Double {
         s.text("Where a reading's CPU time goes (meter)", x: x, y: y - 8, size: 14, weight: "bold")
-        let rows = report.meter
-        guard !rows.isEmpty else { return }
-        let maxTotal =
-            rows.map { max($0.cpuPerReading.medianUs, $0.phases.reduce(0) { $0 + $1.cpu.medianUs }) }.max() ?? 1
         var names: [String] = []
-        for m in rows { for p in m.phases where !names.contains(p.name) { names.append(p.name) } }
-        let barArea = width - 10
-        let rowHeight = min(70, (height - 70) / Double(rows.count))
-        let barHeight = rowHeight * 0.42
-        for (r, m) in rows.enumerated() {
-            let top = y + 8 + Double(r) * rowHeight
-            s.text("\(m.id.scheme) \(m.id.parameters)/\(m.id.variant)", x: x, y: top + 12, size: 12, weight: "bold")
-            let barTop = top + 18
-            var cursor = x
-            for p in m.phases {
-                let w = barArea * p.cpu.medianUs / maxTotal
-                let colour = Self.phasePalette[(names.firstIndex(of: p.name) ?? 0) % Self.phasePalette.count]
-                s.rect(x: cursor, y: barTop, width: max(w, 0.5), height: barHeight, fill: colour, stroke: "white")
-                if w > 34 {
-                    s.text(
-                        percent(p.fraction), x: cursor + w / 2, y: barTop + barHeight / 2 + 4, size: 11,
-                        anchor: "middle", fill: "white")
-                }
-                cursor += w
-            }
-            // The whole reading, measured as one, for comparison with the sum of phases.
-            let whole = x + barArea * m.cpuPerReading.medianUs / maxTotal
-            s.line(x1: whole, y1: barTop - 3, x2: whole, y2: barTop + barHeight + 3, stroke: "#000", width: 2)
+        for m in report.meter { for p in m.phases where !names.contains(p.name) { names.append(p.name) } }
+        let barHeight = 14.0
+        let lineHeight = 15.0
+        var cursorY = y + 8
+        for (r, m) in report.meter.enumerated() {
+            let title = "\(m.id.scheme) \(m.id.parameters)/\(m.id.variant)"
             let sum = m.phasesSumFraction.map { ", phases sum to \(percent($0))" } ?? ""
+            s.text(title, x: x, y: cursorY + 12, size: 12, weight: "bold", cssClass: "phase-title", row: r)
+            cursorY += lineHeight
             s.text(
-                "whole reading \(microseconds(m.cpuPerReading.medianUs))\(sum)", x: x, y: barTop + barHeight + 14,
-                size: 11, fill: "#555")
+                "whole reading \(microseconds(m.cpuPerReading.medianUs))\(sum)", x: x, y: cursorY + 12, size: 11,
+                fill: "#555")
+            let barTop = cursorY + 18
+            let phaseSum = m.phases.reduce(0) { $0 + $1.cpu.medianUs }
+            let scale = max(m.cpuPerReading.medianUs, phaseSum)
+            var cursor = x
+            if scale > 0 {
+                for p in m.phases {
+                    let w = width * p.cpu.medianUs / scale
+                    let colour = Self.phasePalette[(names.firstIndex(of: p.name) ?? 0) % Self.phasePalette.count]
+                    s.rect(
+                        x: cursor, y: barTop, width: max(w, 0.5), height: barHeight, fill: colour, stroke: "white",
+                        cssClass: "phase-bar", row: r)
+                    cursor += w
+                }
+                // The whole reading, measured as one, for comparison with the sum of phases.
+                let whole = x + width * m.cpuPerReading.medianUs / scale
+                s.line(x1: whole, y1: barTop - 3, x2: whole, y2: barTop + barHeight + 3, stroke: "#000", width: 2)
+            }
+            // Every phase's name, time and share, wrapped to the panel's width.
+            var lx = x
+            var ly = barTop + barHeight + 14
+            for p in m.phases {
+                let share = p.fraction > 0 && p.fraction < 0.005 ? "<1%" : percent(p.fraction)
+                let label = "\(p.name) \(microseconds(p.cpu.medianUs)) (\(share))"
+                let itemWidth = 14 + Self.textWidth(label, size: 11)
+                if lx > x && lx + itemWidth > x + width {
+                    lx = x
+                    ly += lineHeight
+                }
+                let colour = Self.phasePalette[(names.firstIndex(of: p.name) ?? 0) % Self.phasePalette.count]
+                s.rect(x: lx, y: ly - 9, width: 10, height: 10, fill: colour, stroke: "none")
+                s.text(label, x: lx + 14, y: ly, size: 11, cssClass: "phase-value", row: r)
+                lx += itemWidth + 12
+            }
+            if m.phases.isEmpty {
+                s.text("no phases measured", x: x, y: ly, size: 11, fill: "#555", cssClass: "phase-value", row: r)
+            }
+            cursorY = ly + 12
         }
-        // Legend, under the last bar.
-        var lx = x
-        let ly = y + 8 + Double(rows.count) * rowHeight + 14
-        for (i, name) in names.enumerated() {
-            let colour = Self.phasePalette[i % Self.phasePalette.count]
-            s.rect(x: lx, y: ly - 10, width: 12, height: 12, fill: colour, stroke: "none")
-            s.text(name, x: lx + 16, y: ly, size: 11)
-            lx += 22 + Double(name.count) * 6.2
-        }
-        s.line(x1: x, y1: ly + 10, x2: x + 14, y2: ly + 10, stroke: "#000", width: 2)
-        s.text("the whole reading, timed as one", x: x + 20, y: ly + 14, size: 11)
+        s.line(x1: x, y1: cursorY + 6, x2: x + 14, y2: cursorY + 6, stroke: "#000", width: 2)
+        s.text("the whole reading, timed as one", x: x + 20, y: cursorY + 10, size: 11)
+        return cursorY + 14
     }
 }
 
@@ -223,21 +255,22 @@ struct LogAxis {
 struct SVGWriter {
     var body: [String] = []
     let width: Double
-    let height: Double
 
-    init(width: Double, height: Double) {
-        self.width = width
-        self.height = height
-    }
+    init(width: Double) { self.width = width }
 
     mutating func text(
         _ t: String, x: Double, y: Double, size: Double, anchor: String = "start", weight: String = "normal",
-        fill: String = "#222", rotate: Double? = nil
+        fill: String = "#222", rotate: Double? = nil, cssClass: String? = nil, row: Int? = nil
     ) {
         let transform = rotate.map { " transform=\"rotate(\(f($0)) \(f(x)) \(f(y)))\"" } ?? ""
         body.append(
-            "<text x=\"\(f(x))\" y=\"\(f(y))\" font-size=\"\(f(size))\" text-anchor=\"\(anchor)\" font-weight=\"\(weight)\" fill=\"\(fill)\"\(transform)>\(escape(t))</text>"
+            "<text x=\"\(f(x))\" y=\"\(f(y))\" font-size=\"\(f(size))\" text-anchor=\"\(anchor)\" font-weight=\"\(weight)\" fill=\"\(fill)\"\(transform)\(tags(cssClass, row))>\(escape(t))</text>"
         )
+    }
+
+    /// `class` and `data-row` attributes, so tests can find a row's bar and labels.
+    func tags(_ cssClass: String?, _ row: Int?) -> String {
+        (cssClass.map { " class=\"\($0)\"" } ?? "") + (row.map { " data-row=\"\($0)\"" } ?? "")
     }
 
     mutating func line(x1: Double, y1: Double, x2: Double, y2: Double, stroke: String, width: Double = 1) {
@@ -246,9 +279,12 @@ struct SVGWriter {
         )
     }
 
-    mutating func rect(x: Double, y: Double, width: Double, height: Double, fill: String, stroke: String) {
+    mutating func rect(
+        x: Double, y: Double, width: Double, height: Double, fill: String, stroke: String, cssClass: String? = nil,
+        row: Int? = nil
+    ) {
         body.append(
-            "<rect x=\"\(f(x))\" y=\"\(f(y))\" width=\"\(f(width))\" height=\"\(f(height))\" fill=\"\(fill)\" stroke=\"\(stroke)\"/>"
+            "<rect x=\"\(f(x))\" y=\"\(f(y))\" width=\"\(f(width))\" height=\"\(f(height))\" fill=\"\(fill)\" stroke=\"\(stroke)\"\(tags(cssClass, row))/>"
         )
     }
 
@@ -258,7 +294,7 @@ struct SVGWriter {
         )
     }
 
-    func finish() -> String {
+    func finish(height: Double) -> String {
         """
         <?xml version="1.0" encoding="UTF-8"?>
         <svg xmlns="http://www.w3.org/2000/svg" width="\(f(width))" height="\(f(height))" viewBox="0 0 \(f(width)) \(f(height))" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">

@@ -131,17 +131,11 @@ final class TableCache: @unchecked Sendable {
 /// the pairwise seed kept) and the functional key for y = (1, 1).
 enum DMCFEReadingProbe {
     static func make() throws -> SimulatedReadingProbe {
-        let (meters, keys) = try ProbeGroup.makeMeters()
-        let members = try GroupMembers(group: 1, scheme: .dmcfe, frameKeys: keys)
+        let (meters, members, authority) = try ProbeGroup.makeMeters(scheme: .dmcfe)
         let setup = try DMCFEKeySetup(members: members, maxReading: LWRCostScheme.maxReading)
-        for (i, begin) in setup.beginFrames().enumerated() {
-            let event = try meters[i].handle(begin.frame)
-            guard event == .publicKeySent else { throw CostProbeError.setupFailed("setupBegin: \(event)") }
-            for frame in meters[i].takeSent() { try setup.receivePublicKey(frame) }
-        }
-        for m in meters {
-            for frame in try setup.peerKeyFrames(for: m.id) { try m.handle(frame) }
-            for frame in m.takeSent() { try setup.receiveSetupComplete(frame) }
+        try SignedSetup.enrolAndSign(meters: meters, relay: setup, authority: authority)
+        for sent in try SignedSetup.distribute(meters: meters, relay: setup) {
+            for frame in sent { try setup.receiveSetupComplete(frame) }
         }
         guard setup.isComplete else { throw CostProbeError.setupFailed("a meter did not complete key setup") }
         let weights = Dictionary(uniqueKeysWithValues: members.meters.map { ($0, Int64(1)) })

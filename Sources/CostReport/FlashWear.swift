@@ -66,8 +66,8 @@ extension KeyStoreWear {
     /// (entries per sector × ring sectors) readings. Per reading three program operations
     /// (entry, commit mark, ack mark), per erase two more (the sector marker). A model,
     /// not a run: a simulated year at 3072 bits takes a quarter of an hour of encryption
-    /// (`metering faults --campaign wear --scheme paillier` measures it; the README
-    /// compares the two). DMCFE's 384-byte ciphertexts take the same entries (the ring's entry size does not
+    /// (`metering faults --campaign wear --scheme paillier` measures it;
+    /// docs/measurements/2026-12-01.md compares the two). DMCFE's 384-byte ciphertexts take the same entries (the ring's entry size does not
     /// depend on the scheme), so its model is the same; its peer seeds are written once,
     /// at key setup.
     static func wideRingModel(readings: Double) -> FlashWear {

@@ -216,19 +216,13 @@ let sink = Sink()
 /// shares).
 enum LWRReadingProbe {
     static func make(parameters: LWRParameters, keyMode: KeyMode) throws -> SimulatedReadingProbe {
-        let (meters, keys) = try ProbeGroup.makeMeters()
-        let members = try GroupMembers(group: 1, scheme: .lwrPSA, frameKeys: keys)
+        let (meters, members, authority) = try ProbeGroup.makeMeters(scheme: .lwrPSA)
         let setup = try LWRKeySetup(
             members: members, parameters: parameters, maxReading: LWRCostScheme.maxReading,
             keyMode: keyMode.rawValue)
-        for (i, begin) in setup.beginFrames().enumerated() {
-            let event = try meters[i].handle(begin.frame)
-            guard event == .publicKeySent else { throw CostProbeError.setupFailed("setupBegin: \(event)") }
-            for frame in meters[i].takeSent() { try setup.receivePublicKey(frame) }
-        }
-        for m in meters {
-            for frame in try setup.peerKeyFrames(for: m.id) { try m.handle(frame) }
-            for frame in m.takeSent() { try setup.receiveKeyShare(frame) }
+        try SignedSetup.enrolAndSign(meters: meters, relay: setup, authority: authority)
+        for shares in try SignedSetup.distribute(meters: meters, relay: setup) {
+            for frame in shares { try setup.receiveKeyShare(frame) }
         }
         let aggregator = try LWRAggregator(
             members: members, parameters: parameters, bounds: setup.bounds, aggregateKey: setup.aggregateKey(),

@@ -110,17 +110,19 @@ public struct PaillierCostScheme: CostScheme {
 /// Meter 1 of a two-meter Paillier group (`ProbeGroup`), the key delivered over the radio.
 enum PaillierReadingProbe {
     static func make(key: PaillierPrivateKey) throws -> SimulatedReadingProbe {
-        let (meters, keys) = try ProbeGroup.makeMeters()
-        let members = try GroupMembers(group: 1, scheme: .paillier, frameKeys: keys)
+        let (meters, members, authority) = try ProbeGroup.makeMeters(scheme: .paillier)
         let layout = try GroupLayout(group: 1, meters: members.meters)
         let aggregator = try PaillierAggregator(
             members: members, publicKey: key.publicKey, layout: layout, currentLabel: 0, keepsReadings: false)
         let supplier = PaillierSupplier(privateKey: key, layout: layout)
         for m in meters {
-            let payload = PaillierProvisioning.payload(
-                publicKey: key.publicKey, meter: m.id, groups: [1], provisioningKey: ProbeGroup.provisioningKey)
-            let event = try m.handle(aggregator.keyDeliveryFrame(meter: m.id, payload: payload))
-            guard event == .paillierKeyStored else { throw CostProbeError.setupFailed("key delivery: \(event)") }
+            let statement = try authority.signPaillierKey(
+                meter: m.id, publicKey: key.publicKey, groups: [1], epoch: members.epoch)
+            var event = MeterEvent.none
+            for frame in aggregator.keyStatementFrames(statement, meter: m.id) { event = try m.handle(frame) }
+            guard event == .statementAccepted(.paillierKey) else {
+                throw CostProbeError.setupFailed("key delivery: \(event)")
+            }
             _ = m.takeSent()
         }
         let label = try ProbeGroup.runFirstLabel(meters) { try aggregator.acceptAndAcknowledge($0).ack }

@@ -4,6 +4,7 @@ import Aggregation
 import MeterCrypto
 import MeterFirmware
 import MeterSimulator
+import Provisioning
 
 /// The probes' group: meters 1 and 2 of group 1 on simulated boards under a constant load,
 /// one ADC sample per 15-minute interval so that the boundary step is one `poll()`.
@@ -19,21 +20,23 @@ enum ProbeGroup {
 
     /// Constant load: 400 W, i.e. 100 Wh per interval.
     static let milliwatts: UInt32 = 400_000
-    static let provisioningKey = [UInt8](repeating: 0x5A, count: 32)
     /// The true sum of one label over both meters, in Wh.
     static var labelSum: UInt64 { 2 * UInt64(milliwatts) / 4000 }
 
-    /// Both meters, provisioned, and their frame keys by meter id.
-    static func makeMeters() throws -> (meters: [SimulatedMeter], frameKeys: [UInt32: [UInt8]]) {
-        var keys: [UInt32: [UInt8]] = [:]
+    /// Both meters, provisioned by a reproducible authority, and the aggregator's view of
+    /// the group (epoch 1's frame keys) for `scheme`.
+    static func makeMeters(scheme: SchemeID) throws -> (
+        meters: [SimulatedMeter], members: GroupMembers, authority: ProvisioningAuthority
+    ) {
+        let authority = ProvisioningAuthority(seed: 0xC057)
         let meters = try (1...2).map { i in
-            let frameKey = [UInt8](repeating: UInt8(0x30 + i), count: 32)
-            keys[UInt32(i)] = frameKey
-            return try SimulatedMeter(
-                id: UInt32(i), group: 1, seed: 0xC057 &+ UInt64(i), profile: [milliwatts], sampleSeconds: 900,
-                frameKey: frameKey, provisioningKey: provisioningKey)
+            try SimulatedMeter(
+                factory: authority.manufacture(meter: UInt32(i)), seed: 0xC057 &+ UInt64(i), profile: [milliwatts],
+                sampleSeconds: 900)
         }
-        return (meters, keys)
+        let members = try authority.members(
+            group: 1, epoch: authority.issueEpoch(), scheme: scheme, meters: meters.map(\.id))
+        return (meters, members, authority)
     }
 
     /// One label through both meters after key setup: each precomputes and closes its

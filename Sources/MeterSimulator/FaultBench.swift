@@ -4,6 +4,7 @@ import Foundation
 import MeterCrypto
 import MeterFirmware
 import MeterHAL
+import Provisioning
 
 /// A small group (the meter under test, id 1, and one peer) on simulated boards with a
 /// small flash, and the ground truth the fault campaigns compare the firmware against.
@@ -22,8 +23,15 @@ final class FaultBench {
     let scheme: SchemeID
     /// Paillier: the supplier's keys, the first delivered at setup, the second at rotation.
     let paillierKeys: [PaillierPrivateKey]
-    let provisioningKey: [UInt8]
-    let frameKeys: [UInt32: [UInt8]]
+    /// The authority (one per seed, so replays see the same keys and signatures).
+    let authority: ProvisioningAuthority
+    let factories: [UInt32: FactoryKeys]
+    /// Epochs of the first setup and of the rotation; a rejoin after a lost enrolment
+    /// uses `rejoinEpoch`.
+    static let setupEpoch: UInt32 = 1
+    static let rotationEpoch: UInt32 = 2
+    static let rejoinEpoch: UInt32 = 3
+    /// The aggregator's view in the first epoch (`intake(epoch:)` for the others).
     let members: GroupMembers
     let intake: FrameIntake
     let layout: MeterFlashLayout
@@ -34,11 +42,8 @@ final class FaultBench {
         self.keyMode = keyMode
         self.scheme = scheme
         paillierKeys = scheme == .paillier ? try Self.paillierKeys(bits: paillierBits, seed: seed) : []
-        var rng = SplitMix64(seed: seed ^ 0x5EED_FA17)
-        func key() -> [UInt8] { (0..<32).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
-        provisioningKey = key()
-        frameKeys = [1: key(), 2: key()]
-        members = try GroupMembers(group: Self.group, scheme: scheme, frameKeys: frameKeys)
+        (authority, factories) = Self.authority(seed: seed)
+        members = try authority.members(group: Self.group, epoch: Self.setupEpoch, scheme: scheme, meters: [1, 2])
         intake = FrameIntake(members: members)
         layout = MeterFlashLayout(sectorSize: 4096)
         bounds = try LWRGroupBounds(meters: 2, maxReading: Self.maxReading, parameters: .standard)
@@ -48,9 +53,33 @@ final class FaultBench {
     /// booted on erased flash; provisioned when asked.
     func makeMeter(_ meter: UInt32, provision: Bool) throws -> SimulatedMeter {
         try SimulatedMeter(
-            id: meter, group: Self.group, seed: seed &* 31 &+ UInt64(meter), profile: [1_000_000], sampleSeconds: 60,
-            frameKey: frameKeys[meter]!, provisioningKey: provisioningKey, flashSectors: endSector,
-            provision: provision)
+            factory: factories[meter]!, seed: seed &* 31 &+ UInt64(meter), profile: [1_000_000], sampleSeconds: 60,
+            flashSectors: endSector, provision: provision)
+    }
+
+    /// The authority and the two meters' factory keys for `seed`, made once per process.
+    static func authority(seed: UInt64) -> (ProvisioningAuthority, [UInt32: FactoryKeys]) {
+        cacheLock.lock()
+        defer { cacheLock.unlock() }
+        if let made = authorityCache[seed] { return made }
+        let authority = ProvisioningAuthority(seed: seed ^ 0x5EED_FA17)
+        let made: (ProvisioningAuthority, [UInt32: FactoryKeys]) = (
+            authority, [1: authority.manufacture(meter: 1), 2: authority.manufacture(meter: 2)]
+        )
+        authorityCache[seed] = made
+        return made
+    }
+    nonisolated(unsafe) static var authorityCache: [UInt64: (ProvisioningAuthority, [UInt32: FactoryKeys])] = [:]
+
+    /// The aggregator's frame intake for `epoch`.
+    func intake(epoch: UInt32) throws -> FrameIntake {
+        FrameIntake(members: try authority.members(group: Self.group, epoch: epoch, scheme: scheme, meters: [1, 2]))
+    }
+
+    /// The epoch a meter's frames and acks use now.
+    func epoch(of meter: SimulatedMeter) -> UInt32 {
+        guard let record = meter.firmware.storedRecord else { return Self.setupEpoch }
+        return max(Self.setupEpoch, scheme == .paillier ? record.paillierEpoch : record.groupEpoch)
     }
 
     /// One past the last flash sector the meter under test uses (the board's size).
@@ -76,13 +105,17 @@ final class FaultBench {
     nonisolated(unsafe) static var keyCache: [String: [PaillierPrivateKey]] = [:]
     static let cacheLock = NSLock()
 
-    /// The `paillierKey` downlink that gives `meter` key `index` (0 at setup, 1 at
-    /// rotation), tagged by the provisioning authority, relayed by the group's aggregator.
-    func paillierKeyFrame(meter: UInt32, index: Int) -> [UInt8] {
-        let payload = PaillierProvisioning.payload(
-            publicKey: paillierKeys[index].publicKey, meter: meter, groups: [Self.group],
-            provisioningKey: provisioningKey)
-        return intake.seal(.paillierKey, to: meter, label: 0, payload: payload)
+    /// The statement frames that give `meter` Paillier key `index` (0 at setup, 1 at
+    /// rotation, each its own epoch), signed by the authority, relayed by the aggregator.
+    func paillierKeyFrames(meter: UInt32, index: Int) throws -> [[UInt8]] {
+        let epoch = index == 0 ? Self.setupEpoch : Self.rotationEpoch
+        let statement = try authority.signPaillierKey(
+            meter: meter, publicKey: paillierKeys[index].publicKey, groups: [Self.group], epoch: epoch)
+        let aggregator = try PaillierAggregator(
+            members: try authority.members(group: Self.group, epoch: epoch, scheme: .paillier, meters: [1, 2]),
+            publicKey: paillierKeys[index].publicKey, layout: try GroupLayout(group: Self.group, meters: [1, 2]),
+            currentLabel: 0)
+        return aggregator.keyStatementFrames(statement, meter: meter)
     }
 
     /// Whether the meter encrypts readings (key setup done, or a Paillier key held).
@@ -113,7 +146,8 @@ final class FaultBench {
                 k.publicKey.n.bigEndianBytes(length: Int(stored.bits) / 8)
                     == (0..<(Int(stored.bits) / 8)).map { stored.modulus[$0] }
             }),
-            let opened = try? intake.open(frame, expecting: .reading), opened.header.label == label,
+            let opened = try? intake(epoch: record.paillierEpoch).open(frame, expecting: .reading),
+            opened.header.label == label,
             opened.header.meter == 1,
             let c = try? key.publicKey.ciphertext(bigEndian: opened.payload),
             let m = try? key.decrypt(c).uint64
@@ -121,35 +155,45 @@ final class FaultBench {
         return readings.contains(m)
     }
 
-    /// Starts a key setup (or a rotation) of the group: the aggregator's side.
-    func newSetup() throws -> LWRKeySetup {
-        try LWRKeySetup(members: members, parameters: .standard, maxReading: Self.maxReading, keyMode: keyMode.rawValue)
+    /// Starts a key setup (or a rotation) of the group for `epoch`: the aggregator's side.
+    func newSetup(epoch: UInt32) throws -> LWRKeySetup {
+        try LWRKeySetup(
+            members: try authority.members(group: Self.group, epoch: epoch, scheme: .lwrPSA, meters: [1, 2]),
+            parameters: .standard, maxReading: Self.maxReading, keyMode: keyMode.rawValue)
     }
 
-    func ack(label: UInt64) -> [UInt8] { intake.acknowledgement(to: 1, label: label) }
+    /// The ack of `label` from the aggregator of meter 1's current epoch.
+    func ack(label: UInt64, for meter: SimulatedMeter) -> [UInt8] {
+        (try? intake(epoch: epoch(of: meter)))!.acknowledgement(to: 1, label: label)
+    }
+
+    /// Joins `dut` and a fresh peer into the group at `epoch` over the radio, fault-free.
+    func joinFresh(dut: SimulatedMeter, epoch: UInt32) throws {
+        let peer = try makeMeter(2, provision: true)
+        let setup = try newSetup(epoch: epoch)
+        try SignedSetup.enrolAndSign(meters: [dut, peer], relay: setup, authority: authority)
+        _ = try SignedSetup.distribute(meters: [dut, peer], relay: setup)
+    }
 
     /// Runs a key setup (or rotation) of both meters to completion, fault-free; under
     /// Paillier delivers the first key (`rotation`: the second) to both.
     func runSetup(dut: SimulatedMeter, peer: SimulatedMeter, rotation: Bool = false) throws {
         if scheme == .paillier {
             for meter in [dut, peer] {
-                _ = try meter.handle(paillierKeyFrame(meter: meter.id, index: rotation ? 1 : 0))
+                for frame in try paillierKeyFrames(meter: meter.id, index: rotation ? 1 : 0) { _ = try meter.handle(frame) }
                 _ = meter.takeSent()
                 guard meter.firmware.paillierReady else { throw FaultCampaignError.referenceRun("key delivery failed") }
             }
             return
         }
-        let setup = try newSetup()
-        let begins = setup.beginFrames()
-        for (meter, begin) in zip([dut, peer], begins) {
-            _ = meter.takeSent()
-            _ = try meter.handle(begin.frame)
-            for f in meter.takeSent() where f[1] == FrameType.publicKey.rawValue { try setup.receivePublicKey(f) }
-        }
+        let setup = try newSetup(epoch: rotation ? Self.rotationEpoch : Self.setupEpoch)
         for meter in [dut, peer] {
-            for f in try setup.peerKeyFrames(for: meter.id) { try meter.handle(f) }
             _ = meter.takeSent()
+            // Enrolments are at most one a day.
+            if rotation { meter.advance(ticks: 86_400_000) }
         }
+        try SignedSetup.enrolAndSign(meters: [dut, peer], relay: setup, authority: authority)
+        _ = try SignedSetup.distribute(meters: [dut, peer], relay: setup)
         guard dut.firmware.phase == .ready, peer.firmware.phase == .ready else {
             throw FaultCampaignError.referenceRun("key setup did not finish")
         }
@@ -170,7 +214,7 @@ final class FaultBench {
                 let label = first + i
                 try dut.firmware.encryptAndSend(label: label, reading: (label &* 37 &+ 11) % Self.maxReading)
                 log.collect(dut)
-                if i >= 2 && label - 2 != holdBack { _ = try dut.handle(ack(label: label - 2)) }
+                if i >= 2 && label - 2 != holdBack { _ = try dut.handle(ack(label: label - 2, for: dut)) }
             }
         }
         try run(readings, holdBack: dut.firmware.nextLabel + 1)
@@ -191,7 +235,7 @@ final class FaultBench {
         var payload = [UInt8](repeating: 0, count: 8)
         var span = payload.mutableSpan
         BigEndian.store(c, at: 0, in: &span)
-        return intake.seal(.reading, to: 1, label: label, payload: payload)
+        return (try? intake(epoch: record.groupEpoch))!.seal(.reading, to: 1, label: label, payload: payload)
     }
 }
 
@@ -260,8 +304,14 @@ extension StoreTruth {
             return d
         }
         if a.meter != b.meter || a.group != b.group || a.minGroupSize != b.minGroupSize { d.append("identity") }
-        if !a.frameKey.span.elementsEqual(b.frameKey.span) { d.append("frame key") }
-        if !a.provisioningKey.span.elementsEqual(b.provisioningKey.span) { d.append("provisioning key") }
+        if !a.frameSecret.span.elementsEqual(b.frameSecret.span) { d.append("frame secret") }
+        if !a.enrolmentKey.span.elementsEqual(b.enrolmentKey.span) { d.append("enrolment key") }
+        if !a.authorityKey.span.elementsEqual(b.authorityKey.span) { d.append("authority key") }
+        if a.groupEpoch != b.groupEpoch || a.paillierEpoch != b.paillierEpoch || a.pendingGroup != b.pendingGroup
+            || a.pendingEpoch != b.pendingEpoch
+        {
+            d.append("epochs")
+        }
         if a.phase != b.phase || a.parameterID != b.parameterID || a.keyMode != b.keyMode || a.groupSize != b.groupSize
             || a.maxReading != b.maxReading
         {

@@ -241,7 +241,7 @@ enum Step {
 /// Acknowledges every reading the harness has seen, one per poll, until the inbox is empty.
 func acknowledgeAll(_ log: RadioLog, bench: FaultBench, meter: SimulatedMeter) {
     for label in log.readings.keys.sorted() {
-        try? meter.deliver(bench.ack(label: label))
+        try? meter.deliver(bench.ack(label: label, for: meter))
         _ = meter.firmware.poll()
     }
 }

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import MeterCrypto
 import MeterFirmware
+import Provisioning
 
 /// CPU time of the calling thread, in seconds (CLOCK_THREAD_CPUTIME_ID).
 public func threadCPUSeconds() -> Double {
@@ -77,7 +78,10 @@ public final class Fleet {
     public let meters: [SimulatedMeter]
     public let members: GroupMembers
     let expected: [[UInt64]]
-    let provisioningKey: [UInt8]
+    /// The provisioning authority: factory keys, enrolment checks, signed statements.
+    public let authority: ProvisioningAuthority
+    /// The group's epoch (the frame keys the aggregator holds are this epoch's).
+    public let epoch: UInt32
     /// Key setup over the radio: LWR-PSA's, or DMCFE's (the same relay of public keys).
     let setup: KeySetupRelay?
     /// LWR-PSA: the aggregator, once key setup is done.
@@ -98,30 +102,27 @@ public final class Fleet {
     public init(_ configuration: FleetConfiguration, labels: Int) throws {
         self.configuration = configuration
         var rng = SplitMix64(seed: configuration.seed)
-        func key() -> [UInt8] { (0..<4).flatMap { _ in withUnsafeBytes(of: rng.next()) { Array($0) } } }
-        let provisioningKey = key()
+        let authority = ProvisioningAuthority(seed: configuration.seed)
         let model = LoadModel(maxWattHoursPerInterval: configuration.maxReading)
         var built: [SimulatedMeter] = []
-        var keys: [UInt32: [UInt8]] = [:]
         var expected: [[UInt64]] = []
         for i in 0..<configuration.meters {
             let id = UInt32(i + 1)
-            let frameKey = key()
-            keys[id] = frameKey
             let profile = model.household(seed: configuration.seed &* 1_000_003 &+ UInt64(id))
             built.append(
                 try SimulatedMeter(
-                    id: id, group: configuration.group, seed: rng.next(), profile: profile,
-                    sampleSeconds: configuration.sampleSeconds, frameKey: frameKey,
-                    provisioningKey: provisioningKey))
+                    factory: authority.manufacture(meter: id), seed: rng.next(), profile: profile,
+                    sampleSeconds: configuration.sampleSeconds))
             let metering = ExpectedMetering(
                 profile: profile, ticksPerSecond: 1000, sampleSeconds: configuration.sampleSeconds)
             expected.append(metering.readings(count: labels))
         }
         meters = built
         self.expected = expected
-        self.provisioningKey = provisioningKey
-        members = try GroupMembers(group: configuration.group, scheme: configuration.scheme, frameKeys: keys)
+        self.authority = authority
+        epoch = authority.issueEpoch()
+        members = try authority.members(
+            group: configuration.group, epoch: epoch, scheme: configuration.scheme, meters: built.map(\.id))
         switch configuration.scheme {
         case .lwrPSA:
             setup = try LWRKeySetup(
@@ -171,50 +172,35 @@ public final class Fleet {
         defer { failures.deallocate() }
         failures.initialize(repeating: nil)
 
-        // 1. setupBegin → public keys.
-        let begins = setup.beginFrames()
-        forEachMeter { i in
-            let t0 = threadCPUSeconds()
-            do {
-                let event = try self.meters[i].handle(begins[i].frame)
-                if event != .publicKeySent { failures[i] = "setupBegin answered with \(event)" }
-            } catch {
-                failures[i] = "\(error)"
+        // 1. enrolment requests → public keys, signed by the authority.
+        let timed: SignedSetup.Runner = { _, body in
+            self.forEachMeter { i in
+                let t0 = threadCPUSeconds()
+                body(i)
+                cpu[i] += threadCPUSeconds() - t0
             }
-            cpu[i] += threadCPUSeconds() - t0
-            outboxes[i] = self.meters[i].takeSent()
         }
-        try checkFailures(failures)
-        var t0 = threadCPUSeconds()
-        for i in 0..<n {
-            for frame in outboxes[i] { try setup.receivePublicKey(frame) }
-        }
-        aggregatorCPU += threadCPUSeconds() - t0
+        try SignedSetup.enrolAndSign(meters: meters, relay: setup, authority: authority, runner: timed)
 
-        // 2. peer keys → masked key shares.
-        t0 = threadCPUSeconds()
-        let peerFrames = try meters.map { try setup.peerKeyFrames(for: $0.id) }
-        aggregatorCPU += threadCPUSeconds() - t0
+        // 2. statement and roster → masked key shares.
         let done = ManagedCounter()
         let report = NSLock()
-        forEachMeter { i in
-            let t0 = threadCPUSeconds()
-            var last = MeterEvent.none
-            do {
-                for frame in peerFrames[i] { last = try self.meters[i].handle(frame) }
-                if n > 1 && last != .keyShareSent { failures[i] = "last peer key answered with \(last)" }
-            } catch {
-                failures[i] = "\(error)"
+        let sent = try SignedSetup.distribute(meters: meters, relay: setup) { count, body in
+            timed(count) { i in
+                body(i)
+                let finished = done.increment()
+                report.lock()
+                progress(finished, n)
+                report.unlock()
             }
-            cpu[i] += threadCPUSeconds() - t0
-            outboxes[i] = self.meters[i].takeSent()
-            let finished = done.increment()
-            report.lock()
-            progress(finished, n)
-            report.unlock()
         }
-        try checkFailures(failures)
-        t0 = threadCPUSeconds()
+        for (i, meter) in meters.enumerated() {
+            outboxes[i] = sent[i]
+            if meter.firmware.phase != .ready {
+                throw SimulatorError.setupStalled(meter: meter.id, detail: "not ready after the roster")
+            }
+        }
+        var t0 = threadCPUSeconds()
         if let setup = setup as? LWRKeySetup {
             for i in 0..<n {
                 for frame in outboxes[i] { try setup.receiveKeyShare(frame) }

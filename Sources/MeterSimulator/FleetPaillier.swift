@@ -6,7 +6,7 @@ import MeterFirmware
 
 extension Fleet {
     /// Paillier setup: the supplier's key (given, or generated from the seed), the group
-    /// layout checked, the key delivered to every meter over the radio (tagged by the
+    /// layout checked, the key delivered to every meter over the radio (signed by the
     /// provisioning authority, relayed by the aggregator), then each meter precomputes its
     /// first randomizer while idle.
     func runPaillierSetup(progress: (Int, Int) -> Void) throws -> SetupReport {
@@ -21,16 +21,17 @@ extension Fleet {
         }
         let keySeconds = monotonicSeconds() - start
 
-        var t0 = threadCPUSeconds()
         let layout = try GroupLayout(group: configuration.group, meters: members.meters)
+        // The authority signs the key and each meter's groups under the layout's epoch.
+        let statements = try meters.map { meter in
+            try authority.signPaillierKey(
+                meter: meter.id, publicKey: privateKey.publicKey, groups: layout.groups(of: meter.id), epoch: epoch)
+        }
+        var t0 = threadCPUSeconds()
         let aggregator = try PaillierAggregator(
             members: members, publicKey: privateKey.publicKey, layout: layout, currentLabel: 0)
-        let frames = meters.map { meter in
-            aggregator.keyDeliveryFrame(
-                meter: meter.id,
-                payload: PaillierProvisioning.payload(
-                    publicKey: privateKey.publicKey, meter: meter.id, groups: layout.groups(of: meter.id),
-                    provisioningKey: provisioningKey))
+        let frames = zip(meters, statements).map { meter, statement in
+            aggregator.keyStatementFrames(statement, meter: meter.id)
         }
         var aggregatorCPU = threadCPUSeconds() - t0
 
@@ -46,8 +47,9 @@ extension Fleet {
         forEachMeter { i in
             let t0 = threadCPUSeconds()
             do {
-                let event = try self.meters[i].handle(frames[i])
-                if event != .paillierKeyStored { failures[i] = "paillierKey answered with \(event)" }
+                var event = MeterEvent.none
+                for frame in frames[i] { event = try self.meters[i].handle(frame) }
+                if event != .statementAccepted(.paillierKey) { failures[i] = "the key statement answered \(event)" }
             } catch {
                 failures[i] = "\(error)"
             }

@@ -42,7 +42,7 @@ struct WearCampaign {
         for i in 0..<readings {
             try meter.firmware.encryptAndSend(label: label, reading: label % FaultBench.maxReading)
             _ = meter.takeSent()
-            _ = try meter.handle(bench.ack(label: label))
+            _ = try meter.handle(bench.ack(label: label, for: meter))
             label += 1
             if i % 2000 == 0 { progress(i) }
         }
@@ -103,7 +103,7 @@ struct WearCampaign {
                     if wear.stopped_storing_day == nil { wear.stopped_storing_day = day }
                 }
                 log.collect(worn)
-                _ = try? worn.handle(bench.ack(label: label))
+                _ = try? worn.handle(bench.ack(label: label, for: worn))
                 label += 1
             }
             if wear.first_worn_erase_day == nil && worn.wornErases > 0 { wear.first_worn_erase_day = day }
@@ -287,7 +287,7 @@ struct RandomCampaign {
                     lostAcks += 1
                     continue
                 }
-                _ = try? meter.handle(bench.ack(label: l))
+                _ = try? meter.handle(bench.ack(label: l, for: meter))
             }
             meter.firmware.resendPending()
             log.collect(meter)
@@ -296,7 +296,7 @@ struct RandomCampaign {
         // Drain: everything still pending is resent and acknowledged.
         meter.firmware.resendPending()
         log.collect(meter)
-        for l in meter.pendingLabelsList() { _ = try? meter.handle(bench.ack(label: l)) }
+        for l in meter.pendingLabelsList() { _ = try? meter.handle(bench.ack(label: l, for: meter)) }
         let wrong = wrongFrames(log, bench: bench, record: record) { Array(allowed[$0] ?? []) }
         if !wrong.isEmpty { fail("frames for labels \(wrong.prefix(5)) are not the truth's") }
         // Every label the meter used (below its counter) must have reached the aggregator.

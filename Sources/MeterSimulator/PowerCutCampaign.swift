@@ -51,11 +51,12 @@ struct PowerCutCampaign {
     static func reading(_ label: UInt64) -> UInt64 { (label &* 37 &+ 11) % FaultBench.maxReading }
 
     /// The fault-free reference run.
-    func reference() throws -> (sessions: [Session], setupFrames: [(begin: [UInt8], peerKey: [UInt8])]) {
+    func reference() throws -> (sessions: [Session], setupFrames: [[[UInt8]]]) {
         let dut = try bench.makeMeter(1, provision: false)
         let peer = try bench.makeMeter(2, provision: true)
         var sessions: [Session] = []
-        var setups: [(begin: [UInt8], peerKey: [UInt8])] = []
+        // Per setup, the downlinks that brought meter 1 into the group, for the recovery.
+        var setups: [[[UInt8]]] = []
 
         func session(_ phase: String, _ body: (inout [Step], inout [Int], inout [StoreTruth]) throws -> Void) throws {
             let flash = dut.flashSnapshot()
@@ -76,37 +77,47 @@ struct PowerCutCampaign {
             truths.append(try StoreTruth.intent(of: dut))
         }
         func setup(_ phase: String) throws {
+            let rotation = !setups.isEmpty
             if bench.scheme == .paillier {
-                // Key delivery: one downlink; the rotation delivers the second key.
-                let frame = bench.paillierKeyFrame(meter: 1, index: setups.count)
+                // Key delivery: one signed statement in chunks; the rotation delivers the second key.
+                let frames = try bench.paillierKeyFrames(meter: 1, index: setups.count)
                 try session(phase) { steps, ops, truths in
                     _ = dut.takeSent()
-                    try run(.downlink(frame, "paillierKey"), &steps, &ops, &truths)
+                    for (c, frame) in frames.enumerated() {
+                        try run(.downlink(frame, "statement chunk \(c)"), &steps, &ops, &truths)
+                    }
                     _ = dut.takeSent()
                     guard dut.firmware.paillierReady else {
                         throw FaultCampaignError.referenceRun("\(phase) did not finish")
                     }
                 }
-                setups.append((frame, []))
+                setups.append(frames)
                 return
             }
             try session(phase) { steps, ops, truths in
-                let s = try bench.newSetup()
-                let begins = s.beginFrames()
+                let s = try bench.newSetup(epoch: rotation ? FaultBench.rotationEpoch : FaultBench.setupEpoch)
+                let enrols = s.enrolFrames()
                 _ = dut.takeSent()
-                try run(.downlink(begins[0].frame, "setupBegin"), &steps, &ops, &truths)
+                try run(.downlink(enrols[0].frame, "enrolRequest"), &steps, &ops, &truths)
                 for f in dut.takeSent() where f[1] == FrameType.publicKey.rawValue { try s.receivePublicKey(f) }
-                _ = try peer.handle(begins[1].frame)
+                if rotation { peer.advance(ticks: 86_400_000) }  // enrolments: at most one a day
+                _ = try peer.handle(enrols[1].frame)
                 for f in peer.takeSent() where f[1] == FrameType.publicKey.rawValue { try s.receivePublicKey(f) }
-                for f in try s.peerKeyFrames(for: 2) { try peer.handle(f) }
+                try s.install(
+                    bench.authority.signGroup(
+                        group: FaultBench.group, epoch: s.epoch, parameterID: s.parameterByte, keyMode: s.keyMode,
+                        maxReading: s.maxReading, enrolments: s.enrolments))
+                for f in try s.setupFrames(for: 2) { try peer.handle(f) }
                 _ = peer.takeSent()
-                let peerKey = try s.peerKeyFrames(for: 1)[0]
-                try run(.downlink(peerKey, "peerKey"), &steps, &ops, &truths)
+                let frames = try s.setupFrames(for: 1)
+                for (c, frame) in frames.enumerated() {
+                    try run(.downlink(frame, "setup \(c < Statement.chunkCount ? "statement chunk" : "roster entry") \(c)"), &steps, &ops, &truths)
+                }
                 _ = dut.takeSent()
                 guard dut.firmware.phase == .ready else {
                     throw FaultCampaignError.referenceRun("\(phase) did not finish")
                 }
-                setups.append((begins[0].frame, peerKey))
+                setups.append([enrols[0].frame] + frames)
             }
         }
         func readings(_ phase: String, count: Int, holdBack: UInt64?) throws {
@@ -122,13 +133,13 @@ struct PowerCutCampaign {
                 // entry is carried forward when the ring comes round to its sector.
                 if i >= 2 && first + i - 2 != holdBack {
                     try session(phase) { steps, ops, truths in
-                        try run(.downlink(bench.ack(label: label - 2), "ack label \(label - 2)"), &steps, &ops, &truths)
+                        try run(.downlink(bench.ack(label: label - 2, for: dut), "ack label \(label - 2)"), &steps, &ops, &truths)
                     }
                 }
             }
             if let held = holdBack {
                 try session(phase) { steps, ops, truths in
-                    try run(.downlink(bench.ack(label: held), "ack label \(held)"), &steps, &ops, &truths)
+                    try run(.downlink(bench.ack(label: held, for: dut), "ack label \(held)"), &steps, &ops, &truths)
                 }
             }
             guard let record = dut.firmware.storedRecord else { throw FaultCampaignError.referenceRun("no state") }
@@ -181,7 +192,7 @@ struct PowerCutCampaign {
         return report
     }
 
-    func cut(_ p: CutPoint, run: Int, sessions: [Session], setups: [(begin: [UInt8], peerKey: [UInt8])]) throws
+    func cut(_ p: CutPoint, run: Int, sessions: [Session], setups: [[[UInt8]]]) throws
         -> RunResult
     {
         let session = sessions[p.session]
@@ -239,7 +250,7 @@ struct PowerCutCampaign {
             expectedDelivered.insert(label)
         case .provision:
             if meter.firmware.storeError != nil { try? meter.provisionFirmware() }
-        case .downlink(_, let what) where what == "setupBegin" || what == "peerKey" || what == "paillierKey":
+        case .downlink(_, let what) where what == "enrolRequest" || what.hasPrefix("setup ") || what.hasPrefix("statement"):
             let rotation = session.phase == "key rotation"
             // Under Paillier a meter that kept the old key is ready too: it gets the new one again.
             let oldKey =
@@ -249,9 +260,16 @@ struct PowerCutCampaign {
             if !bench.ready(meter) || oldKey {
                 // The aggregator restarts key setup (or delivers the key again) for a meter
                 // that did not take it.
-                let setup = setups[rotation ? setups.count - 1 : 0]
-                _ = try? meter.handle(setup.begin)
-                if !setup.peerKey.isEmpty { _ = try? meter.handle(setup.peerKey) }
+                for frame in setups[rotation ? setups.count - 1 : 0] { _ = try? meter.handle(frame) }
+                if bench.scheme != .paillier && meter.firmware.phase != .ready {
+                    // The enrolled key was lost with the cut: the meter enrols anew and
+                    // the group is signed again, at a later epoch.
+                    log.collect(meter)
+                    meter.advance(ticks: 86_400_000)
+                    do { try bench.joinFresh(dut: meter, epoch: FaultBench.rejoinEpoch) } catch {
+                        result.detail += " rejoin: \(error)"
+                    }
+                }
                 log.collect(meter)
             }
         case .downlink: break

@@ -1,6 +1,7 @@
 import MeterCrypto
 import MeterFirmware
 import MeterHAL
+import Provisioning
 
 /// One meter: the firmware running on its own simulated board.
 ///
@@ -12,17 +13,14 @@ public final class SimulatedMeter: @unchecked Sendable {
     public var firmware: Meter
     public let profile: [UInt32]
     public let timing: MeterTiming
-    public let frameKey: [UInt8]
-
-    public let group: UInt32
-    public let provisioningKey: [UInt8]
+    /// What the factory wrote (and writes again when the meter is re-provisioned).
+    public let factory: FactoryKeys
 
     /// A new board (erased flash, RNG seeded from `seed`), the firmware booted on it and,
-    /// unless `provision` is false, provisioned with `frameKey` and the group's
-    /// `provisioningKey`.
+    /// unless `provision` is false, provisioned with the factory keys of `factory`.
     public init(
-        id: UInt32, group: UInt32, seed: UInt64, profile: [UInt32], sampleSeconds: UInt64,
-        frameKey: [UInt8], provisioningKey: [UInt8], flashSectors: UInt32 = 64, provision: Bool = true
+        factory: FactoryKeys, seed: UInt64, profile: [UInt32], sampleSeconds: UInt64, flashSectors: UInt32 = 64,
+        provision: Bool = true
     ) throws {
         var config = sim_board_config()
         config.ticks_per_second = 1000
@@ -34,22 +32,20 @@ public final class SimulatedMeter: @unchecked Sendable {
         profile.withUnsafeBufferPointer { p in
             _ = sim_board_set_load_profile(b, p.baseAddress, p.count, LoadModel.stepSeconds * 1000)
         }
-        self.id = id
-        self.group = group
+        id = factory.meter
+        self.factory = factory
         self.profile = profile
-        self.frameKey = frameKey
-        self.provisioningKey = provisioningKey
         timing = MeterTiming(ticksPerSecond: 1000, sampleSeconds: sampleSeconds)
         firmware = try Meter(board: Board(hal: sim_board_hal(b)), timing: timing)
         if provision { try provisionFirmware() }
     }
 
     /// Provisions the firmware with this meter's identity and keys (the factory step).
-    public func provisionFirmware() throws {
-        let frameKey = frameKey
-        let provisioningKey = provisioningKey
+    public func provisionFirmware(minGroupSize: UInt32 = 2) throws {
+        let keys = factory
         try firmware.provision(
-            meter: id, group: group, frameKey: frameKey.span, provisioningKey: provisioningKey.span)
+            meter: keys.meter, frameSecret: keys.frameSecret.span, enrolmentKey: keys.enrolmentKey.span,
+            authorityKey: keys.authorityKey.span, minGroupSize: minGroupSize)
     }
 
     deinit { sim_board_destroy(board) }

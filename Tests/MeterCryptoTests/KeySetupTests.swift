@@ -75,26 +75,28 @@ struct KeySetupTests {
         #expect(total.allSatisfy { $0 == 0 })
     }
 
-    func verifies(_ key: [UInt8], _ group: UInt32, _ meter: UInt32, _ y: [UInt8], _ tag: [UInt8]) -> Bool {
-        KeySetup.verifyPublicKeyTag(
-            provisioningKey: key.span, group: group, meter: meter, publicKey: y.span, tag: tag.span)
+    func verifies(_ key: [UInt8], _ group: UInt32, _ epoch: UInt32, _ meter: UInt32, _ y: [UInt8], _ tag: [UInt8])
+        -> Bool
+    {
+        Enrolment.verify(enrolmentKey: key.span, group: group, epoch: epoch, meter: meter, publicKey: y.span, tag: tag.span)
     }
 
-    @Test("public-key tags verify only for the right key, group, meter and bytes")
-    func publicKeyTags() {
+    @Test("enrolment tags verify only for the right key, group, epoch, meter and bytes")
+    func enrolmentTags() {
         let key = [UInt8](repeating: 7, count: 32)
         let y = (0..<384).map { UInt8(truncatingIfNeeded: $0) }
         var tag = [UInt8](repeating: 0, count: 16)
         var span = tag.mutableSpan
-        KeySetup.publicKeyTag(provisioningKey: key.span, group: 1, meter: 5, publicKey: y.span, into: &span)
-        #expect(verifies(key, 1, 5, y, Array(tag)))
+        Enrolment.tag(enrolmentKey: key.span, group: 1, epoch: 3, meter: 5, publicKey: y.span, into: &span)
+        #expect(verifies(key, 1, 3, 5, y, Array(tag)))
         var swapped = y
         swapped[100] ^= 0x01
-        #expect(!verifies(key, 1, 5, swapped, Array(tag)))
-        #expect(!verifies(key, 1, 6, y, Array(tag)))
-        #expect(!verifies(key, 2, 5, y, Array(tag)))
+        #expect(!verifies(key, 1, 3, 5, swapped, Array(tag)))
+        #expect(!verifies(key, 1, 3, 6, y, Array(tag)))
+        #expect(!verifies(key, 2, 3, 5, y, Array(tag)))
+        #expect(!verifies(key, 1, 4, 5, y, Array(tag)))
         let otherKey = [UInt8](repeating: 8, count: 32)
-        #expect(!verifies(otherKey, 1, 5, y, Array(tag)))
-        #expect(!verifies(key, 1, 5, y, Array(tag[0..<15])))
+        #expect(!verifies(otherKey, 1, 3, 5, y, Array(tag)))
+        #expect(!verifies(key, 1, 3, 5, y, Array(tag[0..<15])))
     }
 }

@@ -2,36 +2,28 @@ import Aggregation
 import MeterCrypto
 import MeterFirmware
 import MeterSimulator
+import Provisioning
 import TestSupport
 import Testing
 
 /// A DMCFE group on simulated boards: key setup over the radio, then functional keys.
 struct DMCFETestBench {
-    static let provisioningKey = [UInt8](repeating: 0x24, count: 32)
     let meters: [SimulatedMeter]
     let setup: DMCFEKeySetup
     let members: GroupMembers
 
     init(meters n: Int) throws {
-        var keys: [UInt32: [UInt8]] = [:]
+        let authority = ProvisioningAuthority(seed: 24)
         meters = try (1...n).map { i in
-            let key = [UInt8](repeating: UInt8(0x40 + i), count: 32)
-            keys[UInt32(i * 2)] = key
-            return try SimulatedMeter(
-                id: UInt32(i * 2), group: 9, seed: UInt64(i), profile: [800_000], sampleSeconds: 60,
-                frameKey: key, provisioningKey: Self.provisioningKey)
+            try SimulatedMeter(
+                factory: authority.manufacture(meter: UInt32(i * 2)), seed: UInt64(i), profile: [800_000],
+                sampleSeconds: 60)
         }
-        members = try GroupMembers(group: 9, scheme: .dmcfe, frameKeys: keys)
+        members = try authority.members(group: 9, epoch: authority.issueEpoch(), scheme: .dmcfe, meters: meters.map(\.id))
         setup = try DMCFEKeySetup(members: members, maxReading: 10_000)
-        for (i, begin) in setup.beginFrames().enumerated() {
-            guard try meters[i].handle(begin.frame) == .publicKeySent else {
-                throw SimulatorError.setupStalled(meter: begin.meter, detail: "no public key")
-            }
-            for frame in meters[i].takeSent() { try setup.receivePublicKey(frame) }
-        }
-        for m in meters {
-            for frame in try setup.peerKeyFrames(for: m.id) { try m.handle(frame) }
-            for frame in m.takeSent() { try setup.receiveSetupComplete(frame) }
+        try SignedSetup.enrolAndSign(meters: meters, relay: setup, authority: authority)
+        for sent in try SignedSetup.distribute(meters: meters, relay: setup) {
+            for frame in sent { try setup.receiveSetupComplete(frame) }
         }
     }
 
@@ -48,7 +40,7 @@ struct DMCFETestBench {
 struct DMCFEFirmwareTests {
     static let table = try! DiscreteLogTable(bound: 100_000, maxEntries: 1 << 10)
 
-    @Test("key setup keeps the pairwise seeds; functional keys for y = ones and another y combine into d_y")
+    @Test("key setup keeps the pairwise seeds; the functional key for y = ones combines into d_y")
     func functionalKeys() throws {
         let bench = try DMCFETestBench(meters: 3)
         #expect(bench.setup.isComplete)
@@ -59,10 +51,7 @@ struct DMCFEFirmwareTests {
             #expect(dmcfe)
         }
         let ids = bench.members.meters
-        for weights in [
-            Dictionary(uniqueKeysWithValues: ids.map { ($0, Int64(1)) }),
-            [ids[0]: 3, ids[1]: -2, ids[2]: 5],
-        ] {
+        for weights in [Dictionary(uniqueKeysWithValues: ids.map { ($0, Int64(1)) })] {
             let shares = try bench.keyShares(weights)
             #expect(shares.count == 3)
             let aggregator = try DMCFEAggregator(
@@ -106,6 +95,41 @@ struct DMCFEFirmwareTests {
         let without = [0, 0, 0, 1] + entry(ids[1], 1)
         _ = try m.handle(intake.seal(.weights, to: m.id, label: 0, payload: without))
         #expect(!m.takeSent().contains { $0[1] == FrameType.functionalKeyShare.rawValue })
+    }
+
+    // Attack 3 of the trust review: with y = e_1, or two vectors that differ in one
+    // coordinate, the aggregator solved for meter 1's secret and then read every reading.
+    // The meter answers only the signed policy, y = (1, …, 1) over its roster.
+    @Test("any weight vector but y = ones over the roster gets no key share (attack 3)")
+    func onlyTheSignedPolicy() throws {
+        let bench = try DMCFETestBench(meters: 3)
+        let ids = bench.members.meters
+        let m = bench.meters[0]
+        _ = m.takeSent()
+        let shareType = FrameType.functionalKeyShare.rawValue
+        for weights: [UInt32: Int64] in [
+            [ids[0]: 1, ids[1]: 0, ids[2]: 0], [ids[0]: 3, ids[1]: -2, ids[2]: 5], [ids[0]: 1, ids[1]: 1, ids[2]: 2],
+            [ids[0]: 0, ids[1]: 1, ids[2]: 1],
+        ] {
+            for frame in try bench.setup.weightFrames(weights, for: m.id) { _ = try m.handle(frame) }
+            #expect(!m.takeSent().contains { $0[1] == shareType }, "answered \(weights)")
+        }
+        // An id outside the roster in place of a member.
+        let intake = FrameIntake(members: bench.members)
+        func entry(_ id: UInt32) -> [UInt8] {
+            (0..<4).map { UInt8(truncatingIfNeeded: id >> UInt32(24 - 8 * $0)) } + [0, 0, 0, 0, 0, 0, 0, 1]
+        }
+        let foreign = [0, 0, 0, 3] + entry(ids[0]) + entry(ids[1]) + entry(999)
+        _ = try m.handle(intake.seal(.weights, to: m.id, label: 0, payload: foreign))
+        #expect(!m.takeSent().contains { $0[1] == shareType })
+        // The policy itself is answered, and always with the same share.
+        let ones = Dictionary(uniqueKeysWithValues: ids.map { ($0, Int64(1)) })
+        var answers: [[UInt8]] = []
+        for _ in 0..<2 {
+            for frame in try bench.setup.weightFrames(ones, for: m.id) { _ = try m.handle(frame) }
+            answers += m.takeSent().filter { $0[1] == shareType }
+        }
+        #expect(answers.count == 2 && answers[0] == answers[1])
     }
 }
 

@@ -252,7 +252,7 @@ struct FaultTests {
         #expect(sent.compactMap(statusCode) == [.keyStoreCorrupt])
         #expect(!sent.contains { frameType($0) == .reading })
         // The report is authenticated under the newest intact identity.
-        let key = f.bench.meters[0].frameKey
+        let key = try f.bench.authority.frameKey(meter: 1, group: 1, epoch: f.bench.members.epoch)
         let report = sent[0]
         let authentic = Frame.verify(report.span, key: key.span)
         #expect(authentic)

@@ -2,44 +2,38 @@ import Aggregation
 import MeterCrypto
 import MeterFirmware
 import MeterSimulator
+import Provisioning
 import TestSupport
 import Testing
 
 /// A small group on simulated boards, driven step by step so tests can interfere.
 struct TestBench {
-    static let provisioningKey = [UInt8](repeating: 0x42, count: 32)
+    let authority: ProvisioningAuthority
     let meters: [SimulatedMeter]
     let setup: LWRKeySetup
     let members: GroupMembers
 
-    /// Boards with a constant load of `watts`, sampled every minute; key setup started
-    /// (public keys collected by the aggregator).
+    /// Boards with a constant load of `watts`, sampled every minute; enrolled and signed
+    /// by the authority (public keys collected by the aggregator, the group signed).
     init(meters n: Int, watts: UInt32 = 1000, maxReading: UInt64 = 1000, keyMode: KeyMode = .seed) throws {
-        var keys: [UInt32: [UInt8]] = [:]
+        let authority = ProvisioningAuthority(seed: 42)
+        self.authority = authority
         meters = try (1...n).map { i in
-            let key = [UInt8](repeating: UInt8(i), count: 32)
-            keys[UInt32(i)] = key
-            return try SimulatedMeter(
-                id: UInt32(i), group: 1, seed: UInt64(i), profile: [watts * 1000], sampleSeconds: 60,
-                frameKey: key, provisioningKey: Self.provisioningKey)
+            try SimulatedMeter(
+                factory: authority.manufacture(meter: UInt32(i)), seed: UInt64(i), profile: [watts * 1000],
+                sampleSeconds: 60)
         }
-        members = try GroupMembers(group: 1, scheme: .lwrPSA, frameKeys: keys)
+        members = try authority.members(
+            group: 1, epoch: authority.issueEpoch(), scheme: .lwrPSA, meters: meters.map(\.id))
         setup = try LWRKeySetup(
             members: members, parameters: .standard, maxReading: maxReading, keyMode: keyMode.rawValue)
-        for (i, begin) in setup.beginFrames().enumerated() {
-            let event = try meters[i].handle(begin.frame)
-            guard event == .publicKeySent else {
-                throw SimulatorError.setupStalled(meter: begin.meter, detail: "\(event)")
-            }
-            for frame in meters[i].takeSent() { try setup.receivePublicKey(frame) }
-        }
+        try SignedSetup.enrolAndSign(meters: meters, relay: setup, authority: authority)
     }
 
-    /// Relays the peer keys and collects the key shares; returns the aggregator.
+    /// Relays the statement and the roster and collects the key shares; returns the aggregator.
     func completeSetup() throws -> LWRAggregator {
-        for m in meters {
-            for frame in try setup.peerKeyFrames(for: m.id) { try m.handle(frame) }
-            for frame in m.takeSent() { try setup.receiveKeyShare(frame) }
+        for sent in try SignedSetup.distribute(meters: meters, relay: setup) {
+            for frame in sent { try setup.receiveKeyShare(frame) }
         }
         return try LWRAggregator(
             members: members, parameters: .standard, bounds: setup.bounds, aggregateKey: setup.aggregateKey(),
@@ -98,26 +92,6 @@ struct FirmwareTests {
         }
     }
 
-    @Test("meters reject a public key the aggregator swapped")
-    func swappedPublicKey() throws {
-        // A flipped bit in meter 2's key.
-        let bench = try TestBench(meters: 3)
-        bench.setup.tamperWithPublicKey(of: 2) { $0[10] ^= 0x01 }
-        let frames = try bench.setup.peerKeyFrames(for: 1)
-        #expect(try bench.meters[0].handle(frames[0]) == .statusSent(.peerKeyRejected))
-        #expect(bench.meters[0].takeSent().compactMap(statusCode) == [.peerKeyRejected])
-        // Meter 3's authentic key and tag relayed as if they were meter 2's.
-        let other = try TestBench(meters: 3)
-        let keyOf3 = Array(try other.setup.peerKeyFrames(for: 1)[1][28..<(28 + 400)])
-        other.setup.tamperWithPublicKey(of: 2) { $0 = keyOf3 }
-        let relayed = try other.setup.peerKeyFrames(for: 1)
-        #expect(try other.meters[0].handle(relayed[0]) == .statusSent(.peerKeyRejected))
-        // The meters that saw a forged key never finish setup, and send no key share.
-        _ = try bench.meters[0].handle(frames[1])
-        #expect(bench.meters[0].firmware.phase == .keySetup)
-        #expect(!bench.meters[0].takeSent().contains { frameType($0) == .keyShare })
-    }
-
     @Test("the firmware refuses to encrypt a label twice, across reboots")
     func labelOnlyOnce() throws {
         let bench = try TestBench(meters: 2)
@@ -167,7 +141,7 @@ struct FirmwareTests {
         #expect(throws: MeterError.notProvisioned) { try meter.firmware.encryptAndSend(label: 0, reading: 1) }
         // Any downlink is answered with a request for provisioning.
         _ = meter.takeSent()
-        _ = try meter.handle(try bench.setup.peerKeyFrames(for: 1)[0])
+        _ = try meter.handle(try bench.setup.rosterFrames(for: 1)[0])
         #expect(meter.takeSent().compactMap(statusCode) == [.needsProvisioning])
     }
 
@@ -190,29 +164,6 @@ struct FirmwareTests {
         try meter.reboot()
         #expect(meter.firmware.phase == nil)
         #expect(throws: MeterError.keyStoreCorrupt) { try meter.firmware.encryptAndSend(label: 0, reading: 1) }
-    }
-
-    @Test("setup parameters the meter does not accept are refused and reported")
-    func setupRejected() throws {
-        let bench = try TestBench(meters: 3)
-        let intake = FrameIntake(members: bench.members)
-        func begin(meters: UInt32, maxReading: UInt64, parameters: UInt8 = 1) -> [UInt8] {
-            var payload = [UInt8](repeating: 0, count: SetupPayload.beginBytes)
-            payload[0] = parameters
-            var span = payload.mutableSpan
-            BigEndian.store(meters, at: 4, in: &span)
-            BigEndian.store(maxReading, at: 8, in: &span)
-            return intake.seal(.setupBegin, to: 1, label: 0, payload: payload)
-        }
-        let meter = bench.meters[0]
-        _ = meter.takeSent()
-        for frame in [
-            begin(meters: 1, maxReading: 10), begin(meters: 3, maxReading: 1 << 46),
-            begin(meters: 3, maxReading: 10, parameters: 77),
-        ] {
-            #expect(try meter.handle(frame) == .statusSent(.setupRejected))
-        }
-        #expect(meter.takeSent().compactMap(statusCode) == [.setupRejected, .setupRejected, .setupRejected])
     }
 
     @Test("metering follows the load profile: readings match the independent computation")

@@ -3,17 +3,20 @@ import BigNum
 import MeterCrypto
 import MeterFirmware
 import MeterSimulator
+import Provisioning
 import TestSupport
 import Testing
 
 /// Meters in Paillier mode on simulated boards, with the supplier key delivered over the radio.
 struct PaillierBench {
-    static let provisioningKey = [UInt8](repeating: 0x5A, count: 32)
     static let key: PaillierPrivateKey = {
         var generator = ReproducibleGenerator(seed: 77)
         return try! PaillierPrivateKey.generate(bits: 2048, using: &generator)
     }()
 
+    let authority: ProvisioningAuthority
+    /// The layout's epoch: the Paillier key statements' and the frame keys'.
+    let epoch: UInt32
     let meters: [SimulatedMeter]
     let layout: GroupLayout
     let aggregators: [UInt32: PaillierAggregator]
@@ -23,19 +26,18 @@ struct PaillierBench {
     /// every group's aggregator delivers the key frames of its meters whose home group it is.
     init(meterCount n: Int, groups: [UInt32: Set<UInt32>], watts: (UInt32) -> UInt32 = { _ in 1000 }) throws {
         layout = try GroupLayout(groups: groups)
-        var keys: [UInt32: [UInt8]] = [:]
+        let authority = ProvisioningAuthority(seed: 0x5A)
+        self.authority = authority
+        epoch = authority.issueEpoch()
         meters = try (1...n).map { i in
-            let id = UInt32(i)
-            keys[id] = [UInt8](repeating: UInt8(i), count: 32)
-            let home = try #require(groups.keys.sorted().first { groups[$0]!.contains(id) })
-            return try SimulatedMeter(
-                id: id, group: home, seed: UInt64(i), profile: [watts(id) * 1000], sampleSeconds: 60,
-                frameKey: keys[id]!, provisioningKey: Self.provisioningKey)
+            try SimulatedMeter(
+                factory: authority.manufacture(meter: UInt32(i)), seed: UInt64(i), profile: [watts(UInt32(i)) * 1000],
+                sampleSeconds: 60)
         }
         var aggregators: [UInt32: PaillierAggregator] = [:]
         for (g, members) in layout.groups {
-            let groupMembers = try GroupMembers(
-                group: g, scheme: .paillier, frameKeys: keys.filter { members.contains($0.key) })
+            let groupMembers = try authority.members(
+                group: g, epoch: epoch, scheme: .paillier, meters: members.sorted())
             aggregators[g] = try PaillierAggregator(
                 members: groupMembers, publicKey: Self.key.publicKey, layout: layout, currentLabel: 0)
         }
@@ -43,18 +45,29 @@ struct PaillierBench {
         supplier = PaillierSupplier(privateKey: Self.key, layout: layout)
     }
 
-    /// The key frame for one meter, relayed by its home group's aggregator.
-    func keyFrame(for meter: SimulatedMeter, tamper: (inout [UInt8]) -> Void = { _ in }) -> [UInt8] {
-        var payload = PaillierProvisioning.payload(
-            publicKey: Self.key.publicKey, meter: meter.id, groups: layout.groups(of: meter.id),
-            provisioningKey: Self.provisioningKey)
-        tamper(&payload)
-        return aggregators[meter.firmware.groupID]!.keyDeliveryFrame(meter: meter.id, payload: payload)
+    /// The signed key statement for one meter, relayed by its first group's aggregator;
+    /// `tamper` changes the body after signing, as an aggregator would.
+    func keyFrames(for meter: SimulatedMeter, tamper: (inout [UInt8]) -> Void = { _ in }) throws -> [[UInt8]] {
+        let groups = layout.groups(of: meter.id)
+        let signed = try authority.signPaillierKey(
+            meter: meter.id, publicKey: Self.key.publicKey, groups: groups, epoch: epoch)
+        var body = signed.body
+        tamper(&body)
+        return aggregators[groups[0]]!.keyStatementFrames(
+            SignedStatement(body: body, signature: signed.signature), meter: meter.id)
+    }
+
+    /// Delivers a statement's frames; the event of the last one.
+    @discardableResult
+    func deliver(_ frames: [[UInt8]], to meter: SimulatedMeter) throws -> MeterEvent {
+        var event = MeterEvent.none
+        for frame in frames { event = try meter.handle(frame) }
+        return event
     }
 
     func deliverKeys() throws {
         for m in meters {
-            #expect(try m.handle(keyFrame(for: m)) == .paillierKeyStored)
+            #expect(try deliver(keyFrames(for: m), to: m) == .statementAccepted(.paillierKey))
             #expect(m.takeSent().compactMap(statusCode) == [.setupComplete])
             m.firmware.idle()
         }
@@ -132,17 +145,17 @@ struct PaillierFirmwareTests {
         #expect(bench.meters[2].firmware.paillierFreshRandomizers == 2)
     }
 
-    @Test("a key the aggregator swapped, or groups it changed, are rejected by the meter")
+    @Test("a key the aggregator swapped, or groups it changed, are rejected by the meter (attack 4)")
     func tamperedKey() throws {
         let bench = try PaillierBench(meterCount: 2, groups: [1: [1, 2]])
         let meter = bench.meters[0]
-        // The aggregator's own N in place of the supplier's: the tag no longer verifies.
+        // The aggregator's own N in place of the supplier's: the signature no longer verifies.
         let other = PaillierFixturesForFirmware.otherKey.publicKey.n.bigEndianBytes(length: 256)!
-        let swapped = bench.keyFrame(for: meter) { $0.replaceSubrange(20..<276, with: other) }
-        #expect(try meter.handle(swapped) == .statusSent(.paillierKeyRejected))
-        let regrouped = bench.keyFrame(for: meter) { $0[7] = 9 }
-        #expect(try meter.handle(regrouped) == .statusSent(.paillierKeyRejected))
-        #expect(meter.takeSent().compactMap(statusCode) == [.paillierKeyRejected, .paillierKeyRejected])
+        let swapped = try bench.keyFrames(for: meter) { $0.replaceSubrange(36..<292, with: other) }
+        #expect(try bench.deliver(swapped, to: meter) == .statusSent(.statementRejected))
+        let regrouped = try bench.keyFrames(for: meter) { $0[23] = 9 }
+        #expect(try bench.deliver(regrouped, to: meter) == .statusSent(.statementRejected))
+        #expect(meter.takeSent().compactMap(statusCode) == [.statementRejected, .statementRejected])
         #expect(meter.firmware.paillierReady == false)
         // No key, no readings.
         #expect(bench.runInterval()[0].filter { frameType($0) == .reading }.isEmpty)
@@ -175,7 +188,7 @@ struct PaillierFirmwareTests {
         #expect(sent.compactMap(statusCode).contains(.keyStoreCorrupt))
         // Re-provisioning and a new key delivery bring it back; the label counter never goes back.
         try meter.provisionFirmware()
-        #expect(try meter.handle(bench.keyFrame(for: meter)) == .paillierKeyStored)
+        #expect(try bench.deliver(bench.keyFrames(for: meter), to: meter) == .statementAccepted(.paillierKey))
         try meter.reboot()
         #expect(meter.firmware.paillierReady == true)
         #expect(meter.firmware.storeError == nil)
@@ -202,7 +215,7 @@ struct PaillierFirmwareTests {
         #expect(meter.firmware.pendingReadings == 1)
         #expect(meter.firmware.pendingGroup(0) == 1)
         // An authentic ack naming a group the meter does not report to is refused.
-        let foreign = try GroupMembers(group: 9, scheme: .paillier, frameKeys: [1: [UInt8](repeating: 1, count: 32)])
+        let foreign = try bench.authority.members(group: 9, epoch: bench.epoch, scheme: .paillier, meters: [1])
         #expect(try meter.handle(FrameIntake(members: foreign).acknowledgement(to: 1, label: 1)) == .none)
         #expect(meter.firmware.pendingReadings == 1)
         for frame in first where PaillierBench.group(of: frame) == 1 {

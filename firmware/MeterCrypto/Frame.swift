@@ -18,7 +18,7 @@
 public enum FrameType: UInt8, Sendable {
     /// Uplink: one encrypted reading for `label`.
     case reading = 0x01
-    /// Uplink: the meter's DH public key and its provisioning tag.
+    /// Uplink: the meter's fresh DH public key and its enrolment tag, for the authority.
     case publicKey = 0x02
     /// Uplink: one chunk of the meter's masked key share (`label` = chunk index).
     case keyShare = 0x03
@@ -26,17 +26,18 @@ public enum FrameType: UInt8, Sendable {
     case status = 0x04
     /// Uplink: a DMCFE functional-key share for one weight vector (digest, y_i·s_i + t_i).
     case functionalKeyShare = 0x05
-    /// Downlink: start key setup with the group's parameters.
-    case setupBegin = 0x11
-    /// Downlink: one peer's DH public key and provisioning tag.
-    case peerKey = 0x12
+    /// Downlink: enrol a fresh DH key for the group in the header and the epoch in `label`
+    /// (the meter answers `publicKey`; nothing else changes until a signed statement).
+    case enrolRequest = 0x11
+    /// Downlink: one roster entry (index, meter, DH public key, Merkle path to the signed root).
+    case rosterEntry = 0x12
     /// Downlink: the aggregator acknowledges the reading for `label`.
     case ack = 0x13
     /// Downlink: one chunk of a DMCFE weight vector ((meter id, weight) entries).
     case weights = 0x14
-    /// Downlink: the supplier's Paillier public key and the meter's groups, tagged under
-    /// the provisioning key (`PaillierKeyPayload`).
-    case paillierKey = 0x15
+    /// Downlink: one chunk of a statement signed by the provisioning authority
+    /// (`label` = epoch << 32 | chunk; Statement.swift).
+    case statement = 0x16
 }
 
 /// Which aggregation scheme a frame belongs to.

@@ -1,5 +1,5 @@
-// Key setup for LWR-PSA (and DMCFE): the derivations that turn authenticated
-// Diffie–Hellman public keys into an n-out-of-n sharing of zero.
+// Key setup for LWR-PSA (and DMCFE): the derivations that turn Diffie–Hellman public
+// keys checked against the authority's signed roster (Statement.swift) into an n-out-of-n sharing of zero.
 //
 // Meter i with key k_i and peers j ≠ i sends k_i + Σ_j σ_ij·Z_ij to the aggregator,
 // where Z_ij is a λ-word stream expanded from the pairwise seed shared by i and j and
@@ -54,35 +54,5 @@ public enum KeySetup {
         } else {
             for j in 0..<share.count { share[j] &-= z.squeezeWord() }
         }
-    }
-
-    /// The tag that authenticates a meter's DH public key: KMAC128 under the group's
-    /// provisioning key (held by the meters and the provisioning authority, never by the
-    /// aggregator) over the group, the meter id and the key bytes. An aggregator that
-    /// swaps a public key cannot produce this tag.
-    public static func publicKeyTag(
-        provisioningKey: Span<UInt8>, group: UInt32, meter: UInt32, publicKey: Span<UInt8>,
-        into out: inout MutableSpan<UInt8>
-    ) {
-        precondition(out.count == tagBytes, "a public-key tag has 16 bytes")
-        publicKeyMAC(provisioningKey, group, meter, publicKey).finalize(into: &out)
-    }
-
-    /// Checks a public-key tag in constant time.
-    public static func verifyPublicKeyTag(
-        provisioningKey: Span<UInt8>, group: UInt32, meter: UInt32, publicKey: Span<UInt8>,
-        tag: Span<UInt8>
-    ) -> Bool {
-        tag.count == tagBytes && publicKeyMAC(provisioningKey, group, meter, publicKey).verify(tag)
-    }
-
-    private static func publicKeyMAC(
-        _ key: Span<UInt8>, _ group: UInt32, _ meter: UInt32, _ publicKey: Span<UInt8>
-    ) -> KMAC128 {
-        var mac = KMAC128(key: key, customization: "PM-PUBKEY-v1")
-        mac.absorb(bigEndian: group)
-        mac.absorb(bigEndian: meter)
-        mac.absorb(publicKey)
-        return mac
     }
 }

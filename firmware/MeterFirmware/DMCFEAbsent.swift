@@ -20,7 +20,7 @@
         }
         mutating func prepareSeedArea(peers: Int) throws(MeterError) { throw .setupRejected(.unknownParameters) }
         mutating func storePeerSeed(_ seed: Span<UInt8>, peer: UInt32, index: Int) throws(MeterError) {
-            throw .unexpectedDownlink(.peerKey)
+            throw .unexpectedDownlink(.rosterEntry)
         }
         mutating func handleWeights(_ payload: Span<UInt8>, chunk: UInt64) throws(MeterError) -> MeterEvent? {
             throw .unexpectedDownlink(.weights)

@@ -135,11 +135,16 @@ extension Meter {
     }
 
     /// One chunk of a weight vector; after the last one, the functional-key share is sent.
+    /// The only vector the meter answers is the signed policy: y = (1, …, 1) over the
+    /// signed roster (every member, in id order, weight 1). Any other vector would let the
+    /// aggregator solve for single secrets; the one allowed vector always gets the same
+    /// share, so an epoch yields one functional key however often it is asked.
     mutating func handleWeights(_ payload: Span<UInt8>, chunk: UInt64) throws(MeterError) -> MeterEvent? {
         guard isDMCFE, record.phase == .ready else { throw .unexpectedDownlink(.weights) }
         var offset = 0
         if chunk == 0 {
             guard payload.count >= 4 else { throw .badDownlink(.badPayloadSize(type: .weights, size: payload.count)) }
+            guard BigEndian.load32(payload, at: 0) == record.groupSize else { throw .unexpectedDownlink(.weights) }
             weightsExpected = BigEndian.load32(payload, at: 0)
             weightsSeen = 0
             ownWeightSeen = false
@@ -156,8 +161,13 @@ extension Meter {
         while offset < payload.count {
             let id = BigEndian.load32(payload, at: offset)
             let weight = BigEndian.load64(payload, at: offset + 4)
-            // Strictly increasing ids: every meter hashes the same vector, each entry once.
-            guard weightsSeen < weightsExpected, weightsSeen == 0 || id > lastWeightMeter else {
+            // Strictly increasing ids: every meter hashes the same vector, each entry once;
+            // weight 1 for every member of the roster, and no one else.
+            let peerIndex = Int(weightsSeen) - (ownWeightSeen ? 1 : 0)
+            var seed = InlineArray<32, UInt8>(repeating: 0)
+            guard weightsSeen < weightsExpected, weightsSeen == 0 || id > lastWeightMeter, weight == 1,
+                id == record.meter || (peerIndex < Int(record.groupSize) - 1 && loadPeerSeed(peerIndex, seed: &seed) == id)
+            else {
                 weightsExpected = 0
                 throw .unexpectedDownlink(.weights)
             }

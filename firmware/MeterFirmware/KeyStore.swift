@@ -25,8 +25,8 @@
 //
 // Adding a record type: give it a code in `RecordType`, a field in `MeterRecord`,
 // a case in `MeterRecord.encode` and `decode` and its size in `bodyBytes`; the body has
-// room for 1000 bytes (the LWR-PSA records take 206, the Paillier key adds 407 at 3072
-// bits: 613). Unknown types are skipped when reading.
+// room for 1000 bytes (the LWR-PSA records take 260, the Paillier key adds 407 at 3072
+// bits: 667). Unknown types are skipped when reading.
 
 #if !hasFeature(Embedded)
     import MeterCrypto
@@ -66,10 +66,10 @@ public enum KeyMode: UInt8, Sendable {
 enum RecordType: UInt8 {
     /// meter u32 | group u32 | minimum group size u32
     case identity = 0x01
-    /// 32 bytes
-    case frameKey = 0x02
-    /// 32 bytes
-    case provisioningKey = 0x03
+    /// 32 bytes: the secret the per-(group, epoch) frame keys derive from
+    case frameSecret = 0x02
+    /// 32 bytes: shared with the provisioning authority alone, tags enrolled DH keys
+    case enrolmentKey = 0x03
     /// phase u8 | parameter id u8 | key mode u8 | group size u32 | max reading u64
     case group = 0x04
     /// 32 bytes
@@ -83,6 +83,12 @@ enum RecordType: UInt8 {
     /// format u8 (1) | key bits u16 | group count u8 | groups 4 × u32 | N big-endian
     /// (bits/8 bytes): the supplier's Paillier key and the groups the meter reports to
     case paillierKey = 0x09
+    /// 32 bytes: the provisioning authority's SLH-DSA public key, written at manufacture
+    case authorityKey = 0x0A
+    /// group epoch u32 | Paillier epoch u32 | pending group u32 | pending epoch u32: what
+    /// the meter last accepted (each only ever increases) and the group and epoch its DH
+    /// key is enrolled for
+    case epochs = 0x0B
 }
 
 /// The supplier's Paillier public key as the key store keeps it (present when the meter
@@ -117,11 +123,21 @@ public struct PaillierKeyRecord: Sendable, Equatable {
 public struct MeterRecord: Sendable {
     public var meter: UInt32 = 0
     public var group: UInt32 = 0
-    /// Per-meter key shared with the aggregator: authenticates frames both ways.
-    public var frameKey = InlineArray<32, UInt8>(repeating: 0)
-    /// Group-wide key shared with the provisioning authority (not the aggregator):
-    /// authenticates DH public keys.
-    public var provisioningKey = InlineArray<32, UInt8>(repeating: 0)
+    /// Per-meter secret shared with the provisioning authority: the frame key of each
+    /// (group, epoch) derives from it (`FrameKeys.derive`); aggregators get derived keys only.
+    public var frameSecret = InlineArray<32, UInt8>(repeating: 0)
+    /// Per-meter key shared with the provisioning authority alone: tags the DH public keys
+    /// the meter enrols.
+    public var enrolmentKey = InlineArray<32, UInt8>(repeating: 0)
+    /// The authority's SLH-DSA public key: the meter acts only on statements it signed.
+    public var authorityKey = InlineArray<32, UInt8>(repeating: 0)
+    /// Epoch of the group parameters the meter accepted last (0: none yet).
+    public var groupEpoch: UInt32 = 0
+    /// Epoch of the Paillier key statement the meter accepted last (0: none yet).
+    public var paillierEpoch: UInt32 = 0
+    /// The group and epoch the DH key in `dhPrivate` is enrolled for.
+    public var pendingGroup: UInt32 = 0
+    public var pendingEpoch: UInt32 = 0
     /// Smallest group the meter agrees to join (a group of one reveals its reading).
     public var minGroupSize: UInt32 = 2
     public var phase: MeterPhase = .provisioned
@@ -143,7 +159,7 @@ public struct MeterRecord: Sendable {
 
     /// Body bytes needed for this record.
     public var bodyBytes: Int {
-        var n = 3 * 5 + 12 + 32 + 32 + 15 + 32 + 3 + 8
+        var n = 3 * 8 + 12 + 32 + 32 + 15 + 32 + 8 + 32 + 16
         if hasDHPrivate { n += 3 + 35 }
         if keyMode == .expanded && phase == .ready { n += 3 + 16 }
         if let key = paillierKey { n += 3 + key.valueBytes }
@@ -169,12 +185,21 @@ public struct MeterRecord: Sendable {
         BigEndian.store(group, at: i + 4, in: &b)
         BigEndian.store(minGroupSize, at: i + 8, in: &b)
         i += 12
-        header(.frameKey, 32, &b, &i)
-        for k in 0..<32 { b[i + k] = frameKey[k] }
+        header(.frameSecret, 32, &b, &i)
+        for k in 0..<32 { b[i + k] = frameSecret[k] }
         i += 32
-        header(.provisioningKey, 32, &b, &i)
-        for k in 0..<32 { b[i + k] = provisioningKey[k] }
+        header(.enrolmentKey, 32, &b, &i)
+        for k in 0..<32 { b[i + k] = enrolmentKey[k] }
         i += 32
+        header(.authorityKey, 32, &b, &i)
+        for k in 0..<32 { b[i + k] = authorityKey[k] }
+        i += 32
+        header(.epochs, 16, &b, &i)
+        BigEndian.store(groupEpoch, at: i, in: &b)
+        BigEndian.store(paillierEpoch, at: i + 4, in: &b)
+        BigEndian.store(pendingGroup, at: i + 8, in: &b)
+        BigEndian.store(pendingEpoch, at: i + 12, in: &b)
+        i += 16
         header(.group, 15, &b, &i)
         b[i] = phase.rawValue
         b[i + 1] = parameterID
@@ -233,12 +258,21 @@ public struct MeterRecord: Sendable {
                     r.meter = BigEndian.load32(b, at: i)
                     r.group = BigEndian.load32(b, at: i + 4)
                     r.minGroupSize = BigEndian.load32(b, at: i + 8)
-                case .frameKey:
+                case .frameSecret:
                     guard n == 32 else { return nil }
-                    for k in 0..<32 { r.frameKey[k] = b[i + k] }
-                case .provisioningKey:
+                    for k in 0..<32 { r.frameSecret[k] = b[i + k] }
+                case .enrolmentKey:
                     guard n == 32 else { return nil }
-                    for k in 0..<32 { r.provisioningKey[k] = b[i + k] }
+                    for k in 0..<32 { r.enrolmentKey[k] = b[i + k] }
+                case .authorityKey:
+                    guard n == 32 else { return nil }
+                    for k in 0..<32 { r.authorityKey[k] = b[i + k] }
+                case .epochs:
+                    guard n == 16 else { return nil }
+                    r.groupEpoch = BigEndian.load32(b, at: i)
+                    r.paillierEpoch = BigEndian.load32(b, at: i + 4)
+                    r.pendingGroup = BigEndian.load32(b, at: i + 8)
+                    r.pendingEpoch = BigEndian.load32(b, at: i + 12)
                 case .group:
                     guard n == 15, let phase = MeterPhase(rawValue: b[i]), let mode = KeyMode(rawValue: b[i + 2])
                     else { return nil }
@@ -275,7 +309,7 @@ public struct MeterRecord: Sendable {
             }
             i += n
         }
-        let required: UInt16 = 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 7
+        let required: UInt16 = 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 7 | 1 << 10 | 1 << 11
         guard seen & required == required else { return nil }
         return r
     }
@@ -285,8 +319,9 @@ extension MeterRecord: Equatable {
     public static func == (a: MeterRecord, b: MeterRecord) -> Bool {
         var diff: UInt8 = 0
         for k in 0..<32 {
-            diff |= a.frameKey[k] ^ b.frameKey[k]
-            diff |= a.provisioningKey[k] ^ b.provisioningKey[k]
+            diff |= a.frameSecret[k] ^ b.frameSecret[k]
+            diff |= a.enrolmentKey[k] ^ b.enrolmentKey[k]
+            diff |= a.authorityKey[k] ^ b.authorityKey[k]
             diff |= a.psaSeed[k] ^ b.psaSeed[k]
         }
         for k in 0..<35 { diff |= a.dhPrivate[k] ^ b.dhPrivate[k] }
@@ -294,7 +329,9 @@ extension MeterRecord: Equatable {
             && a.phase == b.phase && a.parameterID == b.parameterID && a.keyMode == b.keyMode
             && a.groupSize == b.groupSize && a.maxReading == b.maxReading && a.nextLabel == b.nextLabel
             && a.expandedKeySums.0 == b.expandedKeySums.0 && a.expandedKeySums.1 == b.expandedKeySums.1
-            && a.paillierKey == b.paillierKey
+            && a.paillierKey == b.paillierKey && a.groupEpoch == b.groupEpoch && a.paillierEpoch == b.paillierEpoch
+            && a.pendingGroup == b.pendingGroup
+            && a.pendingEpoch == b.pendingEpoch
     }
 }
 

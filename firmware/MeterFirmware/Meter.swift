@@ -31,8 +31,26 @@ public enum MeterError: Error, Equatable, Sendable {
     case keyStore(KeyStoreError)
     /// The radio or the flash failed.
     case board(BoardError)
-    /// A Paillier key downlink that is not authentic or not a usable key (size, parity, groups).
+    /// A Paillier key statement whose key is not usable (size, parity, groups).
     case paillierKeyRejected
+    /// A statement that is not signed by the authority, not newer, or not for this meter.
+    case statementRejected(StatementRejection)
+}
+
+/// Why a signed statement was refused (nothing the meter holds changed).
+public enum StatementRejection: UInt8, Equatable, Sendable {
+    /// Layout, length, kind or version the meter does not take.
+    case malformed = 1
+    /// The signature does not verify under the authority's key.
+    case badSignature = 2
+    /// Not newer than the statement of its kind the meter holds (a replay or a rollback).
+    case staleEpoch = 3
+    /// For another meter, or for a group and epoch the meter holds no enrolled key for.
+    case wrongSubject = 4
+    /// A chunk that does not continue the statement in progress.
+    case outOfOrder = 5
+    /// A fresh enrolment within a day of the last one (flash wear): the aggregator asks again later.
+    case enrolmentTooSoon = 6
 }
 
 /// Why key setup was refused.
@@ -64,8 +82,10 @@ public enum StatusCode: UInt16, Sendable {
     case keyStoreRepaired = 8
     /// The outbox was full: the oldest unacknowledged reading (label in the detail) was dropped.
     case outboxOverflow = 9
-    /// A Paillier key downlink was not authentic or not a usable key.
+    /// A Paillier key statement carried a key that is not usable.
     case paillierKeyRejected = 10
+    /// A signed statement was refused (`StatementRejection` code in the detail).
+    case statementRejected = 11
 }
 
 /// Timing of the main loop.
@@ -89,16 +109,16 @@ public enum MeterEvent: Equatable, Sendable {
     case none
     /// A reading for `label` was encrypted and sent.
     case readingSent(label: UInt64, reading: UInt64)
-    /// The meter sent its public key (key setup started).
+    /// The meter sent a freshly enrolled DH public key (for the authority's roster).
     case publicKeySent
-    /// All peers were processed and the masked key share was sent.
+    /// A signed statement verified and took effect (group parameters: key setup started).
+    case statementAccepted(StatementKind)
+    /// All roster entries were processed and the masked key share was sent.
     case keyShareSent
     /// The meter reported an error in a status frame.
     case statusSent(StatusCode)
     /// The aggregator acknowledged the reading for `label`; the outbox let it go.
     case acknowledged(label: UInt64)
-    /// The meter stored the supplier's Paillier key and confirmed it.
-    case paillierKeyStored
 }
 
 /// Where the firmware keeps what on flash, in sectors: the key store (2), the expanded
@@ -140,14 +160,11 @@ extension MeterFlashLayout {
     public static let wideFrameBytes = Frame.size(payloadLength: 768)
 }
 
-/// Key-setup payload layouts (downlink setupBegin / peerKey, uplink publicKey / keyShare).
+/// Key-setup payload layouts (uplink publicKey / keyShare; the downlink rosterEntry is
+/// `Roster.entryBytes`).
 public enum SetupPayload {
-    /// setupBegin: parameter id u8 | key mode u8 | reserved u16 | group size u32 | max reading u64
-    public static let beginBytes = 16
-    /// publicKey: y (384 big-endian) | provisioning tag (16)
-    public static let publicKeyBytes = FFDHGroup.byteCount + KeySetup.tagBytes
-    /// peerKey: peer id u32 | y (384) | provisioning tag (16)
-    public static let peerKeyBytes = 4 + publicKeyBytes
+    /// publicKey: y (384 big-endian) | enrolment tag (16)
+    public static let publicKeyBytes = Enrolment.payloadBytes
     /// Key words per keyShare frame.
     public static let shareWordsPerChunk = 128
     /// keyShare: 128 words little-endian.
@@ -183,12 +200,35 @@ public struct Meter: ~Copyable {
     var pad: UInt64 = 0
     var padLabel: UInt64 = .max
 
-    // key setup: k_i + Σ ±Z_ij, accumulated as peer keys arrive
+    // key setup (GroupSetup.swift): k_i + Σ ±Z_ij, accumulated as roster entries arrive
     var share = InlineArray<2048, UInt64>(repeating: 0)
     var peersProcessed: UInt32 = 0
     var lastPeer: UInt32 = 0
     var dhKey: FFDHPrivateKey? = nil
     var expandedSums: (UInt64, UInt64) = (0, 0)
+    /// The signed roster's root and depth, the next entry expected, and this meter's own
+    /// public-key hash (its own entry must list exactly that).
+    var rosterRoot = InlineArray<32, UInt8>(repeating: 0)
+    var rosterDepth = 0
+    var rosterNext: UInt32 = 0
+    var ownKeyHash = InlineArray<32, UInt8>(repeating: 0)
+    var ownEntrySeen = false
+    /// Tick of the last fresh enrolment since boot (at most one a day: each is a key-store write).
+    var lastEnrolmentTick: UInt64? = nil
+
+    // signed statements arriving in chunks (Statements.swift)
+    var statementBody = InlineArray<512, UInt8>(repeating: 0)
+    var statementLength = 0
+    var statementEpoch: UInt32 = 0
+    var statementGroup: UInt32 = 0
+    var statementNextChunk = 0
+    var statementVerifier: SLHDSAVerifier? = nil
+
+    // the frame key of the last (group, epoch) used, derived from the frame secret
+    var frameKeyCache = InlineArray<32, UInt8>(repeating: 0)
+    var frameKeyCacheGroup: UInt32 = 0
+    var frameKeyCacheEpoch: UInt32 = 0
+    var frameKeyCacheValid = false
 
     // DMCFE (DMCFEMeter.swift): the pad of `dmcfePadLabel`, and the weight vector streaming in
     var dmcfePad = Limbs3072.zero
@@ -286,18 +326,23 @@ public struct Meter: ~Copyable {
 
     // MARK: - provisioning (factory)
 
-    /// Writes identity and keys at the factory. Formats an empty or corrupt store.
+    /// Writes identity and keys at the factory: the meter's id, its frame secret and
+    /// enrolment key (both shared with the provisioning authority alone) and the
+    /// authority's public key. The meter belongs to no group until a signed statement puts
+    /// it in one. Formats an empty or corrupt store.
     public mutating func provision(
-        meter: UInt32, group: UInt32, frameKey: Span<UInt8>, provisioningKey: Span<UInt8>,
+        meter: UInt32, frameSecret: Span<UInt8>, enrolmentKey: Span<UInt8>, authorityKey: Span<UInt8>,
         minGroupSize: UInt32 = 2
     ) throws(MeterError) {
-        precondition(frameKey.count == 32 && provisioningKey.count == 32, "keys have 32 bytes")
+        precondition(
+            frameSecret.count == 32 && enrolmentKey.count == 32 && authorityKey.count == Statement.authorityKeyBytes,
+            "keys have 32 bytes")
         var r = MeterRecord()
         r.meter = meter
-        r.group = group
         for k in 0..<32 {
-            r.frameKey[k] = frameKey[k]
-            r.provisioningKey[k] = provisioningKey[k]
+            r.frameSecret[k] = frameSecret[k]
+            r.enrolmentKey[k] = enrolmentKey[k]
+            r.authorityKey[k] = authorityKey[k]
         }
         r.minGroupSize = max(minGroupSize, 2)
         r.nextLabel = labelFloor  // a re-provisioned meter never reuses labels it knows of
@@ -314,6 +359,7 @@ public struct Meter: ~Copyable {
         storeState = nil
         bootStatus = nil
         padLabel = .max
+        frameKeyCacheValid = false
         leavePaillierMode()
     }
 
@@ -534,188 +580,6 @@ public struct Meter: ~Copyable {
         }
     }
 
-    // MARK: - key setup
-
-    /// Flash address of the expanded key: the sectors right after the key store.
-    var expandedKeyAddress: UInt32 { layout.expandedKeySector * board.sectorSize }
-
-    mutating func beginSetup(_ payload: Span<UInt8>) throws(MeterError) {
-        guard payload.count == SetupPayload.beginBytes else { throw .setupRejected(.malformed) }
-        let dmcfe = payload[0] == DMCFE.parameterID
-        let lwr = LWRParameters.withID(payload[0])
-        guard dmcfe || lwr != nil else { throw .setupRejected(.unknownParameters) }
-        guard let mode = KeyMode(rawValue: payload[1]), !dmcfe || mode == .seed else {
-            throw .setupRejected(.unknownKeyMode)
-        }
-        let n = BigEndian.load32(payload, at: 4)
-        let maxReading = BigEndian.load64(payload, at: 8)
-        guard n >= record.minGroupSize else { throw .setupRejected(.groupTooSmall) }
-        if let parameters = lwr {
-            do { _ = try LWRGroupBounds(meters: n, maxReading: maxReading, parameters: parameters) } catch {
-                throw .setupRejected(.capacityExceeded)
-            }
-        } else {
-            // g^x takes a 64-bit exponent; the aggregator's discrete log bounds the sum.
-            guard maxReading < 1 << 48 else { throw .setupRejected(.capacityExceeded) }
-            try prepareSeedArea(peers: Int(n) - 1)
-        }
-
-        var r = record
-        r.phase = .keySetup
-        r.parameterID = payload[0]
-        r.keyMode = mode
-        r.groupSize = n
-        r.maxReading = maxReading
-        r.expandedKeySums = (0, 0)  // they describe the old key; set again when setup finishes
-        var seed = r.psaSeed.mutableSpan
-        board.randomBytes(into: &seed)
-        var dh = r.dhPrivate.mutableSpan
-        board.randomBytes(into: &dh)
-        do { try store.save(r) } catch { throw .keyStore(error) }
-        record = r
-        padLabel = .max
-        dmcfePadLabel = .max
-        selectOutboxRing()  // DMCFE frames go to the wide ring, LWR-PSA's to the narrow one
-        if let parameters = lwr {
-            // share = k_i; peers' zero shares are added as their keys arrive.
-            var key = LWRPSA.keyStream(parameters: parameters, seed: record.psaSeed.span)
-            for j in 0..<parameters.lambda { share[j] = key.squeezeWord() }
-            if mode == .expanded { expandedSums = try writeExpandedKey(parameters) }
-        }
-        peersProcessed = 0
-        lastPeer = 0
-        let privateKey = FFDHPrivateKey(randomBytes: record.dhPrivate.span)
-        dhKey = privateKey
-
-        let y = FFDHGroup.publicKey(for: privateKey)
-        var yBytes = InlineArray<384, UInt8>(repeating: 0)
-        var ySpan = yBytes.mutableSpan
-        y.bigEndianBytes(into: &ySpan)
-        var f = frame.mutableSpan
-        for k in 0..<FFDHGroup.byteCount { f[Frame.headerBytes + k] = yBytes[k] }
-        var tag = InlineArray<16, UInt8>(repeating: 0)
-        var tagSpan = tag.mutableSpan
-        KeySetup.publicKeyTag(
-            provisioningKey: record.provisioningKey.span, group: record.group, meter: record.meter,
-            publicKey: yBytes.span,
-            into: &tagSpan)
-        var f2 = frame.mutableSpan
-        for k in 0..<16 { f2[Frame.headerBytes + FFDHGroup.byteCount + k] = tag[k] }
-        try sendFrame(.publicKey, label: 0, payloadLength: SetupPayload.publicKeyBytes)
-    }
-
-    /// Writes k_i, expanded from the PSA seed, to the expanded-key sectors; returns the
-    /// Fletcher sums of its words, which the ready state keeps to check every use.
-    mutating func writeExpandedKey(_ parameters: LWRParameters) throws(MeterError) -> (UInt64, UInt64) {
-        let bytes = parameters.lambda * 8
-        let sectorSize = Int(board.sectorSize)
-        let firstSector = layout.expandedKeySector
-        let sectors = (bytes + sectorSize - 1) / sectorSize
-        guard Int(firstSector) + sectors <= Int(board.sectorCount) else {
-            throw .keyStore(.flashTooSmall)
-        }
-        var key = LWRPSA.keyStream(parameters: parameters, seed: record.psaSeed.span)
-        var s1: UInt64 = 0
-        var s2: UInt64 = 0
-        do throws(BoardError) {
-            for s in 0..<sectors { try board.erase(sector: firstSector + UInt32(s)) }
-            // Little-endian words, 32 per 256-byte program operation.
-            var page = InlineArray<256, UInt8>(repeating: 0)
-            var offset = 0
-            while offset < bytes {
-                for w in 0..<32 {
-                    let v = key.squeezeWord()
-                    s1 &+= v
-                    s2 &+= s1
-                    for b in 0..<8 { page[8 * w + b] = UInt8(truncatingIfNeeded: v >> UInt64(8 * b)) }
-                }
-                try board.program(expandedKeyAddress + UInt32(offset), page.span)
-                offset += 256
-            }
-        } catch {
-            throw .board(error)
-        }
-        return (s1, s2)
-    }
-
-    mutating func processPeerKey(_ payload: Span<UInt8>) throws(MeterError) {
-        let parameters = LWRParameters.withID(record.parameterID)
-        guard record.phase == .keySetup, let privateKey = dhKey, parameters != nil || isDMCFE else {
-            throw .unexpectedDownlink(.peerKey)
-        }
-        guard payload.count == SetupPayload.peerKeyBytes else {
-            throw .badDownlink(.badPayloadSize(type: .peerKey, size: payload.count))
-        }
-        let peer = BigEndian.load32(payload, at: 0)
-        // Peers arrive in increasing id order, each once; never this meter itself.
-        guard peer != record.meter, peersProcessed == 0 || peer > lastPeer else {
-            throw .peerKeyRejected(peer: peer)
-        }
-        let yBytes = payload.extracting(4..<(4 + FFDHGroup.byteCount))
-        guard
-            KeySetup.verifyPublicKeyTag(
-                provisioningKey: record.provisioningKey.span, group: record.group, meter: peer,
-                publicKey: yBytes, tag: payload.extracting((4 + FFDHGroup.byteCount)..<payload.count)),
-            let y = Limbs3072(bigEndianBytes: yBytes)
-        else { throw .peerKeyRejected(peer: peer) }
-        let secret: Limbs3072
-        do { secret = try FFDHGroup.sharedSecret(privateKey: privateKey, peerPublicKey: y) } catch {
-            throw .peerKeyRejected(peer: peer)
-        }
-        var secretBytes = InlineArray<384, UInt8>(repeating: 0)
-        var secretSpan = secretBytes.mutableSpan
-        secret.bigEndianBytes(into: &secretSpan)
-        var seed = InlineArray<32, UInt8>(repeating: 0)
-        var seedSpan = seed.mutableSpan
-        KeySetup.pairwiseSeed(
-            sharedSecret: secretBytes.span, group: record.group, meterA: record.meter, meterB: peer,
-            into: &seedSpan)
-        if let parameters {
-            var words = share.mutableSpan  // λ = LWRParameters.maxLambda for every set
-            KeySetup.applyZeroShare(
-                parameters: parameters, pairwiseSeed: seed.span, own: record.meter, peer: peer, to: &words)
-        } else {
-            try storePeerSeed(seed.span, peer: peer, index: Int(peersProcessed))
-        }
-        peersProcessed += 1
-        lastPeer = peer
-        if peersProcessed == record.groupSize - 1 { try finishSetup(parameters) }
-    }
-
-    /// LWR-PSA sends the masked key share; DMCFE keeps its seeds and reports completion.
-    mutating func finishSetup(_ parameters: LWRParameters?) throws(MeterError) {
-        let chunks = (parameters?.lambda ?? 0) / SetupPayload.shareWordsPerChunk
-        for c in 0..<chunks {
-            var f = frame.mutableSpan
-            for w in 0..<SetupPayload.shareWordsPerChunk {
-                let v = share[c * SetupPayload.shareWordsPerChunk + w]
-                for b in 0..<8 {
-                    f[Frame.headerBytes + 8 * w + b] = UInt8(truncatingIfNeeded: v >> UInt64(8 * b))
-                }
-            }
-            try sendFrame(.keyShare, label: UInt64(c), payloadLength: SetupPayload.shareChunkBytes)
-        }
-        var r = record
-        r.phase = .ready
-        r.dhPrivate = InlineArray(repeating: 0)  // no longer needed: do not keep it
-        r.expandedKeySums = r.keyMode == .expanded ? expandedSums : (0, 0)
-        // The first label is the first interval that starts at or after now.
-        let now = board.ticks
-        let first = (now + timing.intervalTicks - 1) / timing.intervalTicks
-        r.nextLabel = max(labelFloor, first)
-        do { try store.save(r) } catch { throw .keyStore(error) }
-        record = r
-        labelFloor = r.nextLabel
-        dhKey = nil
-        for j in 0..<share.count { share[j] = 0 }
-        if parameters == nil {
-            var f = frame.mutableSpan
-            BigEndian.store(StatusCode.setupComplete.rawValue, at: Frame.headerBytes, in: &f)
-            BigEndian.store(UInt64(peersProcessed), at: Frame.headerBytes + 2, in: &f)
-            try sendFrame(.status, label: labelFloor, payloadLength: 10)
-        }
-    }
-
     // MARK: - radio
 
     mutating func handleRadio() -> MeterEvent? {
@@ -736,20 +600,26 @@ public struct Meter: ~Copyable {
         let bytes = message.span.extracting(0..<length)
         let header: FrameHeader
         do { header = try Frame.parseHeader(bytes) } catch { throw .badDownlink(error) }
-        // Acks also come from the aggregators of the other groups a Paillier meter reports to.
-        guard header.meter == record.meter,
-            header.group == record.group || (header.type == .ack && paillierReportsTo(group: header.group))
-        else {
-            throw .badDownlink(.badTag)
-        }
-        guard Frame.verify(bytes, key: record.frameKey.span) else { throw .badDownlink(.badTag) }
+        // Every downlink is tagged under the key of its (meter, group, epoch): only an
+        // aggregator the authority gave that key speaks for that group and epoch.
+        guard header.meter == record.meter, let epoch = downlinkEpoch(header) else { throw .badDownlink(.badTag) }
+        var key = InlineArray<32, UInt8>(repeating: 0)
+        var keySpan = key.mutableSpan
+        frameKey(group: header.group, epoch: epoch, into: &keySpan)
+        guard Frame.verify(bytes, key: key.span) else { throw .badDownlink(.badTag) }
         let payload = bytes.extracting(Frame.payloadRange(header))
         switch header.type {
-        case .setupBegin:
-            try beginSetup(payload)
+        case .enrolRequest:
+            guard payload.count == 0 else { throw .badDownlink(.badPayloadSize(type: .enrolRequest, size: payload.count)) }
+            try enrol(group: header.group, epoch: epoch, scheme: header.scheme)
             return .publicKeySent
-        case .peerKey:
-            try processPeerKey(payload)
+        case .statement:
+            return try receiveStatementChunk(header, epoch: epoch, payload)
+        case .rosterEntry:
+            guard header.group == record.group, epoch == record.groupEpoch else {
+                throw .unexpectedDownlink(.rosterEntry)
+            }
+            try processRosterEntry(payload)
             return record.phase == .ready ? .keyShareSent : nil
         case .weights:
             return try handleWeights(payload, chunk: header.label)
@@ -759,24 +629,66 @@ public struct Meter: ~Copyable {
                 throw .keyStore(error)
             }
             return acknowledged ? .acknowledged(label: header.label) : nil
-        case .paillierKey:
-            try receivePaillierKey(payload)
-            return .paillierKeyStored
         default:
             throw .unexpectedDownlink(header.type)
         }
     }
 
-    /// Seals the payload already in `frame` under the meter's identity; returns the length.
+    /// The epoch whose frame key must tag `header`: an enrolment request names it in its
+    /// label, a statement chunk in its label's high half; everything else speaks for the
+    /// meter's current group (its accepted group epoch) or one of its Paillier groups.
+    /// nil when the frame's group is none of the meter's.
+    func downlinkEpoch(_ header: FrameHeader) -> UInt32? {
+        switch header.type {
+        case .enrolRequest:
+            return header.label <= UInt64(UInt32.max) ? UInt32(header.label) : nil
+        case .statement:
+            return UInt32(truncatingIfNeeded: header.label >> 32)
+        default:
+            if header.group == record.group && record.groupEpoch > 0 { return record.groupEpoch }
+            if paillierReportsTo(group: header.group) { return record.paillierEpoch }
+            return nil
+        }
+    }
+
+    /// The frame key of (this meter, `group`, `epoch`) from the frame secret of `identity`
+    /// (the last one is cached: readings use the same key every interval).
+    mutating func frameKey(
+        group: UInt32, epoch: UInt32, identity: MeterRecord? = nil, into out: inout MutableSpan<UInt8>
+    ) {
+        if identity == nil && frameKeyCacheValid && frameKeyCacheGroup == group && frameKeyCacheEpoch == epoch {
+            for k in 0..<32 { out[k] = frameKeyCache[k] }
+            return
+        }
+        let secret = identity?.frameSecret ?? record.frameSecret
+        FrameKeys.derive(secret: secret.span, group: group, epoch: epoch, into: &out)
+        guard identity == nil else { return }
+        for k in 0..<32 { frameKeyCache[k] = out[k] }
+        frameKeyCacheGroup = group
+        frameKeyCacheEpoch = epoch
+        frameKeyCacheValid = true
+    }
+
+    /// Seals the payload already in `frame` under the key of (meter, group, epoch); returns
+    /// the length. `identity` overrides the meter's record (a corrupt store's status report).
+    mutating func seal(_ header: FrameHeader, epoch: UInt32, identity: MeterRecord? = nil) -> Int {
+        var key = InlineArray<32, UInt8>(repeating: 0)
+        var keySpan = key.mutableSpan
+        frameKey(group: header.group, epoch: epoch, identity: identity, into: &keySpan)
+        var f = frame.mutableSpan
+        return Frame.seal(header, key: key.span, frame: &f)
+    }
+
+    /// Seals the payload already in `frame` for the meter's current group; returns the length.
     /// With a corrupt store, a status report goes out under the newest intact identity
     /// (authentication only: nothing is ever encrypted under it).
     mutating func sealFrame(_ type: FrameType, label: UInt64, payloadLength: Int) -> Int {
-        let identity = storeState == .corrupt ? (store.lastIntact ?? record) : record
+        let intact = storeState == .corrupt ? store.lastIntact : nil
+        let identity = intact ?? record
         let header = FrameHeader(
             type: type, scheme: isDMCFE ? .dmcfe : .lwrPSA, group: identity.group, meter: identity.meter, label: label,
             payloadLength: payloadLength)
-        var f = frame.mutableSpan
-        return Frame.seal(header, key: identity.frameKey.span, frame: &f)
+        return seal(header, epoch: identity.groupEpoch, identity: intact)
     }
 
     mutating func sendFrame(_ type: FrameType, label: UInt64, payloadLength: Int) throws(MeterError) {
@@ -799,6 +711,7 @@ public struct Meter: ~Copyable {
             case .peerKeyRejected: code = .peerKeyRejected
             case .keyStore: code = .keyStoreWriteFailed
             case .paillierKeyRejected: code = .paillierKeyRejected
+            case .statementRejected: code = .statementRejected
             default: return nil
             }
         }

@@ -18,8 +18,8 @@
             throw .notReady
         }
 
-        mutating func receivePaillierKey(_ payload: Span<UInt8>) throws(MeterError) {
-            throw .unexpectedDownlink(.paillierKey)
+        mutating func applyPaillierKey() throws(MeterError) -> MeterEvent? {
+            throw .statementRejected(.malformed)
         }
     }
 #endif

@@ -106,41 +106,51 @@ extension Meter {
         paillier = state
     }
 
-    // MARK: - provisioning (downlink `paillierKey`)
+    // MARK: - the supplier's key (a signed statement)
 
     // Not inlined: its buffers would enlarge the frames of the LWR-PSA paths that call it.
-    /// Checks a `paillierKey` payload (tag under the provisioning key, key size, parity,
-    /// groups), stores the key with the label floor in one key-store save, moves to the
-    /// Paillier outbox ring and answers `setupComplete`.
+    /// Applies a verified Paillier key statement (body in `statementBody`): checks the key
+    /// (size, parity) and the groups, stores key, groups and epoch with the label floor in
+    /// one key-store save, moves to the Paillier outbox ring and answers `setupComplete`.
     @inline(never)
-    mutating func receivePaillierKey(_ payload: Span<UInt8>) throws(MeterError) {
-        let bits = PaillierKeyPayload.declaredBits(payload)
-        guard bits == 2048 || bits == 3072, payload.count == PaillierKeyPayload.size(modulusBytes: bits / 8),
-            PaillierKeyPayload.verify(
-                provisioningKey: record.provisioningKey.span, meter: record.meter, payload: payload)
+    mutating func applyPaillierKey() throws(MeterError) -> MeterEvent? {
+        let copy = statementBody  // a copy: applying the statement mutates the meter
+        let body = copy.span.extracting(0..<statementLength)
+        guard statementLength >= 36, BigEndian.load32(body, at: 12) == 0 else { throw .statementRejected(.malformed) }
+        let epoch = BigEndian.load32(body, at: 4)
+        guard BigEndian.load32(body, at: 8) == record.meter else { throw .statementRejected(.wrongSubject) }
+        guard epoch > record.paillierEpoch else { throw .statementRejected(.staleEpoch) }
+        let bits = Int(BigEndian.load16(body, at: 16))
+        guard bits == 2048 || bits == 3072, statementLength == Statement.paillierKeyBytes(modulusBytes: bits / 8)
         else { throw .paillierKeyRejected }
-        let count = Int(payload[2])
-        guard count >= 1, count <= PaillierKeyPayload.maxGroups, payload[3] == 0 else { throw .paillierKeyRejected }
-        let start = PaillierKeyPayload.headerBytes
+        let count = Int(body[18])
+        guard count >= 1, count <= Statement.paillierMaxGroups, body[19] == 0 else { throw .paillierKeyRejected }
+        let start = 36
         let key: PaillierMeterKey
-        do { key = try PaillierMeterKey(modulusBigEndian: payload.extracting(start..<(start + bits / 8))) } catch {
+        do { key = try PaillierMeterKey(modulusBigEndian: body.extracting(start..<(start + bits / 8))) } catch {
             throw .paillierKeyRejected
         }
         var stored = PaillierKeyRecord()
         stored.bits = UInt16(bits)
         stored.groupCount = UInt8(count)
+        var relayedByMember = false
         for g in 0..<count {
-            let group = BigEndian.load32(payload, at: 4 + 4 * g)
+            let group = BigEndian.load32(body, at: 20 + 4 * g)
+            guard group != 0 else { throw .paillierKeyRejected }
             for h in 0..<g where stored.groups[h] == group { throw .paillierKeyRejected }
             stored.groups[g] = group
+            if group == statementGroup { relayedByMember = true }
         }
-        for k in 0..<(bits / 8) { stored.modulus[k] = payload[start + k] }
+        // Relayed by the aggregator of one of the statement's own groups and epoch.
+        guard relayedByMember else { throw .statementRejected(.wrongSubject) }
+        for k in 0..<(bits / 8) { stored.modulus[k] = body[start + k] }
         guard board.sectorCount >= layout.wideEndSector else { throw .keyStore(.flashTooSmall) }
 
         // One save: the key, and the label counter carried into the key store (the
         // Paillier ring does not know the labels the LWR-PSA ring used).
         var r = record
         r.paillierKey = stored
+        r.paillierEpoch = epoch
         if r.nextLabel < labelFloor { r.nextLabel = labelFloor }
         do { try store.save(r) } catch { throw .keyStore(error) }
         record = r
@@ -159,7 +169,8 @@ extension Meter {
         var f = frame.mutableSpan
         BigEndian.store(StatusCode.setupComplete.rawValue, at: Frame.headerBytes, in: &f)
         BigEndian.store(UInt64(bits), at: Frame.headerBytes + 2, in: &f)
-        try sendFrame(.status, scheme: .paillier, group: record.group, label: labelFloor, payloadLength: 10)
+        try sendFrame(.status, scheme: .paillier, group: stored.groups[0], label: labelFloor, payloadLength: 10)
+        return .statementAccepted(.paillierKey)
     }
 
     // MARK: - idle and boundary
@@ -258,14 +269,13 @@ extension Meter {
         if let newest = outbox.newestLabel, newest + 1 > labelFloor { labelFloor = newest + 1 }
     }
 
-    /// Seals the reading payload already in `frame` for `group` under `scheme`; returns
-    /// the frame's length.
+    /// Seals the reading payload already in `frame` for `group` under `scheme` (the key of
+    /// the Paillier epoch); returns the frame's length.
     mutating func sealFrame(scheme: SchemeID, group: UInt32, label: UInt64, payloadLength: Int) -> Int {
         let header = FrameHeader(
             type: .reading, scheme: scheme, group: group, meter: record.meter, label: label,
             payloadLength: payloadLength)
-        var f = frame.mutableSpan
-        return Frame.seal(header, key: record.frameKey.span, frame: &f)
+        return seal(header, epoch: record.paillierEpoch)
     }
 
     /// Seals and sends the frame in `frame` for `group` under `scheme`.
@@ -275,8 +285,7 @@ extension Meter {
         let header = FrameHeader(
             type: type, scheme: scheme, group: group, meter: record.meter, label: label,
             payloadLength: payloadLength)
-        var f = frame.mutableSpan
-        let length = Frame.seal(header, key: record.frameKey.span, frame: &f)
+        let length = seal(header, epoch: record.paillierEpoch)
         do { try board.send(frame.span.extracting(0..<length)) } catch { throw .board(error) }
     }
 }

@@ -52,6 +52,7 @@ oracles=(
     "sympy:sympy"                             # primality of the ffdhe3072 prime (FFDH tests)
     "phe:phe"                                 # python-paillier: Paillier interop (Paillier tests)
     "gmpy2:gmpy2"                             # makes phe fast enough for 3072-bit keys
+    "slhdsa:slh-dsa"                          # SLH-DSA (FIPS 205): signature interop (SLH-DSA tests)
 )
 missing_oracles() {
     local entry
