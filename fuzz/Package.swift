@@ -13,7 +13,8 @@ import PackageDescription
 // - firmware and aggregator modules: libFuzzer coverage + AddressSanitizer, and
 //   -enable-testing so the harnesses can `@testable import` them (to re-seal flash records
 //   and to compare internal state before and after a rejected input);
-// - the simulator, BigNum and the simulated board (C): AddressSanitizer only, so their code
+// - the simulator, the provisioning authority, BigNum and the simulated board (C):
+//   AddressSanitizer only, so their code
 //   does not count as coverage;
 // - the harnesses: AddressSanitizer; their link adds libFuzzer.
 // Build: `swift build -c release` in this directory (scripts/fuzz.sh does it).
@@ -47,8 +48,11 @@ let package = Package(
             name: "Aggregation", dependencies: ["MeterCrypto", "BigNum"], path: "Modules/Aggregation",
             swiftSettings: fuzzed),
         .target(
+            name: "Provisioning", dependencies: ["MeterCrypto", "Aggregation", "BigNum"], path: "Modules/Provisioning",
+            swiftSettings: checked),
+        .target(
             name: "MeterSimulator",
-            dependencies: ["MeterFirmware", "MeterHAL", "Aggregation", "MeterCrypto", "BigNum"],
+            dependencies: ["MeterFirmware", "MeterHAL", "Aggregation", "MeterCrypto", "BigNum", "Provisioning"],
             path: "Modules/MeterSimulator", swiftSettings: checkedTestable),
 
         // The libFuzzer entry glue and the input reader the harnesses share.
@@ -57,17 +61,23 @@ let package = Package(
         // (a) the meter's downlink, in every phase of every scheme.
         .executableTarget(
             name: "FuzzMeterDownlink",
-            dependencies: ["FuzzSupport", "MeterFirmware", "MeterCrypto", "MeterHAL", "MeterSimulator", "Aggregation"],
+            dependencies: [
+                "FuzzSupport", "MeterFirmware", "MeterCrypto", "MeterHAL", "MeterSimulator", "Aggregation", "Provisioning",
+            ],
             swiftSettings: checked, linkerSettings: harnessLink),
         // (b) boot from arbitrary flash: key store, outboxes, expanded key, DMCFE seeds.
         .executableTarget(
             name: "FuzzBoot",
-            dependencies: ["FuzzSupport", "MeterFirmware", "MeterCrypto", "MeterHAL", "MeterSimulator", "Aggregation"],
+            dependencies: [
+                "FuzzSupport", "MeterFirmware", "MeterCrypto", "MeterHAL", "MeterSimulator", "Aggregation", "Provisioning",
+            ],
             swiftSettings: checked, linkerSettings: harnessLink),
         // (c) the aggregator's frame intake (LWR-PSA, Paillier, DMCFE pipelines, key setup).
         .executableTarget(
             name: "FuzzFrameIntake",
-            dependencies: ["FuzzSupport", "Aggregation", "MeterCrypto", "BigNum", "MeterSimulator", "MeterFirmware"],
+            dependencies: [
+                "FuzzSupport", "Aggregation", "MeterCrypto", "BigNum", "MeterSimulator", "MeterFirmware", "Provisioning",
+            ],
             swiftSettings: checked, linkerSettings: harnessLink),
     ]
 )

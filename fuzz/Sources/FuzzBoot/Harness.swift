@@ -23,6 +23,7 @@ import BigNum
 import FuzzSupport
 import MeterCrypto
 import MeterHAL
+import Provisioning
 @testable import MeterFirmware
 @testable import MeterSimulator
 
@@ -35,6 +36,7 @@ struct Image {
 }
 
 struct BootHarness {
+    let factory: FactoryKeys
     let id: UInt32
     let group: UInt32
     let profile: [UInt32]
@@ -43,6 +45,8 @@ struct BootHarness {
     let layout: MeterFlashLayout
     /// A real Paillier modulus (2048 bits), for records that should pass the key checks.
     let modulus: [UInt8]
+    /// The authority's public key the meters hold.
+    let authorityKey: [UInt8]
 }
 
 func runInterval(_ m: SimulatedMeter) {
@@ -80,8 +84,9 @@ func buildHarness() throws -> BootHarness {
             if label < acked {
                 for i in 0..<m.firmware.pendingReadings where m.firmware.pendingLabel(i) == UInt64(label) {
                     let group = m.firmware.pendingGroup(i)
-                    let ack = try GroupMembers(group: group, scheme: f.members.scheme, frameKeys: [m.id: m.frameKey])
-                    _ = try m.handle(FrameIntake(members: ack).acknowledgement(to: m.id, label: UInt64(label)))
+                    let members = try f.authority.members(
+                        group: group, epoch: f.epoch, scheme: f.members.scheme, meters: [m.id])
+                    _ = try m.handle(FrameIntake(members: members).acknowledgement(to: m.id, label: UInt64(label)))
                     break
                 }
             }
@@ -93,9 +98,13 @@ func buildHarness() throws -> BootHarness {
     let lwr = try fleet(.lwrPSA)
     let m = lwr.meters[0]
     images.append(image("provisioned", m))
-    // Key setup cut short: setupBegin handled (the record holds the DH private key).
+    // Enrolled (the record holds the DH private key), and key setup cut short after the
+    // signed group parameters (the record is in phase key setup).
     let cut = try fleet(.lwrPSA)
-    _ = try cut.meters[0].handle(cut.setup!.beginFrames()[0].frame)
+    let relay = cut.setup!
+    try SignedSetup.enrolAndSign(meters: cut.meters, relay: relay, authority: cut.authority)
+    images.append(image("enrolled", cut.meters[0]))
+    for frame in try relay.statementFrames(for: cut.meters[0].id) { _ = try cut.meters[0].handle(frame) }
     images.append(image("key setup", cut.meters[0]))
     _ = try lwr.runKeySetup()
     try readings(lwr, labels: 4, acked: 2)
@@ -118,8 +127,9 @@ func buildHarness() throws -> BootHarness {
     images.append(empty)
     let n = paillier.paillierAggregator!.publicKey
     return BootHarness(
-        id: m.id, group: m.group, profile: m.profile, sampleSeconds: m.timing.sampleTicks / 1000, images: images,
-        layout: m.firmware.layout, modulus: n.n.bigEndianBytes(length: n.modulusBytes)!)
+        factory: m.factory, id: m.id, group: 7, profile: m.profile, sampleSeconds: m.timing.sampleTicks / 1000, images: images,
+        layout: m.firmware.layout, modulus: n.n.bigEndianBytes(length: n.modulusBytes)!,
+        authorityKey: lwr.authority.publicKey)
 }
 
 // MARK: - the flash regions and re-sealing
@@ -207,8 +217,13 @@ func recordSlot(_ flash: inout [UInt8], _ h: BootHarness, _ input: inout FuzzInp
     var r = MeterRecord()
     r.meter = input.byte() < 224 ? h.id : input.u32()
     r.group = input.byte() < 224 ? h.group : input.u32()
-    r.frameKey = InlineArray(repeating: input.byte())
-    r.provisioningKey = InlineArray(repeating: input.byte())
+    r.frameSecret = InlineArray(repeating: input.byte())
+    r.enrolmentKey = InlineArray(repeating: input.byte())
+    for k in 0..<32 { r.authorityKey[k] = h.authorityKey[k] }
+    r.groupEpoch = UInt32(truncatingIfNeeded: input.interestingU64())
+    r.paillierEpoch = UInt32(truncatingIfNeeded: input.interestingU64())
+    r.pendingGroup = input.byte() < 128 ? r.group : input.u32()
+    r.pendingEpoch = UInt32(truncatingIfNeeded: input.interestingU64())
     r.minGroupSize = UInt32(truncatingIfNeeded: input.interestingU64())
     r.phase = MeterPhase(rawValue: input.byte() % 3 + 1)!
     let parameters: [UInt8] = [1, 2, DMCFE.parameterID, 0, 3]
@@ -326,11 +341,18 @@ func checkFrames(_ frames: [[UInt8]], unusable: Bool, seen: inout [String: [UInt
     }
 }
 
+/// A downlink tagged under the frame key the booted meter checks it under (the epoch it
+/// reads from the header: the label for an enrolment request or statement chunk, else its
+/// group's or Paillier epoch).
 func sealFor(_ m: SimulatedMeter, _ type: FrameType, group: UInt32, label: UInt64, payload: [UInt8]) -> [UInt8]? {
     guard let r = m.firmware.storedRecord else { return nil }
-    let key = (0..<32).map { r.frameKey[$0] }
+    let secret = (0..<32).map { r.frameSecret[$0] }
+    var key = [UInt8](repeating: 0, count: Frame.keyBytes)
+    var keySpan = key.mutableSpan
     let header = FrameHeader(
         type: type, scheme: .lwrPSA, group: group, meter: r.meter, label: label, payloadLength: payload.count)
+    let epoch = m.firmware.downlinkEpoch(header) ?? r.groupEpoch
+    FrameKeys.derive(secret: secret.span, group: group, epoch: epoch, into: &keySpan)
     var frame = [UInt8](repeating: 0, count: Frame.size(payloadLength: payload.count))
     frame.replaceSubrange(Frame.payloadRange(header), with: payload)
     var span = frame.mutableSpan
@@ -354,9 +376,7 @@ func fuzzOne(_ bytes: [UInt8]) {
     if tolerated(10) && hitsFinding10(flash, h) { return }
 
     let m = try! SimulatedMeter(
-        id: h.id, group: h.group, seed: 0, profile: h.profile, sampleSeconds: h.sampleSeconds,
-        frameKey: [UInt8](repeating: 0, count: 32), provisioningKey: [UInt8](repeating: 0, count: 32),
-        provision: false)
+        factory: h.factory, seed: 0, profile: h.profile, sampleSeconds: h.sampleSeconds, provision: false)
     m.restoreFlash(flash)
     m.rngState = image.rng
     m.advance(ticks: image.ticks - m.ticks)
@@ -416,7 +436,7 @@ func fuzzOne(_ bytes: [UInt8]) {
             _ = m.firmware.poll()
             checkSent(m, unusable: m.firmware.storeError != nil, seen: &seen)
         default:
-            let types: [FrameType] = [.setupBegin, .peerKey, .ack, .weights, .paillierKey]
+            let types: [FrameType] = [.enrolRequest, .rosterEntry, .ack, .weights, .statement]
             let type = types[input.below(types.count)]
             let payload = input.take(input.below(600))
             guard let r = m.firmware.storedRecord,

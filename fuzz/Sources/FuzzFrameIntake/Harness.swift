@@ -19,6 +19,7 @@ import BigNum
 import FuzzSupport
 import MeterCrypto
 import MeterFirmware
+import Provisioning
 @testable import Aggregation
 @testable import MeterSimulator
 
@@ -125,17 +126,17 @@ func buildHarness() throws -> IntakeHarness {
     let keyed = try fleet(.lwrPSA)
     let relay = keyed.setup as! LWRKeySetup
     var publicKeys: [[UInt8]] = []
-    for (i, begin) in relay.beginFrames().enumerated() {
-        _ = try keyed.meters[i].handle(begin.frame)
-        for frame in keyed.meters[i].takeSent() {
-            publicKeys.append(frame)
-            try relay.receivePublicKey(frame)
-        }
+    for (i, request) in relay.enrolFrames().enumerated() {
+        _ = try keyed.meters[i].handle(request.frame)
+        publicKeys += keyed.meters[i].takeSent().filter { $0[1] == FrameType.publicKey.rawValue }
     }
-    var keyShares: [[UInt8]] = []
-    for m in keyed.meters {
-        for frame in try relay.peerKeyFrames(for: m.id) { _ = try m.handle(frame) }
-        keyShares += m.takeSent().filter { $0[1] == FrameType.keyShare.rawValue }
+    for frame in publicKeys { try relay.receivePublicKey(frame) }
+    let signed = try keyed.authority.signGroup(
+        group: relay.members.group, epoch: relay.epoch, parameterID: relay.parameterByte, keyMode: relay.keyMode,
+        maxReading: relay.maxReading, enrolments: relay.enrolments)
+    try relay.install(signed)
+    let keyShares = try SignedSetup.distribute(meters: keyed.meters, relay: relay).flatMap { $0 }.filter {
+        $0[1] == FrameType.keyShare.rawValue
     }
     let setup = SetupTarget(
         members: keyed.members, maxReading: keyed.configuration.maxReading, publicKeys: publicKeys, keyShares: keyShares
@@ -264,7 +265,7 @@ func fuzzKeySetup(_ s: SetupTarget, _ input: inout FuzzInput) {
         } else {
             fuzzCheck(state() == before, "a rejected key-setup frame changed the setup: " + FuzzFrames.hex(frame))
         }
-        if relay.allPublicKeysReceived { _ = try? relay.peerKeyFrames(for: s.members.meters[0]) }
+        _ = relay.enrolments
         if relay.isComplete { _ = try? relay.aggregateKey() }
     }
 }

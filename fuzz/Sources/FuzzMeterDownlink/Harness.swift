@@ -23,6 +23,7 @@ import BigNum
 import FuzzSupport
 import MeterCrypto
 import MeterHAL
+import Provisioning
 @testable import MeterFirmware  // peersProcessed: a DMCFE peer key is stored as it arrives
 @testable import MeterSimulator
 
@@ -35,32 +36,32 @@ struct Scenario {
     let ticks: UInt64
     let prelude: [[UInt8]]
     let downlinks: [[UInt8]]
+    /// Signed statements (body) the input may mutate, re-sign and send in chunks.
+    let statements: [[UInt8]]
     /// Intervals an input may run (the Paillier and DMCFE encryptions are slow).
     let intervals: Int
 }
 
-/// The fuzzed meter's identity: enough to build a board for it again.
+/// The fuzzed meter's identity: enough to build a board for it again, and its factory keys
+/// (the harness derives the frame key of any group and epoch, as the authority does).
 struct MeterIdentity {
-    let id: UInt32
-    let group: UInt32
+    let factory: FactoryKeys
     let profile: [UInt32]
     let sampleSeconds: UInt64
-    let frameKey: [UInt8]
-    let provisioningKey: [UInt8]
+    var id: UInt32 { factory.meter }
 
     init(_ m: SimulatedMeter) {
-        id = m.id
-        group = m.group
+        factory = m.factory
         profile = m.profile
         sampleSeconds = m.timing.sampleTicks / 1000
-        frameKey = m.frameKey
-        provisioningKey = m.provisioningKey
     }
 }
 
 struct DownlinkHarness {
     let meter: MeterIdentity
     let scenarios: [Scenario]
+    /// The test authority: mutated statements are signed again with its key.
+    let authority: ProvisioningAuthority
 }
 
 /// Runs one 15-minute interval, sample by sample.
@@ -73,15 +74,17 @@ func runInterval(_ m: SimulatedMeter) {
 }
 
 func snapshot(
-    _ name: String, _ m: SimulatedMeter, prelude: [[UInt8]] = [], downlinks: [[UInt8]], intervals: Int = 2
+    _ name: String, _ m: SimulatedMeter, prelude: [[UInt8]] = [], downlinks: [[UInt8]], statements: [[UInt8]] = [],
+    intervals: Int = 2
 ) -> Scenario {
     Scenario(
         name: name, flash: m.flashSnapshot(), rng: m.rngState, ticks: m.ticks, prelude: prelude, downlinks: downlinks,
-        intervals: intervals)
+        statements: statements, intervals: intervals)
 }
 
-/// THE setup of this harness: provisioning, key setup and key delivery for every scheme, and
-/// the valid downlinks of each phase. (Provisioning and key setup are changing: adapt here.)
+/// THE setup of this harness: provisioning, enrolment, signed group parameters, roster and
+/// signed Paillier keys for every scheme, and the valid downlinks of each phase, through the
+/// simulator's signed setup (SignedSetup, as the tests run it).
 func buildHarness() throws -> DownlinkHarness {
     func fleet(_ scheme: SchemeID, keyMode: KeyMode = .seed) throws -> Fleet {
         var c = FleetConfiguration()
@@ -93,6 +96,7 @@ func buildHarness() throws -> DownlinkHarness {
         c.threads = 1
         c.scheme = scheme
         c.keyMode = keyMode
+        c.paillierKeyBits = 2048
         return try Fleet(c, labels: 4)
     }
     func pending(_ m: SimulatedMeter, labels: Int) {
@@ -100,86 +104,140 @@ func buildHarness() throws -> DownlinkHarness {
         _ = m.takeSent()  // no acks: the readings stay pending
     }
 
-    // LWR-PSA, seed mode. The fuzzed meter is the group's first (id 1).
+    // LWR-PSA, seed mode. The fuzzed meter is the group's first (id 1). Every fleet has the
+    // same seed, so the same authority and factory keys: one provisioned snapshot for all.
     let lwr = try fleet(.lwrPSA)
     let m = lwr.meters[0]
+    let identity = MeterIdentity(m)
     let provisioned = snapshot("provisioned", m, downlinks: [])
     _ = try lwr.runKeySetup()
     let relay = lwr.setup!
-    let lwrBegin = relay.beginFrames()[0].frame
-    let lwrPeers = try relay.peerKeyFrames(for: m.id)
+    let enrol = relay.enrolFrames()[0].frame
+    let statement = try relay.statementFrames(for: m.id)
+    let roster = try relay.rosterFrames(for: m.id)
+    let groupBody = relay.signedGroup!.statement.body
     let intake = FrameIntake(members: lwr.members)
     let acks = (0..<4).map { intake.acknowledgement(to: m.id, label: UInt64($0)) }
     pending(m, labels: 3)
-    let lwrReady = m
+    let nextEnrol = sealDownlink(.enrolRequest, group: 7, epoch: 2, label: 2, payload: [], identity)
 
     // LWR-PSA, expanded key.
     let expanded = try fleet(.lwrPSA, keyMode: .expanded)
     _ = try expanded.runKeySetup()
-    let expandedBegin = expanded.setup!.beginFrames()[0].frame
     pending(expanded.meters[0], labels: 3)
+    let expandedBody = expanded.setup!.signedGroup!.statement.body
 
     // DMCFE (its functional key for y = (1, …, 1) is set up too).
     let dmcfe = try fleet(.dmcfe)
     _ = try dmcfe.runKeySetup()
     let dmcfeRelay = dmcfe.setup! as! DMCFEKeySetup
-    let dmcfeBegin = dmcfeRelay.beginFrames()[0].frame
-    let dmcfePeers = try dmcfeRelay.peerKeyFrames(for: m.id)
+    let dmcfeStatement = try dmcfeRelay.statementFrames(for: m.id)
+    let dmcfeRoster = try dmcfeRelay.rosterFrames(for: m.id)
+    let dmcfeBody = dmcfeRelay.signedGroup!.statement.body
     let ones = Dictionary(uniqueKeysWithValues: dmcfe.members.meters.map { ($0, Int64(1)) })
     let weights = try dmcfeRelay.weightFrames(ones, for: m.id)
     pending(dmcfe.meters[0], labels: 2)
 
-    // Paillier: the supplier's key (2048 bits) for groups 7 and 9, delivered to a meter booted
-    // from the provisioned snapshot.
+    // Paillier: the supplier's key (2048 bits) for groups 7 and 9, signed by the authority,
+    // delivered to a meter booted from the provisioned snapshot.
     var generator = ReproducibleGenerator(seed: 1)
     let supplier = try PaillierPrivateKey.generate(bits: 2048, using: &generator)
-    func keyFrame(groups: [UInt32]) throws -> [UInt8] {
-        let members = try GroupMembers(group: 7, scheme: .paillier, frameKeys: [m.id: m.frameKey])
-        let payload = PaillierProvisioning.payload(
-            publicKey: supplier.publicKey, meter: m.id, groups: groups, provisioningKey: m.provisioningKey)
-        return FrameIntake(members: members).seal(.paillierKey, to: m.id, label: 0, payload: payload)
+    func keyStatement(groups: [UInt32], epoch: UInt32) throws -> (body: [UInt8], frames: [[UInt8]]) {
+        let signed = try lwr.authority.signPaillierKey(
+            meter: m.id, publicKey: supplier.publicKey, groups: groups, epoch: epoch)
+        let frames = signed.chunkPayloads.enumerated().map { c, payload in
+            sealDownlink(
+                .statement, group: groups[0], epoch: epoch, label: Statement.label(epoch: epoch, chunk: c),
+                payload: payload, identity)
+        }
+        return (signed.body, frames)
     }
-    let paillierKey = try keyFrame(groups: [7, 9])
-    let paillierRotation = try keyFrame(groups: [9])
-    let identity = MeterIdentity(m)
+    let paillierKey = try keyStatement(groups: [7, 9], epoch: 1)
+    let rotation = try keyStatement(groups: [9], epoch: 2)
     let paillier = boot(provisioned, identity)
-    let stored = try paillier.handle(paillierKey)
-    precondition(stored == .paillierKeyStored, "the Paillier key was not stored: \(stored)")
+    var event = MeterEvent.none
+    for frame in paillierKey.frames { event = try paillier.handle(frame) }
+    precondition(event == .statementAccepted(.paillierKey), "the Paillier key was not stored: \(event)")
     pending(paillier, labels: 2)
     var paillierAcks: [[UInt8]] = []
     for g in [UInt32(7), 9, 8] {
-        let members = try GroupMembers(group: g, scheme: .paillier, frameKeys: [m.id: m.frameKey])
         for label in 0..<3 {
-            paillierAcks.append(FrameIntake(members: members).acknowledgement(to: m.id, label: UInt64(label)))
+            paillierAcks.append(sealDownlink(.ack, group: g, epoch: 1, label: UInt64(label), payload: [], identity))
         }
     }
 
     let scenarios = [
-        snapshot(
-            "provisioned", boot(provisioned, identity),
-            downlinks: [lwrBegin, expandedBegin, dmcfeBegin, paillierKey, acks[0]]),
+        snapshot("provisioned", boot(provisioned, identity), downlinks: [enrol, acks[0]] + paillierKey.frames),
+        Scenario(
+            name: "lwr enrolled", flash: provisioned.flash, rng: provisioned.rng, ticks: provisioned.ticks,
+            prelude: [enrol], downlinks: statement + [enrol], statements: [groupBody, paillierKey.body],
+            intervals: 1),
         Scenario(
             name: "lwr key setup", flash: provisioned.flash, rng: provisioned.rng, ticks: provisioned.ticks,
-            prelude: [lwrBegin], downlinks: lwrPeers + [lwrBegin, acks[0]], intervals: 2),
-        snapshot("lwr ready", lwrReady, downlinks: acks + [lwrBegin, paillierKey, weights[0]]),
-        snapshot("lwr ready, expanded key", expanded.meters[0], downlinks: acks + [expandedBegin]),
+            prelude: [enrol] + statement, downlinks: roster + [statement[0], enrol, acks[0]], statements: [groupBody],
+            intervals: 1),
+        snapshot(
+            "lwr ready", m, downlinks: acks + [nextEnrol, weights[0]], statements: [groupBody, paillierKey.body]
+        ),
+        snapshot("lwr ready, expanded key", expanded.meters[0], downlinks: acks, statements: [expandedBody]),
         Scenario(
             name: "dmcfe key setup", flash: provisioned.flash, rng: provisioned.rng, ticks: provisioned.ticks,
-            prelude: [dmcfeBegin], downlinks: dmcfePeers + [dmcfeBegin], intervals: 1),
-        snapshot("dmcfe ready", dmcfe.meters[0], downlinks: weights + acks + [dmcfeBegin], intervals: 1),
-        snapshot(
-            "paillier ready", paillier, downlinks: paillierAcks + [paillierKey, paillierRotation, lwrBegin],
+            prelude: [enrol] + dmcfeStatement, downlinks: dmcfeRoster + [dmcfeStatement[0]], statements: [dmcfeBody],
             intervals: 1),
+        snapshot(
+            "dmcfe ready", dmcfe.meters[0], downlinks: weights + acks + [nextEnrol], statements: [dmcfeBody],
+            intervals: 1),
+        snapshot(
+            "paillier ready", paillier, downlinks: paillierAcks + rotation.frames,
+            statements: [paillierKey.body, rotation.body], intervals: 1),
     ]
-    return DownlinkHarness(meter: identity, scenarios: scenarios)
+    return DownlinkHarness(meter: identity, scenarios: scenarios, authority: lwr.authority)
+}
+
+/// Seals a downlink with the frame key of (meter, group, epoch), as an aggregator holding it does.
+func sealDownlink(
+    _ type: FrameType, group: UInt32, epoch: UInt32, label: UInt64, payload: [UInt8], _ id: MeterIdentity
+) -> [UInt8] {
+    var frame = [UInt8](repeating: 0, count: Frame.headerBytes)
+    frame[0] = Frame.version
+    frame[1] = type.rawValue
+    frame[2] = SchemeID.lwrPSA.rawValue
+    var span = frame.mutableSpan
+    BigEndian.store(group, at: 4, in: &span)
+    BigEndian.store(id.id, at: 8, in: &span)
+    BigEndian.store(label, at: 12, in: &span)
+    frame += payload + [UInt8](repeating: 0, count: Frame.tagBytes)
+    FuzzFrames.fixLength(&frame)
+    FuzzFrames.seal(&frame, key: frameKey(group: group, epoch: epoch, id))
+    return frame
+}
+
+func frameKey(group: UInt32, epoch: UInt32, _ id: MeterIdentity) -> [UInt8] {
+    var key = [UInt8](repeating: 0, count: Frame.keyBytes)
+    var span = key.mutableSpan
+    FrameKeys.derive(secret: id.factory.frameSecret.span, group: group, epoch: epoch, into: &span)
+    return key
+}
+
+/// The key a downlink's header asks the meter to check it under (its epoch as the firmware
+/// reads it: the label of an enrolment request or statement chunk, else the meter's epoch
+/// for that group), or nil when the header names none.
+func downlinkKey(_ frame: [UInt8], _ m: SimulatedMeter, _ id: MeterIdentity) -> [UInt8]? {
+    guard frame.count >= FuzzFrames.minimumBytes, let type = FrameType(rawValue: frame[1]),
+        let scheme = SchemeID(rawValue: frame[2])
+    else { return nil }
+    let header = FrameHeader(
+        type: type, scheme: scheme, group: BigEndian.load32(frame.span, at: 4), meter: id.id,
+        label: BigEndian.load64(frame.span, at: 12), payloadLength: frame.count - FuzzFrames.minimumBytes)
+    let epoch = m.firmware.downlinkEpoch(header) ?? 1
+    return frameKey(group: header.group, epoch: epoch, id)
 }
 
 /// A new board with the scenario's flash, RNG and clock, the firmware booted on it (and its
 /// boot report and resends taken), then the scenario's prelude.
 func boot(_ s: Scenario, _ id: MeterIdentity) -> SimulatedMeter {
     let m = try! SimulatedMeter(
-        id: id.id, group: id.group, seed: 0, profile: id.profile, sampleSeconds: id.sampleSeconds,
-        frameKey: id.frameKey, provisioningKey: id.provisioningKey, provision: false)
+        factory: id.factory, seed: 0, profile: id.profile, sampleSeconds: id.sampleSeconds, provision: false)
     m.restoreFlash(s.flash)
     m.rngState = s.rng
     m.advance(ticks: s.ticks - m.ticks)
@@ -225,55 +283,26 @@ struct MeterState: Equatable {
     }
 }
 
-/// Re-tags what the meter checks under the provisioning key inside a payload: a peer's
-/// public key, the Paillier key payload.
-func retagInner(_ frame: inout [UInt8], _ id: MeterIdentity) {
-    guard frame.count >= FuzzFrames.minimumBytes else { return }
-    let start = Frame.headerBytes
-    let end = frame.count - Frame.tagBytes
-    var payload = Array(frame[start..<end])
-    if frame[1] == FrameType.peerKey.rawValue && payload.count == SetupPayload.peerKeyBytes {
-        let peer = BigEndian.load32(payload.span, at: 0)
-        let key = Array(payload[4..<(4 + FFDHGroup.byteCount)])
-        var tag = [UInt8](repeating: 0, count: KeySetup.tagBytes)
-        var tagSpan = tag.mutableSpan
-        KeySetup.publicKeyTag(
-            provisioningKey: id.provisioningKey.span, group: id.group, meter: peer, publicKey: key.span,
-            into: &tagSpan)
-        payload.replaceSubrange((payload.count - KeySetup.tagBytes)..<payload.count, with: tag)
-    } else if frame[1] == FrameType.paillierKey.rawValue && payload.count > PaillierKeyPayload.tagBytes {
-        let split = payload.count - PaillierKeyPayload.tagBytes
-        let body = Array(payload[0..<split])
-        var tag = [UInt8](repeating: 0, count: PaillierKeyPayload.tagBytes)
-        var tagSpan = tag.mutableSpan
-        PaillierKeyPayload.tag(provisioningKey: id.provisioningKey.span, meter: id.id, body: body.span, into: &tagSpan)
-        payload.replaceSubrange(split..<payload.count, with: tag)
-    } else {
-        return
-    }
-    frame.replaceSubrange(start..<end, with: payload)
-}
-
-/// Operations 0–3: a valid downlink of the phase, mutated and re-sealed (unless the flags say not to).
-func mutatedDownlink(_ s: Scenario, _ id: MeterIdentity, _ input: inout FuzzInput) -> [UInt8] {
+/// Operations 0–2: a valid downlink of the phase, mutated, its length field fixed and its
+/// tag re-sealed with the key its (mutated) header asks for, unless the flags say not to.
+func mutatedDownlink(_ s: Scenario, _ m: SimulatedMeter, _ id: MeterIdentity, _ input: inout FuzzInput) -> [UInt8] {
     let original = s.downlinks[input.below(s.downlinks.count)]
     let flags = input.byte()
     var frame = FuzzFrames.mutate(original, &input)
     if flags & 0x01 == 0 { FuzzFrames.fixLength(&frame) }
-    if flags & 0x02 == 0 { retagInner(&frame, id) }
-    if flags & 0x04 == 0 { FuzzFrames.seal(&frame, key: id.frameKey) }
+    if flags & 0x04 == 0, let key = downlinkKey(frame, m, id) { FuzzFrames.seal(&frame, key: key) }
     return frame
 }
 
-/// Operation 4: header fields and payload from the input, sealed with the frame key.
-func fuzzedDownlink(_ id: MeterIdentity, _ input: inout FuzzInput) -> [UInt8] {
+/// Operation 4: header fields and payload from the input, sealed with the key the header asks for.
+func fuzzedDownlink(_ m: SimulatedMeter, _ id: MeterIdentity, _ input: inout FuzzInput) -> [UInt8] {
     let flags = input.byte()
-    let types: [UInt8] = [0x11, 0x12, 0x13, 0x14, 0x15, 0x01, 0x04]
+    let types: [UInt8] = [0x11, 0x12, 0x13, 0x14, 0x16, 0x01, 0x04]
     var frame = [UInt8](repeating: 0, count: Frame.headerBytes)
     frame[0] = flags & 0x01 != 0 ? input.byte() : Frame.version
     frame[1] = flags & 0x02 != 0 ? input.byte() : types[input.below(types.count)]
     frame[2] = input.byte() % 4
-    let group = flags & 0x04 != 0 ? input.u32() : [id.group, 9, 8][input.below(3)]
+    let group = flags & 0x04 != 0 ? input.u32() : [UInt32(7), 9, 8][input.below(3)]
     let meter = flags & 0x08 != 0 ? input.u32() : id.id
     let label = input.interestingU64()
     var span = frame.mutableSpan
@@ -284,22 +313,97 @@ func fuzzedDownlink(_ id: MeterIdentity, _ input: inout FuzzInput) -> [UInt8] {
     var payload = input.take(length)
     payload += [UInt8](repeating: 0, count: length - payload.count)
     frame += payload + [UInt8](repeating: 0, count: Frame.tagBytes)
-    if flags & 0x10 == 0 { FuzzFrames.fixLength(&frame) } else { frame[20] = input.byte(); frame[21] = input.byte() }
-    if flags & 0x20 == 0 { retagInner(&frame, id) }
-    if flags & 0x40 == 0 { FuzzFrames.seal(&frame, key: id.frameKey) }
+    if flags & 0x10 == 0 {
+        FuzzFrames.fixLength(&frame)
+    } else {
+        frame[20] = input.byte()
+        frame[21] = input.byte()
+    }
+    if flags & 0x40 == 0, let key = downlinkKey(frame, m, id) { FuzzFrames.seal(&frame, key: key) }
     return frame
+}
+
+/// Signatures of mutated statement bodies (signing takes tens of milliseconds; the
+/// mutations draw from small value sets, so bodies repeat).
+nonisolated(unsafe) var signatures: [[UInt8]: SignedStatement] = [:]
+
+/// Operation 3: a statement of the phase with up to three fields set to edge values, signed
+/// again by the test authority (unless the flags say not to: then the old signature is
+/// kept), sent in chunks under the frame key of its group and epoch.
+func signedStatement(_ s: Scenario, _ h: DownlinkHarness, _ input: inout FuzzInput) -> [[UInt8]] {
+    guard !s.statements.isEmpty else { return [] }
+    let original = s.statements[input.below(s.statements.count)]
+    var body = original
+    let flags = input.byte()
+    for _ in 0..<Int(flags & 3) {
+        let count = body.count
+        var resize = 0
+        let epoch = BigEndian.load32(original.span, at: 4)
+        var span = body.mutableSpan
+        switch input.byte() % 12 {
+        case 0: BigEndian.store([epoch &- 1, epoch + 1, 0, .max, epoch &+ 2][input.below(5)], at: 4, in: &span)
+        case 1: BigEndian.store([UInt32(0), h.meter.id, h.meter.id + 1, .max][input.below(4)], at: 8, in: &span)
+        case 2: BigEndian.store([UInt32(0), 7, 8, 9, .max][input.below(5)], at: 12, in: &span)
+        case 3: span[0] = [1, 2, 3, 4, 0, 255][input.below(6)]
+        case 4: span[1] = [0, 1, 2][input.below(3)]
+        case 5 where count >= 64:
+            // group parameters: parameter id, key mode, roster depth
+            span[16] = [1, 2, DMCFE.parameterID, 0, 3, 255][input.below(6)]
+            span[17] = [0, 1, 2][input.below(3)]
+        case 6 where count >= 64:
+            span[18] = [0, 1, 2, 3, 16, 17, 255][input.below(7)]
+            span[19] = input.byte() & 1
+        case 7 where count >= 64:
+            BigEndian.store([UInt32(0), 1, 2, 3, 4, 5, 1 << 16, .max][input.below(8)], at: 20, in: &span)
+        case 8 where count >= 64:
+            BigEndian.store([UInt64(0), 1, 1000, 1 << 20, 1 << 47, 1 << 48, .max][input.below(7)], at: 24, in: &span)
+        case 9 where count >= 64:
+            span[32 + input.below(32)] ^= 1
+        case 5, 6, 7, 8, 9:
+            // Paillier key: bits, group count, groups, a byte of N
+            switch input.byte() % 4 {
+            case 0: BigEndian.store([UInt16(2048), 3072, 0, 2047, 4096][input.below(5)], at: 16, in: &span)
+            case 1: span[18] = [0, 1, 2, 3, 4, 5, 255][input.below(7)]
+            case 2: BigEndian.store([UInt32(0), 7, 8, 9, .max][input.below(5)], at: 20 + 4 * input.below(4), in: &span)
+            default: span[36 + [0, 1, 127, 255][input.below(4)]] ^= [1, 0x80, 0xFF][input.below(3)]
+            }
+        case 10:
+            resize = -[1, 8, 16][input.below(3)]
+        default:
+            resize = 4
+        }
+        _ = consume span
+        if resize < 0 { body.removeLast(min(-resize, body.count)) } else if resize > 0 { body += [UInt8](repeating: 0, count: resize) }
+    }
+    let statement: SignedStatement
+    if flags & 0x80 != 0 {
+        statement = SignedStatement(body: body, signature: h.authority.sign(original).signature)
+    } else if let cached = signatures[body] {
+        statement = cached
+    } else {
+        statement = h.authority.sign(body)
+        if signatures.count < 4096 { signatures[body] = statement }
+    }
+    let epoch = statement.epoch
+    let group = body.count >= 16 && statement.group != 0 ? statement.group : 7
+    return statement.chunkPayloads.enumerated().map { c, payload in
+        sealDownlink(
+            .statement, group: group, epoch: epoch, label: Statement.label(epoch: epoch, chunk: c), payload: payload,
+            h.meter)
+    }
 }
 
 /// Delivers one downlink, polls once and checks the invariants.
 func deliver(_ frame: [UInt8], to m: SimulatedMeter, _ id: MeterIdentity) {
     // Finding 9 (a downlink longer than the meter's inbox blocks the radio), while it is known.
     if tolerated(9) && frame.count > Frame.maxFrameBytes { return }
+    let authentic = downlinkKey(frame, m, id).map { FuzzFrames.isAuthentic(frame, key: $0) } ?? false
     guard (try? m.deliver(frame)) != nil else { return }  // longer than the radio's MTU
     let before = MeterState(m)
     let operations = m.flashOperations
     let peers = m.firmware.peersProcessed
-    let authentic = FuzzFrames.isAuthentic(frame, key: id.frameKey)
     let event = m.firmware.poll()
+    trace("downlink type \(frame.count > 1 ? frame[1] : 0), \(frame.count) bytes, authentic \(authentic): \(event)")
     fuzzCheck(
         sim_board_radio_inbox_pending(m.board) == 0,
         "a downlink of \(frame.count) bytes still waits in the radio inbox after the poll (blocks every later one): "
@@ -310,7 +414,7 @@ func deliver(_ frame: [UInt8], to m: SimulatedMeter, _ id: MeterIdentity) {
         after.nextLabel >= before.nextLabel, "the label counter went back: \(before.nextLabel) → \(after.nextLabel)")
     fuzzCheck(after.pending.count <= before.pending.count, "a downlink added a reading to the outbox")
     switch event {
-    case .publicKeySent, .keyShareSent, .acknowledged, .paillierKeyStored:
+    case .publicKeySent, .statementAccepted, .keyShareSent, .acknowledged:
         fuzzCheck(authentic, "accepted (\(event)) a downlink that is not authentic: \(FuzzFrames.hex(frame))")
         checkAccepted(event, before, after)
     default:
@@ -318,9 +422,9 @@ func deliver(_ frame: [UInt8], to m: SimulatedMeter, _ id: MeterIdentity) {
             after == before,
             "a rejected downlink (\(event)) changed the state:\n  before \(before)\n  after  \(after)\n  frame "
                 + FuzzFrames.hex(frame))
-        // A DMCFE peer key that is not the last is accepted silently: its seed goes to flash.
+        // A DMCFE roster entry that is not the last is accepted silently: its seed goes to flash.
         let peerAccepted = m.firmware.peersProcessed == peers + 1
-        fuzzCheck(!peerAccepted || authentic, "accepted a peer key that is not authentic: " + FuzzFrames.hex(frame))
+        fuzzCheck(!peerAccepted || authentic, "accepted a roster entry that is not authentic: " + FuzzFrames.hex(frame))
         fuzzCheck(
             m.flashOperations == operations || peerAccepted,
             "a rejected downlink (\(event)) programmed or erased flash: " + FuzzFrames.hex(frame))
@@ -339,12 +443,19 @@ func checkAccepted(_ event: MeterEvent, _ before: MeterState, _ after: MeterStat
             before.pending.contains { $0.label == label } && after.record == before.record,
             "an ack for label \(label) changed more than the outbox")
     case .publicKeySent:
-        fuzzCheck(after.phase == .keySetup, "setupBegin accepted, phase \(String(describing: after.phase))")
+        fuzzCheck(after.phase == before.phase, "an enrolment changed the phase")
+    case .statementAccepted(.groupParameters):
+        fuzzCheck(after.phase == .keySetup, "group parameters accepted, phase \(String(describing: after.phase))")
+        fuzzCheck(
+            (after.record?.groupEpoch ?? 0) >= (before.record?.groupEpoch ?? 0), "group parameters moved the epoch back")
+    case .statementAccepted(.paillierKey):
+        fuzzCheck(after.paillierBits != nil && !after.paillierGroups.isEmpty, "a Paillier key stored but not in use")
+        fuzzCheck(
+            (after.record?.paillierEpoch ?? 0) > (before.record?.paillierEpoch ?? 0),
+            "a Paillier key statement did not move the epoch forward")
     case .keyShareSent:
         fuzzCheck(after.phase == .ready, "key share sent, phase \(String(describing: after.phase))")
         if before.phase == .ready { fuzzCheck(after.record == before.record, "a weight vector changed the key store") }
-    case .paillierKeyStored:
-        fuzzCheck(after.paillierBits != nil && !after.paillierGroups.isEmpty, "a Paillier key stored but not in use")
     default:
         break
     }
@@ -397,11 +508,17 @@ func fuzzOne(_ bytes: [UInt8]) {
     let m = boot(scenario, h.meter)
     var intervals = 0
     var operations = 0
-    while !input.isEmpty && operations < 12 {
+    var statements = 0
+    while !input.isEmpty && operations < 24 {
         operations += 1
         switch input.byte() % 8 {
-        case 0...3: deliver(mutatedDownlink(scenario, h.meter, &input), to: m, h.meter)
-        case 4: deliver(fuzzedDownlink(h.meter, &input), to: m, h.meter)
+        case 0...2: deliver(mutatedDownlink(scenario, m, h.meter, &input), to: m, h.meter)
+        case 3:
+            // A statement is 18 frames and an SLH-DSA verification: at most two per input.
+            guard statements < 2 else { continue }
+            statements += 1
+            for frame in signedStatement(scenario, h, &input) { deliver(frame, to: m, h.meter) }
+        case 4: deliver(fuzzedDownlink(m, h.meter, &input), to: m, h.meter)
         case 5:
             let length = input.below(2048 + 128)
             var raw = input.take(length)

@@ -94,3 +94,10 @@ nonisolated(unsafe) let toleratedFindings: Set<Int> = {
 }()
 
 public func tolerated(_ finding: Int) -> Bool { toleratedFindings.contains(finding) }
+
+/// `FUZZ_TRACE=1`: harnesses print what each step did (to check seeds and regressions).
+nonisolated(unsafe) let tracing = getenv("FUZZ_TRACE") != nil
+
+public func trace(_ message: @autoclosure () -> String) {
+    if tracing { print(message()) }
+}
