@@ -62,21 +62,24 @@ let package = Package(
         .executableTarget(
             name: "FuzzMeterDownlink",
             dependencies: [
-                "FuzzSupport", "MeterFirmware", "MeterCrypto", "MeterHAL", "MeterSimulator", "Aggregation", "Provisioning",
+                "FuzzSupport", "MeterFirmware", "MeterCrypto", "MeterHAL", "MeterSimulator", "Aggregation",
+                "Provisioning",
             ],
             swiftSettings: checked, linkerSettings: harnessLink),
         // (b) boot from arbitrary flash: key store, outboxes, expanded key, DMCFE seeds.
         .executableTarget(
             name: "FuzzBoot",
             dependencies: [
-                "FuzzSupport", "MeterFirmware", "MeterCrypto", "MeterHAL", "MeterSimulator", "Aggregation", "Provisioning",
+                "FuzzSupport", "MeterFirmware", "MeterCrypto", "MeterHAL", "MeterSimulator", "Aggregation",
+                "Provisioning",
             ],
             swiftSettings: checked, linkerSettings: harnessLink),
         // (c) the aggregator's frame intake (LWR-PSA, Paillier, DMCFE pipelines, key setup).
         .executableTarget(
             name: "FuzzFrameIntake",
             dependencies: [
-                "FuzzSupport", "Aggregation", "MeterCrypto", "BigNum", "MeterSimulator", "MeterFirmware", "Provisioning",
+                "FuzzSupport", "Aggregation", "MeterCrypto", "BigNum", "MeterSimulator", "MeterFirmware",
+                "Provisioning",
             ],
             swiftSettings: checked, linkerSettings: harnessLink),
     ]

@@ -2,6 +2,7 @@ import Aggregation
 import MeterCrypto
 import MeterFirmware
 import MeterSimulator
+import Provisioning
 import Testing
 
 // Findings 9 and 10 of issue 9, found by the fuzzing harnesses (docs/fuzzing.md); their
@@ -34,8 +35,8 @@ struct FuzzRegressionTests {
         await withKnownIssue("finding 10: `newest + 1` overflows in Meter.boot (fix on wt-outbox)") {
             await #expect(processExitsWith: .success) {
                 let meter = try SimulatedMeter(
-                    id: 1, group: 1, seed: 1, profile: [1_000_000], sampleSeconds: 60,
-                    frameKey: [UInt8](repeating: 1, count: 32), provisioningKey: [UInt8](repeating: 2, count: 32))
+                    factory: ProvisioningAuthority(seed: 1).manufacture(meter: 1), seed: 1, profile: [1_000_000],
+                    sampleSeconds: 60)
                 // Written through the outbox's own code: checksum and syndrome are valid.
                 var outbox = try Outbox(board: meter.firmware.board, firstSector: meter.firmware.layout.outboxSector)
                 try outbox.load()

@@ -1,12 +1,13 @@
 // Harness (b): the meter booting from arbitrary flash.
 //
-// The input picks a valid flash image (empty; provisioned; key setup cut short; LWR-PSA
-// ready with seed or expanded key; DMCFE ready; Paillier ready, each with readings in the
-// outbox) and changes it:
+// The input picks a valid flash image (empty; provisioned; enrolled; key setup cut short
+// after the signed group parameters; LWR-PSA ready with seed or expanded key; DMCFE ready;
+// Paillier ready, each with readings in the outbox) and changes it:
 //   - raw writes anywhere in the key store, expanded key, both outbox rings and the DMCFE
 //     peer seeds;
 //   - a key-store slot holding a record built from fuzzed fields (group size 0, label floor
-//     2^64 − 1, unknown parameter sets, a Paillier modulus of garbage, ...);
+//     2^64 − 1, epochs at their edges, unknown parameter sets, a Paillier modulus of
+//     garbage, ...);
 //   - an outbox entry with fuzzed header fields (label, length, sequence, flags, marks);
 //   - then, unless the input says not to, every committed record is re-sealed (checksum,
 //     syndrome; DMCFE seed checksums), so the values pass their checks and reach the
@@ -24,6 +25,7 @@ import FuzzSupport
 import MeterCrypto
 import MeterHAL
 import Provisioning
+
 @testable import MeterFirmware
 @testable import MeterSimulator
 
@@ -127,7 +129,8 @@ func buildHarness() throws -> BootHarness {
     images.append(empty)
     let n = paillier.paillierAggregator!.publicKey
     return BootHarness(
-        factory: m.factory, id: m.id, group: 7, profile: m.profile, sampleSeconds: m.timing.sampleTicks / 1000, images: images,
+        factory: m.factory, id: m.id, group: 7, profile: m.profile, sampleSeconds: m.timing.sampleTicks / 1000,
+        images: images,
         layout: m.firmware.layout, modulus: n.n.bigEndianBytes(length: n.modulusBytes)!,
         authorityKey: lwr.authority.publicKey)
 }

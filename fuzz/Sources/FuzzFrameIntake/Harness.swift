@@ -20,6 +20,7 @@ import FuzzSupport
 import MeterCrypto
 import MeterFirmware
 import Provisioning
+
 @testable import Aggregation
 @testable import MeterSimulator
 

@@ -1,11 +1,16 @@
 // Harness (a): the meter's downlink, as an aggregator controls it.
 //
 // One provisioned meter on a simulated board, booted from a snapshot of one phase of one
-// scheme (provisioned; LWR-PSA key setup and ready, seed and expanded key; DMCFE key setup
-// and ready; Paillier ready), then driven by the input as a sequence of operations:
-//   0–3  a valid downlink of that phase (setupBegin, peerKey, ack, weights, paillierKey),
-//        mutated, with its length field, its inner tag (peer key, Paillier key) and its
-//        frame tag re-sealed unless the input says not to: most inputs are authentic;
+// scheme (provisioned; LWR-PSA enrolled, key setup and ready, seed and expanded key; DMCFE
+// key setup and ready; Paillier ready), then driven by the input as a sequence of operations:
+//   0–2  a valid downlink of that phase (enrolRequest, statement chunk, rosterEntry, ack,
+//        weights), mutated, its length field fixed and its tag re-sealed with the frame key
+//        of the (meter, group, epoch) its header names, unless the input says not to:
+//        most inputs are authentic;
+//   3    a signed statement of that phase (group parameters, Paillier key) with up to three
+//        fields set to edge values (epoch, subject, group, kind, parameter set, key mode,
+//        roster depth and root, n, maximum, key size, groups, N), signed again with the
+//        test authority's key (or keeping the old signature), sent in its chunks;
 //   4    a frame built from fuzzed header fields and payload, sealed with the frame key;
 //   5    raw bytes of any length the radio carries (up to its MTU);
 //   6    one 15-minute interval (a reading is encrypted and stored);
@@ -24,6 +29,7 @@ import FuzzSupport
 import MeterCrypto
 import MeterHAL
 import Provisioning
+
 @testable import MeterFirmware  // peersProcessed: a DMCFE peer key is stored as it arrives
 @testable import MeterSimulator
 
@@ -373,7 +379,11 @@ func signedStatement(_ s: Scenario, _ h: DownlinkHarness, _ input: inout FuzzInp
             resize = 4
         }
         _ = consume span
-        if resize < 0 { body.removeLast(min(-resize, body.count)) } else if resize > 0 { body += [UInt8](repeating: 0, count: resize) }
+        if resize < 0 {
+            body.removeLast(min(-resize, body.count))
+        } else if resize > 0 {
+            body += [UInt8](repeating: 0, count: resize)
+        }
     }
     let statement: SignedStatement
     if flags & 0x80 != 0 {
@@ -447,7 +457,8 @@ func checkAccepted(_ event: MeterEvent, _ before: MeterState, _ after: MeterStat
     case .statementAccepted(.groupParameters):
         fuzzCheck(after.phase == .keySetup, "group parameters accepted, phase \(String(describing: after.phase))")
         fuzzCheck(
-            (after.record?.groupEpoch ?? 0) >= (before.record?.groupEpoch ?? 0), "group parameters moved the epoch back")
+            (after.record?.groupEpoch ?? 0) >= (before.record?.groupEpoch ?? 0), "group parameters moved the epoch back"
+        )
     case .statementAccepted(.paillierKey):
         fuzzCheck(after.paillierBits != nil && !after.paillierGroups.isEmpty, "a Paillier key stored but not in use")
         fuzzCheck(
