@@ -29,6 +29,17 @@ let checked: [SwiftSetting] = [.unsafeFlags(["-sanitize=address"])]
 let checkedTestable: [SwiftSetting] = [.unsafeFlags(["-sanitize=address", "-enable-testing"])]
 let harnessLink: [LinkerSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
 
+/// A harness: an executable target linked with libFuzzer.
+func harness(_ name: String) -> Target {
+    .executableTarget(
+        name: name,
+        dependencies: [
+            "FuzzSupport", "MeterFirmware", "MeterCrypto", "MeterHAL", "MeterSimulator", "Aggregation", "BigNum",
+            "Provisioning",
+        ],
+        swiftSettings: checked, linkerSettings: harnessLink)
+}
+
 let package = Package(
     name: "PrivateMeteringFuzz",
     platforms: [.macOS(.v15)],
@@ -55,32 +66,16 @@ let package = Package(
             dependencies: ["MeterFirmware", "MeterHAL", "Aggregation", "MeterCrypto", "BigNum", "Provisioning"],
             path: "Modules/MeterSimulator", swiftSettings: checkedTestable),
 
-        // The libFuzzer entry glue and the input reader the harnesses share.
+        // The libFuzzer entry glue, the input reader and the simulated groups the harnesses share.
         .target(name: "CFuzzDriver"),
-        .target(name: "FuzzSupport", dependencies: ["CFuzzDriver", "MeterCrypto"], swiftSettings: checked),
+        .target(
+            name: "FuzzSupport", dependencies: ["CFuzzDriver", "MeterCrypto", "MeterFirmware", "MeterSimulator"],
+            swiftSettings: checked),
         // (a) the meter's downlink, in every phase of every scheme.
-        .executableTarget(
-            name: "FuzzMeterDownlink",
-            dependencies: [
-                "FuzzSupport", "MeterFirmware", "MeterCrypto", "MeterHAL", "MeterSimulator", "Aggregation",
-                "Provisioning",
-            ],
-            swiftSettings: checked, linkerSettings: harnessLink),
+        harness("FuzzMeterDownlink"),
         // (b) boot from arbitrary flash: key store, outboxes, expanded key, DMCFE seeds.
-        .executableTarget(
-            name: "FuzzBoot",
-            dependencies: [
-                "FuzzSupport", "MeterFirmware", "MeterCrypto", "MeterHAL", "MeterSimulator", "Aggregation",
-                "Provisioning",
-            ],
-            swiftSettings: checked, linkerSettings: harnessLink),
+        harness("FuzzBoot"),
         // (c) the aggregator's frame intake (LWR-PSA, Paillier, DMCFE pipelines, key setup).
-        .executableTarget(
-            name: "FuzzFrameIntake",
-            dependencies: [
-                "FuzzSupport", "Aggregation", "MeterCrypto", "BigNum", "MeterSimulator", "MeterFirmware",
-                "Provisioning",
-            ],
-            swiftSettings: checked, linkerSettings: harnessLink),
+        harness("FuzzFrameIntake"),
     ]
 )

@@ -18,7 +18,7 @@
 # 3. runs each harness for N inputs from its seed corpus fuzz/corpus/<harness>/ (the growing
 #    corpus lives in fuzz/.build/corpus/; crash inputs go to fuzz/.build/artifacts/<harness>/);
 # 4. prints per harness: inputs, coverage (libFuzzer's cov and ft), crashes, exec/s.
-# Exits 1 when anything crashed (regressions included).
+# Exits 1 when anything crashed (regressions included), or on a usage or build error.
 #
 # Environment: SKIP_INSTALL=1 only checks for the packages the build needs.
 # Other engineers share the machine: run long passes as `nice -n 19 scripts/fuzz.sh`.
@@ -26,13 +26,8 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-
-started=$SECONDS
-step() { printf '\n==> %s  [%ds]\n' "$*" $((SECONDS - started)); }
-die() {
-    printf 'fuzz.sh: %s\n' "$*" >&2
-    exit 2
-}
+# shellcheck source=lib/setup.sh
+source "$root/scripts/lib/setup.sh"  # step, die, setup_*
 
 all_harnesses=(FuzzMeterDownlink FuzzBoot FuzzFrameIntake)
 inputs=1000000
@@ -65,8 +60,6 @@ while (($#)); do
 done
 ((${#harnesses[@]})) || harnesses=("${all_harnesses[@]}")
 
-# shellcheck source=lib/setup.sh
-source "$root/scripts/lib/setup.sh"
 setup_swift
 setup_build_packages
 

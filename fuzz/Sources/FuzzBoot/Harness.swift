@@ -51,29 +51,9 @@ struct BootHarness {
     let authorityKey: [UInt8]
 }
 
-func runInterval(_ m: SimulatedMeter) {
-    for _ in 0..<(900_000 / m.timing.sampleTicks) {
-        m.advance(ticks: m.timing.sampleTicks)
-        _ = m.firmware.poll()
-    }
-}
-
 /// THE setup of this harness: meters provisioned and set up with every scheme, their flash
 /// taken as images. (Provisioning and key setup are changing: adapt here.)
 func buildHarness() throws -> BootHarness {
-    func fleet(_ scheme: SchemeID, keyMode: KeyMode = .seed) throws -> Fleet {
-        var c = FleetConfiguration()
-        c.meters = 3
-        c.group = 7
-        c.maxReading = 1000
-        c.seed = 2
-        c.sampleSeconds = 60
-        c.threads = 1
-        c.scheme = scheme
-        c.keyMode = keyMode
-        c.paillierKeyBits = 2048
-        return try Fleet(c, labels: 4)
-    }
     func image(_ name: String, _ m: SimulatedMeter) -> Image {
         Image(name: name, flash: m.flashSnapshot(), rng: m.rngState, ticks: m.ticks)
     }
@@ -97,12 +77,12 @@ func buildHarness() throws -> BootHarness {
     }
 
     var images: [Image] = []
-    let lwr = try fleet(.lwrPSA)
+    let lwr = try fuzzFleet(.lwrPSA, seed: 2)
     let m = lwr.meters[0]
     images.append(image("provisioned", m))
     // Enrolled (the record holds the DH private key), and key setup cut short after the
     // signed group parameters (the record is in phase key setup).
-    let cut = try fleet(.lwrPSA)
+    let cut = try fuzzFleet(.lwrPSA, seed: 2)
     let relay = cut.setup!
     try SignedSetup.enrolAndSign(meters: cut.meters, relay: relay, authority: cut.authority)
     images.append(image("enrolled", cut.meters[0]))
@@ -111,15 +91,15 @@ func buildHarness() throws -> BootHarness {
     _ = try lwr.runKeySetup()
     try readings(lwr, labels: 4, acked: 2)
     images.append(image("lwr ready", m))
-    let expanded = try fleet(.lwrPSA, keyMode: .expanded)
+    let expanded = try fuzzFleet(.lwrPSA, keyMode: .expanded, seed: 2)
     _ = try expanded.runKeySetup()
     try readings(expanded, labels: 3, acked: 1)
     images.append(image("lwr ready, expanded key", expanded.meters[0]))
-    let dmcfe = try fleet(.dmcfe)
+    let dmcfe = try fuzzFleet(.dmcfe, seed: 2)
     _ = try dmcfe.runKeySetup()
     try readings(dmcfe, labels: 2, acked: 1)
     images.append(image("dmcfe ready", dmcfe.meters[0]))
-    let paillier = try fleet(.paillier)
+    let paillier = try fuzzFleet(.paillier, seed: 2)
     _ = try paillier.runKeySetup()
     try readings(paillier, labels: 2, acked: 1)
     images.append(image("paillier ready", paillier.meters[0]))

@@ -48,13 +48,6 @@ struct IntakeHarness {
     let setup: SetupTarget
 }
 
-func runInterval(_ m: SimulatedMeter) {
-    for _ in 0..<(900_000 / m.timing.sampleTicks) {
-        m.advance(ticks: m.timing.sampleTicks)
-        _ = m.firmware.poll()
-    }
-}
-
 /// The window and every label's meters and partial aggregate, as comparable strings.
 func describe<P>(_ labels: LabelCollection<P>, _ partial: (P) -> String) -> [String] {
     ["current \(labels.current)"]
@@ -67,18 +60,6 @@ func describe<P>(_ labels: LabelCollection<P>, _ partial: (P) -> String) -> [Str
 /// THE setup of this harness: every scheme's group set up by the simulator, and the meters'
 /// reading frames. (Provisioning and key setup are changing: adapt here.)
 func buildHarness() throws -> IntakeHarness {
-    func fleet(_ scheme: SchemeID) throws -> Fleet {
-        var c = FleetConfiguration()
-        c.meters = 3
-        c.group = 7
-        c.maxReading = 1000
-        c.seed = 3
-        c.sampleSeconds = 60
-        c.threads = 1
-        c.scheme = scheme
-        c.paillierKeyBits = 2048
-        return try Fleet(c, labels: 4)
-    }
     func readings(_ f: Fleet) -> [[UInt8]] {
         var frames: [[UInt8]] = []
         for _ in 0..<2 {
@@ -90,13 +71,13 @@ func buildHarness() throws -> IntakeHarness {
         return frames
     }
 
-    let lwr = try fleet(.lwrPSA)
+    let lwr = try fuzzFleet(.lwrPSA, seed: 3)
     _ = try lwr.runKeySetup()
     let lwrAggregator = lwr.aggregator!
-    let paillier = try fleet(.paillier)
+    let paillier = try fuzzFleet(.paillier, seed: 3)
     _ = try paillier.runKeySetup()
     let paillierAggregator = paillier.paillierAggregator!
-    let dmcfe = try fleet(.dmcfe)
+    let dmcfe = try fuzzFleet(.dmcfe, seed: 3)
     _ = try dmcfe.runKeySetup()
     let dmcfeAggregator = dmcfe.dmcfeAggregator!
     let targets = [
@@ -124,7 +105,7 @@ func buildHarness() throws -> IntakeHarness {
     ]
 
     // LWR-PSA key setup, run by hand to keep the meters' public keys and key shares.
-    let keyed = try fleet(.lwrPSA)
+    let keyed = try fuzzFleet(.lwrPSA, seed: 3)
     let relay = keyed.setup as! LWRKeySetup
     var publicKeys: [[UInt8]] = []
     for (i, request) in relay.enrolFrames().enumerated() {

@@ -70,15 +70,6 @@ struct DownlinkHarness {
     let authority: ProvisioningAuthority
 }
 
-/// Runs one 15-minute interval, sample by sample.
-func runInterval(_ m: SimulatedMeter) {
-    let steps = 900_000 / m.timing.sampleTicks
-    for _ in 0..<steps {
-        m.advance(ticks: m.timing.sampleTicks)
-        _ = m.firmware.poll()
-    }
-}
-
 func snapshot(
     _ name: String, _ m: SimulatedMeter, prelude: [[UInt8]] = [], downlinks: [[UInt8]], statements: [[UInt8]] = [],
     intervals: Int = 2
@@ -92,19 +83,6 @@ func snapshot(
 /// signed Paillier keys for every scheme, and the valid downlinks of each phase, through the
 /// simulator's signed setup (SignedSetup, as the tests run it).
 func buildHarness() throws -> DownlinkHarness {
-    func fleet(_ scheme: SchemeID, keyMode: KeyMode = .seed) throws -> Fleet {
-        var c = FleetConfiguration()
-        c.meters = 3
-        c.group = 7
-        c.maxReading = 1000
-        c.seed = 1
-        c.sampleSeconds = 60
-        c.threads = 1
-        c.scheme = scheme
-        c.keyMode = keyMode
-        c.paillierKeyBits = 2048
-        return try Fleet(c, labels: 4)
-    }
     func pending(_ m: SimulatedMeter, labels: Int) {
         for _ in 0..<labels { runInterval(m) }
         _ = m.takeSent()  // no acks: the readings stay pending
@@ -112,7 +90,7 @@ func buildHarness() throws -> DownlinkHarness {
 
     // LWR-PSA, seed mode. The fuzzed meter is the group's first (id 1). Every fleet has the
     // same seed, so the same authority and factory keys: one provisioned snapshot for all.
-    let lwr = try fleet(.lwrPSA)
+    let lwr = try fuzzFleet(.lwrPSA, seed: 1)
     let m = lwr.meters[0]
     let identity = MeterIdentity(m)
     let provisioned = snapshot("provisioned", m, downlinks: [])
@@ -128,13 +106,13 @@ func buildHarness() throws -> DownlinkHarness {
     let nextEnrol = sealDownlink(.enrolRequest, group: 7, epoch: 2, label: 2, payload: [], identity)
 
     // LWR-PSA, expanded key.
-    let expanded = try fleet(.lwrPSA, keyMode: .expanded)
+    let expanded = try fuzzFleet(.lwrPSA, keyMode: .expanded, seed: 1)
     _ = try expanded.runKeySetup()
     pending(expanded.meters[0], labels: 3)
     let expandedBody = expanded.setup!.signedGroup!.statement.body
 
     // DMCFE (its functional key for y = (1, …, 1) is set up too).
-    let dmcfe = try fleet(.dmcfe)
+    let dmcfe = try fuzzFleet(.dmcfe, seed: 1)
     _ = try dmcfe.runKeySetup()
     let dmcfeRelay = dmcfe.setup! as! DMCFEKeySetup
     let dmcfeStatement = try dmcfeRelay.statementFrames(for: m.id)

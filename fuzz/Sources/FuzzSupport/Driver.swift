@@ -2,22 +2,26 @@
 // the fuzz input into fields.
 import CFuzzDriver
 
-/// The libFuzzer callback: one input, 0 when it was processed.
-public typealias FuzzCallback = @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+/// The harness's function of one input, set by `runFuzzer`.
+nonisolated(unsafe) var harnessBody: (([UInt8]) -> Void)? = nil
 
-/// Runs libFuzzer with the process's arguments (call from the harness's `<Product>_main`).
-public func runFuzzer(
-    argc: CInt, argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ callback: FuzzCallback
-) -> CInt {
-    var count = argc
-    var arguments = argv
-    return LLVMFuzzerRunDriver(&count, &arguments, callback)
+/// libFuzzer's entry for one input (also what libFuzzer's own tools look for).
+@_cdecl("LLVMFuzzerTestOneInput")
+public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
+    harnessBody?(bytes)
+    return 0
 }
 
-/// The input as bytes.
-public func fuzzBytes(_ data: UnsafePointer<UInt8>?, _ size: Int) -> [UInt8] {
-    guard let data, size > 0 else { return [] }
-    return Array(UnsafeBufferPointer(start: data, count: size))
+/// Runs libFuzzer with the process's arguments on `body` (call it from the harness's
+/// `<Product>_main`: SwiftPM links executables with `--defsym main=<Product>_main`).
+public func runFuzzer(
+    argc: CInt, argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ body: @escaping ([UInt8]) -> Void
+) -> CInt {
+    harnessBody = body
+    var count = argc
+    var arguments = argv
+    return LLVMFuzzerRunDriver(&count, &arguments) { data, size in testOneInput(data, size) }
 }
 
 /// Stops the run with a crash report when a harness invariant does not hold (libFuzzer saves
