@@ -4,7 +4,7 @@
 #   2. swift test [ARGS...]   (extra arguments go to `swift test`, e.g. --filter XOF)
 #   3. scripts/check-firmware.sh (no heap allocator in the Embedded object; sizes)
 #   4. scripts/fuzz.sh, a short pass: the regression inputs, then each libFuzzer harness
-#      for up to 20 000 inputs or 40 s (docs/fuzzing.md); FUZZ=0 skips it
+#      for up to 20 000 inputs or 20 s (docs/fuzzing.md); FUZZ=0 skips it
 #
 # Needs: Debian's libgmp-dev (GMP), python3 with pycryptodome, mpmath, sympy, phe and
 # gmpy2, slh-dsa (independent implementations for the cross-check tests). All are installed when
@@ -55,8 +55,8 @@ fi
 "$root/scripts/check-firmware.sh" "${firmware_flags[@]+"${firmware_flags[@]}"}"
 
 if [[ "${FUZZ:-1}" != 0 ]]; then
-    step "scripts/fuzz.sh --inputs 20000 --max-time 40"
-    "$root/scripts/fuzz.sh" --inputs 20000 --max-time 40
+    step "scripts/fuzz.sh --inputs 20000 --max-time 20"
+    "$root/scripts/fuzz.sh" --inputs 20000 --max-time 20
 fi
 
 step "all passed"

@@ -92,7 +92,7 @@ public struct FuzzInput {
 /// numbers of issue 9, e.g. "9,10"). scripts/fuzz.sh sets it to the findings whose regression
 /// input still crashes, so a long run explores past a bug that is already reported; once the
 /// fix lands, the regression passes and the harness stops steering.
-nonisolated(unsafe) let toleratedFindings: Set<Int> = {
+let toleratedFindings: Set<Int> = {
     guard let value = getenv("FUZZ_TOLERATE") else { return [] }
     return Set(String(cString: value).split(separator: ",").compactMap { Int($0) })
 }()
@@ -100,7 +100,7 @@ nonisolated(unsafe) let toleratedFindings: Set<Int> = {
 public func tolerated(_ finding: Int) -> Bool { toleratedFindings.contains(finding) }
 
 /// `FUZZ_TRACE=1`: harnesses print what each step did (to check seeds and regressions).
-nonisolated(unsafe) let tracing = getenv("FUZZ_TRACE") != nil
+let tracing = getenv("FUZZ_TRACE") != nil
 
 public func trace(_ message: @autoclosure () -> String) {
     if tracing { print(message()) }
