@@ -126,9 +126,10 @@ func buildHarness() throws -> DownlinkHarness {
     // delivered to a meter booted from the provisioned snapshot.
     var generator = ReproducibleGenerator(seed: 1)
     let supplier = try PaillierPrivateKey.generate(bits: 2048, using: &generator)
-    func keyStatement(groups: [UInt32], epoch: UInt32) throws -> (body: [UInt8], frames: [[UInt8]]) {
-        let signed = try lwr.authority.signPaillierKey(
-            meter: m.id, publicKey: supplier.publicKey, groups: groups, epoch: epoch)
+    func keyStatement(groups: [UInt32], epoch: UInt32) -> (body: [UInt8], frames: [[UInt8]]) {
+        // Signed directly (the test authority's key), whatever layout policy would allow.
+        let signed = lwr.authority.sign(
+            PaillierKeyStatement.body(publicKey: supplier.publicKey, meter: m.id, groups: groups, epoch: epoch))
         let frames = signed.chunkPayloads.enumerated().map { c, payload in
             sealDownlink(
                 .statement, group: groups[0], epoch: epoch, label: Statement.label(epoch: epoch, chunk: c),
@@ -136,8 +137,8 @@ func buildHarness() throws -> DownlinkHarness {
         }
         return (signed.body, frames)
     }
-    let paillierKey = try keyStatement(groups: [7, 9], epoch: 1)
-    let rotation = try keyStatement(groups: [9], epoch: 2)
+    let paillierKey = keyStatement(groups: [7, 9], epoch: 1)
+    let rotation = keyStatement(groups: [9], epoch: 2)
     let paillier = boot(provisioned, identity)
     var event = MeterEvent.none
     for frame in paillierKey.frames { event = try paillier.handle(frame) }
