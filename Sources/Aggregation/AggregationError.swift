@@ -69,6 +69,11 @@ public enum AggregationError: Error, Equatable, Sendable {
     /// releases could be subtracted to single out readings.
     case periodAlreadyReleased(meter: UInt32, label: UInt64)
     /// A tariff that cannot be applied (no classes, a class without a price, a price
-    /// that would overflow the plaintext space).
+    /// that would overflow the plaintext space, prices further apart than the bound).
     case invalidTariff(String)
+    /// A statement (tariff, layout) that is not signed by the authority, or not for this
+    /// group, period or epoch.
+    case unsignedStatement(String)
+    /// A bill asked for labels outside the signed tariff's billing period.
+    case outsideTariffPeriod(labels: ClosedRange<UInt64>, period: ClosedRange<UInt64>)
 }

@@ -16,12 +16,15 @@
 //     groups combine to the meter (named in the error).
 
 import BigNum
+import MeterCrypto
 
 /// A validated assignment of meters to groups: no combination of group sums reveals a
 /// single meter. Only a valid layout can be constructed.
 public struct GroupLayout: Sendable, Equatable {
     /// Group id → its meters, in increasing order.
     public let groups: [UInt32: [UInt32]]
+    /// The epoch of the signed layout it came from (0: built locally, never signed).
+    public private(set) var epoch: UInt32 = 0
 
     /// Checks the layout; throws `AggregationError.layoutIsolatesMeter` naming the first
     /// (lowest-id) meter some combination of group sums reveals, and the groups combined,
@@ -107,5 +110,62 @@ public struct GroupLayout: Sendable, Equatable {
         }
         guard !content.isZero else { return }
         for i in row.indices where !row[i].isZero { row[i] = row[i] / content }
+    }
+}
+
+// MARK: - signed layouts
+
+extension GroupLayout {
+    /// The statement body of a layout (kind `layout`): after the header, group count u32,
+    /// then per group (increasing ids) id u32 | meter count u32 | meter ids u32 (increasing).
+    public static func body(groups: [UInt32: Set<UInt32>], epoch: UInt32) -> [UInt8] {
+        var b = SignedStatement.header(kind: .layout, epoch: epoch, subject: 0, group: 0)
+        func u32(_ v: UInt32) { b += (0..<4).map { UInt8(truncatingIfNeeded: v >> UInt32(24 - 8 * $0)) } }
+        u32(UInt32(groups.count))
+        for id in groups.keys.sorted() {
+            u32(id)
+            u32(UInt32(groups[id]!.count))
+            for meter in groups[id]!.sorted() { u32(meter) }
+        }
+        return b
+    }
+
+    /// The layout a signed statement describes: it must verify under `authorityKey`, and the
+    /// layout must pass the differencing check.
+    public init(signed: SignedStatement, authorityKey: [UInt8]) throws(AggregationError) {
+        guard signed.kind == .layout, signed.verifies(authorityKey: authorityKey) else {
+            throw .unsignedStatement("the layout is not signed by the authority")
+        }
+        let b = signed.body
+        var i = Statement.headerBytes
+        func u32() throws(AggregationError) -> UInt32 {
+            guard i + 4 <= b.count else { throw .invalidGroup("truncated layout") }
+            defer { i += 4 }
+            return BigEndian.load32(b.span, at: i)
+        }
+        var groups: [UInt32: Set<UInt32>] = [:]
+        for _ in 0..<Int(try u32()) {
+            let id = try u32()
+            var meters = Set<UInt32>()
+            for _ in 0..<Int(try u32()) { meters.insert(try u32()) }
+            groups[id] = meters
+        }
+        guard i == b.count else { throw .invalidGroup("trailing bytes in the layout") }
+        try self.init(groups: groups)
+        epoch = signed.epoch
+    }
+
+    /// Checks layouts that can be live at once (during a transition) as one: each group of
+    /// each layout is a row, so no combination of sums across them reveals a single meter.
+    /// Throws `layoutIsolatesMeter` naming the meter and the groups (as "epoch.group" rows
+    /// in `groups`: the index of the row in the order given).
+    public static func checkLiveTogether(_ layouts: [[UInt32: Set<UInt32>]]) throws(AggregationError) {
+        var rows: [UInt32: Set<UInt32>] = [:]
+        for layout in layouts {
+            for id in layout.keys.sorted() { rows[UInt32(rows.count)] = layout[id]! }
+        }
+        if let (meter, combined) = firstRevealedMeter(rows) {
+            throw .layoutIsolatesMeter(meter: meter, groups: combined)
+        }
     }
 }

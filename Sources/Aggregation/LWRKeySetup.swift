@@ -11,7 +11,7 @@ import MeterCrypto
 ///    every member's entry (its own included) with the Merkle path to the signed root.
 public class KeySetupRelay {
     public let members: GroupMembers
-    /// The `setupBegin` parameter byte (an LWR-PSA set's id, or `DMCFE.parameterID`).
+    /// The signed statement's parameter byte (an LWR-PSA set's id, or `DMCFE.parameterID`).
     public let parameterByte: UInt8
     public let keyMode: UInt8
     public let maxReading: UInt64

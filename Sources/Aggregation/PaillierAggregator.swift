@@ -40,11 +40,15 @@ public final class PaillierAggregator: GroupAggregator {
     var billed: [UInt32: [ClosedRange<UInt64>]] = [:]
     var reported: [UInt32: [ClosedRange<UInt64>]] = [:]
 
+    /// The authority's public key: bills only under tariffs it signed (nil: no bills).
+    public let authorityKey: [UInt8]?
+
     /// An aggregator for `members.group`, which must be a group of the validated `layout`
-    /// with the same meters. `keepsReadings` keeps every ciphertext for billing.
+    /// with the same meters. `keepsReadings` keeps every ciphertext for billing;
+    /// `authorityKey` checks the tariffs of bills.
     public init(
         members: GroupMembers, publicKey: PaillierPublicKey, layout: GroupLayout, currentLabel: UInt64,
-        lookback: UInt64 = 96, keepsReadings: Bool = true
+        lookback: UInt64 = 96, keepsReadings: Bool = true, authorityKey: [UInt8]? = nil
     ) throws(AggregationError) {
         guard members.scheme == .paillier else { throw .wrongScheme(expected: .paillier, actual: members.scheme) }
         guard let layoutMeters = layout.meters(of: members.group), layoutMeters == members.meters else {
@@ -54,6 +58,7 @@ public final class PaillierAggregator: GroupAggregator {
         self.publicKey = publicKey
         self.layout = layout
         self.keepsReadings = keepsReadings
+        self.authorityKey = authorityKey
         intake = FrameIntake(members: members)
         labels = LabelCollection(current: currentLabel, lookback: lookback)
     }

@@ -3,6 +3,11 @@
 // (c^k = Enc(k·m), c·c' = Enc(m + m')), and the supplier decrypts only the bill. The same
 // way, an energy report gives one meter's energy per day (or any long interval).
 //
+// Only under a tariff the provisioning authority signed for the aggregator's group and the
+// billing period (`SignedTariff`), with prices at most `Tariff.maxPriceRatio` apart: a
+// tariff of price 1 for 23 hours and 2^31 for one would pack that hour's energy into its
+// own digits of one bill (the trust review decoded one household's hour exactly that way).
+//
 // Release policy (so that bills and reports cannot be combined to single out a reading):
 //   * a bill covers at least `minimumLabels` labels (default 96, one day), every label
 //     of it priced (> 0) and reported by the meter;
@@ -14,6 +19,7 @@
 
 import BigNum
 import Foundation
+import MeterCrypto
 
 /// A time-of-use tariff: a price per Wh for each class of label (by time of day), plus a
 /// fixed fee per bill. Money is in integer units (`unit`, e.g. micro-euros), so prices
@@ -41,6 +47,9 @@ public struct Tariff: Sendable, Codable, Equatable {
 
     /// Labels per day (15-minute intervals).
     public static let labelsPerDay: UInt64 = 96
+    /// The largest ratio of two prices of one tariff: wider spreads encode single hours
+    /// into separate digits of one bill.
+    public static let maxPriceRatio: UInt64 = 16
 
     public init(unit: String, unitsPerCurrency: UInt64, classes: [PriceClass], hourClass: [Int], fixedFee: UInt64)
         throws(AggregationError)
@@ -53,6 +62,10 @@ public struct Tariff: Sendable, Codable, Equatable {
             throw .invalidTariff("every price is in 1 ..< 2^32 units per Wh")
         }
         guard fixedFee < 1 << 48 else { throw .invalidTariff("the fixed fee is below 2^48 units") }
+        let prices = classes.map(\.pricePerWh)
+        guard prices.max()! <= prices.min()! * Self.maxPriceRatio else {
+            throw .invalidTariff("prices more than \(Self.maxPriceRatio)× apart")
+        }
         self.unit = unit
         self.unitsPerCurrency = unitsPerCurrency
         self.classes = classes
@@ -137,8 +150,19 @@ extension PaillierAggregator {
     /// times the trivial encryption of the fee. Refuses short periods, labels the meter
     /// has not reported, and labels already billed for this meter.
     public func bill(
-        meter: UInt32, labels: ClosedRange<UInt64>, tariff: Tariff, minimumLabels: Int = minimumReleaseLabels
+        meter: UInt32, labels: ClosedRange<UInt64>, tariff signed: SignedTariff,
+        minimumLabels: Int = minimumReleaseLabels
     ) throws(AggregationError) -> PaillierEncryptedBill {
+        guard let authorityKey, signed.statement.verifies(authorityKey: authorityKey) else {
+            throw .unsignedStatement("the tariff is not signed by this aggregator's authority")
+        }
+        guard signed.statement.group == members.group else {
+            throw .unsignedStatement("the tariff is for group \(signed.statement.group)")
+        }
+        guard signed.period.contains(labels.lowerBound) && signed.period.contains(labels.upperBound) else {
+            throw .outsideTariffPeriod(labels: labels, period: signed.period)
+        }
+        let tariff = signed.tariff
         try checkRelease(meter: meter, labels: labels, minimumLabels: minimumLabels, released: billed[meter] ?? [])
         let modulus = publicKey.nSquared
         var perClass = [BigInt](repeating: BigInt(1), count: tariff.classes.count)
@@ -215,5 +239,79 @@ extension PaillierSupplier {
                     firstLabel: range.lowerBound, lastLabel: range.upperBound, energyWh: try plaintext(c)))
         }
         return EnergyReport(meter: report.meter, intervals: intervals)
+    }
+}
+
+/// A tariff as the authority signs it, pinned to a group and a billing period (statement
+/// kind `tariff`). Body after the header: first label u64 | last label u64 | units per
+/// currency u64 | fixed fee u64 | class count u8 | per class: price u32, name length u8,
+/// name (UTF-8) | 24 hour classes u8 | unit length u8 | unit (UTF-8).
+public struct SignedTariff: Sendable {
+    public let statement: SignedStatement
+    public let tariff: Tariff
+    public let period: ClosedRange<UInt64>
+
+    /// Decodes a tariff statement (the signature is checked where the tariff is used).
+    public init(_ statement: SignedStatement) throws(AggregationError) {
+        let b = statement.body
+        guard statement.kind == .tariff, b.count >= Statement.headerBytes + 33 else {
+            throw .unsignedStatement("not a tariff statement")
+        }
+        var i = Statement.headerBytes
+        func u64() -> UInt64 {
+            defer { i += 8 }
+            return BigEndian.load64(b.span, at: i)
+        }
+        func byte() throws(AggregationError) -> UInt8 {
+            guard i < b.count else { throw .invalidTariff("truncated") }
+            defer { i += 1 }
+            return b[i]
+        }
+        func text(_ n: Int) throws(AggregationError) -> String {
+            guard i + n <= b.count else { throw .invalidTariff("truncated") }
+            defer { i += n }
+            return String(decoding: b[i..<(i + n)], as: UTF8.self)
+        }
+        let first = u64()
+        let last = u64()
+        let unitsPerCurrency = u64()
+        let fee = u64()
+        guard first <= last else { throw .invalidTariff("an empty period") }
+        var classes: [Tariff.PriceClass] = []
+        for _ in 0..<Int(try byte()) {
+            guard i + 5 <= b.count else { throw .invalidTariff("truncated") }
+            let price = UInt64(BigEndian.load32(b.span, at: i))
+            i += 4
+            classes.append(Tariff.PriceClass(name: try text(Int(try byte())), pricePerWh: price))
+        }
+        var hours: [Int] = []
+        for _ in 0..<24 { hours.append(Int(try byte())) }
+        let unit = try text(Int(try byte()))
+        guard i == b.count else { throw .invalidTariff("trailing bytes") }
+        tariff = try Tariff(
+            unit: unit, unitsPerCurrency: unitsPerCurrency, classes: classes, hourClass: hours, fixedFee: fee)
+        period = first...last
+        self.statement = statement
+    }
+
+    /// The statement body of `tariff` for `group` over `period`.
+    public static func body(tariff: Tariff, group: UInt32, period: ClosedRange<UInt64>, epoch: UInt32) -> [UInt8] {
+        var b = SignedStatement.header(kind: .tariff, epoch: epoch, subject: 0, group: group)
+        func u64(_ v: UInt64) { b += (0..<8).map { UInt8(truncatingIfNeeded: v >> UInt64(56 - 8 * $0)) } }
+        u64(period.lowerBound)
+        u64(period.upperBound)
+        u64(tariff.unitsPerCurrency)
+        u64(tariff.fixedFee)
+        b.append(UInt8(tariff.classes.count))
+        for c in tariff.classes {
+            b += (0..<4).map { UInt8(truncatingIfNeeded: c.pricePerWh >> UInt64(24 - 8 * $0)) }
+            let name = Array(c.name.utf8.prefix(255))
+            b.append(UInt8(name.count))
+            b += name
+        }
+        b += tariff.hourClass.map { UInt8($0) }
+        let unit = Array(tariff.unit.utf8.prefix(255))
+        b.append(UInt8(unit.count))
+        return b + unit
     }
 }

@@ -111,13 +111,14 @@ public struct PaillierCostScheme: CostScheme {
 enum PaillierReadingProbe {
     static func make(key: PaillierPrivateKey) throws -> SimulatedReadingProbe {
         let (meters, members, authority) = try ProbeGroup.makeMeters(scheme: .paillier)
-        let layout = try GroupLayout(group: 1, meters: members.meters)
+        let layout = try GroupLayout(
+            signed: authority.signLayout(groups: [1: Set(members.meters)], epoch: members.epoch),
+            authorityKey: authority.publicKey)
         let aggregator = try PaillierAggregator(
             members: members, publicKey: key.publicKey, layout: layout, currentLabel: 0, keepsReadings: false)
         let supplier = PaillierSupplier(privateKey: key, layout: layout)
         for m in meters {
-            let statement = try authority.signPaillierKey(
-                meter: m.id, publicKey: key.publicKey, groups: [1], epoch: members.epoch)
+            let statement = try authority.signPaillierKey(meter: m.id, publicKey: key.publicKey, layoutEpoch: members.epoch)
             var event = MeterEvent.none
             for frame in aggregator.keyStatementFrames(statement, meter: m.id) { event = try m.handle(frame) }
             guard event == .statementAccepted(.paillierKey) else {

@@ -109,12 +109,13 @@ final class FaultBench {
     /// rotation, each its own epoch), signed by the authority, relayed by the aggregator.
     func paillierKeyFrames(meter: UInt32, index: Int) throws -> [[UInt8]] {
         let epoch = index == 0 ? Self.setupEpoch : Self.rotationEpoch
+        let layout = try GroupLayout(
+            signed: authority.signLayout(groups: [Self.group: [1, 2]], epoch: epoch), authorityKey: authority.publicKey)
         let statement = try authority.signPaillierKey(
-            meter: meter, publicKey: paillierKeys[index].publicKey, groups: [Self.group], epoch: epoch)
+            meter: meter, publicKey: paillierKeys[index].publicKey, layoutEpoch: epoch)
         let aggregator = try PaillierAggregator(
             members: try authority.members(group: Self.group, epoch: epoch, scheme: .paillier, meters: [1, 2]),
-            publicKey: paillierKeys[index].publicKey, layout: try GroupLayout(group: Self.group, meters: [1, 2]),
-            currentLabel: 0)
+            publicKey: paillierKeys[index].publicKey, layout: layout, currentLabel: 0)
         return aggregator.keyStatementFrames(statement, meter: meter)
     }
 

@@ -217,7 +217,7 @@ public enum FaultCampaigns {
 /// One operation on the meter under test.
 enum Step {
     case provision
-    /// A downlink frame (setupBegin, peerKey, ack) and what it is.
+    /// A downlink frame (enrolRequest, statement chunk, roster entry, ack) and what it is.
     case downlink([UInt8], String)
     case encrypt(label: UInt64, reading: UInt64)
 

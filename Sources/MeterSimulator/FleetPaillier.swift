@@ -21,15 +21,18 @@ extension Fleet {
         }
         let keySeconds = monotonicSeconds() - start
 
-        let layout = try GroupLayout(group: configuration.group, meters: members.meters)
-        // The authority signs the key and each meter's groups under the layout's epoch.
+        // The authority signs the layout (checked with every live one), then the key and each
+        // meter's groups from it, under the layout's epoch.
+        let layout = try GroupLayout(
+            signed: authority.signLayout(groups: [configuration.group: Set(members.meters)], epoch: epoch),
+            authorityKey: authority.publicKey)
         let statements = try meters.map { meter in
-            try authority.signPaillierKey(
-                meter: meter.id, publicKey: privateKey.publicKey, groups: layout.groups(of: meter.id), epoch: epoch)
+            try authority.signPaillierKey(meter: meter.id, publicKey: privateKey.publicKey, layoutEpoch: epoch)
         }
         var t0 = threadCPUSeconds()
         let aggregator = try PaillierAggregator(
-            members: members, publicKey: privateKey.publicKey, layout: layout, currentLabel: 0)
+            members: members, publicKey: privateKey.publicKey, layout: layout, currentLabel: 0,
+            authorityKey: authority.publicKey)
         let frames = zip(meters, statements).map { meter, statement in
             aggregator.keyStatementFrames(statement, meter: meter.id)
         }

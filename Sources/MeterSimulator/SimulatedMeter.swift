@@ -15,6 +15,8 @@ public final class SimulatedMeter: @unchecked Sendable {
     public let timing: MeterTiming
     /// What the factory wrote (and writes again when the meter is re-provisioned).
     public let factory: FactoryKeys
+    /// Where every frame crossing this meter's radio is recorded, both directions (nil: nowhere).
+    public var trace: (any RadioTrace)?
 
     /// A new board (erased flash, RNG seeded from `seed`), the firmware booted on it and,
     /// unless `provision` is false, provisioned with the factory keys of `factory`.
@@ -60,6 +62,7 @@ public final class SimulatedMeter: @unchecked Sendable {
             sim_board_radio_deliver(board, p.baseAddress, UInt32(p.count))
         }
         guard status == MH_OK else { throw SimulatorError.radio(status.rawValue) }
+        trace?.record(.downlink, meter: id, frame: frame)
     }
 
     /// Takes every frame the meter has sent.
@@ -72,6 +75,7 @@ public final class SimulatedMeter: @unchecked Sendable {
         }) == MH_OK {
             frames.append(Array(buffer[0..<Int(length)]))
         }
+        if let trace { for frame in frames { trace.record(.uplink, meter: id, frame: frame) } }
         return frames
     }
 

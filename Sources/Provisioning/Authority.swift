@@ -131,15 +131,51 @@ public final class ProvisioningAuthority: @unchecked Sendable {
         return SignedGroup(statement: sign(body), roster: roster)
     }
 
-    /// Signs the supplier's Paillier key for `meter` with the groups it reports to, under
-    /// the layout's `epoch`.
+    /// Layouts signed and not yet retired: epoch → groups. Any of them can be live at once.
+    public private(set) var liveLayouts: [UInt32: [UInt32: Set<UInt32>]] = [:]
+
+    /// Signs a Paillier group layout under `epoch`, only if it passes the differencing
+    /// check together with every layout still live (a transition must not isolate a
+    /// meter by subtracting a group of the old layout from one of the new).
+    public func signLayout(groups: [UInt32: Set<UInt32>], epoch: UInt32) throws(AuthorityError) -> SignedStatement {
+        if let existing = liveLayouts[epoch] {
+            // Signing the same layout again gives the same statement; another one is refused.
+            guard existing == groups else { throw .refused("another layout of epoch \(epoch) exists") }
+        }
+        do {
+            _ = try GroupLayout(groups: groups)
+            try GroupLayout.checkLiveTogether(liveLayouts.keys.sorted().map { liveLayouts[$0]! } + [groups])
+        } catch {
+            throw .refused("\(error)")
+        }
+        liveLayouts[epoch] = groups
+        return sign(GroupLayout.body(groups: groups, epoch: epoch))
+    }
+
+    /// No aggregator uses the layout of `epoch` any more: later layouts are checked without it.
+    public func retireLayout(epoch: UInt32) { liveLayouts[epoch] = nil }
+
+    /// Signs the supplier's Paillier key for `meter` with the groups the live layout of
+    /// `layoutEpoch` gives it, under that epoch: a meter's groups always come from one
+    /// validated layout.
     public func signPaillierKey(
-        meter: UInt32, publicKey: PaillierPublicKey, groups: [UInt32], epoch: UInt32
+        meter: UInt32, publicKey: PaillierPublicKey, layoutEpoch: UInt32
     ) throws(AuthorityError) -> SignedStatement {
         guard secrets[meter] != nil else { throw .unknownMeter(meter) }
-        guard !groups.isEmpty, groups.count <= Statement.paillierMaxGroups, Set(groups).count == groups.count else {
-            throw .refused("a meter reports to 1 ... \(Statement.paillierMaxGroups) distinct groups")
+        guard let layout = liveLayouts[layoutEpoch] else { throw .refused("no live layout of epoch \(layoutEpoch)") }
+        let groups = layout.keys.sorted().filter { layout[$0]!.contains(meter) }
+        guard !groups.isEmpty, groups.count <= Statement.paillierMaxGroups else {
+            throw .refused(
+                "meter \(meter) is in \(groups.count) groups of the layout (1 ... \(Statement.paillierMaxGroups))")
         }
-        return sign(PaillierKeyStatement.body(publicKey: publicKey, meter: meter, groups: groups, epoch: epoch))
+        return sign(PaillierKeyStatement.body(publicKey: publicKey, meter: meter, groups: groups, epoch: layoutEpoch))
+    }
+
+    /// Signs a tariff for `group` over the billing `period` (its price ratio was checked
+    /// when the tariff was made).
+    public func signTariff(_ tariff: Tariff, group: UInt32, period: ClosedRange<UInt64>, epoch: UInt32) -> SignedTariff
+    {
+        // The body decodes back to the same tariff: a failure here is a bug, not input.
+        try! SignedTariff(sign(SignedTariff.body(tariff: tariff, group: group, period: period, epoch: epoch)))
     }
 }

@@ -33,6 +33,11 @@ struct Demo: ParsableCommand {
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Print a machine-readable summary (JSON) instead of the table.")
     var json = false
+    @Option(
+        help: ArgumentHelp(
+            "Write every radio frame (both directions) to FILE as JSON lines: direction, meter, group, type, label, hex.",
+            valueName: "FILE"))
+    var trace: String?
 
     func validate() throws {
         guard meters >= 2 else {
@@ -58,15 +63,16 @@ struct Demo: ParsableCommand {
     }
 
     func run() throws {
+        let sink = try trace.map { try JSONLinesRadioTrace(path: $0) }
         guard scheme == .all else {
-            let summary = try runScenario(scheme)
+            let summary = try runScenario(scheme, trace: sink)
             if json { try printJSON(summary) } else { printSummary(summary) }
             if summary.exact_labels != labels { throw ExitCode(1) }
             return
         }
         // The same scenario (meters, load profiles, readings) for every scheme.
         var summaries: [DemoSummary] = []
-        for s in [Scheme.lwr, .paillier, .dmcfe] { summaries.append(try runScenario(s)) }
+        for s in [Scheme.lwr, .paillier, .dmcfe] { summaries.append(try runScenario(s, trace: sink)) }
         let allExact = summaries.allSatisfy { $0.exact_labels == labels }
         if json {
             try printJSON(DemoComparison(schemes: summaries, all_exact: allExact))
@@ -77,7 +83,7 @@ struct Demo: ParsableCommand {
     }
 
     /// Runs the scenario under one scheme; prints per-label lines unless --json.
-    func runScenario(_ scheme: Scheme) throws -> DemoSummary {
+    func runScenario(_ scheme: Scheme, trace: JSONLinesRadioTrace? = nil) throws -> DemoSummary {
         var config = FleetConfiguration()
         config.meters = meters
         config.maxReading = maxWh
@@ -117,6 +123,7 @@ struct Demo: ParsableCommand {
             "PrivateMetering demo: \(parameterName), \(meters) meters, \(labels) labels, max \(maxWh) Wh, key \(keyModeName), seed \(seed)"
         )
         let fleet = try Fleet(config, labels: labels)
+        for meter in fleet.meters { meter.trace = trace }
         let bar = ProgressBar(title: "key setup", total: meters)
         let setup = try fleet.runKeySetup { done, total in bar.update(done) }
         bar.finish()

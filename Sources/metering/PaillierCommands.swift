@@ -112,7 +112,10 @@ struct BillCommand: ParsableCommand {
         }
         let period = UInt64(0)...UInt64(labels - 1)
         var t0 = threadCPUSeconds()
-        let encrypted = try aggregator.bill(meter: meter, labels: period, tariff: tariff)
+        // The authority publishes the tariff for the group and the billing period.
+        let signed = fleet.authority.signTariff(
+            tariff, group: fleet.configuration.group, period: period, epoch: fleet.authority.issueEpoch())
+        let encrypted = try aggregator.bill(meter: meter, labels: period, tariff: signed)
         let billSeconds = threadCPUSeconds() - t0
         t0 = threadCPUSeconds()
         let bill = try supplier.decryptBill(encrypted)

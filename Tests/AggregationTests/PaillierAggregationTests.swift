@@ -2,6 +2,7 @@ import Aggregation
 import BigNum
 import Foundation
 import MeterCrypto
+import Provisioning
 import TestSupport
 import Testing
 
@@ -216,7 +217,7 @@ struct PaillierAggregationTests {
         let (fixture, readings) = try billingFixture(days: 2, seed: 12)
         let supplier = PaillierSupplier(privateKey: PaillierFixtures.key2048, layout: fixture.layout)
         let tariff = Tariff.threeRate
-        let encrypted = try fixture.aggregator.bill(meter: 1, labels: 0...95, tariff: tariff)
+        let encrypted = try fixture.aggregator.bill(meter: 1, labels: 0...95, tariff: fixture.signed(tariff))
         let bill = try supplier.decryptBill(encrypted)
         let expected = tariff.plaintextBill(readings: Array(readings[1]![0..<96]), firstLabel: 0)
         #expect(bill.amount == expected)
@@ -225,7 +226,8 @@ struct PaillierAggregationTests {
         let flat = try Tariff(
             unit: "ct", unitsPerCurrency: 100, classes: [.init(name: "flat", pricePerWh: 3)],
             hourClass: [Int](repeating: 0, count: 24), fixedFee: 1234)
-        let bill2 = try supplier.decryptBill(fixture.aggregator.bill(meter: 2, labels: 96...191, tariff: flat))
+        let bill2 = try supplier.decryptBill(
+            fixture.aggregator.bill(meter: 2, labels: 96...191, tariff: fixture.signed(flat)))
         let secondDay: UInt64 = readings[2]![96..<192].reduce(0, +)
         #expect(bill2.amount == 1234 + 3 * secondDay)
 
@@ -237,24 +239,90 @@ struct PaillierAggregationTests {
         #expect(report.averageWh == Double(day0 + day1) / 2)
     }
 
+    // Attack 7 of the trust review: price 1 for 23 hours and 2^31 for one hour decoded that
+    // hour's energy of one household from one one-day bill (and two hours with three price
+    // levels). Bills now need a tariff the authority signed for the group and the period,
+    // with prices at most 16× apart.
+    @Test("bills only under a signed tariff of the group and period, prices at most 16x apart (attack 7)")
+    func tariffAttack() throws {
+        let (fixture, _) = try billingFixture(days: 2, seed: 14)
+        var hours = [Int](repeating: 0, count: 24)
+        hours[13] = 1
+        #expect(throws: AggregationError.self) {
+            try Tariff(
+                unit: "u", unitsPerCurrency: 1,
+                classes: [.init(name: "a", pricePerWh: 1), .init(name: "b", pricePerWh: 1 << 31)],
+                hourClass: hours, fixedFee: 0)
+        }
+        hours[14] = 2
+        #expect(throws: AggregationError.self) {
+            try Tariff(
+                unit: "u", unitsPerCurrency: 1,
+                classes: [
+                    .init(name: "a", pricePerWh: 1), .init(name: "b", pricePerWh: 1 << 11),
+                    .init(name: "c", pricePerWh: 1 << 22),
+                ],
+                hourClass: hours, fixedFee: 0)
+        }
+        // A tariff within the bound, but signed by someone else (the supplier), or for
+        // another group, or for another period, is refused.
+        let tariff = Tariff.threeRate
+        let rogue = ProvisioningAuthority(seed: 99).signTariff(
+            tariff, group: fixture.members.group, period: 0...191, epoch: 1)
+        #expect(throws: AggregationError.unsignedStatement("the tariff is not signed by this aggregator's authority")) {
+            try fixture.aggregator.bill(meter: 1, labels: 0...95, tariff: rogue)
+        }
+        let otherGroup = PaillierGroupFixture.authority.signTariff(tariff, group: 1234, period: 0...191, epoch: 1)
+        #expect(throws: AggregationError.self) {
+            try fixture.aggregator.bill(meter: 1, labels: 0...95, tariff: otherGroup)
+        }
+        #expect(throws: AggregationError.outsideTariffPeriod(labels: 0...95, period: 96...191)) {
+            try fixture.aggregator.bill(meter: 1, labels: 0...95, tariff: fixture.signed(tariff, period: 96...191))
+        }
+        #expect(throws: Never.self) {
+            try fixture.aggregator.bill(meter: 1, labels: 0...95, tariff: fixture.signed(tariff))
+        }
+    }
+
+    // Attack 6: two layouts that are each fine but live together (during a transition)
+    // isolate a household by subtraction. The authority signs a layout only if it passes
+    // the differencing check together with every live one; aggregators take only signed layouts.
+    @Test("layouts live at once are checked as one; only signed layouts are taken (attack 6)")
+    func layoutUnion() throws {
+        let authority = ProvisioningAuthority(seed: 61)
+        let first = try authority.signLayout(groups: [1: [1, 2, 3]], epoch: 1)
+        #expect(throws: AuthorityError.self) { try authority.signLayout(groups: [2: [2, 3]], epoch: 2) }
+        authority.retireLayout(epoch: 1)
+        let second = try authority.signLayout(groups: [2: [2, 3]], epoch: 2)
+        #expect(try GroupLayout(signed: second, authorityKey: authority.publicKey).epoch == 2)
+        #expect(try GroupLayout(signed: first, authorityKey: authority.publicKey).groups == [1: [1, 2, 3]])
+        // A layout the aggregator or supplier made up is refused.
+        let forged = ProvisioningAuthority(seed: 62).sign(GroupLayout.body(groups: [3: [1, 2]], epoch: 3))
+        #expect(throws: AggregationError.self) { try GroupLayout(signed: forged, authorityKey: authority.publicKey) }
+        // A meter's groups come from one live layout only.
+        #expect(throws: AuthorityError.self) {
+            try authority.signPaillierKey(meter: 1, publicKey: PaillierFixtures.key2048.publicKey, layoutEpoch: 1)
+        }
+    }
+
     @Test("billing refuses short periods, overlaps, missing readings and unknown meters")
     func billingRefusals() throws {
         let (fixture, _) = try billingFixture(days: 2, seed: 13)
         let tariff = Tariff.threeRate
         #expect(throws: AggregationError.periodTooShort(labels: 95, minimum: 96)) {
-            try fixture.aggregator.bill(meter: 1, labels: 0...94, tariff: tariff)
+            try fixture.aggregator.bill(meter: 1, labels: 0...94, tariff: fixture.signed(tariff))
         }
         #expect(throws: AggregationError.unknownMeter(42)) {
-            try fixture.aggregator.bill(meter: 42, labels: 0...95, tariff: tariff)
+            try fixture.aggregator.bill(meter: 42, labels: 0...95, tariff: fixture.signed(tariff))
         }
         #expect(throws: AggregationError.missingReading(meter: 1, label: 192)) {
-            try fixture.aggregator.bill(meter: 1, labels: 97...192, tariff: tariff)
+            try fixture.aggregator.bill(meter: 1, labels: 97...192, tariff: fixture.signed(tariff))
         }
-        _ = try fixture.aggregator.bill(meter: 1, labels: 0...95, tariff: tariff)
+        _ = try fixture.aggregator.bill(meter: 1, labels: 0...95, tariff: fixture.signed(tariff))
         #expect(throws: AggregationError.periodAlreadyReleased(meter: 1, label: 50)) {
-            try fixture.aggregator.bill(meter: 1, labels: 50...145, tariff: tariff)
+            try fixture.aggregator.bill(meter: 1, labels: 50...145, tariff: fixture.signed(tariff))
         }
-        _ = try fixture.aggregator.bill(meter: 1, labels: 96...191, tariff: tariff)  // adjacent: fine
+        _ = try fixture.aggregator.bill(meter: 1, labels: 96...191, tariff: fixture.signed(tariff))  // adjacent: fine
         _ = try fixture.aggregator.energyReport(meter: 1, labels: 0...95)
         #expect(throws: AggregationError.periodAlreadyReleased(meter: 1, label: 0)) {
             try fixture.aggregator.energyReport(meter: 1, labels: 0...95)

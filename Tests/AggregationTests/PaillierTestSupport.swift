@@ -1,6 +1,7 @@
 import Aggregation
 import BigNum
 import MeterCrypto
+import Provisioning
 import Testing
 
 /// Keys shared by the Paillier tests (reproducible; generated once per process).
@@ -59,15 +60,24 @@ struct PaillierGroupFixture {
     let aggregator: PaillierAggregator
     let intake: FrameIntake
     let publicKey: PaillierPublicKey
+    /// The authority whose tariffs the aggregator bills under.
+    static let authority = ProvisioningAuthority(seed: 0x7A41)
 
     init(group: UInt32 = 9, meters: [UInt32], key: PaillierPublicKey, layout: GroupLayout? = nil) throws {
         var keys: [UInt32: [UInt8]] = [:]
         for id in meters { keys[id] = [UInt8](repeating: UInt8(truncatingIfNeeded: id &* 7 &+ 1), count: 32) }
         members = try GroupMembers(group: group, scheme: .paillier, frameKeys: keys)
         self.layout = try layout ?? GroupLayout(group: group, meters: meters)
-        aggregator = try PaillierAggregator(members: members, publicKey: key, layout: self.layout, currentLabel: 0)
+        aggregator = try PaillierAggregator(
+            members: members, publicKey: key, layout: self.layout, currentLabel: 0,
+            authorityKey: Self.authority.publicKey)
         intake = FrameIntake(members: members)
         publicKey = key
+    }
+
+    /// `tariff` signed by the authority for this group over `period`.
+    func signed(_ tariff: Tariff, period: ClosedRange<UInt64> = 0...10_000) -> SignedTariff {
+        Self.authority.signTariff(tariff, group: members.group, period: period, epoch: 1)
     }
 
     /// A reading frame of `meter` carrying `ciphertext` (big-endian, fixed length).

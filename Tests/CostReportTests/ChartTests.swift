@@ -91,7 +91,8 @@ struct CostChartTests {
         #expect(width == CostChart.width)
         #expect(root.attributes["viewBox"] == "0 0 \(String(format: "%.1f", width)) \(String(format: "%.1f", height))")
         let lowest = elements.compactMap(TextBox.init).map(\.bottom).max() ?? 0
-        let lowestRect = elements.filter { $0.name == "rect" && $0.attributes["width"] != "100%" }
+        let lowestRect =
+            elements.filter { $0.name == "rect" && $0.attributes["width"] != "100%" }
             .map { ($0.number("y") ?? 0) + ($0.number("height") ?? 0) }.max() ?? 0
         #expect(lowest <= height)
         #expect(lowestRect <= height)

@@ -25,10 +25,11 @@ struct PaillierBench {
     /// Meters 1...n (constant load `watts`, sampled every minute) in the layout's groups;
     /// every group's aggregator delivers the key frames of its meters whose home group it is.
     init(meterCount n: Int, groups: [UInt32: Set<UInt32>], watts: (UInt32) -> UInt32 = { _ in 1000 }) throws {
-        layout = try GroupLayout(groups: groups)
         let authority = ProvisioningAuthority(seed: 0x5A)
         self.authority = authority
         epoch = authority.issueEpoch()
+        layout = try GroupLayout(
+            signed: authority.signLayout(groups: groups, epoch: epoch), authorityKey: authority.publicKey)
         meters = try (1...n).map { i in
             try SimulatedMeter(
                 factory: authority.manufacture(meter: UInt32(i)), seed: UInt64(i), profile: [watts(UInt32(i)) * 1000],
@@ -49,8 +50,7 @@ struct PaillierBench {
     /// `tamper` changes the body after signing, as an aggregator would.
     func keyFrames(for meter: SimulatedMeter, tamper: (inout [UInt8]) -> Void = { _ in }) throws -> [[UInt8]] {
         let groups = layout.groups(of: meter.id)
-        let signed = try authority.signPaillierKey(
-            meter: meter.id, publicKey: Self.key.publicKey, groups: groups, epoch: epoch)
+        let signed = try authority.signPaillierKey(meter: meter.id, publicKey: Self.key.publicKey, layoutEpoch: epoch)
         var body = signed.body
         tamper(&body)
         return aggregators[groups[0]]!.keyStatementFrames(

@@ -252,7 +252,7 @@ extension DMCFE {
 // MARK: - the meter's DMCFE key
 
 extension DMCFE {
-    /// The `setupBegin` parameter byte that selects DMCFE (LWR-PSA sets use 1 and 2).
+    /// The group-parameters statement's parameter byte that selects DMCFE (LWR-PSA sets use 1 and 2).
     public static let parameterID: UInt8 = 0x10
 }
 

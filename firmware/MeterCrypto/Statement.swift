@@ -1,6 +1,7 @@
 // What the provisioning authority signs and the meter checks before it acts, shared by
 // the firmware (which verifies) and the host (which builds and signs), so both read one
-// layout. docs/spec/statements.md describes the protocol around it.
+// layout. docs/spec/key-setup.md describes the protocol around it, docs/spec/signatures.md
+// the signature.
 //
 // A signed statement is a body of at most `Statement.maxBodyBytes` bytes and an
 // SLH-DSA-SHAKE-128f signature (FIPS 205, pure, context "PM-STATEMENT-v1") over it.
@@ -145,7 +146,7 @@ public enum Roster {
         return diff == 0
     }
 
-    /// Payload of a roster-entry downlink (`peerKey`): index u32 | meter u32 | y (384) | path.
+    /// Payload of a roster-entry downlink (`rosterEntry`): index u32 | meter u32 | y (384) | path.
     public static func entryBytes(depth: Int) -> Int { 8 + FFDHGroup.byteCount + depth * hashBytes }
 }
 

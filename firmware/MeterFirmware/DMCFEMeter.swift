@@ -1,4 +1,4 @@
-// The meter's DMCFE mode (DESIGN.md, scheme 4), selected by `setupBegin` with the
+// The meter's DMCFE mode (DESIGN.md, scheme 4), selected by a signed group-parameters statement with the
 // parameter byte `DMCFE.parameterID`.
 //
 // Key setup is the LWR-PSA one up to the pairwise seeds (authenticated ffdhe3072 keys);
