@@ -69,7 +69,8 @@ let package = Package(
         // The libFuzzer entry glue, the input reader and the simulated groups the harnesses share.
         .target(name: "CFuzzDriver"),
         .target(
-            name: "FuzzSupport", dependencies: ["CFuzzDriver", "MeterCrypto", "MeterFirmware", "MeterSimulator"],
+            name: "FuzzSupport",
+            dependencies: ["CFuzzDriver", "MeterCrypto", "MeterFirmware", "MeterSimulator", "Provisioning"],
             swiftSettings: checked),
         // (a) the meter's downlink, in every phase of every scheme.
         harness("FuzzMeterDownlink"),

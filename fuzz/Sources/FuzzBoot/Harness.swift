@@ -32,9 +32,7 @@ import Provisioning
 /// A flash image of the fuzzed meter with the RNG and clock it was taken with.
 struct Image {
     let name: String
-    let flash: [UInt8]
-    let rng: [UInt64]
-    let ticks: UInt64
+    let snapshot: MeterSnapshot
 }
 
 struct BootHarness {
@@ -55,7 +53,7 @@ struct BootHarness {
 /// taken as images. (Provisioning and key setup are changing: adapt here.)
 func buildHarness() throws -> BootHarness {
     func image(_ name: String, _ m: SimulatedMeter) -> Image {
-        Image(name: name, flash: m.flashSnapshot(), rng: m.rngState, ticks: m.ticks)
+        Image(name: name, snapshot: MeterSnapshot(m))
     }
     /// Readings for `labels` intervals, the first `acked` acknowledged.
     func readings(_ f: Fleet, labels: Int, acked: Int) throws {
@@ -103,9 +101,11 @@ func buildHarness() throws -> BootHarness {
     _ = try paillier.runKeySetup()
     try readings(paillier, labels: 2, acked: 1)
     images.append(image("paillier ready", paillier.meters[0]))
+    let first = images[0].snapshot
     let empty = Image(
-        name: "empty", flash: [UInt8](repeating: 0xFF, count: images[0].flash.count), rng: images[0].rng,
-        ticks: images[0].ticks)
+        name: "empty",
+        snapshot: MeterSnapshot(
+            flash: [UInt8](repeating: 0xFF, count: first.flash.count), rng: first.rng, ticks: first.ticks))
     images.append(empty)
     let n = paillier.paillierAggregator!.publicKey
     return BootHarness(
@@ -350,7 +350,7 @@ func fuzzOne(_ bytes: [UInt8]) {
     let h = harness!
     var input = FuzzInput(bytes)
     let image = h.images[input.below(h.images.count)]
-    var flash = image.flash
+    var flash = image.snapshot.flash
     let mode = input.byte()
     if mode & 0x01 != 0 { rawWrites(&flash, h, &input) }
     if mode & 0x02 != 0 { recordSlot(&flash, h, &input) }
@@ -358,12 +358,7 @@ func fuzzOne(_ bytes: [UInt8]) {
     if mode & 0x08 == 0 { resealAll(&flash, h) }
     if tolerated(10) && hitsFinding10(flash, h) { return }
 
-    let m = try! SimulatedMeter(
-        factory: h.factory, seed: 0, profile: h.profile, sampleSeconds: h.sampleSeconds, provision: false)
-    m.restoreFlash(flash)
-    m.rngState = image.rng
-    m.advance(ticks: image.ticks - m.ticks)
-    try! m.reboot()
+    let m = image.snapshot.boot(factory: h.factory, profile: h.profile, sampleSeconds: h.sampleSeconds, flash: flash)
     var seen: [String: [UInt8]] = [:]
     var unusable = m.firmware.storeError != nil
     _ = m.firmware.poll()

@@ -37,9 +37,7 @@ import Provisioning
 /// there after boot (RAM state: key setup in progress), and the valid downlinks to mutate.
 struct Scenario {
     let name: String
-    let flash: [UInt8]
-    let rng: [UInt64]
-    let ticks: UInt64
+    let snapshot: MeterSnapshot
     let prelude: [[UInt8]]
     let downlinks: [[UInt8]]
     /// Signed statements (body) the input may mutate, re-sign and send in chunks.
@@ -75,7 +73,7 @@ func snapshot(
     intervals: Int = 2
 ) -> Scenario {
     Scenario(
-        name: name, flash: m.flashSnapshot(), rng: m.rngState, ticks: m.ticks, prelude: prelude, downlinks: downlinks,
+        name: name, snapshot: MeterSnapshot(m), prelude: prelude, downlinks: downlinks,
         statements: statements, intervals: intervals)
 }
 
@@ -154,11 +152,11 @@ func buildHarness() throws -> DownlinkHarness {
     let scenarios = [
         snapshot("provisioned", boot(provisioned, identity), downlinks: [enrol, acks[0]] + paillierKey.frames),
         Scenario(
-            name: "lwr enrolled", flash: provisioned.flash, rng: provisioned.rng, ticks: provisioned.ticks,
+            name: "lwr enrolled", snapshot: provisioned.snapshot,
             prelude: [enrol], downlinks: statement + [enrol], statements: [groupBody, paillierKey.body],
             intervals: 1),
         Scenario(
-            name: "lwr key setup", flash: provisioned.flash, rng: provisioned.rng, ticks: provisioned.ticks,
+            name: "lwr key setup", snapshot: provisioned.snapshot,
             prelude: [enrol] + statement, downlinks: roster + [statement[0], enrol, acks[0]], statements: [groupBody],
             intervals: 1),
         snapshot(
@@ -166,7 +164,7 @@ func buildHarness() throws -> DownlinkHarness {
         ),
         snapshot("lwr ready, expanded key", expanded.meters[0], downlinks: acks, statements: [expandedBody]),
         Scenario(
-            name: "dmcfe key setup", flash: provisioned.flash, rng: provisioned.rng, ticks: provisioned.ticks,
+            name: "dmcfe key setup", snapshot: provisioned.snapshot,
             prelude: [enrol] + dmcfeStatement, downlinks: dmcfeRoster + [dmcfeStatement[0]], statements: [dmcfeBody],
             intervals: 1),
         snapshot(
@@ -221,12 +219,7 @@ func downlinkKey(_ frame: [UInt8], _ m: SimulatedMeter, _ id: MeterIdentity) -> 
 /// A new board with the scenario's flash, RNG and clock, the firmware booted on it (and its
 /// boot report and resends taken), then the scenario's prelude.
 func boot(_ s: Scenario, _ id: MeterIdentity) -> SimulatedMeter {
-    let m = try! SimulatedMeter(
-        factory: id.factory, seed: 0, profile: id.profile, sampleSeconds: id.sampleSeconds, provision: false)
-    m.restoreFlash(s.flash)
-    m.rngState = s.rng
-    m.advance(ticks: s.ticks - m.ticks)
-    try! m.reboot()
+    let m = s.snapshot.boot(factory: id.factory, profile: id.profile, sampleSeconds: id.sampleSeconds)
     _ = m.firmware.poll()
     for frame in s.prelude { _ = try! m.handle(frame) }
     _ = m.takeSent()

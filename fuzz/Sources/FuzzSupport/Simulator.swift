@@ -3,6 +3,7 @@
 import MeterCrypto
 import MeterFirmware
 import MeterSimulator
+import Provisioning
 
 /// A fleet of three meters for `scheme` (Paillier: 2048-bit key), not yet set up.
 public func fuzzFleet(_ scheme: SchemeID, keyMode: KeyMode = .seed, seed: UInt64) throws -> Fleet {
@@ -24,5 +25,39 @@ public func runInterval(_ m: SimulatedMeter) {
     for _ in 0..<(900_000 / m.timing.sampleTicks) {
         m.advance(ticks: m.timing.sampleTicks)
         _ = m.firmware.poll()
+    }
+}
+
+/// A meter's flash, RNG and clock: what a new board needs to be that meter again (its RAM
+/// is lost, as after a power cycle).
+public struct MeterSnapshot {
+    public let flash: [UInt8]
+    public let rng: [UInt64]
+    public let ticks: UInt64
+
+    public init(_ m: SimulatedMeter) {
+        flash = m.flashSnapshot()
+        rng = m.rngState
+        ticks = m.ticks
+    }
+
+    public init(flash: [UInt8], rng: [UInt64], ticks: UInt64) {
+        self.flash = flash
+        self.rng = rng
+        self.ticks = ticks
+    }
+
+    /// A new board for `factory` with this RNG and clock and `flash` (default: this
+    /// snapshot's), the firmware booted on it.
+    public func boot(factory: FactoryKeys, profile: [UInt32], sampleSeconds: UInt64, flash: [UInt8]? = nil)
+        -> SimulatedMeter
+    {
+        let m = try! SimulatedMeter(
+            factory: factory, seed: 0, profile: profile, sampleSeconds: sampleSeconds, provision: false)
+        m.restoreFlash(flash ?? self.flash)
+        m.rngState = rng
+        m.advance(ticks: ticks - m.ticks)
+        try! m.reboot()
+        return m
     }
 }
