@@ -140,11 +140,15 @@ public protocol CostScheme: Sendable {
     /// The phases of one reading, each measurable alone. Empty if the scheme does not
     /// break its reading down.
     func makePhases() throws -> [CostPhase]
+    /// A meter that verifies the signed statement its setup needs (the setup section);
+    /// nil if the scheme's meters verify none. Default: nil.
+    func makeStatementProbe() throws -> (any StatementProbe)?
 }
 
 extension CostScheme {
     public var aggregatorGroup: String { "\(id.scheme)/\(id.parameters)" }
     public var aggregatorMaxMeters: Int? { nil }
+    public func makeStatementProbe() throws -> (any StatementProbe)? { nil }
 
     /// Whether the aggregator is measured with groups of `meters`.
     public func measuresAggregator(meters: Int) -> Bool { aggregatorMaxMeters.map { meters <= $0 } ?? true }

@@ -56,6 +56,12 @@ public struct DMCFECostScheme: CostScheme {
 
     public func makeMeter() throws -> any ReadingProbe { try DMCFEReadingProbe.make() }
 
+    public func makeStatementProbe() throws -> (any StatementProbe)? {
+        try SimulatedStatementProbe.groupParameters(scheme: .dmcfe) { members in
+            try DMCFEKeySetup(members: members, maxReading: LWRCostScheme.maxReading)
+        }
+    }
+
     public func makeLabelWorkload(meters: Int, labels: Int) throws -> any LabelWorkload {
         try DMCFELabelWorkload(meters: meters, labels: labels, table: Self.table(meters: meters))
     }

@@ -68,6 +68,15 @@ public struct LWRCostScheme: CostScheme {
         try LWRReadingProbe.make(parameters: parameters, keyMode: keyMode)
     }
 
+    public func makeStatementProbe() throws -> (any StatementProbe)? {
+        let (parameters, keyMode) = (self.parameters, self.keyMode)
+        return try SimulatedStatementProbe.groupParameters(scheme: .lwrPSA) { members in
+            try LWRKeySetup(
+                members: members, parameters: parameters, maxReading: LWRCostScheme.maxReading,
+                keyMode: keyMode.rawValue)
+        }
+    }
+
     public func makeLabelWorkload(meters: Int, labels: Int) throws -> any LabelWorkload {
         try LWRLabelWorkload(parameters: parameters, meters: meters, labels: labels)
     }

@@ -62,6 +62,10 @@ public struct PaillierCostScheme: CostScheme {
 
     public func makeMeter() throws -> any ReadingProbe { try PaillierReadingProbe.make(key: Self.key(bits: bits)) }
 
+    public func makeStatementProbe() throws -> (any StatementProbe)? {
+        try SimulatedStatementProbe.paillierKey(Self.key(bits: bits).publicKey)
+    }
+
     public func makeLabelWorkload(meters: Int, labels: Int) throws -> any LabelWorkload {
         try PaillierLabelWorkload(key: Self.key(bits: bits), meters: meters, labels: labels)
     }
@@ -118,7 +122,8 @@ enum PaillierReadingProbe {
             members: members, publicKey: key.publicKey, layout: layout, currentLabel: 0, keepsReadings: false)
         let supplier = PaillierSupplier(privateKey: key, layout: layout)
         for m in meters {
-            let statement = try authority.signPaillierKey(meter: m.id, publicKey: key.publicKey, layoutEpoch: members.epoch)
+            let statement = try authority.signPaillierKey(
+                meter: m.id, publicKey: key.publicKey, layoutEpoch: members.epoch)
             var event = MeterEvent.none
             for frame in aggregator.keyStatementFrames(statement, meter: m.id) { event = try m.handle(frame) }
             guard event == .statementAccepted(.paillierKey) else {

@@ -58,6 +58,28 @@ extension CostReport {
                 row("phase", id, phase: "sum of phases", "fraction", String(format: "%.4f", sum), "ratio")
             }
         }
+        for s in setup {
+            let id = (s.id.scheme, s.id.parameters, s.id.variant)
+            let n = s.sizes.meters
+            row("setup", id, "cpu_per_statement_median", num(s.cpuPerStatement.medianUs), "us")
+            row("setup", id, "cpu_per_statement_p10", num(s.cpuPerStatement.p10Us), "us")
+            row("setup", id, "cpu_per_statement_p90", num(s.cpuPerStatement.p90Us), "us")
+            row("setup", id, "last_chunk_median", num(s.lastChunk.medianUs), "us")
+            row("setup", id, "verify_alone_median", num(s.verifyAlone.medianUs), "us")
+            row("setup", id, "statements", "\(s.cpuPerStatement.samples)", "count")
+            row("setup", id, "heap_allocations_per_statement", s.heapAllocations.map { "\($0)" } ?? "", "count")
+            row("setup", id, "peak_stack", s.peakStackBytes.map { "\($0)" } ?? "", "bytes")
+            row("setup", id, "peak_stack_signature_chunks", s.streamingStackBytes.map { "\($0)" } ?? "", "bytes")
+            row("setup", id, "verifier_flash", s.verifierFlashBytes.map { "\($0)" } ?? "", "bytes")
+            row("setup", id, "firmware_flash", s.firmwareFlashBytes.map { "\($0)" } ?? "", "bytes")
+            row("setup", id, "statement_body", "\(s.sizes.bodyBytes)", "bytes")
+            row("setup", id, "signature", "\(s.sizes.signatureBytes)", "bytes")
+            row("setup", id, "statement_chunks", "\(s.sizes.chunks)", "count")
+            row("setup", id, "statement_downlink", "\(s.sizes.statementDownlinkBytes)", "bytes")
+            row("setup", id, meters: n, "roster_entry", s.sizes.rosterEntryBytes.map { "\($0)" } ?? "", "bytes")
+            row("setup", id, meters: n, "roster_downlink", "\(s.sizes.rosterDownlinkBytes)", "bytes")
+            row("setup", id, meters: n, "downlink_per_meter", "\(s.sizes.downlinkBytesPerMeter)", "bytes")
+        }
         for a in aggregator {
             let id = (a.scheme, a.parameters, "")
             row("aggregator", id, meters: a.meters, "cpu_per_label_median", num(a.cpuPerLabel.medianUs), "us")
@@ -114,6 +136,33 @@ extension CostReport {
                 }
             }
             add("sum of phases") { m in m.phasesSumFraction.map(percent) ?? "-" }
+        }
+
+        if !setup.isEmpty {
+            section("SETUP, per signed statement on the meter (SLH-DSA-SHAKE-128f)")
+            func cost(_ m: MeterCost) -> SetupCost? { setup.first { $0.id == m.id } }
+            func add(_ label: String, _ value: @escaping (SetupCost) -> String) {
+                rows.append(("  " + label, columns.map { m in cost(m).map(value) ?? "-" }))
+            }
+            add("statement") { $0.sizes.kind }
+            add("CPU µs, median") { us($0.cpuPerStatement.medianUs) }
+            add("  last chunk (finish, apply)") { us($0.lastChunk.medianUs) }
+            add("  SLHDSA.verify alone") { us($0.verifyAlone.medianUs) }
+            add("heap allocations") { s in s.heapAllocations.map { "\($0)" } ?? "not counted" }
+            add("peak stack B") { s in s.peakStackBytes.map(grouped) ?? "n/a" }
+            add("  signature chunks") { s in s.streamingStackBytes.map(grouped) ?? "n/a" }
+            add("verifier flash B (of)") { s in
+                guard let v = s.verifierFlashBytes else { return "n/a" }
+                return "\(grouped(v)) (\(s.firmwareFlashBytes.map(grouped) ?? "?"))"
+            }
+            add("body B / signature B") { "\($0.sizes.bodyBytes) / \(grouped($0.sizes.signatureBytes))" }
+            add("chunks (downlink B)") { "\($0.sizes.chunks) (\(grouped($0.sizes.statementDownlinkBytes)))" }
+            let n = setup.compactMap(\.sizes.meters).first.map(grouped) ?? "n"
+            add("roster entry B (depth)") { s in
+                guard let e = s.sizes.rosterEntryBytes, let d = s.sizes.rosterDepth else { return "-" }
+                return "\(e) (\(d))"
+            }
+            add("downlink B/meter, n = \(n)") { grouped($0.sizes.downlinkBytesPerMeter) }
         }
 
         let sizes = Array(Set(aggregator.map(\.meters))).sorted()
@@ -179,6 +228,11 @@ extension CostReport {
             )
         }
         lines.append("static RAM = the firmware state (MemoryLayout<Meter>) + .data + .bss of the Embedded object.")
+        if let s = setup.first {
+            lines.append(
+                "setup: one statement's chunks delivered to meter 1 and polled, median of \(s.cpuPerStatement.samples) statements; verifier flash = text of the SLHDSA* symbols (inlined code not counted); downlink = statement + roster frames per meter (Paillier: the key statement only)."
+            )
+        }
         lines.append(
             "aggregator columns with the same scheme and parameters share one measurement; dec = decrypt alone.")
         if meter.contains(where: { $0.flashWear == nil }) {

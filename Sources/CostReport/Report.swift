@@ -31,6 +31,10 @@ public struct CostOptions {
     public var stackReadings = 40
     /// Size of the painted stack.
     public var stackBytes = 256 * 1024
+    /// Signed statements timed per configuration in the setup section (after one warm-up).
+    public var statementRuns = 5
+    /// Group size of the setup section's roster figures.
+    public var setupMeters = 100
     /// Group sizes for the aggregator.
     public var aggregatorMeters = [100, 1_000, 10_000]
     /// Labels with frames per group (samples cycle through them with fresh aggregators).
@@ -244,12 +248,14 @@ public struct CostReport: Encodable, Sendable {
     /// the meter side's zeros would mean nothing (and are not reported).
     public let allocationCounterControl: UInt64?
     public let meter: [MeterCost]
+    /// Per setup on the meter: one signed statement verified, and the downlink it takes.
+    public let setup: [SetupCost]
     public let aggregator: [AggregatorCost]
     public let firmware: [FirmwareFootprint]
     public let notes: [String]
 
     enum CodingKeys: String, CodingKey {
-        case generated, host, allocationCounterControl, meter, aggregator, firmware, notes
+        case generated, host, allocationCounterControl, meter, setup, aggregator, firmware, notes
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -258,6 +264,7 @@ public struct CostReport: Encodable, Sendable {
         try c.encode(host, forKey: .host)
         try c.encode(allocationCounterControl, forKey: .allocationCounterControl)
         try c.encode(meter, forKey: .meter)
+        try c.encode(setup, forKey: .setup)
         try c.encode(aggregator, forKey: .aggregator)
         try c.encode(firmware, forKey: .firmware)
         try c.encode(notes, forKey: .notes)
@@ -312,6 +319,7 @@ public enum CostReporter {
         }
 
         let meter = try measureMeters(schemes, options: options, counter: counter, footprints: footprints)
+        let setup = try measureSetups(schemes, options: options, counter: counter, footprints: footprints)
 
         // One scheme per aggregator group (LWR-PSA's key modes share one aggregator).
         var groups: [any CostScheme] = []
@@ -346,7 +354,7 @@ public enum CostReporter {
             host: HostInfo(
                 cores: ProcessInfo.processInfo.activeProcessorCount,
                 system: "\(field(system.sysname)) \(field(system.release)) \(field(system.machine))", build: build),
-            allocationCounterControl: control, meter: meter, aggregator: aggregator,
+            allocationCounterControl: control, meter: meter, setup: setup, aggregator: aggregator,
             firmware: footprints.keys.sorted().map { footprints[$0]! }, notes: notes)
     }
 

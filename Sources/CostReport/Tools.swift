@@ -52,9 +52,15 @@ public enum ProjectRoot {
 /// Runs a script and returns its standard output; standard error is returned in the
 /// error when it fails.
 func runScript(_ url: URL, arguments: [String], environment: [String: String] = [:]) throws -> Data {
+    try runTool(["bash", url.path] + arguments, name: url.lastPathComponent, environment: environment)
+}
+
+/// Runs `command` (through /usr/bin/env) and returns its standard output; `name` and its
+/// standard error are in the error when it fails.
+func runTool(_ command: [String], name: String, environment: [String: String] = [:]) throws -> Data {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["bash", url.path] + arguments
+    process.arguments = command
     var env = ProcessInfo.processInfo.environment
     for (k, v) in environment { env[k] = v }
     process.environment = env
@@ -74,7 +80,7 @@ func runScript(_ url: URL, arguments: [String], environment: [String: String] = 
     while !reader.isFinished { usleep(1000) }
     guard process.terminationStatus == 0 else {
         throw ToolError.failed(
-            script: url.lastPathComponent, status: process.terminationStatus,
+            script: name, status: process.terminationStatus,
             stderr: String(decoding: errData.data, as: UTF8.self))
     }
     return data
@@ -95,6 +101,10 @@ public struct FirmwareFootprint: Codable, Sendable, Equatable {
     /// Symbols the object needs from outside (GMP's mpn_sec_*, memset, ...): their code
     /// is not in flashBytes.
     public let externalSymbols: [String]
+    /// Text of the symbols whose (mangled) names contain "SLHDSA": the signature
+    /// verifier's share of `text`, without what the optimiser inlined into its callers
+    /// (nil: not measured).
+    public let signatureVerifierText: Int?
 }
 
 /// scripts/check-firmware.sh --json --scheme NAME.
@@ -128,7 +138,21 @@ public struct FirmwareSizer: Sendable {
         return FirmwareFootprint(
             scheme: raw.scheme ?? scheme, optimization: raw.optimization, target: raw.target, sources: raw.sources,
             text: raw.text, data: raw.data, bss: raw.bss, flashBytes: raw.flash_bytes,
-            externalSymbols: raw.external_symbols)
+            externalSymbols: raw.external_symbols, signatureVerifierText: try? symbolText(output, containing: "SLHDSA"))
+    }
+
+    /// Sum of the sizes of text symbols of `object` whose names contain `fragment` (nm -S).
+    func symbolText(_ object: URL, containing fragment: String) throws -> Int {
+        let data = try runTool(["nm", "-S", object.path], name: "nm")
+        var total = 0
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            let f = line.split(separator: " ")
+            guard f.count == 4, "tTwW".contains(f[2]), f[3].contains(fragment), let size = Int(f[1], radix: 16) else {
+                continue
+            }
+            total += size
+        }
+        return total
     }
 }
 

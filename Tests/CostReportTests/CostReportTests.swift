@@ -17,6 +17,7 @@ let smallReport: Result<CostReport, any Error> = Result {
     options.aggregatorLabels = 2
     options.aggregatorSamples = (min: 1, max: 2)
     options.aggregatorBudgetSeconds = 0
+    options.statementRuns = 2
     options.allocationCounter = InterposedAllocationCounter()
     guard let root = ProjectRoot.locate() else { throw ToolError.projectRootNotFound }
     options.firmware = FirmwareSizer(root: root)
@@ -242,6 +243,69 @@ struct CostReportTests {
             #expect(svg.contains("\(m.id.scheme) \(m.id.parameters)/\(m.id.variant)"))
         }
         #expect(svg.components(separatedBy: "<circle").count - 1 >= report.meter.count * 2)
+    }
+
+    @Test(
+        "the setup section: every configuration verifies its statement through the firmware with no allocation, sizes are the layout's"
+    )
+    func setup() throws {
+        let report = try smallReport.get()
+        #expect(Set(report.setup.map(\.id)) == Set(CostCatalog.schemes.map(\.id)))
+        let p = Statement.signatureParameters
+        #expect(p.signatureBytes == 17_088)
+        for s in report.setup {
+            #expect(s.heapAllocations == 0, "\(s.id)")
+            #expect(s.cpuPerStatement.samples == 2)
+            let stack = try #require(s.peakStackBytes)
+            #expect(stack > (s.stackHarnessBytes ?? 0) && stack < 256 * 1024)
+            let streaming = try #require(s.streamingStackBytes)
+            #expect(streaming > 0 && streaming <= stack)
+            // Both the verifier's symbols and the whole firmware are measured; one is part of the other.
+            let verifier = try #require(s.verifierFlashBytes)
+            let flash = try #require(s.firmwareFlashBytes)
+            #expect(verifier > 0 && verifier < flash)
+            let z = s.sizes
+            #expect(z.signatureBytes == 17_088)
+            #expect(z.chunks == 18 && z.chunks == Statement.chunkCount)
+            // Chunk 0: length u16 | body; then 16 full chunks of 1024 and one of 704.
+            let statementFrames =
+                Frame.size(payloadLength: 2 + z.bodyBytes) + 16 * Frame.size(payloadLength: Statement.chunkBytes)
+                + Frame.size(payloadLength: 17_088 - 16 * Statement.chunkBytes)
+            #expect(z.statementDownlinkBytes == statementFrames)
+            if s.id.scheme == "paillier" {
+                #expect(z.kind == "paillierKey")
+                #expect(z.bodyBytes == Statement.paillierKeyBytes(modulusBytes: Int(s.id.parameters)! / 8))
+                #expect(z.meters == nil && z.rosterEntries == 0 && z.downlinkBytesPerMeter == statementFrames)
+            } else {
+                #expect(z.kind == "groupParameters")
+                #expect(z.bodyBytes == Statement.groupParametersBytes)
+                #expect(z.meters == 100 && z.rosterDepth == 7 && z.rosterEntries == 100)
+                #expect(z.rosterEntryBytes == Roster.entryBytes(depth: 7))
+                #expect(z.rosterDownlinkBytes == 100 * Frame.size(payloadLength: Roster.entryBytes(depth: 7)))
+                #expect(z.downlinkBytesPerMeter == statementFrames + z.rosterDownlinkBytes)
+            }
+        }
+        let json = try report.json()
+        let decoded = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let setup = try #require(decoded["setup"] as? [[String: Any]])
+        #expect(setup.count == report.setup.count)
+        let first = try #require(setup.first)
+        for key in [
+            "cpu_per_statement", "last_chunk", "verify_alone", "heap_allocations", "peak_stack_bytes",
+            "verifier_flash_bytes", "sizes",
+        ] {
+            #expect(first[key] != nil, "\(key)")
+        }
+        let sizes = try #require(first["sizes"] as? [String: Any])
+        #expect(sizes["signature_bytes"] as? Int == 17_088)
+        #expect(sizes["downlink_bytes_per_meter"] != nil)
+        // Paillier's key statement has no roster: its roster figures are null, not missing.
+        let paillier = try #require(
+            setup.first { ($0["sizes"] as? [String: Any])?["kind"] as? String == "paillierKey" })
+        let paillierSizes = try #require(paillier["sizes"] as? [String: Any])
+        #expect(paillierSizes["roster_depth"] is NSNull && paillierSizes["meters"] is NSNull)
+        #expect(report.table().contains("SETUP, per signed statement"))
+        #expect(report.csv().contains("setup,lwr-psa,standard,seed,,,signature,17088,bytes"))
     }
 
     @Test("the instruction probe runs one reading of every configuration")

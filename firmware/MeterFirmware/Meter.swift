@@ -638,7 +638,8 @@ public struct Meter: ~Copyable {
     /// label, a statement chunk in its label's high half; everything else speaks for the
     /// meter's current group (its accepted group epoch) or one of its Paillier groups.
     /// nil when the frame's group is none of the meter's.
-    func downlinkEpoch(_ header: FrameHeader) -> UInt32? {
+    // `mutating` only so that `self` is passed by address (see `computePad`).
+    mutating func downlinkEpoch(_ header: FrameHeader) -> UInt32? {
         switch header.type {
         case .enrolRequest:
             return header.label <= UInt64(UInt32.max) ? UInt32(header.label) : nil

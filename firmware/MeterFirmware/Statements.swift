@@ -49,7 +49,10 @@ extension Meter {
             resetStatement()
             throw .statementRejected(.badSignature)
         }
-        statementVerifier!.absorb(signature: payload, message: statementBody.span.extracting(0..<statementLength))
+        // The body is read from a copy: reading one stored property while mutating another
+        // made the compiler copy the whole Meter onto the stack.
+        let body = statementBody
+        statementVerifier!.absorb(signature: payload, message: body.span.extracting(0..<statementLength))
         guard statementVerifier!.bytesRemaining == 0 else {
             statementNextChunk += 1
             return nil
@@ -77,7 +80,8 @@ extension Meter {
 
     /// The checks of a statement's header against the meter's state, before its signature:
     /// kinds the meter acts on, its subject, and an epoch newer than the one it holds.
-    func precheckStatement(_ body: Span<UInt8>) throws(MeterError) {
+    // `mutating` only so that `self` is passed by address (see `computePad`).
+    mutating func precheckStatement(_ body: Span<UInt8>) throws(MeterError) {
         let epoch = BigEndian.load32(body, at: 4)
         let subject = BigEndian.load32(body, at: 8)
         switch StatementKind(rawValue: body[0]) {
