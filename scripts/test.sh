@@ -3,6 +3,8 @@
 #   1. swift build            (includes FirmwareEmbedded: Embedded Swift, -no-allocations)
 #   2. swift test [ARGS...]   (extra arguments go to `swift test`, e.g. --filter XOF)
 #   3. scripts/check-firmware.sh (no heap allocator in the Embedded object; sizes)
+#   4. scripts/fuzz.sh, a short pass: the regression inputs, then each libFuzzer harness
+#      for up to 20 000 inputs or 20 s (docs/fuzzing.md); FUZZ=0 skips it
 #
 # Needs: Debian's libgmp-dev (GMP), python3 with pycryptodome, mpmath, sympy, phe and
 # gmpy2, slh-dsa (independent implementations for the cross-check tests). All are installed when
@@ -12,6 +14,7 @@
 #   SWIFT_SCRATCH   build directory passed as --scratch-path (default: SwiftPM's .build)
 #   SWIFT_BUILD_FLAGS  extra flags for both swift build and swift test (e.g. "-c release")
 #   SKIP_INSTALL=1  do not install anything, only check
+#   FUZZ=0          skip the fuzzing pass
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -50,5 +53,10 @@ if [[ -n "${SWIFT_SCRATCH:-}" ]]; then
     firmware_flags+=(--output "$SWIFT_SCRATCH/firmware/FirmwareEmbedded-Osize.o")
 fi
 "$root/scripts/check-firmware.sh" "${firmware_flags[@]+"${firmware_flags[@]}"}"
+
+if [[ "${FUZZ:-1}" != 0 ]]; then
+    step "scripts/fuzz.sh --inputs 20000 --max-time 20"
+    "$root/scripts/fuzz.sh" --inputs 20000 --max-time 20
+fi
 
 step "all passed"

@@ -1,6 +1,15 @@
 # Shared by scripts/test.sh and scripts/demo.sh: install what the project needs when it
 # is missing (Debian packages as root or through sudo; Python packages with pip).
-# Source it after defining `step` and `die`. SKIP_INSTALL=1 only checks.
+# Source it after defining `step` and `die`, or use the ones below. SKIP_INSTALL=1 only checks.
+
+# The progress line and the fatal error, for scripts that do not define their own first.
+started=${started:-$SECONDS}
+declare -F step >/dev/null || step() { printf '\n==> %s  [%ds]\n' "$*" $((SECONDS - started)); }
+declare -F die >/dev/null || die() {
+    printf '%s: %s\n' "$(basename "$0")" "$*" >&2
+    exit 1
+}
+
 # Puts the Swift toolchain on PATH.
 setup_swift() {
     if ! command -v swift >/dev/null 2>&1; then

@@ -1,0 +1,2 @@
+// Declarations only (include/fuzz_driver.h); libFuzzer provides the definition.
+#include "fuzz_driver.h"
