@@ -6,9 +6,8 @@ import Provisioning
 import Testing
 
 // Findings 9 and 10 of issue 9, found by the fuzzing harnesses (docs/fuzzing.md); their
-// inputs are fuzz/regressions/, which scripts/fuzz.sh runs first. Until the fixes land
-// (branch wt-outbox) these tests record known issues: when a fix lands, its test reports
-// "known issue was not recorded": remove that `withKnownIssue` then.
+// inputs are fuzz/regressions/, which scripts/fuzz.sh runs first. Each failed (trapped)
+// on the code before the fix.
 
 @Suite("Fuzzing regressions (issue 9, findings 9 and 10)")
 struct FuzzRegressionTests {
@@ -24,38 +23,30 @@ struct FuzzRegressionTests {
         try meter.deliver([UInt8](repeating: 0, count: 1100))
         _ = meter.firmware.poll()
         let event = try meter.handle(ack)
-        withKnownIssue("finding 9: the frame stays at the head of the radio queue (fix on wt-outbox)") {
-            #expect(event == .acknowledged(label: 0))
-            #expect(meter.firmware.pendingReadings == 0)
-        }
+        #expect(event == .acknowledged(label: 0))
+        #expect(meter.firmware.pendingReadings == 0)
     }
 
     @Test("finding 10: a checksum-valid outbox entry for label 2^64 − 1 does not trap the meter at boot")
     func outboxLabelMaxDoesNotTrapBoot() async {
-        await withKnownIssue("finding 10: `newest + 1` overflows in Meter.boot (fix on wt-outbox)") {
-            await #expect(processExitsWith: .success) {
-                let meter = try SimulatedMeter(
-                    factory: ProvisioningAuthority(seed: 1).manufacture(meter: 1), seed: 1, profile: [1_000_000],
-                    sampleSeconds: 60)
-                // Written through the outbox's own code: checksum and syndrome are valid.
-                var outbox = try Outbox(board: meter.firmware.board, firstSector: meter.firmware.layout.outboxSector)
-                try outbox.load()
-                let frame = [UInt8](repeating: 0, count: 48)
-                _ = try outbox.append(label: .max, frame: frame.span)
-                try meter.reboot()
-                _ = meter.firmware.poll()
-            }
+        await #expect(processExitsWith: .success) {
+            let meter = try SimulatedMeter(
+                factory: ProvisioningAuthority(seed: 1).manufacture(meter: 1), seed: 1, profile: [1_000_000],
+                sampleSeconds: 60)
+            // Written through the outbox's own code: checksum and syndrome are valid.
+            var outbox = try Outbox(board: meter.firmware.board, firstSector: meter.firmware.layout.outboxSector)
+            try outbox.load()
+            let frame = [UInt8](repeating: 0, count: 48)
+            _ = try outbox.append(label: .max, frame: frame.span)
+            try meter.reboot()
+            _ = meter.firmware.poll()
         }
     }
 
-    @Test("finding 10: the aggregator's window moved to label 2^64 − 1 does not trap")
-    func advanceToMaxDoesNotTrap() async {
-        await withKnownIssue("finding 10: the window's range inverts in LabelCollection (fix on wt-outbox)") {
-            await #expect(processExitsWith: .success) {
-                var labels = LabelCollection<UInt64>(current: 0)
-                labels.advance(to: .max)
-                _ = labels.window
-            }
-        }
+    @Test("finding 10: the aggregator's window moved to label 2^64 − 1 is a typed error, not a trap")
+    func advanceToMaxDoesNotTrap() {
+        var labels = LabelCollection<UInt64>(current: 0)
+        #expect(throws: AggregationError.labelOutOfRange(.max)) { try labels.advance(to: .max) }
+        #expect(labels.window == 0...1)
     }
 }
