@@ -47,7 +47,7 @@ public enum Attacks {
     public static let all: [any Attack] = [
         PlaintextStatusAttack(), UnsignedGroupAttack(), ForgedRosterPeerAttack(), ReplayedStatementAttack(),
         ReplayedPaillierKeyAttack(), SetupResetAttack(), DMCFEVectorAttack(), PaillierKeySwapAttack(),
-        CrossGroupFrameAttack(), StaleEpochFrameAttack(),
+        CrossGroupFrameAttack(), StaleEpochFrameAttack(), LayoutUnionAttack(), TariffEncodingAttack(),
     ]
 
     /// The attack named `id`.
