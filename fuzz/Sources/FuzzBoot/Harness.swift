@@ -313,15 +313,34 @@ func checkFrames(_ frames: [[UInt8]], unusable: Bool, seen: inout [String: [UInt
         fuzzCheck(
             !unusable || !secretTypes.contains(frame[1]),
             "a meter with an empty or corrupt store sent frame type \(frame[1]): " + FuzzFrames.hex(frame))
-        guard frame[1] == FrameType.reading.rawValue else { continue }
+        // Only a frame the group's aggregator would take counts as an encryption: a stored
+        // entry whose bytes were written by whoever wrote the flash is re-sent as stored,
+        // and garbage under no frame key of this meter's is no reading of it.
+        guard frame[1] == FrameType.reading.rawValue, authentic(frame) else { continue }
         let label = BigEndian.load64(frame.span, at: 12)
         let key = "\(label)/\(BigEndian.load32(frame.span, at: 4))"
         if let earlier = seen[key] {
-            fuzzCheck(earlier == frame, "label \(label) encrypted twice (two different frames for \(key))")
+            fuzzCheck(
+                earlier == frame,
+                "label \(label) encrypted twice (two different frames for \(key)): " + FuzzFrames.hex(earlier) + " vs "
+                    + FuzzFrames.hex(frame))
         } else {
             seen[key] = frame
         }
     }
+}
+
+/// Whether `frame` parses and verifies under the factory frame secret for its group and some
+/// epoch the images use (0 ... 8): a frame an aggregator of that group would accept.
+func authentic(_ frame: [UInt8]) -> Bool {
+    guard let h = harness, let header = try? Frame.parseHeader(frame.span), header.meter == h.id else { return false }
+    var key = [UInt8](repeating: 0, count: Frame.keyBytes)
+    for epoch in UInt32(0)...8 {
+        var keySpan = key.mutableSpan
+        FrameKeys.derive(secret: h.factory.frameSecret.span, group: header.group, epoch: epoch, into: &keySpan)
+        if Frame.verify(frame.span, key: key.span) { return true }
+    }
+    return false
 }
 
 /// A downlink tagged under the frame key the booted meter checks it under (the epoch it
