@@ -765,6 +765,8 @@ public struct Meter: ~Copyable {
         do {
             return try handleDownlink(length)
         } catch {
+            // A refused statement says why (a code, no reading): the aggregator can fix a relay.
+            if case .statementRejected(let why) = error { return reportError(error, detail: UInt64(why.rawValue)) }
             return reportError(error, detail: 0)
         }
     }
