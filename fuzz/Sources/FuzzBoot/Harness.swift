@@ -397,11 +397,13 @@ func fuzzOne(_ bytes: [UInt8]) {
             intervals += 1
             runInterval(m)
             let sent = m.takeSent()
-            for frame in sent where frame.count >= FuzzFrames.minimumBytes && frame[1] == FrameType.reading.rawValue {
+            // Authentic frames only (see `checkFrames`): stored bytes are re-sent as stored.
+            for frame in sent
+            where frame.count >= FuzzFrames.minimumBytes && frame[1] == FrameType.reading.rawValue && authentic(frame) {
                 let label = BigEndian.load64(frame.span, at: 12)
                 fuzzCheck(
                     label >= counter || stored.contains(label),
-                    "a new reading for label \(label) below the counter \(counter)")
+                    "a new reading for label \(label) below the counter \(counter): " + FuzzFrames.hex(frame))
             }
             checkFrames(sent, unusable: unusable, seen: &seen)
         case 1:
