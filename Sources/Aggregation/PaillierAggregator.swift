@@ -103,7 +103,8 @@ public final class PaillierAggregator: GroupAggregator {
     /// meter of this group (the meter checks the signature; the aggregator cannot swap the key).
     public func keyStatementFrames(_ statement: SignedStatement, meter: UInt32) -> [[UInt8]] {
         statement.chunkPayloads.enumerated().map { c, payload in
-            intake.seal(.statement, to: meter, label: Statement.label(epoch: statement.epoch, chunk: c), payload: payload)
+            intake.seal(
+                .statement, to: meter, label: Statement.label(epoch: statement.epoch, chunk: c), payload: payload)
         }
     }
 }

@@ -181,7 +181,9 @@ final class FaultBench {
     func runSetup(dut: SimulatedMeter, peer: SimulatedMeter, rotation: Bool = false) throws {
         if scheme == .paillier {
             for meter in [dut, peer] {
-                for frame in try paillierKeyFrames(meter: meter.id, index: rotation ? 1 : 0) { _ = try meter.handle(frame) }
+                for frame in try paillierKeyFrames(meter: meter.id, index: rotation ? 1 : 0) {
+                    _ = try meter.handle(frame)
+                }
                 _ = meter.takeSent()
                 guard meter.firmware.paillierReady else { throw FaultCampaignError.referenceRun("key delivery failed") }
             }

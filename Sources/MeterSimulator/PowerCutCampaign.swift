@@ -114,7 +114,8 @@ struct PowerCutCampaign {
                 _ = peer.takeSent()
                 let frames = try s.setupFrames(for: 1)
                 for (c, frame) in frames.enumerated() {
-                    try run(.downlink(frame, "setup \(c < Statement.chunkCount ? "statement chunk" : "roster entry") \(c)"), &steps, &ops, &truths)
+                    let what = c < Statement.chunkCount ? "statement chunk" : "roster entry"
+                    try run(.downlink(frame, "setup \(what) \(c)"), &steps, &ops, &truths)
                 }
                 _ = dut.takeSent()
                 guard dut.firmware.phase == .ready else {
@@ -136,7 +137,8 @@ struct PowerCutCampaign {
                 // entry is carried forward when the ring comes round to its sector.
                 if i >= 2 && first + i - 2 != holdBack {
                     try session(phase) { steps, ops, truths in
-                        try run(.downlink(bench.ack(label: label - 2, for: dut), "ack label \(label - 2)"), &steps, &ops, &truths)
+                        let ack = bench.ack(label: label - 2, for: dut)
+                        try run(.downlink(ack, "ack label \(label - 2)"), &steps, &ops, &truths)
                     }
                 }
             }
@@ -259,7 +261,8 @@ struct PowerCutCampaign {
             expectedDelivered.insert(label)
         case .provision:
             if meter.firmware.storeError != nil { try? meter.provisionFirmware() }
-        case .downlink(_, let what) where what == "enrolRequest" || what.hasPrefix("setup ") || what.hasPrefix("statement"):
+        case .downlink(_, let what)
+        where what == "enrolRequest" || what.hasPrefix("setup ") || what.hasPrefix("statement"):
             let rotation = session.phase == "key rotation"
             // Under Paillier a meter that kept the old key is ready too: it gets the new one again.
             let oldKey =

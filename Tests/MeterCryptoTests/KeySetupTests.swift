@@ -78,7 +78,8 @@ struct KeySetupTests {
     func verifies(_ key: [UInt8], _ group: UInt32, _ epoch: UInt32, _ meter: UInt32, _ y: [UInt8], _ tag: [UInt8])
         -> Bool
     {
-        Enrolment.verify(enrolmentKey: key.span, group: group, epoch: epoch, meter: meter, publicKey: y.span, tag: tag.span)
+        Enrolment.verify(
+            enrolmentKey: key.span, group: group, epoch: epoch, meter: meter, publicKey: y.span, tag: tag.span)
     }
 
     @Test("enrolment tags verify only for the right key, group, epoch, meter and bytes")

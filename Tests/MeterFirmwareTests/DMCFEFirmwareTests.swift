@@ -19,7 +19,8 @@ struct DMCFETestBench {
                 factory: authority.manufacture(meter: UInt32(i * 2)), seed: UInt64(i), profile: [800_000],
                 sampleSeconds: 60)
         }
-        members = try authority.members(group: 9, epoch: authority.issueEpoch(), scheme: .dmcfe, meters: meters.map(\.id))
+        members = try authority.members(
+            group: 9, epoch: authority.issueEpoch(), scheme: .dmcfe, meters: meters.map(\.id))
         setup = try DMCFEKeySetup(members: members, maxReading: 10_000)
         try SignedSetup.enrolAndSign(meters: meters, relay: setup, authority: authority)
         for sent in try SignedSetup.distribute(meters: meters, relay: setup) {

@@ -166,7 +166,8 @@ extension Meter {
             let peerIndex = Int(weightsSeen) - (ownWeightSeen ? 1 : 0)
             var seed = InlineArray<32, UInt8>(repeating: 0)
             guard weightsSeen < weightsExpected, weightsSeen == 0 || id > lastWeightMeter, weight == 1,
-                id == record.meter || (peerIndex < Int(record.groupSize) - 1 && loadPeerSeed(peerIndex, seed: &seed) == id)
+                id == record.meter
+                    || (peerIndex < Int(record.groupSize) - 1 && loadPeerSeed(peerIndex, seed: &seed) == id)
             else {
                 weightsExpected = 0
                 throw .unexpectedDownlink(.weights)

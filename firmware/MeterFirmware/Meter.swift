@@ -787,7 +787,9 @@ public struct Meter: ~Copyable {
         let payload = bytes.extracting(Frame.payloadRange(header))
         switch header.type {
         case .enrolRequest:
-            guard payload.count == 0 else { throw .badDownlink(.badPayloadSize(type: .enrolRequest, size: payload.count)) }
+            guard payload.count == 0 else {
+                throw .badDownlink(.badPayloadSize(type: .enrolRequest, size: payload.count))
+            }
             try enrol(group: header.group, epoch: epoch, scheme: header.scheme)
             return .publicKeySent
         case .statement:
