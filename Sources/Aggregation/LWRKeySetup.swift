@@ -69,9 +69,7 @@ public class KeySetupRelay {
     /// The statement frames for one meter (body, then the signature in chunks).
     public func statementFrames(for meter: UInt32) throws(AggregationError) -> [[UInt8]] {
         guard let signedGroup else { throw .keySetupIncomplete }
-        return signedGroup.statement.chunkPayloads.enumerated().map { c, payload in
-            intake.seal(.statement, to: meter, label: Statement.label(epoch: epoch, chunk: c), payload: payload)
-        }
+        return intake.statementFrames(signedGroup.statement, to: meter)
     }
 
     /// The roster-entry frames for one meter: every member's entry in index order.

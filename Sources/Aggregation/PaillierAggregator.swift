@@ -102,10 +102,7 @@ public final class PaillierAggregator: GroupAggregator {
     /// The statement frames that relay the authority's signed Paillier key statement to one
     /// meter of this group (the meter checks the signature; the aggregator cannot swap the key).
     public func keyStatementFrames(_ statement: SignedStatement, meter: UInt32) -> [[UInt8]] {
-        statement.chunkPayloads.enumerated().map { c, payload in
-            intake.seal(
-                .statement, to: meter, label: Statement.label(epoch: statement.epoch, chunk: c), payload: payload)
-        }
+        intake.statementFrames(statement, to: meter)
     }
 }
 

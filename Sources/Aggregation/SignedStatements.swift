@@ -156,3 +156,13 @@ public struct SignedGroup: Sendable {
         return body
     }
 }
+
+extension FrameIntake {
+    /// The `statement` frames that relay `statement` to `meter`: chunk c of
+    /// `chunkPayloads` under label `Statement.label(epoch: statement.epoch, chunk: c)`.
+    public func statementFrames(_ statement: SignedStatement, to meter: UInt32) -> [[UInt8]] {
+        statement.chunkPayloads.enumerated().map { c, payload in
+            seal(.statement, to: meter, label: Statement.label(epoch: statement.epoch, chunk: c), payload: payload)
+        }
+    }
+}

@@ -131,10 +131,7 @@ extension SimulatedStatementProbe {
             meter: meter, kind: .paillierKey, statement: first, authorityKey: authority.publicKey
         ) {
             let (s, intake) = try statement()
-            return s.chunkPayloads.enumerated().map { c, payload in
-                intake.seal(
-                    .statement, to: meter.id, label: Statement.label(epoch: s.epoch, chunk: c), payload: payload)
-            }
+            return intake.statementFrames(s, to: meter.id)
         }
     }
 }

@@ -39,10 +39,7 @@ struct TrustTests {
             roster: roster)
         let forged = rogue.sign(body)
         let intake = FrameIntake(members: bench.members)
-        let frames = forged.chunkPayloads.enumerated().map { c, payload in
-            intake.seal(
-                .statement, to: victim.id, label: Statement.label(epoch: bench.setup.epoch, chunk: c), payload: payload)
-        }
+        let frames = intake.statementFrames(forged, to: victim.id)
         _ = victim.takeSent()
         let events = try deliver(frames, to: victim)
         #expect(events.last == .statusSent(.statementRejected))
@@ -52,10 +49,7 @@ struct TrustTests {
         var body2 = try #require(bench.setup.signedGroup).statement.body
         body2[23] ^= 0x01
         let tampered = SignedStatement(body: body2, signature: bench.setup.signedGroup!.statement.signature)
-        let frames2 = tampered.chunkPayloads.enumerated().map { c, payload in
-            intake.seal(
-                .statement, to: victim.id, label: Statement.label(epoch: bench.setup.epoch, chunk: c), payload: payload)
-        }
+        let frames2 = intake.statementFrames(tampered, to: victim.id)
         #expect(try deliver(frames2, to: victim).last == .statusSent(.statementRejected))
         #expect(phase(victim) == .provisioned)
     }
@@ -117,10 +111,7 @@ struct TrustTests {
             let intake = FrameIntake(
                 members: try bench.authority.members(
                     group: 1, epoch: statement.epoch, scheme: .paillier, meters: [1, 2]))
-            return statement.chunkPayloads.enumerated().map { c, payload in
-                intake.seal(
-                    .statement, to: 1, label: Statement.label(epoch: statement.epoch, chunk: c), payload: payload)
-            }
+            return intake.statementFrames(statement, to: 1)
         }
         // Meter 2's genuine, newer statement relayed to meter 1.
         _ = try bench.authority.signLayout(groups: [1: [1, 2]], epoch: bench.epoch + 1)

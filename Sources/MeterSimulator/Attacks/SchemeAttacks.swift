@@ -80,11 +80,7 @@ struct PaillierAttackBench {
     /// The frames of a key statement for `meter`, relayed by group 1's aggregator of `epoch`.
     func frames(_ statement: SignedStatement, meter: UInt32, epoch: UInt32) throws -> [[UInt8]] {
         let members = try authority.members(group: 1, epoch: epoch, scheme: .paillier, meters: [1, 2])
-        let intake = FrameIntake(members: members)
-        return statement.chunkPayloads.enumerated().map { c, payload in
-            intake.seal(
-                .statement, to: meter, label: Statement.label(epoch: statement.epoch, chunk: c), payload: payload)
-        }
+        return FrameIntake(members: members).statementFrames(statement, to: meter)
     }
 }
 
