@@ -20,6 +20,15 @@ extension Meter {
     /// Ticks between two fresh enrolments (one a day: each writes the key store).
     var enrolmentSpacingTicks: UInt64 { timing.intervalTicks * 96 }
 
+    /// The DH public key g^x of `privateKey`, big-endian (what enrolment sends and the
+    /// roster lists the hash of).
+    static func publicKeyBytes(_ privateKey: FFDHPrivateKey) -> InlineArray<384, UInt8> {
+        var bytes = InlineArray<384, UInt8>(repeating: 0)
+        var span = bytes.mutableSpan
+        FFDHGroup.publicKey(for: privateKey).bigEndianBytes(into: &span)
+        return bytes
+    }
+
     /// Flash address of the expanded key: the sectors right after the key store.
     var expandedKeyAddress: UInt32 { layout.expandedKeySector * board.sectorSize }
 
@@ -41,11 +50,7 @@ extension Meter {
             record = r
             lastEnrolmentTick = board.ticks
         }
-        let privateKey = FFDHPrivateKey(randomBytes: record.dhPrivate.span)
-        let y = FFDHGroup.publicKey(for: privateKey)
-        var yBytes = InlineArray<384, UInt8>(repeating: 0)
-        var ySpan = yBytes.mutableSpan
-        y.bigEndianBytes(into: &ySpan)
+        let yBytes = Self.publicKeyBytes(FFDHPrivateKey(randomBytes: record.dhPrivate.span))
         var tag = InlineArray<16, UInt8>(repeating: 0)
         var tagSpan = tag.mutableSpan
         Enrolment.tag(
@@ -133,9 +138,7 @@ extension Meter {
         lastPeer = 0
         let privateKey = FFDHPrivateKey(randomBytes: record.dhPrivate.span)
         dhKey = privateKey
-        var yBytes = InlineArray<384, UInt8>(repeating: 0)
-        var ySpan = yBytes.mutableSpan
-        FFDHGroup.publicKey(for: privateKey).bigEndianBytes(into: &ySpan)
+        let yBytes = Self.publicKeyBytes(privateKey)
         var own = ownKeyHash.mutableSpan
         Roster.publicKeyHash(yBytes.span, into: &own)
         return .statementAccepted(.groupParameters)
