@@ -338,12 +338,18 @@ func signedStatement(_ s: Scenario, _ h: DownlinkHarness, _ input: inout FuzzInp
         case 9 where count >= 64:
             span[32 + input.below(32)] ^= 1
         case 5, 6, 7, 8, 9:
-            // Paillier key: bits, group count, groups, a byte of N
+            // Paillier key: bits, group count, groups, a byte of N (a body cut short by an
+            // earlier mutation has fewer of them: only bytes inside it are touched).
             switch input.byte() % 4 {
-            case 0: BigEndian.store([UInt16(2048), 3072, 0, 2047, 4096][input.below(5)], at: 16, in: &span)
-            case 1: span[18] = [0, 1, 2, 3, 4, 5, 255][input.below(7)]
-            case 2: BigEndian.store([UInt32(0), 7, 8, 9, .max][input.below(5)], at: 20 + 4 * input.below(4), in: &span)
-            default: span[36 + [0, 1, 127, 255][input.below(4)]] ^= [1, 0x80, 0xFF][input.below(3)]
+            case 0 where count >= 18:
+                BigEndian.store([UInt16(2048), 3072, 0, 2047, 4096][input.below(5)], at: 16, in: &span)
+            case 1 where count >= 19: span[18] = [0, 1, 2, 3, 4, 5, 255][input.below(7)]
+            case 2 where count >= 36:
+                BigEndian.store([UInt32(0), 7, 8, 9, .max][input.below(5)], at: 20 + 4 * input.below(4), in: &span)
+            case 3:
+                let i = 36 + [0, 1, 127, 255][input.below(4)]
+                if i < count { span[i] ^= [1, 0x80, 0xFF][input.below(3)] }
+            default: break
             }
         case 10:
             resize = -[1, 8, 16][input.below(3)]
