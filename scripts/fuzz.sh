@@ -9,6 +9,8 @@
 #   --harness NAME  only this harness (repeatable)
 #   --max-time S    stop each harness after S seconds even before N inputs (libFuzzer
 #                   -max_total_time; the summary shows the inputs it ran)
+# FUZZ_SEED=N fixes libFuzzer's random seed (0, the default: a new one each run); the
+# short pass in scripts/test.sh uses 1, so CI mutates the same way on every run.
 #
 # 1. builds the harness package fuzz/ (release, libFuzzer + AddressSanitizer on the
 #    project's modules only; the root package's build is not touched);
@@ -120,7 +122,7 @@ for h in "${harnesses[@]}"; do
     mkdir -p "$corpus" "$artifacts"
     log="$work/fuzz-$h.log"
     set +e
-    "$bin/$h" -runs="$inputs" -max_total_time="$max_time" -max_len=4096 -len_control=0 -timeout=120 -print_final_stats=1 -artifact_prefix="$artifacts" \
+    "$bin/$h" -runs="$inputs" -max_total_time="$max_time" -seed="${FUZZ_SEED:-0}" -max_len=4096 -len_control=0 -timeout=120 -print_final_stats=1 -artifact_prefix="$artifacts" \
         "$corpus" "$fuzz/corpus/$h" >"$log" 2>&1
     status=$?
     set -e

@@ -56,7 +56,7 @@ fi
 
 if [[ "${FUZZ:-1}" != 0 ]]; then
     step "scripts/fuzz.sh --inputs 20000 --max-time 20"
-    "$root/scripts/fuzz.sh" --inputs 20000 --max-time 20
+    FUZZ_SEED="${FUZZ_SEED:-1}" "$root/scripts/fuzz.sh" --inputs 20000 --max-time 20
 fi
 
 step "all passed"
