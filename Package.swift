@@ -27,6 +27,7 @@ let package = Package(
         .library(name: "MeterSimulator", targets: ["MeterSimulator"]),
         .library(name: "CostReport", targets: ["CostReport"]),
         .library(name: "Provisioning", targets: ["Provisioning"]),
+        .library(name: "Customer", targets: ["Customer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2")
@@ -55,6 +56,8 @@ let package = Package(
         // Host side.
         .target(name: "BigNum", dependencies: ["CGMP"]),
         .target(name: "Aggregation", dependencies: ["MeterCrypto", "BigNum"]),
+        // The customer's side: the code, opening sealed detail, the curve (`metering customer`).
+        .target(name: "Customer", dependencies: ["Aggregation", "MeterCrypto"]),
         // The provisioning authority: factory keys, enrolment checks, SLH-DSA signed statements.
         .target(
             name: "Provisioning", dependencies: ["MeterCrypto", "Aggregation", "BigNum"],
@@ -76,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "metering",
             dependencies: [
-                "MeterSimulator", "Aggregation", "BigNum", "CostReport", "HeapCounter",
+                "MeterSimulator", "Aggregation", "BigNum", "CostReport", "HeapCounter", "Customer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -89,6 +92,7 @@ let package = Package(
             name: "MeterFirmwareTests",
             dependencies: [
                 "MeterFirmware", "MeterSimulator", "MeterHAL", "Aggregation", "BigNum", "Provisioning", "TestSupport",
+                "Customer",
             ]),
         .testTarget(
             name: "AggregationTests",
