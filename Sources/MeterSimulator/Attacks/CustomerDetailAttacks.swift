@@ -143,6 +143,10 @@ public struct CustomerDetailAttack: Attack {
         for _ in 0..<2 { collect(AttackGroup.runInterval(m)) }
         let twice = seen.filter { $0.value.count > 1 }.keys.sorted()
         if !twice.isEmpty { leaks.append("labels \(twice) sealed twice (a GCM nonce reused)") }
+        // The meter's load is constant: labels 1 ... 5 have equal plaintexts. One nonce for
+        // two labels would give equal ciphertexts (and their XOR, the plaintexts' XOR).
+        let ciphertexts = (1...5).compactMap { seen[UInt64($0)]?.first.map { Array($0[Frame.payloadRange(header($0)!)]) } }
+        if Set(ciphertexts).count < ciphertexts.count { leaks.append("equal plaintexts of two labels, equal ciphertexts") }
         guard seen.count >= 6 else { throw AttackBenchError("only \(seen.count) labels of detail in part 3") }
 
         return .refused(

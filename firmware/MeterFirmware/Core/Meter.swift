@@ -250,6 +250,9 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
         }
         record = r
         labelFloor = r.nextLabel
+        // The detail ring: formatted now rather than at the first reading's boundary (its
+        // frames from before were sealed under the previous customer key). Best effort.
+        if storeState != nil || detailRing?.isFormatted == false { try? detailRing?.format() }
         storeState = nil
         bootStatus = nil
         frameKeyCacheValid = false
