@@ -196,7 +196,8 @@ extension CostPhase {
         let state = DetailPhaseState()
         return CostPhase(
             name: "customer detail",
-            detail: "AES-128-GCM seal of the 42-byte detail (key schedule, H, 3 blocks, GHASH) and its frame tag: part of the boundary step",
+            detail:
+                "AES-128-GCM seal of the 42-byte detail (key schedule, H, 3 blocks, GHASH) and its frame tag: part of the boundary step",
             source: .standalone {
                 state.label &+= 1
                 let header = FrameHeader(

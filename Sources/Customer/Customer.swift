@@ -147,7 +147,8 @@ public final class JSONLinesDetailFile: SealedDetailStore, SealedDetailSource, @
         let decoder = JSONDecoder()
         return try text.split(separator: "\n").map { raw in
             let line = try decoder.decode(Line.self, from: Data(raw.utf8))
-            return SealedDetail(meter: line.meter, group: line.group, label: line.label, frame: try Self.bytes(line.hex))
+            return SealedDetail(
+                meter: line.meter, group: line.group, label: line.label, frame: try Self.bytes(line.hex))
         }
     }
 

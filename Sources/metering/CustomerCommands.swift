@@ -163,9 +163,13 @@ struct CustomerCommand: ParsableCommand {
                 for r in curve.readings {
                     let minute = r.label % 96 * 15
                     let bar = String(repeating: "#", count: Int(r.wattHours * 40 / peak))
-                    var line = String(format: "label %5llu  %02llu:%02llu  %6llu Wh  ", r.label, minute / 60, minute % 60, r.wattHours) + bar
+                    var line =
+                        String(
+                            format: "label %5llu  %02llu:%02llu  %6llu Wh  ", r.label, minute / 60, minute % 60,
+                            r.wattHours) + bar
                     if minutes {
-                        line += "  [" + r.minuteWatts.map { $0.map { String($0) } ?? "-" }.joined(separator: " ") + "] W"
+                        line +=
+                            "  [" + r.minuteWatts.map { $0.map { String($0) } ?? "-" }.joined(separator: " ") + "] W"
                     }
                     print(line)
                 }

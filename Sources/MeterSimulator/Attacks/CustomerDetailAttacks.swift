@@ -110,9 +110,14 @@ public struct CustomerDetailAttack: Attack {
             ("meter 1's frame as meter 2's", reframed(stored[0]!.frame, meter: ids[1]), 1),
             ("meter 2's frame as meter 1's", reframed(stored[1]!.frame, meter: ids[0]), 0),
             ("meter 1's frame unchanged, given to meter 2's customer", stored[0]!.frame, 1),
-            ("forged under the aggregator's own key", reframed(Self.sealed(stored[0]!.frame, key: candidates[0], reading: 1)), 0),
+            (
+                "forged under the aggregator's own key",
+                reframed(Self.sealed(stored[0]!.frame, key: candidates[0], reading: 1)), 0
+            ),
         ]
-        for bit in stride(from: 8 * Frame.headerBytes, to: 8 * (Frame.headerBytes + CustomerDetail.payloadBytes), by: 13) {
+        for bit in stride(
+            from: 8 * Frame.headerBytes, to: 8 * (Frame.headerBytes + CustomerDetail.payloadBytes), by: 13)
+        {
             var f = stored[2]!.frame
             f[bit / 8] ^= 1 << UInt8(bit % 8)
             forgeries.append(("bit \(bit) flipped", reframed(f), 2))
@@ -145,8 +150,12 @@ public struct CustomerDetailAttack: Attack {
         if !twice.isEmpty { leaks.append("labels \(twice) sealed twice (a GCM nonce reused)") }
         // The meter's load is constant: labels 1 ... 5 have equal plaintexts. One nonce for
         // two labels would give equal ciphertexts (and their XOR, the plaintexts' XOR).
-        let ciphertexts = (1...5).compactMap { seen[UInt64($0)]?.first.map { Array($0[Frame.payloadRange(header($0)!)]) } }
-        if Set(ciphertexts).count < ciphertexts.count { leaks.append("equal plaintexts of two labels, equal ciphertexts") }
+        let ciphertexts = (1...5).compactMap {
+            seen[UInt64($0)]?.first.map { Array($0[Frame.payloadRange(header($0)!)]) }
+        }
+        if Set(ciphertexts).count < ciphertexts.count {
+            leaks.append("equal plaintexts of two labels, equal ciphertexts")
+        }
         guard seen.count >= 6 else { throw AttackBenchError("only \(seen.count) labels of detail in part 3") }
 
         return .refused(

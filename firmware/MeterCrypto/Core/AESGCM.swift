@@ -331,7 +331,9 @@ public struct AESGCM: Sendable {
     }
 
     /// S = GHASH_H(A ‖ pad ‖ C ‖ pad ‖ [len A]64 ‖ [len C]64), masked: the tag.
-    func tag(aad: Span<UInt8>, ciphertext: Span<UInt8>, mask: InlineArray<16, UInt8>, into out: inout InlineArray<16, UInt8>) {
+    func tag(
+        aad: Span<UInt8>, ciphertext: Span<UInt8>, mask: InlineArray<16, UInt8>, into out: inout InlineArray<16, UInt8>
+    ) {
         var g = GHash(h: h)
         g.absorbPadded(aad)
         g.absorbPadded(ciphertext)

@@ -352,7 +352,8 @@ extension MeterRecord: Equatable {
         }
         for k in 0..<35 { diff |= a.dhPrivate[k] ^ b.dhPrivate[k] }
         for k in 0..<16 { diff |= a.customerKey[k] ^ b.customerKey[k] }
-        return diff == 0 && a.hasCustomerKey == b.hasCustomerKey && a.customerCodeShown == b.customerCodeShown && a.meter == b.meter && a.group == b.group && a.minGroupSize == b.minGroupSize
+        return diff == 0 && a.hasCustomerKey == b.hasCustomerKey && a.customerCodeShown == b.customerCodeShown
+            && a.meter == b.meter && a.group == b.group && a.minGroupSize == b.minGroupSize
             && a.phase == b.phase && a.parameterID == b.parameterID && a.keyMode == b.keyMode
             && a.groupSize == b.groupSize && a.maxReading == b.maxReading && a.nextLabel == b.nextLabel
             && a.expandedKeySums.0 == b.expandedKeySums.0 && a.expandedKeySums.1 == b.expandedKeySums.1
