@@ -1,0 +1,41 @@
+# Shared by the Cortex-M4 scripts (build-m4.sh, m4-smoke.sh, m4/check-gmp-m4.sh): the
+# compile and link lines for the mps2-an386 board (hal/mps2). Source after setting $root.
+
+m4_dir="${M4_BUILD:-$root/.build/m4}"
+m4_board_src="$root/hal/mps2"
+m4_cpu_flags=(-mcpu=cortex-m4 -mthumb -mfloat-abi=soft)
+m4_cflags=("${m4_cpu_flags[@]}" -Os -g -ffunction-sections -fdata-sections -std=c11 -Wall -Wextra
+    -I"$root/hal/include" -I"$m4_board_src")
+
+# Compiles the board (startup, HAL, semihosting) into $m4_dir/board/ and prints the objects.
+m4_build_board() {
+    local out="$m4_dir/board" name
+    mkdir -p "$out"
+    for name in startup mps2_board semihost; do
+        arm-none-eabi-gcc "${m4_cflags[@]}" -c "$m4_board_src/$name.c" -o "$out/$name.o" >&2 ||
+            return 1
+        printf '%s\n' "$out/$name.o"
+    done
+}
+
+# Links an image: m4_link OUT.elf OBJECT-OR-LIBRARY... [-Wl,...]
+# newlib-nano with semihosting (rdimon) for what the C library needs; the board's own
+# _sbrk, _exit and putchar take precedence. Prints nothing; writes OUT.map beside it.
+m4_link() {
+    local out="$1"
+    shift
+    arm-none-eabi-gcc "${m4_cpu_flags[@]}" -nostartfiles --specs=nano.specs --specs=rdimon.specs \
+        -T "$m4_board_src/mps2.ld" -Wl,--gc-sections -Wl,-Map="${out%.elf}.map" -o "$out" "$@"
+}
+
+# Flash and RAM of a linked image from arm-none-eabi-size (Berkeley format):
+# prints "text data bss flash ram_static" (flash = text + data, ram_static = data + bss).
+m4_sizes() {
+    arm-none-eabi-size "$1" | awk 'NR == 2 { print $1, $2, $3, $1 + $2, $2 + $3 }'
+}
+
+# True when the cross tools and QEMU are installed.
+m4_tools_present() {
+    command -v arm-none-eabi-gcc >/dev/null 2>&1 && command -v qemu-system-arm >/dev/null 2>&1 &&
+        [[ -f /usr/lib/arm-none-eabi/newlib/thumb/v7e-m/nofp/librdimon.a ]]
+}
