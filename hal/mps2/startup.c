@@ -103,3 +103,8 @@ void *_sbrk(ptrdiff_t increment) {
 }
 
 void _exit(int status) { mps2_exit(status); }
+
+// newlib's __libc_init_array and __libc_fini_array call these (crti.o has them, but the
+// images link with -nostartfiles): nothing to do here.
+__attribute__((weak)) void _init(void) {}
+__attribute__((weak)) void _fini(void) {}
