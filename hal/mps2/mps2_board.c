@@ -49,10 +49,17 @@ typedef struct warm_record {
 
 __attribute__((section(".noinit"))) static warm_record warm;
 
-static struct {
-    mh_board hal;
+/// Emulation-only buffers (the command line, per-sector erase counters, the console line):
+/// in PSRAM's .board section, outside the RAM figure a real board's HAL would have.
+__attribute__((section(".board"))) static struct {
     char cmdline[CMDLINE_CAP];
     char *argv[MAX_ARGS + 1];
+    uint32_t erase_counts[MAX_SECTORS];
+    char line[256];
+} emu;
+
+static struct {
+    mh_board hal;
     int argc;
     uint32_t icount_shift;
     // clock
@@ -66,7 +73,6 @@ static struct {
     uint8_t *flash;
     uint32_t flash_size;
     int flash_fd;
-    uint32_t erase_counts[MAX_SECTORS];
     uint64_t cut_at;  // cut at this value of warm.flash_ops (0: none)
     cut_mode cut_mode;
     int cut_resets;   // cut-action=reset (else exit)
@@ -97,29 +103,29 @@ static void board_fail(const char *why) {
 
 static void parse_cmdline(void) {
     board.argc = 0;
-    if (sh_get_cmdline(board.cmdline, CMDLINE_CAP) != 0) board.cmdline[0] = 0;
-    board.cmdline[CMDLINE_CAP - 1] = 0;
-    char *p = board.cmdline;
+    if (sh_get_cmdline(emu.cmdline, CMDLINE_CAP) != 0) emu.cmdline[0] = 0;
+    emu.cmdline[CMDLINE_CAP - 1] = 0;
+    char *p = emu.cmdline;
     while (*p && board.argc < MAX_ARGS) {
         while (*p == ' ') *p++ = 0;
         if (!*p) break;
-        board.argv[board.argc++] = p;
+        emu.argv[board.argc++] = p;
         while (*p && *p != ' ') p++;
     }
     if (board.argc == 0) {
         static char name[] = "mps2-image";
-        board.argv[board.argc++] = name;
+        emu.argv[board.argc++] = name;
     }
-    board.argv[board.argc] = NULL;
+    emu.argv[board.argc] = NULL;
 }
 
 int mps2_argc(void) { return board.argc; }
-char **mps2_argv(void) { return board.argv; }
+char **mps2_argv(void) { return emu.argv; }
 
 const char *mps2_option(const char *key) {
     size_t n = strlen(key);
     for (int i = 1; i < board.argc; i++) {
-        if (strncmp(board.argv[i], key, n) == 0 && board.argv[i][n] == '=') return board.argv[i] + n + 1;
+        if (strncmp(emu.argv[i], key, n) == 0 && emu.argv[i][n] == '=') return emu.argv[i] + n + 1;
     }
     return NULL;
 }
@@ -277,7 +283,7 @@ static mh_status hal_flash_erase(void *ctx, uint32_t sector) {
     (void)ctx;
     if (sector >= board.hal.flash.sector_count) return MH_ERR_RANGE;
     uint32_t ss = board.hal.flash.sector_size;
-    board.erase_counts[sector]++;
+    emu.erase_counts[sector]++;
     uint32_t keep;
     if (flash_op_cut(ss, &keep)) {
         memset(board.flash + sector * ss, 0xFF, keep);
@@ -380,6 +386,7 @@ static void setup_radio(void) {
 // ---------------------------------------------------------------- board
 
 void mps2_board_init(void) {
+    memset(emu.erase_counts, 0, sizeof emu.erase_counts);  // .board is not zeroed at boot
     parse_cmdline();
     board.icount_shift = (uint32_t)mps2_option_u64("icount-shift", 0);
     int cold = warm.magic != WARM_MAGIC || warm.check != warm_check(&warm);
@@ -426,7 +433,7 @@ const mh_board *mps2_board_hal(void) { return &board.hal; }
 
 uint64_t mps2_flash_op_count(void) { return warm.flash_ops; }
 
-uint32_t mps2_flash_erase_count(uint32_t sector) { return sector < MAX_SECTORS ? board.erase_counts[sector] : 0; }
+uint32_t mps2_flash_erase_count(uint32_t sector) { return sector < MAX_SECTORS ? emu.erase_counts[sector] : 0; }
 
 uint32_t mps2_boot_count(void) { return warm.boots; }
 
@@ -434,19 +441,18 @@ int mps2_after_cut(void) { return (int)warm.after_cut; }
 
 // ---------------------------------------------------------------- console, reset, exit
 
-static char line[256];
 static uint32_t line_len;
 
 void mps2_console_flush(void) {
     if (line_len == 0) return;
-    line[line_len] = 0;
-    sh_write0(line);
+    emu.line[line_len] = 0;
+    sh_write0(emu.line);
     line_len = 0;
 }
 
 int putchar(int c) {
-    line[line_len++] = (char)c;
-    if (c == '\n' || line_len == sizeof line - 1) mps2_console_flush();
+    emu.line[line_len++] = (char)c;
+    if (c == '\n' || line_len == sizeof emu.line - 1) mps2_console_flush();
     return (unsigned char)c;
 }
 
@@ -474,6 +480,14 @@ void mps2_report(const char *key, uint64_t value) {
     putchar(' ');
     mps2_put_u64(value);
     putchar('\n');
+}
+
+int mps2_write_file(const char *path, const uint8_t *data, uint32_t len) {
+    int fd = sh_open(path, SH_MODE_WB);
+    if (fd < 0) return -1;
+    int status = sh_write(fd, data, len);
+    sh_close(fd);
+    return status == 0 ? 0 : -1;
 }
 
 void mps2_reset(void) {

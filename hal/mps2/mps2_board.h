@@ -88,7 +88,7 @@ uint32_t mps2_stack_size(void);
 // ---- flash, radio and boot statistics ----
 /// Program/erase operations since the cold start (the count cut-after= compares with).
 uint64_t mps2_flash_op_count(void);
-/// Erases of a sector since the cold start.
+/// Erases of a sector since this boot.
 uint32_t mps2_flash_erase_count(uint32_t sector);
 /// Boots since the cold start: 1 on a cold start, +1 after each reset in the same QEMU.
 uint32_t mps2_boot_count(void);
@@ -104,6 +104,8 @@ void mps2_put_u64(uint64_t value);
 void mps2_print_line(const char *text);
 /// Writes `key value\n` (a machine-readable report line).
 void mps2_report(const char *key, uint64_t value);
+/// Writes len bytes to a host file (created or truncated); 0 on success.
+int mps2_write_file(const char *path, const uint8_t *data, uint32_t len);
 /// A system reset through the NVIC's AIRCR (RAM is kept; the image boots again).
 __attribute__((noreturn)) void mps2_reset(void);
 /// Ends QEMU with this status (after flushing the console).

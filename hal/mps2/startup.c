@@ -3,7 +3,7 @@
 // interrupt, the stack high-water mark, _sbrk (a heap in PSRAM for test programs; the
 // firmware never calls malloc) and _exit (the exit status through semihosting).
 #include <stdint.h>
-#include <stdlib.h>
+#include <stddef.h>
 
 #include "mps2_board.h"
 #include "mps2_internal.h"
@@ -17,6 +17,9 @@ int main(int argc, char **argv);
 // Present when the image links newlib's semihosting library (rdimon.specs).
 extern void initialise_monitor_handles(void) __attribute__((weak));
 extern void __libc_init_array(void) __attribute__((weak));
+// newlib's exit (atexit handlers, stdio flush) when the program links it anyway, e.g. a
+// test that calls exit itself; images that never do keep newlib's stdio out of flash.
+extern void exit(int status) __attribute__((weak, noreturn));
 
 void Reset_Handler(void);
 static void fault_handler(void);
@@ -63,12 +66,34 @@ __attribute__((noreturn, used)) void mps2_c_start(void) {
     mps2_timer_start();
     mps2_board_init();
     if (__libc_init_array) __libc_init_array();
-    exit(main(mps2_argc(), mps2_argv()));
+    int status = main(mps2_argc(), mps2_argv());
+    if (exit) exit(status);
+    mps2_exit(status);
 }
 
-static void fault_handler(void) {
-    mps2_puts("mps2: fault (HardFault/MemManage/BusFault/UsageFault)\n");
+// Prints what the fault left on the stack and in the fault status registers, then exits.
+__attribute__((used)) static void fault_report(const uint32_t *frame) {
+    mps2_puts("mps2: fault: pc ");
+    mps2_put_u64(frame[6]);
+    mps2_puts(" lr ");
+    mps2_put_u64(frame[5]);
+    mps2_puts(" cfsr ");
+    mps2_put_u64(*(volatile uint32_t *)0xE000ED28u);
+    mps2_puts(" hfsr ");
+    mps2_put_u64(*(volatile uint32_t *)0xE000ED2Cu);
+    mps2_puts(" bfar ");
+    mps2_put_u64(*(volatile uint32_t *)0xE000ED38u);
+    mps2_puts(" (decimal; arm-none-eabi-addr2line -e IMAGE 0x<pc>)\n");
     mps2_exit(134);
+}
+
+__attribute__((naked)) static void fault_handler(void) {
+    __asm__ volatile(
+        "tst lr, #4\n"
+        "ite eq\n"
+        "mrseq r0, msp\n"
+        "mrsne r0, psp\n"
+        "b fault_report\n");
 }
 
 static void default_handler(void) {
@@ -108,3 +133,14 @@ void _exit(int status) { mps2_exit(status); }
 // images link with -nostartfiles): nothing to do here.
 __attribute__((weak)) void _init(void) {}
 __attribute__((weak)) void _fini(void) {}
+
+// The Embedded Swift stdlib refers to arc4random_buf (Hasher's seed, random numbers) even
+// when nothing reachable calls it; newlib's would pull in its stdio and malloc, and would
+// need getentropy. The firmware's randomness comes from the board RNG (rng_fill) only:
+// reaching this is a bug, and scripts/build-m4.sh fails the build where it can see it.
+void arc4random_buf(void *out, size_t len) {
+    (void)out;
+    (void)len;
+    mps2_puts("mps2: arc4random_buf called; the firmware must use the board RNG\n");
+    mps2_exit(134);
+}
