@@ -113,7 +113,7 @@ warnings=$(grep -c ': warning: ' "$out/swiftc.log" || true)
 # Followed from the object's C entry points (main, @_cdecl functions) through its function
 # sections, as --gc-sections keeps them: the Embedded runtime's own swift_slowAlloc & co.
 # sit in every object and count only when reachable (scripts/m4/reloc_check.py).
-forbidden_re='^(malloc|calloc|realloc|free|posix_memalign|memalign|aligned_alloc|swift_allocObject|swift_slowAlloc|arc4random_buf|__gmpz_[A-Za-z0-9_]*)$'
+forbidden_re='^(malloc|calloc|realloc|free|posix_memalign|memalign|aligned_alloc|arc4random_buf|__gmpz_[A-Za-z0-9_]*|.*swift_allocObject.*|.*swift_slowAlloc.*)$'
 reloc_status=0
 reloc_report="$(python3 "$root/scripts/m4/reloc_check.py" "$object" --forbid "$forbidden_re")" || reloc_status=$?
 if ((reloc_status != 0)); then
