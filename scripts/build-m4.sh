@@ -51,10 +51,7 @@ while (($#)); do
     -Onone) opt=Onone ;;
     -Osize) opt=Osize ;;
     --json) json=1 ;;
-    -h | --help)
-        sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
-        exit 0
-        ;;
+    -h | --help) m4_usage "${BASH_SOURCE[0]}"; exit 0 ;;
     -*) echo "build-m4: unknown option '$1' (try --help)" >&2; exit 2 ;;
     *) sources+=("$1") ;;
     esac

@@ -19,6 +19,9 @@
 # 2 = usage. Instruction counts are not M4 cycles (docs/m4.md).
 set -euo pipefail
 
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib/m4.sh
+source "$root/scripts/lib/m4.sh"
 shift_n=0
 icount=1
 timeout_s=600
@@ -31,10 +34,7 @@ while (($#)); do
     --timeout) timeout_s="$2"; shift ;;
     --reboot-after-cut) reboot=1 ;;
     --qemu) qemu_extra+=("$2"); shift ;;
-    -h | --help)
-        sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
-        exit 0
-        ;;
+    -h | --help) m4_usage "${BASH_SOURCE[0]}"; exit 0 ;;
     -*) echo "qemu-run: unknown option '$1' (try --help)" >&2; exit 2 ;;
     *) break ;;
     esac

@@ -76,6 +76,7 @@ static struct {
     uint64_t cut_at;  // cut at this value of warm.flash_ops (0: none)
     cut_mode cut_mode;
     int cut_resets;   // cut-action=reset (else exit)
+    int after_cut;    // this boot follows a cut of cut-action=reset
     // RNG
     int rng_seeded;
     uint64_t rng[4];
@@ -394,9 +395,9 @@ void mps2_board_init(void) {
         memset(&warm, 0, sizeof warm);
         warm.magic = WARM_MAGIC;
         warm.last_clock = mps2_option_u64("rtc", 0);
-    } else {
-        warm.after_cut = warm.after_cut && warm.cut_fired;
     }
+    board.after_cut = (int)warm.after_cut;  // this boot only
+    warm.after_cut = 0;
     warm.boots++;
     warm_seal();
     board.clock_base = warm.last_clock;
@@ -437,7 +438,7 @@ uint32_t mps2_flash_erase_count(uint32_t sector) { return sector < MAX_SECTORS ?
 
 uint32_t mps2_boot_count(void) { return warm.boots; }
 
-int mps2_after_cut(void) { return (int)warm.after_cut; }
+int mps2_after_cut(void) { return board.after_cut; }
 
 // ---------------------------------------------------------------- console, reset, exit
 

@@ -45,3 +45,8 @@ m4_tools_present() {
     command -v arm-none-eabi-gcc >/dev/null 2>&1 && command -v qemu-system-arm >/dev/null 2>&1 &&
         [[ -f /usr/lib/arm-none-eabi/newlib/thumb/v7e-m/nofp/librdimon.a ]]
 }
+
+# Prints a script's header comment (from line 2 to `set -euo`) as its --help.
+m4_usage() {
+    sed -n '2,/^set -euo/p' "$1" | sed -e '$d' -e 's/^# \{0,1\}//'
+}
