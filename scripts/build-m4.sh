@@ -81,7 +81,12 @@ printf 'module MPS2Board {\n    header "%s"\n    export *\n}\n' "$m4_board_src/m
     >"$out/modules/MPS2Board/module.modulemap"
 printf 'module MeterHAL {\n    header "%s"\n    export *\n}\n' "$root/hal/include/meter_hal.h" \
     >"$out/modules/MeterHAL/module.modulemap"
-includes=(-I "$out/modules/MPS2Board" -I "$out/modules/MeterHAL" -Xcc -I"$root/hal/include")
+# newlib's headers for the C modules (CGMP's shim includes <string.h>; Swift's clang has
+# only its freestanding ones for armv7em-none-none-eabi).
+newlib_include=/usr/lib/arm-none-eabi/include
+[[ -f "$newlib_include/string.h" ]] || fail "newlib's headers are not in $newlib_include (libnewlib-arm-none-eabi)"
+includes=(-I "$out/modules/MPS2Board" -I "$out/modules/MeterHAL" -Xcc -I"$root/hal/include"
+    -Xcc -isystem -Xcc "$newlib_include")
 libs=()
 if ((gmp)); then
     prefix="$("$root/scripts/build-gmp-m4.sh" --print-prefix)"
