@@ -1,5 +1,5 @@
 // The Keccak bench for the Cortex-M4 under QEMU (scripts/m4-keccak-bench.sh builds it with
-// firmware/MeterCrypto/Keccak.swift and KMAC.swift as one module and runs it).
+// firmware/MeterCrypto/Core/Keccak.swift and KMAC.swift as one module and runs it).
 //
 // Reports, in instructions counted by QEMU's -icount through the board's timer:
 //   keccak-f1600-instructions   one Keccak-f[1600] (the mean of 64 back-to-back calls)
