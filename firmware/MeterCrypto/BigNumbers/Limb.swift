@@ -156,27 +156,17 @@ public enum Limb {
     /// mpn_sec_invert scratch for a 3072-bit modulus: itch(48) = 192.
     typealias InvertScratch3072 = InlineArray<256, UInt>
 #elseif _pointerBitWidth(_32)
-    /// 64 bits: a reading, a 64-bit exponent.
+    // The same buffers (documented above) with 32-bit limbs.
     public typealias LimbArray64 = InlineArray<2, UInt>
-    /// 256 bits: an element of the DMCFE group's Z_q.
     public typealias LimbArray256 = InlineArray<8, UInt>
-    /// 256 bits and a carry limb.
     public typealias LimbArray256Carry = InlineArray<9, UInt>
-    /// 280 bits: an FFDH private exponent.
     public typealias LimbArray280 = InlineArray<9, UInt>
-    /// 384 bits: a DMCFE mask before its reduction mod q.
     public typealias LimbArray384 = InlineArray<12, UInt>
-    /// 2816 bits: the DMCFE group's cofactor (p − 1)/q.
     public typealias LimbArray2816 = InlineArray<88, UInt>
-    /// 3072 bits: an ffdhe3072 or DMCFE group element, a Paillier N.
     public typealias LimbArray3072 = InlineArray<96, UInt>
-    /// 3072 + 64 bits: 1 + m·N for a 64-bit reading m.
     public typealias LimbArray3136 = InlineArray<98, UInt>
-    /// 3200 bits (400 bytes): a DMCFE hash-to-group candidate before its reduction mod p.
     public typealias LimbArray3200 = InlineArray<100, UInt>
-    /// 6144 bits: N^2 for a 3072-bit N, a Paillier ciphertext.
     public typealias LimbArray6144 = InlineArray<192, UInt>
-    /// 9280 bits (6144 + 3136): R · (1 + m·N), the widest product the firmware reduces.
     typealias LimbArray9280 = InlineArray<290, UInt>
 
     /// mpn_sec_powm scratch for a 3072-bit modulus and exponents of up to 2816 bits:
