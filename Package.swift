@@ -30,10 +30,18 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2")
     ],
     targets: [
-        // C: the meter's hardware contract and the simulated board.
-        .target(name: "MeterHAL", path: "hal", sources: ["sim"], publicHeadersPath: "include"),
+        // C: the meter's hardware contract (meter_hal.h only: all the firmware sees of a board)
+        // and the simulated board that implements it (meter_sim.h, hal/sim/*.c), which only
+        // MeterSimulator's SimulatedBoard imports.
+        .systemLibrary(name: "MeterHAL", path: "hal/include"),
+        .target(name: "CSimulatedBoard", dependencies: ["MeterHAL"], path: "hal/sim", publicHeadersPath: "include"),
+        // GMP, one module per layer: the firmware's mpn shim (caller-owned limbs, no allocation)
+        // and the allocating mpz shim that only the host's BigNum imports.
         .systemLibrary(
             name: "CGMP", path: "Sources/CGMP", pkgConfig: "gmp",
+            providers: [.apt(["libgmp-dev"])]),
+        .systemLibrary(
+            name: "CGMPZ", path: "Sources/CGMPZ", pkgConfig: "gmp",
             providers: [.apt(["libgmp-dev"])]),
 
         // Firmware, host build.
@@ -51,7 +59,7 @@ let package = Package(
             path: "Sources/FirmwareEmbedded", swiftSettings: embedded),
 
         // Host side.
-        .target(name: "BigNum", dependencies: ["CGMP"]),
+        .target(name: "BigNum", dependencies: ["CGMPZ"]),
         .target(name: "Aggregation", dependencies: ["MeterCrypto", "BigNum"]),
         // The provisioning authority: factory keys, enrolment checks, SLH-DSA signed statements.
         .target(
@@ -59,7 +67,9 @@ let package = Package(
             swiftSettings: optimizedInDebug),
         .target(
             name: "MeterSimulator",
-            dependencies: ["MeterFirmware", "MeterHAL", "Aggregation", "MeterCrypto", "BigNum", "Provisioning"]),
+            dependencies: [
+                "MeterFirmware", "CSimulatedBoard", "Aggregation", "MeterCrypto", "BigNum", "Provisioning",
+            ]),
         // The cost report (`metering cost`). CAllocationCounter replaces malloc for the whole
         // process, so only executables depend on it (through HeapCounter), never a library.
         .target(name: "CostProbes", path: "Sources/CostProbes"),
@@ -67,7 +77,7 @@ let package = Package(
         .target(
             name: "CostReport",
             dependencies: [
-                "MeterSimulator", "MeterFirmware", "MeterCrypto", "MeterHAL", "Aggregation", "BigNum", "CostProbes",
+                "MeterSimulator", "MeterFirmware", "MeterCrypto", "Aggregation", "BigNum", "CostProbes",
                 "Provisioning",
             ]),
         .target(name: "HeapCounter", dependencies: ["CostReport", "CAllocationCounter"]),
@@ -86,7 +96,7 @@ let package = Package(
         .testTarget(
             name: "MeterFirmwareTests",
             dependencies: [
-                "MeterFirmware", "MeterSimulator", "MeterHAL", "Aggregation", "BigNum", "Provisioning", "TestSupport",
+                "MeterFirmware", "MeterSimulator", "Aggregation", "BigNum", "Provisioning", "TestSupport",
             ]),
         .testTarget(
             name: "AggregationTests",

@@ -119,8 +119,9 @@ public struct LWRCostScheme: CostScheme {
                     consume(acc)
                 })
         case .expanded:
-            let scratch = try ScratchBoard()
-            let board = scratch.board
+            // A bare board (no meter): the key read from its flash through the HAL.
+            let scratch = try SimulatedBoard(SimulatedBoard.Configuration(sectorCount: 16, rngSeed: 1))
+            let board = scratch.hal
             // The key as the firmware stores it: little-endian words from address 0.
             var bytes = [UInt8](repeating: 0, count: lambda * 8)
             for (j, w) in keyWords.enumerated() {

@@ -1,7 +1,6 @@
 import Foundation
 import MeterCrypto
 import MeterFirmware
-import MeterHAL
 
 /// Random bit flips at rest in the firmware's flash area, each run followed by a boot.
 ///
@@ -77,7 +76,7 @@ struct BitFlipCampaign {
         let (reference, _) = try bench.referenceLife(readings: 40)
         let truth = try StoreTruth.intent(of: reference)
         guard let record = truth.record else { throw FaultCampaignError.referenceRun("no state") }
-        let flash = reference.flashSnapshot()
+        let flash = reference.board.flashSnapshot()
         let entryBytes = Outbox.entryBytes(forFrame: Frame.size(payloadLength: 8))
         let map = Self.regions(flash, layout: bench.layout, keyMode: options.keyMode, outboxEntryBytes: entryBytes)
         let runs = options.flips
@@ -147,14 +146,14 @@ struct BitFlipCampaign {
         _ run: Int, meter: SimulatedMeter, bench: FaultBench, flash: [UInt8], map: [UInt8], truth: StoreTruth,
         record: MeterRecord
     ) throws -> (RunResult, Region, Bool) {
-        meter.restoreFlash(flash)
+        meter.board.restoreFlash(flash)
         var rng = SplitMix64(seed: options.seed &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(run))
         var region = Region.erased
         var where_: [String] = []
         for _ in 0..<options.flipsPerRun {
             let address = Int(rng.next() % UInt64(flash.count))
             let bit = UInt32(rng.next() % 8)
-            meter.flipBit(address: UInt32(address), bit: bit)
+            meter.board.flipBit(address: UInt32(address), bit: bit)
             let r = Region(rawValue: Int(map[address]))!
             if r.rawValue > region.rawValue { region = r }
             where_.append("0x\(String(address, radix: 16)) bit \(bit) (\(r))")

@@ -1,7 +1,6 @@
 import Foundation
 import MeterCrypto
 import MeterFirmware
-import MeterHAL
 
 /// What the copy-forward part of the power-cut campaign measured.
 public struct CopyForwardReport: Codable, Sendable {
@@ -57,7 +56,7 @@ struct CopyForwardHunt {
         let bench = try FaultBench(seed: options.seed &* 7_777_777 &+ UInt64(run), keyMode: options.keyMode)
         var rng = SplitMix64(seed: options.seed ^ (UInt64(run) &* 0x9E37_79B9_7F4A_7C15) ^ 0xC0F1)
         let meter = try bench.makeMeter(1, provision: true)
-        meter.seedFaults(rng.next())
+        meter.board.seedFaults(rng.next())
         let peer = try bench.makeMeter(2, provision: true)
         try bench.runSetup(dut: meter, peer: peer)
         report.meters += 1
@@ -100,7 +99,7 @@ struct CopyForwardHunt {
                     report.lost_acks += 1
                     continue
                 }
-                if meter.powered, !meter.powerFailing {
+                if meter.board.powered, !meter.board.powerFailing {
                     _ = try? meter.handle(bench.ack(label: header.label, for: meter))
                 }
             }
@@ -118,25 +117,25 @@ struct CopyForwardHunt {
             let warned = cut && rng.next() & 1 == 0
             if cut {
                 nextCut = 1 + rng.next() % 4
-                let modes = [SIM_CUT_RANDOM, SIM_CUT_BEFORE, SIM_CUT_AFTER]
+                let modes: [PowerCutMode] = [.partial, .before, .after]
                 let mode = modes[Int(rng.next() % 3)]
                 let at = rng.next() % 10
                 if warned {
-                    meter.armPowerFail(afterOperations: at, mode: mode)
+                    meter.board.armPowerFail(afterOperations: at, mode: mode)
                 } else {
-                    meter.armPowerCut(afterOperations: at, mode: mode)
+                    meter.board.armPowerCut(afterOperations: at, mode: mode)
                 }
             }
             meter.advance(ticks: interval)
             _ = meter.firmware.poll()
-            if cut && warned && meter.powerFailing { _ = meter.firmware.poll() }
+            if cut && warned && meter.board.powerFailing { _ = meter.firmware.poll() }
             collect(now: label)
-            if cut && (!meter.powered || meter.powerFailing) {
+            if cut && (!meter.board.powered || meter.board.powerFailing) {
                 report.power_cuts += 1
                 if warned { report.warned_cuts += 1 }
                 if uncommittedCopy(meter, bench: bench) { report.cuts_during_copy_forward += 1 }
                 // A warning raised while acks were handled: the main loop sees it at its next poll.
-                if meter.powerFailing { _ = meter.firmware.poll() }
+                if meter.board.powerFailing { _ = meter.firmware.poll() }
                 let carriedBefore = meter.firmware.carriedEnergy
                 try meter.reboot()
                 // What the meter held unreported before the cut, and holds after the boot.
@@ -146,7 +145,7 @@ struct CopyForwardHunt {
                 _ = meter.firmware.poll()
                 collect(now: label)
             } else if cut {
-                meter.disarmPowerCut()
+                meter.board.disarmPowerCut()
                 try meter.reboot()  // clears a warning that was armed but never raised
                 _ = meter.firmware.poll()
                 collect(now: label)
@@ -178,7 +177,7 @@ struct CopyForwardHunt {
     /// copy-forward).
     func uncommittedCopy(_ meter: SimulatedMeter, bench: FaultBench) -> Bool {
         let layout = bench.layout
-        return meter.withFlash { flash in
+        return meter.board.withFlash { flash in
             for s in 0..<Int(layout.outboxSectors) {
                 let base = (Int(layout.outboxSector) + s) * 4096
                 for slot in 0..<31 {

@@ -3,7 +3,6 @@ import BigNum
 import Foundation
 import MeterCrypto
 import MeterFirmware
-import MeterHAL
 import Provisioning
 
 /// A small group (the meter under test, id 1, and one peer) on simulated boards with a

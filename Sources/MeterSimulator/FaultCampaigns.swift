@@ -2,7 +2,6 @@ import Aggregation
 import Foundation
 import MeterCrypto
 import MeterFirmware
-import MeterHAL
 
 /// The fault-injection campaigns of `metering faults`.
 public enum FaultCampaignKind: String, CaseIterable, Sendable, Codable {

@@ -1,7 +1,6 @@
 import Foundation
 import MeterCrypto
 import MeterFirmware
-import MeterHAL
 
 extension FaultCampaigns {
     /// Flash wear for the cost report: erase cycles per sector per year of the outbox and
@@ -36,8 +35,8 @@ struct WearCampaign {
         let meter = try bench.makeMeter(1, provision: true)
         let peer = try bench.makeMeter(2, provision: true)
         try bench.runSetup(dut: meter, peer: peer)
-        let start = (0..<bench.endSector).map { meter.eraseCount(sector: $0) }
-        let programsBefore = meter.flashPrograms
+        let start = (0..<bench.endSector).map { meter.board.eraseCount(sector: $0) }
+        let programsBefore = meter.board.flashPrograms
         var label = meter.firmware.nextLabel
         for i in 0..<readings {
             try meter.firmware.encryptAndSend(label: label, reading: label % FaultBench.maxReading)
@@ -47,13 +46,13 @@ struct WearCampaign {
             if i % 2000 == 0 { progress(i) }
         }
         func rate(_ sectors: Range<UInt32>) -> Double {
-            sectors.map { Double(meter.eraseCount(sector: $0) - start[Int($0)]) }.max()!
+            sectors.map { Double(meter.board.eraseCount(sector: $0) - start[Int($0)]) }.max()!
                 / (Double(readings) / Double(365 * Self.perDay))
         }
         wear.outbox_erases_per_sector_per_year = rate(bench.outboxSectors)
         wear.key_store_erases_per_sector_per_year = rate(layout.keyStoreSector..<(layout.keyStoreSector + 2))
         wear.program_operations_per_year =
-            Double(meter.flashPrograms - programsBefore) / (Double(readings) / Double(365 * Self.perDay))
+            Double(meter.board.flashPrograms - programsBefore) / (Double(readings) / Double(365 * Self.perDay))
         let worst = max(wear.outbox_erases_per_sector_per_year, wear.key_store_erases_per_sector_per_year)
         wear.projected_lifetime_years = worst > 0 ? Double(wear.rated_cycles) / worst : .infinity
         return worst
@@ -77,7 +76,7 @@ struct WearCampaign {
         // 2. Wear-out on a flash rated for wearOutCycles.
         var label: UInt64
         let worn = try bench.makeMeter(1, provision: false)
-        worn.setEndurance(options.wearOutCycles, spreadPercent: 10)
+        worn.board.setEndurance(options.wearOutCycles, spreadPercent: 10)
         try worn.provisionFirmware()
         let peer2 = try bench.makeMeter(2, provision: true)
         try bench.runSetup(dut: worn, peer: peer2)
@@ -106,7 +105,7 @@ struct WearCampaign {
                 _ = try? worn.handle(bench.ack(label: label, for: worn))
                 label += 1
             }
-            if wear.first_worn_erase_day == nil && worn.wornErases > 0 { wear.first_worn_erase_day = day }
+            if wear.first_worn_erase_day == nil && worn.board.wornErases > 0 { wear.first_worn_erase_day = day }
             if wear.first_retired_sector_day == nil && worn.firmware.retiredOutboxSectors > 0 {
                 wear.first_retired_sector_day = day
             }
@@ -197,7 +196,7 @@ struct RandomCampaign {
         let bench = try FaultBench(seed: options.seed &* 1_000_003 &+ UInt64(run), keyMode: options.keyMode)
         var rng = SplitMix64(seed: options.seed ^ (UInt64(run) &* 0xA24B_AED4_963E_E407))
         let meter = try bench.makeMeter(1, provision: true)
-        meter.seedFaults(rng.next())
+        meter.board.seedFaults(rng.next())
         let peer = try bench.makeMeter(2, provision: true)
         try bench.runSetup(dut: meter, peer: peer)
         guard var record = meter.firmware.storedRecord else { throw FaultCampaignError.referenceRun("no state") }
@@ -213,7 +212,7 @@ struct RandomCampaign {
         var old = 0
         var new = 0
         var notes: [String] = []
-        let area = UInt64(meter.sectorSize) * UInt64(bench.layout.endSector)
+        let area = UInt64(meter.board.sectorSize) * UInt64(bench.layout.endSector)
 
         func fail(_ what: String) {
             silent += 1
@@ -251,7 +250,7 @@ struct RandomCampaign {
         for _ in 0..<(options.randomDays * 96) {
             if rng.next() % 200 == 0 {
                 flips += 1
-                meter.flipBit(address: UInt32(rng.next() % area), bit: UInt32(rng.next() % 8))
+                meter.board.flipBit(address: UInt32(rng.next() % area), bit: UInt32(rng.next() % 8))
                 try rebootAndCheck(before: truth, after: nil)
             }
             guard meter.firmware.phase == .ready else { break }
@@ -263,12 +262,12 @@ struct RandomCampaign {
             allowed[label, default: []].insert(reading)
             let cut = rng.next() % 50 == 0
             if cut {
-                let modes = [SIM_CUT_RANDOM, SIM_CUT_BEFORE, SIM_CUT_AFTER]
-                meter.armPowerCut(afterOperations: rng.next() % 3, mode: modes[Int(rng.next() % 3)])
+                let modes: [PowerCutMode] = [.partial, .before, .after]
+                meter.board.armPowerCut(afterOperations: rng.next() % 3, mode: modes[Int(rng.next() % 3)])
             }
             try? meter.firmware.encryptAndSend(label: label, reading: reading)
             log.collect(meter)
-            if cut && !meter.powered {
+            if cut && !meter.board.powered {
                 cuts += 1
                 try rebootAndCheck(before: truth, after: after)
                 if meter.firmware.nextLabel == label, meter.firmware.phase == .ready {
@@ -279,7 +278,7 @@ struct RandomCampaign {
                     log.collect(meter)
                 }
             } else {
-                if cut { meter.disarmPowerCut() }
+                if cut { meter.board.disarmPowerCut() }
             }
             // The aggregator acks what it received; one ack in ten is lost on the way.
             for l in meter.pendingLabelsList() where log.readings[l] != nil {

@@ -186,7 +186,7 @@ struct FirmwareTests {
         let bench = try TestBench(meters: 2)
         _ = try bench.completeSetup()
         let meter = bench.meters[0]
-        meter.withFlash { flash in
+        meter.board.withFlash { flash in
             for i in 0..<(2 * 4096) { flash[i] = 0xFF }
         }
         try meter.reboot()
@@ -204,7 +204,7 @@ struct FirmwareTests {
         _ = try bench.completeSetup()
         let meter = bench.meters[0]
         // Flip two bits (one is corrected, two are not) inside the body of every committed slot.
-        meter.withFlash { flash in
+        meter.board.withFlash { flash in
             for sector in 0..<2 {
                 for index in 0..<(4096 - 16) / KeyStore.slotBytes {
                     let slot = sector * 4096 + index * KeyStore.slotBytes

@@ -170,13 +170,13 @@ struct PaillierFirmwareTests {
         #expect(stored.bits == 2048 && stored.groupCount == 1 && stored.groups[0] == 1)
         // Provisioning wrote slot 0 of the key store, the key delivery slot 1: N lies in its body.
         let slot = KeyStore.slotBytes
-        meter.withFlash { flash in flash[slot + 400] ^= 0x10 }
+        meter.board.withFlash { flash in flash[slot + 400] ^= 0x10 }
         try meter.reboot()
         #expect(meter.firmware.paillierReady == true)
         #expect(meter.firmware.repairs == 1)
         // The repaired slot was rewritten: damage two bits of N in the newest slot.
         let newest = 2 * slot
-        meter.withFlash { flash in
+        meter.board.withFlash { flash in
             flash[newest + 300] ^= 0x10
             flash[newest + 301] ^= 0x01
         }
