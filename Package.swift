@@ -91,7 +91,7 @@ let package = Package(
         // Tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
-            name: "MeterCryptoTests", dependencies: ["MeterCrypto", "TestSupport"],
+            name: "MeterCryptoTests", dependencies: ["MeterCrypto", "MeterSimulator", "TestSupport"],
             resources: [.copy("Vectors")]),
         .testTarget(
             name: "MeterFirmwareTests",
@@ -102,7 +102,7 @@ let package = Package(
             name: "AggregationTests",
             dependencies: ["Aggregation", "MeterSimulator", "MeterCrypto", "BigNum", "Provisioning", "TestSupport"]),
         .testTarget(name: "CostReportTests", dependencies: ["CostReport", "HeapCounter", "MeterCrypto"]),
-        .testTarget(name: "BigNumTests", dependencies: ["BigNum", "TestSupport"]),
+        .testTarget(name: "BigNumTests", dependencies: ["BigNum", "MeterSimulator", "TestSupport"]),
         .testTarget(
             name: "ProvisioningTests",
             dependencies: [

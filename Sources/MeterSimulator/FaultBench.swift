@@ -95,7 +95,7 @@ final class FaultBench {
         defer { cacheLock.unlock() }
         if let keys = keyCache["\(bits)/\(seed)"] { return keys }
         let keys = try (0..<2).map { i in
-            var generator = ReproducibleGenerator(seed: seed &* 7919 &+ UInt64(bits) &+ UInt64(i))
+            var generator = SeededGenerator(seed: seed &* 7919 &+ UInt64(bits) &+ UInt64(i))
             return try PaillierPrivateKey.generate(bits: bits, using: &generator)
         }
         keyCache["\(bits)/\(seed)"] = keys

@@ -176,9 +176,9 @@ struct PowerCutCampaign {
             }
         }
         var report = FaultCampaignReport(.powerCut, seed: options.seed)
-        report.cut_points = byPhase.values.reduce(0, +)
-        report.cut_points_by_phase = byPhase
-        report.cut_modes = Self.modes.map(\.description)
+        report.cutPoints = byPhase.values.reduce(0, +)
+        report.cutPointsByPhase = byPhase
+        report.cutModes = Self.modes.map(\.description)
         if let r = options.replay {
             guard r >= 0 && r < points.count else { throw FaultCampaignError.noSuchRun(r, runs: points.count) }
             let result = try cut(points[r], run: r, sessions: sessions, setups: setups)
@@ -193,9 +193,9 @@ struct PowerCutCampaign {
         }
         if options.copyForwardMeters > 0 && options.scheme == .lwrPSA {
             let hunt = try CopyForwardHunt(options: options).run()
-            report.copy_forward = hunt
-            report.labels_encrypted_twice += hunt.labels_encrypted_twice
-            report.bricked_meters += hunt.stalled_meters
+            report.copyForward = hunt
+            report.labelsEncryptedTwice += hunt.labelsEncryptedTwice
+            report.brickedMeters += hunt.stalledMeters
         }
         return report
     }

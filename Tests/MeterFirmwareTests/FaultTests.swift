@@ -280,11 +280,11 @@ struct FaultTests {
         options.readings = 36  // into the outbox's second sector
         options.copyForwardMeters = 0  // its own test below
         let report = try FaultCampaigns.run(.powerCut, options: options)
-        #expect(report.cut_points ?? 0 > 100)
-        #expect(report.runs == 3 * (report.cut_points ?? 0))
-        #expect(report.recovered_old + report.recovered_new == report.runs)
-        #expect(report.silent_corruptions == 0 && report.detected_corruptions == 0)
-        #expect(report.lost_readings == 0 && report.labels_encrypted_twice == 0 && report.bricked_meters == 0)
+        #expect(report.cutPoints ?? 0 > 100)
+        #expect(report.runs == 3 * (report.cutPoints ?? 0))
+        #expect(report.recoveredOld + report.recoveredNew == report.runs)
+        #expect(report.silentCorruptions == 0 && report.detectedCorruptions == 0)
+        #expect(report.lostReadings == 0 && report.labelsEncryptedTwice == 0 && report.brickedMeters == 0)
         // A replay is the same run: same fault, same outcome.
         for run in [0, 17, report.runs - 1] {
             options.replay = run
@@ -305,12 +305,12 @@ struct FaultTests {
         options.readings = 3
         options.copyForwardMeters = 2
         options.copyForwardLabels = 500
-        let hunt = try #require(try FaultCampaigns.run(.powerCut, options: options).copy_forward)
-        #expect(hunt.meters == 2 && hunt.power_cuts > 100 && hunt.held_acks > 0)
-        #expect(hunt.cuts_during_copy_forward > 0)
-        #expect(hunt.stalled_meters == 0 && hunt.failed_stores == 0)
-        #expect(hunt.readings_in_status_frames == 0 && hunt.labels_encrypted_twice == 0)
-        #expect(hunt.energy_lost_warned_wh == 0)
+        let hunt = try #require(try FaultCampaigns.run(.powerCut, options: options).copyForward)
+        #expect(hunt.meters == 2 && hunt.powerCuts > 100 && hunt.heldAcks > 0)
+        #expect(hunt.cutsDuringCopyForward > 0)
+        #expect(hunt.stalledMeters == 0 && hunt.failedStores == 0)
+        #expect(hunt.readingsInStatusFrames == 0 && hunt.labelsEncryptedTwice == 0)
+        #expect(hunt.energyLostWarnedWh == 0)
     }
 
     @Test("power-cut campaign in Paillier mode: key delivery, outbox, key rotation recover the old or new state")
@@ -320,12 +320,12 @@ struct FaultTests {
         options.scheme = .paillier
         options.readings = 8  // 2 sectors of the Paillier ring
         let report = try FaultCampaigns.run(.powerCut, options: options)
-        let phases = try #require(report.cut_points_by_phase)
+        let phases = try #require(report.cutPointsByPhase)
         #expect(phases["key delivery"] ?? 0 >= 2 && phases["key rotation"] ?? 0 >= 2)
-        #expect(report.runs == 3 * (report.cut_points ?? 0))
-        #expect(report.recovered_old + report.recovered_new == report.runs)
-        #expect(report.silent_corruptions == 0 && report.detected_corruptions == 0)
-        #expect(report.lost_readings == 0 && report.labels_encrypted_twice == 0 && report.bricked_meters == 0)
+        #expect(report.runs == 3 * (report.cutPoints ?? 0))
+        #expect(report.recoveredOld + report.recoveredNew == report.runs)
+        #expect(report.silentCorruptions == 0 && report.detectedCorruptions == 0)
+        #expect(report.lostReadings == 0 && report.labelsEncryptedTwice == 0 && report.brickedMeters == 0)
         options.replay = report.runs - 1
         let replayed = try #require(try FaultCampaigns.run(.powerCut, options: options).replayed)
         #expect(replayed.outcome == "recovered old state" || replayed.outcome == "recovered new state")
@@ -340,8 +340,8 @@ struct FaultTests {
         let report = try FaultCampaigns.run(.wear, options: options)
         let wear = try #require(report.wear)
         // 35 040 readings a year / (4 entries × 16 sectors) = 547.5, plus the ring's first format.
-        #expect(wear.outbox_erases_per_sector_per_year > 500 && wear.outbox_erases_per_sector_per_year < 650)
-        #expect(report.silent_corruptions == 0 && report.lost_readings == 0 && report.labels_encrypted_twice == 0)
+        #expect(wear.outboxErasesPerSectorPerYear > 500 && wear.outboxErasesPerSectorPerYear < 650)
+        #expect(report.silentCorruptions == 0 && report.lostReadings == 0 && report.labelsEncryptedTwice == 0)
     }
 
     @Test("bit-flip campaign: one flip per boot is never silent; two flips are detected, never silent")
@@ -350,14 +350,14 @@ struct FaultTests {
         options.seed = 11
         options.flips = 1500
         let one = try FaultCampaigns.run(.bitFlip, options: options)
-        #expect(one.runs == 1500 && one.silent_corruptions == 0)
-        #expect(one.recovered_old == 1500)  // every single flip is corrected or harmless
-        #expect((one.flips_on_live_data ?? 0) > 0)
+        #expect(one.runs == 1500 && one.silentCorruptions == 0)
+        #expect(one.recoveredOld == 1500)  // every single flip is corrected or harmless
+        #expect((one.flipsOnLiveData ?? 0) > 0)
         options.flipsPerRun = 2
         options.flips = 800
         let two = try FaultCampaigns.run(.bitFlip, options: options)
-        #expect(two.silent_corruptions == 0)
-        #expect(two.recovered_old + two.detected_corruptions == 800)
+        #expect(two.silentCorruptions == 0)
+        #expect(two.recoveredOld + two.detectedCorruptions == 800)
         // Replays are exact.
         options.replay = 123
         let a = try FaultCampaigns.run(.bitFlip, options: options).replayed
@@ -372,13 +372,13 @@ struct FaultTests {
         options.wearOutCycles = 12
         let report = try FaultCampaigns.run(.wear, options: options)
         let wear = try #require(report.wear)
-        #expect(wear.outbox_erases_per_sector_per_year > 200 && wear.outbox_erases_per_sector_per_year < 400)
-        #expect(wear.projected_lifetime_years > 25)
-        #expect(wear.stopped_storing_day != nil)
-        #expect(report.silent_corruptions == 0 && report.lost_readings == 0 && report.labels_encrypted_twice == 0)
+        #expect(wear.outboxErasesPerSectorPerYear > 200 && wear.outboxErasesPerSectorPerYear < 400)
+        #expect(wear.projectedLifetimeYears > 25)
+        #expect(wear.stoppedStoringDay != nil)
+        #expect(report.silentCorruptions == 0 && report.lostReadings == 0 && report.labelsEncryptedTwice == 0)
         // The cost report's figure comes from the same measurement.
         let quick = try FaultCampaigns.measureFlashWear(years: 0.05)
-        #expect(quick.outbox_erases_per_sector_per_year == wear.outbox_erases_per_sector_per_year)
+        #expect(quick.outboxErasesPerSectorPerYear == wear.outboxErasesPerSectorPerYear)
     }
 
     @Test("random campaign: mixed faults over days, replayable")
@@ -389,10 +389,10 @@ struct FaultTests {
         options.randomDays = 4
         let report = try FaultCampaigns.run(.random, options: options)
         #expect(report.meters == 3)
-        #expect(report.runs == (report.power_cuts ?? 0) + (report.bit_flips ?? 0))
-        #expect(report.recovered_old + report.recovered_new + report.detected_corruptions == report.runs)
-        #expect(report.silent_corruptions == 0 && report.lost_readings == 0 && report.labels_encrypted_twice == 0)
-        #expect(report.bricked_meters == 0)
+        #expect(report.runs == (report.powerCuts ?? 0) + (report.bitFlips ?? 0))
+        #expect(report.recoveredOld + report.recoveredNew + report.detectedCorruptions == report.runs)
+        #expect(report.silentCorruptions == 0 && report.lostReadings == 0 && report.labelsEncryptedTwice == 0)
+        #expect(report.brickedMeters == 0)
         options.replay = 1
         let a = try FaultCampaigns.run(.random, options: options).replayed
         let b = try FaultCampaigns.run(.random, options: options).replayed

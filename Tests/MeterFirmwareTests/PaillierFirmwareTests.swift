@@ -10,7 +10,7 @@ import Testing
 /// Meters in Paillier mode on simulated boards, with the supplier key delivered over the radio.
 struct PaillierBench {
     static let key: PaillierPrivateKey = {
-        var generator = ReproducibleGenerator(seed: 77)
+        var generator = SeededGenerator(seed: 77)
         return try! PaillierPrivateKey.generate(bits: 2048, using: &generator)
     }()
 
@@ -273,7 +273,7 @@ struct PaillierFirmwareTests {
 
 enum PaillierFixturesForFirmware {
     static let otherKey: PaillierPrivateKey = {
-        var generator = ReproducibleGenerator(seed: 78)
+        var generator = SeededGenerator(seed: 78)
         return try! PaillierPrivateKey.generate(bits: 2048, using: &generator)
     }()
 }

@@ -1,5 +1,6 @@
 import CostReport
 import Foundation
+import MeterSimulator
 import MeterCrypto
 import Provisioning
 import TestSupport

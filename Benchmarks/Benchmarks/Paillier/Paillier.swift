@@ -45,7 +45,7 @@ struct KeyFixture: @unchecked Sendable {
     let randomizer: PaillierRandomizer
 
     init(bits: Int) {
-        var generator = ReproducibleGenerator(seed: UInt64(bits))
+        var generator = SeededGenerator(seed: UInt64(bits))
         privateKey = try! PaillierPrivateKey.generate(bits: bits, using: &generator)
         let pk = privateKey.publicKey
         meterKey = try! makeMeterKey(pk.n.bigEndianBytes(length: pk.modulusBytes)!)
@@ -104,7 +104,7 @@ struct AggregationFixture: @unchecked Sendable {
     let sum: UInt64
 
     init(meters: Int, bits: Int = 3072) throws {
-        var generator = ReproducibleGenerator(seed: UInt64(bits))
+        var generator = SeededGenerator(seed: UInt64(bits))
         key = try PaillierPrivateKey.generate(bits: bits, using: &generator)
         let pk = key.publicKey
         let ids = (0..<meters).map { UInt32(100 + $0) }

@@ -62,7 +62,7 @@ public struct DMCFEVectorAttack: Attack {
 struct PaillierAttackBench {
     /// One 2048-bit supplier key for every Paillier attack (generated once, reproducibly).
     static let key: PaillierPrivateKey = {
-        var generator = ReproducibleGenerator(seed: 77)
+        var generator = SeededGenerator(seed: 77)
         return try! PaillierPrivateKey.generate(bits: 2048, using: &generator)
     }()
 
