@@ -75,14 +75,7 @@ struct PaillierBench {
 
     /// One 15-minute interval on every meter; the frames each sent.
     func runInterval() -> [[[UInt8]]] {
-        meters.map { m in
-            for _ in 0..<15 {
-                m.advance(ticks: 60_000)
-                _ = m.firmware.poll()
-            }
-            m.firmware.idle()
-            return m.takeSent()
-        }
+        meters.map { SimulatedGroup.runInterval($0) }
     }
 
     /// Hands every reading frame to its group's aggregator and the aggregator's ack back

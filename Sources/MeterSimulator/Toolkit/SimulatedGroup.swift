@@ -105,13 +105,16 @@ public struct SimulatedGroup {
     /// Every meter through `samples` ADC samples `sampleTicks` apart (one 15-minute
     /// interval at one sample a minute), then idle; what each sent.
     public func runInterval(samples: Int = 15, sampleTicks: UInt64 = 60_000) -> [[[UInt8]]] {
-        meters.map { m in
-            for _ in 0..<samples {
-                m.advance(ticks: sampleTicks)
-                _ = m.firmware.poll()
-            }
-            m.firmware.idle()
-            return m.takeSent()
+        meters.map { Self.runInterval($0, samples: samples, sampleTicks: sampleTicks) }
+    }
+
+    /// One meter through one interval (see `runInterval(samples:sampleTicks:)`); what it sent.
+    public static func runInterval(_ m: SimulatedMeter, samples: Int = 15, sampleTicks: UInt64 = 60_000) -> [[UInt8]] {
+        for _ in 0..<samples {
+            m.advance(ticks: sampleTicks)
+            _ = m.firmware.poll()
         }
+        m.firmware.idle()
+        return m.takeSent()
     }
 }
