@@ -101,6 +101,9 @@ let package = Package(
         .testTarget(
             name: "AggregationTests",
             dependencies: ["Aggregation", "MeterSimulator", "MeterCrypto", "BigNum", "Provisioning", "TestSupport"]),
+        .testTarget(
+            name: "MeterSimulatorTests",
+            dependencies: ["MeterSimulator", "MeterFirmware", "MeterCrypto", "Aggregation", "Provisioning"]),
         .testTarget(name: "CostReportTests", dependencies: ["CostReport", "HeapCounter", "MeterCrypto"]),
         .testTarget(name: "BigNumTests", dependencies: ["BigNum", "MeterSimulator", "TestSupport"]),
         .testTarget(
