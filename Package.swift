@@ -109,7 +109,8 @@ let package = Package(
         .testTarget(
             name: "ProvisioningTests",
             dependencies: [
-                "Provisioning", "Aggregation", "MeterCrypto", "MeterSimulator", "MeterFirmware", "TestSupport", "CostReport",
+                "Provisioning", "Aggregation", "MeterCrypto", "MeterSimulator", "MeterFirmware", "TestSupport",
+                "CostReport",
             ]),
     ]
 )

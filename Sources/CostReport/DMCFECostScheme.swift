@@ -138,22 +138,16 @@ final class TableCache: @unchecked Sendable {
 enum DMCFEReadingProbe {
     static func make() throws -> SimulatedReadingProbe {
         let group = try ProbeGroup.make(scheme: .dmcfe)
-        let (meters, members) = (group.meters, group.members)
+        let members = group.members
         let setup = try group.setUpDMCFE(maxReading: LWRCostScheme.maxReading)
         let weights = Dictionary(uniqueKeysWithValues: members.meters.map { ($0, Int64(1)) })
         let shares = try group.functionalKeyShares(setup, weights: weights)
         let aggregator = try DMCFEAggregator(
             members: members, weights: weights, keyShares: shares,
             table: DMCFECostScheme.tables.table(bound: ProbeGroup.labelSum, maxEntries: 1 << 10), currentLabel: 0)
-        let label = try ProbeGroup.runFirstLabel(meters) { try aggregator.acceptAndAcknowledge($0).ack }
-        let sum = try aggregator.decryptSum(label: label)
-        guard sum == ProbeGroup.labelSum else {
-            throw CostProbeError.wrongSum(label: label, decrypted: sum, expected: ProbeGroup.labelSum)
-        }
-        return SimulatedReadingProbe(
-            meter: meters[0], members: members, frameBytes: Frame.size(payloadLength: DMCFE.ciphertextBytes),
-            firstLabel: label
-        )
+        return try ProbeGroup.readingProbe(
+            group, ciphertextBytes: DMCFE.ciphertextBytes, accept: { try aggregator.acceptAndAcknowledge($0).ack },
+            decrypt: { try aggregator.decryptSum(label: $0) })
     }
 }
 

@@ -217,16 +217,9 @@ enum LWRReadingProbe {
         let group = try ProbeGroup.make(scheme: .lwrPSA)
         let (_, aggregator) = try group.setUpLWR(
             parameters: parameters, maxReading: LWRCostScheme.maxReading, keyMode: keyMode)
-        let (meters, members) = (group.meters, group.members)
-        let label = try ProbeGroup.runFirstLabel(meters) { try aggregator.acceptAndAcknowledge($0).ack }
-        let sum = try aggregator.decryptSum(label: label)
-        guard sum == ProbeGroup.labelSum else {
-            throw CostProbeError.wrongSum(label: label, decrypted: sum, expected: ProbeGroup.labelSum)
-        }
-        return SimulatedReadingProbe(
-            meter: meters[0], members: members, frameBytes: Frame.size(payloadLength: parameters.ciphertextBytes),
-            firstLabel: label
-        )
+        return try ProbeGroup.readingProbe(
+            group, ciphertextBytes: parameters.ciphertextBytes, accept: { try aggregator.acceptAndAcknowledge($0).ack },
+            decrypt: { try aggregator.decryptSum(label: $0) })
     }
 }
 

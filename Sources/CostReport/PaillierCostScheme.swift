@@ -129,15 +129,10 @@ enum PaillierReadingProbe {
         } catch {
             throw CostProbeError.setupFailed("key delivery: \(error)")
         }
-        let label = try ProbeGroup.runFirstLabel(meters) { try aggregator.acceptAndAcknowledge($0).ack }
-        let sum = try supplier.decryptSum(aggregator.aggregate(label: label))
-        guard sum == ProbeGroup.labelSum else {
-            throw CostProbeError.wrongSum(label: label, decrypted: sum, expected: ProbeGroup.labelSum)
-        }
-        return SimulatedReadingProbe(
-            meter: meters[0], members: members, frameBytes: Frame.size(payloadLength: key.publicKey.ciphertextBytes),
-            firstLabel: label
-        )
+        return try ProbeGroup.readingProbe(
+            group, ciphertextBytes: key.publicKey.ciphertextBytes,
+            accept: { try aggregator.acceptAndAcknowledge($0).ack },
+            decrypt: { try supplier.decryptSum(aggregator.aggregate(label: $0)) })
     }
 }
 

@@ -23,11 +23,15 @@ enum ProbeGroup {
             boardSeed: { 0xC057 &+ UInt64($0 + 1) }, profile: { _ in [milliwatts] })
     }
 
-    /// One label through both meters after key setup: each precomputes and closes its
-    /// interval, and every reading frame goes to `accept`, whose ack the meter takes.
-    /// Returns the label; the caller decrypts it, so that the probe measures a meter whose
-    /// readings really decrypt.
-    static func runFirstLabel(_ meters: [SimulatedMeter], accept: ([UInt8]) throws -> [UInt8]) throws -> UInt64 {
+    /// Meter 1 of `group` after key setup, as the report measures it: one label through
+    /// both meters (each precomputes and closes its interval; every reading frame goes to
+    /// `accept`, whose ack the meter takes), then `decrypt(label)` must give the true sum, so
+    /// that the probe measures a meter whose readings really decrypt.
+    static func readingProbe(
+        _ group: SimulatedGroup, ciphertextBytes: Int, accept: ([UInt8]) throws -> [UInt8],
+        decrypt: (UInt64) throws -> UInt64
+    ) throws -> SimulatedReadingProbe {
+        let meters = group.meters
         let label = meters[0].firmware.nextLabel
         for m in meters {
             m.advance(ticks: m.timing.intervalTicks)
@@ -35,7 +39,11 @@ enum ProbeGroup {
             _ = m.firmware.poll()
             for frame in m.takeSent() where frame[1] == FrameType.reading.rawValue { try m.handle(try accept(frame)) }
         }
-        return label
+        let sum = try decrypt(label)
+        guard sum == labelSum else { throw CostProbeError.wrongSum(label: label, decrypted: sum, expected: labelSum) }
+        return SimulatedReadingProbe(
+            meter: meters[0], members: group.members, frameBytes: Frame.size(payloadLength: ciphertextBytes),
+            firstLabel: label)
     }
 }
 

@@ -101,7 +101,8 @@ struct BitFlipCampaign {
             },
             progress: { done, total in if done % 1000 == 0 || done == total { progress(done, total) } }
         ) { (worker: inout (bench: FaultBench, meter: SimulatedMeter), run: Int) throws in
-            try flipRun(run, meter: worker.meter, bench: worker.bench, flash: flash, map: map, truth: truth, record: record)
+            try flipRun(
+                run, meter: worker.meter, bench: worker.bench, flash: flash, map: map, truth: truth, record: record)
         }
         for (result, region, fixed) in outcomes { add(result, region: region, corrected: fixed, to: &report) }
         return report

@@ -15,8 +15,10 @@ struct GroupHarnessTests {
         let (_, aggregator) = try group.setUpLWR(maxReading: 1000)
         #expect(group.meters.allSatisfy { $0.firmware.phase == .ready })
         let sent = group.runInterval()
-        let label = try #require(sent.first?.compactMap { try? Frame.parseHeader($0.span) }.first { $0.type == .reading })
-            .label
+        let label = try #require(
+            sent.first?.compactMap { try? Frame.parseHeader($0.span) }.first { $0.type == .reading }
+        )
+        .label
         for frames in sent {
             for frame in frames where frame[1] == FrameType.reading.rawValue { _ = try aggregator.accept(frame) }
         }

@@ -62,10 +62,13 @@ struct ParallelRunnerTests {
     @Test("progress: one call per index, one at a time, done counting up to the total")
     func progress() {
         let calls = Mutex([Int]())
-        ParallelRunner(threads: 4).forEach(25, progress: { done, total in
-            #expect(total == 25)
-            calls.withLock { $0.append(done) }
-        }) { _ in }
+        ParallelRunner(threads: 4).forEach(
+            25,
+            progress: { done, total in
+                #expect(total == 25)
+                calls.withLock { $0.append(done) }
+            }
+        ) { _ in }
         #expect(calls.withLock { $0 } == Array(1...25))
     }
 }

@@ -9,7 +9,8 @@ struct SeededGeneratorTests {
     @Test("SplitMix64's reference outputs")
     func referenceOutputs() {
         var zero = SeededGenerator(seed: 0)
-        #expect((0..<3).map { _ in zero.next() } == [0xE220_A839_7B1D_CDAF, 0x6E78_9E6A_A1B9_65F4, 0x06C4_5D18_8009_454F])
+        #expect(
+            (0..<3).map { _ in zero.next() } == [0xE220_A839_7B1D_CDAF, 0x6E78_9E6A_A1B9_65F4, 0x06C4_5D18_8009_454F])
         var answer = SeededGenerator(seed: 42)
         #expect(
             (0..<3).map { _ in answer.next() } == [0xBDD7_3226_2FEB_6E95, 0x28EF_E333_B266_F103, 0x4752_6757_130F_9F52])

@@ -1,7 +1,7 @@
 import CostReport
 import Foundation
-import MeterSimulator
 import MeterCrypto
+import MeterSimulator
 import Provisioning
 import TestSupport
 import Testing
