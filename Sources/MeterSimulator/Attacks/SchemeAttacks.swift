@@ -65,7 +65,7 @@ struct PaillierAttackBench {
         meters = try (1...2).map { [authority] i in
             try SimulatedMeter(
                 factory: authority.manufacture(meter: UInt32(i)), seed: UInt64(i), profile: [1_000_000],
-                sampleSeconds: 60)
+                sampleSeconds: 60, scheme: .paillier)
         }
     }
 

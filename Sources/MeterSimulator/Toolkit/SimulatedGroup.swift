@@ -30,7 +30,7 @@ public struct SimulatedGroup {
         let meters = try ids.enumerated().map { index, id in
             try SimulatedMeter(
                 factory: authority.manufacture(meter: id), seed: boardSeed(index), profile: profile(index),
-                sampleSeconds: sampleSeconds, flashSectors: flashSectors)
+                sampleSeconds: sampleSeconds, flashSectors: flashSectors, scheme: scheme)
         }
         try self.init(authority: authority, group: group, scheme: scheme, meters: meters, epoch: epoch)
     }

@@ -27,7 +27,6 @@ import Aggregation
 import BigNum
 import FuzzSupport
 import MeterCrypto
-import MeterHAL
 import Provisioning
 
 @testable import MeterFirmware  // peersProcessed: a DMCFE peer key is stored as it arrives
@@ -122,7 +121,7 @@ func buildHarness() throws -> DownlinkHarness {
 
     // Paillier: the supplier's key (2048 bits) for groups 7 and 9, signed by the authority,
     // delivered to a meter booted from the provisioned snapshot.
-    var generator = ReproducibleGenerator(seed: 1)
+    var generator = SeededGenerator(seed: 1)
     let supplier = try PaillierPrivateKey.generate(bits: 2048, using: &generator)
     func keyStatement(groups: [UInt32], epoch: UInt32) -> (body: [UInt8], frames: [[UInt8]]) {
         // Signed directly (the test authority's key), whatever layout policy would allow.
@@ -393,7 +392,7 @@ func deliver(_ frame: [UInt8], to m: SimulatedMeter, _ id: MeterIdentity) {
     let event = m.firmware.poll()
     trace("downlink type \(frame.count > 1 ? frame[1] : 0), \(frame.count) bytes, authentic \(authentic): \(event)")
     fuzzCheck(
-        sim_board_radio_inbox_pending(m.board) == 0,
+        m.board.inboxPending == 0,
         "a downlink of \(frame.count) bytes still waits in the radio inbox after the poll (blocks every later one): "
             + FuzzFrames.hex(frame))
     _ = m.takeSent()
