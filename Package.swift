@@ -106,7 +106,8 @@ let package = Package(
         .testTarget(
             name: "MeterSimulatorTests",
             dependencies: ["MeterSimulator", "MeterFirmware", "MeterCrypto", "Aggregation", "Provisioning"]),
-        .testTarget(name: "CostReportTests", dependencies: ["CostReport", "HeapCounter", "MeterCrypto", "MeterFirmware"]),
+        .testTarget(
+            name: "CostReportTests", dependencies: ["CostReport", "HeapCounter", "MeterCrypto", "MeterFirmware"]),
         .testTarget(name: "BigNumTests", dependencies: ["BigNum", "MeterSimulator", "TestSupport"]),
         .testTarget(
             name: "ProvisioningTests",
