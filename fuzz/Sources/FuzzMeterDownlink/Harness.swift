@@ -110,6 +110,9 @@ func buildHarness() throws -> DownlinkHarness {
 
     // DMCFE (its functional key for y = (1, …, 1) is set up too).
     let dmcfe = try fuzzFleet(.dmcfe, seed: 1)
+    // Each scheme's image boots only its own kind of state: the DMCFE and Paillier scenarios
+    // start from a meter provisioned with their image (same authority, same identity).
+    let dmcfeProvisioned = snapshot("dmcfe provisioned", dmcfe.meters[0], downlinks: [])
     _ = try dmcfe.runKeySetup()
     let dmcfeRelay = dmcfe.setup! as! DMCFEKeySetup
     let dmcfeStatement = try dmcfeRelay.statementFrames(for: m.id)
@@ -136,7 +139,9 @@ func buildHarness() throws -> DownlinkHarness {
     }
     let paillierKey = keyStatement(groups: [7, 9], epoch: 1)
     let rotation = keyStatement(groups: [9], epoch: 2)
-    let paillier = boot(provisioned, identity)
+    let paillierProvisioned = snapshot(
+        "paillier provisioned", try fuzzFleet(.paillier, seed: 1).meters[0], downlinks: [])
+    let paillier = boot(paillierProvisioned, identity)
     var event = MeterEvent.none
     for frame in paillierKey.frames { event = try paillier.handle(frame) }
     precondition(event == .statementAccepted(.paillierKey), "the Paillier key was not stored: \(event)")
@@ -163,7 +168,7 @@ func buildHarness() throws -> DownlinkHarness {
         ),
         snapshot("lwr ready, expanded key", expanded.meters[0], downlinks: acks, statements: [expandedBody]),
         Scenario(
-            name: "dmcfe key setup", snapshot: provisioned.snapshot,
+            name: "dmcfe key setup", snapshot: dmcfeProvisioned.snapshot,
             prelude: [enrol] + dmcfeStatement, downlinks: dmcfeRoster + [dmcfeStatement[0]], statements: [dmcfeBody],
             intervals: 1),
         snapshot(
@@ -387,7 +392,7 @@ func deliver(_ frame: [UInt8], to m: SimulatedMeter, _ id: MeterIdentity) {
     let authentic = downlinkKey(frame, m, id).map { FuzzFrames.isAuthentic(frame, key: $0) } ?? false
     guard (try? m.deliver(frame)) != nil else { return }  // longer than the radio's MTU
     let before = MeterState(m)
-    let operations = m.flashOperations
+    let operations = m.board.flashOperations
     let peers = m.firmware.peersProcessed
     let event = m.firmware.poll()
     trace("downlink type \(frame.count > 1 ? frame[1] : 0), \(frame.count) bytes, authentic \(authentic): \(event)")
@@ -413,7 +418,7 @@ func deliver(_ frame: [UInt8], to m: SimulatedMeter, _ id: MeterIdentity) {
         let peerAccepted = m.firmware.peersProcessed == peers + 1
         fuzzCheck(!peerAccepted || authentic, "accepted a roster entry that is not authentic: " + FuzzFrames.hex(frame))
         fuzzCheck(
-            m.flashOperations == operations || peerAccepted,
+            m.board.flashOperations == operations || peerAccepted,
             "a rejected downlink (\(event)) programmed or erased flash: " + FuzzFrames.hex(frame))
     }
     checkCounter(after)
