@@ -1,0 +1,4 @@
+import Hummingbird
+import HummingbirdTLS
+import Prometheus
+import AggregatorStore
