@@ -49,6 +49,11 @@ public final class PostgresStore: AggregatorStore {
 
     static func map(_ error: any Error) -> StoreError {
         if let error = error as? StoreError { return error }
+        if let error = error as? PostgresTransactionError {
+            // What went wrong inside the transaction, else while opening or closing it.
+            if let inner = error.closureError ?? error.beginError ?? error.commitError { return map(inner) }
+            return .unavailable("\(error)")
+        }
         if let error = error as? PSQLError {
             if let state = error.serverInfo?[.sqlState] {
                 if state == "23505" { return .conflict(error.serverInfo?[.message] ?? "unique violation") }
@@ -75,7 +80,7 @@ public final class PostgresStore: AggregatorStore {
     public func migrate() async throws(StoreError) {
         // A first query that fails fast with a clear message when the server is down (the
         // pool would otherwise keep retrying).
-        try await withDeadline(seconds: 10, what: "connecting to PostgreSQL") { () async throws(StoreError) in
+        try await withDeadline(seconds: 8, what: "connecting to PostgreSQL") { () async throws(StoreError) in
             try await self.run { _ = try await self.client.query("SELECT 1", logger: self.logger) }
         }
         let logger = self.logger
@@ -378,22 +383,46 @@ public final class PostgresStore: AggregatorStore {
     }
 }
 
-/// Runs `body`, or throws `unavailable` when it has not finished after `seconds`.
+/// Runs `body`, or throws `unavailable` when it has not finished after `seconds` (the
+/// body is then left to finish on its own: a connection attempt may not stop at once).
 func withDeadline<T: Sendable>(
     seconds: Int, what: String, _ body: @escaping @Sendable () async throws(StoreError) -> T
 ) async throws(StoreError) -> T {
-    let result: Result<T, StoreError> = await withTaskGroup(of: Result<T, StoreError>?.self) { group in
-        group.addTask {
-            do throws(StoreError) { return .success(try await body()) } catch { return .failure(error) }
+    let once = ResumeOnce<T>()
+    let result: Result<T, StoreError> = await withCheckedContinuation { continuation in
+        once.set(continuation)
+        Task {
+            do throws(StoreError) { once.resume(.success(try await body())) } catch { once.resume(.failure(error)) }
         }
-        group.addTask {
+        Task {
             try? await Task.sleep(for: .seconds(seconds))
-            return Task.isCancelled ? nil : .failure(.unavailable("\(what): no answer within \(seconds) s"))
+            once.resume(.failure(.unavailable("\(what): no answer within \(seconds) s")))
         }
-        var first: Result<T, StoreError>? = nil
-        while first == nil, let next = await group.next() { first = next }
-        group.cancelAll()
-        return first!
     }
     return try result.get()
+}
+
+/// A continuation resumed by whichever of several tasks finishes first.
+final class ResumeOnce<T: Sendable>: @unchecked Sendable {
+    let lock = NSLock()
+    var continuation: CheckedContinuation<Result<T, StoreError>, Never>?
+    var early: Result<T, StoreError>?
+
+    func set(_ c: CheckedContinuation<Result<T, StoreError>, Never>) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let early { c.resume(returning: early) } else { continuation = c }
+    }
+
+    func resume(_ result: Result<T, StoreError>) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let c = continuation {
+            continuation = nil
+            early = result
+            c.resume(returning: result)
+        } else if early == nil {
+            early = result
+        }
+    }
 }

@@ -50,7 +50,17 @@ public final class AggregatorClient: Sendable {
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
-    public func shutdown() async { try? await http.shutdown() }
+    public func shutdown() async {
+        guard closed.close() else { return }
+        try? await http.shutdown()
+    }
+
+    let closed = CloseOnce()
+
+    deinit {
+        // AsyncHTTPClient traps when a client is dropped open (a test that threw early).
+        if closed.close() { try? http.syncShutdown() }
+    }
 
     /// One request; returns the status, the content type and the body.
     public func send(
@@ -159,5 +169,18 @@ public final class AggregatorClient: Sendable {
 
     public func metrics() async throws(ClientError) -> String {
         String(decoding: try await call(.GET, "/metrics"), as: UTF8.self)
+    }
+}
+
+/// True the first time `close` is called.
+final class CloseOnce: @unchecked Sendable {
+    let lock = NSLock()
+    var done = false
+    func close() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if done { return false }
+        done = true
+        return true
     }
 }
