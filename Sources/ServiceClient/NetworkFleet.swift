@@ -16,8 +16,9 @@ public final class NetworkFleet: @unchecked Sendable {
     /// The meters, the authority and the expected readings (the fleet's own aggregator is
     /// not used: the service is the aggregator).
     public let fleet: Fleet
-    /// The operator's client (meters' routes need no token).
-    public let client: AggregatorClient
+    /// The operator's client (meters' routes need no token); replaceable, e.g. when the
+    /// service comes back on another port.
+    public var client: AggregatorClient
     public let labels: Int
     /// Frames per upload request.
     public var batchSize = 500
@@ -41,6 +42,10 @@ public final class NetworkFleet: @unchecked Sendable {
     public struct MeterLabel: Hashable, Sendable {
         public let meter: UInt32
         public let label: UInt64
+        public init(meter: UInt32, label: UInt64) {
+            self.meter = meter
+            self.label = label
+        }
     }
 
     public var group: UInt32 { fleet.configuration.group }
