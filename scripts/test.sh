@@ -6,7 +6,8 @@
 #   4. scripts/fuzz.sh, a short pass: the regression inputs, then each libFuzzer harness
 #      for up to 20 000 inputs or 20 s (docs/fuzzing.md); FUZZ=0 skips it
 #
-# Needs: Debian's libgmp-dev (GMP), python3 with pycryptodome, mpmath, sympy, phe and
+# Needs: Debian's libgmp-dev (GMP), libsqlite3-dev and openssl, postgresql (a throw-away
+# server is started for the store and service tests: METERING_TEST_POSTGRES_URL), python3 with pycryptodome, mpmath, sympy, phe and
 # gmpy2, slh-dsa (independent implementations for the cross-check tests). All are installed when
 # missing (apt-get as root, or through sudo; pip for the Python packages).
 #
@@ -14,6 +15,7 @@
 #   SWIFT_SCRATCH   build directory passed as --scratch-path (default: SwiftPM's .build)
 #   SWIFT_BUILD_FLAGS  extra flags for both swift build and swift test (e.g. "-c release")
 #   SKIP_INSTALL=1  do not install anything, only check
+#   METERING_TEST_POSTGRES_URL  use this PostgreSQL server instead of starting one
 #   FUZZ=0          skip the fuzzing pass
 set -euo pipefail
 
@@ -32,6 +34,7 @@ source "$root/scripts/lib/setup.sh"
 setup_swift
 setup_build_packages
 setup_python_oracles
+setup_postgres
 
 # ---- build, test, firmware check -----------------------------------------------------
 swift_flags=()

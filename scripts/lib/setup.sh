@@ -10,6 +10,17 @@ declare -F die >/dev/null || die() {
     exit 1
 }
 
+# Commands to run when the calling script exits, last registered first (one EXIT trap).
+exit_hooks=()
+run_exit_hooks() {
+    local i
+    for ((i = ${#exit_hooks[@]} - 1; i >= 0; i--)); do eval "${exit_hooks[i]}" || true; done
+}
+at_exit() {
+    exit_hooks+=("$1")
+    trap run_exit_hooks EXIT
+}
+
 # Puts the Swift toolchain on PATH.
 setup_swift() {
     if ! command -v swift >/dev/null 2>&1; then
@@ -44,11 +55,14 @@ apt_install() {
     fi
 }
 
-# What the build needs from Debian: GMP (and pkg-config, which finds it).
+# What the build needs from Debian: GMP and SQLite (GRDB links the system's; pkg-config
+# finds both), and the openssl CLI (the service's TLS test makes its certificate with it).
 setup_build_packages() {
     local needed=()
     dpkg -s libgmp-dev >/dev/null 2>&1 || needed+=(libgmp-dev)
+    dpkg -s libsqlite3-dev >/dev/null 2>&1 || needed+=(libsqlite3-dev)
     command -v pkg-config >/dev/null 2>&1 || needed+=(pkg-config)
+    command -v openssl >/dev/null 2>&1 || needed+=(openssl)
     apt_install "${needed[@]+"${needed[@]}"}"
 }
 
@@ -119,9 +133,7 @@ setup_postgres() {
     "${run[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
         -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=100" start >/dev/null ||
         die "PostgreSQL did not start: $(tail -n 5 "$dir/server.log")"
-    POSTGRES_STOP=("${run[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast stop)
-    # shellcheck disable=SC2064
-    trap "${POSTGRES_STOP[*]} >/dev/null 2>&1 || true; rm -rf '$dir'" EXIT
+    at_exit "${run[*]} '$bin/pg_ctl' -D '$dir/data' -m fast stop >/dev/null 2>&1; rm -rf '$dir'"
     "$bin/createdb" -h 127.0.0.1 -p "$port" -U metering metering_test ||
         die "createdb failed (server log: $dir/server.log)"
     export METERING_TEST_POSTGRES_URL="postgres://metering@127.0.0.1:$port/metering_test"
