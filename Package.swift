@@ -144,14 +144,16 @@ let package = Package(
         .testTarget(
             name: "AggregatorServiceTests",
             dependencies: [
-                "AggregatorAPI", "AggregatorService", "AggregatorStore", "ServiceClient", "Aggregation", "MeterSimulator",
+                "AggregatorAPI", "AggregatorService", "AggregatorStore", "ServiceClient", "Aggregation",
+                "MeterSimulator",
                 "MeterCrypto", "Provisioning", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]),
         .testTarget(
             name: "ProvisioningTests",
             dependencies: [
-                "Provisioning", "Aggregation", "MeterCrypto", "MeterSimulator", "MeterFirmware", "TestSupport", "CostReport",
+                "Provisioning", "Aggregation", "MeterCrypto", "MeterSimulator", "MeterFirmware", "TestSupport",
+                "CostReport",
             ]),
     ]
 )

@@ -57,7 +57,8 @@ public struct AggregatorServer: Sendable {
             do {
                 let chain = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
                 let privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
-                return TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey))
+                return TLSConfiguration.makeServerConfiguration(
+                    certificateChain: chain, privateKey: .privateKey(privateKey))
             } catch {
                 throw .tls("\(error)")
             }
@@ -89,7 +90,8 @@ public struct AggregatorServer: Sendable {
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 logger.info(
-                    "serving", metadata: ["url": "\(scheme)://\(configuration.host):\(port)", "database": "\(database)"])
+                    "serving",
+                    metadata: ["url": "\(scheme)://\(configuration.host):\(port)", "database": "\(database)"])
                 await onListening(port)
             },
             logger: logger)

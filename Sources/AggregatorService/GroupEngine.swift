@@ -115,7 +115,8 @@ final class GroupEngine: @unchecked Sendable {
                 throw .invalidGroup("the roster's key of meter \(meter) is not the one it enrolled")
             }
         }
-        try setup.install(SignedGroup(statement: SignedStatement(body: signed.body, signature: signed.signature), roster: roster))
+        try setup.install(
+            SignedGroup(statement: SignedStatement(body: signed.body, signature: signed.signature), roster: roster))
     }
 
     func startCollectingIfComplete() throws(AggregationError) {
@@ -209,7 +210,8 @@ final class GroupEngine: @unchecked Sendable {
                         }
                         let key = ReadingKey(meter: header.meter, label: header.label)
                         if let reported = receipt.reported {
-                            commit.readings.append(StoredReading(meter: header.meter, label: header.label, frame: frame))
+                            commit.readings.append(
+                                StoredReading(meter: header.meter, label: header.label, frame: frame))
                             pending[key] = frame
                             if reported == members.count {
                                 let sum = try aggregator.decryptSum(label: header.label)
@@ -237,7 +239,8 @@ final class GroupEngine: @unchecked Sendable {
             if !repeats.isEmpty {
                 let stored: [ReadingKey: [UInt8]]
                 do throws(StoreError) {
-                    stored = try await store.storedFrames(group: group, keys: repeats.map(\.key).filter { pending[$0] == nil })
+                    stored = try await store.storedFrames(
+                        group: group, keys: repeats.map(\.key).filter { pending[$0] == nil })
                 } catch {
                     stale = !commit.isEmpty
                     throw .store(error)
@@ -293,7 +296,8 @@ final class GroupEngine: @unchecked Sendable {
             }
             guard setup.allPublicKeysReceived else {
                 throw .wrongPhase(
-                    "group \(group) has \(setup.enrolments.count) of \(members.count) public keys: sign when all are in")
+                    "group \(group) has \(setup.enrolments.count) of \(members.count) public keys: sign when all are in"
+                )
             }
             do throws(AggregationError) { try install(signed) } catch { throw .frame(error) }
             do throws(StoreError) { try await store.updateSignedGroup(group: group, signed: signed) } catch {

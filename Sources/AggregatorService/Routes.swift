@@ -85,7 +85,9 @@ struct Routes: Sendable {
 
     /// Runs frames through their groups' engines; one outcome per frame, in order, and
     /// the typed error of each rejected one.
-    func upload(_ frames: [[UInt8]]) async throws(ServiceError) -> (outcomes: [UploadOutcome], errors: [Int: ServiceError]) {
+    func upload(_ frames: [[UInt8]]) async throws(ServiceError) -> (
+        outcomes: [UploadOutcome], errors: [Int: ServiceError]
+    ) {
         var outcomes = [UploadOutcome](repeating: .rejected(error: "pending"), count: frames.count)
         var errors: [Int: ServiceError] = [:]
         var byGroup: [UInt32: [Int]] = [:]
@@ -149,10 +151,13 @@ struct Routes: Sendable {
         router.post("/v1/uplink/batch") { request, _ -> Response in
             let bytes = try await body(request, mediaType: "application/octet-stream")
             let frames: [[UInt8]]
-            do throws(FrameBatch.DecodeError) { frames = try FrameBatch.decode(bytes, maxFrames: configuration.maxBatchFrames) } catch {
+            do throws(FrameBatch.DecodeError) {
+                frames = try FrameBatch.decode(bytes, maxFrames: configuration.maxBatchFrames)
+            } catch {
                 switch error {
                 case .tooManyFrames(let limit): throw ServiceError.batchTooLong(limit: limit)
-                case .truncated(let offset): throw ServiceError.malformedBatch("the batch ends inside the frame at byte \(offset)")
+                case .truncated(let offset):
+                    throw ServiceError.malformedBatch("the batch ends inside the frame at byte \(offset)")
                 case .emptyFrame(let offset): throw ServiceError.malformedBatch("an empty frame at byte \(offset)")
                 }
             }
@@ -196,7 +201,8 @@ struct Routes: Sendable {
             return Routes.respond(
                 Enrolments(
                     group: engine.group, epoch: engine.record.epoch,
-                    enrolments: Dictionary(uniqueKeysWithValues: enrolments.map { ("\($0.key)", Hex.encode($0.value)) })))
+                    enrolments: Dictionary(uniqueKeysWithValues: enrolments.map { ("\($0.key)", Hex.encode($0.value)) })
+                ))
         }
         router.put("/v1/groups/:group/signed-parameters") { request, context -> Response in
             try authorize(request, [.operator])
@@ -220,9 +226,12 @@ struct Routes: Sendable {
             let group = try groupID(context)
             _ = try await core.engine(group)
             let alarms: [StoredAlarm]
-            do throws(StoreError) { alarms = try await core.store.alarms(group: group) } catch { throw ServiceError.store(error) }
+            do throws(StoreError) { alarms = try await core.store.alarms(group: group) } catch {
+                throw ServiceError.store(error)
+            }
             return Routes.respond(
-                AlarmsResponse(group: group, alarms: alarms.map { AlarmEntry(meter: $0.meter, label: $0.label, kind: $0.kind) }))
+                AlarmsResponse(
+                    group: group, alarms: alarms.map { AlarmEntry(meter: $0.meter, label: $0.label, kind: $0.kind) }))
         }
 
         // Supplier (and operator): sums only, never a meter's frame.
@@ -246,7 +255,8 @@ struct Routes: Sendable {
                 throw ServiceError.store(error)
             }
             let response = SumsResponse(
-                group: group, from: from, to: to, sums: sums.map { SumEntry(label: $0.label, sum: $0.sum, meters: $0.meters) })
+                group: group, from: from, to: to,
+                sums: sums.map { SumEntry(label: $0.label, sum: $0.sum, meters: $0.meters) })
             let wantsCSV =
                 query["format"].map { $0 == "csv" } ?? (request.headers[.accept]?.contains("text/csv") ?? false)
             if wantsCSV {
@@ -284,7 +294,9 @@ struct LatencyMiddleware: RouterMiddleware {
             throw error
         } catch let error as HTTPError {
             record(Int(error.status.code))
-            let name = error.status == .notFound ? "notFound" : error.status == .methodNotAllowed ? "methodNotAllowed" : "httpError"
+            let name =
+                error.status == .notFound
+                ? "notFound" : error.status == .methodNotAllowed ? "methodNotAllowed" : "httpError"
             return problemResponse(
                 Problem(title: name, status: Int(error.status.code), detail: error.body ?? error.status.reasonPhrase))
         } catch {

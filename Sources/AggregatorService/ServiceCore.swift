@@ -47,7 +47,8 @@ actor ServiceCore {
         do { records = try await store.groups() } catch { throw .store(error) }
         for record in records {
             engines[record.group] = try await GroupEngine.load(record: record, store: store)
-            logger.info("group loaded", metadata: ["group": "\(record.group)", "phase": "\(engines[record.group]!.phase)"])
+            logger.info(
+                "group loaded", metadata: ["group": "\(record.group)", "phase": "\(engines[record.group]!.phase)"])
         }
     }
 

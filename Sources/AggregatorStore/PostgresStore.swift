@@ -102,7 +102,8 @@ public final class PostgresStore: AggregatorStore {
                 for sql in migration.statements {
                     try await db.query(PostgresQuery(unsafeSQL: Schema.statements(sql, blob: "BYTEA")), logger: logger)
                 }
-                try await db.query("INSERT INTO aggregator_schema (version) VALUES (\(migration.version))", logger: logger)
+                try await db.query(
+                    "INSERT INTO aggregator_schema (version) VALUES (\(migration.version))", logger: logger)
             }
         }
     }
@@ -125,7 +126,8 @@ public final class PostgresStore: AggregatorStore {
         guard let schema else { throw .badURL("dropSchema needs ?schema=NAME") }
         let logger = self.logger
         try await run {
-            _ = try await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \(schema) CASCADE"), logger: logger)
+            _ = try await client.query(
+                PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \(schema) CASCADE"), logger: logger)
         }
     }
 

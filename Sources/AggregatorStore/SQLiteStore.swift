@@ -126,7 +126,8 @@ public final class SQLiteStore: AggregatorStore {
                 var signed: SignedGroupRecord? = nil
                 if let body, let signature, let roster {
                     signed = SignedGroupRecord(
-                        body: [UInt8](body), signature: [UInt8](signature), rosterKeys: try Schema.unpack([UInt8](roster)))
+                        body: [UInt8](body), signature: [UInt8](signature),
+                        rosterKeys: try Schema.unpack([UInt8](roster)))
                 }
                 let keys: Data = row["frame_keys"]
                 return GroupRecord(
@@ -153,7 +154,8 @@ public final class SQLiteStore: AggregatorStore {
         let from = try Schema.column(fromLabel, "label")
         return try await read { db in
             try Row.fetchAll(
-                db, sql: "SELECT label, meter, frame FROM readings WHERE group_id = ? AND label >= ? ORDER BY label, meter",
+                db,
+                sql: "SELECT label, meter, frame FROM readings WHERE group_id = ? AND label >= ? ORDER BY label, meter",
                 arguments: [Int64(group), from]
             ).map { row in
                 StoredReading(
@@ -280,7 +282,8 @@ public final class SQLiteStore: AggregatorStore {
             let meters = try Int.fetchOne(
                 db, sql: "SELECT COUNT(DISTINCT meter) FROM readings WHERE group_id = ?", arguments: [g])
             let sums = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM label_sums WHERE group_id = ?", arguments: [g])
-            let newest = try Int64.fetchOne(db, sql: "SELECT MAX(label) FROM readings WHERE group_id = ?", arguments: [g])
+            let newest = try Int64.fetchOne(
+                db, sql: "SELECT MAX(label) FROM readings WHERE group_id = ?", arguments: [g])
             let alarms = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM alarms WHERE group_id = ?", arguments: [g])
             return GroupStatistics(
                 readings: readings ?? 0, metersReporting: meters ?? 0, labelsComplete: sums ?? 0,

@@ -76,7 +76,10 @@ public final class AggregatorClient: Sendable {
         do {
             let response = try await http.execute(request, timeout: .seconds(120))
             let buffer = try await response.body.collect(upTo: 256 << 20)
-            return (Int(response.status.code), response.headers.first(name: "Content-Type") ?? "", Array(buffer.readableBytesView))
+            return (
+                Int(response.status.code), response.headers.first(name: "Content-Type") ?? "",
+                Array(buffer.readableBytesView)
+            )
         } catch {
             throw .transport("\(error)")
         }
@@ -88,13 +91,16 @@ public final class AggregatorClient: Sendable {
     ) async throws(ClientError) -> [UInt8] {
         let answer = try await send(method, path, body: body, contentType: contentType, accept: accept)
         guard (200..<300).contains(answer.status) else {
-            throw .http(status: answer.status, problem: try? JSONDecoder().decode(Problem.self, from: Data(answer.body)))
+            throw .http(
+                status: answer.status, problem: try? JSONDecoder().decode(Problem.self, from: Data(answer.body)))
         }
         return answer.body
     }
 
     func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws(ClientError) -> T {
-        do { return try JSONDecoder().decode(T.self, from: Data(bytes)) } catch { throw .decoding("\(T.self): \(error)") }
+        do { return try JSONDecoder().decode(T.self, from: Data(bytes)) } catch {
+            throw .decoding("\(T.self): \(error)")
+        }
     }
 
     func encode<T: Encodable>(_ value: T) -> [UInt8] { Array((try? JSONEncoder().encode(value)) ?? Data()) }

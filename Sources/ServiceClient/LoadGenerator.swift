@@ -57,7 +57,9 @@ public final class LoadGenerator: @unchecked Sendable {
     }
 
     /// The reading of meter `m` (1-based) for `label`.
-    func reading(meter m: UInt32, label: UInt64) -> UInt64 { (UInt64(m) &* 7919 &+ label &* 104_729) % (maxReading + 1) }
+    func reading(meter m: UInt32, label: UInt64) -> UInt64 {
+        (UInt64(m) &* 7919 &+ label &* 104_729) % (maxReading + 1)
+    }
 
     /// Creates and sets up every group through the service.
     public func setUp() async throws {
@@ -94,7 +96,8 @@ public final class LoadGenerator: @unchecked Sendable {
             _ = try await client.installSigned(
                 group: group,
                 SignedParameters(
-                    statement_body: Hex.encode(signed.statement.body), signature: Hex.encode(signed.statement.signature),
+                    statement_body: Hex.encode(signed.statement.body),
+                    signature: Hex.encode(signed.statement.signature),
                     public_keys: roster))
             // Key shares of zero keys with zero masks: K = 0.
             let zeros = [UInt8](repeating: 0, count: 128 * 8)

@@ -115,7 +115,8 @@ public final class NetworkFleet: @unchecked Sendable {
         _ = try await client.createGroup(
             GroupCreation(
                 group: group, epoch: fleet.epoch, parameters: configuration.parameters == .turbo ? "turbo" : "standard",
-                key_mode: configuration.keyMode == .expanded ? "expanded" : "seed", max_reading: configuration.maxReading,
+                key_mode: configuration.keyMode == .expanded ? "expanded" : "seed",
+                max_reading: configuration.maxReading,
                 current_label: 0, lookback: 96, frame_keys: keys))
         // 1. Enrolment requests down, public keys up.
         let publicKeys = try await exchange(try await downlinks())
@@ -139,7 +140,8 @@ public final class NetworkFleet: @unchecked Sendable {
         try await uploadSetup(shares.flatMap { $0 })
         let status = try await client.status(group: group)
         guard status.phase == "collecting" else {
-            throw SimulatorError.setupStalled(meter: 0, detail: "the service's group is \(status.phase) after key setup")
+            throw SimulatorError.setupStalled(
+                meter: 0, detail: "the service's group is \(status.phase) after key setup")
         }
         let meters = fleet.meters
         await forEachMeter { i in _ = meters[i].firmware.idle() }

@@ -103,7 +103,9 @@ struct FleetCommand: AsyncParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(summary), as: UTF8.self))
         } else {
-            print("exact labels \(exact) / \(labels); frames sent \(summary.frames_sent), acknowledged \(summary.frames_acked), re-sent \(summary.resends)")
+            print(
+                "exact labels \(exact) / \(labels); frames sent \(summary.frames_sent), acknowledged \(summary.frames_acked), re-sent \(summary.resends)"
+            )
         }
         await operatorClient.shutdown()
         await supplierClient.shutdown()

@@ -72,7 +72,8 @@ func acceptedFrames(_ client: AggregatorClient) async -> Int? {
 
 @Suite("Durability: the real server killed with SIGKILL mid-load", .serialized)
 struct DurabilityTests {
-    @Test("every acknowledged frame survives SIGKILL; after the meters re-send, every sum is exact, no label twice",
+    @Test(
+        "every acknowledged frame survives SIGKILL; after the meters re-send, every sum is exact, no label twice",
         arguments: Backend.allCases)
     func sigkillMidLoad(_ backend: Backend) async throws {
         guard let database = TestDatabase(backend) else { return }
@@ -149,7 +150,8 @@ struct DurabilityTests {
         #expect(readings.count == meters * labels)
         #expect(Set(readings.map { NetworkFleet.MeterLabel(meter: $0.meter, label: $0.label) }).count == readings.count)
         #expect(sums.allSatisfy { $0.meters == meters } && sums.count == labels)
-        let lost = ackedBeforeKill.subtracting(readings.map { NetworkFleet.MeterLabel(meter: $0.meter, label: $0.label) })
+        let lost = ackedBeforeKill.subtracting(
+            readings.map { NetworkFleet.MeterLabel(meter: $0.meter, label: $0.label) })
         #expect(lost.isEmpty)
         let found = ackedBeforeKill.intersection(stored).count
         let resent = fleet.resends - resendsBefore

@@ -26,7 +26,8 @@ func problem(_ answer: (status: Int, contentType: String, body: [UInt8])) -> Pro
 
 @Suite("Aggregator service over HTTP (SQLite and PostgreSQL)", .serialized)
 struct ServiceTests {
-    @Test("simulated meters set up their group through the service; every sum is exact, as JSON and CSV",
+    @Test(
+        "simulated meters set up their group through the service; every sum is exact, as JSON and CSV",
         arguments: Backend.allCases)
     func fleetThroughService(_ backend: Backend) async throws {
         try await withServer(backend) { server, _ in
@@ -53,7 +54,8 @@ struct ServiceTests {
         }
     }
 
-    @Test("a repeat is acknowledged again; another frame for a stored key raises the label-reuse alarm",
+    @Test(
+        "a repeat is acknowledged again; another frame for a stored key raises the label-reuse alarm",
         arguments: Backend.allCases)
     func repeatsAndLabelReuse(_ backend: Backend) async throws {
         try await withServer(backend) { server, database in
@@ -82,14 +84,16 @@ struct ServiceTests {
             #expect(alarms.alarms == [AlarmEntry(meter: header.meter, label: 0, kind: "labelReused")])
             // The first ciphertext stays: the sum is still exact.
             let supplier = try server.client(supplierToken)
-            #expect(try await fleet.check(supplier: supplier).mismatches == ["label 1: no sum (true \(truth(fleet, 1)))"])
+            #expect(
+                try await fleet.check(supplier: supplier).mismatches == ["label 1: no sum (true \(truth(fleet, 1)))"])
             #expect(try await supplier.metrics().contains("metering_frames_rejected_total{reason=\"labelReused\"} 1"))
             await supplier.shutdown()
             await fleet.client.shutdown()
         }
     }
 
-    @Test("bad input gets a problem document naming the typed error; nothing stored changes",
+    @Test(
+        "bad input gets a problem document naming the typed error; nothing stored changes",
         arguments: Backend.allCases)
     func badInput(_ backend: Backend) async throws {
         var configuration = ServiceConfiguration()
@@ -146,7 +150,9 @@ struct ServiceTests {
         #expect(try await stranger.send(.GET, "/v1/groups/1").status == 401)
         let forbidden = try await supplier.send(.GET, "/v1/groups/1/enrolments")
         #expect(forbidden.status == 403 && problem(forbidden)?.title == "forbidden")
-        #expect(try await supplier.send(.POST, "/v1/groups", body: Array("{}".utf8), contentType: "application/json").status == 403)
+        #expect(
+            try await supplier.send(.POST, "/v1/groups", body: Array("{}".utf8), contentType: "application/json").status
+                == 403)
         #expect(try await anonymous.send(.GET, "/v1/groups/1/sums").status == 401)
         #expect(try await supplier.send(.GET, "/v1/groups/1/sums").status == 200)
         // The operator: a broken body, a group that exists, an unknown group or meter.

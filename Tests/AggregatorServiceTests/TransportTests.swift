@@ -1,10 +1,12 @@
 import AggregatorAPI
-@testable import AggregatorService
 import AggregatorStore
 import Foundation
 import Logging
+import NIOHTTP1
 import ServiceClient
 import Testing
+
+@testable import AggregatorService
 
 /// A self-signed certificate for 127.0.0.1, made with the openssl CLI.
 func makeCertificate(in directory: URL) throws -> (cert: String, key: String) {
@@ -126,8 +128,6 @@ struct TransportTests {
         }
     }
 }
-
-import NIOHTTP1
 
 struct HTTPMethodName {
     let nio: HTTPMethod

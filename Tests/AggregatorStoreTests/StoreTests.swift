@@ -14,7 +14,8 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible {
 /// A store of `backend` on fresh tables; `body` gets it, then it is removed. The PostgreSQL
 /// case fails (does not pass silently) when no server URL is set.
 func withStore(
-    _ backend: Backend, _ body: (any AggregatorStore, _ reopen: () async throws -> any AggregatorStore) async throws
+    _ backend: Backend,
+    _ body: (any AggregatorStore, _ reopen: () async throws -> any AggregatorStore) async throws
         -> Void
 ) async throws {
     switch backend {
@@ -67,7 +68,8 @@ func group(_ id: UInt32, meters: Int = 3) -> GroupRecord {
 }
 
 func frame(_ meter: UInt32, _ label: UInt64, _ salt: UInt8 = 0) -> [UInt8] {
-    [0x01, 0x02, salt] + withUnsafeBytes(of: meter.bigEndian, Array.init) + withUnsafeBytes(of: label.bigEndian, Array.init)
+    [0x01, 0x02, salt] + withUnsafeBytes(of: meter.bigEndian, Array.init)
+        + withUnsafeBytes(of: label.bigEndian, Array.init)
 }
 
 @Suite("Aggregator store (SQLite and PostgreSQL)")
@@ -78,7 +80,9 @@ struct StoreTests {
             try await store.migrate()
             let again = try await reopen()
             let applied: [Int]
-            if let s = again as? SQLiteStore { applied = try await s.appliedMigrations() } else {
+            if let s = again as? SQLiteStore {
+                applied = try await s.appliedMigrations()
+            } else {
                 applied = try await (again as! PostgresStore).appliedMigrations()
             }
             #expect(applied == Schema.migrations.map(\.version))
@@ -98,7 +102,9 @@ struct StoreTests {
             try await store.updateSignedGroup(group: 5, signed: signed)
             g.signed = signed
             #expect(try await store.groups().last == g)
-            await #expect(throws: StoreError.unknownGroup(6)) { try await store.updateSignedGroup(group: 6, signed: signed) }
+            await #expect(throws: StoreError.unknownGroup(6)) {
+                try await store.updateSignedGroup(group: 6, signed: signed)
+            }
         }
     }
 
@@ -109,7 +115,8 @@ struct StoreTests {
             var c = StoreCommit(group: 1)
             c.setupFrames = [[1], [2, 2]]
             c.readings = [
-                StoredReading(meter: 2, label: 4, frame: frame(2, 4)), StoredReading(meter: 1, label: 4, frame: frame(1, 4)),
+                StoredReading(meter: 2, label: 4, frame: frame(2, 4)),
+                StoredReading(meter: 1, label: 4, frame: frame(1, 4)),
                 StoredReading(meter: 1, label: 3, frame: frame(1, 3)),
             ]
             c.sums = [LabelSum(label: 4, sum: 12_345, meters: 3)]
@@ -126,7 +133,8 @@ struct StoreTests {
             #expect(try await reopened.setupFrames(group: 1) == [[1], [2, 2], [3, 3, 3]])
             #expect(
                 try await reopened.readings(group: 1, fromLabel: 0) == [
-                    StoredReading(meter: 1, label: 3, frame: frame(1, 3)), StoredReading(meter: 1, label: 4, frame: frame(1, 4)),
+                    StoredReading(meter: 1, label: 3, frame: frame(1, 3)),
+                    StoredReading(meter: 1, label: 4, frame: frame(1, 4)),
                     StoredReading(meter: 2, label: 4, frame: frame(2, 4)),
                 ])
             #expect(try await reopened.readings(group: 1, fromLabel: 4).count == 2)
@@ -156,7 +164,8 @@ struct StoreTests {
             var second = StoreCommit(group: 1)
             second.setupFrames = [[7]]
             second.readings = [
-                StoredReading(meter: 2, label: 0, frame: frame(2, 0)), StoredReading(meter: 1, label: 0, frame: frame(1, 0, 1)),
+                StoredReading(meter: 2, label: 0, frame: frame(2, 0)),
+                StoredReading(meter: 1, label: 0, frame: frame(1, 0, 1)),
             ]
             second.sums = [LabelSum(label: 0, sum: 3, meters: 2)]
             second.currentLabel = 9
@@ -179,9 +188,12 @@ struct StoreTests {
             try await store.insertGroup(group(1))
             var c = StoreCommit(group: 1)
             c.readings = [
-                StoredReading(meter: 1, label: 0, frame: frame(1, 0)), StoredReading(meter: 1, label: 1 << 63, frame: frame(1, 1)),
+                StoredReading(meter: 1, label: 0, frame: frame(1, 0)),
+                StoredReading(meter: 1, label: 1 << 63, frame: frame(1, 1)),
             ]
-            await #expect(throws: StoreError.invalidValue("label \(UInt64(1) << 63) ≥ 2^63")) { try await store.commit(c) }
+            await #expect(throws: StoreError.invalidValue("label \(UInt64(1) << 63) ≥ 2^63")) {
+                try await store.commit(c)
+            }
             var unknown = StoreCommit(group: 2)
             unknown.readings = [StoredReading(meter: 1, label: 0, frame: frame(1, 0))]
             await #expect(throws: StoreError.unknownGroup(2)) { try await store.commit(unknown) }
@@ -201,7 +213,10 @@ struct StoreTests {
                 c.sums = [LabelSum(label: 0, sum: UInt64(g), meters: 1)]
                 try await store.commit(c)
             }
-            #expect(try await store.readings(group: 2, fromLabel: 0) == [StoredReading(meter: 1, label: 0, frame: frame(1, 0, 2))])
+            #expect(
+                try await store.readings(group: 2, fromLabel: 0) == [
+                    StoredReading(meter: 1, label: 0, frame: frame(1, 0, 2))
+                ])
             #expect(try await store.sums(group: 1, labels: 0...0) == [LabelSum(label: 0, sum: 1, meters: 1)])
         }
     }
