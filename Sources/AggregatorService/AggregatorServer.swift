@@ -73,7 +73,7 @@ public struct AggregatorServer: Sendable {
         let tls = try tlsConfiguration()
         let store: any AggregatorStore
         do { store = try await openStore(configuration.database) } catch { throw StartError.store("\(error)") }
-        let core = ServiceCore(store: store, metrics: metrics, logger: logger)
+        let core = ServiceCore(store: store, metrics: metrics, logger: logger, served: configuration.groups)
         do { try await core.loadGroups() } catch {
             await store.close()
             throw StartError.store("\(error)")

@@ -24,6 +24,9 @@ public struct ServiceConfiguration: Sendable {
     public var tlsKey: String?
     /// Plain HTTP, only when asked for (`--insecure-http`).
     public var insecureHTTP = false
+    /// The groups this instance serves (nil: every group it finds or is asked to create).
+    /// Instances sharing one database split the groups between them with this.
+    public var groups: Set<UInt32>? = nil
 
     public init() {}
 }
@@ -35,7 +38,11 @@ actor ServiceCore {
     let logger: Logger
     var engines: [UInt32: GroupEngine] = [:]
 
-    init(store: any AggregatorStore, metrics: ServiceMetrics, logger: Logger) {
+    /// The groups served (nil: all).
+    let served: Set<UInt32>?
+
+    init(store: any AggregatorStore, metrics: ServiceMetrics, logger: Logger, served: Set<UInt32>? = nil) {
+        self.served = served
         self.store = store
         self.metrics = metrics
         self.logger = logger
@@ -45,7 +52,7 @@ actor ServiceCore {
     func loadGroups() async throws(ServiceError) {
         let records: [GroupRecord]
         do { records = try await store.groups() } catch { throw .store(error) }
-        for record in records {
+        for record in records where served?.contains(record.group) ?? true {
             engines[record.group] = try await GroupEngine.load(record: record, store: store)
             logger.info(
                 "group loaded", metadata: ["group": "\(record.group)", "phase": "\(engines[record.group]!.phase)"])
@@ -62,6 +69,7 @@ actor ServiceCore {
     /// Creates a group from the authority's hand-over (frame keys for this epoch).
     func createGroup(_ request: GroupCreation) async throws(ServiceError) -> GroupEngine {
         guard request.scheme == "lwr-psa" else { throw .unsupportedScheme(request.scheme) }
+        guard served?.contains(request.group) ?? true else { throw .notServedHere(request.group) }
         let parameters: LWRParameters
         switch request.parameters {
         case "standard": parameters = .standard

@@ -39,6 +39,8 @@ public enum ServiceError: Error, Equatable, Sendable {
     case wrongPhase(String)
     /// The scheme is not one the service runs.
     case unsupportedScheme(String)
+    /// Another instance serves this group (`--groups`).
+    case notServedHere(UInt32)
 
     /// The typed error's case name, as problem titles and metrics name it.
     public var name: String {
@@ -57,6 +59,7 @@ public enum ServiceError: Error, Equatable, Sendable {
         case .badRequest: return "badRequest"
         case .wrongPhase: return "wrongPhase"
         case .unsupportedScheme: return "unsupportedScheme"
+        case .notServedHere: return "notServedHere"
         }
     }
 
@@ -85,6 +88,7 @@ public enum ServiceError: Error, Equatable, Sendable {
         case .unauthorized: return .unauthorized
         case .forbidden: return .forbidden
         case .unsupportedScheme: return .unprocessableContent
+        case .notServedHere: return .misdirectedRequest
         }
     }
 
@@ -104,6 +108,7 @@ public enum ServiceError: Error, Equatable, Sendable {
         case .badRequest(let s): return s
         case .wrongPhase(let s): return s
         case .unsupportedScheme(let s): return "scheme \(s) is not served (lwr-psa is)"
+        case .notServedHere(let g): return "this instance does not serve group \(g) (see --groups)"
         }
     }
 

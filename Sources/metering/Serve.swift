@@ -33,6 +33,8 @@ struct Serve: AsyncParsableCommand {
     var maxBodyBytes = 4 << 20
     @Option(name: .customLong("max-batch-frames"), help: "Most frames in one batch upload.")
     var maxBatchFrames = 20_000
+    @Option(help: "Serve only these groups (comma-separated ids): instances sharing one database split them.")
+    var groups: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
@@ -41,6 +43,11 @@ struct Serve: AsyncParsableCommand {
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard tlsCert != nil || insecureHTTP else {
             throw ValidationError("give --tls-cert and --tls-key, or --insecure-http for plain HTTP")
+        }
+        if let groups {
+            guard groups.split(separator: ",").allSatisfy({ UInt32($0) != nil }) else {
+                throw ValidationError("--groups takes comma-separated group ids")
+            }
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
     }
@@ -85,6 +92,7 @@ struct Serve: AsyncParsableCommand {
         configuration.insecureHTTP = insecureHTTP
         configuration.maxBodyBytes = maxBodyBytes
         configuration.maxBatchFrames = maxBatchFrames
+        configuration.groups = groups.map { Set($0.split(separator: ",").compactMap { UInt32($0) }) }
         let portFile = self.portFile
         do {
             try await AggregatorServer(configuration: configuration).run { port in
