@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Drives every route of docs/api/openapi.yaml against a running `metering serve` with
 # schemathesis (PyPI): generated requests, each answer checked against the document
-# (status codes, content types, schemas). Not part of scripts/test.sh (the install and the
+# (status codes, content types, schemas). positive_data_acceptance is left out: the uplink
+# bodies are binary frames the document cannot describe (random bytes are rightly 400), and
+# a group's capacity (meters × max_reading) is checked against the scheme's bound (422).
+# Not part of scripts/test.sh (the install and the
 # run take minutes); a test in AggregatorServiceTests checks the routes themselves.
 #
 #   scripts/schemathesis.sh [MAX_EXAMPLES]     (default 25 per operation)
@@ -24,4 +27,5 @@ pid=$!
 for _ in $(seq 300); do [[ -s "$work/port" ]] && break; sleep 0.1; done
 [[ -s "$work/port" ]] || die "the service did not start: $(cat "$work/serve.log")"
 python3 -m schemathesis.cli run "http://127.0.0.1:$(cat "$work/port")/openapi.yaml" \
-    -H "Authorization: Bearer st-operator" --checks all --max-examples "${1:-25}" --seed 1
+    -H "Authorization: Bearer st-operator" --checks all \
+    --exclude-checks positive_data_acceptance --max-examples "${1:-25}" --seed 1

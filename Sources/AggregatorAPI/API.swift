@@ -99,8 +99,16 @@ public enum UploadOutcome: Equatable, Sendable {
 
 // MARK: - JSON bodies (snake_case keys, as the OpenAPI document names them)
 
+/// A JSON body whose members are exactly the ones listed (the service refuses others).
+public protocol ClosedJSONBody: Codable {
+    static var fields: Set<String> { get }
+}
+
 /// POST /v1/groups: a group as the provisioning authority hands it to the aggregator.
-public struct GroupCreation: Codable, Sendable, Equatable {
+public struct GroupCreation: ClosedJSONBody, Sendable, Equatable {
+    public static let fields: Set<String> = [
+        "group", "epoch", "scheme", "parameters", "key_mode", "max_reading", "current_label", "lookback", "frame_keys",
+    ]
     public var group: UInt32
     public var epoch: UInt32
     /// "lwr-psa" (the only scheme the service runs so far).
@@ -136,7 +144,8 @@ public struct GroupCreation: Codable, Sendable, Equatable {
 
 /// PUT /v1/groups/{group}/signed-parameters: the authority's signed group parameters and
 /// the roster's DH public keys (meter id → hex).
-public struct SignedParameters: Codable, Sendable, Equatable {
+public struct SignedParameters: ClosedJSONBody, Sendable, Equatable {
+    public static let fields: Set<String> = ["statement_body", "signature", "public_keys"]
     public var statement_body: String
     public var signature: String
     public var public_keys: [String: String]

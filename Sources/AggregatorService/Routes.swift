@@ -52,8 +52,12 @@ struct Routes: Sendable {
         }
     }
 
-    func json<T: Decodable>(_ type: T.Type, _ request: Request) async throws(ServiceError) -> T {
+    func json<T: ClosedJSONBody>(_ type: T.Type, _ request: Request) async throws(ServiceError) -> T {
         let bytes = try await body(request, mediaType: "application/json")
+        if let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] {
+            let unknown = Set(object.keys).subtracting(T.fields)
+            guard unknown.isEmpty else { throw .badRequest("unknown members \(unknown.sorted()) in \(T.self)") }
+        }
         do { return try JSONDecoder().decode(T.self, from: Data(bytes)) } catch {
             throw .badRequest("the JSON body does not match \(T.self): \(error)")
         }
@@ -126,7 +130,8 @@ struct Routes: Sendable {
 
     func build() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: LatencyMiddleware(metrics: metrics))
+        let table = RouteTable()
+        router.add(middleware: LatencyMiddleware(metrics: metrics, table: table))
 
         router.get("/health") { _, _ in Routes.respond(["status": "ok"]) }
         router.get("/metrics") { _, _ in
@@ -257,6 +262,9 @@ struct Routes: Sendable {
             let response = SumsResponse(
                 group: group, from: from, to: to,
                 sums: sums.map { SumEntry(label: $0.label, sum: $0.sum, meters: $0.meters) })
+            if let format = query["format"], format != "csv", format != "json" {
+                throw ServiceError.badRequest("format is json or csv")
+            }
             let wantsCSV =
                 query["format"].map { $0 == "csv" } ?? (request.headers[.accept]?.contains("text/csv") ?? false)
             if wantsCSV {
@@ -266,7 +274,31 @@ struct Routes: Sendable {
             }
             return Routes.respond(response)
         }
+        table.set(router.routes.map { ($0.method.rawValue, $0.path.description) })
         return router
+    }
+}
+
+/// The routes once built, so a path served under other methods answers 405 with `Allow`.
+final class RouteTable: @unchecked Sendable {
+    let lock = NSLock()
+    var routes: [(method: String, components: [Substring])] = []
+
+    func set(_ routes: [(String, String)]) {
+        lock.lock()
+        defer { lock.unlock() }
+        self.routes = routes.map { ($0.0, $0.1.split(separator: "/")) }
+    }
+
+    /// The methods served at `path` (parameters match any component).
+    func methods(at path: String) -> [String] {
+        let parts = path.split(separator: "/")
+        lock.lock()
+        defer { lock.unlock() }
+        return routes.filter { route in
+            route.components.count == parts.count
+                && zip(route.components, parts).allSatisfy { $0.hasPrefix(":") || $0 == $1 }
+        }.map(\.method).sorted()
     }
 }
 
@@ -275,6 +307,7 @@ struct Routes: Sendable {
 struct LatencyMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
     let metrics: ServiceMetrics
+    let table: RouteTable
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -293,6 +326,17 @@ struct LatencyMiddleware: RouterMiddleware {
             record(Int(error.httpStatus.code))
             throw error
         } catch let error as HTTPError {
+            let allowed = error.status == .notFound ? table.methods(at: request.uri.path) : []
+            if !allowed.isEmpty {
+                record(405)
+                var response = problemResponse(
+                    Problem(
+                        title: "methodNotAllowed", status: 405,
+                        detail: "\(request.method) is not served at \(request.uri.path)"))
+                response.status = .methodNotAllowed
+                response.headers[.allow] = allowed.joined(separator: ", ")
+                return response
+            }
             record(Int(error.status.code))
             let name =
                 error.status == .notFound
