@@ -1,26 +1,46 @@
 #!/usr/bin/env bash
-# Compiles the meter firmware (every *.swift under firmware/MeterCrypto and
-# firmware/MeterFirmware, as ONE module, like the SwiftPM target FirmwareEmbedded)
-# with swiftc in Embedded mode with -no-allocations, then
-#   - fails if the object references a heap allocator (malloc, calloc, realloc, free,
-#     posix_memalign, aligned_alloc, swift_allocObject, swift_slowAlloc): -no-allocations
-#     alone is not airtight (see docs/testing.md, "The firmware check");
-#   - prints the object's text / data / bss sizes: the flash and static RAM footprint.
+# Compiles each scheme's meter firmware image (the Swift sources under
+# Sources/Firmware<Scheme>: symlinks to the core's, the scheme's own folders and its entry
+# point in firmware/, as ONE module, like the SwiftPM target of the same name) with swiftc
+# in Embedded mode, then, per image,
+#   - fails if the object calls a heap allocator (malloc, calloc, realloc, free,
+#     posix_memalign, aligned_alloc, memalign, swift_allocObject, swift_slowAlloc), GMP's
+#     allocating mpz layer (__gmpz_*, which allocates inside C) or arc4random_buf (a meter's
+#     libc has none: it comes from hashing, whose seed is random);
+#   - prints the object's text / data / bss sizes: the image's flash and static RAM footprint.
 #
-# Usage: scripts/check-firmware.sh [--json] [--scheme NAME] [-Osize | -Onone] [--output FILE] [--verbose]
-#   --json         print only a JSON object with the sizes on stdout (messages go to stderr)
-#   --scheme NAME  a firmware with only that scheme: the `shared` sources of
-#                  firmware/schemes.conf plus NAME's, with -D PM_SINGLE_SCHEME and
-#                  -D PM_SCHEME_<NAME> (the flash footprint per scheme of `metering cost`)
-#   --list-schemes print the schemes firmware/schemes.conf defines and exit
-#   -Osize         optimise for size (default; what a meter would ship)
-#   -Onone         no optimisation (debug footprint)
-#   --output FILE  keep the object at FILE (default: .build/firmware/FirmwareEmbedded-<opt>.o)
-#   --verbose      show the compiler's warnings too
+# Two targets:
+#   x86_64 (default): compiled with -no-allocations, and the object must not reference any
+#     of those symbols (nm): -no-allocations alone is not airtight (see docs/testing.md, "The
+#     firmware check").
+#   cortex-m4 (armv7em-none-none-eabi; -Osize, soft float, Thumb-2): compiled WITHOUT
+#     -no-allocations, which reports allocations that are not there on 32-bit targets
+#     (swiftlang/swift#86827: conversions into UInt64, non-masking 64-bit shifts); instead
+#     the object is built with function sections and its relocations are followed from its
+#     entry point (meter_main) as the linker's --gc-sections would (scripts/m4/reloc_check.py):
+#     none may reach one of those symbols. The Embedded runtime's own allocating functions are
+#     in every object, unreachable. GMP's headers come from scripts/build-gmp-m4.sh (GMP
+#     cross-built for the M4 with 32-bit limbs, cached under .build/m4; built on first use),
+#     the C library's from newlib. Sizes are arm-none-eabi-size's (Berkeley format) for the
+#     Swift object alone: GMP, libgcc, newlib and the board are linked in by scripts/build-m4.sh.
+#
+# Usage: scripts/check-firmware.sh [--json] [--scheme NAME] [--target T] [-Osize | -Onone] [--output-dir DIR] [--verbose]
+#   --json           print only JSON on stdout (messages go to stderr): one object with
+#                    --scheme, else an array with one object per image
+#   --scheme NAME    only that scheme's image: lwr-psa, paillier or dmcfe
+#   --list-schemes   print the schemes (one image each) and exit
+#   --target T       x86_64 (default) or cortex-m4; also the triples x86_64-unknown-linux-gnu
+#                    and armv7em-none-none-eabi
+#   -Osize           optimise for size (default; what a meter would ship)
+#   -Onone           no optimisation (debug footprint)
+#   --output-dir DIR keep the objects in DIR (default: .build/firmware for x86_64,
+#                    .build/firmware/cortex-m4 for the M4), as Firmware<Scheme>-<opt>.o
+#   --verbose        show the compiler's warnings too
 # Environment: SWIFTC (default: swiftc on PATH, else /opt/swift/usr/bin/swiftc),
-#              FIRMWARE_TARGET (default: x86_64-unknown-linux-gnu).
+#              FIRMWARE_TARGET (the default for --target), M4_BUILD (scripts/build-gmp-m4.sh's
+#              cache, default .build/m4).
 #
-# Exit status: 0 clean, 1 forbidden allocator referenced, 2 usage or build failure.
+# Exit status: 0 clean, 1 forbidden symbol referenced, 2 usage or build failure.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,8 +50,9 @@ json=0
 scheme=""
 list_schemes=0
 opt="Osize"
-output=""
+output_dir=""
 verbose=0
+target="${FIRMWARE_TARGET:-x86_64}"
 while (($#)); do
     case "$1" in
     --json) json=1 ;;
@@ -41,11 +62,16 @@ while (($#)); do
         shift
         ;;
     --list-schemes) list_schemes=1 ;;
+    --target)
+        [[ $# -ge 2 ]] || { echo "check-firmware: --target needs a name" >&2; exit 2; }
+        target="$2"
+        shift
+        ;;
     -Osize | --Osize) opt="Osize" ;;
     -Onone | --Onone) opt="Onone" ;;
-    --output)
-        [[ $# -ge 2 ]] || { echo "check-firmware: --output needs a file" >&2; exit 2; }
-        output="$2"
+    --output-dir)
+        [[ $# -ge 2 ]] || { echo "check-firmware: --output-dir needs a directory" >&2; exit 2; }
+        output_dir="$2"
         shift
         ;;
     --verbose | -v) verbose=1 ;;
@@ -80,66 +106,57 @@ if [[ -z "$swiftc" ]]; then
         fail "swiftc not found (set SWIFTC or put the Swift toolchain on PATH)"
     fi
 fi
-target="${FIRMWARE_TARGET:-x86_64-unknown-linux-gnu}"
-for tool in nm size objdump; do
-    command -v "$tool" >/dev/null 2>&1 || fail "'$tool' not found (Debian: apt-get install -y binutils)"
-done
+case "$target" in
+x86_64 | x86_64-unknown-linux-gnu) target=x86_64-unknown-linux-gnu m4=0 ;;
+cortex-m4 | armv7em-none-none-eabi) target=armv7em-none-none-eabi m4=1 ;;
+*) fail "unknown target '$target' (x86_64 or cortex-m4)" ;;
+esac
 
-# The C headers the firmware imports. CGMP's shim includes <gmp.h>: say so plainly
-# rather than through a module-map error.
-if command -v dpkg >/dev/null 2>&1 && ! dpkg -s libgmp-dev >/dev/null 2>&1 \
-    && [[ ! -e /usr/include/gmp.h && ! -e /usr/include/x86_64-linux-gnu/gmp.h ]]; then
-    fail "gmp.h not found: install libgmp-dev (apt-get install -y libgmp-dev; scripts/test.sh does it)"
+if ((m4)); then
+    # shellcheck source=lib/m4.sh
+    source "$root/scripts/lib/m4.sh"
+    for tool in arm-none-eabi-size arm-none-eabi-readelf arm-none-eabi-nm arm-none-eabi-objdump python3; do
+        command -v "$tool" >/dev/null 2>&1 ||
+            fail "'$tool' not found (Debian: apt-get install -y gcc-arm-none-eabi libnewlib-arm-none-eabi python3)"
+    done
+    newlib_include=/usr/lib/arm-none-eabi/include
+    [[ -f "$newlib_include/string.h" ]] || fail "newlib's headers are not in $newlib_include (libnewlib-arm-none-eabi)"
+    nm=arm-none-eabi-nm size=arm-none-eabi-size objdump=arm-none-eabi-objdump
+else
+    for tool in nm size objdump; do
+        command -v "$tool" >/dev/null 2>&1 || fail "'$tool' not found (Debian: apt-get install -y binutils)"
+    done
+    nm=nm size=size objdump=objdump
+    # The C headers the firmware imports. CGMP's shim includes <gmp.h>: say so plainly
+    # rather than through a module-map error.
+    if command -v dpkg >/dev/null 2>&1 && ! dpkg -s libgmp-dev >/dev/null 2>&1 \
+        && [[ ! -e /usr/include/gmp.h && ! -e /usr/include/x86_64-linux-gnu/gmp.h ]]; then
+        fail "gmp.h not found: install libgmp-dev (apt-get install -y libgmp-dev; scripts/test.sh does it)"
+    fi
 fi
 
-shopt -s nullglob
-all_sources=(firmware/MeterCrypto/*.swift firmware/MeterFirmware/*.swift)
-shopt -u nullglob
-((${#all_sources[@]})) || fail "no Swift sources under firmware/MeterCrypto or firmware/MeterFirmware"
-
-# ---- per-scheme builds (firmware/schemes.conf) -----------------------------------------
-manifest="firmware/schemes.conf"
-# The files listed for one name ("shared", "lwr-psa", ...), one per line.
-manifest_files() {
-    awk -v name="$1" '
-        { sub(/#.*/, "") }
-        $1 == name ":" { for (i = 2; i <= NF; i++) print $i; found = 1 }
-        END { exit found ? 0 : 1 }' "$manifest"
+# The images: scheme name and SwiftPM target (Sources/<target>).
+schemes=(lwr-psa paillier dmcfe)
+target_of() {
+    case "$1" in
+    lwr-psa) echo FirmwareLWRPSA ;;
+    paillier) echo FirmwarePaillier ;;
+    dmcfe) echo FirmwareDMCFE ;;
+    *) return 1 ;;
+    esac
 }
-manifest_schemes() { awk '{ sub(/#.*/, "") } $1 ~ /:$/ && $1 != "shared:" { sub(/:$/, "", $1); print $1 }' "$manifest"; }
 
 if ((list_schemes)); then
-    [[ -f "$manifest" ]] || fail "$manifest not found"
-    manifest_schemes
+    printf '%s\n' "${schemes[@]}"
     exit 0
 fi
-
-defines=()
-unlisted=()
 if [[ -n "$scheme" ]]; then
-    [[ -f "$manifest" ]] || fail "$manifest not found (needed for --scheme)"
-    [[ "$scheme" != shared ]] || fail "'shared' is not a scheme (try --list-schemes)"
-    manifest_files "$scheme" >/dev/null \
-        || fail "scheme '$scheme' is not in $manifest (schemes: $(manifest_schemes | tr '\n' ' '))"
-    mapfile -t wanted < <(manifest_files shared || true; manifest_files "$scheme")
-    for f in "${wanted[@]}"; do
-        [[ -f "firmware/$f" ]] || fail "$manifest lists firmware/$f, which does not exist"
-    done
-    # In the order of the full build, so that the same set of files gives the same object.
-    sources=()
-    for f in "${all_sources[@]}"; do
-        [[ " ${wanted[*]} " == *" ${f#firmware/} "* ]] && sources+=("$f")
-    done
-    # Sources under no line of the manifest are left out; say so.
-    mapfile -t listed < <(awk '{ sub(/#.*/, "") } $1 ~ /:$/ { for (i = 2; i <= NF; i++) print "firmware/" $i }' "$manifest")
-    for f in "${all_sources[@]}"; do
-        [[ " ${listed[*]} " == *" $f "* ]] || unlisted+=("$f")
-    done
-    scheme_define="PM_SCHEME_$(tr 'a-z-' 'A-Z_' <<<"$scheme")"
-    defines=(-D PM_SINGLE_SCHEME -D "$scheme_define")
-else
-    sources=("${all_sources[@]}")
+    target_of "$scheme" >/dev/null || fail "no image for scheme '$scheme' (schemes: ${schemes[*]})"
+    schemes=("$scheme")
 fi
+if ((m4)); then default_output="$root/.build/firmware/cortex-m4"; else default_output="$root/.build/firmware"; fi
+output_dir="${output_dir:-$default_output}"
+mkdir -p "$output_dir"
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/check-firmware.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
@@ -154,79 +171,130 @@ mkdir -p "$tmp/MeterHAL"
     echo "}"
 } >"$tmp/MeterHAL/module.modulemap"
 
-if [[ -z "$output" ]]; then
-    output="$root/.build/firmware/FirmwareEmbedded${scheme:+-$scheme}-$opt.o"
+# The compiler's flags per target; on the M4 also CGMP over GMP's ARM gmp.h.
+if ((m4)); then
+    # GMP for the M4, built once per machine (its headers say GMP_LIMB_BITS 32).
+    gmp_prefix="$("$root/scripts/build-gmp-m4.sh" --print-prefix)" || fail "GMP for the M4 did not build (scripts/build-gmp-m4.sh)"
+    grep -q '^#define GMP_LIMB_BITS  *32$' "$gmp_prefix/include/gmp.h" ||
+        fail "$gmp_prefix/include/gmp.h is not GMP with 32-bit limbs"
+    mkdir -p "$tmp/CGMP"
+    printf 'module CGMP {\n    header "%s"\n    export *\n}\n' "$root/Sources/CGMP/shim.h" >"$tmp/CGMP/module.modulemap"
+    target_flags=(-Xcc -mfloat-abi=soft -Xcc -mcpu=cortex-m4 -Xfrontend -disable-stack-protector
+        -Xfrontend -function-sections -I "$tmp/CGMP" -Xcc "-I$gmp_prefix/include"
+        -Xcc -isystem -Xcc "$newlib_include")
+    allocation_flags=()
+    allocation_check="relocations reachable from meter_main (scripts/m4/reloc_check.py)"
+else
+    target_flags=(-I "$root/Sources/CGMP")
+    allocation_flags=(-no-allocations)
+    allocation_check="-no-allocations and nm"
 fi
-mkdir -p "$(dirname "$output")"
-object="$tmp/FirmwareEmbedded.o"
 
-# Build in the temp dir so no module cache or object lands in the work tree.
-if ! "$swiftc" \
-    -target "$target" \
-    -enable-experimental-feature Embedded -no-allocations \
-    -wmo -"$opt" -parse-as-library \
-    -module-name FirmwareEmbedded \
-    -module-cache-path "$tmp/module-cache" \
-    -I "$root/Sources/CGMP" -I "$tmp/MeterHAL" \
-    "${defines[@]+"${defines[@]}"}" \
-    -c "${sources[@]}" -o "$object" >"$tmp/compile.log" 2>&1; then
-    cat "$tmp/compile.log" >&2
-    fail "the firmware${scheme:+ with only $scheme} does not compile in Embedded mode with -no-allocations (-$opt, $target)"
-fi
-warnings=$(grep -c ': warning: ' "$tmp/compile.log" || true)
-if ((verbose)); then cat "$tmp/compile.log" >&2; fi
-cp "$object" "$output.partial"
-mv -f "$output.partial" "$output"
-
-# ---- heap allocators -------------------------------------------------------------
-# The C allocators show up as undefined symbols. The Embedded runtime's own entry
-# points (swift_allocObject, swift_slowAlloc, ...) are emitted into the object as weak
-# definitions only when something uses them, so those count as defined or undefined.
-forbidden_re='^(malloc|calloc|realloc|free|posix_memalign|aligned_alloc|swift_allocObject|swift_slowAlloc)$'
-symbols="$(nm "$object")"
-undefined="$(awk 'NF == 2 && ($1 == "U" || $1 == "w" || $1 == "v") {print $2}' <<<"$symbols" | sort -u)"
-found="$(awk '{print $NF}' <<<"$symbols" | grep -E "$forbidden_re" | sort -u || true)"
-
-# ---- reference counting (reported, not a failure) ---------------------------------
-# Under -no-allocations the compiler already rejects creating class instances, so a
-# retain/release can only touch an object that exists without the heap (a static or
-# stack-promoted one): it costs cycles, not memory. The runtime's swift_retain is
-# emitted as a weak definition whether or not anything calls it, so count call sites
-# (relocations), not symbols.
+forbidden_re='^(malloc|calloc|realloc|free|posix_memalign|aligned_alloc|memalign|swift_allocObject|swift_slowAlloc|arc4random_buf|__gmpz_.*)$'
+# On the M4 the same names as relocation targets, the Embedded runtime's mangled Swift
+# entry points included (as scripts/build-m4.sh checks them).
+m4_forbidden_re='^(malloc|calloc|realloc|free|posix_memalign|memalign|aligned_alloc|arc4random_buf|__gmpz_[A-Za-z0-9_]*|.*swift_allocObject.*|.*swift_slowAlloc.*)$'
 rc_re='^(swift_(retain|release|bridgeObjectRetain|bridgeObjectRelease|unknownObjectRetain|unknownObjectRelease)(_n)?)(-0x[0-9a-f]+|\+0x[0-9a-f]+)?$'
-rc_sites="$(objdump -r "$object" | awk '{print $3}' | grep -cE "$rc_re" || true)"
+json_items=()
+status=0
+size_header_said=0
 
-# ---- sizes --------------------------------------------------------------------------
-read -r text data bss _ < <(size "$object" | awk 'NR == 2')
+for scheme in "${schemes[@]}"; do
+    module="$(target_of "$scheme")"
+    mapfile -t sources < <(find -L "Sources/$module" -name '*.swift' | LC_ALL=C sort)
+    ((${#sources[@]})) || fail "no Swift sources under Sources/$module"
+    output="$output_dir/$module-$opt.o"
+    object="$tmp/$module.o"
 
-if ((!json)); then
-    size "$object" | sed "s|$object|$(basename "$output")|"
-fi
-say "firmware${scheme:+ ($scheme only)}: text $text bytes, data $data bytes, bss $bss bytes"
-for f in "${unlisted[@]+"${unlisted[@]}"}"; do
-    printf 'check-firmware: warning: %s is not in %s: left out of the %s build\n' "$f" "$manifest" "$scheme" >&2
+    # Build in the temp dir so no module cache or object lands in the work tree.
+    if ! "$swiftc" \
+        -target "$target" \
+        -enable-experimental-feature Embedded "${allocation_flags[@]+"${allocation_flags[@]}"}" \
+        -wmo -"$opt" -parse-as-library \
+        -module-name "$module" \
+        -module-cache-path "$tmp/module-cache" \
+        -I "$tmp/MeterHAL" "${target_flags[@]}" \
+        -c "${sources[@]}" -o "$object" >"$tmp/compile.log" 2>&1; then
+        cat "$tmp/compile.log" >&2
+        fail "the $scheme image does not compile in Embedded mode ${allocation_flags[*]+"with ${allocation_flags[*]} "}(-$opt, $target)"
+    fi
+    warnings=$(grep -c ': warning: ' "$tmp/compile.log" || true)
+    if ((verbose)); then cat "$tmp/compile.log" >&2; fi
+    cp "$object" "$output.partial"
+    mv -f "$output.partial" "$output"
+
+    # ---- forbidden symbols ---------------------------------------------------------
+    symbols="$("$nm" "$object")"
+    undefined="$(awk 'NF == 2 && ($1 == "U" || $1 == "w" || $1 == "v") {print $2}' <<<"$symbols" | sort -u)"
+    unreachable=""
+    if ((m4)); then
+        # Relocations followed from meter_main through the function sections: only what
+        # the linker keeps counts (the runtime's allocating functions are in every object).
+        reloc_status=0
+        reloc_report="$(python3 "$root/scripts/m4/reloc_check.py" "$object" --root meter_main \
+            --forbid "$m4_forbidden_re")" || reloc_status=$?
+        ((reloc_status <= 1)) || { printf '%s\n' "$reloc_report" >&2; fail "the relocation check of the $scheme image failed to run"; }
+        found="$(sed -n 's/^FAIL reachable: \([^ ]*\) .*/\1/p' <<<"$reloc_report" | sort -u)"
+        unreachable="$(sed -n 's/.*present but unreachable (dropped by --gc-sections): //p' <<<"$reloc_report" | tr -d ',')"
+    else
+        # The C allocators show up as undefined symbols. The Embedded runtime's own entry
+        # points (swift_allocObject, swift_slowAlloc, ...) are emitted into the object as weak
+        # definitions only when something uses them, so those count as defined or undefined.
+        found="$(awk '{print $NF}' <<<"$symbols" | grep -E "$forbidden_re" | sort -u || true)"
+    fi
+
+    # ---- reference counting (reported, not a failure) -----------------------------
+    # Under -no-allocations the compiler already rejects creating class instances, so a
+    # retain/release can only touch an object that exists without the heap (a static or
+    # stack-promoted one): it costs cycles, not memory. The runtime's swift_retain is
+    # emitted as a weak definition whether or not anything calls it, so count call sites
+    # (relocations), not symbols. (On the M4, every relocation in the object, reachable or not.)
+    rc_sites="$("$objdump" -r "$object" | awk '{print $3}' | grep -cE "$rc_re" || true)"
+
+    # ---- sizes --------------------------------------------------------------------
+    berkeley="$("$size" "$object")"
+    read -r text data bss _ < <(awk 'NR == 2' <<<"$berkeley")
+    if ((m4)); then
+        # arm-none-eabi-size's own lines (header once), with the object's path in the repository.
+        if ((!size_header_said)); then say "$(awk 'NR == 1' <<<"$berkeley")"; size_header_said=1; fi
+        say "$(awk 'NR == 2' <<<"$berkeley" | sed "s|$tmp/$module.o|${output#"$root"/}|")"
+    fi
+    say "$scheme image ($module): text $text bytes, data $data bytes, bss $bss bytes"
+    say "  ${#sources[@]} sources, -$opt, $target, $warnings compiler warning(s)$( ((verbose)) || ((warnings == 0)) || echo ' (--verbose shows them)'); object: ${output#"$root"/}"
+    say "  external symbols: $(tr '\n' ' ' <<<"$undefined")"
+    if [[ -n "$unreachable" ]]; then
+        say "  present but unreachable from meter_main (the Embedded runtime's; dropped by --gc-sections): $unreachable"
+    fi
+    if ((rc_sites > 0)); then
+        say "  note: $rc_sites retain/release call site(s) (reference counting without allocation; reported, not a failure)"
+    fi
+    if ((json)); then
+        undefined_json="$(awk 'BEGIN {ORS=""} {printf "%s\"%s\"", (NR > 1 ? ", " : ""), $0}' <<<"$undefined")"
+        forbidden_json="$(awk 'BEGIN {ORS=""} NF {printf "%s\"%s\"", (NR > 1 ? ", " : ""), $0}' <<<"$found")"
+        json_items+=("$(printf '{"scheme": "%s", "module": "%s", "target": "%s", "optimization": "%s", "sources": %d, "text": %d, "data": %d, "bss": %d, "flash_bytes": %d, "static_ram_bytes": %d, "retain_release_call_sites": %d, "allocation_check": "%s", "forbidden_symbols": [%s], "external_symbols": [%s]}' \
+            "$scheme" "$module" "$target" "$opt" "${#sources[@]}" "$text" "$data" "$bss" $((text + data)) $((data + bss)) \
+            "$rc_sites" "$allocation_check" "$forbidden_json" "$undefined_json")")
+    fi
+    if [[ -n "$found" ]]; then
+        if ((m4)); then
+            grep '^FAIL reachable: ' <<<"$reloc_report" | sed "s/^/check-firmware: the $scheme image: /" >&2
+        fi
+        while read -r sym; do
+            printf 'check-firmware: FAIL: the %s image %s %s\n' "$scheme" "$( ((m4)) && echo calls || echo references)" "$sym" >&2
+        done <<<"$found"
+        printf 'check-firmware: find the caller with: %s -dr %s | less  (search for the symbol)\n' \
+            "$objdump" "${output#"$root"/}" >&2
+        status=1
+    else
+        say "  no heap allocator, __gmpz_* or arc4random_buf $( ((m4)) && echo 'reachable (relocations from meter_main)' || echo referenced)"
+    fi
 done
-say "  ${#sources[@]} sources, -$opt, $target, $warnings compiler warning(s)$( ((verbose)) || ((warnings == 0)) || echo ' (--verbose shows them)'); object: ${output#"$root"/}"
-say "  external symbols: $(tr '\n' ' ' <<<"$undefined")"
-if ((rc_sites > 0)); then
-    say "  note: $rc_sites retain/release call site(s) (reference counting without allocation; reported, not a failure)"
-fi
 
 if ((json)); then
-    undefined_json="$(awk 'BEGIN {ORS=""} {printf "%s\"%s\"", (NR > 1 ? ", " : ""), $0}' <<<"$undefined")"
-    forbidden_json="$(awk 'BEGIN {ORS=""} NF {printf "%s\"%s\"", (NR > 1 ? ", " : ""), $0}' <<<"$found")"
-    unlisted_json="$(printf '%s\n' "${unlisted[@]+"${unlisted[@]}"}" | awk 'BEGIN {ORS=""} NF {printf "%s\"%s\"", (n++ ? ", " : ""), $0}')"
-    printf '{"scheme": "%s", "target": "%s", "optimization": "%s", "sources": %d, "text": %d, "data": %d, "bss": %d, "flash_bytes": %d, "static_ram_bytes": %d, "retain_release_call_sites": %d, "forbidden_symbols": [%s], "external_symbols": [%s], "unlisted_sources": [%s]}\n' \
-        "${scheme:-all}" "$target" "$opt" "${#sources[@]}" "$text" "$data" "$bss" $((text + data)) $((data + bss)) \
-        "$rc_sites" "$forbidden_json" "$undefined_json" "$unlisted_json"
+    if ((${#json_items[@]} == 1)) && [[ -n "$scheme" && ${#schemes[@]} == 1 ]]; then
+        printf '%s\n' "${json_items[0]}"
+    else
+        printf '[%s]\n' "$(IFS=,; echo "${json_items[*]}")"
+    fi
 fi
-
-if [[ -n "$found" ]]; then
-    while read -r sym; do
-        printf 'check-firmware: FAIL: the Embedded firmware object references %s (heap allocation)\n' "$sym" >&2
-    done <<<"$found"
-    printf 'check-firmware: find the caller with: objdump -dr %s | less  (search for the symbol)\n' \
-        "${output#"$root"/}" >&2
-    exit 1
-fi
-say "firmware: no heap allocator referenced"
+exit "$status"
