@@ -27,9 +27,22 @@ let package = Package(
         .library(name: "MeterSimulator", targets: ["MeterSimulator"]),
         .library(name: "CostReport", targets: ["CostReport"]),
         .library(name: "Provisioning", targets: ["Provisioning"]),
+        .library(name: "AggregatorAPI", targets: ["AggregatorAPI"]),
+        .library(name: "AggregatorStore", targets: ["AggregatorStore"]),
+        .library(name: "AggregatorService", targets: ["AggregatorService"]),
+        .library(name: "ServiceClient", targets: ["ServiceClient"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        // The aggregator service (Sources/AggregatorStore, AggregatorService, ServiceClient) only.
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
     ],
     targets: [
         // C: the meter's hardware contract (meter_hal.h only: all the firmware sees of a board)
@@ -83,10 +96,43 @@ let package = Package(
                 "Provisioning",
             ]),
         .target(name: "HeapCounter", dependencies: ["CostReport", "CAllocationCounter"]),
+
+        // The aggregator (data concentrator) as a service: storage behind one protocol
+        // (SQLite through GRDB, PostgreSQL through PostgresNIO), the HTTP service
+        // (Hummingbird, TLS, Prometheus metrics), and the meters' side over HTTP.
+        .target(name: "AggregatorAPI"),
+        .target(
+            name: "AggregatorStore",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "AggregatorService",
+            dependencies: [
+                "AggregatorAPI", "AggregatorStore", "Aggregation", "MeterCrypto", "BigNum",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            resources: [.copy("openapi.yaml")]),
+        .target(
+            name: "ServiceClient",
+            dependencies: [
+                "AggregatorAPI", "MeterSimulator", "Aggregation", "MeterCrypto", "MeterFirmware", "Provisioning",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]),
         .executableTarget(
             name: "metering",
             dependencies: [
                 "MeterSimulator", "Aggregation", "BigNum", "CostReport", "HeapCounter",
+                "AggregatorService", "ServiceClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -109,6 +155,16 @@ let package = Package(
         .testTarget(
             name: "CostReportTests", dependencies: ["CostReport", "HeapCounter", "MeterCrypto", "MeterFirmware"]),
         .testTarget(name: "BigNumTests", dependencies: ["BigNum", "MeterSimulator", "TestSupport"]),
+        .testTarget(
+            name: "AggregatorStoreTests", dependencies: ["AggregatorStore", "TestSupport"]),
+        .testTarget(
+            name: "AggregatorServiceTests",
+            dependencies: [
+                "AggregatorAPI", "AggregatorService", "AggregatorStore", "ServiceClient", "Aggregation",
+                "MeterSimulator",
+                "MeterCrypto", "Provisioning", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]),
         .testTarget(
             name: "ProvisioningTests",
             dependencies: [
