@@ -183,13 +183,14 @@ def check_plan(plan):
 
 
 # ---- Swift emitters ---------------------------------------------------------------------
-def emit_round64(src, dst, rc_expr, plan, indent):
+def emit_round64(src, dst, rc_expr, plan, indent, c_in, c_out):
+    """One round from lanes {src}0... to {dst}0...; the column parities of the input are
+    {c_in}0...{c_in}4, those of the output are written to {c_out}0... (a `let` prefix in
+    c_out declares them)."""
     s = " " * indent
     lines = []
     for x in range(5):
-        lines.append(f"{s}let c{x} = " + " ^ ".join(f"{src}{x + 5 * y}" for y in range(5)))
-    for x in range(5):
-        lines.append(f"{s}let d{x} = c{(x - 1) % 5} ^ rotl(c{(x + 1) % 5}, 1)")
+        lines.append(f"{s}let d{x} = {c_in}{(x - 1) % 5} ^ rotl({c_in}{(x + 1) % 5}, 1)")
     for Y in range(5):
         for X in range(5):
             x, y = pi_source(X, Y)
@@ -209,6 +210,9 @@ def emit_round64(src, dst, rc_expr, plan, indent):
             if X == 0 and Y == 0:
                 expr += f" ^ {rc_expr}"
             lines.append(f"{s}{dst}{X + 5 * Y} = {expr}")
+    out = dst.removeprefix("let ")
+    for x in range(5):
+        lines.append(f"{s}{c_out}{x} = " + " ^ ".join(f"{out}{x + 5 * y}" for y in range(5)))
     return lines
 
 
@@ -217,16 +221,19 @@ def rot32(v, n):
 
 
 def emit_round32(src, dst, rc_even, rc_odd, indent):
-    """Lane i is words {src}{i}e (even bits) and {src}{i}o (odd bits)."""
+    """Lane i is words {src}{i}e (even bits) and {src}{i}o (odd bits). The column parities
+    are computed from the input here: carried across rounds like the 64-bit version's they
+    cost the M4 build about 900 instructions per permutation (more spills)."""
     s = " " * indent
     lines = []
+    c_in = "c"
     for x in range(5):
         for h in "eo":
             lines.append(f"{s}let c{x}{h} = " + " ^ ".join(f"{src}{x + 5 * y}{h}" for y in range(5)))
     # D[x] = C[x-1] ^ rotl64(C[x+1], 1); rotl64 by 1 is (rotl32(odd, 1), even).
     for x in range(5):
-        lines.append(f"{s}let d{x}e = c{(x - 1) % 5}e ^ rotl32(c{(x + 1) % 5}o, 1)")
-        lines.append(f"{s}let d{x}o = c{(x - 1) % 5}o ^ c{(x + 1) % 5}e")
+        lines.append(f"{s}let d{x}e = {c_in}{(x - 1) % 5}e ^ rotl32({c_in}{(x + 1) % 5}o, 1)")
+        lines.append(f"{s}let d{x}o = {c_in}{(x - 1) % 5}o ^ {c_in}{(x + 1) % 5}e")
     for Y in range(5):
         for X in range(5):
             x, y = pi_source(X, Y)
@@ -241,7 +248,6 @@ def emit_round32(src, dst, rc_even, rc_odd, indent):
                 if v.startswith("(") and v.endswith(")"):
                     v = v[1:-1]
                 lines.append(f"{s}let b{X + 5 * Y}{h} = {v}")
-    for Y in range(5):
         for X in range(5):
             for h in "eo":
                 expr = f"b{X + 5 * Y}{h} ^ (~b{(X + 1) % 5 + 5 * Y}{h} & b{(X + 2) % 5 + 5 * Y}{h})"
@@ -309,6 +315,9 @@ def generate():
     w('    precondition(firstRound >= 0 && firstRound <= 24 && firstRound & 1 == 0, "Keccak: first round not even in 0...24")')
     for i in range(25):
         w(f"    var a{i} = " + ("~" if i in COMPLEMENTED else "") + f"state[{i}]")
+    w("    // Column parities of the lanes, carried from round to round (computed where the lanes are).")
+    for x in range(5):
+        w(f"    var c{x} = " + " ^ ".join(f"a{x + 5 * y}" for y in range(5)))
     w("    var round = firstRound")
     w("    while round < 24 {")
     w("        // Lane a{x + 5y} is A[x, y]. theta: column parities c and their mix d.")
@@ -316,9 +325,9 @@ def generate():
     w("        // chi: A[X, Y] = B[X, Y] ^ (~B[X + 1, Y] & B[X + 2, Y]), on complemented lanes where marked.")
     w("        let rc0 = keccakRoundConstants[unchecked: round]")
     w("        let rc1 = keccakRoundConstants[unchecked: round &+ 1]")
-    out.extend(emit_round64("a", "let e", "rc0", plan, 8))
+    out.extend(emit_round64("a", "let e", "rc0", plan, 8, "c", "let p"))
     w("        do {")
-    out.extend(emit_round64("e", "a", "rc1", plan, 12))
+    out.extend(emit_round64("e", "a", "rc1", plan, 12, "p", "c"))
     w("        }")
     w("        round &+= 2")
     w("    }")

@@ -52,17 +52,29 @@ struct KeccakStateTests {
             state.xorByte(byte, at: position)
             expected[position / 8] ^= UInt64(byte) << (8 * UInt64(position % 8))
         }
-        #expect((0..<25).map { state.lane($0) } == expected)
+        var lanes: [UInt64] = []
+        for i in 0..<25 { lanes.append(state.lane(i)) }
+        #expect(lanes == expected)
         for position in 0..<200 {
-            #expect(state.byte(at: position) == UInt8(truncatingIfNeeded: expected[position / 8] >> (8 * UInt64(position % 8))))
+            let byte = state.byte(at: position)
+            #expect(byte == UInt8(truncatingIfNeeded: expected[position / 8] >> (8 * UInt64(position % 8))))
         }
     }
 
     @Test("a lane index outside 0..<25 stops the program")
     func laneIndexChecked() async {
-        await #expect(processExitsWith: .failure) { _ = KeccakLaneState().lane(25) }
-        await #expect(processExitsWith: .failure) { _ = KeccakInterleavedState().lane(25) }
-        await #expect(processExitsWith: .failure) { _ = KeccakInterleavedState().lane(-1) }
+        await #expect(processExitsWith: .failure) {
+            var state = KeccakLaneState()
+            _ = state.lane(25)
+        }
+        await #expect(processExitsWith: .failure) {
+            var state = KeccakInterleavedState()
+            _ = state.lane(25)
+        }
+        await #expect(processExitsWith: .failure) {
+            var state = KeccakInterleavedState()
+            _ = state.lane(-1)
+        }
     }
 }
 
@@ -71,5 +83,7 @@ func permuted<S: KeccakState>(_: S.Type, _ state: [UInt64], firstRound: Int) -> 
     var s = S()
     for (i, lane) in state.enumerated() { s.xorLane(i, lane) }
     s.permute(firstRound: firstRound)
-    return (0..<25).map { s.lane($0) }
+    var lanes: [UInt64] = []
+    for i in 0..<25 { lanes.append(s.lane(i)) }
+    return lanes
 }

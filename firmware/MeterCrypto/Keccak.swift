@@ -12,17 +12,21 @@
 /// How a Keccak sponge holds the 1600-bit state, and its permutation. The sponge talks to it
 /// in FIPS 202's terms only: lane i is bytes 8i..<8i+8 of the state read little-endian
 /// (section 3.1.2), whatever the representation inside.
+///
+/// The reads are `mutating` although they change nothing: a non-mutating read of an
+/// InlineArray copied the whole 200-byte state first in the armv7em Embedded build (-Osize),
+/// which cost more than the deinterleaving itself.
 public protocol KeccakState: Sendable {
     /// The all-zero state.
     init()
     /// Lane `index` (0..<25).
-    func lane(_ index: Int) -> UInt64
+    mutating func lane(_ index: Int) -> UInt64
     /// XORs `value` into lane `index` (0..<25).
     mutating func xorLane(_ index: Int, _ value: UInt64)
     /// XORs `byte` into byte `position` (0..<200) of the state.
     mutating func xorByte(_ byte: UInt8, at position: Int)
     /// Byte `position` (0..<200) of the state.
-    func byte(at position: Int) -> UInt8
+    mutating func byte(at position: Int) -> UInt8
     /// Applies rounds firstRound..<24 of Keccak-f[1600] (0: all 24; 12: Keccak-p[1600, 12]).
     mutating func permute(firstRound: Int)
 }
@@ -33,7 +37,7 @@ public protocol KeccakState: Sendable {
 
     @inlinable public init() { lanes = InlineArray(repeating: 0) }
 
-    @inlinable public func lane(_ index: Int) -> UInt64 { lanes[index] }
+    @inlinable public mutating func lane(_ index: Int) -> UInt64 { lanes[index] }
 
     @inlinable public mutating func xorLane(_ index: Int, _ value: UInt64) { lanes[index] ^= value }
 
@@ -41,7 +45,7 @@ public protocol KeccakState: Sendable {
         lanes[position &>> 3] ^= UInt64(byte) &<< UInt64((position & 7) &<< 3)
     }
 
-    @inlinable public func byte(at position: Int) -> UInt8 {
+    @inlinable public mutating func byte(at position: Int) -> UInt8 {
         UInt8(truncatingIfNeeded: lanes[position &>> 3] &>> UInt64((position & 7) &<< 3))
     }
 
@@ -57,7 +61,7 @@ public protocol KeccakState: Sendable {
 
     @inlinable public init() { words = InlineArray(repeating: 0) }
 
-    @inlinable public func lane(_ index: Int) -> UInt64 {
+    @inlinable public mutating func lane(_ index: Int) -> UInt64 {
         precondition(index >= 0 && index < 25, "Keccak: lane index outside 0..<25")
         return keccakDeinterleave(even: words[unchecked: 2 &* index], odd: words[unchecked: 2 &* index &+ 1])
     }
@@ -79,7 +83,7 @@ public protocol KeccakState: Sendable {
         words[unchecked: index &+ 1] ^= keccakEvenNibble(UInt32(byte) &>> 1) &<< shift
     }
 
-    @inlinable public func byte(at position: Int) -> UInt8 {
+    @inlinable public mutating func byte(at position: Int) -> UInt8 {
         precondition(position >= 0 && position < 200, "Keccak: byte position outside 0..<200")
         let shift = UInt32((position & 7) &<< 2)
         let index = (position &>> 3) &<< 1
@@ -328,10 +332,17 @@ public struct KeccakSponge<State: KeccakState>: Sendable {
     /// Pads (domain byte, zeros, final 0x80 bit), permutes and switches to squeezing.
     @inlinable
     mutating func pad() {
+        Self.pad(&state, at: offset, rate: rate, domainByte: domainByte, firstRound: firstRound)
+        offset = 0
+        squeezing = true
+    }
+
+    /// The padding of a message that ends at `offset`, and the permutation after it.
+    @inlinable
+    static func pad(_ state: inout State, at offset: Int, rate: Int, domainByte: UInt8, firstRound: Int) {
         state.xorByte(domainByte, at: offset)
         state.xorByte(0x80, at: rate &- 1)
-        permute()
-        squeezing = true
+        state.permute(firstRound: firstRound)
     }
 
     // MARK: Squeezing
@@ -389,24 +400,43 @@ public struct KeccakSponge<State: KeccakState>: Sendable {
             offset &+= 8
             return word
         }
-        return squeezeWordSlowPath()
+        // Everything else out of line. Only the state goes by reference: the position comes
+        // back as a value, so in a caller's loop over squeezeWord it can stay in a register
+        // (with `self` passed by reference it made a store-to-load chain through memory).
+        let (word, position) = Self.squeezeWordSlowPath(
+            &state, offset: offset, squeezing: squeezing, rate: rate, domainByte: domainByte, firstRound: firstRound)
+        offset = position
+        squeezing = true
+        return word
     }
 
     /// squeezeWord when the sponge is still absorbing, the block is used up, or the
-    /// position is not on a lane boundary.
+    /// position is not on a lane boundary: the word and the position after it.
     @inlinable @inline(never)
-    mutating func squeezeWordSlowPath() -> UInt64 {
-        if !squeezing { pad() }
-        if offset == rate { permute() }
-        if offset & 7 == 0 {
-            let word = state.lane(offset &>> 3)
-            offset &+= 8
-            return word
+    static func squeezeWordSlowPath(
+        _ state: inout State, offset: Int, squeezing: Bool, rate: Int, domainByte: UInt8, firstRound: Int
+    ) -> (UInt64, Int) {
+        var position = offset
+        if !squeezing {
+            pad(&state, at: position, rate: rate, domainByte: domainByte, firstRound: firstRound)
+            position = 0
+        }
+        if position & 7 == 0 {
+            if position == rate {
+                state.permute(firstRound: firstRound)
+                position = 0
+            }
+            return (state.lane(position &>> 3), position &+ 8)
         }
         var word: UInt64 = 0
         for k in 0..<8 {
-            word |= UInt64(squeezeByte()) &<< UInt64(8 &* k)
+            if position == rate {
+                state.permute(firstRound: firstRound)
+                position = 0
+            }
+            word |= UInt64(state.byte(at: position)) &<< UInt64(8 &* k)
+            position &+= 1
         }
-        return word
+        return (word, position)
     }
 }
