@@ -285,12 +285,16 @@ def generate():
         w("    " + ", ".join(hex64(v) for v in RC[i:i + 4]) + ",")
     w("]")
     w("")
+    w("// The Embedded build of a target holds only the representation it uses (the host build has both,")
+    w("// for the tests); see KeccakTargetState.")
+    w("#if _pointerBitWidth(_32) || !hasFeature(Embedded)")
     w("/// The round constants bit-interleaved: element 2i holds the even bits of RC[i], 2i + 1 the odd bits.")
     w("let keccakRoundConstantsInterleaved: InlineArray<48, UInt32> = [")
     pairs = [interleave(v) for v in RC]
     for i in range(0, 24, 4):
         w("    " + ", ".join(f"{hex32(e)}, {hex32(o)}" for e, o in pairs[i:i + 4]) + ",")
     w("]")
+    w("#endif")
     w("")
     w("@inline(__always)")
     w("func rotl(_ x: UInt64, _ n: UInt64) -> UInt64 {")
@@ -304,13 +308,14 @@ def generate():
     w("")
     # 64-bit
     comp = sorted(COMPLEMENTED)
+    w("#if _pointerBitWidth(_64) || !hasFeature(Embedded)")
     w("/// Keccak-p[1600, 24 - firstRound] on 64-bit lanes: rounds firstRound..<24 of Keccak-f[1600].")
     w("/// firstRound must be even (0: Keccak-f[1600]; 12: TurboSHAKE's Keccak-p[1600, 12]).")
     w("///")
     w("/// Lane i is bytes 8i..<8i+8 of the state, little-endian. Inside, lanes "
       + ", ".join(str(i) for i in comp) + " are held")
     w("/// complemented (lane complementing), so chi needs one NOT per plane instead of five.")
-    w("@usableFromInline")
+    w("@usableFromInline @_optimize(speed)")
     w("func keccakP1600Lanes(_ state: inout InlineArray<25, UInt64>, firstRound: Int) {")
     w('    precondition(firstRound >= 0 && firstRound <= 24 && firstRound & 1 == 0, "Keccak: first round not even in 0...24")')
     for i in range(25):
@@ -334,14 +339,16 @@ def generate():
     for i in range(25):
         w(f"    state[{i}] = " + ("~" if i in COMPLEMENTED else "") + f"a{i}")
     w("}")
+    w("#endif")
     w("")
     # 32-bit
+    w("#if _pointerBitWidth(_32) || !hasFeature(Embedded)")
     w("/// Keccak-p[1600, 24 - firstRound] on bit-interleaved lanes: word 2i holds the even bits of")
     w("/// lane i, word 2i + 1 its odd bits. firstRound must be even (0 or 12, as above).")
     w("///")
     w("/// A 64-bit rotation by 2k is a rotation of both words by k; by 2k + 1 it swaps the words,")
     w("/// rotating the odd one by k + 1 and the even one by k.")
-    w("@usableFromInline")
+    w("@usableFromInline @_optimize(speed)")
     w("func keccakP1600Interleaved(_ state: inout InlineArray<50, UInt32>, firstRound: Int) {")
     w('    precondition(firstRound >= 0 && firstRound <= 24 && firstRound & 1 == 0, "Keccak: first round not even in 0...24")')
     for i in range(25):
@@ -363,6 +370,7 @@ def generate():
         w(f"    state[{2 * i}] = a{i}e")
         w(f"    state[{2 * i + 1}] = a{i}o")
     w("}")
+    w("#endif")
     return "\n".join(out) + "\n"
 
 

@@ -31,6 +31,7 @@ public protocol KeccakState: Sendable {
     mutating func permute(firstRound: Int)
 }
 
+#if _pointerBitWidth(_64) || !hasFeature(Embedded)
 /// The state as 25 64-bit lanes, the natural form on 64-bit CPUs.
 @frozen public struct KeccakLaneState: KeccakState {
     @usableFromInline var lanes: InlineArray<25, UInt64>
@@ -51,7 +52,9 @@ public protocol KeccakState: Sendable {
 
     @inlinable public mutating func permute(firstRound: Int) { keccakP1600Lanes(&lanes, firstRound: firstRound) }
 }
+#endif
 
+#if _pointerBitWidth(_32) || !hasFeature(Embedded)
 /// The state bit-interleaved, the form for 32-bit CPUs (Keccak implementation overview,
 /// section 2.1): word 2i holds the 32 even-numbered bits of lane i, word 2i + 1 its odd bits,
 /// so each 64-bit rotation of the permutation is two 32-bit ones. Lanes are converted on the
@@ -96,13 +99,6 @@ public protocol KeccakState: Sendable {
         keccakP1600Interleaved(&words, firstRound: firstRound)
     }
 }
-
-/// The representation `XOF` uses on this target.
-#if _pointerBitWidth(_32)
-    public typealias KeccakTargetState = KeccakInterleavedState
-#else
-    public typealias KeccakTargetState = KeccakLaneState
-#endif
 
 // MARK: Bit interleaving (Hacker's Delight, section 7-2: unshuffling by delta swaps)
 
@@ -162,6 +158,15 @@ func keccakSpreadNibble(_ x: UInt32) -> UInt32 {
     x = (x | x &<< 1) & 0x55
     return x
 }
+
+#endif
+
+/// The representation `XOF` uses on this target. (The Embedded build compiles only this one.)
+#if _pointerBitWidth(_32)
+    public typealias KeccakTargetState = KeccakInterleavedState
+#else
+    public typealias KeccakTargetState = KeccakLaneState
+#endif
 
 /// The extendable-output functions this module offers.
 public enum XOFAlgorithm: Sendable {

@@ -15,6 +15,9 @@ let keccakRoundConstants: InlineArray<24, UInt64> = [
     0x8000_0000_8000_8081, 0x8000_0000_0000_8080, 0x0000_0000_8000_0001, 0x8000_0000_8000_8008,
 ]
 
+// The Embedded build of a target holds only the representation it uses (the host build has both,
+// for the tests); see KeccakTargetState.
+#if _pointerBitWidth(_32) || !hasFeature(Embedded)
 /// The round constants bit-interleaved: element 2i holds the even bits of RC[i], 2i + 1 the odd bits.
 let keccakRoundConstantsInterleaved: InlineArray<48, UInt32> = [
     0x0000_0001, 0x0000_0000, 0x0000_0000, 0x0000_0089, 0x0000_0000, 0x8000_008B, 0x0000_0000, 0x8000_8080,
@@ -24,6 +27,7 @@ let keccakRoundConstantsInterleaved: InlineArray<48, UInt32> = [
     0x0000_0000, 0x8000_0081, 0x0000_0000, 0x8000_0008, 0x0000_0000, 0x0000_0083, 0x0000_0000, 0x8000_8003,
     0x0000_0001, 0x8000_8088, 0x0000_0000, 0x8000_0088, 0x0000_0001, 0x0000_8000, 0x0000_0000, 0x8000_8082,
 ]
+#endif
 
 @inline(__always)
 func rotl(_ x: UInt64, _ n: UInt64) -> UInt64 {
@@ -35,12 +39,13 @@ func rotl32(_ x: UInt32, _ n: UInt32) -> UInt32 {
     (x &<< n) | (x &>> (32 &- n))
 }
 
+#if _pointerBitWidth(_64) || !hasFeature(Embedded)
 /// Keccak-p[1600, 24 - firstRound] on 64-bit lanes: rounds firstRound..<24 of Keccak-f[1600].
 /// firstRound must be even (0: Keccak-f[1600]; 12: TurboSHAKE's Keccak-p[1600, 12]).
 ///
 /// Lane i is bytes 8i..<8i+8 of the state, little-endian. Inside, lanes 1, 2, 8, 12, 17, 20 are held
 /// complemented (lane complementing), so chi needs one NOT per plane instead of five.
-@usableFromInline
+@usableFromInline @_optimize(speed)
 func keccakP1600Lanes(_ state: inout InlineArray<25, UInt64>, firstRound: Int) {
     precondition(firstRound >= 0 && firstRound <= 24 && firstRound & 1 == 0, "Keccak: first round not even in 0...24")
     var a0 = state[0]
@@ -241,13 +246,15 @@ func keccakP1600Lanes(_ state: inout InlineArray<25, UInt64>, firstRound: Int) {
     state[23] = a23
     state[24] = a24
 }
+#endif
 
+#if _pointerBitWidth(_32) || !hasFeature(Embedded)
 /// Keccak-p[1600, 24 - firstRound] on bit-interleaved lanes: word 2i holds the even bits of
 /// lane i, word 2i + 1 its odd bits. firstRound must be even (0 or 12, as above).
 ///
 /// A 64-bit rotation by 2k is a rotation of both words by k; by 2k + 1 it swaps the words,
 /// rotating the odd one by k + 1 and the even one by k.
-@usableFromInline
+@usableFromInline @_optimize(speed)
 func keccakP1600Interleaved(_ state: inout InlineArray<50, UInt32>, firstRound: Int) {
     precondition(firstRound >= 0 && firstRound <= 24 && firstRound & 1 == 0, "Keccak: first round not even in 0...24")
     var a0e = state[0]
@@ -601,3 +608,4 @@ func keccakP1600Interleaved(_ state: inout InlineArray<50, UInt32>, firstRound: 
     state[48] = a24e
     state[49] = a24o
 }
+#endif
