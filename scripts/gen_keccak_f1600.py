@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes firmware/MeterCrypto/KeccakF1600.swift: the two Keccak-f[1600] round functions of
+"""Writes firmware/MeterCrypto/Core/KeccakF1600.swift: the two Keccak-f[1600] round functions of
 the firmware, generated from the FIPS 202 definitions (nothing copied from other code).
 
 * keccakP1600Lanes: 64-bit lanes for 64-bit targets. The 25 lanes live in local variables,
@@ -20,7 +20,7 @@ import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-OUT = ROOT / "firmware" / "MeterCrypto" / "KeccakF1600.swift"
+OUT = ROOT / "firmware" / "MeterCrypto" / "Core" / "KeccakF1600.swift"
 
 
 # ---- FIPS 202 constants ----------------------------------------------------------------

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The firmware's SHAKE128 against OpenSSL's, fast and without the benchmark package: builds
-# firmware/MeterCrypto's Keccak (Keccak.swift, KeccakF1600.swift) as a release module with the
+# firmware/MeterCrypto/Core/Keccak.swift and KeccakF1600.swift as a release module with the
 # flags Package.swift gives MeterCrypto on x86-64, links it with Benchmarks/Benchmarks/COpenSSLSHAKE
 # (OpenSSL's EVP SHAKE128) and scripts/keccak-ratio.swift, and prints the thread CPU time of
 # a 16 KiB SHAKE128 squeeze for each, with the ratio to OpenSSL (min and median of ROUNDS).
@@ -65,7 +65,7 @@ rm -f "$out/MeterCrypto.o"
 # module, -g, frame pointers kept; plus Package.swift's hostTuning.
 swiftc -O -wmo -g -Xcc -fno-omit-frame-pointer -parse-as-library -module-name MeterCrypto "${tune[@]+"${tune[@]}"}" "${extra[@]+"${extra[@]}"}" \
     -emit-module -emit-module-path "$out/module/MeterCrypto.swiftmodule" -emit-object -o "$out/MeterCrypto.o" \
-    "$root/firmware/MeterCrypto/Keccak.swift" "$root/firmware/MeterCrypto/KeccakF1600.swift"
+    "$root/firmware/MeterCrypto/Core/Keccak.swift" "$root/firmware/MeterCrypto/Core/KeccakF1600.swift"
 clang -O2 -I"$c_dir/include" -c "$c_dir/shake.c" -o "$out/shake.o"
 swiftc -O -g -Xcc -fno-omit-frame-pointer -I "$out/module" "$root/scripts/keccak-ratio.swift" "$out/MeterCrypto.o" "$out/shake.o" -lcrypto \
     -o "$out/keccak-ratio"
