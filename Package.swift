@@ -15,10 +15,10 @@ let embedded: [SwiftSetting] = [
 // Hash-heavy host code (SLH-DSA signing in the tests) is optimised in debug builds too.
 let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
-// The host build of MeterCrypto is scheduled for current x86-64 server cores. -mtune changes
-// instruction scheduling and selection only (rotations become SHLD, fewer spills in the
-// Keccak rounds), not the instruction set: the code still runs on any x86-64. It takes the
-// SHAKE128 squeeze from ~1.0x to ~0.9x OpenSSL's time (docs/keccak.md).
+// The host build of MeterCrypto on x86-64 is scheduled for current server cores, for its
+// Keccak rounds (docs/keccak.md): -mtune changes instruction scheduling and selection only
+// (SHLD for the rotations, fewer spills), not the instruction set, so the code still runs on
+// any x86-64. It takes the SHAKE128 squeeze from about 1.0x to about 0.93x of OpenSSL's time.
 #if arch(x86_64)
     let hostTuning: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mtune=sapphirerapids"])]
 #else

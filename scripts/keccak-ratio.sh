@@ -9,6 +9,8 @@
 # Usage: scripts/keccak-ratio.sh [--mtune CPU] [--callgrind] [ROUNDS]
 #   --mtune CPU   the -mtune of the Keccak module (default: Package.swift's, sapphirerapids;
 #                 "generic" shows the untuned build)
+# Environment: KECCAK_RATIO_FLAGS  more swiftc flags for the Keccak module, after the others
+#              (e.g. "-Xcc -fomit-frame-pointer" to see what SwiftPM's frame pointers cost)
 #   --callgrind   instead of timing: instructions (callgrind Ir) of one 16 KiB squeeze each
 #   ROUNDS        timing rounds (default 3000, about 0.5 s)
 # Installs libssl-dev (and valgrind for --callgrind) when missing (scripts/lib/setup.sh).
@@ -62,8 +64,10 @@ tune=()
 # swiftc keeps an object whose IR is unchanged even when codegen flags changed: start clean.
 rm -f "$out/MeterCrypto.o"
 # The flags SwiftPM's release build gives MeterCrypto (swift build -c release -v): -O, whole
-# module, -g, frame pointers kept; plus Package.swift's hostTuning.
-swiftc -O -wmo -g -Xcc -fno-omit-frame-pointer -parse-as-library -module-name MeterCrypto "${tune[@]+"${tune[@]}"}" "${extra[@]+"${extra[@]}"}" \
+# module, -g, Package.swift's hostTuning (-mtune), then SwiftPM's -fno-omit-frame-pointer.
+# KECCAK_RATIO_FLAGS adds more at the end (e.g. "-Xcc -fomit-frame-pointer").
+swiftc -O -wmo -g -parse-as-library -module-name MeterCrypto "${tune[@]+"${tune[@]}"}" \
+    -Xcc -fno-omit-frame-pointer "${extra[@]+"${extra[@]}"}" \
     -emit-module -emit-module-path "$out/module/MeterCrypto.swiftmodule" -emit-object -o "$out/MeterCrypto.o" \
     "$root/firmware/MeterCrypto/Core/Keccak.swift" "$root/firmware/MeterCrypto/Core/KeccakF1600.swift"
 clang -O2 -I"$c_dir/include" -c "$c_dir/shake.c" -o "$out/shake.o"

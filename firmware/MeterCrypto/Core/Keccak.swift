@@ -202,6 +202,10 @@ public struct KeccakSponge<State: KeccakState>: Sendable {
     @usableFromInline let firstRound: Int
     /// False while absorbing; true from the first squeeze (padding done) on.
     @usableFromInline var squeezing: Bool
+    /// Where squeezeWord's fast path ends: `rate` while squeezing on a lane boundary, 0 while
+    /// absorbing or when a byte squeeze left the position inside a lane. One comparison,
+    /// `offset < wordEnd`, then stands for all three conditions of the fast path.
+    @usableFromInline var wordEnd: Int
 
     /// domainSeparation is only used by TurboSHAKE128 (RFC 9861 'D' byte, 0x01...0x7F,
     /// default 0x1F); SHAKE uses 0x1F padding per FIPS 202 and accepts only the default.
@@ -232,6 +236,7 @@ public struct KeccakSponge<State: KeccakState>: Sendable {
         self.domainByte = domainByte
         self.firstRound = firstRound
         squeezing = false
+        wordEnd = 0
     }
 
     // MARK: Absorbing
@@ -381,6 +386,7 @@ public struct KeccakSponge<State: KeccakState>: Sendable {
                 i &+= 1
             }
         }
+        wordEnd = offset & 7 == 0 ? rate : 0
     }
 
     /// The next output byte.
@@ -390,6 +396,7 @@ public struct KeccakSponge<State: KeccakState>: Sendable {
         if offset == rate { permute() }
         let byte = state.byte(at: offset)
         offset &+= 1
+        wordEnd = offset & 7 == 0 ? rate : 0
         return byte
     }
 
@@ -400,7 +407,7 @@ public struct KeccakSponge<State: KeccakState>: Sendable {
     /// word is the state lane itself.
     @inlinable @inline(__always)
     public mutating func squeezeWord() -> UInt64 {
-        if squeezing && offset & 7 == 0 && offset < rate {
+        if offset < wordEnd {
             let word = state.lane(offset &>> 3)
             offset &+= 8
             return word
@@ -412,6 +419,7 @@ public struct KeccakSponge<State: KeccakState>: Sendable {
             &state, offset: offset, squeezing: squeezing, rate: rate, domainByte: domainByte, firstRound: firstRound)
         offset = position
         squeezing = true
+        wordEnd = position & 7 == 0 ? rate : 0
         return word
     }
 
