@@ -47,5 +47,19 @@ let package = Package(
             path: "Benchmarks/Paillier",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+
+        // The firmware's SHAKE128 against OpenSSL's (EVP, through COpenSSLSHAKE), in one run.
+        .target(
+            name: "COpenSSLSHAKE", path: "Benchmarks/COpenSSLSHAKE", linkerSettings: [.linkedLibrary("crypto")]),
+        .executableTarget(
+            name: "Keccak",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                "BenchmarkSupport", "COpenSSLSHAKE",
+                .product(name: "MeterCrypto", package: "PrivateMetering"),
+            ],
+            path: "Benchmarks/Keccak",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )
