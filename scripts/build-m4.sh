@@ -17,7 +17,7 @@
 #                    .build/m4/images/NAME/: NAME.o (Swift), NAME.elf, NAME.map
 #   --c FILE.c       a C source for the image (repeatable), compiled like the board
 #   --gmp            link GMP for the M4 (built and cached on first use) and give the
-#                    Swift module CGMP (Sources/CGMP/shim.h) over its gmp.h
+#                    Swift module CGMP (Sources/CGMP/gmp_mpn.h) over its gmp.h
 #   -D NAME          a Swift compilation condition (repeatable)
 #   --stack BYTES    the stack reserved by the linker script (default 262144)
 #   -Onone           no optimisation (default -Osize)
@@ -90,7 +90,7 @@ includes=(-I "$out/modules/MPS2Board" -I "$out/modules/MeterHAL" -Xcc -I"$root/h
 libs=()
 if ((gmp)); then
     prefix="$("$root/scripts/build-gmp-m4.sh" --print-prefix)"
-    printf 'module CGMP {\n    header "%s"\n    export *\n}\n' "$root/Sources/CGMP/shim.h" \
+    printf 'module CGMP {\n    header "%s"\n    export *\n}\n' "$root/Sources/CGMP/gmp_mpn.h" \
         >"$out/modules/CGMP/module.modulemap"
     includes+=(-I "$out/modules/CGMP" -Xcc -I"$prefix/include")
     libs+=("$prefix/lib/libgmp.a")
