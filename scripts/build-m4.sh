@@ -77,10 +77,11 @@ out="$m4_dir/images/$name"
 mkdir -p "$out/modules/MPS2Board" "$out/modules/MeterHAL" "$out/modules/CGMP"
 # Module maps with absolute paths, in the build folder (SwiftPM's MeterHAL target has
 # none of its own, and CGMP's system module names the host's gmp.h).
-printf 'module MPS2Board {\n    header "%s"\n    export *\n}\n' "$m4_board_src/mps2_board.h" \
-    >"$out/modules/MPS2Board/module.modulemap"
-printf 'module MeterHAL {\n    header "%s"\n    export *\n}\n' "$root/hal/include/meter_hal.h" \
-    >"$out/modules/MeterHAL/module.modulemap"
+# Both in one module map, so clang knows meter_hal.h belongs to MeterHAL when
+# mps2_board.h includes it (an image may import both, e.g. the firmware core and a bench).
+printf 'module MeterHAL {\n    header "%s"\n    export *\n}\nmodule MPS2Board {\n    header "%s"\n    export *\n}\n' \
+    "$root/hal/include/meter_hal.h" "$m4_board_src/mps2_board.h" >"$out/modules/MPS2Board/module.modulemap"
+rm -f "$out/modules/MeterHAL/module.modulemap"
 # newlib's headers for the C modules (CGMP's shim includes <string.h>; Swift's clang has
 # only its freestanding ones for armv7em-none-none-eabi).
 newlib_include=/usr/lib/arm-none-eabi/include
