@@ -75,12 +75,13 @@ fi
 
 out="$m4_dir/images/$name"
 mkdir -p "$out/modules/MPS2Board" "$out/modules/MeterHAL" "$out/modules/CGMP"
-# Module maps with absolute paths, in the build folder (SwiftPM's MeterHAL target has
-# none of its own, and CGMP's system module names the host's gmp.h).
+# Module maps with absolute paths, in the build folder (CGMP's system module names the
+# host's gmp.h). MeterHAL's own is hal/include/module.modulemap (found through
+# -I hal/include), so clang knows meter_hal.h belongs to MeterHAL when mps2_board.h includes
+# it and an image may import both (the firmware core and a bench, bench/m4/LWRBench.swift).
 printf 'module MPS2Board {\n    header "%s"\n    export *\n}\n' "$m4_board_src/mps2_board.h" \
     >"$out/modules/MPS2Board/module.modulemap"
-printf 'module MeterHAL {\n    header "%s"\n    export *\n}\n' "$root/hal/include/meter_hal.h" \
-    >"$out/modules/MeterHAL/module.modulemap"
+rm -f "$out/modules/MeterHAL/module.modulemap"
 # newlib's headers for the C modules (CGMP's shim includes <string.h>; Swift's clang has
 # only its freestanding ones for armv7em-none-none-eabi).
 newlib_include=/usr/lib/arm-none-eabi/include
