@@ -66,6 +66,15 @@ setup_build_packages() {
     apt_install "${needed[@]+"${needed[@]}"}"
 }
 
+# What the benchmark package needs beyond the build (Benchmarks/: the Keccak benchmark's C
+# target calls OpenSSL's EVP SHAKE128): OpenSSL's headers and libcrypto.
+setup_benchmark_packages() {
+    setup_build_packages
+    local needed=()
+    dpkg -s libssl-dev >/dev/null 2>&1 || needed+=(libssl-dev)
+    apt_install "${needed[@]+"${needed[@]}"}"
+}
+
 # ---- Python oracles ------------------------------------------------------------------
 # Independent implementations the tests cross-check against, as "module to import:PyPI
 # package". The tests run `python3` from PATH (through /usr/bin/env), so install for that one.

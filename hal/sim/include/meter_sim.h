@@ -12,7 +12,8 @@
 #ifndef PRIVATEMETERING_METER_SIM_H
 #define PRIVATEMETERING_METER_SIM_H
 
-#include "meter_hal.h"
+// The contract this board implements (module MeterHAL, hal/include).
+#include "../../include/meter_hal.h"
 
 #ifdef __cplusplus
 extern "C" {
