@@ -37,11 +37,11 @@ let package = Package(
         .library(name: "MeterSimulator", targets: ["MeterSimulator"]),
         .library(name: "CostReport", targets: ["CostReport"]),
         .library(name: "Provisioning", targets: ["Provisioning"]),
-        .library(name: "Customer", targets: ["Customer"]),
         .library(name: "AggregatorAPI", targets: ["AggregatorAPI"]),
         .library(name: "AggregatorStore", targets: ["AggregatorStore"]),
         .library(name: "AggregatorService", targets: ["AggregatorService"]),
         .library(name: "ServiceClient", targets: ["ServiceClient"]),
+        .library(name: "Customer", targets: ["Customer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -144,8 +144,8 @@ let package = Package(
         .executableTarget(
             name: "metering",
             dependencies: [
-                "MeterSimulator", "Aggregation", "BigNum", "CostReport", "HeapCounter", "Customer",
-                "AggregatorService", "ServiceClient",
+                "MeterSimulator", "Aggregation", "BigNum", "CostReport", "HeapCounter",
+                "AggregatorService", "ServiceClient", "Customer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -157,7 +157,7 @@ let package = Package(
         .testTarget(
             name: "MeterFirmwareTests",
             dependencies: [
-                "MeterFirmware", "MeterSimulator", "Aggregation", "BigNum", "Provisioning", "TestSupport",
+                "MeterFirmware", "MeterSimulator", "MeterHAL", "Aggregation", "BigNum", "Provisioning", "TestSupport",
                 "Customer",
             ]),
         .testTarget(
