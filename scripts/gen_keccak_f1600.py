@@ -12,11 +12,12 @@ the firmware, generated from the FIPS 202 definitions (nothing copied from other
   lane is two 32-bit words, its even bits and its odd bits, so a 64-bit rotation is two
   32-bit rotations. chi is written as b ^ (~b1 & b2): one BIC on ARMv7-M.
 
-Usage: python3 scripts/gen_keccak_f1600.py          (rewrites the Swift file)
+Usage: python3 scripts/gen_keccak_f1600.py          (rewrites the Swift file, through `swift format`)
        python3 scripts/gen_keccak_f1600.py --check  (fails if the file is not up to date)
 """
 import itertools
 import pathlib
+import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -374,8 +375,19 @@ def generate():
     return "\n".join(out) + "\n"
 
 
+def swift_formatted(text):
+    """The text as `swift format` (the project's .swift-format) leaves it, so the file stays
+    lint-clean and --check compares like with like."""
+    result = subprocess.run(
+        ["swift", "format", "--assume-filename", str(OUT)], input=text, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        sys.exit(f"swift format failed on the generated code:\n{result.stderr}")
+    return result.stdout
+
+
 def main():
-    text = generate()
+    text = swift_formatted(generate())
     if "--check" in sys.argv[1:]:
         if not OUT.exists() or OUT.read_text() != text:
             sys.exit(f"{OUT.relative_to(ROOT)} is not what scripts/gen_keccak_f1600.py generates: run it")
