@@ -6,7 +6,11 @@
 #   3. scripts/m4-keccak-bench.sh the firmware's Keccak on the M4, output against hashlib
 #   4. scripts/build-gmp-m4.sh   GMP for the M4 (cached under .build/m4), and mpn_sec_powm
 #                                against Python on QEMU (scripts/m4/check-gmp-sec-powm.sh)
-#   5. with M4_GMP_TESTS="DIR..." (e.g. tests/mpn, about 4 minutes on 2 cores): GMP's own
+#   5. scripts/m4-limb-check.sh  the firmware's FFDH, DMCFE and Paillier code with 32-bit
+#                                limbs on QEMU, against Python
+#   6. scripts/check-firmware.sh --target cortex-m4: every scheme's image compiles for the
+#                                M4 and reaches no allocator (relocations); sizes
+#   7. with M4_GMP_TESTS="DIR..." (e.g. tests/mpn, about 4 minutes on 2 cores): GMP's own
 #      tests in those directories on QEMU
 # Needs arm-none-eabi-gcc, newlib and qemu-system-arm (scripts/lib/setup.sh installs them).
 # Without them it says so and exits 0, except under CI=true, where it fails: CI must run it.
@@ -65,6 +69,10 @@ check "board smoke test on QEMU" "$root/scripts/m4-smoke.sh"
 check "relocation check refuses an allocating image" refuses_allocation
 check "Keccak bench on the M4 (SHAKE128 vs hashlib)" "$root/scripts/m4-keccak-bench.sh"
 check "GMP for the M4${M4_GMP_TESTS:+, GMP tests in $M4_GMP_TESTS}, mpn_sec_powm vs Python" gmp_checks
+check "the firmware's big numbers with 32-bit limbs on the M4 (FFDH, DMCFE, Paillier vs Python)" \
+    "$root/scripts/m4-limb-check.sh"
+check "every scheme's image for the M4 (armv7em, -Osize): no allocator reachable, sizes" \
+    "$root/scripts/check-firmware.sh" --target cortex-m4
 
 echo "m4: $passed passed, $failed failed"
 ((failed == 0))

@@ -1,7 +1,7 @@
 // The report as a terminal table, CSV and JSON.
 import Foundation
 
-extension CostReport {
+extension CostMeasurements {
     /// Pretty-printed JSON with snake_case keys.
     public func json() throws -> String {
         let encoder = JSONEncoder()

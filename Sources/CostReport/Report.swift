@@ -1,5 +1,6 @@
 // The cost report: what is measured, and how (CostReporter.run).
 import Foundation
+import MeterSimulator
 
 /// Every scheme configuration the report measures. A new scheme adds its values here.
 public enum CostCatalog {
@@ -240,8 +241,9 @@ public struct HostInfo: Encodable, Sendable {
     public let build: String
 }
 
-/// The whole report.
-public struct CostReport: Encodable, Sendable {
+/// Everything one `metering cost` run measured (`CostReporter.run`): printed as a table,
+/// CSV, JSON (`json()`) or a chart (`CostChart`).
+public struct CostMeasurements: Encodable, Sendable {
     public let generated: String
     public let host: HostInfo
     /// Allocations counted for a path that allocates (nil: no counter). At least 1, or
@@ -290,7 +292,7 @@ public enum CostReportError: Error, CustomStringConvertible {
 }
 
 public enum CostReporter {
-    public static func run(schemes: [any CostScheme], options: CostOptions) throws -> CostReport {
+    public static func run(schemes: [any CostScheme], options: CostOptions) throws -> CostMeasurements {
         guard !schemes.isEmpty else { throw CostReportError.nothingSelected }
         var notes: [String] = []
 
@@ -349,7 +351,7 @@ public enum CostReporter {
             let build = "release"
         #endif
         let formatter = ISO8601DateFormatter()
-        return CostReport(
+        return CostMeasurements(
             generated: formatter.string(from: Date()),
             host: HostInfo(
                 cores: ProcessInfo.processInfo.activeProcessorCount,
