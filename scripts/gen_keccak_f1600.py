@@ -140,26 +140,28 @@ def rotl64(v, n):
     return ((v << n) | (v >> (64 - n))) & MASK64 if n else v
 
 
-def reference_round(a, rc):
+def theta_rho_pi(a):
+    """B of FIPS 202's round: theta, then rho and pi, indexed b[X + 5Y]."""
     c = [a[x] ^ a[x + 5] ^ a[x + 10] ^ a[x + 15] ^ a[x + 20] for x in range(5)]
     d = [c[(x - 1) % 5] ^ rotl64(c[(x + 1) % 5], 1) for x in range(5)]
     b = [0] * 25
     for x in range(5):
         for y in range(5):
             b[y + 5 * ((2 * x + 3 * y) % 5)] = rotl64(a[x + 5 * y] ^ d[x], R[x][y])
+    return b
+
+
+def reference_round(a, rc):
+    b = theta_rho_pi(a)
     e = [b[X + 5 * Y] ^ (~b[(X + 1) % 5 + 5 * Y] & b[(X + 2) % 5 + 5 * Y] & MASK64) for Y in range(5) for X in range(5)]
     e[0] ^= rc
     return e
 
 
 def complemented_round(a, rc, plan):
-    """One round on the complemented representation, with the plan's expressions."""
-    c = [a[x] ^ a[x + 5] ^ a[x + 10] ^ a[x + 15] ^ a[x + 20] for x in range(5)]
-    d = [c[(x - 1) % 5] ^ rotl64(c[(x + 1) % 5], 1) for x in range(5)]
-    b = [0] * 25
-    for x in range(5):
-        for y in range(5):
-            b[y + 5 * ((2 * x + 3 * y) % 5)] = rotl64(a[x + 5 * y] ^ d[x], R[x][y])
+    """One round on the complemented representation, with the plan's expressions (theta, rho
+    and pi are the same: complemented lanes only flip which chi expression applies)."""
+    b = theta_rho_pi(a)
     e = [0] * 25
     for Y in range(5):
         for X in range(5):
