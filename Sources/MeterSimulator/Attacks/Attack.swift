@@ -48,6 +48,7 @@ public enum Attacks {
         PlaintextStatusAttack(), UnsignedGroupAttack(), ForgedRosterPeerAttack(), ReplayedStatementAttack(),
         ReplayedPaillierKeyAttack(), SetupResetAttack(), DMCFEVectorAttack(), PaillierKeySwapAttack(),
         CrossGroupFrameAttack(), StaleEpochFrameAttack(), LayoutUnionAttack(), TariffEncodingAttack(),
+        CustomerDetailAttack(),
     ]
 
     /// The attack named `id`.

@@ -26,6 +26,9 @@ public enum FrameType: UInt8, Sendable {
     case status = 0x04
     /// Uplink: a DMCFE functional-key share for one weight vector (digest, y_i·s_i + t_i).
     case functionalKeyShare = 0x05
+    /// Uplink: one label's detail sealed for the meter's customer (AES-128-GCM under the
+    /// customer key, CustomerDetail.swift); the aggregator stores it and cannot read it.
+    case customerDetail = 0x06
     /// Downlink: enrol a fresh DH key for the group in the header and the epoch in `label`
     /// (the meter answers `publicKey`; nothing else changes until a signed statement).
     case enrolRequest = 0x11
@@ -114,6 +117,20 @@ public enum Frame {
         precondition(header.payloadLength <= maxPayloadBytes, "payload larger than a frame")
         let total = size(payloadLength: header.payloadLength)
         precondition(frame.count >= total, "frame buffer too small")
+        writeHeader(header, into: &frame)
+        var mac = KMAC128(key: key, customization: "PM-FRAME-v1")
+        let signed = headerBytes + header.payloadLength
+        mac.absorb(frame.span.extracting(0..<signed))
+        var tag = InlineArray<16, UInt8>(repeating: 0)
+        var tagSpan = tag.mutableSpan
+        mac.finalize(into: &tagSpan)
+        for i in 0..<tagBytes { frame[signed + i] = tag[i] }
+        return total
+    }
+
+    /// Writes the 24 header bytes of `header` at the start of `frame`.
+    public static func writeHeader(_ header: FrameHeader, into frame: inout MutableSpan<UInt8>) {
+        precondition(header.payloadLength <= maxPayloadBytes && frame.count >= headerBytes, "frame buffer too small")
         frame[0] = version
         frame[1] = header.type.rawValue
         frame[2] = header.scheme.rawValue
@@ -123,14 +140,6 @@ public enum Frame {
         BigEndian.store(header.label, at: 12, in: &frame)
         BigEndian.store(UInt16(header.payloadLength), at: 20, in: &frame)
         BigEndian.store(UInt16(0), at: 22, in: &frame)
-        var mac = KMAC128(key: key, customization: "PM-FRAME-v1")
-        let signed = headerBytes + header.payloadLength
-        mac.absorb(frame.span.extracting(0..<signed))
-        var tag = InlineArray<16, UInt8>(repeating: 0)
-        var tagSpan = tag.mutableSpan
-        mac.finalize(into: &tagSpan)
-        for i in 0..<tagBytes { frame[signed + i] = tag[i] }
-        return total
     }
 
     /// Parses and checks the layout of a frame; needs no key.

@@ -58,4 +58,14 @@ public protocol MeterScheme: ~Copyable {
         throws(MeterError)
     /// A verified statement (body in the core's statement buffer) takes effect.
     static func applyStatement(_ meter: inout Meter<Self>, kind: StatementKind) throws(MeterError) -> MeterEvent?
+    /// The group whose aggregator stores the customer's sealed detail (its frame key tags
+    /// the detail frames, and its reading acknowledgement lets them go); nil for none.
+    /// Default: the meter's group.
+    static func detailGroup(_ meter: inout Meter<Self>) -> UInt32?
+}
+
+extension MeterScheme where Self: ~Copyable {
+    public static func detailGroup(_ meter: inout Meter<Self>) -> UInt32? {
+        meter.record.group == 0 ? nil : meter.record.group
+    }
 }
