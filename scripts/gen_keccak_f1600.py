@@ -12,11 +12,12 @@ the firmware, generated from the FIPS 202 definitions (nothing copied from other
   lane is two 32-bit words, its even bits and its odd bits, so a 64-bit rotation is two
   32-bit rotations. chi is written as b ^ (~b1 & b2): one BIC on ARMv7-M.
 
-Usage: python3 scripts/gen_keccak_f1600.py          (rewrites the Swift file)
+Usage: python3 scripts/gen_keccak_f1600.py          (rewrites the Swift file, through `swift format`)
        python3 scripts/gen_keccak_f1600.py --check  (fails if the file is not up to date)
 """
 import itertools
 import pathlib
+import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -139,26 +140,28 @@ def rotl64(v, n):
     return ((v << n) | (v >> (64 - n))) & MASK64 if n else v
 
 
-def reference_round(a, rc):
+def theta_rho_pi(a):
+    """B of FIPS 202's round: theta, then rho and pi, indexed b[X + 5Y]."""
     c = [a[x] ^ a[x + 5] ^ a[x + 10] ^ a[x + 15] ^ a[x + 20] for x in range(5)]
     d = [c[(x - 1) % 5] ^ rotl64(c[(x + 1) % 5], 1) for x in range(5)]
     b = [0] * 25
     for x in range(5):
         for y in range(5):
             b[y + 5 * ((2 * x + 3 * y) % 5)] = rotl64(a[x + 5 * y] ^ d[x], R[x][y])
+    return b
+
+
+def reference_round(a, rc):
+    b = theta_rho_pi(a)
     e = [b[X + 5 * Y] ^ (~b[(X + 1) % 5 + 5 * Y] & b[(X + 2) % 5 + 5 * Y] & MASK64) for Y in range(5) for X in range(5)]
     e[0] ^= rc
     return e
 
 
 def complemented_round(a, rc, plan):
-    """One round on the complemented representation, with the plan's expressions."""
-    c = [a[x] ^ a[x + 5] ^ a[x + 10] ^ a[x + 15] ^ a[x + 20] for x in range(5)]
-    d = [c[(x - 1) % 5] ^ rotl64(c[(x + 1) % 5], 1) for x in range(5)]
-    b = [0] * 25
-    for x in range(5):
-        for y in range(5):
-            b[y + 5 * ((2 * x + 3 * y) % 5)] = rotl64(a[x + 5 * y] ^ d[x], R[x][y])
+    """One round on the complemented representation, with the plan's expressions (theta, rho
+    and pi are the same: complemented lanes only flip which chi expression applies)."""
+    b = theta_rho_pi(a)
     e = [0] * 25
     for Y in range(5):
         for X in range(5):
@@ -374,8 +377,19 @@ def generate():
     return "\n".join(out) + "\n"
 
 
+def swift_formatted(text):
+    """The text as `swift format` (the project's .swift-format) leaves it, so the file stays
+    lint-clean and --check compares like with like."""
+    result = subprocess.run(
+        ["swift", "format", "--assume-filename", str(OUT)], input=text, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        sys.exit(f"swift format failed on the generated code:\n{result.stderr}")
+    return result.stdout
+
+
 def main():
-    text = generate()
+    text = swift_formatted(generate())
     if "--check" in sys.argv[1:]:
         if not OUT.exists() or OUT.read_text() != text:
             sys.exit(f"{OUT.relative_to(ROOT)} is not what scripts/gen_keccak_f1600.py generates: run it")

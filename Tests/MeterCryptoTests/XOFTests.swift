@@ -37,7 +37,9 @@ struct XOFTests {
 
     // MARK: Known answers
 
-    @Test("NIST CAVP SHAKE byte-oriented vectors (ShortMsg, LongMsg, VariableOut)", arguments: StateRepresentation.allCases)
+    @Test(
+        "NIST CAVP SHAKE byte-oriented vectors (ShortMsg, LongMsg, VariableOut)",
+        arguments: StateRepresentation.allCases)
     func nistCAVP(representation: StateRepresentation) throws {
         let file = try Vectors.load("shake_nist_cavp", as: SHAKEFile.self)
         #expect(file.shake128.count > 600 && file.shake256.count > 500)
@@ -51,7 +53,9 @@ struct XOFTests {
         }
     }
 
-    @Test("Keccak team SHAKE KATs: 512-byte outputs, squeezed as bytes and as words", arguments: StateRepresentation.allCases)
+    @Test(
+        "Keccak team SHAKE KATs: 512-byte outputs, squeezed as bytes and as words",
+        arguments: StateRepresentation.allCases)
     func keccakTeamKAT(representation: StateRepresentation) throws {
         let file = try Vectors.load("shake_keccak_kat", as: SHAKEFile.self)
         #expect(file.shake128.count > 30 && file.shake256.count > 30)
@@ -68,7 +72,9 @@ struct XOFTests {
         }
     }
 
-    @Test("RFC 9861 TurboSHAKE128 vectors, including ptn(17^i) and D bytes 01 to 7F", arguments: StateRepresentation.allCases)
+    @Test(
+        "RFC 9861 TurboSHAKE128 vectors, including ptn(17^i) and D bytes 01 to 7F",
+        arguments: StateRepresentation.allCases)
     func turboSHAKE128RFC9861(representation: StateRepresentation) throws {
         let file = try Vectors.load("turboshake128_rfc9861", as: TurboSHAKEFile.self)
         #expect(file.vectors.count == 16)
@@ -97,7 +103,9 @@ struct XOFTests {
         }
     }
 
-    @Test("integers are absorbed big-endian, at any position and on lane boundaries", arguments: StateRepresentation.allCases)
+    @Test(
+        "integers are absorbed big-endian, at any position and on lane boundaries",
+        arguments: StateRepresentation.allCases)
     func integerAbsorbers(representation: StateRepresentation) {
         integerAbsorbers(representation.stateType)
     }
@@ -162,7 +170,9 @@ struct XOFTests {
 
     // MARK: Streaming
 
-    @Test("chunked absorbing and mixed word/byte squeezing equal the one-shot output", arguments: StateRepresentation.allCases)
+    @Test(
+        "chunked absorbing and mixed word/byte squeezing equal the one-shot output",
+        arguments: StateRepresentation.allCases)
     func streamingEquivalence(representation: StateRepresentation) {
         streamingEquivalence(representation.stateType)
     }
@@ -197,7 +207,9 @@ struct XOFTests {
         }
     }
 
-    @Test("squeezeWord is the next 8 squeezed bytes read little-endian, at every alignment", arguments: StateRepresentation.allCases)
+    @Test(
+        "squeezeWord is the next 8 squeezed bytes read little-endian, at every alignment",
+        arguments: StateRepresentation.allCases)
     func squeezeWordIsLittleEndianBytes(representation: StateRepresentation) {
         squeezeWordIsLittleEndianBytes(representation.stateType)
     }

@@ -63,8 +63,9 @@ func benchMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<
     var expected: UInt64 = 0
     output.span.withUnsafeBufferPointer { bytes in
         for i in 0..<(squeezeBytes / 8) {
-            expected &+= UInt64(littleEndian: UnsafeRawPointer(bytes.baseAddress!).loadUnaligned(
-                fromByteOffset: 8 &* i, as: UInt64.self))
+            expected &+= UInt64(
+                littleEndian: UnsafeRawPointer(bytes.baseAddress!).loadUnaligned(
+                    fromByteOffset: 8 &* i, as: UInt64.self))
         }
     }
     report("words-match", sum == expected ? 1 : 0)

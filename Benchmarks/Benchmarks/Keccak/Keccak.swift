@@ -102,7 +102,9 @@ let benchmarks: @Sendable () -> Void = {
             let input = labelInput(UInt64(benchmark.currentIteration))
             benchmark.startMeasurement()
             blackHole(
-                measuringThreadCPU(benchmark) { firmwareSqueeze(KeccakTargetState.self, input, into: &f.firmwareOutput) })
+                measuringThreadCPU(benchmark) {
+                    firmwareSqueeze(KeccakTargetState.self, input, into: &f.firmwareOutput)
+                })
             benchmark.stopMeasurement()
         }, setup: { checkSameOutput() })
 

@@ -32,132 +32,132 @@ public protocol KeccakState: Sendable {
 }
 
 #if _pointerBitWidth(_64) || !hasFeature(Embedded)
-/// The state as 25 64-bit lanes, the natural form on 64-bit CPUs.
-@frozen public struct KeccakLaneState: KeccakState {
-    @usableFromInline var lanes: InlineArray<25, UInt64>
+    /// The state as 25 64-bit lanes, the natural form on 64-bit CPUs.
+    @frozen public struct KeccakLaneState: KeccakState {
+        @usableFromInline var lanes: InlineArray<25, UInt64>
 
-    @inlinable public init() { lanes = InlineArray(repeating: 0) }
+        @inlinable public init() { lanes = InlineArray(repeating: 0) }
 
-    @inlinable public mutating func lane(_ index: Int) -> UInt64 { lanes[index] }
+        @inlinable public mutating func lane(_ index: Int) -> UInt64 { lanes[index] }
 
-    @inlinable public mutating func xorLane(_ index: Int, _ value: UInt64) { lanes[index] ^= value }
+        @inlinable public mutating func xorLane(_ index: Int, _ value: UInt64) { lanes[index] ^= value }
 
-    @inlinable public mutating func xorByte(_ byte: UInt8, at position: Int) {
-        lanes[position &>> 3] ^= UInt64(byte) &<< UInt64((position & 7) &<< 3)
+        @inlinable public mutating func xorByte(_ byte: UInt8, at position: Int) {
+            lanes[position &>> 3] ^= UInt64(byte) &<< UInt64((position & 7) &<< 3)
+        }
+
+        @inlinable public mutating func byte(at position: Int) -> UInt8 {
+            UInt8(truncatingIfNeeded: lanes[position &>> 3] &>> UInt64((position & 7) &<< 3))
+        }
+
+        @inlinable public mutating func permute(firstRound: Int) { keccakP1600Lanes(&lanes, firstRound: firstRound) }
     }
-
-    @inlinable public mutating func byte(at position: Int) -> UInt8 {
-        UInt8(truncatingIfNeeded: lanes[position &>> 3] &>> UInt64((position & 7) &<< 3))
-    }
-
-    @inlinable public mutating func permute(firstRound: Int) { keccakP1600Lanes(&lanes, firstRound: firstRound) }
-}
 #endif
 
 #if _pointerBitWidth(_32) || !hasFeature(Embedded)
-/// The state bit-interleaved, the form for 32-bit CPUs (Keccak implementation overview,
-/// section 2.1): word 2i holds the 32 even-numbered bits of lane i, word 2i + 1 its odd bits,
-/// so each 64-bit rotation of the permutation is two 32-bit ones. Lanes are converted on the
-/// way in and out (XOR and read), never inside the permutation.
-@frozen public struct KeccakInterleavedState: KeccakState {
-    @usableFromInline var words: InlineArray<50, UInt32>
+    /// The state bit-interleaved, the form for 32-bit CPUs (Keccak implementation overview,
+    /// section 2.1): word 2i holds the 32 even-numbered bits of lane i, word 2i + 1 its odd bits,
+    /// so each 64-bit rotation of the permutation is two 32-bit ones. Lanes are converted on the
+    /// way in and out (XOR and read), never inside the permutation.
+    @frozen public struct KeccakInterleavedState: KeccakState {
+        @usableFromInline var words: InlineArray<50, UInt32>
 
-    @inlinable public init() { words = InlineArray(repeating: 0) }
+        @inlinable public init() { words = InlineArray(repeating: 0) }
 
-    @inlinable public mutating func lane(_ index: Int) -> UInt64 {
-        precondition(index >= 0 && index < 25, "Keccak: lane index outside 0..<25")
-        return keccakDeinterleave(even: words[unchecked: 2 &* index], odd: words[unchecked: 2 &* index &+ 1])
+        @inlinable public mutating func lane(_ index: Int) -> UInt64 {
+            precondition(index >= 0 && index < 25, "Keccak: lane index outside 0..<25")
+            return keccakDeinterleave(even: words[unchecked: 2 &* index], odd: words[unchecked: 2 &* index &+ 1])
+        }
+
+        @inlinable public mutating func xorLane(_ index: Int, _ value: UInt64) {
+            precondition(index >= 0 && index < 25, "Keccak: lane index outside 0..<25")
+            let (even, odd) = keccakInterleave(value)
+            words[unchecked: 2 &* index] ^= even
+            words[unchecked: 2 &* index &+ 1] ^= odd
+        }
+
+        /// Byte k of a lane is its bits 8k..<8k+8: four even bits (word bits 4k..<4k+4 of the
+        /// even word) and four odd ones.
+        @inlinable public mutating func xorByte(_ byte: UInt8, at position: Int) {
+            precondition(position >= 0 && position < 200, "Keccak: byte position outside 0..<200")
+            let shift = UInt32((position & 7) &<< 2)
+            let index = (position &>> 3) &<< 1
+            words[unchecked: index] ^= keccakEvenNibble(UInt32(byte)) &<< shift
+            words[unchecked: index &+ 1] ^= keccakEvenNibble(UInt32(byte) &>> 1) &<< shift
+        }
+
+        @inlinable public mutating func byte(at position: Int) -> UInt8 {
+            precondition(position >= 0 && position < 200, "Keccak: byte position outside 0..<200")
+            let shift = UInt32((position & 7) &<< 2)
+            let index = (position &>> 3) &<< 1
+            let even = keccakSpreadNibble((words[unchecked: index] &>> shift) & 0xF)
+            let odd = keccakSpreadNibble((words[unchecked: index &+ 1] &>> shift) & 0xF)
+            return UInt8(truncatingIfNeeded: even | odd &<< 1)
+        }
+
+        @inlinable public mutating func permute(firstRound: Int) {
+            keccakP1600Interleaved(&words, firstRound: firstRound)
+        }
     }
 
-    @inlinable public mutating func xorLane(_ index: Int, _ value: UInt64) {
-        precondition(index >= 0 && index < 25, "Keccak: lane index outside 0..<25")
-        let (even, odd) = keccakInterleave(value)
-        words[unchecked: 2 &* index] ^= even
-        words[unchecked: 2 &* index &+ 1] ^= odd
+    // MARK: Bit interleaving (Hacker's Delight, section 7-2: unshuffling by delta swaps)
+
+    /// Swaps the bit groups of `x` selected by `mask` with those `shift` places above them.
+    @inlinable @inline(__always)
+    func keccakDeltaSwap(_ x: UInt32, _ mask: UInt32, _ shift: UInt32) -> UInt32 {
+        let t = (x ^ (x &>> shift)) & mask
+        return x ^ t ^ (t &<< shift)
     }
 
-    /// Byte k of a lane is its bits 8k..<8k+8: four even bits (word bits 4k..<4k+4 of the
-    /// even word) and four odd ones.
-    @inlinable public mutating func xorByte(_ byte: UInt8, at position: Int) {
-        precondition(position >= 0 && position < 200, "Keccak: byte position outside 0..<200")
-        let shift = UInt32((position & 7) &<< 2)
-        let index = (position &>> 3) &<< 1
-        words[unchecked: index] ^= keccakEvenNibble(UInt32(byte)) &<< shift
-        words[unchecked: index &+ 1] ^= keccakEvenNibble(UInt32(byte) &>> 1) &<< shift
+    /// Moves the even bits of `x` to its low half and the odd bits to its high half.
+    @inlinable @inline(__always)
+    func keccakUnshuffle(_ x: UInt32) -> UInt32 {
+        var x = keccakDeltaSwap(x, 0x2222_2222, 1)
+        x = keccakDeltaSwap(x, 0x0C0C_0C0C, 2)
+        x = keccakDeltaSwap(x, 0x00F0_00F0, 4)
+        return keccakDeltaSwap(x, 0x0000_FF00, 8)
     }
 
-    @inlinable public mutating func byte(at position: Int) -> UInt8 {
-        precondition(position >= 0 && position < 200, "Keccak: byte position outside 0..<200")
-        let shift = UInt32((position & 7) &<< 2)
-        let index = (position &>> 3) &<< 1
-        let even = keccakSpreadNibble((words[unchecked: index] &>> shift) & 0xF)
-        let odd = keccakSpreadNibble((words[unchecked: index &+ 1] &>> shift) & 0xF)
-        return UInt8(truncatingIfNeeded: even | odd &<< 1)
+    /// The inverse of keccakUnshuffle.
+    @inlinable @inline(__always)
+    func keccakShuffle(_ x: UInt32) -> UInt32 {
+        var x = keccakDeltaSwap(x, 0x0000_FF00, 8)
+        x = keccakDeltaSwap(x, 0x00F0_00F0, 4)
+        x = keccakDeltaSwap(x, 0x0C0C_0C0C, 2)
+        return keccakDeltaSwap(x, 0x2222_2222, 1)
     }
 
-    @inlinable public mutating func permute(firstRound: Int) {
-        keccakP1600Interleaved(&words, firstRound: firstRound)
+    /// A lane's even bits and odd bits, each as a 32-bit word.
+    @inlinable @inline(__always)
+    func keccakInterleave(_ lane: UInt64) -> (even: UInt32, odd: UInt32) {
+        let low = keccakUnshuffle(UInt32(truncatingIfNeeded: lane))
+        let high = keccakUnshuffle(UInt32(truncatingIfNeeded: lane &>> 32))
+        return ((low & 0xFFFF) | (high &<< 16), (low &>> 16) | (high & 0xFFFF_0000))
     }
-}
 
-// MARK: Bit interleaving (Hacker's Delight, section 7-2: unshuffling by delta swaps)
+    /// The lane whose even and odd bits these are.
+    @inlinable @inline(__always)
+    func keccakDeinterleave(even: UInt32, odd: UInt32) -> UInt64 {
+        let low = keccakShuffle((even & 0xFFFF) | (odd &<< 16))
+        let high = keccakShuffle((even &>> 16) | (odd & 0xFFFF_0000))
+        return UInt64(low) | UInt64(high) &<< 32
+    }
 
-/// Swaps the bit groups of `x` selected by `mask` with those `shift` places above them.
-@inlinable @inline(__always)
-func keccakDeltaSwap(_ x: UInt32, _ mask: UInt32, _ shift: UInt32) -> UInt32 {
-    let t = (x ^ (x &>> shift)) & mask
-    return x ^ t ^ (t &<< shift)
-}
+    /// Bits 0, 2, 4, 6 of `x` as bits 0...3.
+    @inlinable @inline(__always)
+    func keccakEvenNibble(_ x: UInt32) -> UInt32 {
+        var x = x & 0x55
+        x = (x | x &>> 1) & 0x33
+        return (x | x &>> 2) & 0x0F
+    }
 
-/// Moves the even bits of `x` to its low half and the odd bits to its high half.
-@inlinable @inline(__always)
-func keccakUnshuffle(_ x: UInt32) -> UInt32 {
-    var x = keccakDeltaSwap(x, 0x2222_2222, 1)
-    x = keccakDeltaSwap(x, 0x0C0C_0C0C, 2)
-    x = keccakDeltaSwap(x, 0x00F0_00F0, 4)
-    return keccakDeltaSwap(x, 0x0000_FF00, 8)
-}
-
-/// The inverse of keccakUnshuffle.
-@inlinable @inline(__always)
-func keccakShuffle(_ x: UInt32) -> UInt32 {
-    var x = keccakDeltaSwap(x, 0x0000_FF00, 8)
-    x = keccakDeltaSwap(x, 0x00F0_00F0, 4)
-    x = keccakDeltaSwap(x, 0x0C0C_0C0C, 2)
-    return keccakDeltaSwap(x, 0x2222_2222, 1)
-}
-
-/// A lane's even bits and odd bits, each as a 32-bit word.
-@inlinable @inline(__always)
-func keccakInterleave(_ lane: UInt64) -> (even: UInt32, odd: UInt32) {
-    let low = keccakUnshuffle(UInt32(truncatingIfNeeded: lane))
-    let high = keccakUnshuffle(UInt32(truncatingIfNeeded: lane &>> 32))
-    return ((low & 0xFFFF) | (high &<< 16), (low &>> 16) | (high & 0xFFFF_0000))
-}
-
-/// The lane whose even and odd bits these are.
-@inlinable @inline(__always)
-func keccakDeinterleave(even: UInt32, odd: UInt32) -> UInt64 {
-    let low = keccakShuffle((even & 0xFFFF) | (odd &<< 16))
-    let high = keccakShuffle((even &>> 16) | (odd & 0xFFFF_0000))
-    return UInt64(low) | UInt64(high) &<< 32
-}
-
-/// Bits 0, 2, 4, 6 of `x` as bits 0...3.
-@inlinable @inline(__always)
-func keccakEvenNibble(_ x: UInt32) -> UInt32 {
-    var x = x & 0x55
-    x = (x | x &>> 1) & 0x33
-    return (x | x &>> 2) & 0x0F
-}
-
-/// Bits 0...3 of `x` as bits 0, 2, 4, 6.
-@inlinable @inline(__always)
-func keccakSpreadNibble(_ x: UInt32) -> UInt32 {
-    var x = (x | x &<< 2) & 0x33
-    x = (x | x &<< 1) & 0x55
-    return x
-}
+    /// Bits 0...3 of `x` as bits 0, 2, 4, 6.
+    @inlinable @inline(__always)
+    func keccakSpreadNibble(_ x: UInt32) -> UInt32 {
+        var x = (x | x &<< 2) & 0x33
+        x = (x | x &<< 1) & 0x55
+        return x
+    }
 
 #endif
 
