@@ -58,22 +58,9 @@ public final class NetworkFleet: @unchecked Sendable {
     }
 
     /// Runs `body(i)` for every meter index on the fleet's threads (each meter on one
-    /// thread at a time).
+    /// thread at a time): the simulator's `ParallelRunner`, awaited.
     func forEachMeter(_ body: @escaping @Sendable (Int) -> Void) async {
-        let count = fleet.meters.count
-        let threads = max(1, min(fleet.configuration.threads, count))
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                DispatchQueue.concurrentPerform(iterations: threads) { t in
-                    var i = t
-                    while i < count {
-                        body(i)
-                        i += threads
-                    }
-                }
-                done.resume()
-            }
-        }
+        await ParallelRunner(threads: fleet.configuration.threads).forEach(fleet.meters.count, body)
     }
 
     /// Hands `frames[i]` to meter i one by one (a poll each) and returns what each sent.
@@ -262,23 +249,43 @@ public final class NetworkFleet: @unchecked Sendable {
         }
     }
 
-    /// The supplier's sums from the service against the simulator's true sums.
-    public func check(supplier: AggregatorClient) async throws -> (exact: Int, mismatches: [String]) {
+    /// One label's sum from the service next to the simulator's true sum.
+    public struct LabelCheck: Sendable, Equatable {
+        public let label: UInt64
+        /// The service's sum (nil: it released none).
+        public let sum: UInt64?
+        /// Meters in the service's sum.
+        public let meters: Int
+        public let truth: UInt64
+        /// The sum is the true one and holds every meter of the group.
+        public let exact: Bool
+    }
+
+    /// The supplier's sums from the service, label by label, against the simulator's true sums.
+    public func labelChecks(supplier: AggregatorClient) async throws -> [LabelCheck] {
         let sums = try await supplier.sums(group: group, from: 0, to: UInt64(labels - 1))
         var byLabel: [UInt64: SumEntry] = [:]
         for entry in sums.sums { byLabel[entry.label] = entry }
+        return (0..<labels).map { label in
+            let truth = (0..<fleet.meters.count).reduce(UInt64(0)) { $0 + fleet.expectedReadings(meter: $1)[label] }
+            let entry = byLabel[UInt64(label)]
+            return LabelCheck(
+                label: UInt64(label), sum: entry?.sum, meters: entry?.meters ?? 0, truth: truth,
+                exact: entry.map { $0.sum == truth && $0.meters == fleet.meters.count } ?? false)
+        }
+    }
+
+    /// The supplier's sums from the service against the simulator's true sums.
+    public func check(supplier: AggregatorClient) async throws -> (exact: Int, mismatches: [String]) {
         var exact = 0
         var mismatches: [String] = []
-        for label in 0..<labels {
-            let truth = (0..<fleet.meters.count).reduce(UInt64(0)) { $0 + fleet.expectedReadings(meter: $1)[label] }
-            guard let entry = byLabel[UInt64(label)] else {
-                mismatches.append("label \(label): no sum (true \(truth))")
-                continue
-            }
-            if entry.sum == truth && entry.meters == fleet.meters.count {
+        for c in try await labelChecks(supplier: supplier) {
+            if c.exact {
                 exact += 1
+            } else if let sum = c.sum {
+                mismatches.append("label \(c.label): \(sum) Wh from \(c.meters) meters, true \(c.truth)")
             } else {
-                mismatches.append("label \(label): \(entry.sum) Wh from \(entry.meters) meters, true \(truth)")
+                mismatches.append("label \(c.label): no sum (true \(c.truth))")
             }
         }
         return (exact, mismatches)

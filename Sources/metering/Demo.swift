@@ -4,8 +4,9 @@ import Foundation
 import MeterCrypto
 import MeterFirmware
 import MeterSimulator
+import ServiceClient
 
-struct Demo: ParsableCommand {
+struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a group of simulated meters through key setup and L labels; check every sum.")
 
@@ -38,8 +39,19 @@ struct Demo: ParsableCommand {
             "Write every radio frame (both directions) to FILE as JSON lines: direction, meter, group, type, label, hex.",
             valueName: "FILE"))
     var trace: String?
+    @OptionGroup(title: "Over a running service (as metering fleet)") var service: ServerOptions
+    @Option(help: "With --server: frames per upload request.")
+    var batch = 500
+    @Option(help: "With --server: the group id to create on the service.")
+    var group: UInt32 = 1
 
     func validate() throws {
+        if service.server != nil {
+            guard scheme == .lwr else {
+                throw ValidationError("--server runs the lwr scheme (the service's groups are LWR-PSA)")
+            }
+            guard trace == nil else { throw ValidationError("--trace records the in-process radio, not --server") }
+        }
         guard meters >= 2 else {
             throw ValidationError("--meters must be at least 2 (a group of one reveals its reading)")
         }
@@ -62,7 +74,8 @@ struct Demo: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
+        if service.server != nil { return try await runOverService() }
         let sink = try trace.map { try JSONLinesRadioTrace(path: $0) }
         guard scheme == .all else {
             let summary = try runScenario(scheme, trace: sink)
@@ -175,6 +188,56 @@ struct Demo: ParsableCommand {
             labelReuseAlarms: alarmDescriptions)
     }
 
+    /// `--server`: the same scenario over a running service, through `metering fleet`'s path
+    /// (`runFleetOverService`: key setup through the service's routes, uploads, re-sends until
+    /// acked); the sums are the supplier's from the service, checked against the true ones.
+    func runOverService() async throws {
+        let (operatorClient, supplierClient) = try service.clients()
+        var config = FleetConfiguration()
+        config.meters = meters
+        config.maxReading = maxWh
+        config.seed = seed
+        config.parameters = parameters == .standard ? .standard : .turbo
+        config.keyMode = keyMode == .seed ? .seed : .expanded
+        config.threads = threads
+        config.sampleSeconds = 60
+        config.group = group
+        let log = Log(quiet: json)
+        let url = try service.url()
+        log.line(
+            "PrivateMetering demo over \(url): \(config.parameters.name), \(meters) meters, \(labels) labels, max \(maxWh) Wh, key \(keyMode.rawValue), seed \(seed)"
+        )
+        let (fleet, setupSeconds) = try await runFleetOverService(
+            config, labels: labels, batch: batch, client: operatorClient, log: Log(quiet: true))
+        let checks = try await fleet.labelChecks(supplier: supplierClient)
+        for c in checks {
+            log.line(
+                String(
+                    format: "label %4llu  decrypted %10lld Wh  true %10llu Wh  %@", c.label, c.sum.map { Int64($0) } ?? -1,
+                    c.truth, c.exact ? "ok" : "MISMATCH"))
+        }
+        let (p50, p99) = fleet.latencyPercentiles
+        let ciphertextBytes = config.parameters.ciphertextBytes
+        var summary = DemoSummary(
+            scheme: "lwr-psa", parameters: "\(config.parameters.name)", keyMode: keyMode.rawValue, meters: meters,
+            labels: labels, maxWh: maxWh, seed: seed, exactLabels: checks.filter(\.exact).count,
+            setupSeconds: setupSeconds, setupCpuPerMeterMsMedian: nil, encryptUsMedian: nil, precomputeUsMedian: nil,
+            boundaryUsMedian: nil, collectUsMedian: nil, decryptUsMedian: nil, ciphertextBytes: ciphertextBytes,
+            frameBytes: Frame.size(payloadLength: ciphertextBytes),
+            labelReuseAlarms: try await operatorClient.alarms(group: config.group).alarms.map {
+                "meter \($0.meter) label \($0.label): \($0.kind)"
+            })
+        summary.server = NetworkCounts(
+            url: url, frames_sent: fleet.framesSent, frames_acked: fleet.framesAcked, resends: fleet.resends,
+            failed_uploads: fleet.failedUploads, rejected: fleet.rejected, upload_p50_ms: p50, upload_p99_ms: p99)
+        log.line("label-reuse alarms: \(summary.labelReuseAlarms.isEmpty ? "none" : "")")
+        for alarm in summary.labelReuseAlarms { log.line("  ALARM \(alarm)") }
+        await operatorClient.shutdown()
+        await supplierClient.shutdown()
+        if json { try printJSON(summary) } else { printSummary(summary) }
+        if summary.exactLabels != labels { throw ExitCode(1) }
+    }
+
     func printJSON<T: Encodable>(_ value: T) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -184,22 +247,31 @@ struct Demo: ParsableCommand {
     func printSummary(_ summary: DemoSummary) {
         print("")
         print("exact labels             \(summary.exactLabels) / \(summary.labels)")
+        if let net = summary.server {
+            print(String(format: "key setup                %.2f s wall, through %@", summary.setupSeconds, net.url))
+            print(
+                String(
+                    format: "uploads                  %d frames sent, %d acknowledged, %d re-sent; p50 %.1f ms, p99 %.1f ms",
+                    net.frames_sent, net.frames_acked, net.resends, net.upload_p50_ms, net.upload_p99_ms))
+            print("ciphertext               \(summary.ciphertextBytes) bytes (frame \(summary.frameBytes) bytes)")
+            return
+        }
         print(
             String(
                 format: "key setup                %.2f s wall; %.1f ms CPU per meter (median)", summary.setupSeconds,
-                summary.setupCpuPerMeterMsMedian))
+                summary.setupCpuPerMeterMsMedian ?? 0))
         let pad = ["paillier": "r^N mod N^2", "dmcfe": "H(l)_1^s1·H(l)_2^s2"][summary.scheme] ?? "F_k(l)"
         print(
             String(
                 format:
                     "encryption per reading   %.1f µs CPU (median): %.1f µs precomputing %@ while idle + %.1f µs at the boundary",
-                summary.encryptUsMedian, summary.precomputeUsMedian, pad, summary.boundaryUsMedian))
+                summary.encryptUsMedian ?? 0, summary.precomputeUsMedian ?? 0, pad, summary.boundaryUsMedian ?? 0))
         let who = ["paillier": " (the supplier, CRT)", "dmcfe": " (with the discrete logarithm)"][summary.scheme] ?? ""
         print(
             String(
                 format:
                     "aggregator per label     %.1f µs to verify and collect %d frames, %.1f µs to decrypt the sum%@ (medians)",
-                summary.collectUsMedian, summary.meters, summary.decryptUsMedian, who))
+                summary.collectUsMedian ?? 0, summary.meters, summary.decryptUsMedian ?? 0, who))
         print("ciphertext               \(summary.ciphertextBytes) bytes (frame \(summary.frameBytes) bytes)")
     }
 
@@ -212,12 +284,12 @@ struct Demo: ParsableCommand {
                 + pad("aggregate+decrypt/label", 25) + pad("ciphertext", 12) + "exact")
         for s in summaries {
             print(
-                pad(s.scheme, 10) + pad(String(format: "%.1f ms", s.setupCpuPerMeterMsMedian), 19)
+                pad(s.scheme, 10) + pad(String(format: "%.1f ms", s.setupCpuPerMeterMsMedian ?? 0), 19)
                     + pad(
                         String(
-                            format: "%.1f µs (%.1f + %.1f)", s.encryptUsMedian, s.precomputeUsMedian,
-                            s.boundaryUsMedian), 36)
-                    + pad(String(format: "%.1f µs", s.collectUsMedian + s.decryptUsMedian), 25)
+                            format: "%.1f µs (%.1f + %.1f)", s.encryptUsMedian ?? 0, s.precomputeUsMedian ?? 0,
+                            s.boundaryUsMedian ?? 0), 36)
+                    + pad(String(format: "%.1f µs", (s.collectUsMedian ?? 0) + (s.decryptUsMedian ?? 0)), 25)
                     + pad("\(s.ciphertextBytes) B", 12) + "\(s.exactLabels)/\(s.labels)")
         }
     }
@@ -243,16 +315,18 @@ struct DemoSummary: Codable {
     let seed: UInt64
     let exactLabels: Int
     let setupSeconds: Double
-    let setupCpuPerMeterMsMedian: Double
-    let encryptUsMedian: Double
-    let precomputeUsMedian: Double
-    let boundaryUsMedian: Double
-    let collectUsMedian: Double
-    let decryptUsMedian: Double
+    let setupCpuPerMeterMsMedian: Double?
+    let encryptUsMedian: Double?
+    let precomputeUsMedian: Double?
+    let boundaryUsMedian: Double?
+    let collectUsMedian: Double?
+    let decryptUsMedian: Double?
     let ciphertextBytes: Int
     let frameBytes: Int
     /// Meters that sent two different ciphertexts for one label (the aggregator's alarms).
     let labelReuseAlarms: [String]
+    /// With --server (the timings above are left out: they are measured in process only).
+    var server: NetworkCounts? = nil
 
     enum CodingKeys: String, CodingKey {
         case scheme, parameters, keyMode = "key_mode", meters, labels, maxWh = "max_wh", seed
@@ -261,7 +335,20 @@ struct DemoSummary: Codable {
         case precomputeUsMedian = "precompute_us_median", boundaryUsMedian = "boundary_us_median"
         case collectUsMedian = "collect_us_median", decryptUsMedian = "decrypt_us_median"
         case ciphertextBytes = "ciphertext_bytes", frameBytes = "frame_bytes", labelReuseAlarms = "label_reuse_alarms"
+        case server
     }
+}
+
+/// `demo --server`: what went over the network (the keys `metering fleet --json` uses).
+struct NetworkCounts: Codable {
+    let url: String
+    let frames_sent: Int
+    let frames_acked: Int
+    let resends: Int
+    let failed_uploads: Int
+    let rejected: [String: Int]
+    let upload_p50_ms: Double
+    let upload_p99_ms: Double
 }
 
 func median(_ values: [Double]) -> Double {

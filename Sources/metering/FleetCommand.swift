@@ -9,7 +9,7 @@ import ServiceClient
 /// metering-operator.token and metering-supplier.token when it is given none).
 struct ServerOptions: ParsableArguments {
     @Option(help: "The service's base URL, e.g. http://127.0.0.1:8080.")
-    var server: String
+    var server: String?
     @Option(name: .customLong("operator-token"), help: "Operator token (default: ./metering-operator.token).")
     var operatorToken: String?
     @Option(name: .customLong("supplier-token"), help: "Supplier token (default: ./metering-supplier.token).")
@@ -26,8 +26,15 @@ struct ServerOptions: ParsableArguments {
         return String(line)
     }
 
+    /// The base URL (fleet and load need one; demo runs in process without).
+    func url() throws -> String {
+        guard let server else { throw ValidationError("give --server URL") }
+        return server
+    }
+
     func clients() throws -> (operator: AggregatorClient, supplier: AggregatorClient) {
-        (
+        let server = try url()
+        return (
             try AggregatorClient(baseURL: server, token: token(operatorToken, role: "operator"), caCertificate: caCert),
             try AggregatorClient(baseURL: server, token: token(supplierToken, role: "supplier"), caCertificate: caCert)
         )
@@ -69,6 +76,7 @@ struct FleetCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
+        _ = try service.url()
         guard meters >= 2 else { throw ValidationError("--meters must be at least 2") }
         guard labels >= 1 else { throw ValidationError("--labels must be at least 1") }
     }
@@ -81,16 +89,10 @@ struct FleetCommand: AsyncParsableCommand {
         config.seed = seed
         config.threads = threads
         config.sampleSeconds = 60
-        let fleet = try NetworkFleet(configuration: config, labels: labels, client: operatorClient)
-        fleet.batchSize = batch
         let log = Log(quiet: json)
-        log.line("key setup of \(meters) meters through \(service.server) ...")
-        try await fleet.setUp()
-        for label in 0..<labels {
-            await fleet.runLabel(UInt64(label))
-            log.line("label \(label): \(fleet.framesAcked) frames acknowledged so far")
-        }
-        try await fleet.flush()
+        log.line("key setup of \(meters) meters through \(try service.url()) ...")
+        let (fleet, _) = try await runFleetOverService(
+            config, labels: labels, batch: batch, client: operatorClient, log: log)
         let (exact, mismatches) = try await fleet.check(supplier: supplierClient)
         for m in mismatches { log.line("MISMATCH \(m)") }
         let (p50, p99) = fleet.latencyPercentiles
@@ -111,6 +113,25 @@ struct FleetCommand: AsyncParsableCommand {
         await supplierClient.shutdown()
         if exact != labels { throw ExitCode(1) }
     }
+}
+
+/// The simulated meters against a running service (`fleet`, `demo --server`): key setup
+/// through the service's routes, `labels` boundaries, then the outboxes flushed. Returns
+/// the fleet (its counts) and the key setup's wall time; the caller checks the sums.
+func runFleetOverService(
+    _ config: FleetConfiguration, labels: Int, batch: Int, client: AggregatorClient, log: Log
+) async throws -> (fleet: NetworkFleet, setupSeconds: Double) {
+    let fleet = try NetworkFleet(configuration: config, labels: labels, client: client)
+    fleet.batchSize = batch
+    let start = monotonicSeconds()
+    try await fleet.setUp()
+    let setupSeconds = monotonicSeconds() - start
+    for label in 0..<labels {
+        await fleet.runLabel(UInt64(label))
+        log.line("label \(label): \(fleet.framesAcked) frames acknowledged so far")
+    }
+    try await fleet.flush()
+    return (fleet, setupSeconds)
 }
 
 struct LoadCommand: AsyncParsableCommand {

@@ -33,6 +33,18 @@ public struct ParallelRunner: Sendable {
         _ = try map(count, progress: progress, body)
     }
 
+    /// `forEach` from async code: the workers run on Dispatch's threads (not the
+    /// concurrency pool's, which the blocking workers would hold), and the caller resumes
+    /// once every index has run.
+    public func forEach(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                self.forEach(count) { (i: Int) -> Void in body(i) }
+                done.resume()
+            }
+        }
+    }
+
     /// `body(i)` for every index, the results in index order.
     public func map<T, E: Error>(
         _ count: Int, progress: Progress? = nil, _ body: (Int) throws(E) -> T
