@@ -24,6 +24,15 @@ public struct PaillierGroupAggregate: Sendable {
     public let meters: Int
     /// Enc(Σ readings) = Π c_i mod N^2.
     public let ciphertext: PaillierCiphertext
+
+    /// An aggregate as the supplier rebuilds it from the aggregator's answer (e.g. the
+    /// service's encrypted sums); `decryptSum` still checks the claim against the layout.
+    public init(group: UInt32, label: UInt64, meters: Int, ciphertext: PaillierCiphertext) {
+        self.group = group
+        self.label = label
+        self.meters = meters
+        self.ciphertext = ciphertext
+    }
 }
 
 /// The aggregator of one group under Paillier: holds the supplier's public key only.

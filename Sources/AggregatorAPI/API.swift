@@ -108,6 +108,7 @@ public protocol ClosedJSONBody: Codable {
 public struct GroupCreation: ClosedJSONBody, Sendable, Equatable {
     public static let fields: Set<String> = [
         "group", "epoch", "scheme", "parameters", "key_mode", "max_reading", "current_label", "lookback", "frame_keys",
+        "paillier",
     ]
     public var group: UInt32
     public var epoch: UInt32
@@ -124,12 +125,15 @@ public struct GroupCreation: ClosedJSONBody, Sendable, Equatable {
     public var lookback: UInt64
     /// meter id (decimal) → frame key for (meter, group, epoch), hex.
     public var frame_keys: [String: String]
+    /// scheme "paillier": the supplier's key and the authority's signed layout and key statements.
+    public var paillier: PaillierHandOver?
 
     public init(
         group: UInt32, epoch: UInt32, scheme: String = "lwr-psa", parameters: String = "standard",
         key_mode: String = "seed", max_reading: UInt64, current_label: UInt64 = 0, lookback: UInt64 = 96,
-        frame_keys: [String: String]
+        frame_keys: [String: String], paillier: PaillierHandOver? = nil
     ) {
+        self.paillier = paillier
         self.group = group
         self.epoch = epoch
         self.scheme = scheme
@@ -139,6 +143,73 @@ public struct GroupCreation: ClosedJSONBody, Sendable, Equatable {
         self.current_label = current_label
         self.lookback = lookback
         self.frame_keys = frame_keys
+    }
+}
+
+/// A Paillier group's hand-over from the authority (inside `GroupCreation`): the
+/// supplier's public key N, the authority's SLH-DSA public key, the signed layout that holds
+/// the group, and each meter's signed key statement (relayed to the meter on its downlink).
+/// All hex.
+public struct PaillierHandOver: Codable, Sendable, Equatable {
+    /// N, big-endian hex (2048 or 3072 bits); g = N + 1.
+    public var modulus: String
+    public var authority_key: String
+    public var layout: SignedStatementJSON
+    /// meter id (decimal) → its signed Paillier key statement.
+    public var key_statements: [String: SignedStatementJSON]
+
+    public init(
+        modulus: String, authority_key: String, layout: SignedStatementJSON,
+        key_statements: [String: SignedStatementJSON]
+    ) {
+        self.modulus = modulus
+        self.authority_key = authority_key
+        self.layout = layout
+        self.key_statements = key_statements
+    }
+}
+
+/// A signed statement: body and signature, hex.
+public struct SignedStatementJSON: Codable, Sendable, Equatable {
+    public var body: String
+    public var signature: String
+    public init(body: String, signature: String) {
+        self.body = body
+        self.signature = signature
+    }
+}
+
+/// GET /v1/groups/{group}/encrypted-sums (Paillier groups): per complete label the product
+/// of every meter's ciphertext, Enc(Σ readings) mod N², for the supplier to decrypt.
+public struct EncryptedSumsResponse: Codable, Sendable, Equatable {
+    public var group: UInt32
+    public var from: UInt64
+    public var to: UInt64
+    /// The supplier's N the sums are encrypted under, hex.
+    public var modulus: String
+    public var sums: [EncryptedSumEntry]
+
+    public init(group: UInt32, from: UInt64, to: UInt64, modulus: String, sums: [EncryptedSumEntry]) {
+        self.group = group
+        self.from = from
+        self.to = to
+        self.modulus = modulus
+        self.sums = sums
+    }
+}
+
+/// One label's encrypted group sum.
+public struct EncryptedSumEntry: Codable, Sendable, Equatable {
+    public var label: UInt64
+    /// Meters whose ciphertexts are in the product (every meter of the group).
+    public var meters: Int
+    /// Π c_i mod N², big-endian hex.
+    public var ciphertext: String
+
+    public init(label: UInt64, meters: Int, ciphertext: String) {
+        self.label = label
+        self.meters = meters
+        self.ciphertext = ciphertext
     }
 }
 

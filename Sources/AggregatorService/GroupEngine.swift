@@ -1,6 +1,7 @@
 import Aggregation
 import AggregatorAPI
 import AggregatorStore
+import BigNum
 import MeterCrypto
 
 /// A lock that async code can hold across suspension points (a database commit): one
@@ -22,8 +23,50 @@ actor AsyncLock {
     }
 }
 
+/// What collects a group's readings: the LWR-PSA aggregator (holds K, decrypts its own
+/// sums) or the Paillier aggregator (holds no key: its sums are the products of the
+/// meters' ciphertexts, which only the supplier can open).
+enum Collector {
+    case lwr(LWRAggregator)
+    case paillier(PaillierAggregator)
+
+    func acceptAndAcknowledge(_ frame: [UInt8]) throws(AggregationError) -> ReadingReceipt {
+        switch self {
+        case .lwr(let a): return try a.acceptAndAcknowledge(frame)
+        case .paillier(let a): return try a.acceptAndAcknowledge(frame)
+        }
+    }
+
+    func accept(_ frame: [UInt8]) throws(AggregationError) -> Int {
+        switch self {
+        case .lwr(let a): return try a.accept(frame)
+        case .paillier(let a): return try a.accept(frame)
+        }
+    }
+
+    func advance(to label: UInt64) throws(AggregationError) {
+        switch self {
+        case .lwr(let a): try a.advance(to: label)
+        case .paillier(let a): try a.advance(to: label)
+        }
+    }
+
+    /// The complete label's row: its decrypted sum, or the encrypted one (sum 0).
+    func labelSum(_ label: UInt64, meters: Int) throws(AggregationError) -> LabelSum {
+        switch self {
+        case .lwr(let a):
+            return LabelSum(label: label, sum: try a.decryptSum(label: label), meters: meters)
+        case .paillier(let a):
+            let aggregate = try a.aggregate(label: label)
+            let bytes = aggregate.ciphertext.value.bigEndianBytes(length: a.publicKey.ciphertextBytes)!
+            return LabelSum(label: label, sum: 0, meters: aggregate.meters, ciphertext: bytes)
+        }
+    }
+}
+
 /// One group inside the service: the Aggregation module's key-setup relay and LWR-PSA
-/// aggregator (which do every frame check and every sum), in front of the store.
+/// aggregator, or its Paillier aggregator (which do every frame check and every sum), in
+/// front of the store.
 ///
 /// Invariant: the in-memory state is what replaying the stored rows gives. Each request
 /// runs under the group's lock: frames go through the aggregator in memory, the new rows
@@ -35,9 +78,15 @@ final class GroupEngine: @unchecked Sendable {
     let store: any AggregatorStore
     var record: GroupRecord
     var members: GroupMembers
-    let parameters: LWRParameters
-    var setup: LWRKeySetup
-    var aggregator: LWRAggregator?
+    /// LWR-PSA only: the parameter set and the key-setup relay.
+    let parameters: LWRParameters?
+    var setup: LWRKeySetup?
+    var aggregator: Collector?
+    /// Paillier only: the supplier's public key and the meters' key statements.
+    let paillierKey: PaillierPublicKey?
+    var keyStatements: [UInt32: SignedStatement] = [:]
+    /// Paillier: meters with a reading in memory (they hold the key: no statement for them).
+    var heard: Set<UInt32> = []
     /// Meters whose key shares have been accepted (they need no more setup frames).
     var sharesFrom: Set<UInt32> = []
     var enrolRequests: [UInt32: [UInt8]] = [:]
@@ -47,13 +96,33 @@ final class GroupEngine: @unchecked Sendable {
     var group: UInt32 { record.group }
 
     private init(record: GroupRecord, store: any AggregatorStore) throws(ServiceError) {
+        self.record = record
+        self.store = store
+        if record.scheme == SchemeID.paillier.rawValue {
+            guard let handOver = record.paillier else { throw .badRequest("a Paillier group needs its hand-over") }
+            parameters = nil
+            do throws(AggregationError) {
+                members = try GroupMembers(
+                    group: record.group, epoch: record.epoch, scheme: .paillier, frameKeys: record.frameKeys)
+                let (key, layout, statements) = try Self.check(handOver, members: members)
+                paillierKey = key
+                keyStatements = statements
+                aggregator = .paillier(
+                    try PaillierAggregator(
+                        members: members, publicKey: key, layout: layout, currentLabel: record.currentLabel,
+                        lookback: record.lookback, keepsReadings: false))
+            } catch {
+                throw .frame(error)
+            }
+            return
+        }
         guard record.scheme == SchemeID.lwrPSA.rawValue else { throw .unsupportedScheme("\(record.scheme)") }
         guard let parameters = LWRParameters.withID(record.parameterID) else {
             throw .badRequest("unknown LWR parameter set \(record.parameterID)")
         }
-        self.record = record
-        self.store = store
         self.parameters = parameters
+        paillierKey = nil
+        let setup: LWRKeySetup
         do {
             members = try GroupMembers(
                 group: record.group, epoch: record.epoch, scheme: .lwrPSA, frameKeys: record.frameKeys)
@@ -62,7 +131,44 @@ final class GroupEngine: @unchecked Sendable {
         } catch {
             throw .frame(error)
         }
+        self.setup = setup
         for (meter, frame) in setup.enrolFrames() { enrolRequests[meter] = frame }
+    }
+
+    /// Checks a Paillier hand-over against the group: the layout is signed by the authority,
+    /// passes the differencing check and holds exactly the group's meters; every meter has
+    /// a key statement the authority signed for this key, this meter and the layout's epoch
+    /// and groups (the meters check the signature again; the service relays only these).
+    static func check(_ handOver: PaillierGroupRecord, members: GroupMembers) throws(AggregationError) -> (
+        PaillierPublicKey, GroupLayout, [UInt32: SignedStatement]
+    ) {
+        let key: PaillierPublicKey
+        do { key = try PaillierPublicKey(n: BigInt(bigEndian: handOver.modulus)) } catch {
+            throw .invalidGroup("the Paillier key: \(error)")
+        }
+        let layout = try GroupLayout(
+            signed: SignedStatement(body: handOver.layout.body, signature: handOver.layout.signature),
+            authorityKey: handOver.authorityKey)
+        guard layout.meters(of: members.group) == members.meters else {
+            throw .invalidGroup("the signed layout does not hold group \(members.group) with these meters")
+        }
+        var statements: [UInt32: SignedStatement] = [:]
+        for meter in members.meters {
+            guard let given = handOver.keyStatements[meter] else {
+                throw .invalidGroup("no key statement for meter \(meter)")
+            }
+            let statement = SignedStatement(body: given.body, signature: given.signature)
+            let expected = PaillierKeyStatement.body(
+                publicKey: key, meter: meter, groups: layout.groups(of: meter), epoch: layout.epoch)
+            guard statement.body == expected, statement.verifies(authorityKey: handOver.authorityKey) else {
+                throw .unsignedStatement("meter \(meter)'s key statement is not the authority's for this key and layout")
+            }
+            statements[meter] = statement
+        }
+        guard handOver.keyStatements.count == members.count else {
+            throw .invalidGroup("key statements for meters outside the group")
+        }
+        return (key, layout, statements)
     }
 
     /// A new group's engine (nothing to replay).
@@ -83,11 +189,13 @@ final class GroupEngine: @unchecked Sendable {
         do {
             // Public keys first, then the signed statement, then the key shares: the order
             // they can only have been accepted in.
-            for frame in frames where Self.type(of: frame) == .publicKey { try setup.receivePublicKey(frame) }
-            if let signed = record.signed { try install(signed) }
-            for frame in frames where Self.type(of: frame) == .keyShare {
-                try setup.receiveKeyShare(frame)
-                sharesFrom.insert(try Frame.header(frame).meter)
+            if setup != nil {
+                for frame in frames where Self.type(of: frame) == .publicKey { try setup!.receivePublicKey(frame) }
+                if let signed = record.signed { try install(signed) }
+                for frame in frames where Self.type(of: frame) == .keyShare {
+                    try setup!.receiveKeyShare(frame)
+                    sharesFrom.insert(try Frame.header(frame).meter)
+                }
             }
             try startCollectingIfComplete()
             guard let aggregator else { return }
@@ -96,7 +204,10 @@ final class GroupEngine: @unchecked Sendable {
             do { readings = try await store.readings(group: group, fromLabel: from) } catch {
                 throw ServiceError.store(error)
             }
-            for reading in readings { _ = try aggregator.accept(reading.frame) }
+            for reading in readings {
+                _ = try aggregator.accept(reading.frame)
+                heard.insert(reading.meter)
+            }
         } catch let error as ServiceError {
             throw error
         } catch let error as AggregationError {
@@ -110,20 +221,22 @@ final class GroupEngine: @unchecked Sendable {
 
     func install(_ signed: SignedGroupRecord) throws(AggregationError) {
         let roster = try RosterTree(publicKeys: signed.rosterKeys)
+        guard setup != nil else { throw .wrongScheme(expected: .lwrPSA, actual: members.scheme) }
         for (meter, key) in signed.rosterKeys {
-            guard let enrolled = setup.enrolments[meter], Array(enrolled.prefix(key.count)) == key else {
+            guard let enrolled = setup!.enrolments[meter], Array(enrolled.prefix(key.count)) == key else {
                 throw .invalidGroup("the roster's key of meter \(meter) is not the one it enrolled")
             }
         }
-        try setup.install(
+        try setup!.install(
             SignedGroup(statement: SignedStatement(body: signed.body, signature: signed.signature), roster: roster))
     }
 
     func startCollectingIfComplete() throws(AggregationError) {
-        guard aggregator == nil, setup.isComplete else { return }
-        aggregator = try LWRAggregator(
-            members: members, parameters: parameters, bounds: setup.bounds, aggregateKey: try setup.aggregateKey(),
-            currentLabel: record.currentLabel, lookback: record.lookback)
+        guard aggregator == nil, let setup, let parameters, setup.isComplete else { return }
+        aggregator = .lwr(
+            try LWRAggregator(
+                members: members, parameters: parameters, bounds: setup.bounds, aggregateKey: try setup.aggregateKey(),
+                currentLabel: record.currentLabel, lookback: record.lookback))
     }
 
     /// Rebuilds memory from the store (after a failed commit).
@@ -138,6 +251,8 @@ final class GroupEngine: @unchecked Sendable {
         setup = fresh.setup
         aggregator = fresh.aggregator
         sharesFrom = fresh.sharesFrom
+        keyStatements = fresh.keyStatements
+        heard = fresh.heard
         stale = false
     }
 
@@ -181,15 +296,17 @@ final class GroupEngine: @unchecked Sendable {
                     let header = try Frame.header(frame)
                     switch header.type {
                     case .publicKey:
-                        guard setup.signedGroup == nil else { throw .keySetupProtocol(meter: header.meter) }
-                        try setup.receivePublicKey(frame)
+                        guard setup != nil, setup!.signedGroup == nil else {
+                            throw .keySetupProtocol(meter: header.meter)
+                        }
+                        try setup!.receivePublicKey(frame)
                         commit.setupFrames.append(frame)
                         result.outcomes[index] = .stored(ack: [])
                     case .keyShare:
-                        guard setup.signedGroup != nil, aggregator == nil else {
+                        guard setup?.signedGroup != nil, aggregator == nil else {
                             throw .keySetupProtocol(meter: header.meter)
                         }
-                        try setup.receiveKeyShare(frame)
+                        try setup!.receiveKeyShare(frame)
                         sharesFrom.insert(header.meter)
                         commit.setupFrames.append(frame)
                         result.outcomes[index] = .stored(ack: [])
@@ -212,10 +329,10 @@ final class GroupEngine: @unchecked Sendable {
                         if let reported = receipt.reported {
                             commit.readings.append(
                                 StoredReading(meter: header.meter, label: header.label, frame: frame))
+                            heard.insert(header.meter)
                             pending[key] = frame
                             if reported == members.count {
-                                let sum = try aggregator.decryptSum(label: header.label)
-                                commit.sums.append(LabelSum(label: header.label, sum: sum, meters: reported))
+                                commit.sums.append(try aggregator.labelSum(header.label, meters: reported))
                             }
                             result.outcomes[index] = .stored(ack: receipt.ack)
                         } else {
@@ -274,7 +391,13 @@ final class GroupEngine: @unchecked Sendable {
     /// signed statement and the roster; nothing once it sent its key shares.
     func downlink(meter: UInt32) async throws(ServiceError) -> [[UInt8]] {
         try await locked { () throws(ServiceError) -> [[UInt8]] in
-            guard aggregator == nil, members.frameKey(of: meter) != nil else { return [] }
+            // Paillier: the meter's signed key statement until a reading of it came in (the
+            // readings in the window, after a restart).
+            if case .paillier(let paillier) = aggregator {
+                guard let statement = keyStatements[meter], !heard.contains(meter) else { return [] }
+                return paillier.keyStatementFrames(statement, meter: meter)
+            }
+            guard aggregator == nil, members.frameKey(of: meter) != nil, let setup else { return [] }
             if setup.signedGroup == nil {
                 return setup.enrolments[meter] == nil ? [enrolRequests[meter]!] : []
             }
@@ -284,7 +407,7 @@ final class GroupEngine: @unchecked Sendable {
     }
 
     func enrolments() async throws(ServiceError) -> [UInt32: [UInt8]] {
-        try await locked { () throws(ServiceError) -> [UInt32: [UInt8]] in setup.enrolments }
+        try await locked { () throws(ServiceError) -> [UInt32: [UInt8]] in setup?.enrolments ?? [:] }
     }
 
     /// Installs the authority's signed parameters once every public key is in, and stores them.
@@ -294,6 +417,7 @@ final class GroupEngine: @unchecked Sendable {
                 guard stored == signed else { throw .wrongPhase("group \(group) has other signed parameters") }
                 return
             }
+            guard let setup else { throw .wrongPhase("group \(group) is a Paillier group: no signed parameters") }
             guard setup.allPublicKeysReceived else {
                 throw .wrongPhase(
                     "group \(group) has \(setup.enrolments.count) of \(members.count) public keys: sign when all are in"
@@ -310,17 +434,19 @@ final class GroupEngine: @unchecked Sendable {
 
     var phase: String {
         if aggregator != nil { return "collecting" }
-        if setup.signedGroup != nil { return "key-setup" }
-        return setup.allPublicKeysReceived ? "awaiting-signature" : "enrolling"
+        if setup?.signedGroup != nil { return "key-setup" }
+        return setup?.allPublicKeysReceived == true ? "awaiting-signature" : "enrolling"
     }
+
+    var schemeName: String { paillierKey == nil ? "lwr-psa" : "paillier" }
 
     func status() async throws(ServiceError) -> GroupStatus {
         try await locked { () async throws(ServiceError) -> GroupStatus in
             let stats: GroupStatistics
             do throws(StoreError) { stats = try await store.statistics(group: group) } catch { throw .store(error) }
             return GroupStatus(
-                group: group, scheme: "lwr-psa", epoch: record.epoch, meters: members.count, phase: phase,
-                public_keys_received: setup.enrolments.count, meters_reporting: stats.metersReporting,
+                group: group, scheme: schemeName, epoch: record.epoch, meters: members.count, phase: phase,
+                public_keys_received: setup?.enrolments.count ?? members.count, meters_reporting: stats.metersReporting,
                 readings_stored: stats.readings, labels_complete: stats.labelsComplete,
                 newest_label: stats.newestLabel, current_label: record.currentLabel, alarms: stats.alarms)
         }

@@ -1,6 +1,7 @@
 import Aggregation
 import AggregatorAPI
 import AggregatorStore
+import BigNum
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -70,6 +71,21 @@ struct Routes: Sendable {
         return Response(
             status: status, headers: [.contentType: "application/json"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// `from` and `to` (labels below 2^63, from ≤ to; default: every label).
+    static func labelRange(_ query: Parameters) throws(ServiceError) -> (from: UInt64, to: UInt64) {
+        func label(_ name: String, _ fallback: UInt64) throws(ServiceError) -> UInt64 {
+            guard let text = query[name[...]] else { return fallback }
+            guard let value = UInt64(String(text)), value <= UInt64(Int64.max) else {
+                throw .badRequest("\(name) is a label below 2^63")
+            }
+            return value
+        }
+        let from = try label("from", 0)
+        let to = try label("to", UInt64(Int64.max))
+        guard from <= to else { throw ServiceError.badRequest("from must not exceed to") }
+        return (from, to)
     }
 
     static func octets(_ bytes: [UInt8]) -> Response {
@@ -243,18 +259,12 @@ struct Routes: Sendable {
         router.get("/v1/groups/:group/sums") { request, context -> Response in
             try authorize(request, [.supplier, .operator])
             let group = try groupID(context)
-            _ = try await core.engine(group)
-            let query = request.uri.queryParameters
-            func label(_ name: String, _ fallback: UInt64) throws(ServiceError) -> UInt64 {
-                guard let text = query[name[...]] else { return fallback }
-                guard let value = UInt64(String(text)), value <= UInt64(Int64.max) else {
-                    throw .badRequest("\(name) is a label below 2^63")
-                }
-                return value
+            guard try await core.engine(group).paillierKey == nil else {
+                throw ServiceError.otherScheme(
+                    "group \(group) is a Paillier group: the service holds no key; the supplier decrypts /v1/groups/\(group)/encrypted-sums")
             }
-            let from = try label("from", 0)
-            let to = try label("to", UInt64(Int64.max))
-            guard from <= to else { throw ServiceError.badRequest("from must not exceed to") }
+            let query = request.uri.queryParameters
+            let (from, to) = try Routes.labelRange(query)
             let sums: [LabelSum]
             do throws(StoreError) { sums = try await core.store.sums(group: group, labels: from...to) } catch {
                 throw ServiceError.store(error)
@@ -273,6 +283,27 @@ struct Routes: Sendable {
                     body: ResponseBody(byteBuffer: ByteBuffer(string: response.csv)))
             }
             return Routes.respond(response)
+        }
+        // Paillier groups: the product of every meter's ciphertext per complete label, for the
+        // supplier to decrypt (the service holds no key; no single meter's ciphertext leaves).
+        router.get("/v1/groups/:group/encrypted-sums") { request, context -> Response in
+            try authorize(request, [.supplier, .operator])
+            let group = try groupID(context)
+            guard let key = try await core.engine(group).paillierKey else {
+                throw ServiceError.otherScheme(
+                    "group \(group) is an LWR-PSA group: the service decrypts; read /v1/groups/\(group)/sums")
+            }
+            let (from, to) = try Routes.labelRange(request.uri.queryParameters)
+            let sums: [LabelSum]
+            do throws(StoreError) { sums = try await core.store.sums(group: group, labels: from...to) } catch {
+                throw ServiceError.store(error)
+            }
+            return Routes.respond(
+                EncryptedSumsResponse(
+                    group: group, from: from, to: to, modulus: Hex.encode(key.n.bigEndianBytes(length: key.modulusBytes)!),
+                    sums: sums.compactMap { s in
+                        s.ciphertext.map { EncryptedSumEntry(label: s.label, meters: s.meters, ciphertext: Hex.encode($0)) }
+                    }))
         }
         table.set(router.routes.map { ($0.method.rawValue, $0.path.description) })
         return router

@@ -68,19 +68,31 @@ actor ServiceCore {
 
     /// Creates a group from the authority's hand-over (frame keys for this epoch).
     func createGroup(_ request: GroupCreation) async throws(ServiceError) -> GroupEngine {
-        guard request.scheme == "lwr-psa" else { throw .unsupportedScheme(request.scheme) }
-        guard served?.contains(request.group) ?? true else { throw .notServedHere(request.group) }
-        let parameters: LWRParameters
-        switch request.parameters {
-        case "standard": parameters = .standard
-        case "turbo": parameters = .turbo
-        default: throw .badRequest("parameters must be standard or turbo")
+        guard request.scheme == "lwr-psa" || request.scheme == "paillier" else {
+            throw .unsupportedScheme(request.scheme)
         }
-        let keyMode: UInt8
-        switch request.key_mode {
-        case "seed": keyMode = 0
-        case "expanded": keyMode = 1
-        default: throw .badRequest("key_mode must be seed or expanded")
+        guard served?.contains(request.group) ?? true else { throw .notServedHere(request.group) }
+        var scheme = SchemeID.lwrPSA
+        var parameterID: UInt8 = 0
+        var keyMode: UInt8 = 0
+        var paillier: PaillierGroupRecord? = nil
+        if request.scheme == "paillier" {
+            // The supplier's key, the signed layout and key statements (checked by the engine).
+            guard let handOver = request.paillier else { throw .badRequest("scheme paillier needs \"paillier\"") }
+            scheme = .paillier
+            paillier = try Self.decode(handOver)
+        } else {
+            guard request.paillier == nil else { throw .badRequest("\"paillier\" is for scheme paillier only") }
+            switch request.parameters {
+            case "standard": parameterID = LWRParameters.standard.id
+            case "turbo": parameterID = LWRParameters.turbo.id
+            default: throw .badRequest("parameters must be standard or turbo")
+            }
+            switch request.key_mode {
+            case "seed": keyMode = 0
+            case "expanded": keyMode = 1
+            default: throw .badRequest("key_mode must be seed or expanded")
+            }
         }
         guard request.current_label <= UInt64(Int64.max), request.lookback >= 1, request.lookback <= 96 * 366 else {
             throw .badRequest("current_label below 2^63 and lookback 1 ... 35136")
@@ -93,9 +105,9 @@ actor ServiceCore {
             keys[meter] = key
         }
         let record = GroupRecord(
-            group: request.group, scheme: SchemeID.lwrPSA.rawValue, epoch: request.epoch, parameterID: parameters.id,
+            group: request.group, scheme: scheme.rawValue, epoch: request.epoch, parameterID: parameterID,
             keyMode: keyMode, maxReading: request.max_reading, frameKeys: keys, currentLabel: request.current_label,
-            lookback: request.lookback)
+            lookback: request.lookback, paillier: paillier)
         guard engines[request.group] == nil else { throw .groupExists(request.group) }
         let engine = try GroupEngine.fresh(record: record, store: store)
         do { try await store.insertGroup(record) } catch {
@@ -103,7 +115,28 @@ actor ServiceCore {
             throw .store(error)
         }
         engines[request.group] = engine
-        logger.info("group created", metadata: ["group": "\(request.group)", "meters": "\(keys.count)"])
+        logger.info(
+            "group created",
+            metadata: ["group": "\(request.group)", "scheme": "\(request.scheme)", "meters": "\(keys.count)"])
         return engine
+    }
+
+    /// A Paillier hand-over's hex fields as bytes.
+    static func decode(_ handOver: PaillierHandOver) throws(ServiceError) -> PaillierGroupRecord {
+        func bytes(_ hex: String, _ what: String) throws(ServiceError) -> [UInt8] {
+            guard let b = Hex.decode(hex), !b.isEmpty else { throw .badRequest("paillier.\(what) is not hex") }
+            return b
+        }
+        func signed(_ s: SignedStatementJSON, _ what: String) throws(ServiceError) -> SignedBytes {
+            SignedBytes(body: try bytes(s.body, "\(what).body"), signature: try bytes(s.signature, "\(what).signature"))
+        }
+        var statements: [UInt32: SignedBytes] = [:]
+        for (id, statement) in handOver.key_statements {
+            guard let meter = UInt32(id) else { throw .badRequest("key_statements maps decimal meter ids") }
+            statements[meter] = try signed(statement, "key_statements.\(id)")
+        }
+        return PaillierGroupRecord(
+            modulus: try bytes(handOver.modulus, "modulus"), authorityKey: try bytes(handOver.authority_key, "authority_key"),
+            layout: try signed(handOver.layout, "layout"), keyStatements: statements)
     }
 }

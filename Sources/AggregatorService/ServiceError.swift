@@ -41,6 +41,9 @@ public enum ServiceError: Error, Equatable, Sendable {
     case unsupportedScheme(String)
     /// Another instance serves this group (`--groups`).
     case notServedHere(UInt32)
+    /// The route is for groups of the other scheme (the decrypted sums of a Paillier group,
+    /// the encrypted sums of an LWR-PSA group).
+    case otherScheme(String)
 
     /// The typed error's case name, as problem titles and metrics name it.
     public var name: String {
@@ -60,6 +63,7 @@ public enum ServiceError: Error, Equatable, Sendable {
         case .wrongPhase: return "wrongPhase"
         case .unsupportedScheme: return "unsupportedScheme"
         case .notServedHere: return "notServedHere"
+        case .otherScheme: return "otherScheme"
         }
     }
 
@@ -84,7 +88,7 @@ public enum ServiceError: Error, Equatable, Sendable {
         case .bodyTooLarge, .batchTooLong: return .contentTooLarge
         case .malformedBatch, .badRequest: return .badRequest
         case .unknownGroup, .unknownMeter: return .notFound
-        case .groupExists, .wrongPhase: return .conflict
+        case .groupExists, .wrongPhase, .otherScheme: return .conflict
         case .unauthorized: return .unauthorized
         case .forbidden: return .forbidden
         case .unsupportedScheme: return .unprocessableContent
@@ -107,7 +111,8 @@ public enum ServiceError: Error, Equatable, Sendable {
         case .forbidden(let role): return "the \(role) role may not use this route"
         case .badRequest(let s): return s
         case .wrongPhase(let s): return s
-        case .unsupportedScheme(let s): return "scheme \(s) is not served (lwr-psa is)"
+        case .unsupportedScheme(let s): return "scheme \(s) is not served (lwr-psa and paillier are)"
+        case .otherScheme(let s): return s
         case .notServedHere(let g): return "this instance does not serve group \(g) (see --groups)"
         }
     }

@@ -140,6 +140,7 @@ public final class PostgresStore: AggregatorStore {
         let body = group.signed.map { ByteBuffer(bytes: $0.body) }
         let signature = group.signed.map { ByteBuffer(bytes: $0.signature) }
         let roster = group.signed.map { ByteBuffer(bytes: Schema.pack($0.rosterKeys)) }
+        let paillier = group.paillier.map { ByteBuffer(bytes: Schema.packPaillier($0)) }
         try await transaction { db in
             let exists = try await db.query(
                 "SELECT 1 FROM aggregator_groups WHERE group_id = \(Int64(group.group))", logger: logger)
@@ -147,10 +148,10 @@ public final class PostgresStore: AggregatorStore {
             try await db.query(
                 """
                 INSERT INTO aggregator_groups (group_id, scheme, epoch, parameter_id, key_mode, max_reading,
-                    frame_keys, current_label, lookback, signed_body, signed_signature, roster_keys)
+                    frame_keys, current_label, lookback, signed_body, signed_signature, roster_keys, paillier)
                 VALUES (\(Int64(group.group)), \(Int(group.scheme)), \(Int64(group.epoch)), \(Int(group.parameterID)),
                     \(Int(group.keyMode)), \(maxReading), \(keys), \(current), \(lookback), \(body), \(signature),
-                    \(roster))
+                    \(roster), \(paillier))
                 """, logger: logger)
         }
     }
@@ -178,15 +179,19 @@ public final class PostgresStore: AggregatorStore {
             let rows = try await client.query(
                 """
                 SELECT group_id, scheme, epoch, parameter_id, key_mode, max_reading, frame_keys, current_label,
-                    lookback, signed_body, signed_signature, roster_keys FROM aggregator_groups ORDER BY group_id
+                    lookback, signed_body, signed_signature, roster_keys, paillier FROM aggregator_groups
+                ORDER BY group_id
                 """, logger: logger)
             for try await row in rows {
-                let (g, scheme, epoch, parameter, mode, maxReading, keys, current, lookback, body, signature, roster) =
+                let (g, scheme, epoch, parameter, mode, maxReading, keys, current, lookback, body, signature, roster, p) =
                     try row.decode(
                         (
                             Int64, Int, Int64, Int, Int, Int64, ByteBuffer, Int64, Int64, ByteBuffer?, ByteBuffer?,
-                            ByteBuffer?
+                            ByteBuffer?, ByteBuffer?
                         ).self)
+                let paillier = try p.map { blob throws(StoreError) in
+                    try Schema.unpackPaillier(Array(blob.readableBytesView))
+                }
                 var signed: SignedGroupRecord? = nil
                 if let body, let signature, let roster {
                     signed = SignedGroupRecord(
@@ -199,7 +204,7 @@ public final class PostgresStore: AggregatorStore {
                         keyMode: UInt8(mode), maxReading: try Schema.unsigned(maxReading, "max reading"),
                         frameKeys: try Schema.unpack(Array(keys.readableBytesView)),
                         currentLabel: try Schema.unsigned(current, "label"),
-                        lookback: try Schema.unsigned(lookback, "lookback"), signed: signed))
+                        lookback: try Schema.unsigned(lookback, "lookback"), signed: signed, paillier: paillier))
             }
             return out
         }
@@ -269,6 +274,8 @@ public final class PostgresStore: AggregatorStore {
             sumTotals.append(try Schema.column(s.sum, "sum"))
         }
         let sumMeters = commit.sums.map { Int64($0.meters) }
+        // Empty: a decrypted sum (stored as NULL).
+        let sumCiphertexts = commit.sums.map { ByteBuffer(bytes: $0.ciphertext ?? []) }
         var alarmLabels: [Int64] = []
         for a in commit.alarms { alarmLabels.append(try Schema.column(a.label, "label")) }
         let current = try commit.currentLabel.map { v throws(StoreError) in try Schema.column(v, "label") }
@@ -303,11 +310,12 @@ public final class PostgresStore: AggregatorStore {
             if !sumLabels.isEmpty {
                 try await db.query(
                     """
-                    INSERT INTO label_sums (group_id, label, total, meters)
-                    SELECT \(group), s.label, s.total, s.meters
-                    FROM unnest(\(sumLabels)::BIGINT[], \(sumTotals)::BIGINT[], \(sumMeters)::BIGINT[])
-                        AS s (label, total, meters)
-                    ON CONFLICT (group_id, label) DO UPDATE SET total = excluded.total, meters = excluded.meters
+                    INSERT INTO label_sums (group_id, label, total, meters, ciphertext)
+                    SELECT \(group), s.label, s.total, s.meters, NULLIF(s.ciphertext, ''::BYTEA)
+                    FROM unnest(\(sumLabels)::BIGINT[], \(sumTotals)::BIGINT[], \(sumMeters)::BIGINT[],
+                        \(sumCiphertexts)::BYTEA[]) AS s (label, total, meters, ciphertext)
+                    ON CONFLICT (group_id, label) DO UPDATE SET total = excluded.total, meters = excluded.meters,
+                        ciphertext = excluded.ciphertext
                     """, logger: logger)
             }
             for (a, label) in zip(commit.alarms, alarmLabels) {
@@ -332,14 +340,14 @@ public final class PostgresStore: AggregatorStore {
             var out: [LabelSum] = []
             let rows = try await client.query(
                 """
-                SELECT label, total, meters FROM label_sums
+                SELECT label, total, meters, ciphertext FROM label_sums
                 WHERE group_id = \(Int64(group)) AND label BETWEEN \(low) AND \(high) ORDER BY label
                 """, logger: logger)
-            for try await (label, total, meters) in rows.decode((Int64, Int64, Int64).self) {
+            for try await (label, total, meters, ciphertext) in rows.decode((Int64, Int64, Int64, ByteBuffer?).self) {
                 out.append(
                     LabelSum(
                         label: try Schema.unsigned(label, "label"), sum: try Schema.unsigned(total, "sum"),
-                        meters: Int(meters)))
+                        meters: Int(meters), ciphertext: ciphertext.map { Array($0.readableBytesView) }))
             }
             return out
         }

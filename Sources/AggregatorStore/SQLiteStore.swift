@@ -89,14 +89,15 @@ public final class SQLiteStore: AggregatorStore {
             try db.execute(
                 sql: """
                     INSERT INTO aggregator_groups (group_id, scheme, epoch, parameter_id, key_mode, max_reading,
-                        frame_keys, current_label, lookback, signed_body, signed_signature, roster_keys)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        frame_keys, current_label, lookback, signed_body, signed_signature, roster_keys, paillier)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     Int64(group.group), Int64(group.scheme), Int64(group.epoch), Int64(group.parameterID),
                     Int64(group.keyMode), maxReading, Data(Schema.pack(group.frameKeys)), current, lookback,
                     group.signed.map { Data($0.body) }, group.signed.map { Data($0.signature) },
                     group.signed.map { Data(Schema.pack($0.rosterKeys)) },
+                    group.paillier.map { Data(Schema.packPaillier($0)) },
                 ])
         }
     }
@@ -126,6 +127,9 @@ public final class SQLiteStore: AggregatorStore {
                         rosterKeys: try Schema.unpack([UInt8](roster)))
                 }
                 let keys: Data = row["frame_keys"]
+                let paillier = try (row["paillier"] as Data?).map { blob throws(StoreError) in
+                    try Schema.unpackPaillier([UInt8](blob))
+                }
                 return GroupRecord(
                     group: UInt32(row["group_id"] as Int64), scheme: UInt8(row["scheme"] as Int64),
                     epoch: UInt32(row["epoch"] as Int64), parameterID: UInt8(row["parameter_id"] as Int64),
@@ -133,7 +137,7 @@ public final class SQLiteStore: AggregatorStore {
                     maxReading: try Schema.unsigned(row["max_reading"], "max reading"),
                     frameKeys: try Schema.unpack([UInt8](keys)),
                     currentLabel: try Schema.unsigned(row["current_label"], "label"),
-                    lookback: try Schema.unsigned(row["lookback"], "lookback"), signed: signed)
+                    lookback: try Schema.unsigned(row["lookback"], "lookback"), signed: signed, paillier: paillier)
             }
         }
     }
@@ -216,11 +220,14 @@ public final class SQLiteStore: AggregatorStore {
             if !commit.sums.isEmpty {
                 let upsert = try db.cachedStatement(
                     sql: """
-                        INSERT INTO label_sums (group_id, label, total, meters) VALUES (?, ?, ?, ?)
-                        ON CONFLICT (group_id, label) DO UPDATE SET total = excluded.total, meters = excluded.meters
+                        INSERT INTO label_sums (group_id, label, total, meters, ciphertext) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT (group_id, label) DO UPDATE SET total = excluded.total, meters = excluded.meters,
+                            ciphertext = excluded.ciphertext
                         """)
                 for s in commit.sums {
-                    try upsert.execute(arguments: [group, Int64(s.label), Int64(s.sum), Int64(s.meters)])
+                    try upsert.execute(arguments: [
+                        group, Int64(s.label), Int64(s.sum), Int64(s.meters), s.ciphertext.map { Data($0) },
+                    ])
                 }
             }
             if !commit.alarms.isEmpty {
@@ -248,12 +255,12 @@ public final class SQLiteStore: AggregatorStore {
             try Row.fetchAll(
                 db,
                 sql:
-                    "SELECT label, total, meters FROM label_sums WHERE group_id = ? AND label BETWEEN ? AND ? ORDER BY label",
+                    "SELECT label, total, meters, ciphertext FROM label_sums WHERE group_id = ? AND label BETWEEN ? AND ? ORDER BY label",
                 arguments: [Int64(group), low, high]
             ).map { row in
                 LabelSum(
                     label: try Schema.unsigned(row["label"], "label"), sum: try Schema.unsigned(row["total"], "sum"),
-                    meters: Int(row["meters"] as Int64))
+                    meters: Int(row["meters"] as Int64), ciphertext: (row["ciphertext"] as Data?).map { [UInt8]($0) })
             }
         }
     }

@@ -99,13 +99,17 @@ public struct GroupRecord: Sendable, Equatable {
     public var currentLabel: UInt64
     /// How many labels behind `currentLabel` are still accepted.
     public var lookback: UInt64
-    /// The authority's signed parameters, once installed.
+    /// The authority's signed parameters, once installed (LWR-PSA).
     public var signed: SignedGroupRecord?
+    /// A Paillier group's key, signed layout and key statements (nil for LWR-PSA).
+    public var paillier: PaillierGroupRecord?
 
     public init(
         group: UInt32, scheme: UInt8, epoch: UInt32, parameterID: UInt8, keyMode: UInt8, maxReading: UInt64,
-        frameKeys: [UInt32: [UInt8]], currentLabel: UInt64, lookback: UInt64, signed: SignedGroupRecord? = nil
+        frameKeys: [UInt32: [UInt8]], currentLabel: UInt64, lookback: UInt64, signed: SignedGroupRecord? = nil,
+        paillier: PaillierGroupRecord? = nil
     ) {
+        self.paillier = paillier
         self.group = group
         self.scheme = scheme
         self.epoch = epoch
@@ -129,6 +133,36 @@ public struct SignedGroupRecord: Sendable, Equatable {
         self.body = body
         self.signature = signature
         self.rosterKeys = rosterKeys
+    }
+}
+
+/// A Paillier group as the authority hands it over: the supplier's public key N, the
+/// authority's public key, the signed layout (the group's meters) and each meter's signed
+/// key statement, which the service relays to the meter (the meter checks the signature).
+public struct PaillierGroupRecord: Sendable, Equatable {
+    /// N, big-endian.
+    public var modulus: [UInt8]
+    public var authorityKey: [UInt8]
+    public var layout: SignedBytes
+    /// meter → its signed Paillier key statement.
+    public var keyStatements: [UInt32: SignedBytes]
+
+    public init(modulus: [UInt8], authorityKey: [UInt8], layout: SignedBytes, keyStatements: [UInt32: SignedBytes]) {
+        self.modulus = modulus
+        self.authorityKey = authorityKey
+        self.layout = layout
+        self.keyStatements = keyStatements
+    }
+}
+
+/// A signed statement as stored: body and signature.
+public struct SignedBytes: Sendable, Equatable {
+    public var body: [UInt8]
+    public var signature: [UInt8]
+
+    public init(body: [UInt8], signature: [UInt8]) {
+        self.body = body
+        self.signature = signature
     }
 }
 
@@ -156,17 +190,21 @@ public struct StoredReading: Sendable, Equatable {
     }
 }
 
-/// The decrypted sum of one complete label.
+/// The sum of one complete label: decrypted (LWR-PSA), or under Paillier the product of
+/// the meters' ciphertexts, which only the supplier can open (`sum` is then 0).
 public struct LabelSum: Sendable, Equatable {
     public let label: UInt64
     public let sum: UInt64
     /// Meters whose readings are in the sum.
     public let meters: Int
+    /// Paillier: Enc(Σ readings) = Π c_i mod N², big-endian, N²'s length (nil: decrypted).
+    public let ciphertext: [UInt8]?
 
-    public init(label: UInt64, sum: UInt64, meters: Int) {
+    public init(label: UInt64, sum: UInt64, meters: Int, ciphertext: [UInt8]? = nil) {
         self.label = label
         self.sum = sum
         self.meters = meters
+        self.ciphertext = ciphertext
     }
 }
 
@@ -277,7 +315,15 @@ public enum Schema {
                     PRIMARY KEY (group_id, meter, label, frame))
                 """,
             ]
-        )
+        ),
+        (
+            2,
+            [
+                // Paillier groups: the hand-over (`Schema.packPaillier`) and the encrypted sums.
+                "ALTER TABLE aggregator_groups ADD COLUMN paillier {blob}",
+                "ALTER TABLE label_sums ADD COLUMN ciphertext {blob}",
+            ]
+        ),
     ]
 
     /// The statements of `migrations` for one backend.
@@ -307,6 +353,55 @@ public enum Schema {
             out += bytes
         }
         return out
+    }
+
+    /// A Paillier group's hand-over as one blob: u32-length-prefixed N, authority key, layout
+    /// body and signature, then u32 count and per meter u32 meter | body | signature (each
+    /// u32-length-prefixed), in meter order.
+    static func packPaillier(_ record: PaillierGroupRecord) -> [UInt8] {
+        var out: [UInt8] = []
+        func u32(_ v: Int) { out += [UInt8(v >> 24 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+        func field(_ bytes: [UInt8]) {
+            u32(bytes.count)
+            out += bytes
+        }
+        field(record.modulus)
+        field(record.authorityKey)
+        field(record.layout.body)
+        field(record.layout.signature)
+        u32(record.keyStatements.count)
+        for meter in record.keyStatements.keys.sorted() {
+            u32(Int(meter))
+            field(record.keyStatements[meter]!.body)
+            field(record.keyStatements[meter]!.signature)
+        }
+        return out
+    }
+
+    static func unpackPaillier(_ blob: [UInt8]) throws(StoreError) -> PaillierGroupRecord {
+        var i = 0
+        func u32() throws(StoreError) -> Int {
+            guard i + 4 <= blob.count else { throw .invalidValue("truncated Paillier group") }
+            defer { i += 4 }
+            return blob[i..<i + 4].reduce(0) { $0 << 8 | Int($1) }
+        }
+        func field() throws(StoreError) -> [UInt8] {
+            let length = try u32()
+            guard i + length <= blob.count else { throw .invalidValue("truncated Paillier group") }
+            defer { i += length }
+            return Array(blob[i..<i + length])
+        }
+        let modulus = try field()
+        let authorityKey = try field()
+        let layout = SignedBytes(body: try field(), signature: try field())
+        var statements: [UInt32: SignedBytes] = [:]
+        for _ in 0..<(try u32()) {
+            let meter = UInt32(try u32())
+            statements[meter] = SignedBytes(body: try field(), signature: try field())
+        }
+        guard i == blob.count else { throw .invalidValue("trailing bytes in a Paillier group") }
+        return PaillierGroupRecord(
+            modulus: modulus, authorityKey: authorityKey, layout: layout, keyStatements: statements)
     }
 
     static func unpack(_ blob: [UInt8]) throws(StoreError) -> [UInt32: [UInt8]] {

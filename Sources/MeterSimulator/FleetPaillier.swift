@@ -4,20 +4,21 @@ import MeterCrypto
 import MeterFirmware
 
 extension Fleet {
+    /// The supplier's Paillier key: the configured one, or generated from the seed
+    /// (reproducible: for demos and tests only).
+    public func supplierKey() throws -> PaillierPrivateKey {
+        if let given = configuration.paillierKey { return given }
+        var generator = SeededGenerator(seed: configuration.seed)
+        return try PaillierPrivateKey.generate(bits: configuration.paillierKeyBits, using: &generator)
+    }
+
     /// Paillier setup: the supplier's key (given, or generated from the seed), the group
     /// layout checked, the key delivered to every meter over the radio (signed by the
     /// provisioning authority, relayed by the aggregator), then each meter precomputes its
     /// first randomizer while idle.
     func runPaillierSetup(progress: @escaping ParallelRunner.Progress) throws -> SetupReport {
         let start = monotonicSeconds()
-        let privateKey: PaillierPrivateKey
-        if let given = configuration.paillierKey {
-            privateKey = given
-        } else {
-            // Reproducible from the seed, for demos and tests only.
-            var generator = SeededGenerator(seed: configuration.seed)
-            privateKey = try PaillierPrivateKey.generate(bits: configuration.paillierKeyBits, using: &generator)
-        }
+        let privateKey = try supplierKey()
         let keySeconds = monotonicSeconds() - start
 
         // The authority signs the layout (checked with every live one), then the key for each

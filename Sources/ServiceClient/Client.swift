@@ -169,6 +169,14 @@ public final class AggregatorClient: Sendable {
             as: UTF8.self)
     }
 
+    /// Paillier groups: the encrypted group sums, for the supplier to decrypt.
+    public func encryptedSums(group: UInt32, from: UInt64 = 0, to: UInt64 = UInt64(Int64.max)) async throws(ClientError)
+        -> EncryptedSumsResponse
+    {
+        try decode(
+            EncryptedSumsResponse.self, try await call(.GET, "/v1/groups/\(group)/encrypted-sums?from=\(from)&to=\(to)"))
+    }
+
     public func alarms(group: UInt32) async throws(ClientError) -> AlarmsResponse {
         try decode(AlarmsResponse.self, try await call(.GET, "/v1/groups/\(group)/alarms"))
     }

@@ -50,8 +50,14 @@ public final class NetworkFleet: @unchecked Sendable {
 
     public var group: UInt32 { fleet.configuration.group }
 
+    /// Paillier: the supplier's private key and the signed layout it decrypts under (the
+    /// supplier's side of the simulation; the service never sees the private key).
+    public private(set) var supplier: PaillierSupplier?
+
     public init(configuration: FleetConfiguration, labels: Int, client: AggregatorClient) throws {
-        precondition(configuration.scheme == .lwrPSA, "the service runs LWR-PSA groups")
+        precondition(
+            configuration.scheme == .lwrPSA || configuration.scheme == .paillier,
+            "the service runs LWR-PSA and Paillier groups")
         fleet = try Fleet(configuration, labels: labels)
         self.client = client
         self.labels = labels
@@ -99,6 +105,7 @@ public final class NetworkFleet: @unchecked Sendable {
         let configuration = fleet.configuration
         var keys: [String: String] = [:]
         for meter in fleet.members.meters { keys["\(meter)"] = Hex.encode(fleet.members.frameKey(of: meter)!) }
+        if configuration.scheme == .paillier { return try await setUpPaillier(frameKeys: keys) }
         _ = try await client.createGroup(
             GroupCreation(
                 group: group, epoch: fleet.epoch, parameters: configuration.parameters == .turbo ? "turbo" : "standard",
@@ -130,6 +137,40 @@ public final class NetworkFleet: @unchecked Sendable {
             throw SimulatorError.setupStalled(
                 meter: 0, detail: "the service's group is \(status.phase) after key setup")
         }
+        let meters = fleet.meters
+        await forEachMeter { i in _ = meters[i].firmware.idle() }
+    }
+
+    /// Paillier: the supplier's key, the authority's signed layout and one signed key
+    /// statement per meter go to the service with the group; each meter takes its statement
+    /// from its downlink (and checks the signature), then precomputes its first randomizer.
+    func setUpPaillier(frameKeys: [String: String]) async throws {
+        let configuration = fleet.configuration
+        let privateKey = try fleet.supplierKey()
+        let publicKey = privateKey.publicKey
+        let signedLayout = try fleet.authority.signLayout(groups: [group: Set(fleet.members.meters)], epoch: fleet.epoch)
+        var statements: [String: SignedStatementJSON] = [:]
+        for meter in fleet.members.meters {
+            let s = try fleet.authority.signPaillierKey(meter: meter, publicKey: publicKey, layoutEpoch: fleet.epoch)
+            statements["\(meter)"] = SignedStatementJSON(body: Hex.encode(s.body), signature: Hex.encode(s.signature))
+        }
+        _ = try await client.createGroup(
+            GroupCreation(
+                group: group, epoch: fleet.epoch, scheme: "paillier", max_reading: configuration.maxReading,
+                current_label: 0, lookback: 96, frame_keys: frameKeys,
+                paillier: PaillierHandOver(
+                    modulus: Hex.encode(publicKey.n.bigEndianBytes(length: publicKey.modulusBytes)!),
+                    authority_key: Hex.encode(fleet.authority.publicKey),
+                    layout: SignedStatementJSON(
+                        body: Hex.encode(signedLayout.body), signature: Hex.encode(signedLayout.signature)),
+                    key_statements: statements)))
+        _ = try await exchange(try await downlinks())
+        for meter in fleet.meters where !meter.firmware.isReady {
+            throw SimulatorError.setupStalled(meter: meter.id, detail: "not ready after its key statement")
+        }
+        supplier = PaillierSupplier(
+            privateKey: privateKey,
+            layout: try GroupLayout(signed: signedLayout, authorityKey: fleet.authority.publicKey))
         let meters = fleet.meters
         await forEachMeter { i in _ = meters[i].firmware.idle() }
     }
@@ -262,10 +303,23 @@ public final class NetworkFleet: @unchecked Sendable {
     }
 
     /// The supplier's sums from the service, label by label, against the simulator's true sums.
+    /// Paillier: the service's encrypted group sums, decrypted by the supplier.
     public func labelChecks(supplier: AggregatorClient) async throws -> [LabelCheck] {
-        let sums = try await supplier.sums(group: group, from: 0, to: UInt64(labels - 1))
         var byLabel: [UInt64: SumEntry] = [:]
-        for entry in sums.sums { byLabel[entry.label] = entry }
+        if let decryptor = self.supplier {
+            let sums = try await supplier.encryptedSums(group: group, from: 0, to: UInt64(labels - 1))
+            for entry in sums.sums {
+                guard let bytes = Hex.decode(entry.ciphertext) else { throw ClientError.decoding("an encrypted sum that is not hex") }
+                let aggregate = PaillierGroupAggregate(
+                    group: group, label: entry.label, meters: entry.meters,
+                    ciphertext: try decryptor.publicKey.ciphertext(bigEndian: bytes))
+                byLabel[entry.label] = SumEntry(
+                    label: entry.label, sum: try decryptor.decryptSum(aggregate), meters: entry.meters)
+            }
+        } else {
+            let sums = try await supplier.sums(group: group, from: 0, to: UInt64(labels - 1))
+            for entry in sums.sums { byLabel[entry.label] = entry }
+        }
         return (0..<labels).map { label in
             let truth = (0..<fleet.meters.count).reduce(UInt64(0)) { $0 + fleet.expectedReadings(meter: $1)[label] }
             let entry = byLabel[UInt64(label)]

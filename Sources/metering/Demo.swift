@@ -47,8 +47,8 @@ struct Demo: AsyncParsableCommand {
 
     func validate() throws {
         if service.server != nil {
-            guard scheme == .lwr else {
-                throw ValidationError("--server runs the lwr scheme (the service's groups are LWR-PSA)")
+            guard scheme == .lwr || scheme == .paillier else {
+                throw ValidationError("--server runs the lwr and paillier schemes")
             }
             guard trace == nil else { throw ValidationError("--trace records the in-process radio, not --server") }
         }
@@ -202,10 +202,15 @@ struct Demo: AsyncParsableCommand {
         config.threads = threads
         config.sampleSeconds = 60
         config.group = group
+        config.paillierKeyBits = keyBits
+        let paillier = scheme == .paillier
+        if paillier { config.scheme = .paillier }
+        let parameterName = paillier ? "paillier-\(keyBits)-g=n+1" : "\(config.parameters.name)"
+        let keyModeName = paillier ? "precomputed-randomizer" : keyMode.rawValue
         let log = Log(quiet: json)
         let url = try service.url()
         log.line(
-            "PrivateMetering demo over \(url): \(config.parameters.name), \(meters) meters, \(labels) labels, max \(maxWh) Wh, key \(keyMode.rawValue), seed \(seed)"
+            "PrivateMetering demo over \(url): \(parameterName), \(meters) meters, \(labels) labels, max \(maxWh) Wh, key \(keyModeName), seed \(seed)"
         )
         let (fleet, setupSeconds) = try await runFleetOverService(
             config, labels: labels, batch: batch, client: operatorClient, log: Log(quiet: true))
@@ -217,9 +222,9 @@ struct Demo: AsyncParsableCommand {
                     c.truth, c.exact ? "ok" : "MISMATCH"))
         }
         let (p50, p99) = fleet.latencyPercentiles
-        let ciphertextBytes = config.parameters.ciphertextBytes
+        let ciphertextBytes = paillier ? keyBits / 4 : config.parameters.ciphertextBytes
         var summary = DemoSummary(
-            scheme: "lwr-psa", parameters: "\(config.parameters.name)", keyMode: keyMode.rawValue, meters: meters,
+            scheme: paillier ? "paillier" : "lwr-psa", parameters: parameterName, keyMode: keyModeName, meters: meters,
             labels: labels, maxWh: maxWh, seed: seed, exactLabels: checks.filter(\.exact).count,
             setupSeconds: setupSeconds, setupCpuPerMeterMsMedian: nil, encryptUsMedian: nil, precomputeUsMedian: nil,
             boundaryUsMedian: nil, collectUsMedian: nil, decryptUsMedian: nil, ciphertextBytes: ciphertextBytes,

@@ -57,6 +57,10 @@ struct FleetCommand: AsyncParsableCommand {
     var seed: UInt64 = 1
     @Option(help: "Frames per upload request.")
     var batch = 500
+    @Option(help: "Aggregation scheme of the group: lwr or paillier (the supplier decrypts the service's encrypted sums).")
+    var scheme: Demo.Scheme = .lwr
+    @Option(name: .customLong("key-bits"), help: "Paillier: bits of the supplier's key N (2048 or 3072).")
+    var keyBits = 3072
     @Option(help: "Worker threads for the simulated meters.")
     var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Print a JSON summary.")
@@ -79,6 +83,8 @@ struct FleetCommand: AsyncParsableCommand {
         _ = try service.url()
         guard meters >= 2 else { throw ValidationError("--meters must be at least 2") }
         guard labels >= 1 else { throw ValidationError("--labels must be at least 1") }
+        guard scheme == .lwr || scheme == .paillier else { throw ValidationError("--scheme is lwr or paillier") }
+        guard keyBits == 2048 || keyBits == 3072 else { throw ValidationError("--key-bits must be 2048 or 3072") }
     }
 
     func run() async throws {
@@ -89,6 +95,8 @@ struct FleetCommand: AsyncParsableCommand {
         config.seed = seed
         config.threads = threads
         config.sampleSeconds = 60
+        config.scheme = scheme == .paillier ? .paillier : .lwrPSA
+        config.paillierKeyBits = keyBits
         let log = Log(quiet: json)
         log.line("key setup of \(meters) meters through \(try service.url()) ...")
         let (fleet, _) = try await runFleetOverService(
