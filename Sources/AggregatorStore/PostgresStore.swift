@@ -99,7 +99,7 @@ public final class PostgresStore: AggregatorStore {
                 applied.insert(v)
             }
             for migration in Schema.migrations where !applied.contains(migration.version) {
-                for sql in migration.statements {
+                for sql in migration.statements + (Schema.postgresStatements[migration.version] ?? []) {
                     try await db.query(PostgresQuery(unsafeSQL: Schema.statements(sql, blob: "BYTEA")), logger: logger)
                 }
                 try await db.query(
@@ -117,6 +117,21 @@ public final class PostgresStore: AggregatorStore {
             ).decode(Int.self) {
                 out.append(v)
             }
+            return out
+        }
+    }
+
+    /// The partitions of `readings` (one per group created since schema version 3, and
+    /// the default one), by name.
+    public func readingPartitions() async throws(StoreError) -> [String] {
+        try await run {
+            var out: [String] = []
+            let rows = try await client.query(
+                """
+                SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                WHERE i.inhparent = 'readings'::regclass ORDER BY c.relname
+                """, logger: logger)
+            for try await name in rows.decode(String.self) { out.append(name) }
             return out
         }
     }
@@ -153,6 +168,8 @@ public final class PostgresStore: AggregatorStore {
                     \(Int(group.keyMode)), \(maxReading), \(keys), \(current), \(lookback), \(body), \(signature),
                     \(roster), \(paillier))
                 """, logger: logger)
+            // The group's own partition of the readings (schema version 3).
+            try await db.query(PostgresQuery(unsafeSQL: Schema.partitionStatement(group: group.group)), logger: logger)
         }
     }
 

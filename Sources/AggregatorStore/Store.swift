@@ -324,7 +324,35 @@ public enum Schema {
                 "ALTER TABLE label_sums ADD COLUMN ciphertext {blob}",
             ]
         ),
+        // PostgreSQL partitions the readings by group (`postgresStatements`); SQLite: nothing.
+        (3, []),
     ]
+
+    /// Statements only PostgreSQL runs, after a version's shared ones. Version 3 makes
+    /// `readings` a table partitioned by list of group: each group created afterwards gets
+    /// its own partition (`partitionStatement`), the rows of older groups stay in the
+    /// default partition. A group's readings are then one table of its own, which can be
+    /// detached, moved to another tablespace or node, or dropped without touching the others.
+    public static let postgresStatements: [Int: [String]] = [
+        3: [
+            "ALTER TABLE readings RENAME TO readings_unpartitioned",
+            "ALTER TABLE readings_unpartitioned RENAME CONSTRAINT readings_pkey TO readings_unpartitioned_pkey",
+            """
+            CREATE TABLE readings (
+                group_id BIGINT NOT NULL REFERENCES aggregator_groups (group_id), label BIGINT NOT NULL,
+                meter BIGINT NOT NULL, frame BYTEA NOT NULL, PRIMARY KEY (group_id, label, meter))
+            PARTITION BY LIST (group_id)
+            """,
+            "CREATE TABLE readings_default PARTITION OF readings DEFAULT",
+            "INSERT INTO readings SELECT group_id, label, meter, frame FROM readings_unpartitioned",
+            "DROP TABLE readings_unpartitioned",
+        ]
+    ]
+
+    /// PostgreSQL: the partition of `readings` for a new group (with the group's insert).
+    static func partitionStatement(group: UInt32) -> String {
+        "CREATE TABLE IF NOT EXISTS readings_g\(group) PARTITION OF readings FOR VALUES IN (\(group))"
+    }
 
     /// The statements of `migrations` for one backend.
     static func statements(_ sql: String, blob: String) -> String {

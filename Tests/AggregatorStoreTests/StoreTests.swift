@@ -131,6 +131,9 @@ struct StoreTests {
             #expect(try await again.groups() == [group(3), g])
             #expect(try await again.sums(group: 9, labels: 0...5) == commit.sums)
             #expect(try await again.sums(group: 3, labels: 0...5) == lwr.sums)
+            if let postgres = again as? PostgresStore {
+                #expect(try await postgres.readingPartitions() == ["readings_default", "readings_g3", "readings_g9"])
+            }
         }
     }
 
