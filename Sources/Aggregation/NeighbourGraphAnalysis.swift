@@ -34,6 +34,20 @@ public struct NeighbourGraphPlan: Sendable, Equatable {
     public var isComplete: Bool { degree >= Int(meters) - 1 }
     /// Neighbours of each member (DH exponentiations of its key setup).
     public var neighbourCount: Int { min(degree, Int(meters) - 1) }
+
+    /// The same plan with another k and t (an operator's choice, or a test's): the bounds are
+    /// computed again for them.
+    public func with(degree: Int, maxSilent: Int? = nil) -> NeighbourGraphPlan {
+        let n = Int(meters)
+        let bound = degree >= n - 1
+            ? -Double.infinity : NeighbourGraphAnalysis.log2Bound(meters: n, removed: removed, half: degree / 2)
+        let t = min(maxSilent ?? degree, min(degree, n - 1))
+        let silent = Int((silentFraction * Double(n)).rounded(.down))
+        return NeighbourGraphPlan(
+            meters: meters, corruptFraction: corruptFraction, silentFraction: silentFraction,
+            securityBits: securityBits, removed: removed, degree: degree, log2Disconnect: bound, maxSilent: t,
+            log2Overflow: NeighbourGraphAnalysis.log2Overflow(meters: n, degree: degree, silent: silent, maxSilent: t))
+    }
 }
 
 public enum NeighbourGraphAnalysis {
