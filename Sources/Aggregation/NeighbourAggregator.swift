@@ -165,7 +165,8 @@ public final class NeighbourAggregator {
             payload[0] = UInt8(s.count)
             for j in s { payload += [UInt8(j >> 24), UInt8(j >> 16 & 0xFF), UInt8(j >> 8 & 0xFF), UInt8(j & 0xFF)] }
             return RecoveryRequest(
-                meter: i, label: label, silent: s, frame: intake.seal(.recoveryRequest, to: i, label: label, payload: payload))
+                meter: i, label: label, silent: s,
+                frame: intake.seal(.recoveryRequest, to: i, label: label, payload: payload))
         }
     }
 
@@ -184,7 +185,8 @@ public final class NeighbourAggregator {
         }
         let r = BigEndian.load64(p.span, at: 0)
         let echoed = (0..<asked.count).map { BigEndian.load32(p.span, at: 12 + 4 * $0) }
-        guard Int(p[8]) == asked.count, p[9] == 0, p[10] == 0, p[11] == 0, echoed == asked, r <= parameters.plaintextMask
+        guard Int(p[8]) == asked.count, p[9] == 0, p[10] == 0, p[11] == 0, echoed == asked,
+            r <= parameters.plaintextMask
         else { throw .unexpectedRecovery(meter: meter, label: label) }
         answers[meter] = r
         recoveryAnswersReceived += 1
@@ -236,7 +238,8 @@ public final class NeighbourAggregator {
         guard group.areNeighbours(opened.header.meter, to) else { throw .unknownMeter(to) }
         var payload = opened.payload
         let from = opened.header.meter
-        payload.replaceSubrange(0..<4, with: [UInt8(from >> 24), UInt8(from >> 16 & 0xFF), UInt8(from >> 8 & 0xFF), UInt8(from & 0xFF)])
+        payload.replaceSubrange(
+            0..<4, with: [UInt8(from >> 24), UInt8(from >> 16 & 0xFF), UInt8(from >> 8 & 0xFF), UInt8(from & 0xFF)])
         return (to, intake.seal(type, to: to, label: opened.header.label, payload: payload))
     }
 

@@ -39,7 +39,8 @@ public struct NeighbourGraphPlan: Sendable, Equatable {
     /// computed again for them.
     public func with(degree: Int, maxSilent: Int? = nil) -> NeighbourGraphPlan {
         let n = Int(meters)
-        let bound = degree >= n - 1
+        let bound =
+            degree >= n - 1
             ? -Double.infinity : NeighbourGraphAnalysis.log2Bound(meters: n, removed: removed, half: degree / 2)
         let t = min(maxSilent ?? degree, min(degree, n - 1))
         let silent = Int((silentFraction * Double(n)).rounded(.down))
@@ -113,7 +114,9 @@ public enum NeighbourGraphAnalysis {
         let silent = Int((silentFraction * Double(n)).rounded(.down))
         let neighbours = min(degree, n - 1)
         var t = 1
-        while t < neighbours && log2Overflow(meters: n, degree: degree, silent: silent, maxSilent: t) > -Double(overflowBits) {
+        while t < neighbours
+            && log2Overflow(meters: n, degree: degree, silent: silent, maxSilent: t) > -Double(overflowBits)
+        {
             t += 1
         }
         return NeighbourGraphPlan(

@@ -51,7 +51,8 @@ public final class NeighbourKeySetup: KeySetupRelay {
     /// The roster frames for one meter: its own entry, then its neighbours' in slot order.
     public override func rosterFrames(for meter: UInt32) throws(AggregationError) -> [[UInt8]] {
         guard let group = neighbourGroup, let p = group.position(of: meter) else { throw .keySetupIncomplete }
-        let positions = [p] + (0..<group.graph.neighbourCount).map { Int(group.graph.neighbour(of: UInt32(p), slot: $0)) }
+        let positions =
+            [p] + (0..<group.graph.neighbourCount).map { Int(group.graph.neighbour(of: UInt32(p), slot: $0)) }
         return positions.map { q in
             intake.seal(.rosterEntry, to: meter, label: 0, payload: group.roster.entryPayload(q))
         }
@@ -67,9 +68,10 @@ public final class NeighbourKeySetup: KeySetupRelay {
         var count: [UInt32: Int] = [:]
         for entry in group.roster.entries {
             let old = keys[entry.meter] == entry.publicKey ? Set(previous.neighbours(of: entry.meter)) : []
-            count[entry.meter] = group.neighbours(of: entry.meter).filter { peer in
-                !old.contains(peer) || keys[peer] != group.roster.entries[group.position(of: peer)!].publicKey
-            }.count
+            count[entry.meter] =
+                group.neighbours(of: entry.meter).filter { peer in
+                    !old.contains(peer) || keys[peer] != group.roster.entries[group.position(of: peer)!].publicKey
+                }.count
         }
         return count
     }

@@ -22,7 +22,8 @@ public enum ReferenceMeterError: Error, Equatable, Sendable {
 /// statement's SLH-DSA signature and every roster entry's Merkle path, pairs with its
 /// neighbours by ffdhe3072, keeps its pairwise seeds, and answers recovery requests with the
 /// rules a meter applies (labels it encrypted, within the window, at most t silent neighbours).
-public final class NeighbourReferenceMeter {
+/// Not thread-safe: one thread at a time uses an instance (the probe's workers each take their own).
+public final class NeighbourReferenceMeter: @unchecked Sendable {
     public let factory: FactoryKeys
     public var id: UInt32 { factory.meter }
     let dhPrivate: FFDHPrivateKey
@@ -115,7 +116,9 @@ public final class NeighbourReferenceMeter {
 
     /// The `publicKey` frame answering an enrolment request for (group, epoch).
     public func publicKeyFrame(group: UInt32, epoch: UInt32) -> [UInt8] {
-        seal(.publicKey, label: UInt64(epoch), payload: enrolment(group: group, epoch: epoch), group: group, epoch: epoch)
+        seal(
+            .publicKey, label: UInt64(epoch), payload: enrolment(group: group, epoch: epoch), group: group, epoch: epoch
+        )
     }
 
     /// Runs key setup from the relay's frames (statement chunks, own entry, neighbours'
@@ -188,7 +191,9 @@ public final class NeighbourReferenceMeter {
     }
 
     func entry(_ payload: [UInt8]) throws(ReferenceMeterError) {
-        guard let terms, payload.count == Roster.graphEntryBytes(depth: depth) else { throw .badStatement("no statement") }
+        guard let terms, payload.count == Roster.graphEntryBytes(depth: depth) else {
+            throw .badStatement("no statement")
+        }
         let index = BigEndian.load32(payload.span, at: 0)
         let meter = BigEndian.load32(payload.span, at: 4)
         let ringKey = BigEndian.load64(payload.span, at: 8)
@@ -206,6 +211,17 @@ public final class NeighbourReferenceMeter {
         if entriesSeen == 0 {
             // Own entry first: it fixes this meter's place on the ring.
             guard meter == id, y == publicKey else { throw .badEntry(index: index) }
+            // A meter new to the group sits where this epoch's seed puts it.
+            let body = self.body
+            let seed = Array(body[NeighbourGroupLayout.graphSeed..<(NeighbourGroupLayout.graphSeed + 32)])
+            let joining = seeds.isEmpty || BigEndian.load32(body.span, at: 12) != group
+            if joining {
+                guard
+                    ringKey
+                        == NeighbourGraph.ringKey(
+                            seed: seed.span, group: BigEndian.load32(body.span, at: 12), meter: id)
+                else { throw .badEntry(index: index) }
+            }
             position = index
             neighbours = []
         } else {
@@ -244,7 +260,8 @@ public final class NeighbourReferenceMeter {
         let pad = try LWRPSA.prf(parameters: parameters, key: key.span, group: group, label: label)
         let c = try LWRPSA.encrypt(reading: reading, pad: pad, bounds: bounds, parameters: parameters)
         encrypted.insert(label)
-        return seal(.reading, label: label, payload: (0..<8).map { UInt8(truncatingIfNeeded: c >> (56 - 8 * UInt64($0))) })
+        return seal(
+            .reading, label: label, payload: (0..<8).map { UInt8(truncatingIfNeeded: c >> (56 - 8 * UInt64($0))) })
     }
 
     /// Answers a recovery request: one frame covering exactly the silent neighbours it names,
@@ -261,7 +278,9 @@ public final class NeighbourReferenceMeter {
         let label = header.label
         guard count <= terms.maxSilent else { throw .recoveryRefused("more than t silent neighbours") }
         guard encrypted.contains(label) else { throw .recoveryRefused("a label this meter did not encrypt") }
-        guard label < current, current - label <= UInt64(terms.window) else { throw .recoveryRefused("outside the window") }
+        guard label < current, current - label <= UInt64(terms.window) else {
+            throw .recoveryRefused("outside the window")
+        }
         guard zip(silent, silent.dropFirst()).allSatisfy({ $0 < $1 }), silent.allSatisfy({ seeds[$0] != nil }) else {
             throw .recoveryRefused("not this meter's neighbours")
         }
@@ -285,7 +304,9 @@ public final class NeighbourReferenceMeter {
         var span = tag.mutableSpan
         let seed = seeds[peer]!.seed
         NeighbourKeys.noticeTag(pairwiseSeed: seed.span, group: group, from: id, about: peer, label: label, into: &span)
-        return seal(.silenceNotice, label: label, payload: [UInt8(peer >> 24), UInt8(peer >> 16 & 0xFF), UInt8(peer >> 8 & 0xFF), UInt8(peer & 0xFF)] + tag)
+        return seal(
+            .silenceNotice, label: label,
+            payload: [UInt8(peer >> 24), UInt8(peer >> 16 & 0xFF), UInt8(peer >> 8 & 0xFF), UInt8(peer & 0xFF)] + tag)
     }
 
     /// True when a relayed notice is authentic: a neighbour answered a recovery about this meter.

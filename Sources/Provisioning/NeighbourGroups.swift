@@ -41,9 +41,13 @@ extension ProvisioningAuthority {
             keys[meter] = y
         }
         let n = keys.count
-        guard n >= Int(minGroupSize), n >= 2 else { throw .refused("a group needs at least \(max(minGroupSize, 2)) meters") }
+        guard n >= Int(minGroupSize), n >= 2 else {
+            throw .refused("a group needs at least \(max(minGroupSize, 2)) meters")
+        }
         let plan = plan ?? NeighbourGraphAnalysis.plan(meters: UInt32(n))
-        guard plan.meters == UInt32(n) else { throw .refused("the plan is for \(plan.meters) meters, the group has \(n)") }
+        guard plan.meters == UInt32(n) else {
+            throw .refused("the plan is for \(plan.meters) meters, the group has \(n)")
+        }
         do { _ = try NeighbourKeys.bounds(meters: UInt32(n), maxReading: maxReading, parameters: parameters) } catch {
             throw .refused("\(n) meters × \(maxReading) Wh exceed the capacity 2n·(n·x_max + 1) < p")
         }
@@ -60,7 +64,9 @@ extension ProvisioningAuthority {
         var seed: [UInt8]
         repeat {
             seed = randomBytes(32)
-            for meter in enrolments.keys { ringKeys[meter] = NeighbourGraph.ringKey(seed: seed.span, group: group, meter: meter) }
+            for meter in enrolments.keys {
+                ringKeys[meter] = NeighbourGraph.ringKey(seed: seed.span, group: group, meter: meter)
+            }
         } while Set(ringKeys.values).count != ringKeys.count
         let roster: RosterTree
         do { roster = try RosterTree(publicKeys: keys, ringKeys: ringKeys) } catch { throw .refused("\(error)") }
@@ -84,7 +90,8 @@ extension ProvisioningAuthority {
         // Each frame rebuilt with the claimed tag, then verified in constant time.
         func tagMatches(_ type: FrameType, _ framePayload: [UInt8], _ tag: ArraySlice<UInt8>) -> Bool {
             let header = FrameHeader(
-                type: type, scheme: .lwrPSA, group: group, meter: meter, label: label, payloadLength: framePayload.count)
+                type: type, scheme: .lwrPSA, group: group, meter: meter, label: label, payloadLength: framePayload.count
+            )
             var frame = [UInt8](repeating: 0, count: Frame.size(payloadLength: framePayload.count))
             frame.replaceSubrange(Frame.payloadRange(header), with: framePayload)
             do {

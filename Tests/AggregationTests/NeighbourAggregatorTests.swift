@@ -28,7 +28,9 @@ final class NeighbourBench {
         let epoch = authority.issueEpoch()
         members = try authority.members(group: groupID, epoch: epoch, scheme: .lwrPSA, meters: meters.keys.sorted())
         relay = try NeighbourKeySetup(members: members, parameters: .standard, maxReading: maxReading)
-        for id in meters.keys.sorted() { try relay.receivePublicKey(meters[id]!.publicKeyFrame(group: groupID, epoch: epoch)) }
+        for id in meters.keys.sorted() {
+            try relay.receivePublicKey(meters[id]!.publicKeyFrame(group: groupID, epoch: epoch))
+        }
         let plan = Self.plan(n: n, degree: degree, maxSilent: maxSilent)
         group = try authority.signNeighbourGroup(
             group: groupID, epoch: epoch, parameterID: LWRParameters.standard.id, maxReading: maxReading,
@@ -49,7 +51,9 @@ final class NeighbourBench {
             members: members, group: group, parameters: .standard, silentLimit: meters.count, currentLabel: current)
     }
 
-    func reading(_ id: UInt32, _ label: UInt64) -> UInt64 { (UInt64(id) &* 7919 &+ label &* 104_729) % (maxReading + 1) }
+    func reading(_ id: UInt32, _ label: UInt64) -> UInt64 {
+        (UInt64(id) &* 7919 &+ label &* 104_729) % (maxReading + 1)
+    }
 
     /// One label: every meter but `silent` reports, the aggregator closes the label, the
     /// reporting neighbours answer. Returns the result and the true sum of the reporting meters.
@@ -174,12 +178,16 @@ struct NeighbourAggregatorTests {
         }
         // The aggregator refuses a label where some reporting meter has more than t silent neighbours.
         let k = bench.group.neighbours(of: ids[6])
-        for (id, m) in bench.meters where !k.prefix(2).contains(id) { _ = try agg.accept(m.readingFrame(label: 4, reading: 1)) }
+        for (id, m) in bench.meters where !k.prefix(2).contains(id) {
+            _ = try agg.accept(m.readingFrame(label: 4, reading: 1))
+        }
         #expect(try agg.close(label: 4).isEmpty)
         #expect(throws: AggregationError.self) { try agg.sum(label: 4) }
     }
 
-    @Test("false-dropout evidence: a plain ack and a relayed notice for one label convict the aggregator; a late ack does not")
+    @Test(
+        "false-dropout evidence: a plain ack and a relayed notice for one label convict the aggregator; a late ack does not"
+    )
     func falseDropoutEvidence() throws {
         let bench = try NeighbourBench(meters: 10, degree: 4)
         let agg = try bench.aggregator()
@@ -260,7 +268,9 @@ struct NeighbourAggregatorTests {
         let predicted = try relay.keyAgreements(since: old)
         bench.meters[leaving] = nil
         bench.meters[joiner] = newcomer
-        for (id, m) in bench.meters { try m.setup(group: bench.groupID, epoch: epoch, frames: relay.setupFrames(for: id)) }
+        for (id, m) in bench.meters {
+            try m.setup(group: bench.groupID, epoch: epoch, frames: relay.setupFrames(for: id))
+        }
         for (id, m) in bench.meters { #expect(m.keyAgreements == predicted[id], "meter \(id)") }
         // A leave adds k/2 edges, a join k: 2·(3 + 6) = 18 exponentiations in all, the joiner 6.
         #expect(newcomer.keyAgreements == 6)

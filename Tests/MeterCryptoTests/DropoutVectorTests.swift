@@ -279,7 +279,8 @@ struct DropoutVectorTests {
         for entry in try DropoutVectorFile.loaded.get().parameter_sets {
             let parameters = try #require(LWRParameters.withID(entry.id))
             for g in entry.groups {
-                let bounds = try NeighbourKeys.bounds(meters: g.meters, maxReading: g.max_reading, parameters: parameters)
+                let bounds = try NeighbourKeys.bounds(
+                    meters: g.meters, maxReading: g.max_reading, parameters: parameters)
                 let graph = try NeighbourGraph(meters: g.meters, degree: g.degree)
                 var total = [UInt64](repeating: 0, count: parameters.lambda)
                 var sum: UInt64 = 0
