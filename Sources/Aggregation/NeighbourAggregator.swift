@@ -94,12 +94,7 @@ public final class NeighbourAggregator {
     /// Takes one reading frame and returns the meter's ack: plain while the label is open (or
     /// for a reading already in it), late when the label was closed without this meter.
     public func accept(_ frame: [UInt8]) throws(AggregationError) -> ReadingReceipt {
-        let opened = try intake.open(frame, expecting: .reading)
-        guard opened.payload.count == parameters.ciphertextBytes else {
-            throw .badPayload(type: .reading, size: opened.payload.count)
-        }
-        let c = BigEndian.load64(opened.payload.span, at: 0)
-        guard c <= parameters.plaintextMask else { throw .badPayload(type: .reading, size: opened.payload.count) }
+        let (opened, c) = try intake.openLWRReading(frame, parameters: parameters)
         let meter = opened.header.meter
         let label = opened.header.label
         if closed[label] != nil && !labels.reported(label).contains(meter) {

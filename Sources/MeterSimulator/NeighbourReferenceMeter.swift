@@ -303,7 +303,7 @@ public final class NeighbourReferenceMeter: @unchecked Sendable {
         var tag = [UInt8](repeating: 0, count: 16)
         var span = tag.mutableSpan
         let seed = seeds[peer]!.seed
-        NeighbourKeys.noticeTag(pairwiseSeed: seed.span, group: group, from: id, about: peer, label: label, into: &span)
+        NeighbourKeys.tag(.notice, pairwiseSeed: seed.span, group: group, from: id, to: peer, label: label, into: &span)
         return seal(
             .silenceNotice, label: label,
             payload: [UInt8(peer >> 24), UInt8(peer >> 16 & 0xFF), UInt8(peer >> 8 & 0xFF), UInt8(peer & 0xFF)] + tag)
@@ -319,8 +319,8 @@ public final class NeighbourReferenceMeter: @unchecked Sendable {
         guard let seed = seeds[from]?.seed else { throw .badFrame("not a neighbour") }
         let tag = Array(payload[4...])
         guard
-            NeighbourKeys.verifyNotice(
-                pairwiseSeed: seed.span, group: group, from: from, about: id, label: header.label, tag: tag.span)
+            NeighbourKeys.verify(
+                .notice, pairwiseSeed: seed.span, group: group, from: from, to: id, label: header.label, tag: tag.span)
         else { throw .badFrame("notice tag") }
         return (from, header.label)
     }

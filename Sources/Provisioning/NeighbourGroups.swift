@@ -29,16 +29,7 @@ extension ProvisioningAuthority {
         }
         for (meter, payload) in enrolments {
             guard keys[meter] == nil else { throw .refused("meter \(meter) is a member already") }
-            guard let enrolmentKey = secrets[meter]?.enrolment else { throw .unknownMeter(meter) }
-            guard payload.count == Enrolment.payloadBytes else { throw .malformed("an enrolment has 400 bytes") }
-            let y = Array(payload[0..<FFDHGroup.byteCount])
-            let tag = Array(payload[FFDHGroup.byteCount...])
-            guard
-                Enrolment.verify(
-                    enrolmentKey: enrolmentKey.span, group: group, epoch: epoch, meter: meter, publicKey: y.span,
-                    tag: tag.span)
-            else { throw .badEnrolment(meter: meter) }
-            keys[meter] = y
+            keys[meter] = try enrolledKey(meter: meter, payload: payload, group: group, epoch: epoch)
         }
         let n = keys.count
         guard n >= Int(minGroupSize), n >= 2 else {

@@ -184,22 +184,33 @@ struct DropoutVectorTests {
             let seed = Hex.decode(c.pairwise_seed)
             var notice = [UInt8](repeating: 0, count: 16)
             var span = notice.mutableSpan
-            NeighbourKeys.noticeTag(
-                pairwiseSeed: seed.span, group: c.group, from: c.meter_a, about: c.meter_b, label: c.label, into: &span)
+            NeighbourKeys.tag(
+                .notice, pairwiseSeed: seed.span, group: c.group, from: c.meter_a, to: c.meter_b, label: c.label,
+                into: &span)
             #expect(Hex.encode(notice) == c.notice)
             var confirmation = [UInt8](repeating: 0, count: 16)
             var cspan = confirmation.mutableSpan
-            NeighbourKeys.confirmationTag(
-                pairwiseSeed: seed.span, group: c.group, from: c.meter_a, to: c.meter_b, label: c.label, into: &cspan)
+            NeighbourKeys.tag(
+                .confirmation, pairwiseSeed: seed.span, group: c.group, from: c.meter_a, to: c.meter_b, label: c.label,
+                into: &cspan)
             #expect(Hex.encode(confirmation) == c.confirmation)
             let tag = Hex.decode(c.notice)
             func verifies(_ from: UInt32, _ about: UInt32, _ label: UInt64) -> Bool {
-                NeighbourKeys.verifyNotice(
-                    pairwiseSeed: seed.span, group: c.group, from: from, about: about, label: label, tag: tag.span)
+                NeighbourKeys.verify(
+                    .notice, pairwiseSeed: seed.span, group: c.group, from: from, to: about, label: label, tag: tag.span
+                )
             }
             #expect(verifies(c.meter_a, c.meter_b, c.label))
             #expect(!verifies(c.meter_b, c.meter_a, c.label))
             #expect(!verifies(c.meter_a, c.meter_b, c.label + 1))
+            let confirmationTag = Hex.decode(c.confirmation)
+            let confirms = NeighbourKeys.verify(
+                .confirmation, pairwiseSeed: seed.span, group: c.group, from: c.meter_a, to: c.meter_b, label: c.label,
+                tag: confirmationTag.span)
+            let noticeAsConfirmation = NeighbourKeys.verify(
+                .confirmation, pairwiseSeed: seed.span, group: c.group, from: c.meter_a, to: c.meter_b, label: c.label,
+                tag: tag.span)
+            #expect(confirms && !noticeAsConfirmation)
         }
     }
 

@@ -139,12 +139,7 @@ public struct LWRLabelStream: Sendable {
 
     /// Starts the expansion of a_l for (group, label).
     public init(parameters: LWRParameters, group: UInt32, label: UInt64) {
-        var x = parameters.makeXOF()
-        x.absorb("PM-LWR-A-v1")
-        x.absorb(parameters.id)
-        x.absorb(bigEndian: group)
-        x.absorb(bigEndian: label)
-        labelVector = x
+        labelVector = LWRPSA.labelVectorStream(parameters: parameters, group: group, label: label)
         remaining = parameters.lambda
         self.parameters = parameters
     }
@@ -179,6 +174,16 @@ public struct LWRLabelStream: Sendable {
 
 /// The LWR-PSA operations shared by the meter and the aggregator.
 public enum LWRPSA {
+    /// The XOF stream of the label vector a_l for (group, label).
+    public static func labelVectorStream(parameters: LWRParameters, group: UInt32, label: UInt64) -> XOF {
+        var x = parameters.makeXOF()
+        x.absorb("PM-LWR-A-v1")
+        x.absorb(parameters.id)
+        x.absorb(bigEndian: group)
+        x.absorb(bigEndian: label)
+        return x
+    }
+
     /// The XOF stream of a meter key expanded from its 32-byte seed.
     public static func keyStream(parameters: LWRParameters, seed: Span<UInt8>) -> XOF {
         precondition(seed.count == 32, "a key seed has 32 bytes")

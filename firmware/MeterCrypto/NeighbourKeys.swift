@@ -58,48 +58,45 @@ public enum NeighbourKeys {
         }
     }
 
-    /// MAC of a silence notice: meter `from` tells its neighbour `about` that the aggregator
-    /// asked it to recover `about` for `label`. KMAC128(s, "PM-SILENT-v1", group ‖ from ‖
-    /// about ‖ label), 16 bytes: only the two neighbours can make or check it.
-    public static func noticeTag(
-        pairwiseSeed: Span<UInt8>, group: UInt32, from: UInt32, about: UInt32, label: UInt64,
+    /// The two pairwise messages about a recovery (docs/spec/dropout.md, "Recovery").
+    public enum SilenceMessage: Sendable {
+        /// `from` tells its neighbour `to` that the aggregator asked it to recover `to` for the
+        /// label: KMAC128(s, "PM-SILENT-v1", group ‖ from ‖ to ‖ label).
+        case notice
+        /// `from` confirms to its neighbour `to` that it did not encrypt the label (the
+        /// recovery cost it nothing): KMAC128(s, "PM-SILENT-OK-v1", group ‖ from ‖ to ‖ label).
+        case confirmation
+    }
+
+    /// The 16-byte tag of a notice or confirmation: only the two neighbours can make or check it.
+    public static func tag(
+        _ message: SilenceMessage, pairwiseSeed: Span<UInt8>, group: UInt32, from: UInt32, to: UInt32, label: UInt64,
         into out: inout MutableSpan<UInt8>
     ) {
-        pairMAC(pairwiseSeed, "PM-SILENT-v1", group, from, about, label).finalize(into: &out)
+        precondition(out.count == tagBytes, "a silence tag has 16 bytes")
+        pairMAC(message, pairwiseSeed, group, from, to, label).finalize(into: &out)
     }
 
-    /// Checks a notice tag in constant time.
-    public static func verifyNotice(
-        pairwiseSeed: Span<UInt8>, group: UInt32, from: UInt32, about: UInt32, label: UInt64, tag: Span<UInt8>
+    /// Checks a notice or confirmation tag in constant time.
+    public static func verify(
+        _ message: SilenceMessage, pairwiseSeed: Span<UInt8>, group: UInt32, from: UInt32, to: UInt32, label: UInt64,
+        tag: Span<UInt8>
     ) -> Bool {
-        tag.count == tagBytes && pairMAC(pairwiseSeed, "PM-SILENT-v1", group, from, about, label).verify(tag)
-    }
-
-    /// MAC of a confirmation: meter `from` confirms to its neighbour `to` that it did not
-    /// encrypt `label` (the recovery cost it nothing). KMAC128(s, "PM-SILENT-OK-v1", group ‖
-    /// from ‖ to ‖ label), 16 bytes.
-    public static func confirmationTag(
-        pairwiseSeed: Span<UInt8>, group: UInt32, from: UInt32, to: UInt32, label: UInt64,
-        into out: inout MutableSpan<UInt8>
-    ) {
-        pairMAC(pairwiseSeed, "PM-SILENT-OK-v1", group, from, to, label).finalize(into: &out)
-    }
-
-    /// Checks a confirmation tag in constant time.
-    public static func verifyConfirmation(
-        pairwiseSeed: Span<UInt8>, group: UInt32, from: UInt32, to: UInt32, label: UInt64, tag: Span<UInt8>
-    ) -> Bool {
-        tag.count == tagBytes && pairMAC(pairwiseSeed, "PM-SILENT-OK-v1", group, from, to, label).verify(tag)
+        tag.count == tagBytes && pairMAC(message, pairwiseSeed, group, from, to, label).verify(tag)
     }
 
     /// Bytes of a notice or confirmation tag.
     public static let tagBytes = 16
 
     static func pairMAC(
-        _ seed: Span<UInt8>, _ customization: StaticString, _ group: UInt32, _ a: UInt32, _ b: UInt32, _ label: UInt64
+        _ message: SilenceMessage, _ seed: Span<UInt8>, _ group: UInt32, _ a: UInt32, _ b: UInt32, _ label: UInt64
     ) -> KMAC128 {
         precondition(seed.count == KeySetup.seedBytes, "a pairwise seed has 32 bytes")
-        var mac = KMAC128(key: seed, customization: customization)
+        var mac: KMAC128
+        switch message {
+        case .notice: mac = KMAC128(key: seed, customization: "PM-SILENT-v1")
+        case .confirmation: mac = KMAC128(key: seed, customization: "PM-SILENT-OK-v1")
+        }
         mac.absorb(bigEndian: group)
         mac.absorb(bigEndian: a)
         mac.absorb(bigEndian: b)
@@ -122,12 +119,7 @@ public struct EdgeInnerProduct: Sendable {
 
     /// Starts the expansion of a_l for (group, label).
     public init(parameters: LWRParameters, group: UInt32, label: UInt64) {
-        var x = parameters.makeXOF()
-        x.absorb("PM-LWR-A-v1")
-        x.absorb(parameters.id)
-        x.absorb(bigEndian: group)
-        x.absorb(bigEndian: label)
-        labelVector = x
+        labelVector = LWRPSA.labelVectorStream(parameters: parameters, group: group, label: label)
         self.parameters = parameters
     }
 

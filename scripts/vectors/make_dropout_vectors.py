@@ -14,9 +14,7 @@ The inputs are drawn from SHAKE256 over a fixed name, so the file is reproducibl
 Usage: python3 scripts/vectors/make_dropout_vectors.py [--check]
   --check  do not write; exit 1 if the checked-in file differs from what would be written
 """
-import argparse
 import hashlib
-import json
 import pathlib
 import sys
 
@@ -24,7 +22,7 @@ from Crypto.Hash import KMAC128
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from make_lwr_vectors import (LAMBDA, MASK64, P_BITS, PARAMETER_SETS, Draw, digest, hexwords,  # noqa: E402
-                              label_vector, u32be, u64be, u8, words)
+                              label_vector, u32be, u64be, u8, words, write_or_check)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUT = ROOT / "Tests" / "MeterCryptoTests" / "Vectors" / "dropout.json"
@@ -245,16 +243,7 @@ def make():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true")
-    args = parser.parse_args()
-    text = json.dumps(make(), indent=1) + "\n"
-    if args.check:
-        same = OUT.exists() and OUT.read_text() == text
-        print(("up to date: " if same else "differs: ") + str(OUT.relative_to(ROOT)))
-        sys.exit(0 if same else 1)
-    OUT.write_text(text)
-    print("wrote " + str(OUT.relative_to(ROOT)))
+    write_or_check(make, OUT, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":
