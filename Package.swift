@@ -2,9 +2,11 @@
 import PackageDescription
 
 // The firmware sources (firmware/MeterCrypto, firmware/MeterFirmware) build twice:
-// as normal targets for the host (tests, simulator, aggregator) and, through the
-// symlinks in Sources/FirmwareEmbedded, as one Embedded Swift module with
-// -no-allocations, so a heap allocation anywhere in the firmware breaks `swift build`.
+// as normal targets for the host (tests, simulator, aggregator; every scheme) and, through
+// the symlinks in Sources/Firmware<Scheme>, as one Embedded Swift image per scheme with
+// -no-allocations: the core, the scheme's own folders and its entry point
+// (firmware/Images/<Scheme>), so a heap allocation in any image breaks `swift build`, and
+// each image holds only its own scheme's code.
 let embedded: [SwiftSetting] = [
     .enableExperimentalFeature("Embedded"),
     .unsafeFlags(["-no-allocations"]),
@@ -45,10 +47,10 @@ let package = Package(
         .target(
             name: "MeterFirmware", dependencies: ["MeterCrypto", "MeterHAL"],
             path: "firmware/MeterFirmware"),
-        // Firmware, Embedded build (same sources, one module).
-        .target(
-            name: "FirmwareEmbedded", dependencies: ["CGMP", "MeterHAL"],
-            path: "Sources/FirmwareEmbedded", swiftSettings: embedded),
+        // Firmware, Embedded builds: one image per scheme (same sources, one module each).
+        .target(name: "FirmwareLWRPSA", dependencies: ["CGMP", "MeterHAL"], swiftSettings: embedded),
+        .target(name: "FirmwarePaillier", dependencies: ["CGMP", "MeterHAL"], swiftSettings: embedded),
+        .target(name: "FirmwareDMCFE", dependencies: ["CGMP", "MeterHAL"], swiftSettings: embedded),
 
         // Host side.
         .target(name: "BigNum", dependencies: ["CGMP"]),
@@ -91,7 +93,7 @@ let package = Package(
         .testTarget(
             name: "AggregationTests",
             dependencies: ["Aggregation", "MeterSimulator", "MeterCrypto", "BigNum", "Provisioning", "TestSupport"]),
-        .testTarget(name: "CostReportTests", dependencies: ["CostReport", "HeapCounter", "MeterCrypto"]),
+        .testTarget(name: "CostReportTests", dependencies: ["CostReport", "HeapCounter", "MeterCrypto", "MeterFirmware"]),
         .testTarget(name: "BigNumTests", dependencies: ["BigNum", "TestSupport"]),
         .testTarget(
             name: "ProvisioningTests",

@@ -9,7 +9,7 @@ import PackageDescription
 // It does not depend on the root package: a package cannot set compiler flags on another
 // package's targets, and the flags must be on the project's modules only. Instead the
 // project's sources are compiled a second time here through the symlinks in Modules/
-// (the same trick as Sources/FirmwareEmbedded in the root package):
+// (the same trick as Sources/Firmware<Scheme> in the root package):
 // - firmware and aggregator modules: libFuzzer coverage + AddressSanitizer, and
 //   -enable-testing so the harnesses can `@testable import` them (to re-seal flash records
 //   and to compare internal state before and after a rejected input);

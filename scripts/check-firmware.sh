@@ -1,26 +1,28 @@
 #!/usr/bin/env bash
-# Compiles the meter firmware (every *.swift under firmware/MeterCrypto and
-# firmware/MeterFirmware, as ONE module, like the SwiftPM target FirmwareEmbedded)
-# with swiftc in Embedded mode with -no-allocations, then
+# Compiles each scheme's meter firmware image (the Swift sources under
+# Sources/Firmware<Scheme>: symlinks to the core's, the scheme's own folders and its entry
+# point in firmware/, as ONE module, like the SwiftPM target of the same name) with swiftc
+# in Embedded mode with -no-allocations, then, per image,
 #   - fails if the object references a heap allocator (malloc, calloc, realloc, free,
-#     posix_memalign, aligned_alloc, swift_allocObject, swift_slowAlloc): -no-allocations
-#     alone is not airtight (see docs/testing.md, "The firmware check");
-#   - prints the object's text / data / bss sizes: the flash and static RAM footprint.
+#     posix_memalign, aligned_alloc, memalign, swift_allocObject, swift_slowAlloc): -no-allocations
+#     alone is not airtight (see docs/testing.md, "The firmware check"); GMP's allocating
+#     mpz layer (__gmpz_*, which allocates inside C); or arc4random_buf (a meter's libc has
+#     none: it comes from hashing, whose seed is random);
+#   - prints the object's text / data / bss sizes: the image's flash and static RAM footprint.
 #
-# Usage: scripts/check-firmware.sh [--json] [--scheme NAME] [-Osize | -Onone] [--output FILE] [--verbose]
-#   --json         print only a JSON object with the sizes on stdout (messages go to stderr)
-#   --scheme NAME  a firmware with only that scheme: the `shared` sources of
-#                  firmware/schemes.conf plus NAME's, with -D PM_SINGLE_SCHEME and
-#                  -D PM_SCHEME_<NAME> (the flash footprint per scheme of `metering cost`)
-#   --list-schemes print the schemes firmware/schemes.conf defines and exit
-#   -Osize         optimise for size (default; what a meter would ship)
-#   -Onone         no optimisation (debug footprint)
-#   --output FILE  keep the object at FILE (default: .build/firmware/FirmwareEmbedded-<opt>.o)
-#   --verbose      show the compiler's warnings too
+# Usage: scripts/check-firmware.sh [--json] [--scheme NAME] [-Osize | -Onone] [--output-dir DIR] [--verbose]
+#   --json           print only JSON on stdout (messages go to stderr): one object with
+#                    --scheme, else an array with one object per image
+#   --scheme NAME    only that scheme's image: lwr-psa, paillier or dmcfe
+#   --list-schemes   print the schemes (one image each) and exit
+#   -Osize           optimise for size (default; what a meter would ship)
+#   -Onone           no optimisation (debug footprint)
+#   --output-dir DIR keep the objects in DIR (default: .build/firmware), as Firmware<Scheme>-<opt>.o
+#   --verbose        show the compiler's warnings too
 # Environment: SWIFTC (default: swiftc on PATH, else /opt/swift/usr/bin/swiftc),
 #              FIRMWARE_TARGET (default: x86_64-unknown-linux-gnu).
 #
-# Exit status: 0 clean, 1 forbidden allocator referenced, 2 usage or build failure.
+# Exit status: 0 clean, 1 forbidden symbol referenced, 2 usage or build failure.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,7 +32,7 @@ json=0
 scheme=""
 list_schemes=0
 opt="Osize"
-output=""
+output_dir=""
 verbose=0
 while (($#)); do
     case "$1" in
@@ -43,9 +45,9 @@ while (($#)); do
     --list-schemes) list_schemes=1 ;;
     -Osize | --Osize) opt="Osize" ;;
     -Onone | --Onone) opt="Onone" ;;
-    --output)
-        [[ $# -ge 2 ]] || { echo "check-firmware: --output needs a file" >&2; exit 2; }
-        output="$2"
+    --output-dir)
+        [[ $# -ge 2 ]] || { echo "check-firmware: --output-dir needs a directory" >&2; exit 2; }
+        output_dir="$2"
         shift
         ;;
     --verbose | -v) verbose=1 ;;
@@ -92,54 +94,27 @@ if command -v dpkg >/dev/null 2>&1 && ! dpkg -s libgmp-dev >/dev/null 2>&1 \
     fail "gmp.h not found: install libgmp-dev (apt-get install -y libgmp-dev; scripts/test.sh does it)"
 fi
 
-shopt -s nullglob
-all_sources=(firmware/MeterCrypto/*.swift firmware/MeterFirmware/*.swift)
-shopt -u nullglob
-((${#all_sources[@]})) || fail "no Swift sources under firmware/MeterCrypto or firmware/MeterFirmware"
-
-# ---- per-scheme builds (firmware/schemes.conf) -----------------------------------------
-manifest="firmware/schemes.conf"
-# The files listed for one name ("shared", "lwr-psa", ...), one per line.
-manifest_files() {
-    awk -v name="$1" '
-        { sub(/#.*/, "") }
-        $1 == name ":" { for (i = 2; i <= NF; i++) print $i; found = 1 }
-        END { exit found ? 0 : 1 }' "$manifest"
+# The images: scheme name and SwiftPM target (Sources/<target>).
+schemes=(lwr-psa paillier dmcfe)
+target_of() {
+    case "$1" in
+    lwr-psa) echo FirmwareLWRPSA ;;
+    paillier) echo FirmwarePaillier ;;
+    dmcfe) echo FirmwareDMCFE ;;
+    *) return 1 ;;
+    esac
 }
-manifest_schemes() { awk '{ sub(/#.*/, "") } $1 ~ /:$/ && $1 != "shared:" { sub(/:$/, "", $1); print $1 }' "$manifest"; }
 
 if ((list_schemes)); then
-    [[ -f "$manifest" ]] || fail "$manifest not found"
-    manifest_schemes
+    printf '%s\n' "${schemes[@]}"
     exit 0
 fi
-
-defines=()
-unlisted=()
 if [[ -n "$scheme" ]]; then
-    [[ -f "$manifest" ]] || fail "$manifest not found (needed for --scheme)"
-    [[ "$scheme" != shared ]] || fail "'shared' is not a scheme (try --list-schemes)"
-    manifest_files "$scheme" >/dev/null \
-        || fail "scheme '$scheme' is not in $manifest (schemes: $(manifest_schemes | tr '\n' ' '))"
-    mapfile -t wanted < <(manifest_files shared || true; manifest_files "$scheme")
-    for f in "${wanted[@]}"; do
-        [[ -f "firmware/$f" ]] || fail "$manifest lists firmware/$f, which does not exist"
-    done
-    # In the order of the full build, so that the same set of files gives the same object.
-    sources=()
-    for f in "${all_sources[@]}"; do
-        [[ " ${wanted[*]} " == *" ${f#firmware/} "* ]] && sources+=("$f")
-    done
-    # Sources under no line of the manifest are left out; say so.
-    mapfile -t listed < <(awk '{ sub(/#.*/, "") } $1 ~ /:$/ { for (i = 2; i <= NF; i++) print "firmware/" $i }' "$manifest")
-    for f in "${all_sources[@]}"; do
-        [[ " ${listed[*]} " == *" $f "* ]] || unlisted+=("$f")
-    done
-    scheme_define="PM_SCHEME_$(tr 'a-z-' 'A-Z_' <<<"$scheme")"
-    defines=(-D PM_SINGLE_SCHEME -D "$scheme_define")
-else
-    sources=("${all_sources[@]}")
+    target_of "$scheme" >/dev/null || fail "no image for scheme '$scheme' (schemes: ${schemes[*]})"
+    schemes=("$scheme")
 fi
+output_dir="${output_dir:-$root/.build/firmware}"
+mkdir -p "$output_dir"
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/check-firmware.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
@@ -154,79 +129,83 @@ mkdir -p "$tmp/MeterHAL"
     echo "}"
 } >"$tmp/MeterHAL/module.modulemap"
 
-if [[ -z "$output" ]]; then
-    output="$root/.build/firmware/FirmwareEmbedded${scheme:+-$scheme}-$opt.o"
-fi
-mkdir -p "$(dirname "$output")"
-object="$tmp/FirmwareEmbedded.o"
-
-# Build in the temp dir so no module cache or object lands in the work tree.
-if ! "$swiftc" \
-    -target "$target" \
-    -enable-experimental-feature Embedded -no-allocations \
-    -wmo -"$opt" -parse-as-library \
-    -module-name FirmwareEmbedded \
-    -module-cache-path "$tmp/module-cache" \
-    -I "$root/Sources/CGMP" -I "$tmp/MeterHAL" \
-    "${defines[@]+"${defines[@]}"}" \
-    -c "${sources[@]}" -o "$object" >"$tmp/compile.log" 2>&1; then
-    cat "$tmp/compile.log" >&2
-    fail "the firmware${scheme:+ with only $scheme} does not compile in Embedded mode with -no-allocations (-$opt, $target)"
-fi
-warnings=$(grep -c ': warning: ' "$tmp/compile.log" || true)
-if ((verbose)); then cat "$tmp/compile.log" >&2; fi
-cp "$object" "$output.partial"
-mv -f "$output.partial" "$output"
-
-# ---- heap allocators -------------------------------------------------------------
-# The C allocators show up as undefined symbols. The Embedded runtime's own entry
-# points (swift_allocObject, swift_slowAlloc, ...) are emitted into the object as weak
-# definitions only when something uses them, so those count as defined or undefined.
-forbidden_re='^(malloc|calloc|realloc|free|posix_memalign|aligned_alloc|swift_allocObject|swift_slowAlloc)$'
-symbols="$(nm "$object")"
-undefined="$(awk 'NF == 2 && ($1 == "U" || $1 == "w" || $1 == "v") {print $2}' <<<"$symbols" | sort -u)"
-found="$(awk '{print $NF}' <<<"$symbols" | grep -E "$forbidden_re" | sort -u || true)"
-
-# ---- reference counting (reported, not a failure) ---------------------------------
-# Under -no-allocations the compiler already rejects creating class instances, so a
-# retain/release can only touch an object that exists without the heap (a static or
-# stack-promoted one): it costs cycles, not memory. The runtime's swift_retain is
-# emitted as a weak definition whether or not anything calls it, so count call sites
-# (relocations), not symbols.
+forbidden_re='^(malloc|calloc|realloc|free|posix_memalign|aligned_alloc|memalign|swift_allocObject|swift_slowAlloc|arc4random_buf|__gmpz_.*)$'
 rc_re='^(swift_(retain|release|bridgeObjectRetain|bridgeObjectRelease|unknownObjectRetain|unknownObjectRelease)(_n)?)(-0x[0-9a-f]+|\+0x[0-9a-f]+)?$'
-rc_sites="$(objdump -r "$object" | awk '{print $3}' | grep -cE "$rc_re" || true)"
+json_items=()
+status=0
 
-# ---- sizes --------------------------------------------------------------------------
-read -r text data bss _ < <(size "$object" | awk 'NR == 2')
+for scheme in "${schemes[@]}"; do
+    module="$(target_of "$scheme")"
+    mapfile -t sources < <(find -L "Sources/$module" -name '*.swift' | LC_ALL=C sort)
+    ((${#sources[@]})) || fail "no Swift sources under Sources/$module"
+    output="$output_dir/$module-$opt.o"
+    object="$tmp/$module.o"
 
-if ((!json)); then
-    size "$object" | sed "s|$object|$(basename "$output")|"
-fi
-say "firmware${scheme:+ ($scheme only)}: text $text bytes, data $data bytes, bss $bss bytes"
-for f in "${unlisted[@]+"${unlisted[@]}"}"; do
-    printf 'check-firmware: warning: %s is not in %s: left out of the %s build\n' "$f" "$manifest" "$scheme" >&2
+    # Build in the temp dir so no module cache or object lands in the work tree.
+    if ! "$swiftc" \
+        -target "$target" \
+        -enable-experimental-feature Embedded -no-allocations \
+        -wmo -"$opt" -parse-as-library \
+        -module-name "$module" \
+        -module-cache-path "$tmp/module-cache" \
+        -I "$root/Sources/CGMP" -I "$tmp/MeterHAL" \
+        -c "${sources[@]}" -o "$object" >"$tmp/compile.log" 2>&1; then
+        cat "$tmp/compile.log" >&2
+        fail "the $scheme image does not compile in Embedded mode with -no-allocations (-$opt, $target)"
+    fi
+    warnings=$(grep -c ': warning: ' "$tmp/compile.log" || true)
+    if ((verbose)); then cat "$tmp/compile.log" >&2; fi
+    cp "$object" "$output.partial"
+    mv -f "$output.partial" "$output"
+
+    # ---- forbidden symbols ---------------------------------------------------------
+    # The C allocators show up as undefined symbols. The Embedded runtime's own entry
+    # points (swift_allocObject, swift_slowAlloc, ...) are emitted into the object as weak
+    # definitions only when something uses them, so those count as defined or undefined.
+    symbols="$(nm "$object")"
+    undefined="$(awk 'NF == 2 && ($1 == "U" || $1 == "w" || $1 == "v") {print $2}' <<<"$symbols" | sort -u)"
+    found="$(awk '{print $NF}' <<<"$symbols" | grep -E "$forbidden_re" | sort -u || true)"
+
+    # ---- reference counting (reported, not a failure) -----------------------------
+    # Under -no-allocations the compiler already rejects creating class instances, so a
+    # retain/release can only touch an object that exists without the heap (a static or
+    # stack-promoted one): it costs cycles, not memory. The runtime's swift_retain is
+    # emitted as a weak definition whether or not anything calls it, so count call sites
+    # (relocations), not symbols.
+    rc_sites="$(objdump -r "$object" | awk '{print $3}' | grep -cE "$rc_re" || true)"
+
+    # ---- sizes --------------------------------------------------------------------
+    read -r text data bss _ < <(size "$object" | awk 'NR == 2')
+    say "$scheme image ($module): text $text bytes, data $data bytes, bss $bss bytes"
+    say "  ${#sources[@]} sources, -$opt, $target, $warnings compiler warning(s)$( ((verbose)) || ((warnings == 0)) || echo ' (--verbose shows them)'); object: ${output#"$root"/}"
+    say "  external symbols: $(tr '\n' ' ' <<<"$undefined")"
+    if ((rc_sites > 0)); then
+        say "  note: $rc_sites retain/release call site(s) (reference counting without allocation; reported, not a failure)"
+    fi
+    if ((json)); then
+        undefined_json="$(awk 'BEGIN {ORS=""} {printf "%s\"%s\"", (NR > 1 ? ", " : ""), $0}' <<<"$undefined")"
+        forbidden_json="$(awk 'BEGIN {ORS=""} NF {printf "%s\"%s\"", (NR > 1 ? ", " : ""), $0}' <<<"$found")"
+        json_items+=("$(printf '{"scheme": "%s", "module": "%s", "target": "%s", "optimization": "%s", "sources": %d, "text": %d, "data": %d, "bss": %d, "flash_bytes": %d, "static_ram_bytes": %d, "retain_release_call_sites": %d, "forbidden_symbols": [%s], "external_symbols": [%s]}' \
+            "$scheme" "$module" "$target" "$opt" "${#sources[@]}" "$text" "$data" "$bss" $((text + data)) $((data + bss)) \
+            "$rc_sites" "$forbidden_json" "$undefined_json")")
+    fi
+    if [[ -n "$found" ]]; then
+        while read -r sym; do
+            printf 'check-firmware: FAIL: the %s image references %s\n' "$scheme" "$sym" >&2
+        done <<<"$found"
+        printf 'check-firmware: find the caller with: objdump -dr %s | less  (search for the symbol)\n' \
+            "${output#"$root"/}" >&2
+        status=1
+    else
+        say "  no heap allocator, __gmpz_* or arc4random_buf referenced"
+    fi
 done
-say "  ${#sources[@]} sources, -$opt, $target, $warnings compiler warning(s)$( ((verbose)) || ((warnings == 0)) || echo ' (--verbose shows them)'); object: ${output#"$root"/}"
-say "  external symbols: $(tr '\n' ' ' <<<"$undefined")"
-if ((rc_sites > 0)); then
-    say "  note: $rc_sites retain/release call site(s) (reference counting without allocation; reported, not a failure)"
-fi
 
 if ((json)); then
-    undefined_json="$(awk 'BEGIN {ORS=""} {printf "%s\"%s\"", (NR > 1 ? ", " : ""), $0}' <<<"$undefined")"
-    forbidden_json="$(awk 'BEGIN {ORS=""} NF {printf "%s\"%s\"", (NR > 1 ? ", " : ""), $0}' <<<"$found")"
-    unlisted_json="$(printf '%s\n' "${unlisted[@]+"${unlisted[@]}"}" | awk 'BEGIN {ORS=""} NF {printf "%s\"%s\"", (n++ ? ", " : ""), $0}')"
-    printf '{"scheme": "%s", "target": "%s", "optimization": "%s", "sources": %d, "text": %d, "data": %d, "bss": %d, "flash_bytes": %d, "static_ram_bytes": %d, "retain_release_call_sites": %d, "forbidden_symbols": [%s], "external_symbols": [%s], "unlisted_sources": [%s]}\n' \
-        "${scheme:-all}" "$target" "$opt" "${#sources[@]}" "$text" "$data" "$bss" $((text + data)) $((data + bss)) \
-        "$rc_sites" "$forbidden_json" "$undefined_json" "$unlisted_json"
+    if ((${#json_items[@]} == 1)) && [[ -n "$scheme" && ${#schemes[@]} == 1 ]]; then
+        printf '%s\n' "${json_items[0]}"
+    else
+        printf '[%s]\n' "$(IFS=,; echo "${json_items[*]}")"
+    fi
 fi
-
-if [[ -n "$found" ]]; then
-    while read -r sym; do
-        printf 'check-firmware: FAIL: the Embedded firmware object references %s (heap allocation)\n' "$sym" >&2
-    done <<<"$found"
-    printf 'check-firmware: find the caller with: objdump -dr %s | less  (search for the symbol)\n' \
-        "${output#"$root"/}" >&2
-    exit 1
-fi
-say "firmware: no heap allocator referenced"
+exit "$status"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need, then
-#   1. swift build            (includes FirmwareEmbedded: Embedded Swift, -no-allocations)
+#   1. swift build            (includes one Embedded image per scheme: Sources/Firmware*, -no-allocations)
 #   2. swift test [ARGS...]   (extra arguments go to `swift test`, e.g. --filter XOF)
-#   3. scripts/check-firmware.sh (no heap allocator in the Embedded object; sizes)
+#   3. scripts/check-firmware.sh (no allocator, __gmpz_* or arc4random_buf in any image; sizes)
 #   4. scripts/fuzz.sh, a short pass: the regression inputs, then each libFuzzer harness
 #      for up to 20 000 inputs or 20 s (docs/fuzzing.md); FUZZ=0 skips it
 #
@@ -50,7 +50,7 @@ swift test "${swift_flags[@]+"${swift_flags[@]}"}" "$@"
 step "scripts/check-firmware.sh"
 firmware_flags=()
 if [[ -n "${SWIFT_SCRATCH:-}" ]]; then
-    firmware_flags+=(--output "$SWIFT_SCRATCH/firmware/FirmwareEmbedded-Osize.o")
+    firmware_flags+=(--output-dir "$SWIFT_SCRATCH/firmware")
 fi
 "$root/scripts/check-firmware.sh" "${firmware_flags[@]+"${firmware_flags[@]}"}"
 

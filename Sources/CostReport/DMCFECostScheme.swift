@@ -35,21 +35,22 @@ public struct DMCFECostScheme: CostScheme {
         record.parameterID = DMCFE.parameterID
         record.keyMode = .seed
         let peers = 1
-        let seedSectors = (peers * DMCFEPayload.seedSlotBytes + LWRCostScheme.sectorSize - 1) / LWRCostScheme.sectorSize
+        let seedSectors =
+            (peers * MeterFlashLayout.peerSeedSlotBytes + LWRCostScheme.sectorSize - 1) / LWRCostScheme.sectorSize
         return KeyStoreFootprint(
-            bytes: record.bodyBytes + peers * DMCFEPayload.seedSlotBytes,
+            bytes: record.bodyBytes + peers * MeterFlashLayout.peerSeedSlotBytes,
             flashBytes: (2 + seedSectors) * LWRCostScheme.sectorSize)
     }
 
     public var firmwareState: [StateItem] {
         [
-            StateItem(name: "Meter (the whole firmware state)", bytes: MemoryLayout<Meter>.size, isTotal: true),
             StateItem(
-                name: "DMCFE state (the next label's pad, its label, the weight-vector digest)",
-                bytes: MemoryLayout<Limbs3072>.size + 8 + MemoryLayout<XOF>.size, isTotal: false),
+                name: "Meter<DMCFEScheme> (the whole firmware state)", bytes: MemoryLayout<Meter<DMCFEScheme>>.size,
+                isTotal: true),
             StateItem(
-                name: "key-setup share buffer (LWR-PSA's; idle in DMCFE mode)", bytes: LWRParameters.maxLambda * 8,
-                isTotal: false),
+                name: "DMCFE state (the next label's pad, the weight-vector digest, key-setup state)",
+                bytes: MemoryLayout<DMCFEScheme>.size, isTotal: false),
+            StateItem(name: "frame + inbox buffers", bytes: 2 * Frame.maxFrameBytes, isTotal: false),
             StateItem(name: "MeterRecord (key store state)", bytes: MemoryLayout<MeterRecord>.size, isTotal: false),
         ]
     }

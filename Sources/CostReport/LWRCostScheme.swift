@@ -55,10 +55,12 @@ public struct LWRCostScheme: CostScheme {
 
     public var firmwareState: [StateItem] {
         [
-            StateItem(name: "Meter (the whole firmware state)", bytes: MemoryLayout<Meter>.size, isTotal: true),
             StateItem(
-                name: "key-setup share buffer (λ words; idle after setup)", bytes: LWRParameters.maxLambda * 8,
-                isTotal: false),
+                name: "Meter<LWRScheme> (the whole firmware state)", bytes: MemoryLayout<Meter<LWRScheme>>.size,
+                isTotal: true),
+            StateItem(
+                name: "LWR-PSA state (the next label's pad, key-setup state; peer seeds in flash)",
+                bytes: MemoryLayout<LWRScheme>.size, isTotal: false),
             StateItem(name: "frame + inbox buffers", bytes: 2 * Frame.maxFrameBytes, isTotal: false),
             StateItem(name: "MeterRecord (key store state)", bytes: MemoryLayout<MeterRecord>.size, isTotal: false),
         ]

@@ -47,13 +47,13 @@ public struct PaillierCostScheme: CostScheme {
 
     public var firmwareState: [StateItem] {
         [
-            StateItem(name: "Meter (the whole firmware state)", bytes: MemoryLayout<Meter>.size, isTotal: true),
             StateItem(
-                name: "Paillier state (N, N², 4 randomizers r^N mod N²)", bytes: Meter.paillierStateBytes,
-                isTotal: false),
+                name: "Meter<PaillierScheme> (the whole firmware state)",
+                bytes: MemoryLayout<Meter<PaillierScheme>>.size, isTotal: true),
             StateItem(
-                name: "key-setup share buffer (LWR-PSA's; idle in Paillier mode)", bytes: LWRParameters.maxLambda * 8,
-                isTotal: false),
+                name: "Paillier state (N, N², 4 randomizers r^N mod N²)",
+                bytes: Meter<PaillierScheme>.paillierStateBytes, isTotal: false),
+            StateItem(name: "frame + inbox buffers", bytes: 2 * Frame.maxFrameBytes, isTotal: false),
             StateItem(
                 name: "MeterRecord (key store state, N included)", bytes: MemoryLayout<MeterRecord>.size, isTotal: false
             ),

@@ -32,7 +32,7 @@ enum ProbeGroup {
         let meters = try (1...2).map { i in
             try SimulatedMeter(
                 factory: authority.manufacture(meter: UInt32(i)), seed: 0xC057 &+ UInt64(i), profile: [milliwatts],
-                sampleSeconds: 900)
+                sampleSeconds: 900, scheme: scheme)
         }
         let members = try authority.members(
             group: 1, epoch: authority.issueEpoch(), scheme: scheme, meters: meters.map(\.id))

@@ -86,9 +86,9 @@ func runTool(_ command: [String], name: String, environment: [String: String] = 
     return data
 }
 
-/// The flash footprint of a firmware built with one scheme only.
+/// The flash footprint of one scheme's firmware image.
 public struct FirmwareFootprint: Codable, Sendable, Equatable {
-    /// The scheme build (`firmware/schemes.conf`).
+    /// The scheme whose image this is (`Sources/Firmware<Scheme>`).
     public let scheme: String
     public let optimization: String
     public let target: String
@@ -114,14 +114,15 @@ public struct FirmwareSizer: Sendable {
     public init(root: URL) { self.root = root }
 
     public func footprint(scheme: String) throws -> FirmwareFootprint {
-        let output = FileManager.default.temporaryDirectory
-            .appendingPathComponent("pm-cost-\(getpid())-\(scheme).o")
-        defer { try? FileManager.default.removeItem(at: output) }
+        let outputDir = FileManager.default.temporaryDirectory
+            .appendingPathComponent("pm-cost-\(getpid())-\(scheme)")
+        defer { try? FileManager.default.removeItem(at: outputDir) }
         let data = try runScript(
             root.appendingPathComponent("scripts/check-firmware.sh"),
-            arguments: ["--json", "--scheme", scheme, "--output", output.path])
+            arguments: ["--json", "--scheme", scheme, "--output-dir", outputDir.path])
         struct Raw: Decodable {
             let scheme: String?
+            let module: String
             let optimization: String
             let target: String
             let sources: Int
@@ -138,7 +139,9 @@ public struct FirmwareSizer: Sendable {
         return FirmwareFootprint(
             scheme: raw.scheme ?? scheme, optimization: raw.optimization, target: raw.target, sources: raw.sources,
             text: raw.text, data: raw.data, bss: raw.bss, flashBytes: raw.flash_bytes,
-            externalSymbols: raw.external_symbols, signatureVerifierText: try? symbolText(output, containing: "SLHDSA"))
+            externalSymbols: raw.external_symbols,
+            signatureVerifierText: try? symbolText(
+                outputDir.appendingPathComponent("\(raw.module)-\(raw.optimization).o"), containing: "SLHDSA"))
     }
 
     /// Sum of the sizes of text symbols of `object` whose names contain `fragment` (nm -S).

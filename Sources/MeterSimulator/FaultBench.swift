@@ -54,7 +54,7 @@ final class FaultBench {
     func makeMeter(_ meter: UInt32, provision: Bool) throws -> SimulatedMeter {
         try SimulatedMeter(
             factory: factories[meter]!, seed: seed &* 31 &+ UInt64(meter), profile: [1_000_000], sampleSeconds: 60,
-            flashSectors: endSector, provision: provision)
+            flashSectors: endSector, scheme: scheme, provision: provision)
     }
 
     /// The authority and the two meters' factory keys for `seed`, made once per process.
@@ -83,7 +83,7 @@ final class FaultBench {
     }
 
     /// One past the last flash sector the meter under test uses (the board's size).
-    var endSector: UInt32 { scheme == .paillier ? layout.wideEndSector : layout.endSector }
+    var endSector: UInt32 { scheme == .paillier ? layout.wideEndSector : layout.peerSeedSector + 1 }
     /// The outbox ring of the scheme.
     var outboxSectors: Range<UInt32> {
         scheme == .paillier

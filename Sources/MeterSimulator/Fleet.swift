@@ -114,7 +114,7 @@ public final class Fleet {
             built.append(
                 try SimulatedMeter(
                     factory: authority.manufacture(meter: id), seed: rng.next(), profile: profile,
-                    sampleSeconds: configuration.sampleSeconds))
+                    sampleSeconds: configuration.sampleSeconds, scheme: configuration.scheme))
             let metering = ExpectedMetering(
                 profile: profile, ticksPerSecond: 1000, sampleSeconds: configuration.sampleSeconds)
             expected.append(metering.readings(count: labels))

@@ -10,7 +10,10 @@ import Provisioning
 public final class SimulatedMeter: @unchecked Sendable {
     public let id: UInt32
     let board: OpaquePointer
-    public var firmware: Meter
+    /// The firmware image the board runs (one scheme's: `scheme`).
+    public private(set) var firmware: any MeterImage
+    /// The scheme of the image the board was flashed with.
+    public private(set) var scheme: SchemeID
     public let profile: [UInt32]
     public let timing: MeterTiming
     /// What the factory wrote (and writes again when the meter is re-provisioned).
@@ -18,11 +21,12 @@ public final class SimulatedMeter: @unchecked Sendable {
     /// Where every frame crossing this meter's radio is recorded, both directions (nil: nowhere).
     public var trace: (any RadioTrace)?
 
-    /// A new board (erased flash, RNG seeded from `seed`), the firmware booted on it and,
-    /// unless `provision` is false, provisioned with the factory keys of `factory`.
+    /// A new board (erased flash, RNG seeded from `seed`), the firmware image of `scheme`
+    /// booted on it and, unless `provision` is false, provisioned with the factory keys of
+    /// `factory`.
     public init(
         factory: FactoryKeys, seed: UInt64, profile: [UInt32], sampleSeconds: UInt64, flashSectors: UInt32 = 64,
-        provision: Bool = true
+        scheme: SchemeID = .lwrPSA, provision: Bool = true
     ) throws {
         var config = sim_board_config()
         config.ticks_per_second = 1000
@@ -38,7 +42,8 @@ public final class SimulatedMeter: @unchecked Sendable {
         self.factory = factory
         self.profile = profile
         timing = MeterTiming(ticksPerSecond: 1000, sampleSeconds: sampleSeconds)
-        firmware = try Meter(board: Board(hal: sim_board_hal(b)), timing: timing)
+        self.scheme = scheme
+        firmware = try bootImage(scheme: scheme, board: Board(hal: sim_board_hal(b)), timing: timing)
         if provision { try provisionFirmware() }
     }
 
@@ -98,7 +103,16 @@ public final class SimulatedMeter: @unchecked Sendable {
     /// Restores power first if a cut had switched the board off.
     public func reboot() throws {
         if sim_board_powered(board) == 0 || sim_board_power_failing(board) != 0 { sim_board_power_on(board) }
-        firmware = try Meter(board: Board(hal: sim_board_hal(board)), timing: timing)
+        firmware = try bootImage(scheme: scheme, board: Board(hal: sim_board_hal(board)), timing: timing)
+    }
+
+    /// Flashes the image of another scheme and boots it on the same flash (commissioning a
+    /// meter for another scheme). Its key store is kept, but the new image's outbox ring
+    /// was never formatted under it, so the meter reports its store corrupt and encrypts
+    /// nothing until it is provisioned again (`provisionFirmware`).
+    public func reflash(scheme: SchemeID) throws {
+        self.scheme = scheme
+        try reboot()
     }
 
     // MARK: - faults (hal/sim/sim_faults.c)

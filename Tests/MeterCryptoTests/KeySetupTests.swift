@@ -62,11 +62,16 @@ struct KeySetupTests {
         var total = [UInt64](repeating: 0, count: parameters.lambda)
         var someShareNonZero = false
         for i in ids {
-            var share = [UInt64](repeating: 0, count: parameters.lambda)
-            var span = share.mutableSpan
-            for j in ids where j != i {
-                let s = pairSeeds[[min(i, j), max(i, j)]]!
-                KeySetup.applyZeroShare(parameters: parameters, pairwiseSeed: s.span, own: i, peer: j, to: &span)
+            var share = [UInt64]()
+            for chunk in 0..<(parameters.lambda / KeySetup.shareChunkWords) {
+                var words = [UInt64](repeating: 0, count: KeySetup.shareChunkWords)
+                var span = words.mutableSpan
+                for j in ids where j != i {
+                    let s = pairSeeds[[min(i, j), max(i, j)]]!
+                    KeySetup.applyZeroShare(
+                        parameters: parameters, pairwiseSeed: s.span, own: i, peer: j, chunk: chunk, to: &span)
+                }
+                share += words
             }
             someShareNonZero = someShareNonZero || share.contains { $0 != 0 }
             for w in 0..<share.count { total[w] &+= share[w] }

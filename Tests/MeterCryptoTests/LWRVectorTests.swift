@@ -219,6 +219,20 @@ struct LWRVectorTests {
         }
     }
 
+    /// σ·Z_ab added into a whole λ-word share, one 128-word chunk at a time (as the meter does).
+    func applyZeroShare(
+        _ parameters: LWRParameters, pairwiseSeed: [UInt8], own: UInt32, peer: UInt32, to share: inout [UInt64]
+    ) {
+        for chunk in 0..<(parameters.lambda / KeySetup.shareChunkWords) {
+            var words = Array(share[(chunk * KeySetup.shareChunkWords)..<((chunk + 1) * KeySetup.shareChunkWords)])
+            var span = words.mutableSpan
+            KeySetup.applyZeroShare(
+                parameters: parameters, pairwiseSeed: pairwiseSeed.span, own: own, peer: peer, chunk: chunk, to: &span)
+            share.replaceSubrange(
+                (chunk * KeySetup.shareChunkWords)..<((chunk + 1) * KeySetup.shareChunkWords), with: words)
+        }
+    }
+
     @Test("key setup: pairwise seeds, zero-share streams, a share after one peer either way")
     func zeroShares() throws {
         for (parameters, entry) in try sets() {
@@ -233,18 +247,19 @@ struct LWRVectorTests {
                 }
             }
             for c in entry.zero_share {
-                var z = KeySetup.zeroShareStream(parameters: parameters, pairwiseSeed: Hex.decode(c.pairwise_seed).span)
-                let words = (0..<parameters.lambda).map { _ in z.squeezeWord() }
+                let seed = Hex.decode(c.pairwise_seed)
+                let words = (0..<(parameters.lambda / KeySetup.shareChunkWords)).flatMap { chunk in
+                    var z = KeySetup.zeroShareChunk(parameters: parameters, pairwiseSeed: seed.span, chunk: chunk)
+                    return (0..<KeySetup.shareChunkWords).map { _ in z.squeezeWord() }
+                }
                 #expect(hexWords(words.prefix(c.first.count)) == c.first)
                 #expect(shake256Hex(words) == c.shake256)
             }
             #expect(Set(entry.apply_zero_share.map { $0.own < $0.peer }) == [true, false])
             for c in entry.apply_zero_share {
                 var share = expandedKey(parameters, seed: c.key_seed)
-                var span = share.mutableSpan
-                KeySetup.applyZeroShare(
-                    parameters: parameters, pairwiseSeed: Hex.decode(c.pairwise_seed).span, own: c.own,
-                    peer: c.peer, to: &span)
+                applyZeroShare(
+                    parameters, pairwiseSeed: Hex.decode(c.pairwise_seed), own: c.own, peer: c.peer, to: &share)
                 #expect(hexWords(share.prefix(c.share_first.count)) == c.share_first)
                 #expect(shake256Hex(share) == c.share_shake256)
             }
@@ -261,11 +276,9 @@ struct LWRVectorTests {
             var total = [UInt64](repeating: 0, count: parameters.lambda)
             for m in g.meters {
                 var share = expandedKey(parameters, seed: m.key_seed)
-                var span = share.mutableSpan
                 for peer in g.meters where peer.meter != m.meter {
                     let seed = pairSeeds[[min(m.meter, peer.meter), max(m.meter, peer.meter)]] ?? []
-                    KeySetup.applyZeroShare(
-                        parameters: parameters, pairwiseSeed: seed.span, own: m.meter, peer: peer.meter, to: &span)
+                    applyZeroShare(parameters, pairwiseSeed: seed, own: m.meter, peer: peer.meter, to: &share)
                 }
                 #expect(shake256Hex(share) == m.share_shake256)
                 #expect(Hex.encode(littleEndianBytes(share.prefix(128))) == m.first_chunk_le)

@@ -17,7 +17,7 @@ struct DMCFETestBench {
         meters = try (1...n).map { i in
             try SimulatedMeter(
                 factory: authority.manufacture(meter: UInt32(i * 2)), seed: UInt64(i), profile: [800_000],
-                sampleSeconds: 60)
+                sampleSeconds: 60, scheme: .dmcfe)
         }
         members = try authority.members(
             group: 9, epoch: authority.issueEpoch(), scheme: .dmcfe, meters: meters.map(\.id))

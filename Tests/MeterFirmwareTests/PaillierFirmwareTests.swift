@@ -33,7 +33,7 @@ struct PaillierBench {
         meters = try (1...n).map { i in
             try SimulatedMeter(
                 factory: authority.manufacture(meter: UInt32(i)), seed: UInt64(i), profile: [watts(UInt32(i)) * 1000],
-                sampleSeconds: 60)
+                sampleSeconds: 60, scheme: .paillier)
         }
         var aggregators: [UInt32: PaillierAggregator] = [:]
         for (g, members) in layout.groups {

@@ -93,9 +93,16 @@ def pairwise_seed(secret, group, a, b):
     return hashlib.shake_256(b"PM-PAIR-v1" + u32be(group) + u32be(min(a, b)) + u32be(max(a, b)) + secret).digest(32)
 
 
+SHARE_CHUNK_WORDS = 128
+
+
 def zero_share(ps, seed):
+    """Z_ab: the lambda words, expanded per 128-word chunk c from tag | id | seed | c (u32 BE)."""
     assert len(seed) == 32
-    return words(ps["xof"], b"PM-ZERO-v1" + u8(ps["id"]) + seed, LAMBDA)
+    out = []
+    for c in range(LAMBDA // SHARE_CHUNK_WORDS):
+        out += words(ps["xof"], b"PM-ZERO-v2" + u8(ps["id"]) + seed + u32be(c), SHARE_CHUNK_WORDS)
+    return out
 
 
 def apply_zero_share(share, z, own, peer):

@@ -18,7 +18,7 @@ public struct DMCFEVectorAttack: Attack {
         let meters = try (1...3).map { i in
             try SimulatedMeter(
                 factory: authority.manufacture(meter: UInt32(i * 2)), seed: UInt64(i), profile: [800_000],
-                sampleSeconds: 60)
+                sampleSeconds: 60, scheme: .dmcfe)
         }
         let members = try authority.members(
             group: 9, epoch: authority.issueEpoch(), scheme: .dmcfe, meters: meters.map(\.id))
@@ -73,7 +73,7 @@ struct PaillierAttackBench {
         meters = try (1...2).map { [authority] i in
             try SimulatedMeter(
                 factory: authority.manufacture(meter: UInt32(i)), seed: UInt64(i), profile: [1_000_000],
-                sampleSeconds: 60)
+                sampleSeconds: 60, scheme: .paillier)
         }
     }
 

@@ -10,7 +10,7 @@
 //     garbage, ...);
 //   - an outbox entry with fuzzed header fields (label, length, sequence, flags, marks);
 //   - then, unless the input says not to, every committed record is re-sealed (checksum,
-//     syndrome; DMCFE seed checksums), so the values pass their checks and reach the
+//     syndrome; peer-seed checksums), so the values pass their checks and reach the
 //     arithmetic behind them. Without re-sealing, a single changed bit is corrected.
 // The meter then boots and runs a few steps from the input: intervals, idle work, acks
 // for its pending readings, a weight vector naming it (DMCFE), a fuzzed authentic downlink,
@@ -126,7 +126,7 @@ func regions(_ h: BootHarness) -> [Range<Int>] {
         Int(l.expandedKeySector) * s..<Int(l.expandedKeySector + l.expandedKeySectors) * s,
         Int(l.outboxSector) * s..<Int(l.endSector) * s,
         Int(l.wideOutboxSector) * s..<Int(l.wideEndSector) * s,
-        Int(l.wideEndSector) * s..<Int(l.wideEndSector + 1) * s,  // DMCFE peer seeds
+        Int(l.peerSeedSector) * s..<Int(l.peerSeedSector + 1) * s,  // peer seeds (LWR-PSA, DMCFE)
     ]
 }
 
@@ -150,7 +150,7 @@ func rings(_ h: BootHarness) -> [(start: Int, sectors: Int, entry: Int)] {
     ]
 }
 
-/// Re-seals every committed key-store slot and outbox entry and every DMCFE seed slot.
+/// Re-seals every committed key-store slot and outbox entry and every peer-seed slot.
 func resealAll(_ flash: inout [UInt8], _ h: BootHarness) {
     let s = Int(h.layout.sectorSize)
     let slots = (s - FlashFormat.markerBytes) / KeyStore.slotBytes
@@ -171,14 +171,14 @@ func resealAll(_ flash: inout [UInt8], _ h: BootHarness) {
             }
         }
     }
-    let seeds = Int(h.layout.wideEndSector) * s
-    for i in 0..<(s / DMCFEPayload.seedSlotBytes) {
-        let at = seeds + i * DMCFEPayload.seedSlotBytes
-        var slot = Array(flash[at..<(at + DMCFEPayload.seedSlotBytes)])
+    let seeds = Int(h.layout.peerSeedSector) * s
+    for i in 0..<(s / MeterFlashLayout.peerSeedSlotBytes) {
+        let at = seeds + i * MeterFlashLayout.peerSeedSlotBytes
+        var slot = Array(flash[at..<(at + MeterFlashLayout.peerSeedSlotBytes)])
         guard slot[0..<36].contains(where: { $0 != 0xFF }) else { continue }
         var sum = [UInt8](repeating: 0, count: 8)
         var sumSpan = sum.mutableSpan
-        Meter.seedChecksum(slot.span, into: &sumSpan)
+        PeerSeedSlot.checksum(slot.span, into: &sumSpan)
         slot.replaceSubrange(36..<44, with: sum)
         flash.replaceSubrange(at..<(at + slot.count), with: slot)
     }

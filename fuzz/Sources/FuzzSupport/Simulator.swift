@@ -34,26 +34,31 @@ public struct MeterSnapshot {
     public let flash: [UInt8]
     public let rng: [UInt64]
     public let ticks: UInt64
+    /// The scheme of the meter's firmware image.
+    public let scheme: SchemeID
 
     public init(_ m: SimulatedMeter) {
         flash = m.flashSnapshot()
         rng = m.rngState
         ticks = m.ticks
+        scheme = m.scheme
     }
 
-    public init(flash: [UInt8], rng: [UInt64], ticks: UInt64) {
+    public init(flash: [UInt8], rng: [UInt64], ticks: UInt64, scheme: SchemeID = .lwrPSA) {
         self.flash = flash
         self.rng = rng
         self.ticks = ticks
+        self.scheme = scheme
     }
 
     /// A new board for `factory` with this RNG and clock and `flash` (default: this
-    /// snapshot's), the firmware booted on it.
+    /// snapshot's), the firmware image of the snapshot's scheme booted on it.
     public func boot(factory: FactoryKeys, profile: [UInt32], sampleSeconds: UInt64, flash: [UInt8]? = nil)
         -> SimulatedMeter
     {
         let m = try! SimulatedMeter(
-            factory: factory, seed: 0, profile: profile, sampleSeconds: sampleSeconds, provision: false)
+            factory: factory, seed: 0, profile: profile, sampleSeconds: sampleSeconds, scheme: scheme,
+            provision: false)
         m.restoreFlash(flash ?? self.flash)
         m.rngState = rng
         m.advance(ticks: ticks - m.ticks)

@@ -1,0 +1,226 @@
+// The meter's LWR-PSA mode (DESIGN.md, scheme 1; docs/spec/lwr-psa.md): the default
+// scheme. The group key comes from the signed roster (GroupSetup.swift); each reading is
+// c = F_k(l) + Δ·x mod p, an 8-byte ciphertext in the narrow outbox ring.
+//
+// Key modes: `seed` recomputes k_i from its 32-byte seed for every label; `expanded`
+// writes k_i once to the expanded-key sectors and reads it back per label, checked
+// against Fletcher sums kept in the key store (a flipped bit is repaired from the seed).
+
+#if !hasFeature(Embedded)
+    import MeterCrypto
+#endif
+
+extension SetupPayload {
+    /// Key words per keyShare frame.
+    public static let shareWordsPerChunk = KeySetup.shareChunkWords
+    /// keyShare: 128 words little-endian.
+    public static let shareChunkBytes = shareWordsPerChunk * 8
+}
+
+/// LWR-PSA's state on the meter: the pad of the next label, precomputed while idle, and
+/// the key setup's RAM state.
+public struct LWRScheme: GroupKeyedScheme {
+    public static var schemeID: SchemeID { .lwrPSA }
+    public static var outboxRing: OutboxRing { .narrow }
+
+    /// The pad F_k(l) for `padLabel`, computed while idle.
+    var pad: UInt64 = 0
+    var padLabel: UInt64 = .max
+    /// The Fletcher sums of the expanded key written at setup (kept in the key store when ready).
+    var expandedSums: (UInt64, UInt64) = (0, 0)
+    public var setup = GroupSetupState()
+
+    public init() {}
+
+    public static func boot(_ meter: inout Meter<Self>) {}
+    public static func isReady(_ meter: inout Meter<Self>) -> Bool { meter.groupReady }
+    public static func isSettingUp(_ meter: borrowing Meter<Self>) -> Bool { meter.scheme.setup.dhKey != nil }
+    public static func readingMaximum(_ meter: inout Meter<Self>) -> UInt64 { meter.record.maxReading }
+    public static func idle(_ meter: inout Meter<Self>) -> Bool { meter.precomputePad() }
+    public static func isPrecomputed(_ meter: borrowing Meter<Self>) -> Bool {
+        meter.scheme.padLabel == meter.labelFloor
+    }
+    public static func encryptAndSend(_ meter: inout Meter<Self>, label: UInt64, reading: UInt64) throws(MeterError) {
+        try meter.encryptLWR(label: label, reading: reading)
+    }
+    public static func downlinkEpoch(_ meter: inout Meter<Self>, group: UInt32) -> UInt32? {
+        meter.groupDownlinkEpoch(group: group)
+    }
+    public static func handleDownlink(
+        _ meter: inout Meter<Self>, _ header: FrameHeader, epoch: UInt32, _ payload: Span<UInt8>
+    ) throws(MeterError) -> MeterEvent? {
+        try meter.handleSetupDownlink(header, epoch: epoch, payload)
+    }
+    public static func precheckStatement(
+        _ meter: inout Meter<Self>, kind: StatementKind, _ body: Span<UInt8>
+    ) throws(MeterError) {
+        guard kind == .groupParameters else { throw .statementRejected(.wrongScheme) }
+        try meter.precheckGroupParameters(body)
+    }
+    public static func applyStatement(_ meter: inout Meter<Self>, kind: StatementKind) throws(MeterError) -> MeterEvent?
+    {
+        guard kind == .groupParameters else { throw .statementRejected(.wrongScheme) }
+        return try meter.applyGroupParameters()
+    }
+
+    public static func checkGroupParameters(
+        _ meter: inout Meter<Self>, parameterID: UInt8, keyMode: KeyMode, meters: UInt32, maxReading: UInt64
+    ) throws(MeterError) {
+        guard let parameters = LWRParameters.withID(parameterID) else { throw .setupRejected(.unknownParameters) }
+        do { _ = try LWRGroupBounds(meters: meters, maxReading: maxReading, parameters: parameters) } catch {
+            throw .setupRejected(.capacityExceeded)
+        }
+    }
+
+    public static func beginSetup(_ meter: inout Meter<Self>) throws(MeterError) {
+        meter.scheme.padLabel = .max
+        meter.scheme.expandedSums = (0, 0)
+        guard meter.record.keyMode == .expanded, let parameters = LWRParameters.withID(meter.record.parameterID) else {
+            return
+        }
+        meter.scheme.expandedSums = try meter.writeExpandedKey(parameters)
+    }
+
+    public static func finishSetup(_ meter: inout Meter<Self>) throws(MeterError) {
+        try meter.sendKeyShare()
+        meter.record.expandedKeySums = meter.record.keyMode == .expanded ? meter.scheme.expandedSums : (0, 0)
+        try meter.completeSetup()
+    }
+}
+
+extension Meter where Scheme == LWRScheme {
+    /// Flash address of the expanded key: the sectors right after the key store.
+    var expandedKeyAddress: UInt32 { layout.expandedKeySector * board.sectorSize }
+
+    /// Idle work: the pad F_k(l) of the next label, so that its boundary is one addition.
+    mutating func precomputePad() -> Bool {
+        guard scheme.padLabel != labelFloor else { return false }
+        guard let p = try? computePad(label: labelFloor) else { return false }
+        scheme.pad = p
+        scheme.padLabel = labelFloor
+        return true
+    }
+
+    /// c = F_k(l) + Δ·x mod p into the frame, then stored and sent.
+    mutating func encryptLWR(label: UInt64, reading: UInt64) throws(MeterError) {
+        guard let parameters = LWRParameters.withID(record.parameterID) else { throw .notReady }
+        let bounds: LWRGroupBounds
+        do {
+            bounds = try LWRGroupBounds(meters: record.groupSize, maxReading: record.maxReading, parameters: parameters)
+        } catch {
+            throw .notReady
+        }
+        let p = scheme.padLabel == label ? scheme.pad : try computePad(label: label)
+        let c: UInt64
+        do { c = try LWRPSA.encrypt(reading: reading, pad: p, bounds: bounds, parameters: parameters) } catch {
+            throw .readingAboveMaximum(reading: reading, maximum: record.maxReading)
+        }
+        var f = frame.mutableSpan
+        BigEndian.store(c, at: Frame.headerBytes, in: &f)
+        try storeAndSendReading(label: label, payloadLength: parameters.ciphertextBytes)
+        scheme.padLabel = .max
+    }
+
+    // `mutating` only so that `self` is passed by address: as a borrowing method, every
+    // call from a mutating one (idle, encryptAndSend) copied the whole Meter (18.8 KB) onto
+    // the stack first, twice per reading (`metering cost`, peak stack: 41 KB → 3 KB).
+    mutating func computePad(label: UInt64) throws(MeterError) -> UInt64 {
+        guard let parameters = LWRParameters.withID(record.parameterID) else { throw .notReady }
+        switch record.keyMode {
+        case .seed:
+            return LWRPSA.prf(
+                parameters: parameters, seed: record.psaSeed.span, group: record.group, label: label)
+        case .expanded:
+            var stream = LWRLabelStream(parameters: parameters, group: record.group, label: label)
+            // λ is a multiple of 64 for every set: the key is read in whole 512-byte pages.
+            var page = InlineArray<512, UInt8>(repeating: 0)
+            var address = expandedKeyAddress
+            var s1: UInt64 = 0
+            var s2: UInt64 = 0
+            while stream.remainingWords > 0 {
+                var pageSpan = page.mutableSpan
+                do throws(BoardError) { try board.read(address, into: &pageSpan) } catch {
+                    throw .board(error)
+                }
+                for w in 0..<64 {
+                    var v: UInt64 = 0
+                    for b in 0..<8 { v |= UInt64(page[8 * w + b]) << UInt64(8 * b) }
+                    stream.absorb(keyWord: v)
+                    s1 &+= v
+                    s2 &+= s1
+                }
+                address += 512
+            }
+            if s1 == record.expandedKeySums.0 && s2 == record.expandedKeySums.1 { return stream.prf() }
+            // The expanded key no longer matches its sums (a flip at rest, a cut rewrite):
+            // it is never used. The seed is authoritative: rewrite the key from it.
+            _ = try writeExpandedKey(parameters)
+            repairs += 1
+            repairToReport = true
+            return LWRPSA.prf(parameters: parameters, seed: record.psaSeed.span, group: record.group, label: label)
+        }
+    }
+
+    /// Writes k_i, expanded from the PSA seed, to the expanded-key sectors; returns the
+    /// Fletcher sums of its words, which the ready state keeps to check every use.
+    mutating func writeExpandedKey(_ parameters: LWRParameters) throws(MeterError) -> (UInt64, UInt64) {
+        let bytes = parameters.lambda * 8
+        precondition(bytes <= MeterFlashLayout.expandedKeyBytes, "the expanded-key sectors hold λ ≤ 2048 words")
+        let sectorSize = Int(board.sectorSize)
+        let firstSector = layout.expandedKeySector
+        let sectors = (bytes + sectorSize - 1) / sectorSize
+        guard Int(firstSector) + sectors <= Int(board.sectorCount) else {
+            throw .keyStore(.flashTooSmall)
+        }
+        var key = LWRPSA.keyStream(parameters: parameters, seed: record.psaSeed.span)
+        var s1: UInt64 = 0
+        var s2: UInt64 = 0
+        do throws(BoardError) {
+            for s in 0..<sectors { try board.erase(sector: firstSector + UInt32(s)) }
+            // Little-endian words, 32 per 256-byte program operation.
+            var page = InlineArray<256, UInt8>(repeating: 0)
+            var offset = 0
+            while offset < bytes {
+                for w in 0..<32 {
+                    let v = key.squeezeWord()
+                    s1 &+= v
+                    s2 &+= s1
+                    for b in 0..<8 { page[8 * w + b] = UInt8(truncatingIfNeeded: v >> UInt64(8 * b)) }
+                }
+                try board.program(expandedKeyAddress + UInt32(offset), page.span)
+                offset += 256
+            }
+        } catch {
+            throw .board(error)
+        }
+        return (s1, s2)
+    }
+
+    /// Step 4 of key setup: the masked key share k_i + Σ_j σ_ij·Z_ij, one 128-word keyShare
+    /// frame at a time, each chunk computed from k_i's stream and the peer seeds in flash.
+    mutating func sendKeyShare() throws(MeterError) {
+        guard let parameters = LWRParameters.withID(record.parameterID) else { throw .notReady }
+        var key = LWRPSA.keyStream(parameters: parameters, seed: record.psaSeed.span)
+        var words = InlineArray<128, UInt64>(repeating: 0)
+        var seed = InlineArray<32, UInt8>(repeating: 0)
+        let peers = Int(scheme.setup.peersProcessed)
+        for c in 0..<(parameters.lambda / KeySetup.shareChunkWords) {
+            for w in 0..<KeySetup.shareChunkWords { words[w] = key.squeezeWord() }
+            for i in 0..<peers {
+                // A slot that fails its checksum is never used: no share leaves the meter.
+                guard let peer = loadPeerSeed(i, seed: &seed), peer != record.meter else { throw .keyStoreCorrupt }
+                var span = words.mutableSpan
+                KeySetup.applyZeroShare(
+                    parameters: parameters, pairwiseSeed: seed.span, own: record.meter, peer: peer, chunk: c,
+                    to: &span)
+            }
+            var f = frame.mutableSpan
+            for w in 0..<KeySetup.shareChunkWords {
+                let v = words[w]
+                for b in 0..<8 { f[Frame.headerBytes + 8 * w + b] = UInt8(truncatingIfNeeded: v >> UInt64(8 * b)) }
+            }
+            try sendFrame(.keyShare, label: UInt64(c), payloadLength: SetupPayload.shareChunkBytes)
+        }
+        for k in 0..<32 { seed[k] = 0 }
+    }
+}
