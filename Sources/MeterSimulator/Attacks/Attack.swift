@@ -201,6 +201,7 @@ func name(_ e: MeterEvent) -> String {
     case .keyShareSent: return "key share sent"
     case .statusSent(let code): return "status \(code)"
     case .acknowledged(let label): return "acknowledged (label \(label))"
+    case .recoveryAnswered(let label): return "recovery answered (label \(label))"
     case .energySaved: return "energy register saved (power-fail warning)"
     }
 }

@@ -28,7 +28,7 @@
 //  64  graph seed        32   ring keys of the members that join in this epoch
 //  96  degree            u8   k, even, 2 ... NeighbourGraph.maxDegree
 //  97  max silent        u8   t: most silent neighbours one recovery answer covers, 1 ... k
-//  98  recovery budget   u8   B: unconfirmed recovery answers per neighbour, 1 ... 16
+//  98  recovery budget   u8   B: unconfirmed recovery answers per neighbour, 1 ... 4
 //  99  recovery window   u8   W: labels back from the current one a recovery may ask for, 1 ... 96
 // 100  activation label  u64  the first label encrypted under this epoch's keys
 // 108  previous epoch    u32  the epoch whose pairwise seeds carry over (0: a new group)

@@ -96,7 +96,7 @@ public struct NeighbourGraph: Sendable, Equatable {
 /// a meter answers for, and how much (docs/spec/dropout.md, "What a meter answers").
 public struct NeighbourGroupTerms: Sendable, Equatable {
     /// The largest recovery budget B a meter takes.
-    public static let maxBudget = 16
+    public static let maxBudget = 4
     /// The largest recovery window W, in labels (one day).
     public static let maxWindow = 96
 

@@ -58,14 +58,17 @@ public enum NeighbourKeys {
         }
     }
 
-    /// The two pairwise messages about a recovery (docs/spec/dropout.md, "Recovery").
-    public enum SilenceMessage: Sendable {
+    /// The two pairwise messages about a recovery (docs/spec/dropout.md, "Recovery"). A struct,
+    /// not an enum: an enum's synthesised Hashable pulls the randomly seeded Hasher into the
+    /// Embedded image (arc4random_buf).
+    public struct SilenceMessage: Sendable, Equatable {
+        let confirms: Bool
         /// `from` tells its neighbour `to` that the aggregator asked it to recover `to` for the
         /// label: KMAC128(s, "PM-SILENT-v1", group ‖ from ‖ to ‖ label).
-        case notice
+        public static let notice = SilenceMessage(confirms: false)
         /// `from` confirms to its neighbour `to` that it did not encrypt the label (the
         /// recovery cost it nothing): KMAC128(s, "PM-SILENT-OK-v1", group ‖ from ‖ to ‖ label).
-        case confirmation
+        public static let confirmation = SilenceMessage(confirms: true)
     }
 
     /// The 16-byte tag of a notice or confirmation: only the two neighbours can make or check it.
@@ -92,11 +95,9 @@ public enum NeighbourKeys {
         _ message: SilenceMessage, _ seed: Span<UInt8>, _ group: UInt32, _ a: UInt32, _ b: UInt32, _ label: UInt64
     ) -> KMAC128 {
         precondition(seed.count == KeySetup.seedBytes, "a pairwise seed has 32 bytes")
-        var mac: KMAC128
-        switch message {
-        case .notice: mac = KMAC128(key: seed, customization: "PM-SILENT-v1")
-        case .confirmation: mac = KMAC128(key: seed, customization: "PM-SILENT-OK-v1")
-        }
+        var mac =
+            message.confirms
+            ? KMAC128(key: seed, customization: "PM-SILENT-OK-v1") : KMAC128(key: seed, customization: "PM-SILENT-v1")
         mac.absorb(bigEndian: group)
         mac.absorb(bigEndian: a)
         mac.absorb(bigEndian: b)

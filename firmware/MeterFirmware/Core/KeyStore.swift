@@ -89,6 +89,26 @@ enum RecordType: UInt8 {
     /// the meter last accepted (each only ever increases) and the group and epoch its DH
     /// key is enrolled for
     case epochs = 0x0B
+    /// degree u8 | max silent u8 | budget u8 | window u8 | position u32 | activation label u64:
+    /// the neighbour graph of the group (present for key setup 1, docs/spec/dropout.md)
+    case neighbourGraph = 0x0C
+}
+
+/// The neighbour graph a meter's group was signed with (key setup 1) and its own place.
+public struct NeighbourRecord: Sendable, Equatable {
+    /// k, t, B, W of the signed terms.
+    public var degree: UInt8 = 0
+    public var maxSilent: UInt8 = 0
+    public var budget: UInt8 = 0
+    public var window: UInt8 = 0
+    /// The meter's ring position (its roster index).
+    public var position: UInt32 = 0
+    /// The first label encrypted under the group's keys.
+    public var activationLabel: UInt64 = 0
+
+    public init() {}
+
+    static let valueBytes = 16
 }
 
 /// The supplier's Paillier public key as the key store keeps it (present when the meter
@@ -154,6 +174,8 @@ public struct MeterRecord: Sendable {
     public var expandedKeySums: (UInt64, UInt64) = (0, 0)
     /// The supplier's Paillier key: the meter encrypts under it instead of LWR-PSA.
     public var paillierKey: PaillierKeyRecord? = nil
+    /// The group's neighbour graph (LWR-PSA, key setup 1); nil for the n-of-n setup.
+    public var neighbourGraph: NeighbourRecord? = nil
 
     public init() {}
 
@@ -163,6 +185,7 @@ public struct MeterRecord: Sendable {
         if hasDHPrivate { n += 3 + 35 }
         if keyMode == .expanded && phase == .ready { n += 3 + 16 }
         if let key = paillierKey { n += 3 + key.valueBytes }
+        if neighbourGraph != nil { n += 3 + NeighbourRecord.valueBytes }
         return n
     }
 
@@ -232,6 +255,16 @@ public struct MeterRecord: Sendable {
             for g in 0..<4 { BigEndian.store(key.groups[g], at: i + 4 + 4 * g, in: &b) }
             for k in 0..<(Int(key.bits) / 8) { b[i + PaillierKeyRecord.headerBytes + k] = key.modulus[k] }
             i += key.valueBytes
+        }
+        if let graph = neighbourGraph {
+            header(.neighbourGraph, NeighbourRecord.valueBytes, &b, &i)
+            b[i] = graph.degree
+            b[i + 1] = graph.maxSilent
+            b[i + 2] = graph.budget
+            b[i + 3] = graph.window
+            BigEndian.store(graph.position, at: i + 4, in: &b)
+            BigEndian.store(graph.activationLabel, at: i + 8, in: &b)
+            i += NeighbourRecord.valueBytes
         }
         return i - base
     }
@@ -305,6 +338,16 @@ public struct MeterRecord: Sendable {
                     for g in 0..<Int(key.groupCount) { key.groups[g] = BigEndian.load32(b, at: i + 4 + 4 * g) }
                     for k in 0..<(Int(key.bits) / 8) { key.modulus[k] = b[i + PaillierKeyRecord.headerBytes + k] }
                     r.paillierKey = key
+                case .neighbourGraph:
+                    guard n == NeighbourRecord.valueBytes else { return nil }
+                    var graph = NeighbourRecord()
+                    graph.degree = b[i]
+                    graph.maxSilent = b[i + 1]
+                    graph.budget = b[i + 2]
+                    graph.window = b[i + 3]
+                    graph.position = BigEndian.load32(b, at: i + 4)
+                    graph.activationLabel = BigEndian.load64(b, at: i + 8)
+                    r.neighbourGraph = graph
                 }
             }
             i += n
@@ -334,7 +377,7 @@ extension MeterRecord: Equatable {
             && a.expandedKeySums.0 == b.expandedKeySums.0 && a.expandedKeySums.1 == b.expandedKeySums.1
             && a.paillierKey == b.paillierKey && a.groupEpoch == b.groupEpoch && a.paillierEpoch == b.paillierEpoch
             && a.pendingGroup == b.pendingGroup
-            && a.pendingEpoch == b.pendingEpoch
+            && a.pendingEpoch == b.pendingEpoch && a.neighbourGraph == b.neighbourGraph
     }
 }
 

@@ -522,6 +522,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
         } catch {
             // A refused statement says why (a code, no reading): the aggregator can fix a relay.
             if case .statementRejected(let why) = error { return reportError(error, detail: UInt64(why.rawValue)) }
+            if case .recoveryRefused(let why) = error { return reportError(error, detail: UInt64(why.rawValue)) }
             return reportError(error, detail: 0)
         }
     }
@@ -548,6 +549,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
             do { acknowledged = try outbox.acknowledge(label: header.label, group: header.group) } catch {
                 throw .keyStore(error)
             }
+            Scheme.acknowledged(&self, header, frame: bytes)
             return acknowledged ? .acknowledged(label: header.label) : nil
         default:
             return try Scheme.handleDownlink(&self, header, epoch: epoch, payload)
@@ -638,6 +640,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
             case .keyStore: code = .keyStoreWriteFailed
             case .paillierKeyRejected: code = .paillierKeyRejected
             case .statementRejected: code = .statementRejected
+            case .recoveryRefused: code = .recoveryRefused
             default: return nil
             }
         }

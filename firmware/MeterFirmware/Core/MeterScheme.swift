@@ -58,4 +58,11 @@ public protocol MeterScheme: ~Copyable {
         throws(MeterError)
     /// A verified statement (body in the core's statement buffer) takes effect.
     static func applyStatement(_ meter: inout Meter<Self>, kind: StatementKind) throws(MeterError) -> MeterEvent?
+    /// An authentic ack arrived (the outbox has let its reading go): the whole frame, for a
+    /// scheme that keeps acks as evidence (LWR-PSA over the neighbour graph). Default: nothing.
+    static func acknowledged(_ meter: inout Meter<Self>, _ header: FrameHeader, frame: Span<UInt8>)
+}
+
+extension MeterScheme where Self: ~Copyable {
+    public static func acknowledged(_ meter: inout Meter<Self>, _ header: FrameHeader, frame: Span<UInt8>) {}
 }
