@@ -38,6 +38,14 @@ public struct FleetConfiguration: Sendable {
     /// Paillier: the supplier's key; nil generates one from `seed` (reproducible, for demos
     /// and tests only: see `ReproducibleGenerator`).
     public var paillierKey: PaillierPrivateKey? = nil
+    /// LWR-PSA: the n-of-n key setup (`.allPairs`) or the neighbour graph with dropout
+    /// recovery (docs/spec/dropout.md; its key is always expanded in flash).
+    public var keySetup: KeySetupKind = .allPairs
+    /// The neighbour graph's k and t; nil: `NeighbourGraphAnalysis.plan` for n and the
+    /// dropout bound (at least `dropoutPercent`).
+    public var graphPlan: NeighbourGraphPlan? = nil
+    /// Meters silent at each label (an outage over the boundary), chosen from `seed`.
+    public var dropoutPercent: Double = 0
 
     public init() {}
 }
@@ -69,6 +77,11 @@ public struct LabelResult: Sendable {
     public let decryptSeconds: Double
     /// Aggregator CPU seconds to release the label's aggregate.
     public var aggregateSeconds: Double = 0
+    /// Meters whose reading is in the sum (all of them without dropouts).
+    public var reporting: Int = 0
+    /// Meters silent at the label, and the recovery answers their neighbours sent.
+    public var silent: Int = 0
+    public var recoveryMessages: Int = 0
 }
 
 /// Runs the scenario with the configured scheme: setup (key setup for LWR-PSA, key
@@ -86,6 +99,12 @@ public final class Fleet {
     let setup: KeySetupRelay?
     /// LWR-PSA: the aggregator, once key setup is done.
     public private(set) var aggregator: LWRAggregator?
+    /// LWR-PSA over the neighbour graph: the aggregator (it holds no key), once set up.
+    public internal(set) var neighbourAggregator: NeighbourAggregator?
+    /// Neighbour graph: notices waiting for a silent meter to be back (meter → frames).
+    var queuedNotices: [UInt32: [[UInt8]]] = [:]
+    /// Neighbour graph: the plan the authority signed.
+    public internal(set) var graphPlan: NeighbourGraphPlan?
     /// Paillier: the group's aggregator and the supplier, once the key is delivered.
     public internal(set) var paillierAggregator: PaillierAggregator?
     public internal(set) var supplier: PaillierSupplier?
@@ -126,6 +145,9 @@ public final class Fleet {
         members = try authority.members(
             group: configuration.group, epoch: epoch, scheme: configuration.scheme, meters: built.map(\.id))
         switch configuration.scheme {
+        case .lwrPSA where configuration.keySetup == .neighbourGraph:
+            setup = try NeighbourKeySetup(
+                members: members, parameters: configuration.parameters, maxReading: configuration.maxReading)
         case .lwrPSA:
             setup = try LWRKeySetup(
                 members: members, parameters: configuration.parameters, maxReading: configuration.maxReading,
@@ -182,7 +204,13 @@ public final class Fleet {
                 cpu[i] += threadCPUSeconds() - t0
             }
         }
-        try SignedSetup.enrolAndSign(meters: meters, relay: setup, authority: authority, runner: timed)
+        if let relay = setup as? NeighbourKeySetup {
+            graphPlan = neighbourPlan()
+            try SignedSetup.enrolAndSignNeighbourGroup(
+                meters: meters, relay: relay, authority: authority, plan: graphPlan!, runner: timed)
+        } else {
+            try SignedSetup.enrolAndSign(meters: meters, relay: setup, authority: authority, runner: timed)
+        }
 
         // 2. statement and roster → masked key shares.
         let done = ManagedCounter()
@@ -203,7 +231,11 @@ public final class Fleet {
             }
         }
         var t0 = threadCPUSeconds()
-        if let setup = setup as? LWRKeySetup {
+        if let setup = setup as? NeighbourKeySetup {
+            neighbourAggregator = try NeighbourAggregator(
+                members: members, group: setup.neighbourGroup!, parameters: configuration.parameters,
+                silentLimit: Int((graphPlan!.silentFraction * Double(n)).rounded(.down)), currentLabel: 0)
+        } else if let setup = setup as? LWRKeySetup {
             for i in 0..<n {
                 for frame in outboxes[i] { try setup.receiveKeyShare(frame) }
             }
@@ -242,6 +274,7 @@ public final class Fleet {
     /// Runs the meters through one 15-minute interval, sample by sample, then has the
     /// aggregator collect and decrypt the label's sum.
     public func runLabel(_ label: UInt64) throws -> LabelResult {
+        if neighbourAggregator != nil { return try runNeighbourLabel(label) }
         guard let pipeline else { throw AggregationError.keySetupIncomplete }
         let n = meters.count
         let steps = Int(900 / configuration.sampleSeconds)
