@@ -46,6 +46,8 @@ public struct FleetConfiguration: Sendable {
     public var graphPlan: NeighbourGraphPlan? = nil
     /// Meters silent at each label (an outage over the boundary), chosen from `seed`.
     public var dropoutPercent: Double = 0
+    /// The meter indices silent at a label, instead of `dropoutPercent`'s draw (tests).
+    public var silentAt: (@Sendable (UInt64) -> Set<Int>)? = nil
 
     public init() {}
 }
@@ -105,6 +107,10 @@ public final class Fleet {
     var queuedNotices: [UInt32: [[UInt8]]] = [:]
     /// Neighbour graph: the plan the authority signed.
     public internal(set) var graphPlan: NeighbourGraphPlan?
+    /// Neighbour graph: the last label's ciphertexts and readings per meter id (what the
+    /// aggregator received, and what each meter measured: for attacks and tests).
+    public internal(set) var lastCiphertexts: [UInt32: UInt64] = [:]
+    public internal(set) var lastReadings: [UInt32: UInt64] = [:]
     /// Paillier: the group's aggregator and the supplier, once the key is delivered.
     public internal(set) var paillierAggregator: PaillierAggregator?
     public internal(set) var supplier: PaillierSupplier?

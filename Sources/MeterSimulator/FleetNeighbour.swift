@@ -19,6 +19,7 @@ extension Fleet {
 
     /// The meters silent at `label`: ⌊P·n/100⌋ of them, drawn from the seed and the label.
     public func silentMeters(at label: UInt64) -> Set<Int> {
+        if let silentAt = configuration.silentAt { return silentAt(label) }
         let n = meters.count
         let count = Int((configuration.dropoutPercent * Double(n) / 100).rounded(.down))
         guard count > 0 else { return [] }
@@ -79,12 +80,20 @@ extension Fleet {
         var collect = 0.0
         try aggregator.advance(to: label)
         var truth: UInt64 = 0
+        lastCiphertexts = [:]
+        lastReadings = [:]
         for (i, meterFrames) in frames.enumerated() {
             for frame in meterFrames where frame.count > 1 && frame[1] == FrameType.reading.rawValue {
                 let receipt = try aggregator.accept(frame)
                 try meters[i].deliver(receipt.ack)
+                if let h = try? Frame.parseHeader(frame.span), h.label == label {
+                    lastCiphertexts[meters[i].id] = BigEndian.load64(Array(frame[Frame.payloadRange(h)]).span, at: 0)
+                }
             }
-            if let x = readings[i] { truth += x }
+            if let x = readings[i] {
+                truth += x
+                lastReadings[meters[i].id] = x
+            }
         }
         collect += threadCPUSeconds() - t0
         // The meters take their acks; the ones heard from again get the notices that waited.

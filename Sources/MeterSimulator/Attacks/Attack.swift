@@ -48,6 +48,7 @@ public enum Attacks {
         PlaintextStatusAttack(), UnsignedGroupAttack(), ForgedRosterPeerAttack(), ReplayedStatementAttack(),
         ReplayedPaillierKeyAttack(), SetupResetAttack(), DMCFEVectorAttack(), PaillierKeySwapAttack(),
         CrossGroupFrameAttack(), StaleEpochFrameAttack(), LayoutUnionAttack(), TariffEncodingAttack(),
+        FalseDropoutAttack(), RecoveryScopeAttack(),
     ]
 
     /// The attack named `id`.
