@@ -111,6 +111,8 @@ public final class Fleet {
     /// aggregator received, and what each meter measured: for attacks and tests).
     public internal(set) var lastCiphertexts: [UInt32: UInt64] = [:]
     public internal(set) var lastReadings: [UInt32: UInt64] = [:]
+    /// Neighbour graph: every confirmation relayed so far (receiver, downlink frame).
+    public internal(set) var relayedConfirmations: [(meter: UInt32, frame: [UInt8])] = []
     /// Paillier: the group's aggregator and the supplier, once the key is delivered.
     public internal(set) var paillierAggregator: PaillierAggregator?
     public internal(set) var supplier: PaillierSupplier?

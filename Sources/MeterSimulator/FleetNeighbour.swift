@@ -107,6 +107,7 @@ extension Fleet {
         for frame in confirmations {
             let relayed = try aggregator.relay(frame)
             guard let i = byID[relayed.meter] else { continue }
+            relayedConfirmations.append(relayed)
             _ = try meters[i].handle(relayed.frame)
             _ = meters[i].takeSent()
         }

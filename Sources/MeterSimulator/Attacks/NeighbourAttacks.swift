@@ -21,7 +21,7 @@ public struct NeighbourAttackGroup {
         c.threads = 1
         c.keySetup = .neighbourGraph
         c.keyMode = .expanded
-        c.graphPlan = NeighbourGraphAnalysis.plan(meters: UInt32(n)).with(degree: degree, maxSilent: maxSilent)
+        c.graphPlan = NeighbourGraphAnalysis.plan(meters: UInt32(n), silentFraction: 0.3).with(degree: degree, maxSilent: maxSilent)
         c.silentAt = silentAt ?? { _ in [] }
         fleet = try Fleet(c, labels: 24)
         _ = try fleet.runKeySetup()
