@@ -101,7 +101,9 @@ extension CostReport {
             row("key_setup", id, meters: k.meters, "setup_cpu", num(k.setup_cpu_ms_median), "ms")
             row("recovery", id, meters: k.meters, "answer_frame", "\(k.answer_frame_bytes)", "bytes")
             row("recovery", id, meters: k.meters, "answer_cpu", num(k.answer_cpu_ms), "ms")
-            if let a = k.aggregator_cpu_ms_per_label { row("recovery", id, meters: k.meters, "label_aggregator_cpu", num(a), "ms") }
+            if let a = k.aggregator_cpu_ms_per_label {
+                row("recovery", id, meters: k.meters, "label_aggregator_cpu", num(a), "ms")
+            }
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -219,7 +221,9 @@ extension CostReport {
     /// LWR-PSA's key setup, neighbour graph against n-of-n, and the recovery per silent meter.
     func keySetupTable() -> [String] {
         guard !keySetup.isEmpty else { return [] }
-        func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s + " " : s + String(repeating: " ", count: w - s.count) }
+        func pad(_ s: String, _ w: Int) -> String {
+            s.count >= w ? s + " " : s + String(repeating: " ", count: w - s.count)
+        }
         var lines = [
             "KEY SETUP, LWR-PSA per meter: neighbour graph (n-of-n), reference meters (docs/spec/dropout.md)",
             "  " + pad("n", 8) + pad("k", 4) + pad("DH exps", 14) + pad("downlink B", 22) + pad("uplink B", 16)

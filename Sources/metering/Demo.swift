@@ -41,7 +41,8 @@ struct Demo: ParsableCommand {
         name: .customLong("dropout-percent"),
         help: "LWR-PSA graph: meters silent at each label (off over its boundary), a random P % drawn from the seed.")
     var dropoutPercent: Double = 0
-    @Option(help: "LWR-PSA graph: the neighbours per meter k (even); default from n and the bounds (docs/spec/dropout.md).")
+    @Option(
+        help: "LWR-PSA graph: the neighbours per meter k (even); default from n and the bounds (docs/spec/dropout.md).")
     var degree: Int?
     @Option(name: .customLong("key-bits"), help: "Paillier: bits of the supplier's key N (2048 or 3072).")
     var keyBits: Int = 3072
@@ -69,14 +70,21 @@ struct Demo: ParsableCommand {
                 throw ValidationError("DMCFE: meters × max-wh must stay below 2^60 (the discrete-log bound)")
             }
         }
-        guard dropoutPercent >= 0, dropoutPercent < 100 else { throw ValidationError("--dropout-percent takes 0 ... 99") }
+        guard dropoutPercent >= 0, dropoutPercent < 100 else {
+            throw ValidationError("--dropout-percent takes 0 ... 99")
+        }
         if dropoutPercent > 0 {
             guard scheme == .lwr, keySetup == .graph else {
                 throw ValidationError(
-                    "--dropout-percent needs --scheme lwr --key-setup graph (n-of-n and the other schemes need every meter)")
+                    "--dropout-percent needs --scheme lwr --key-setup graph (n-of-n and the other schemes need every meter)"
+                )
             }
         }
-        if let degree { guard degree >= 2, degree <= 64, degree % 2 == 0 else { throw ValidationError("--degree takes an even k, 2 ... 64") } }
+        if let degree {
+            guard degree >= 2, degree <= 64, degree % 2 == 0 else {
+                throw ValidationError("--degree takes an even k, 2 ... 64")
+            }
+        }
         guard scheme == .lwr || scheme == .all else { return }
         let params: LWRParameters = parameters == .standard ? .standard : .turbo
         let terms = keySetup == .graph ? 2 * UInt64(meters) : UInt64(meters)
@@ -89,7 +97,9 @@ struct Demo: ParsableCommand {
         }
         if keySetup == .graph {
             let k = degree ?? plan().degree
-            guard k <= 64 else { throw ValidationError("k = \(k) for \(meters) meters is above the meters' 64 neighbour slots") }
+            guard k <= 64 else {
+                throw ValidationError("k = \(k) for \(meters) meters is above the meters' 64 neighbour slots")
+            }
         }
     }
 
@@ -195,7 +205,9 @@ struct Demo: ParsableCommand {
             let r = try fleet.runLabel(UInt64(label))
             results.append(r)
             labelBar.clear()
-            let reported = fleet.graphPlan == nil ? "" : String(format: "  reported %d/%d, %d recovery answers", r.reporting, meters, r.recoveryMessages)
+            let reported =
+                fleet.graphPlan == nil
+                ? "" : String(format: "  reported %d/%d, %d recovery answers", r.reporting, meters, r.recoveryMessages)
             log.line(
                 String(
                     format: "label %4d  decrypted %10llu Wh  true %10llu Wh  %@%@", label, r.decryptedSum, r.trueSum,
@@ -228,7 +240,8 @@ struct Demo: ParsableCommand {
             key_setup: scheme == .lwr || scheme == .all ? keySetup.rawValue : nil,
             degree: fleet.graphPlan?.degree, max_silent: fleet.graphPlan?.maxSilent,
             log2_disconnect: fleet.graphPlan.flatMap { $0.log2Disconnect == -.infinity ? nil : $0.log2Disconnect },
-            key_agreements_per_meter: fleet.graphPlan?.neighbourCount ?? (config.scheme == .paillier ? nil : meters - 1),
+            key_agreements_per_meter: fleet.graphPlan?.neighbourCount
+                ?? (config.scheme == .paillier ? nil : meters - 1),
             dropout_percent: fleet.graphPlan == nil ? nil : dropoutPercent,
             reporting_meters_min: fleet.graphPlan == nil ? nil : results.map(\.reporting).min(),
             recovery_messages_total: fleet.graphPlan == nil ? nil : results.reduce(0) { $0 + $1.recoveryMessages })

@@ -17,7 +17,8 @@ struct NeighbourFirmwareTests {
         c.threads = 2
         c.keySetup = .neighbourGraph
         c.keyMode = .expanded
-        c.graphPlan = NeighbourGraphAnalysis.plan(meters: UInt32(n), silentFraction: 0.3).with(degree: degree, maxSilent: degree)
+        c.graphPlan = NeighbourGraphAnalysis.plan(meters: UInt32(n), silentFraction: 0.3).with(
+            degree: degree, maxSilent: degree)
         c.silentAt = silent
         let f = try Fleet(c, labels: 16)
         _ = try f.runKeySetup()
@@ -49,7 +50,9 @@ struct NeighbourFirmwareTests {
         #expect(!f.relayedConfirmations.isEmpty)
     }
 
-    @Test("a meter silent for more than B labels in a row: its recovery stops at the budget, and resumes once it confirms")
+    @Test(
+        "a meter silent for more than B labels in a row: its recovery stops at the budget, and resumes once it confirms"
+    )
     func budgetAndConfirmations() throws {
         let f = try fleet(silent: { $0 >= 1 && $0 <= 5 ? [2] : [] })
         let budget = f.neighbourAggregator!.group.terms.budget
@@ -79,7 +82,8 @@ struct NeighbourFirmwareTests {
                 factory: authority.manufacture(meter: UInt32(i)), seed: UInt64(i), profile: model.household(seed: 7),
                 sampleSeconds: 60)
         }
-        let members = try authority.members(group: 3, epoch: authority.issueEpoch(), scheme: .lwrPSA, meters: meters.map(\.id))
+        let members = try authority.members(
+            group: 3, epoch: authority.issueEpoch(), scheme: .lwrPSA, meters: meters.map(\.id))
         let relay = try NeighbourKeySetup(members: members, parameters: .standard, maxReading: 5000)
         let plan = NeighbourGraphAnalysis.plan(meters: 8).with(degree: 4, maxSilent: 2)
         try SignedSetup.enrolAndSignNeighbourGroup(meters: meters, relay: relay, authority: authority, plan: plan)
@@ -107,7 +111,9 @@ struct NeighbourFirmwareTests {
             for frame in frames where victim.powered { _ = try victim.handle(frame) }
             victim.disarmPowerCut()
             try victim.reboot()
-            #expect(victim.firmware.storeError == nil, "cut \(cut): store \(String(describing: victim.firmware.storeError))")
+            #expect(
+                victim.firmware.storeError == nil, "cut \(cut): store \(String(describing: victim.firmware.storeError))"
+            )
             let phase = try #require(victim.firmware.phase)
             outcomes[phase, default: 0] += 1
             if phase != .ready {

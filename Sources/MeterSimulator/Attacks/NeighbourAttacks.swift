@@ -21,7 +21,8 @@ public struct NeighbourAttackGroup {
         c.threads = 1
         c.keySetup = .neighbourGraph
         c.keyMode = .expanded
-        c.graphPlan = NeighbourGraphAnalysis.plan(meters: UInt32(n), silentFraction: 0.3).with(degree: degree, maxSilent: maxSilent)
+        c.graphPlan = NeighbourGraphAnalysis.plan(meters: UInt32(n), silentFraction: 0.3).with(
+            degree: degree, maxSilent: maxSilent)
         c.silentAt = silentAt ?? { _ in [] }
         fleet = try Fleet(c, labels: 24)
         _ = try fleet.runKeySetup()
@@ -36,7 +37,9 @@ public struct NeighbourAttackGroup {
     /// A recovery request to `meter` for `label` naming `silent` (ids increasing).
     public func request(to meter: UInt32, label: UInt64, silent: [UInt32]) -> [UInt8] {
         var payload: [UInt8] = [UInt8(silent.count), 0, 0, 0]
-        for j in silent.sorted() { payload += [UInt8(j >> 24), UInt8(j >> 16 & 0xFF), UInt8(j >> 8 & 0xFF), UInt8(j & 0xFF)] }
+        for j in silent.sorted() {
+            payload += [UInt8(j >> 24), UInt8(j >> 16 & 0xFF), UInt8(j >> 8 & 0xFF), UInt8(j & 0xFF)]
+        }
         return intake.seal(.recoveryRequest, to: meter, label: label, payload: payload)
     }
 
@@ -50,7 +53,9 @@ public struct NeighbourAttackGroup {
 
     /// The recovery answer r in a meter's frames, if it sent one.
     public static func answer(in frames: [[UInt8]]) -> UInt64? {
-        for f in frames where frameType(f) == .recovery { return BigEndian.load64(Array(f[Frame.payloadRange(header(f)!)]).span, at: 0) }
+        for f in frames where frameType(f) == .recovery {
+            return BigEndian.load64(Array(f[Frame.payloadRange(header(f)!)]).span, at: 0)
+        }
         return nil
     }
 
@@ -164,17 +169,22 @@ public struct RecoveryScopeAttack: Attack {
             ("the current label", bench.request(to: i, label: 7, silent: [neighbours[0]]), i, .notEncrypted),
             ("not a neighbour", bench.request(to: i, label: 6, silent: [far]), i, .malformed),
             (
-                "more than t silent", bench.request(to: i, label: 6, silent: Array(neighbours.prefix(bench.terms.maxSilent + 1))),
+                "more than t silent",
+                bench.request(to: i, label: 6, silent: Array(neighbours.prefix(bench.terms.maxSilent + 1))),
                 i, .tooManySilent
             ),
         ]
         if let j = bench.group.neighbours(of: silentMeter).first {
             cases.append(
-                ("a label the meter did not encrypt", bench.request(to: silentMeter, label: 6, silent: [j]), silentMeter, .notEncrypted))
+                (
+                    "a label the meter did not encrypt", bench.request(to: silentMeter, label: 6, silent: [j]),
+                    silentMeter, .notEncrypted
+                ))
         }
         // A second answer for one label (the first is within scope and answered).
         _ = try bench.ask(i, bench.request(to: i, label: 5, silent: [neighbours[1]]))
-        cases.append(("the same label again", bench.request(to: i, label: 5, silent: [neighbours[2]]), i, .answeredBefore))
+        cases.append(
+            ("the same label again", bench.request(to: i, label: 5, silent: [neighbours[2]]), i, .answeredBefore))
         var leaks: [String] = []
         var seen: [String] = []
         for (name, frame, meter, expected) in cases {
@@ -187,6 +197,7 @@ public struct RecoveryScopeAttack: Attack {
         }
         return .refused(
             if: leaks.isEmpty,
-            leaks.isEmpty ? "all \(cases.count) refused (\(seen.joined(separator: "; ")))" : leaks.joined(separator: "; "))
+            leaks.isEmpty
+                ? "all \(cases.count) refused (\(seen.joined(separator: "; ")))" : leaks.joined(separator: "; "))
     }
 }

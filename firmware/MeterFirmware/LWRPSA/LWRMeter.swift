@@ -128,7 +128,9 @@ extension Meter where Scheme == LWRScheme {
         let bounds: LWRGroupBounds
         do {
             // Δ = 2n over the neighbour graph (recovery answers add rounded terms).
-            let terms = record.neighbourGraph == nil ? UInt64(record.groupSize) : NeighbourKeys.roundedTerms(meters: record.groupSize)
+            let terms =
+                record.neighbourGraph == nil
+                ? UInt64(record.groupSize) : NeighbourKeys.roundedTerms(meters: record.groupSize)
             bounds = try LWRGroupBounds(
                 meters: record.groupSize, maxReading: record.maxReading, parameters: parameters, roundedTerms: terms)
         } catch {

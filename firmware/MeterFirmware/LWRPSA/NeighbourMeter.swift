@@ -396,7 +396,9 @@ extension Meter where Scheme == LWRScheme {
     /// Formats ledger sector `which`, copies the pending answers into it, then the checkpoint.
     mutating func startLedgerSector(which: UInt32, generation: UInt32) throws(MeterError) {
         do throws(BoardError) {
-            guard try FlashFormat.format(board, sector: ledgerSectorNumber(which), magic: LedgerEntry.magic, generation: generation)
+            guard
+                try FlashFormat.format(
+                    board, sector: ledgerSectorNumber(which), magic: LedgerEntry.magic, generation: generation)
             else { throw .wornOut }
         } catch {
             throw .board(error)
@@ -413,7 +415,8 @@ extension Meter where Scheme == LWRScheme {
     /// Appends one entry, moving to the other sector when this one is full.
     mutating func appendLedger(_ kind: LedgerEntry, slot: Int, label: UInt64) throws(MeterError) {
         if scheme.recovery.ledgerNext >= ledgerCapacity {
-            try startLedgerSector(which: 1 - scheme.recovery.ledgerSector, generation: scheme.recovery.ledgerGeneration &+ 1)
+            try startLedgerSector(
+                which: 1 - scheme.recovery.ledgerSector, generation: scheme.recovery.ledgerGeneration &+ 1)
         }
         try programLedger(kind, slot: slot, label: label)
     }
@@ -425,7 +428,8 @@ extension Meter where Scheme == LWRScheme {
         span[1] = UInt8(slot)
         BigEndian.store(label, at: 8, in: &span)
         FlashFormat.seal(&span, length: LedgerEntry.sealed, domain: LedgerEntry.domain)
-        let address = ledgerSectorNumber(scheme.recovery.ledgerSector) * board.sectorSize
+        let address =
+            ledgerSectorNumber(scheme.recovery.ledgerSector) * board.sectorSize
             + UInt32(scheme.recovery.ledgerNext * LedgerEntry.bytes)
         do throws(BoardError) {
             guard try FlashFormat.programVerified(board, address, entry.span) else { throw .wornOut }
@@ -445,7 +449,9 @@ extension Meter where Scheme == LWRScheme {
         var found = 0
         for which in 0..<UInt32(2) {
             let g: UInt32?
-            do throws(BoardError) { g = try FlashFormat.readMarker(board, sector: ledgerSectorNumber(which), magic: LedgerEntry.magic) } catch {
+            do throws(BoardError) {
+                g = try FlashFormat.readMarker(board, sector: ledgerSectorNumber(which), magic: LedgerEntry.magic)
+            } catch {
                 throw .board(error)
             }
             if let g {
