@@ -95,14 +95,14 @@ public struct LWRCostScheme: CostScheme {
         // The inputs of the inner product, computed once: a_l and k as λ words each.
         var key = LWRPSA.keyStream(parameters: parameters, seed: seed.span)
         let keyWords = (0..<lambda).map { _ in key.squeezeWord() }
-        var a = LWRLabelExpansion.start(parameters: parameters, group: group, label: 1)
+        var a = LWRPSA.labelVectorStream(parameters: parameters, group: group, label: 1)
         let labelWords = (0..<lambda).map { _ in a.squeezeWord() }
 
         let expansion = CostPhase(
             name: "label expansion",
             detail: "a_l: the XOF over (domain, set, group, label) and λ = \(lambda) word squeezes",
             source: .standalone {
-                var x = LWRLabelExpansion.start(parameters: parameters, group: group, label: state.nextLabel())
+                var x = LWRPSA.labelVectorStream(parameters: parameters, group: group, label: state.nextLabel())
                 var acc: UInt64 = 0
                 for _ in 0..<lambda { acc ^= x.squeezeWord() }
                 consume(acc)
@@ -171,18 +171,6 @@ public struct LWRCostScheme: CostScheme {
             detail: "with F_k(l) precomputed: sample, add Δ·x, persist the label counter, seal and send the frame",
             source: .boundaryStep)
         return [expansion, keyStream, innerProduct, boundary]
-    }
-}
-
-/// The label-vector XOF exactly as `LWRLabelStream` starts it (its state is internal).
-enum LWRLabelExpansion {
-    static func start(parameters: LWRParameters, group: UInt32, label: UInt64) -> XOF {
-        var x = parameters.makeXOF()
-        x.absorb("PM-LWR-A-v1")
-        x.absorb(parameters.id)
-        x.absorb(bigEndian: group)
-        x.absorb(bigEndian: label)
-        return x
     }
 }
 
