@@ -3,10 +3,13 @@
 #   1. swift build            (includes one Embedded image per scheme: Sources/Firmware*, -no-allocations)
 #   2. swift test [ARGS...]   (extra arguments go to `swift test`, e.g. --filter XOF)
 #   3. scripts/check-firmware.sh (no allocator, __gmpz_* or arc4random_buf in any image; sizes)
-#   4. scripts/fuzz.sh, a short pass: the regression inputs, then each libFuzzer harness
+#   4. scripts/m4-test.sh: the Cortex-M4 board, Keccak and GMP on QEMU (docs/m4.md);
+#      M4=0 skips it (not under CI=true, where it always runs)
+#   5. scripts/fuzz.sh, a short pass: the regression inputs, then each libFuzzer harness
 #      for up to 20 000 inputs or 20 s (docs/fuzzing.md); FUZZ=0 skips it
 #
-# Needs: Debian's libgmp-dev (GMP), python3 with pycryptodome, mpmath, sympy, phe and
+# Needs: Debian's libgmp-dev (GMP), gcc-arm-none-eabi, libnewlib-arm-none-eabi,
+# qemu-system-arm, m4 and dpkg-dev (the M4 step), python3 with pycryptodome, mpmath, sympy, phe and
 # gmpy2, slh-dsa (independent implementations for the cross-check tests). All are installed when
 # missing (apt-get as root, or through sudo; pip for the Python packages).
 #
@@ -14,6 +17,7 @@
 #   SWIFT_SCRATCH   build directory passed as --scratch-path (default: SwiftPM's .build)
 #   SWIFT_BUILD_FLAGS  extra flags for both swift build and swift test (e.g. "-c release")
 #   SKIP_INSTALL=1  do not install anything, only check
+#   M4=0            skip the Cortex-M4 step (ignored when CI=true)
 #   FUZZ=0          skip the fuzzing pass
 set -euo pipefail
 
@@ -32,6 +36,9 @@ source "$root/scripts/lib/setup.sh"
 setup_swift
 setup_build_packages
 setup_python_oracles
+run_m4=1
+if [[ "${M4:-1}" == 0 && "${CI:-}" != true ]]; then run_m4=0; fi
+if ((run_m4)); then setup_m4_packages; fi
 
 # ---- build, test, firmware check -----------------------------------------------------
 swift_flags=()
@@ -53,6 +60,13 @@ if [[ -n "${SWIFT_SCRATCH:-}" ]]; then
     firmware_flags+=(--output-dir "$SWIFT_SCRATCH/firmware")
 fi
 "$root/scripts/check-firmware.sh" "${firmware_flags[@]+"${firmware_flags[@]}"}"
+
+if ((run_m4)); then
+    step "scripts/m4-test.sh"
+    "$root/scripts/m4-test.sh"
+else
+    step "scripts/m4-test.sh: SKIPPED (M4=0)"
+fi
 
 if [[ "${FUZZ:-1}" != 0 ]]; then
     step "scripts/fuzz.sh --inputs 20000 --max-time 20"

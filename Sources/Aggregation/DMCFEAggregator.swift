@@ -18,8 +18,8 @@ public final class DMCFEAggregator: GroupAggregator, GroupSumDecryptor {
     public let digest: [UInt8]
     let intake: FrameIntake
     let table: DiscreteLogTable
-    let d1: InlineArray<4, UInt>
-    let d2: InlineArray<4, UInt>
+    let d1: DMCFE.Exponent
+    let d2: DMCFE.Exponent
     var labels: LabelCollection<Limbs3072>
 
     /// The digest meters bind their key shares to: `DMCFE.weightDigest` over the entries
@@ -52,8 +52,8 @@ public final class DMCFEAggregator: GroupAggregator, GroupSumDecryptor {
         self.table = table
         labels = LabelCollection(current: currentLabel, lookback: lookback)
         var seen = Set<UInt32>()
-        var sum1 = InlineArray<4, UInt>(repeating: 0)
-        var sum2 = InlineArray<4, UInt>(repeating: 0)
+        var sum1 = DMCFE.Exponent(repeating: 0)
+        var sum2 = DMCFE.Exponent(repeating: 0)
         for frame in keyShares {
             let opened = try intake.open(frame, expecting: .functionalKeyShare)
             let meter = opened.header.meter
@@ -137,8 +137,9 @@ public final class DMCFEAggregator: GroupAggregator, GroupSumDecryptor {
     static func inGroup(_ c: Limbs3072) -> Bool {
         guard c != Limbs3072.zero else { return false }
         var below = false
-        for i in (0..<48).reversed() where c.limbs[i] != DMCFEGroup.primeLimbs[i] {
-            below = c.limbs[i] < DMCFEGroup.primeLimbs[i]
+        let p = DMCFEGroup.primeLimbs
+        for i in (0..<Limbs3072.limbCount).reversed() where c.limbs[i] != p[i] {
+            below = c.limbs[i] < p[i]
             break
         }
         return below && DMCFE.power(c, DMCFEGroup.orderLimbs) == Limbs3072(1)

@@ -204,7 +204,7 @@ final class DMCFELabelWorkload: LabelWorkload {
         let a = step!
         let weights = Dictionary(uniqueKeysWithValues: ids.map { ($0, Int64(1)) })
         let digest = DMCFEAggregator.digest(of: weights)
-        let zero = InlineArray<4, UInt>(repeating: 0)
+        let zero = DMCFE.Exponent(repeating: 0)
         var s1 = zero
         var s2 = zero
         var shares: [[UInt8]] = []

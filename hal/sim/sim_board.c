@@ -93,14 +93,7 @@ static mh_status hal_flash_erase(void *ctx, uint32_t sector) {
 }
 
 static void hal_rng_fill(void *ctx, uint8_t *out, uint32_t len) {
-    sim_board *b = ctx;
-    while (len > 0) {
-        uint64_t r = xoshiro_next(b->rng);
-        uint32_t n = len < 8 ? len : 8;
-        for (uint32_t i = 0; i < n; i++) out[i] = (uint8_t)(r >> (8 * i));
-        out += n;
-        len -= n;
-    }
+    xoshiro_fill(((sim_board *)ctx)->rng, out, len);
 }
 
 static int hal_power_failing(void *ctx) {

@@ -90,3 +90,21 @@ setup_python_oracles() {
         ((${#missing[@]} == 0)) || die "installed, but python3 still cannot import: ${missing[*]}"
     fi
 }
+
+# ---- the Cortex-M4 tool chain (docs/m4.md) ---------------------------------------------
+# arm-none-eabi-gcc and newlib (the board, GMP), QEMU's mps2-an386 (running the images),
+# m4 (GMP's configure) and dpkg-dev (apt-get source gmp).
+m4_tools_missing() {
+    local needed=()
+    command -v arm-none-eabi-gcc >/dev/null 2>&1 || needed+=(gcc-arm-none-eabi)
+    [[ -f /usr/lib/arm-none-eabi/newlib/thumb/v7e-m/nofp/librdimon.a ]] || needed+=(libnewlib-arm-none-eabi)
+    command -v qemu-system-arm >/dev/null 2>&1 || needed+=(qemu-system-arm)
+    command -v m4 >/dev/null 2>&1 || needed+=(m4)
+    command -v dpkg-source >/dev/null 2>&1 || needed+=(dpkg-dev)
+    ((${#needed[@]} == 0)) || printf '%s\n' "${needed[@]}"
+}
+setup_m4_packages() {
+    local needed
+    mapfile -t needed < <(m4_tools_missing)
+    apt_install "${needed[@]+"${needed[@]}"}"
+}

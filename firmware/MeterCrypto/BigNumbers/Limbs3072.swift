@@ -1,34 +1,33 @@
 // A fixed-size 3072-bit unsigned integer for the ffdhe3072 group: no heap, no C.
 
-#if _pointerBitWidth(_32)
-    // GMP's limb is the C `unsigned long`: 32 bits on a 32-bit board, where 3072 bits
-    // are 96 limbs. The limb count below assumes 64-bit limbs; port it before building
-    // for such a target.
-    #error("Limbs3072 assumes 64-bit limbs (48 x 64 = 3072 bits)")
-#endif
-
-/// A 3072-bit unsigned integer stored as 48 limbs of 64 bits, least significant limb
-/// first (GMP's `mpn` layout), so a pointer to `limbs` is a valid `mp_limb_t` operand.
+/// A 3072-bit unsigned integer stored as limbs (48 of 64 bits on x86_64, 96 of 32 bits
+/// on the Cortex-M4; see `Limb`), least significant limb first (GMP's `mpn` layout), so
+/// a pointer to `limbs` is a valid `mp_limb_t` operand.
 ///
 /// The wire format is 384 bytes, big-endian, fixed length (leading zero bytes kept),
 /// as RFC 7919 and TLS encode finite-field Diffie–Hellman values.
 public struct Limbs3072: Equatable, Sendable {
-    /// Number of 64-bit limbs.
-    public static let limbCount = 48
+    /// Number of limbs: 3072 / `Limb.bits`.
+    public static var limbCount: Int { LimbArray3072.count }
     /// Number of bytes in the big-endian encoding.
     public static let byteCount = 384
 
     /// The value's limbs, least significant first.
-    public var limbs: InlineArray<48, UInt>
+    public var limbs: LimbArray3072
 
     /// The value whose limbs are `limbs` (least significant first).
-    public init(limbs: InlineArray<48, UInt>) {
+    public init(limbs: LimbArray3072) {
         self.limbs = limbs
     }
 
-    /// A value below 2^64.
+    /// The value of a constant table of 48 64-bit words, least significant first.
+    public init(words: InlineArray<48, UInt64>) {
+        limbs = Limb.limbs(words: words)
+    }
+
+    /// A value below 2^`Limb.bits`.
     public init(_ small: UInt) {
-        limbs = InlineArray(repeating: 0)
+        limbs = LimbArray3072(repeating: 0)
         limbs[0] = small
     }
 
@@ -41,16 +40,9 @@ public struct Limbs3072: Equatable, Sendable {
     /// caller (see `FFDHGroup.validate(peerPublicKey:)`).
     public init?(bigEndianBytes bytes: Span<UInt8>) {
         guard bytes.count == Limbs3072.byteCount else { return nil }
-        var limbs = InlineArray<48, UInt>(repeating: 0)
-        for limbIndex in 0..<Limbs3072.limbCount {
-            // Limb i holds bytes [384 - 8(i+1), 384 - 8i) of the big-endian string.
-            let start = Limbs3072.byteCount - 8 * (limbIndex + 1)
-            var limb: UInt = 0
-            for offset in 0..<8 {
-                limb = (limb << 8) | UInt(bytes[start + offset])
-            }
-            limbs[limbIndex] = limb
-        }
+        var limbs = LimbArray3072(repeating: 0)
+        var span = limbs.mutableSpan
+        Limb.read(bigEndian: bytes, into: &span, limbs: Limbs3072.limbCount)
         self.limbs = limbs
     }
 
@@ -58,13 +50,7 @@ public struct Limbs3072: Equatable, Sendable {
     public func bigEndianBytes(into out: inout MutableSpan<UInt8>) {
         precondition(
             out.count == Limbs3072.byteCount, "Limbs3072.bigEndianBytes needs a 384-byte buffer")
-        for limbIndex in 0..<Limbs3072.limbCount {
-            let start = Limbs3072.byteCount - 8 * (limbIndex + 1)
-            let limb = limbs[limbIndex]
-            for offset in 0..<8 {
-                out[start + offset] = UInt8(truncatingIfNeeded: limb >> UInt(56 - 8 * offset))
-            }
-        }
+        Limb.write(limbs.span, limbs: Limbs3072.limbCount, bigEndianInto: &out, at: 0)
     }
 
     /// Limb-wise equality. Not constant-time: compare public values only.

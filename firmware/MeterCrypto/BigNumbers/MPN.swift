@@ -2,30 +2,29 @@
 // owns (fixed-size, on the stack), never mpz_*, which allocates inside C.
 import CGMP
 
-/// Modular arithmetic on little-endian 64-bit limbs with GMP's side-channel-silent
-/// `mpn_sec_*` functions, plus the few fixed-length `mpn_*` loops (add, subtract,
-/// multiply by a limb, wipe) whose time does not depend on the values. Used by FFDH
-/// (key setup), DMCFE and Paillier.
+/// Modular arithmetic on little-endian limbs (`Limb`) with GMP's side-channel-silent
+/// `mpn_sec_*` functions, plus the few fixed-length `mpn_*` loops (add, subtract, wipe)
+/// whose time does not depend on the values. Used by FFDH (key setup), DMCFE and Paillier.
 ///
 /// The span-based functions take operands of any size up to the limits below (Paillier
-/// works modulo N² of 96 limbs); scratch for an exponentiation is the caller's, since its
-/// size depends so much on the operands (13.5 KiB for ffdhe3072, 51 KiB modulo a
-/// 3072-bit N²). Results go to the first limbs of the output span (as many as the
+/// works modulo N² of 6144 bits); scratch for an exponentiation is the caller's, since its
+/// size depends so much on the operands (13.5 KiB for ffdhe3072 on x86_64, 51 KiB modulo
+/// a 3072-bit N²). Results go to the first limbs of the output span (as many as the
 /// modulus, or the product, has), so a fixed buffer sized for the largest key serves
 /// smaller ones.
 enum MPN {
-    /// Scratch limbs for one exponentiation with a 48-limb modulus and an exponent of up
-    /// to 2816 bits (`mpn_sec_powm_itch(48, 2816, 48)` = 1728 with GMP 6.2.1; checked on
-    /// every call). 13.5 KiB of stack.
-    static let powerScratchCapacity = 1728
+    /// Scratch limbs for one exponentiation with a 3072-bit modulus and an exponent of up
+    /// to 2816 bits (`PowerScratch2816`: 1728 limbs, 13.5 KiB of stack, on x86_64; 6528
+    /// limbs, 25.5 KiB, on the M4; checked on every call).
+    static var powerScratchCapacity: Int { PowerScratch2816.count }
     /// The largest exponent `power` takes for 3072-bit operands.
     static let maxExponentBits = 2816
-    /// The widest product or dividend `reduce` and `multiply` take, in limbs: a 96-limb
-    /// value (modulo N² at 3072 bits) times a 49-limb one.
-    static let maxWideLimbs = 145
-    /// Scratch limbs `reduce` owns (`mpn_sec_div_r_itch(145, 96)` = 339 with GMP 6.2.1;
-    /// checked on every call).
-    static let reduceScratchCapacity = 400
+    /// The widest product or dividend `reduce` and `multiply` take, in limbs: a 6144-bit
+    /// value (modulo N² at 3072 bits) times a 3136-bit one (145 limbs on x86_64, 290 on the M4).
+    static var maxWideLimbs: Int { LimbArray9280.count }
+    /// Scratch limbs `reduce` owns (`ReduceScratch`; `mpn_sec_div_r_itch(145, 96)` = 339
+    /// with GMP 6.2.1 on x86_64; checked on every call).
+    static var reduceScratchCapacity: Int { ReduceScratch.count }
 
     /// Scratch limbs `power(_:exponent:bits:modulus:into:scratch:)` needs (GMP's figure).
     static func powerScratchLimbs(baseLimbs: Int, exponentBits: Int, modulusLimbs: Int) -> Int {
@@ -40,7 +39,7 @@ enum MPN {
         _ base: Span<UInt>, exponent: Span<UInt>, bits: Int, modulus: Span<UInt>, into out: inout MutableSpan<UInt>,
         scratch: inout MutableSpan<UInt>
     ) {
-        precondition(bits > 0 && exponent.count * 64 >= bits, "exponent size")
+        precondition(bits > 0 && exponent.count * Limb.bits >= bits, "exponent size")
         precondition(base.count <= modulus.count && out.count >= modulus.count, "operand sizes")
         let need = powerScratchLimbs(baseLimbs: base.count, exponentBits: bits, modulusLimbs: modulus.count)
         precondition(need <= scratch.count, "mpn_sec_powm needs more scratch than the caller gave")
@@ -62,11 +61,21 @@ enum MPN {
     }
 
     /// base^e mod m for 3072-bit operands, in time independent of e's value. Requires
-    /// base < m, m odd with a nonzero top limb, and e < 2^bits.
+    /// base < m, m odd with a nonzero top limb, and e < 2^bits ≤ 2^2816.
     static func power(_ base: Limbs3072, exponent: Span<UInt>, bits: Int, modulus: Limbs3072) -> Limbs3072 {
         precondition(bits <= maxExponentBits, "exponent size")
+        return power(base, exponent: exponent, bits: bits, modulus: modulus, scratch: PowerScratch2816.self)
+    }
+
+    /// `power(_:exponent:bits:modulus:)` with a scratch buffer of the given type on the
+    /// stack (at least GMP's figure for these sizes: a precondition checks it), for
+    /// callers whose exponents are short enough for a smaller one.
+    static func power<let scratchLimbs: Int>(
+        _ base: Limbs3072, exponent: Span<UInt>, bits: Int, modulus: Limbs3072,
+        scratch _: InlineArray<scratchLimbs, UInt>.Type
+    ) -> Limbs3072 {
         var result = Limbs3072.zero
-        var scratch = InlineArray<1728, UInt>(repeating: 0)  // 1728 = powerScratchCapacity
+        var scratch = InlineArray<scratchLimbs, UInt>(repeating: 0)
         var resultSpan = result.limbs.mutableSpan
         var scratchSpan = scratch.mutableSpan
         power(
@@ -75,11 +84,11 @@ enum MPN {
         return result
     }
 
-    /// wide mod m (wide has at most 145 limbs and at least as many as m; m's top limb is
+    /// wide mod m (wide has at most `maxWideLimbs` limbs and at least as many as m; m's top limb is
     /// nonzero), in time independent of the values. The result fills m.count limbs of out.
     static func reduce(_ wide: Span<UInt>, modulus: Span<UInt>, into out: inout MutableSpan<UInt>) {
         precondition(wide.count <= maxWideLimbs && wide.count >= modulus.count && out.count >= modulus.count)
-        var numerator = InlineArray<145, UInt>(repeating: 0)  // 145 = maxWideLimbs
+        var numerator = LimbArray9280(repeating: 0)
         for i in 0..<wide.count { numerator[i] = wide[i] }
         var nSpan = numerator.mutableSpan
         reduceInPlace(&nSpan, count: wide.count, modulus: modulus, into: &out)
@@ -91,7 +100,7 @@ enum MPN {
         _ wide: inout MutableSpan<UInt>, count: Int, modulus: Span<UInt>, into out: inout MutableSpan<UInt>
     ) {
         precondition(count <= wide.count && count >= modulus.count && out.count >= modulus.count)
-        var scratch = InlineArray<400, UInt>(repeating: 0)  // 400 = reduceScratchCapacity
+        var scratch = ReduceScratch(repeating: 0)
         precondition(
             Int(pm_mpn_sec_div_r_itch(count, modulus.count)) <= reduceScratchCapacity, "mpn_sec_div_r scratch")
         var tSpan = scratch.mutableSpan
@@ -142,10 +151,10 @@ enum MPN {
         }
     }
 
-    /// (a · b) mod m; a and b have at most m.count limbs, a.count + b.count ≤ 145.
+    /// (a · b) mod m; a and b have at most m.count limbs, a.count + b.count ≤ `maxWideLimbs`.
     static func multiply(_ a: Span<UInt>, _ b: Span<UInt>, modulus: Span<UInt>, into out: inout MutableSpan<UInt>) {
         precondition(a.count >= b.count && a.count + b.count <= maxWideLimbs, "operand sizes")
-        var product = InlineArray<145, UInt>(repeating: 0)  // 145 = maxWideLimbs
+        var product = LimbArray9280(repeating: 0)
         var pSpan = product.mutableSpan
         self.product(a, b, into: &pSpan)
         reduceInPlace(&pSpan, count: a.count + b.count, modulus: modulus, into: &out)  // wipes the product
@@ -157,15 +166,6 @@ enum MPN {
         var out = result.limbs.mutableSpan
         multiply(a.limbs.span, b.limbs.span, modulus: modulus.limbs.span, into: &out)
         return result
-    }
-
-    /// The first a.count limbs of out = a · v; returns the carry limb. Time independent of
-    /// the values.
-    static func multiply(_ a: Span<UInt>, byLimb v: UInt, into out: inout MutableSpan<UInt>) -> UInt {
-        precondition(out.count >= a.count && a.count >= 1, "operand sizes")
-        return out.withUnsafeMutableBufferPointer { rp in
-            a.withUnsafeBufferPointer { ap in pm_mpn_mul_1(rp.baseAddress!, ap.baseAddress!, a.count, v) }
-        }
     }
 
     /// The first b.count limbs of a += b; returns the carry (0 or 1). Time independent of

@@ -11,10 +11,10 @@
 //
 // Nothing here allocates.
 
-/// A meter's secret s_i = (s_1, s_2) ∈ Z_q^2, little-endian 64-bit limbs.
+/// A meter's secret s_i = (s_1, s_2) ∈ Z_q^2, as little-endian limbs.
 public struct DMCFESecret: Sendable {
-    public var s1: InlineArray<4, UInt>
-    public var s2: InlineArray<4, UInt>
+    public var s1: DMCFE.Exponent
+    public var s2: DMCFE.Exponent
 
     /// Bytes of randomness one attempt takes.
     public static let randomByteCount = 64
@@ -32,7 +32,7 @@ public struct DMCFESecret: Sendable {
     }
 
     /// The secret from stored limbs (the key store); nil unless both are below q.
-    public init?(s1: InlineArray<4, UInt>, s2: InlineArray<4, UInt>) {
+    public init?(s1: DMCFE.Exponent, s2: DMCFE.Exponent) {
         guard DMCFE.belowOrder(s1), DMCFE.belowOrder(s2) else { return nil }
         self.s1 = s1
         self.s2 = s2
@@ -41,6 +41,9 @@ public struct DMCFESecret: Sendable {
 
 /// Operations of the meter side of DMCFE.
 public enum DMCFE {
+    /// An element of Z_q (an exponent), as little-endian limbs: 4 on x86_64, 8 on the M4.
+    public typealias Exponent = LimbArray256
+
     /// Bytes of a ciphertext (an element of Z_p, big-endian).
     public static let ciphertextBytes = 384
     /// Bytes of a functional-key share (two elements of Z_q, big-endian).
@@ -64,11 +67,9 @@ public enum DMCFE {
             var bytes = InlineArray<400, UInt8>(repeating: 0)
             var span = bytes.mutableSpan
             x.squeeze(into: &span)
-            var wide = InlineArray<50, UInt>(repeating: 0)
-            for i in 0..<400 {
-                let bit = 8 * (399 - i)
-                wide[bit / 64] |= UInt(bytes[i]) << UInt(bit % 64)
-            }
+            var wide = LimbArray3200(repeating: 0)
+            var wideSpan = wide.mutableSpan
+            Limb.read(bigEndian: bytes.span, into: &wideSpan, limbs: LimbArray3200.count)
             var reduced = Limbs3072.zero
             var out = reduced.limbs.mutableSpan
             MPN.reduce(wide.span, modulus: DMCFEGroup.primeLimbs.span, into: &out)
@@ -94,7 +95,7 @@ public enum DMCFE {
 
     /// ct = pad · g^x mod p: the work at the interval boundary.
     public static func encrypt(reading: UInt64, pad: Limbs3072) -> Limbs3072 {
-        let x = InlineArray<1, UInt>(repeating: UInt(reading))
+        let x = Limb.limbs(reading)
         let gx = MPN.power(DMCFEGroup.generator, exponent: x.span, bits: 64, modulus: DMCFEGroup.prime)
         return MPN.multiply(pad, gx, modulus: DMCFEGroup.prime)
     }
@@ -114,7 +115,7 @@ public enum DMCFE {
     /// so the masks sum to zero; a different digest gives unrelated masks.
     public static func addMask(
         pairwiseSeed: Span<UInt8>, digest: Span<UInt8>, own: UInt32, peer: UInt32,
-        t1: inout InlineArray<4, UInt>, t2: inout InlineArray<4, UInt>
+        t1: inout Exponent, t2: inout Exponent
     ) {
         precondition(own != peer, "a meter has no mask with itself")
         var x = XOF(.shake256)
@@ -123,9 +124,10 @@ public enum DMCFE {
         x.absorb(digest)
         for k in 0..<2 {
             // 384 bits reduced mod q: bias below 2^-128.
-            var wide = InlineArray<6, UInt>(repeating: 0)
-            for i in 0..<6 { wide[i] = UInt(x.squeezeWord()) }
-            var m = InlineArray<4, UInt>(repeating: 0)
+            var wide = LimbArray384(repeating: 0)
+            var wideSpan = wide.mutableSpan
+            for i in 0..<6 { Limb.store(x.squeezeWord(), into: &wideSpan, at: i * (64 / Limb.bits)) }
+            var m = Exponent(repeating: 0)
             var mSpan = m.mutableSpan
             MPN.reduce(wide.span, modulus: DMCFEGroup.orderLimbs.span, into: &mSpan)
             if own > peer { m = negate(m) }
@@ -136,59 +138,55 @@ public enum DMCFE {
     /// The functional-key share y_i·s_i + t_i mod q, written as two 32-byte big-endian
     /// numbers into `out` (64 bytes).
     public static func keyShare(
-        secret: DMCFESecret, weight: Int64, t1: InlineArray<4, UInt>, t2: InlineArray<4, UInt>,
+        secret: DMCFESecret, weight: Int64, t1: Exponent, t2: Exponent,
         into out: inout MutableSpan<UInt8>
     ) {
         precondition(out.count == keyShareBytes, "a key share has 64 bytes")
         let y = exponent(weight)
         let z1 = add(multiply(y, secret.s1), t1)
         let z2 = add(multiply(y, secret.s2), t2)
-        for i in 0..<32 {
-            let bit = 8 * (31 - i)
-            out[i] = UInt8(truncatingIfNeeded: z1[bit / 64] >> UInt(bit % 64))
-            out[32 + i] = UInt8(truncatingIfNeeded: z2[bit / 64] >> UInt(bit % 64))
-        }
+        Limb.write(z1.span, limbs: Exponent.count, bigEndianInto: &out, at: 0)
+        Limb.write(z2.span, limbs: Exponent.count, bigEndianInto: &out, at: 32)
     }
 
-    // MARK: - arithmetic mod q (4 limbs)
+    // MARK: - arithmetic mod q (256-bit limbs)
 
-    static func limbs256(bigEndian bytes: Span<UInt8>, at offset: Int) -> InlineArray<4, UInt> {
-        var v = InlineArray<4, UInt>(repeating: 0)
-        for i in 0..<32 {
-            let bit = 8 * (31 - i)
-            v[bit / 64] |= UInt(bytes[offset + i]) << UInt(bit % 64)
-        }
+    static func limbs256(bigEndian bytes: Span<UInt8>, at offset: Int) -> Exponent {
+        var v = Exponent(repeating: 0)
+        var span = v.mutableSpan
+        Limb.read(bigEndian: bytes.extracting(offset..<(offset + 32)), into: &span, limbs: Exponent.count)
         return v
     }
 
-    static func belowOrder(_ v: InlineArray<4, UInt>) -> Bool {
+    static func belowOrder(_ v: Exponent) -> Bool {
         MPN.compare(v.span, DMCFEGroup.orderLimbs.span) < 0
     }
 
     /// (a + b) mod q for a, b < q.
-    static func add(_ a: InlineArray<4, UInt>, _ b: InlineArray<4, UInt>) -> InlineArray<4, UInt> {
-        var wide = InlineArray<5, UInt>(repeating: 0)
+    static func add(_ a: Exponent, _ b: Exponent) -> Exponent {
+        var wide = LimbArray256Carry(repeating: 0)
         var carry: UInt = 0
-        for i in 0..<4 {
+        for i in 0..<Exponent.count {
             let (s1, o1) = a[i].addingReportingOverflow(b[i])
             let (s2, o2) = s1.addingReportingOverflow(carry)
             wide[i] = s2
             carry = (o1 ? 1 : 0) + (o2 ? 1 : 0)
         }
-        wide[4] = carry
-        var r = InlineArray<4, UInt>(repeating: 0)
+        wide[Exponent.count] = carry
+        var r = Exponent(repeating: 0)
         var rSpan = r.mutableSpan
         MPN.reduce(wide.span, modulus: DMCFEGroup.orderLimbs.span, into: &rSpan)
         return r
     }
 
     /// (q − a) mod q for a < q.
-    static func negate(_ a: InlineArray<4, UInt>) -> InlineArray<4, UInt> {
-        var r = InlineArray<4, UInt>(repeating: 0)
+    static func negate(_ a: Exponent) -> Exponent {
+        var r = Exponent(repeating: 0)
         var borrow: UInt = 0
         var any: UInt = 0
-        for i in 0..<4 {
-            let (d1, o1) = DMCFEGroup.orderLimbs[i].subtractingReportingOverflow(a[i])
+        let q = DMCFEGroup.orderLimbs
+        for i in 0..<Exponent.count {
+            let (d1, o1) = q[i].subtractingReportingOverflow(a[i])
             let (d2, o2) = d1.subtractingReportingOverflow(borrow)
             r[i] = d2
             borrow = (o1 ? 1 : 0) + (o2 ? 1 : 0)
@@ -199,8 +197,8 @@ public enum DMCFE {
     }
 
     /// (a · b) mod q.
-    static func multiply(_ a: InlineArray<4, UInt>, _ b: InlineArray<4, UInt>) -> InlineArray<4, UInt> {
-        var r = InlineArray<4, UInt>(repeating: 0)
+    static func multiply(_ a: Exponent, _ b: Exponent) -> Exponent {
+        var r = Exponent(repeating: 0)
         var rSpan = r.mutableSpan
         MPN.multiply(a.span, b.span, modulus: DMCFEGroup.orderLimbs.span, into: &rSpan)
         return r
@@ -215,34 +213,35 @@ extension DMCFE {
         MPN.multiply(a, b, modulus: DMCFEGroup.prime)
     }
 
-    /// a^e mod p for an exponent e < 2^256 given as 4 limbs (e.g. an element of Z_q).
-    public static func power(_ a: Limbs3072, _ e: InlineArray<4, UInt>) -> Limbs3072 {
+    /// a^e mod p for an exponent e < 2^256 (e.g. an element of Z_q).
+    public static func power(_ a: Limbs3072, _ e: Exponent) -> Limbs3072 {
         MPN.power(a, exponent: e.span, bits: 256, modulus: DMCFEGroup.prime)
     }
 
     /// g^e mod p for a 64-bit exponent.
     public static func generatorPower(_ e: UInt64) -> Limbs3072 {
-        let x = InlineArray<1, UInt>(repeating: UInt(e))
+        let x = Limb.limbs(e)
         return MPN.power(DMCFEGroup.generator, exponent: x.span, bits: 64, modulus: DMCFEGroup.prime)
     }
 
     /// (q − e) mod q: the exponent of the inverse, since every element used has order q.
-    public static func negateExponent(_ e: InlineArray<4, UInt>) -> InlineArray<4, UInt> { negate(e) }
+    public static func negateExponent(_ e: Exponent) -> Exponent { negate(e) }
 
     /// (a + b) mod q.
-    public static func addExponents(_ a: InlineArray<4, UInt>, _ b: InlineArray<4, UInt>) -> InlineArray<4, UInt> {
+    public static func addExponents(_ a: Exponent, _ b: Exponent) -> Exponent {
         add(a, b)
     }
 
     /// A weight y as an element of Z_q.
-    public static func exponent(_ weight: Int64) -> InlineArray<4, UInt> {
-        var y = InlineArray<4, UInt>(repeating: 0)
-        y[0] = UInt(weight.magnitude)
+    public static func exponent(_ weight: Int64) -> Exponent {
+        var y = Exponent(repeating: 0)
+        let magnitude = Limb.limbs(weight.magnitude)
+        for i in 0..<magnitude.count { y[i] = magnitude[i] }
         return weight < 0 ? negate(y) : y
     }
 
     /// Reads a 32-byte big-endian element of Z_q; nil if it is not below q.
-    public static func exponent(bigEndian bytes: Span<UInt8>) -> InlineArray<4, UInt>? {
+    public static func exponent(bigEndian bytes: Span<UInt8>) -> Exponent? {
         guard bytes.count == 32 else { return nil }
         let v = limbs256(bigEndian: bytes, at: 0)
         return belowOrder(v) ? v : nil
@@ -265,7 +264,7 @@ extension DMCFESecret {
         var x = XOF(.shake256)
         x.absorb("PM-DMCFE-S-v1")
         x.absorb(seed)
-        var found = InlineArray<2, InlineArray<4, UInt>>(repeating: InlineArray(repeating: 0))
+        var found = InlineArray<2, DMCFE.Exponent>(repeating: DMCFE.Exponent(repeating: 0))
         var count = 0
         var candidate = InlineArray<32, UInt8>(repeating: 0)
         while count < 2 {

@@ -7,10 +7,11 @@
 //   domain_parameter_seed c039bfe4768fb5d0a9c2d3791440673252f1c36049524677728ee0c807134ced
 //   counter 250, generator count 1
 
-/// Constants of the DMCFE group, as little-endian 64-bit limbs.
+/// Constants of the DMCFE group: tables of little-endian 64-bit words (`…Words`, word 0
+/// the least significant), and the same values as this target's limbs (`Limb`).
 public enum DMCFEGroup {
     /// p, 3072 bits.
-    public static let primeLimbs: InlineArray<48, UInt> = [
+    public static let primeWords: InlineArray<48, UInt64> = [
         0xB792B303EA0E3981, 0xB96BCC59A57763BC, 0x2FC1CCC9FA9565C2,
         0x387AE66473829D86, 0x33643B64F04542C4, 0x065064E977F5EE26,
         0xCCA1301790A4E336, 0xAB2C7E7018EF508A, 0xDA0F79FF9B6A1F77,
@@ -30,13 +31,13 @@ public enum DMCFEGroup {
     ]
 
     /// q, 256 bits: the order of the subgroup.
-    public static let orderLimbs: InlineArray<4, UInt> = [
+    public static let orderWords: InlineArray<4, UInt64> = [
         0x633B725CFEF02BED, 0x00F83D8554B124A0, 0xEE3F6641C3974D97,
         0xAEA0E9A723D69DD5,
     ]
 
     /// g, of order q.
-    public static let generatorLimbs: InlineArray<48, UInt> = [
+    public static let generatorWords: InlineArray<48, UInt64> = [
         0x248AE5E42CA38BD8, 0x4947974FCE2BAB2C, 0x56C243EEB13421C2,
         0x7C12B734CD5FDE01, 0x487E66E061097968, 0x652ABBD0426E92C6,
         0x7B83B3647C7DC6E1, 0x21A5B72E9C6E3234, 0x4807112BE3E7B5B8,
@@ -56,7 +57,7 @@ public enum DMCFEGroup {
     ]
 
     /// (p − 1)/q, 2816 bits: raising to it maps Z_p^* onto the subgroup.
-    public static let cofactorLimbs: InlineArray<44, UInt> = [
+    public static let cofactorWords: InlineArray<44, UInt64> = [
         0xB4585CD8DA0EEF80, 0x42A0646E14E25A2C, 0x314BEC8331F0B8F3,
         0xA2A93A19DCBA28D9, 0x175E0BAD0991D78F, 0x8B2FE0A645081229,
         0x2BD5172B200CA337, 0x8DB3C27C1924EE22, 0x309BC624E1EC7D0E,
@@ -79,6 +80,15 @@ public enum DMCFEGroup {
     /// Bits of q.
     public static let orderBits = 256
 
-    public static var prime: Limbs3072 { Limbs3072(limbs: primeLimbs) }
-    public static var generator: Limbs3072 { Limbs3072(limbs: generatorLimbs) }
+    /// p as limbs.
+    public static var primeLimbs: LimbArray3072 { Limb.limbs(words: primeWords) }
+    /// q as limbs.
+    public static var orderLimbs: LimbArray256 { Limb.limbs(words: orderWords) }
+    /// g as limbs.
+    public static var generatorLimbs: LimbArray3072 { Limb.limbs(words: generatorWords) }
+    /// (p − 1)/q as limbs.
+    public static var cofactorLimbs: LimbArray2816 { Limb.limbs(words: cofactorWords) }
+
+    public static var prime: Limbs3072 { Limbs3072(words: primeWords) }
+    public static var generator: Limbs3072 { Limbs3072(words: generatorWords) }
 }

@@ -29,24 +29,22 @@ public struct FFDHPrivateKey: Sendable {
     /// Exponent length in bits, passed to `mpn_sec_powm` as `enb`.
     public static let exponentBitCount = 280
 
-    /// x as 5 little-endian 64-bit limbs; the top 40 bits are always zero (x < 2^280),
-    /// as `mpn_sec_powm` requires of the bits above `enb`.
-    var exponent: InlineArray<5, UInt>
+    /// x as little-endian limbs (5 of 64 bits, 9 of 32); the bits above 280 are always
+    /// zero (x < 2^280), as `mpn_sec_powm` requires of the bits above `enb`.
+    var exponent: LimbArray280
 
     /// The private key for `randomBytes` (exactly 35 bytes from the board RNG).
     public init(randomBytes: Span<UInt8>) {
         precondition(
             randomBytes.count == FFDHPrivateKey.randomByteCount,
             "FFDHPrivateKey needs exactly 35 random bytes")
-        var limbs = InlineArray<5, UInt>(repeating: 0)
-        for index in 0..<FFDHPrivateKey.randomByteCount {
-            // Big-endian: byte 0 is the most significant (bits 279...272).
-            let bit = 8 * (FFDHPrivateKey.randomByteCount - 1 - index)
-            limbs[bit / 64] |= UInt(randomBytes[index]) << UInt(bit % 64)
-        }
+        var limbs = LimbArray280(repeating: 0)
+        var span = limbs.mutableSpan
+        // Big-endian: byte 0 is the most significant (bits 279...272).
+        Limb.read(bigEndian: randomBytes, into: &span, limbs: LimbArray280.count)
         // Branch-free "if x == 0 { x = 1 }": any = 0 exactly when all limbs are zero.
         var any: UInt = 0
-        for i in 0..<5 { any |= limbs[i] }
+        for i in 0..<LimbArray280.count { any |= limbs[i] }
         let nonzero = (any | (0 &- any)) >> UInt(UInt.bitWidth - 1)  // 1 if any != 0, else 0
         limbs[0] |= nonzero ^ 1
         exponent = limbs
@@ -70,8 +68,9 @@ public enum FFDHGroup {
     /// The generator g.
     public static let generator: UInt = 2
 
-    /// p, as 48 little-endian 64-bit limbs (limb 0 is the least significant).
-    public static let prime = Limbs3072(limbs: [
+    /// p, as 48 little-endian 64-bit words (word 0 is the least significant): the table
+    /// `prime` splits into limbs on every target.
+    public static let primeWords: InlineArray<48, UInt64> = [
         0xFFFF_FFFF_FFFF_FFFF, 0x25E4_1D2B_66C6_2E37, 0x3C1B_20EE_3FD5_9D7C,
         0x0ABC_D06B_FA53_DDEF, 0x1DBF_9A42_D5C4_484E, 0xABC5_2197_9B0D_EADA,
         0xE86D_2BC5_2236_3A0D, 0x5CAE_82AB_9C9D_F69E, 0x64F2_E21E_71F5_4BFF,
@@ -88,7 +87,10 @@ public enum FFDHGroup {
         0xD3DF_1ED5_D5FD_6561, 0xF681_B202_AEC4_617A, 0x7D2F_E363_630C_75D8,
         0xCC93_9DCE_249B_3EF9, 0xA9E1_3641_1464_33FB, 0xD8B9_C583_CE2D_3695,
         0xAFDC_5620_273D_3CF1, 0xADF8_5458_A2BB_4A9A, 0xFFFF_FFFF_FFFF_FFFF,
-    ])
+    ]
+
+    /// p as limbs (from `primeWords`, in flash; the limbs are a copy on the caller's stack).
+    public static var prime: Limbs3072 { Limbs3072(words: primeWords) }
 
     /// The meter's public key g^x mod p.
     public static func publicKey(for privateKey: FFDHPrivateKey) -> Limbs3072 {
@@ -103,7 +105,7 @@ public enum FFDHGroup {
         privateKey: FFDHPrivateKey, peerPublicKey: Limbs3072
     ) throws(FFDHError) -> Limbs3072 {
         try validate(peerPublicKey: peerPublicKey)
-        // After validation y < p, so the base is already reduced mod p and bn = n = 48.
+        // After validation y < p, so the base is already reduced mod p and bn = n.
         return power(base: peerPublicKey, exponent: privateKey)
     }
 
@@ -137,6 +139,7 @@ public enum FFDHGroup {
     /// public inputs only. Heap-free: two copies of the operands on the stack.
     public static func jacobiSymbol(_ a: Limbs3072, modulo n: Limbs3072) -> Int {
         precondition(n.limbs[0] & 1 == 1, "the Jacobi symbol needs an odd modulus")
+        let limbBits = Limb.bits
         var x = a.limbs
         var m = n.limbs
         var xLength = significantLimbs(x)
@@ -145,8 +148,8 @@ public enum FFDHGroup {
         while xLength > 0 {
             // Remove the factors 2 of x: (2 / m) = −1 exactly when m ≡ 3, 5 (mod 8).
             var zeros = 0
-            while x[zeros / 64] == 0 { zeros += 64 }
-            zeros += x[zeros / 64].trailingZeroBitCount
+            while x[zeros / limbBits] == 0 { zeros += limbBits }
+            zeros += x[zeros / limbBits].trailingZeroBitCount
             if zeros > 0 {
                 if zeros & 1 == 1 && (m[0] & 7 == 3 || m[0] & 7 == 5) { t = -t }
                 shiftRight(&x, by: zeros, length: &xLength)
@@ -163,27 +166,27 @@ public enum FFDHGroup {
     }
 
     /// Limbs up to the most significant nonzero one.
-    private static func significantLimbs(_ v: InlineArray<48, UInt>) -> Int {
-        var n = 48
+    private static func significantLimbs(_ v: LimbArray3072) -> Int {
+        var n = LimbArray3072.count
         while n > 0 && v[n - 1] == 0 { n -= 1 }
         return n
     }
 
     /// v >>= bits (bits ≥ 1), over the first `length` limbs.
-    private static func shiftRight(_ v: inout InlineArray<48, UInt>, by bits: Int, length: inout Int) {
-        let words = bits / 64
-        let shift = bits % 64
+    private static func shiftRight(_ v: inout LimbArray3072, by bits: Int, length: inout Int) {
+        let words = bits / Limb.bits
+        let shift = bits % Limb.bits
         for i in 0..<length {
             let lo = i + words < length ? v[i + words] : 0
             let hi = i + words + 1 < length ? v[i + words + 1] : 0
-            v[i] = shift == 0 ? lo : (lo >> UInt(shift)) | (hi << UInt(64 - shift))
+            v[i] = shift == 0 ? lo : (lo >> UInt(shift)) | (hi << UInt(Limb.bits - shift))
         }
         while length > 0 && v[length - 1] == 0 { length -= 1 }
     }
 
     /// Sign of a − b over their significant limbs.
     private static func compareLimbs(
-        _ a: InlineArray<48, UInt>, _ aLength: Int, _ b: InlineArray<48, UInt>, _ bLength: Int
+        _ a: LimbArray3072, _ aLength: Int, _ b: LimbArray3072, _ bLength: Int
     ) -> Int {
         if aLength != bLength { return aLength < bLength ? -1 : 1 }
         var i = aLength
@@ -195,7 +198,7 @@ public enum FFDHGroup {
     }
 
     /// a −= b for a ≥ b.
-    private static func subtract(_ a: inout InlineArray<48, UInt>, _ b: InlineArray<48, UInt>, length: inout Int) {
+    private static func subtract(_ a: inout LimbArray3072, _ b: LimbArray3072, length: inout Int) {
         var borrow: UInt = 0
         for i in 0..<length {
             let (d1, o1) = a[i].subtractingReportingOverflow(b[i])
@@ -208,7 +211,9 @@ public enum FFDHGroup {
 
     /// base^x mod p with `mpn_sec_powm`. Requires 0 < base < p (both callers ensure it).
     private static func power(base: Limbs3072, exponent key: FFDHPrivateKey) -> Limbs3072 {
-        MPN.power(base, exponent: key.exponent.span, bits: FFDHPrivateKey.exponentBitCount, modulus: prime)
+        MPN.power(
+            base, exponent: key.exponent.span, bits: FFDHPrivateKey.exponentBitCount, modulus: prime,
+            scratch: PowerScratch280.self)
     }
 
     /// Sign of a − b (GMP `mpn_cmp`). Variable-time: public values only.

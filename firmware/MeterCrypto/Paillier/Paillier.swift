@@ -9,12 +9,8 @@
 // GMP is reached through MPN.swift only (mpn_* functions on caller-owned, fixed-size
 // buffers; no mpz_*, which allocates inside C), and every operation on secret data (r, R,
 // the reading) is one of GMP's constant-time mpn_sec_* functions or a fixed-length mpn
-// loop (mpn_mul_1, mpn_add_n, mpn_sub_n). Buffers are sized for 3072-bit keys; 2048-bit
-// keys use a prefix of them.
-
-#if _pointerBitWidth(_32)
-    #error("PaillierMeterKey assumes 64-bit limbs (48 x 64 = 3072 bits)")
-#endif
+// loop (mpn_add_n, mpn_sub_n). Buffers are sized for 3072-bit keys; 2048-bit keys use a
+// prefix of them.
 
 /// Why the meter refused a Paillier key or an encryption.
 public enum PaillierError: Error, Equatable, Sendable {
@@ -29,13 +25,13 @@ public enum PaillierError: Error, Equatable, Sendable {
 }
 
 /// The supplier's Paillier public key as the meter holds it: N and N^2 as little-endian
-/// 64-bit limbs (GMP's mpn layout) in fixed buffers sized for 3072 bits.
+/// limbs (GMP's mpn layout; see `Limb`) in fixed buffers sized for 3072 bits.
 ///
 /// Accepts only N of exactly 2048 or 3072 bits (top bit set) that is odd. Nothing more
 /// can be checked about N from the meter; its authenticity is the provisioning tag's job.
 public struct PaillierMeterKey: Sendable {
-    /// Limbs of N at 3072 bits: the size of the fixed buffers.
-    public static let maxModulusLimbs = 48
+    /// Limbs of N at 3072 bits: the size of the fixed buffers (48 on x86_64, 96 on the M4).
+    public static var maxModulusLimbs: Int { LimbArray3072.count }
     /// Bytes of N at 3072 bits.
     public static let maxModulusBytes = 384
     /// Bytes of a ciphertext (an element of Z_{N^2}) at 3072 bits.
@@ -46,12 +42,12 @@ public struct PaillierMeterKey: Sendable {
     /// Bits of N: 2048 or 3072.
     public let modulusBits: Int
     /// N, least significant limb first; limbs at and above `limbCount` are zero.
-    var modulus: InlineArray<48, UInt>
+    var modulus: LimbArray3072
     /// N^2, least significant limb first; limbs at and above `2·limbCount` are zero.
-    var modulusSquared: InlineArray<96, UInt>
+    var modulusSquared: LimbArray6144
 
     /// Limbs of N.
-    public var limbCount: Int { modulusBits / 64 }
+    public var limbCount: Int { modulusBits / Limb.bits }
     /// Bytes of N's big-endian encoding.
     public var modulusBytes: Int { modulusBits / 8 }
     /// Bytes of a ciphertext's big-endian encoding (fixed length, leading zeros kept).
@@ -66,9 +62,9 @@ public struct PaillierMeterKey: Sendable {
         modulusBits = bytes.count * 8
         modulus = InlineArray(repeating: 0)
         modulusSquared = InlineArray(repeating: 0)
+        let n = bytes.count / Limb.bytes
         var m = modulus.mutableSpan
-        LimbCodec.read(bigEndian: bytes, into: &m, limbs: bytes.count / 8)
-        let n = bytes.count / 8
+        Limb.read(bigEndian: bytes, into: &m, limbs: n)
         var square = modulusSquared.mutableSpan
         MPN.square(modulus.span.extracting(0..<n), into: &square)
     }
@@ -76,7 +72,7 @@ public struct PaillierMeterKey: Sendable {
     /// Writes N big-endian into `out`, which must hold exactly `modulusBytes` bytes.
     public func modulusBigEndian(into out: inout MutableSpan<UInt8>) {
         precondition(out.count == modulusBytes, "N needs a buffer of modulusBytes")
-        LimbCodec.write(modulus.span, limbs: limbCount, bigEndianInto: &out, at: 0)
+        Limb.write(modulus.span, limbs: limbCount, bigEndianInto: &out, at: 0)
     }
 
     /// Limb-wise equality of N (public values).
@@ -94,14 +90,16 @@ public struct PaillierMeterKey: Sendable {
 /// would reveal the difference of their readings' encodings).
 public struct PaillierRandomizer: Sendable {
     /// Scratch limbs for r^N mod N^2 at 3072 bits: GMP 6.2.1 reports
-    /// `mpn_sec_powm_itch(48, 3072, 96)` = 6528 (51 KiB, on the stack while precomputing;
-    /// 2304 at 2048 bits). A precondition stops the meter if the linked GMP needs more.
-    public static let powmScratchLimbs = 6528
-    /// Scratch limbs for the coprimality check (`mpn_sec_invert_itch(48)` = 192 in GMP 6.2.1).
-    public static let invertScratchLimbs = 256
+    /// `mpn_sec_powm_itch(48, 3072, 96)` = 6528 on x86_64 (51 KiB, on the stack while
+    /// precomputing; 2304 at 2048 bits), 13056 limbs on the M4 (the same 51 KiB). A
+    /// precondition stops the meter if the linked GMP needs more.
+    public static var powmScratchLimbs: Int { PowerScratchPaillier.count }
+    /// Scratch limbs for the coprimality check (`mpn_sec_invert_itch(48)` = 192 in GMP
+    /// 6.2.1 on x86_64; 4·96 = 384 on the M4).
+    public static var invertScratchLimbs: Int { InvertScratch3072.count }
 
     /// R, least significant limb first (2·limbCount limbs used).
-    var value = InlineArray<96, UInt>(repeating: 0)
+    var value = LimbArray6144(repeating: 0)
     /// True from a successful `precompute` until the randomizer is used or wiped.
     public private(set) var isFresh = false
 
@@ -121,12 +119,12 @@ public struct PaillierRandomizer: Sendable {
     public mutating func precompute(key: PaillierMeterKey, randomBytes: Span<UInt8>) -> Bool {
         precondition(randomBytes.count == key.modulusBytes, "r needs modulusBytes random bytes")
         let n = key.limbCount
-        var r = InlineArray<48, UInt>(repeating: 0)
+        var r = LimbArray3072(repeating: 0)
         var rSpan = r.mutableSpan
-        LimbCodec.read(bigEndian: randomBytes, into: &rSpan, limbs: n)
+        Limb.read(bigEndian: randomBytes, into: &rSpan, limbs: n)
         defer {
             var wipe = r.mutableSpan
-            LimbCodec.zero(&wipe)
+            MPN.wipe(&wipe)
         }
         guard Paillier.isUnit(r, key: key) else { return false }
 
@@ -134,7 +132,7 @@ public struct PaillierRandomizer: Sendable {
             MPN.powerScratchLimbs(baseLimbs: n, exponentBits: key.modulusBits, modulusLimbs: 2 * n)
                 <= Self.powmScratchLimbs,
             "mpn_sec_powm needs more scratch than PaillierRandomizer.powmScratchLimbs")
-        var scratch = InlineArray<6528, UInt>(repeating: 0)  // 6528 = powmScratchLimbs
+        var scratch = PowerScratchPaillier(repeating: 0)
         var out = value.mutableSpan
         var tp = scratch.mutableSpan
         // R = r^N mod N^2 (the scratch, which held powers of r, is wiped by MPN).
@@ -148,7 +146,7 @@ public struct PaillierRandomizer: Sendable {
     /// Forgets R (zeroes it).
     public mutating func wipe() {
         var v = value.mutableSpan
-        LimbCodec.zero(&v)
+        MPN.wipe(&v)
         isFresh = false
     }
 }
@@ -156,16 +154,17 @@ public struct PaillierRandomizer: Sendable {
 /// The meter's Paillier operations.
 public enum Paillier {
     /// Scratch limbs for the boundary step's reduction (`mpn_sec_div_r_itch(145, 96)` = 339
-    /// in GMP 6.2.1): `MPN.reduceScratchCapacity`.
+    /// in GMP 6.2.1 on x86_64): `MPN.reduceScratchCapacity`.
     public static var reduceScratchLimbs: Int { MPN.reduceScratchCapacity }
 
     /// c = (1 + m·N) · R mod N^2, written big-endian (`key.ciphertextBytes` bytes) into
     /// `out` from `offset` on (a frame's payload). Uses and wipes `randomizer`, which must
     /// be fresh.
     ///
-    /// 1 + m·N is one `mpn_mul_1` (m < 2^64 ≤ N, so m is a valid plaintext and the value
-    /// has at most limbCount + 1 limbs); the product with R is `mpn_sec_mul`, the reduction
-    /// `mpn_sec_div_r`: constant time in m and R.
+    /// m·N is `mpn_sec_mul` by m's limbs (one on x86_64, two on the M4; m < 2^64 ≤ N, so m
+    /// is a valid plaintext and 1 + m·N has at most limbCount + that many limbs), + 1 is
+    /// `mpn_add_n`; the product with R is `mpn_sec_mul`, the reduction `mpn_sec_div_r`:
+    /// constant time in m and R.
     public static func encrypt(
         reading m: UInt64, randomizer: inout PaillierRandomizer, key: PaillierMeterKey,
         into out: inout MutableSpan<UInt8>, at offset: Int = 0
@@ -175,41 +174,45 @@ public enum Paillier {
             throw .wrongBufferSize(expected: offset + key.ciphertextBytes, actual: out.count)
         }
         let n = key.limbCount
-        let productLimbs = 3 * n + 1
+        let mLimbs = LimbArray64.count
+        let tLimbs = n + mLimbs
+        let productLimbs = 2 * n + tLimbs
 
-        // t = 1 + m·N  (n + 1 limbs)
-        var t = InlineArray<49, UInt>(repeating: 0)
-        var one = InlineArray<49, UInt>(repeating: 0)
+        // t = 1 + m·N  (n + mLimbs limbs)
+        var reading = Limb.limbs(m)
+        var t = LimbArray3136(repeating: 0)
+        var one = LimbArray3136(repeating: 0)
         one[0] = 1
         var tSpan = t.mutableSpan
-        let carry = MPN.multiply(key.modulus.span.extracting(0..<n), byLimb: UInt(m), into: &tSpan)
-        tSpan[n] = carry
-        // + 1 with full carry propagation through all n + 1 limbs (mpn_add_n with the
+        MPN.product(key.modulus.span.extracting(0..<n), reading.span, into: &tSpan)
+        // + 1 with full carry propagation through all of t's limbs (mpn_add_n with the
         // constant 1, so the time does not depend on where a carry stops).
-        _ = MPN.add(&tSpan, one.span.extracting(0..<(n + 1)))
-        // c = R · t mod N^2: mpn_sec_mul (3n + 1 limbs), then mpn_sec_div_r.
-        var c = InlineArray<96, UInt>(repeating: 0)
+        _ = MPN.add(&tSpan, one.span.extracting(0..<tLimbs))
+        // c = R · t mod N^2: mpn_sec_mul (3n + mLimbs limbs), then mpn_sec_div_r.
+        var c = LimbArray6144(repeating: 0)
         var cSpan = c.mutableSpan
         precondition(productLimbs <= MPN.maxWideLimbs, "the product exceeds MPN's widest operand")
         MPN.multiply(
-            randomizer.value.span.extracting(0..<(2 * n)), t.span.extracting(0..<(n + 1)),
+            randomizer.value.span.extracting(0..<(2 * n)), t.span.extracting(0..<tLimbs),
             modulus: key.modulusSquared.span.extracting(0..<(2 * n)), into: &cSpan)
-        LimbCodec.write(cSpan.span, limbs: 2 * n, bigEndianInto: &out, at: offset)
-        // t holds m·N and c the ciphertext's limbs: wipe them and R.
+        Limb.write(cSpan.span, limbs: 2 * n, bigEndianInto: &out, at: offset)
+        // t holds m·N, c the ciphertext's limbs and reading m: wipe them and R.
         var tClear = t.mutableSpan
-        LimbCodec.zero(&tClear)
-        LimbCodec.zero(&cSpan)
+        MPN.wipe(&tClear)
+        MPN.wipe(&cSpan)
+        var readingClear = reading.mutableSpan
+        MPN.wipe(&readingClear)
         randomizer.wipe()
     }
 
     /// True when 1 ≤ r < N and gcd(r, N) = 1. The range check runs through `mpn_sub_n`
     /// and the gcd through `mpn_sec_invert`, both without branches on r.
-    static func isUnit(_ r: InlineArray<48, UInt>, key: PaillierMeterKey) -> Bool {
+    static func isUnit(_ r: LimbArray3072, key: PaillierMeterKey) -> Bool {
         let n = key.limbCount
-        var difference = InlineArray<48, UInt>(repeating: 0)
+        var difference = LimbArray3072(repeating: 0)
         var a = r  // mpn_sec_invert destroys its input
-        var inverse = InlineArray<48, UInt>(repeating: 0)
-        var scratch = InlineArray<256, UInt>(repeating: 0)  // 256 = PaillierRandomizer.invertScratchLimbs
+        var inverse = LimbArray3072(repeating: 0)
+        var scratch = InvertScratch3072(repeating: 0)
         precondition(
             MPN.invertScratchLimbs(modulusLimbs: n) <= PaillierRandomizer.invertScratchLimbs,
             "mpn_sec_invert needs more scratch than PaillierRandomizer.invertScratchLimbs")
@@ -227,31 +230,4 @@ public enum Paillier {
         MPN.wipe(&aSpan)
         return borrow == 1 && invertible
     }
-}
-
-/// Conversions between big-endian byte strings and little-endian limb buffers.
-enum LimbCodec {
-    /// Reads `bytes` (8·limbs bytes, big-endian) into the first `limbs` limbs of `out`.
-    static func read(bigEndian bytes: Span<UInt8>, into out: inout MutableSpan<UInt>, limbs: Int) {
-        precondition(bytes.count == 8 * limbs && out.count >= limbs, "limb buffer sizes")
-        for i in 0..<limbs {
-            let start = bytes.count - 8 * (i + 1)
-            var limb: UInt = 0
-            for k in 0..<8 { limb = (limb << 8) | UInt(bytes[start + k]) }
-            out[i] = limb
-        }
-    }
-
-    /// Writes the first `limbs` limbs of `value` big-endian into `out[offset ..< offset + 8·limbs]`.
-    static func write(_ value: Span<UInt>, limbs: Int, bigEndianInto out: inout MutableSpan<UInt8>, at offset: Int) {
-        precondition(out.count >= offset + 8 * limbs && value.count >= limbs, "limb buffer sizes")
-        for i in 0..<limbs {
-            let start = offset + 8 * (limbs - i - 1)
-            let limb = value[i]
-            for k in 0..<8 { out[start + k] = UInt8(truncatingIfNeeded: limb >> UInt(56 - 8 * k)) }
-        }
-    }
-
-    /// Wipes limbs that held secrets (through libgmp: the stores are not optimised away).
-    static func zero(_ limbs: inout MutableSpan<UInt>) { MPN.wipe(&limbs) }
 }

@@ -202,8 +202,8 @@ extension Meter where Scheme == DMCFEScheme {
         var digest = InlineArray<32, UInt8>(repeating: 0)
         var digestSpan = digest.mutableSpan
         scheme.weightDigest.squeeze(into: &digestSpan)
-        var t1 = InlineArray<4, UInt>(repeating: 0)
-        var t2 = InlineArray<4, UInt>(repeating: 0)
+        var t1 = DMCFE.Exponent(repeating: 0)
+        var t2 = DMCFE.Exponent(repeating: 0)
         var seed = InlineArray<32, UInt8>(repeating: 0)
         for i in 0..<max(Int(record.groupSize) - 1, 0) {  // never trusted for arithmetic
             guard let peer = loadPeerSeed(i, seed: &seed) else { throw .keyStore(.corrupt) }
