@@ -34,7 +34,7 @@ func harness(_ name: String) -> Target {
     .executableTarget(
         name: name,
         dependencies: [
-            "FuzzSupport", "MeterFirmware", "MeterCrypto", "MeterHAL", "MeterSimulator", "Aggregation", "BigNum",
+            "FuzzSupport", "MeterFirmware", "MeterCrypto", "MeterSimulator", "Aggregation", "BigNum",
             "Provisioning",
         ],
         swiftSettings: checked, linkerSettings: harnessLink)
@@ -46,15 +46,19 @@ let package = Package(
     targets: [
         .systemLibrary(
             name: "CGMP", path: "Modules/CGMP", pkgConfig: "gmp", providers: [.apt(["libgmp-dev"])]),
+        .systemLibrary(
+            name: "CGMPZ", path: "Modules/CGMPZ", pkgConfig: "gmp", providers: [.apt(["libgmp-dev"])]),
+        // The meter's contract (meter_hal.h) and the simulated board that implements it.
+        .systemLibrary(name: "MeterHAL", path: "Modules/MeterHAL/include"),
         .target(
-            name: "MeterHAL", path: "Modules/MeterHAL", sources: ["sim"], publicHeadersPath: "include",
-            cSettings: [.unsafeFlags(["-fsanitize=address"])]),
+            name: "CSimulatedBoard", dependencies: ["MeterHAL"], path: "Modules/MeterHAL/sim",
+            publicHeadersPath: "include", cSettings: [.unsafeFlags(["-fsanitize=address"])]),
         .target(
             name: "MeterCrypto", dependencies: ["CGMP"], path: "Modules/MeterCrypto", swiftSettings: fuzzedFirmware),
         .target(
             name: "MeterFirmware", dependencies: ["MeterCrypto", "MeterHAL"], path: "Modules/MeterFirmware",
             swiftSettings: fuzzedFirmware),
-        .target(name: "BigNum", dependencies: ["CGMP"], path: "Modules/BigNum", swiftSettings: checked),
+        .target(name: "BigNum", dependencies: ["CGMPZ"], path: "Modules/BigNum", swiftSettings: checked),
         .target(
             name: "Aggregation", dependencies: ["MeterCrypto", "BigNum"], path: "Modules/Aggregation",
             swiftSettings: fuzzed),
@@ -63,7 +67,7 @@ let package = Package(
             swiftSettings: checked),
         .target(
             name: "MeterSimulator",
-            dependencies: ["MeterFirmware", "MeterHAL", "Aggregation", "MeterCrypto", "BigNum", "Provisioning"],
+            dependencies: ["MeterFirmware", "CSimulatedBoard", "Aggregation", "MeterCrypto", "BigNum", "Provisioning"],
             path: "Modules/MeterSimulator", swiftSettings: checkedTestable),
 
         // The libFuzzer entry glue, the input reader and the simulated groups the harnesses share.

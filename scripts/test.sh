@@ -8,8 +8,10 @@
 #   5. scripts/fuzz.sh, a short pass: the regression inputs, then each libFuzzer harness
 #      for up to 20 000 inputs or 20 s (docs/fuzzing.md); FUZZ=0 skips it
 #
-# Needs: Debian's libgmp-dev (GMP), gcc-arm-none-eabi, libnewlib-arm-none-eabi,
-# qemu-system-arm, m4 and dpkg-dev (the M4 step), python3 with pycryptodome, mpmath, sympy, phe and
+# Needs: Debian's libgmp-dev (GMP), libsqlite3-dev and openssl, postgresql (a throw-away
+# server is started for the store and service tests: METERING_TEST_POSTGRES_URL),
+# gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm, m4 and dpkg-dev (the M4 step),
+# python3 with pycryptodome, mpmath, sympy, phe and
 # gmpy2, slh-dsa (independent implementations for the cross-check tests). All are installed when
 # missing (apt-get as root, or through sudo; pip for the Python packages).
 #
@@ -17,6 +19,7 @@
 #   SWIFT_SCRATCH   build directory passed as --scratch-path (default: SwiftPM's .build)
 #   SWIFT_BUILD_FLAGS  extra flags for both swift build and swift test (e.g. "-c release")
 #   SKIP_INSTALL=1  do not install anything, only check
+#   METERING_TEST_POSTGRES_URL  use this PostgreSQL server instead of starting one
 #   M4=0            skip the Cortex-M4 step (ignored when CI=true)
 #   FUZZ=0          skip the fuzzing pass
 set -euo pipefail
@@ -36,6 +39,7 @@ source "$root/scripts/lib/setup.sh"
 setup_swift
 setup_build_packages
 setup_python_oracles
+setup_postgres
 run_m4=1
 if [[ "${M4:-1}" == 0 && "${CI:-}" != true ]]; then run_m4=0; fi
 if ((run_m4)); then setup_m4_packages; fi

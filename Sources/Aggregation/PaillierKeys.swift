@@ -225,7 +225,7 @@ public struct PaillierPrivateKey: Sendable, Codable {
 
     /// A fresh key: two random primes of bits/2 bits with their top two bits set, so N has
     /// exactly `bits` bits. Use `SystemRandomNumberGenerator` (the OS CSPRNG) for real keys;
-    /// `ReproducibleGenerator` only for tests and demos.
+    /// a seeded generator (MeterSimulator's `SeededGenerator`) only for tests and demos.
     public static func generate<G: RandomNumberGenerator>(bits: Int = 3072, using generator: inout G)
         throws(PaillierKeyError) -> PaillierPrivateKey
     {
@@ -320,20 +320,4 @@ public struct PaillierPrivateKey: Sendable, Codable {
         }
         return nil
     }
-}
-
-/// A seeded generator for reproducible tests and demos: SHAKE256 of a domain tag and the
-/// seed. NOT for real keys — anyone who knows the seed can recompute the key. Real keys
-/// come from `SystemRandomNumberGenerator` (`PaillierPrivateKey.generate(bits:)`).
-public struct ReproducibleGenerator: RandomNumberGenerator, Sendable {
-    var xof: XOF
-
-    public init(seed: UInt64) {
-        var x = XOF(.shake256)
-        x.absorb("PM-REPRODUCIBLE-TEST-ONLY-v1")
-        x.absorb(bigEndian: seed)
-        xof = x
-    }
-
-    public mutating func next() -> UInt64 { xof.squeezeWord() }
 }

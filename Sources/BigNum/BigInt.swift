@@ -1,11 +1,11 @@
 // A safe Swift wrapper over GMP's mpz integers for the host side (supplier, aggregator,
-// tests). The only file outside the firmware that imports CGMP.
+// tests). The only file that imports CGMPZ, the allocating mpz layer of GMP.
 //
 // `BigInt` is a value type: it shares one `MPZ` (an owner of an mpz_t that clears it in
 // deinit) between copies and copies it before a mutation (copy on write). GMP allocates
 // limbs inside C; nothing here runs on the meter.
 
-import CGMP
+internal import CGMPZ
 
 /// Owns one initialised mpz_t; clears it when released.
 final class MPZ: @unchecked Sendable {

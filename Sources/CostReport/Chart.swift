@@ -6,9 +6,9 @@
 import Foundation
 
 public struct CostChart {
-    public let report: CostReport
+    public let report: CostMeasurements
 
-    public init(report: CostReport) { self.report = report }
+    public init(report: CostMeasurements) { self.report = report }
 
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
     static let phasePalette = [

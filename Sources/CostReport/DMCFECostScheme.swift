@@ -138,31 +138,17 @@ final class TableCache: @unchecked Sendable {
 /// the pairwise seed kept) and the functional key for y = (1, 1).
 enum DMCFEReadingProbe {
     static func make() throws -> SimulatedReadingProbe {
-        let (meters, members, authority) = try ProbeGroup.makeMeters(scheme: .dmcfe)
-        let setup = try DMCFEKeySetup(members: members, maxReading: LWRCostScheme.maxReading)
-        try SignedSetup.enrolAndSign(meters: meters, relay: setup, authority: authority)
-        for sent in try SignedSetup.distribute(meters: meters, relay: setup) {
-            for frame in sent { try setup.receiveSetupComplete(frame) }
-        }
-        guard setup.isComplete else { throw CostProbeError.setupFailed("a meter did not complete key setup") }
+        let group = try ProbeGroup.make(scheme: .dmcfe)
+        let members = group.members
+        let setup = try group.setUpDMCFE(maxReading: LWRCostScheme.maxReading)
         let weights = Dictionary(uniqueKeysWithValues: members.meters.map { ($0, Int64(1)) })
-        var shares: [[UInt8]] = []
-        for m in meters {
-            for frame in try setup.weightFrames(weights, for: m.id) { try m.handle(frame) }
-            shares += m.takeSent().filter { $0[1] == FrameType.functionalKeyShare.rawValue }
-        }
+        let shares = try group.functionalKeyShares(setup, weights: weights)
         let aggregator = try DMCFEAggregator(
             members: members, weights: weights, keyShares: shares,
             table: DMCFECostScheme.tables.table(bound: ProbeGroup.labelSum, maxEntries: 1 << 10), currentLabel: 0)
-        let label = try ProbeGroup.runFirstLabel(meters) { try aggregator.acceptAndAcknowledge($0).ack }
-        let sum = try aggregator.decryptSum(label: label)
-        guard sum == ProbeGroup.labelSum else {
-            throw CostProbeError.wrongSum(label: label, decrypted: sum, expected: ProbeGroup.labelSum)
-        }
-        return SimulatedReadingProbe(
-            meter: meters[0], members: members, frameBytes: Frame.size(payloadLength: DMCFE.ciphertextBytes),
-            firstLabel: label
-        )
+        return try ProbeGroup.readingProbe(
+            group, ciphertextBytes: DMCFE.ciphertextBytes, accept: { try aggregator.acceptAndAcknowledge($0).ack },
+            decrypt: { try aggregator.decryptSum(label: $0) })
     }
 }
 
@@ -176,7 +162,8 @@ enum DMCFEReadingProbe {
 /// t_i = 0 sum to zero as the pairwise ones do).
 final class DMCFELabelWorkload: LabelWorkload {
     let group: UInt32 = 7
-    let frameKeys: [UInt32: [UInt8]]
+    /// The replayed group: meter ids, frame keys.
+    let replayed: WorkloadGroup
     let keyShares: [[UInt8]]
     let table: DiscreteLogTable
     let labels: [UInt64]
@@ -184,14 +171,14 @@ final class DMCFELabelWorkload: LabelWorkload {
     let sums: [UInt64]
     var aggregator: DMCFEAggregator?
 
-    var meters: Int { frameKeys.count }
+    var meters: Int { replayed.ids.count }
     var labelCount: Int { labels.count }
 
     init(meters: Int, labels labelCount: Int, table: DiscreteLogTable) throws {
         self.table = table
         var workload = try WorkloadGroup(
             group: group, scheme: .dmcfe, meters: meters, labels: labelCount, seed: 0xD3C0 &+ UInt64(meters))
-        frameKeys = workload.frameKeys
+        replayed = workload
         labels = workload.labels
         let ids = workload.ids
         let intake = workload.intake
@@ -240,7 +227,7 @@ final class DMCFELabelWorkload: LabelWorkload {
     }
 
     func start(label index: Int) throws {
-        let members = try ProbeGroup.freshMembers(group: group, scheme: .dmcfe, frameKeys: frameKeys)
+        let members = try replayed.freshMembers()
         let weights = Dictionary(uniqueKeysWithValues: members.meters.map { ($0, Int64(1)) })
         aggregator = try DMCFEAggregator(
             members: members, weights: weights, keyShares: keyShares, table: table, currentLabel: labels[index])

@@ -48,11 +48,11 @@ public enum KeyStoreWear {
         let scale = readings / readingsPerYear
         return FlashWear(
             worstSectorErasesPerYear: max(
-                wear.outbox_erases_per_sector_per_year, wear.key_store_erases_per_sector_per_year) * scale,
-            programOperationsPerYear: wear.program_operations_per_year * scale,
-            enduranceCycles: Double(wear.rated_cycles),
+                wear.outboxErasesPerSectorPerYear, wear.keyStoreErasesPerSectorPerYear) * scale,
+            programOperationsPerYear: wear.programOperationsPerYear * scale,
+            enduranceCycles: Double(wear.ratedCycles),
             source:
-                "wear campaign on a simulated board (\(String(format: "%.2f", wear.simulated_years)) years of readings)"
+                "wear campaign on a simulated board (\(String(format: "%.2f", wear.simulatedYears)) years of readings)"
         )
     }
 

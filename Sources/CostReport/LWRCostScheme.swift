@@ -95,14 +95,14 @@ public struct LWRCostScheme: CostScheme {
         // The inputs of the inner product, computed once: a_l and k as λ words each.
         var key = LWRPSA.keyStream(parameters: parameters, seed: seed.span)
         let keyWords = (0..<lambda).map { _ in key.squeezeWord() }
-        var a = LWRPSA.labelVectorStream(parameters: parameters, group: group, label: 1)
+        var a = LWRPSA.labelExpansion(parameters: parameters, group: group, label: 1)
         let labelWords = (0..<lambda).map { _ in a.squeezeWord() }
 
         let expansion = CostPhase(
             name: "label expansion",
             detail: "a_l: the XOF over (domain, set, group, label) and λ = \(lambda) word squeezes",
             source: .standalone {
-                var x = LWRPSA.labelVectorStream(parameters: parameters, group: group, label: state.nextLabel())
+                var x = LWRPSA.labelExpansion(parameters: parameters, group: group, label: state.nextLabel())
                 var acc: UInt64 = 0
                 for _ in 0..<lambda { acc ^= x.squeezeWord() }
                 consume(acc)
@@ -121,8 +121,9 @@ public struct LWRCostScheme: CostScheme {
                     consume(acc)
                 })
         case .expanded:
-            let scratch = try ScratchBoard()
-            let board = scratch.board
+            // A bare board (no meter): the key read from its flash through the HAL.
+            let scratch = try SimulatedBoard(SimulatedBoard.Configuration(sectorCount: 16, rngSeed: 1))
+            let board = scratch.hal
             // The key as the firmware stores it: little-endian words from address 0.
             var bytes = [UInt8](repeating: 0, count: lambda * 8)
             for (j, w) in keyWords.enumerated() {
@@ -215,26 +216,12 @@ let sink = Sink()
 /// shares).
 enum LWRReadingProbe {
     static func make(parameters: LWRParameters, keyMode: KeyMode) throws -> SimulatedReadingProbe {
-        let (meters, members, authority) = try ProbeGroup.makeMeters(scheme: .lwrPSA)
-        let setup = try LWRKeySetup(
-            members: members, parameters: parameters, maxReading: LWRCostScheme.maxReading,
-            keyMode: keyMode.rawValue)
-        try SignedSetup.enrolAndSign(meters: meters, relay: setup, authority: authority)
-        for shares in try SignedSetup.distribute(meters: meters, relay: setup) {
-            for frame in shares { try setup.receiveKeyShare(frame) }
-        }
-        let aggregator = try LWRAggregator(
-            members: members, parameters: parameters, bounds: setup.bounds, aggregateKey: setup.aggregateKey(),
-            currentLabel: 0)
-        let label = try ProbeGroup.runFirstLabel(meters) { try aggregator.acceptAndAcknowledge($0).ack }
-        let sum = try aggregator.decryptSum(label: label)
-        guard sum == ProbeGroup.labelSum else {
-            throw CostProbeError.wrongSum(label: label, decrypted: sum, expected: ProbeGroup.labelSum)
-        }
-        return SimulatedReadingProbe(
-            meter: meters[0], members: members, frameBytes: Frame.size(payloadLength: parameters.ciphertextBytes),
-            firstLabel: label
-        )
+        let group = try ProbeGroup.make(scheme: .lwrPSA)
+        let (_, aggregator) = try group.setUpLWR(
+            parameters: parameters, maxReading: LWRCostScheme.maxReading, keyMode: keyMode)
+        return try ProbeGroup.readingProbe(
+            group, ciphertextBytes: parameters.ciphertextBytes, accept: { try aggregator.acceptAndAcknowledge($0).ack },
+            decrypt: { try aggregator.decryptSum(label: $0) })
     }
 }
 
@@ -246,14 +233,15 @@ final class LWRLabelWorkload: LabelWorkload {
     let parameters: LWRParameters
     let bounds: LWRGroupBounds
     let group: UInt32 = 7
-    let frameKeys: [UInt32: [UInt8]]
+    /// The replayed group: meter ids, frame keys.
+    let replayed: WorkloadGroup
     let aggregateKey: [UInt64]
     let labels: [UInt64]
     let frames: [[[UInt8]]]
     let sums: [UInt64]
     var aggregator: LWRAggregator?
 
-    var meters: Int { frameKeys.count }
+    var meters: Int { replayed.ids.count }
     var labelCount: Int { labels.count }
 
     init(parameters: LWRParameters, meters: Int, labels labelCount: Int) throws {
@@ -262,7 +250,7 @@ final class LWRLabelWorkload: LabelWorkload {
             meters: UInt32(meters), maxReading: LWRCostScheme.maxReading, parameters: parameters)
         var workload = try WorkloadGroup(
             group: group, scheme: .lwrPSA, meters: meters, labels: labelCount, seed: 0xA66 &+ UInt64(meters))
-        frameKeys = workload.frameKeys
+        replayed = workload
         labels = workload.labels
         let seeds = workload.ids.map { _ in workload.bytes(32) }
         var aggregate = [UInt64](repeating: 0, count: parameters.lambda)
@@ -283,7 +271,7 @@ final class LWRLabelWorkload: LabelWorkload {
     }
 
     func start(label index: Int) throws {
-        let members = try ProbeGroup.freshMembers(group: group, scheme: .lwrPSA, frameKeys: frameKeys)
+        let members = try replayed.freshMembers()
         aggregator = try LWRAggregator(
             members: members, parameters: parameters, bounds: bounds, aggregateKey: aggregateKey.map { $0 },
             currentLabel: labels[index])

@@ -1,15 +1,6 @@
-// The measuring instruments: thread CPU time, distributions, heap-allocation counting
-// (through an injected counter), and the stack probe.
+// The measuring instruments: distributions, heap-allocation counting (through an injected
+// counter), and the stack probe; the clock is MeterSimulator's threadCPUNanoseconds.
 import Foundation
-
-/// CPU time of the calling thread in nanoseconds (CLOCK_THREAD_CPUTIME_ID): time the
-/// thread really ran, not time it waited for the other engineers' builds.
-@inline(__always)
-public func threadCPUNanoseconds() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-}
 
 /// A sample summarised: median and spread, in microseconds.
 public struct Distribution: Codable, Sendable, Equatable {

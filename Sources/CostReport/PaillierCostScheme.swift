@@ -23,7 +23,7 @@ public struct PaillierCostScheme: CostScheme {
     static let key2048 = makeKey(bits: 2048)
     static let key3072 = makeKey(bits: 3072)
     static func makeKey(bits: Int) -> PaillierPrivateKey {
-        var generator = ReproducibleGenerator(seed: 0xC0_57_2A11 &+ UInt64(bits))
+        var generator = SeededGenerator(seed: 0xC0_57_2A11 &+ UInt64(bits))
         do { return try PaillierPrivateKey.generate(bits: bits, using: &generator) } catch {
             preconditionFailure("Paillier key generation failed: \(error)")
         }
@@ -77,7 +77,7 @@ public struct PaillierCostScheme: CostScheme {
         // One randomizer computed here; each run encrypts with a copy (encrypt wipes its
         // argument, never the template).
         var template = PaillierRandomizer()
-        var rng = SplitMix64(seed: 0xFACE)
+        var rng = SeededGenerator(seed: 0xFACE)
         var accepted = false
         while !accepted {
             let r = (0..<(bits / 8)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
@@ -114,32 +114,25 @@ public struct PaillierCostScheme: CostScheme {
 /// Meter 1 of a two-meter Paillier group (`ProbeGroup`), the key delivered over the radio.
 enum PaillierReadingProbe {
     static func make(key: PaillierPrivateKey) throws -> SimulatedReadingProbe {
-        let (meters, members, authority) = try ProbeGroup.makeMeters(scheme: .paillier)
+        let group = try ProbeGroup.make(scheme: .paillier)
+        let (meters, members, authority) = (group.meters, group.members, group.authority)
         let layout = try GroupLayout(
             signed: authority.signLayout(groups: [1: Set(members.meters)], epoch: members.epoch),
             authorityKey: authority.publicKey)
         let aggregator = try PaillierAggregator(
             members: members, publicKey: key.publicKey, layout: layout, currentLabel: 0, keepsReadings: false)
         let supplier = PaillierSupplier(privateKey: key, layout: layout)
-        for m in meters {
-            let statement = try authority.signPaillierKey(
-                meter: m.id, publicKey: key.publicKey, layoutEpoch: members.epoch)
-            var event = MeterEvent.none
-            for frame in aggregator.keyStatementFrames(statement, meter: m.id) { event = try m.handle(frame) }
-            guard event == .statementAccepted(.paillierKey) else {
-                throw CostProbeError.setupFailed("key delivery: \(event)")
-            }
-            _ = m.takeSent()
+        do {
+            try SignedSetup.deliverPaillierKey(
+                meters: meters, publicKey: key.publicKey, aggregator: aggregator, authority: authority,
+                layoutEpoch: members.epoch)
+        } catch {
+            throw CostProbeError.setupFailed("key delivery: \(error)")
         }
-        let label = try ProbeGroup.runFirstLabel(meters) { try aggregator.acceptAndAcknowledge($0).ack }
-        let sum = try supplier.decryptSum(aggregator.aggregate(label: label))
-        guard sum == ProbeGroup.labelSum else {
-            throw CostProbeError.wrongSum(label: label, decrypted: sum, expected: ProbeGroup.labelSum)
-        }
-        return SimulatedReadingProbe(
-            meter: meters[0], members: members, frameBytes: Frame.size(payloadLength: key.publicKey.ciphertextBytes),
-            firstLabel: label
-        )
+        return try ProbeGroup.readingProbe(
+            group, ciphertextBytes: key.publicKey.ciphertextBytes,
+            accept: { try aggregator.acceptAndAcknowledge($0).ack },
+            decrypt: { try supplier.decryptSum(aggregator.aggregate(label: $0)) })
     }
 }
 
@@ -153,14 +146,15 @@ enum PaillierReadingProbe {
 final class PaillierLabelWorkload: LabelWorkload {
     let key: PaillierPrivateKey
     let group: UInt32 = 7
-    let frameKeys: [UInt32: [UInt8]]
+    /// The replayed group: meter ids, frame keys.
+    let replayed: WorkloadGroup
     let labels: [UInt64]
     let frames: [[[UInt8]]]
     let sums: [UInt64]
     var aggregator: PaillierAggregator?
     var supplier: PaillierSupplier?
 
-    var meters: Int { frameKeys.count }
+    var meters: Int { replayed.ids.count }
     var labelCount: Int { labels.count }
 
     init(key: PaillierPrivateKey, meters: Int, labels labelCount: Int) throws {
@@ -168,7 +162,7 @@ final class PaillierLabelWorkload: LabelWorkload {
         let publicKey = key.publicKey
         var workload = try WorkloadGroup(
             group: group, scheme: .paillier, meters: meters, labels: labelCount, seed: 0xBA11 &+ UInt64(meters))
-        frameKeys = workload.frameKeys
+        replayed = workload
         labels = workload.labels
         let nSquared = publicKey.nSquared
         let step = publicKey.encrypt(
@@ -186,7 +180,7 @@ final class PaillierLabelWorkload: LabelWorkload {
     }
 
     func start(label index: Int) throws {
-        let members = try ProbeGroup.freshMembers(group: group, scheme: .paillier, frameKeys: frameKeys)
+        let members = try replayed.freshMembers()
         let layout = try GroupLayout(group: group, meters: members.meters)
         aggregator = try PaillierAggregator(
             members: members, publicKey: key.publicKey, layout: layout, currentLabel: labels[index],

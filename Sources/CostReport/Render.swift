@@ -2,7 +2,7 @@
 import Foundation
 import MeterSimulator
 
-extension CostReport {
+extension CostMeasurements {
     /// Pretty-printed JSON with snake_case keys.
     public func json() throws -> String {
         let encoder = JSONEncoder()

@@ -245,8 +245,9 @@ public struct HostInfo: Encodable, Sendable {
     public let build: String
 }
 
-/// The whole report.
-public struct CostReport: Encodable, Sendable {
+/// Everything one `metering cost` run measured (`CostReporter.run`): printed as a table,
+/// CSV, JSON (`json()`) or a chart (`CostChart`).
+public struct CostMeasurements: Encodable, Sendable {
     public let generated: String
     public let host: HostInfo
     /// Allocations counted for a path that allocates (nil: no counter). At least 1, or
@@ -299,7 +300,7 @@ public enum CostReportError: Error, CustomStringConvertible {
 }
 
 public enum CostReporter {
-    public static func run(schemes: [any CostScheme], options: CostOptions) throws -> CostReport {
+    public static func run(schemes: [any CostScheme], options: CostOptions) throws -> CostMeasurements {
         guard !schemes.isEmpty else { throw CostReportError.nothingSelected }
         var notes: [String] = []
 
@@ -366,7 +367,7 @@ public enum CostReporter {
                     try NeighbourSetupProbe.measure(meters: n, plan: NeighbourGraphAnalysis.plan(meters: UInt32(n))))
             }
         }
-        var report = CostReport(
+        var report = CostMeasurements(
             generated: formatter.string(from: Date()),
             host: HostInfo(
                 cores: ProcessInfo.processInfo.activeProcessorCount,

@@ -1,6 +1,6 @@
 // Stack painting: the Swift face of CostProbes' pm_stack_probe_run, and the callgrind
 // regions. The only file of this module that imports CostProbes.
-import CostProbes
+internal import CostProbes
 
 /// Why a stack probe could not measure.
 public enum StackProbeError: Error, Equatable, Sendable {

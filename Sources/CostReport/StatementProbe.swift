@@ -101,12 +101,13 @@ extension SimulatedStatementProbe {
     static func groupParameters(
         scheme: SchemeID, relay: (GroupMembers) throws -> KeySetupRelay
     ) throws -> SimulatedStatementProbe {
-        let (meters, members, authority) = try ProbeGroup.makeMeters(scheme: scheme)
-        let setup = try relay(members)
-        let signed = try SignedSetup.enrolAndSign(meters: meters, relay: setup, authority: authority)
-        let frames = try setup.statementFrames(for: meters[0].id)
+        let group = try ProbeGroup.make(scheme: scheme)
+        let setup = try relay(group.members)
+        let signed = try group.enrolAndSign(setup)
+        let meter = group.meters[0]
+        let frames = try setup.statementFrames(for: meter.id)
         return SimulatedStatementProbe(
-            meter: meters[0], kind: .groupParameters, statement: signed.statement, authorityKey: authority.publicKey
+            meter: meter, kind: .groupParameters, statement: signed.statement, authorityKey: group.authority.publicKey
         ) { frames }
     }
 
@@ -114,9 +115,10 @@ extension SimulatedStatementProbe {
     /// new epoch (its layout signed, the frames under that epoch's frame keys), as the
     /// firmware takes only newer ones.
     static func paillierKey(_ key: PaillierPublicKey) throws -> SimulatedStatementProbe {
-        let (meters, _, authority) = try ProbeGroup.makeMeters(scheme: .paillier)
-        let ids = meters.map(\.id)
-        let meter = meters[0]
+        let group = try ProbeGroup.make(scheme: .paillier)
+        let authority = group.authority
+        let ids = group.meters.map(\.id)
+        let meter = group.meters[0]
         func statement() throws -> (SignedStatement, FrameIntake) {
             let epoch = authority.issueEpoch()
             let members = try authority.members(group: 1, epoch: epoch, scheme: .paillier, meters: ids)
@@ -189,9 +191,9 @@ public struct StatementSizes: Codable, Sendable, Equatable {
         var entries = 0
         var rosterBytes = 0
         if let meters {
-            var rng = SplitMix64(seed: 0x5161)
+            var rng = SeededGenerator(seed: 0x5161)
             var keys: [UInt32: [UInt8]] = [:]
-            for id in 1...UInt32(meters) { keys[id] = WorkloadGroup.bytes(FFDHGroup.byteCount, &rng) }
+            for id in 1...UInt32(meters) { keys[id] = rng.bytes(FFDHGroup.byteCount) }
             let roster = try RosterTree(publicKeys: keys)
             depth = roster.depth
             entries = roster.entries.count

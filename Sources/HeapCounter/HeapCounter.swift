@@ -1,7 +1,7 @@
 // The cost report's allocation counter: CAllocationCounter's malloc replacement. Linking
 // this module replaces the process's allocator (pass-through to glibc, counting per
 // thread only when asked), so only executables depend on it.
-import CAllocationCounter
+internal import CAllocationCounter
 import CostReport
 
 /// Counts the calling thread's heap allocations through the replaced malloc.

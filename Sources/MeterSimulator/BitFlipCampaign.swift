@@ -1,7 +1,5 @@
-import Foundation
 import MeterCrypto
 import MeterFirmware
-import MeterHAL
 
 /// Random bit flips at rest in the firmware's flash area, each run followed by a boot.
 ///
@@ -77,12 +75,12 @@ struct BitFlipCampaign {
         let (reference, _) = try bench.referenceLife(readings: 40)
         let truth = try StoreTruth.intent(of: reference)
         guard let record = truth.record else { throw FaultCampaignError.referenceRun("no state") }
-        let flash = reference.flashSnapshot()
+        let flash = reference.board.flashSnapshot()
         let entryBytes = Outbox.entryBytes(forFrame: Frame.size(payloadLength: 8))
         let map = Self.regions(flash, layout: bench.layout, keyMode: options.keyMode, outboxEntryBytes: entryBytes)
         let runs = options.flips
         var report = FaultCampaignReport(.bitFlip, seed: options.seed)
-        report.flips_per_run = options.flipsPerRun
+        report.flipsPerRun = options.flipsPerRun
         if let r = options.replay {
             guard r >= 0 && r < runs else { throw FaultCampaignError.noSuchRun(r, runs: runs) }
             let meter = try bench.makeMeter(1, provision: false)
@@ -94,48 +92,28 @@ struct BitFlipCampaign {
             return report
         }
         // Runs are independent: split them over threads, each with its own board.
-        let threads = max(1, min(options.threads, runs))
-        let lock = NSLock()
-        let done = ManagedCounter()
-        nonisolated(unsafe) var shared = report
-        nonisolated(unsafe) var failure: Error? = nil
-        let flashCopy = flash
-        let mapCopy = map
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            do {
+        let runner = ParallelRunner(threads: options.threads)
+        let outcomes = try runner.map(
+            runs,
+            worker: { (_: Int) throws -> (bench: FaultBench, meter: SimulatedMeter) in
                 let local = try FaultBench(seed: options.seed, keyMode: options.keyMode)
-                let meter = try local.makeMeter(1, provision: false)
-                var mine = FaultCampaignReport(.bitFlip, seed: options.seed)
-                var run = t
-                while run < runs {
-                    let (result, region, fixed) = try flipRun(
-                        run, meter: meter, bench: local, flash: flashCopy, map: mapCopy, truth: truth, record: record)
-                    add(result, region: region, corrected: fixed, to: &mine)
-                    let n = done.increment()
-                    if n % 1000 == 0 || n == runs { progress(n, runs) }
-                    run += threads
-                }
-                lock.lock()
-                shared.merge(mine)
-                lock.unlock()
-            } catch {
-                lock.lock()
-                failure = error
-                lock.unlock()
-            }
+                return (bench: local, meter: try local.makeMeter(1, provision: false))
+            },
+            progress: { done, total in if done % 1000 == 0 || done == total { progress(done, total) } }
+        ) { (worker: inout (bench: FaultBench, meter: SimulatedMeter), run: Int) throws in
+            try flipRun(
+                run, meter: worker.meter, bench: worker.bench, flash: flash, map: map, truth: truth, record: record)
         }
-        if let failure { throw failure }
-        report = shared
-        report.not_recovered.sort { $0.run < $1.run }
+        for (result, region, fixed) in outcomes { add(result, region: region, corrected: fixed, to: &report) }
         return report
     }
 
     func add(_ r: RunResult, region: Region, corrected: Bool, to report: inout FaultCampaignReport) {
         report.add(r)
         switch region {
-        case .live: report.flips_on_live_data = (report.flips_on_live_data ?? 0) + 1
-        case .superseded: report.flips_on_superseded_data = (report.flips_on_superseded_data ?? 0) + 1
-        case .erased: report.flips_on_erased_flash = (report.flips_on_erased_flash ?? 0) + 1
+        case .live: report.flipsOnLiveData = (report.flipsOnLiveData ?? 0) + 1
+        case .superseded: report.flipsOnSupersededData = (report.flipsOnSupersededData ?? 0) + 1
+        case .erased: report.flipsOnErasedFlash = (report.flipsOnErasedFlash ?? 0) + 1
         }
         if corrected { report.corrected = (report.corrected ?? 0) + 1 }
         // A flip on live data that the meter neither corrected-and-reported nor refused
@@ -147,14 +125,14 @@ struct BitFlipCampaign {
         _ run: Int, meter: SimulatedMeter, bench: FaultBench, flash: [UInt8], map: [UInt8], truth: StoreTruth,
         record: MeterRecord
     ) throws -> (RunResult, Region, Bool) {
-        meter.restoreFlash(flash)
-        var rng = SplitMix64(seed: options.seed &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(run))
+        meter.board.restoreFlash(flash)
+        var rng = SeededGenerator(seed: options.seed &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(run))
         var region = Region.erased
         var where_: [String] = []
         for _ in 0..<options.flipsPerRun {
             let address = Int(rng.next() % UInt64(flash.count))
             let bit = UInt32(rng.next() % 8)
-            meter.flipBit(address: UInt32(address), bit: bit)
+            meter.board.flipBit(address: UInt32(address), bit: bit)
             let r = Region(rawValue: Int(map[address]))!
             if r.rawValue > region.rawValue { region = r }
             where_.append("0x\(String(address, radix: 16)) bit \(bit) (\(r))")
@@ -205,27 +183,5 @@ struct BitFlipCampaign {
         }
         let fixed = reported && result.outcome == .recoveredOld
         return (result, region, fixed)
-    }
-}
-
-extension FaultCampaignReport {
-    mutating func merge(_ o: FaultCampaignReport) {
-        runs += o.runs
-        recovered_old += o.recovered_old
-        recovered_new += o.recovered_new
-        detected_corruptions += o.detected_corruptions
-        silent_corruptions += o.silent_corruptions
-        lost_readings += o.lost_readings
-        labels_encrypted_twice += o.labels_encrypted_twice
-        bricked_meters += o.bricked_meters
-        func sum(_ a: Int?, _ b: Int?) -> Int? { a == nil && b == nil ? nil : (a ?? 0) + (b ?? 0) }
-        flips_on_live_data = sum(flips_on_live_data, o.flips_on_live_data)
-        flips_on_superseded_data = sum(flips_on_superseded_data, o.flips_on_superseded_data)
-        flips_on_erased_flash = sum(flips_on_erased_flash, o.flips_on_erased_flash)
-        corrected = sum(corrected, o.corrected)
-        power_cuts = sum(power_cuts, o.power_cuts)
-        bit_flips = sum(bit_flips, o.bit_flips)
-        lost_acks = sum(lost_acks, o.lost_acks)
-        not_recovered = Array((not_recovered + o.not_recovered).sorted { $0.run < $1.run }.prefix(20))
     }
 }

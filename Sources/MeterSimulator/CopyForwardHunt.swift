@@ -1,40 +1,49 @@
 import Foundation
 import MeterCrypto
 import MeterFirmware
-import MeterHAL
 
 /// What the copy-forward part of the power-cut campaign measured.
 public struct CopyForwardReport: Codable, Sendable {
     /// Meters (one seed each) and labels each lived.
     public var meters = 0
-    public var labels_per_meter = 0
-    public var power_cuts = 0
+    public var labelsPerMeter = 0
+    public var powerCuts = 0
     /// Cuts announced by the power-fail warning (the energy register was saved).
-    public var warned_cuts = 0
+    public var warnedCuts = 0
     /// Cuts that left a copy-forward entry written but not committed.
-    public var cuts_during_copy_forward = 0
-    public var lost_acks = 0
+    public var cutsDuringCopyForward = 0
+    public var lostAcks = 0
     /// Acks held back 1–3 days.
-    public var held_acks = 0
+    public var heldAcks = 0
     /// Boundaries whose reading could not be stored (a status with the code only went out).
-    public var failed_stores = 0
+    public var failedStores = 0
     /// Meters that stopped storing readings: none of the last 96 boundaries stored one.
-    public var stalled_meters = 0
+    public var stalledMeters = 0
     /// Unacknowledged readings the outbox dropped (full, or no sector's entries fit).
-    public var dropped_readings = 0
+    public var droppedReadings = 0
     /// Labels without a reading: the interval's boundary was cut before its reading was
     /// stored (its energy goes with the next reading when the cut was announced).
-    public var labels_skipped = 0
+    public var labelsSkipped = 0
     /// Energy measured and neither reported nor still carried, in Wh, lost to sudden cuts
     /// (the interval being closed and the carry, both in RAM).
-    public var energy_lost_sudden_wh = 0
+    public var energyLostSuddenWh = 0
     /// Energy the meter held unreported before an announced cut and not after its boot:
     /// 0 when the energy register works.
-    public var energy_lost_warned_wh = 0
+    public var energyLostWarnedWh = 0
     /// Status frames whose detail field held a reading of the run.
-    public var readings_in_status_frames = 0
+    public var readingsInStatusFrames = 0
     /// Labels the aggregator saw two different ciphertexts for.
-    public var labels_encrypted_twice = 0
+    public var labelsEncryptedTwice = 0
+
+    /// The JSON names (snake_case, as `metering faults --json` has always printed them).
+    enum CodingKeys: String, CodingKey {
+        case meters, labelsPerMeter = "labels_per_meter", powerCuts = "power_cuts", warnedCuts = "warned_cuts"
+        case cutsDuringCopyForward = "cuts_during_copy_forward", lostAcks = "lost_acks", heldAcks = "held_acks"
+        case failedStores = "failed_stores", stalledMeters = "stalled_meters", droppedReadings = "dropped_readings"
+        case labelsSkipped = "labels_skipped", energyLostSuddenWh = "energy_lost_sudden_wh"
+        case energyLostWarnedWh = "energy_lost_warned_wh", readingsInStatusFrames = "readings_in_status_frames"
+        case labelsEncryptedTwice = "labels_encrypted_twice"
+    }
 }
 
 /// The copy-forward hunt: each meter lives `labels` intervals through its main loop with a
@@ -48,16 +57,16 @@ struct CopyForwardHunt {
 
     func run() throws -> CopyForwardReport {
         var report = CopyForwardReport()
-        report.labels_per_meter = options.copyForwardLabels
+        report.labelsPerMeter = options.copyForwardLabels
         for m in 0..<options.copyForwardMeters { try life(m, into: &report) }
         return report
     }
 
     func life(_ run: Int, into report: inout CopyForwardReport) throws {
         let bench = try FaultBench(seed: options.seed &* 7_777_777 &+ UInt64(run), keyMode: options.keyMode)
-        var rng = SplitMix64(seed: options.seed ^ (UInt64(run) &* 0x9E37_79B9_7F4A_7C15) ^ 0xC0F1)
+        var rng = SeededGenerator(seed: options.seed ^ (UInt64(run) &* 0x9E37_79B9_7F4A_7C15) ^ 0xC0F1)
         let meter = try bench.makeMeter(1, provision: true)
-        meter.seedFaults(rng.next())
+        meter.board.seedFaults(rng.next())
         let peer = try bench.makeMeter(2, provision: true)
         try bench.runSetup(dut: meter, peer: peer)
         report.meters += 1
@@ -82,10 +91,10 @@ struct CopyForwardHunt {
                 if header.type == .status {
                     let detail = (26..<34).reduce(UInt64(0)) { $0 << 8 | UInt64(frame[$1]) }
                     if detail != 0 && detail % Self.wattHoursPerInterval == 0 && detail < 96_000 {
-                        report.readings_in_status_frames += 1
+                        report.readingsInStatusFrames += 1
                     }
                     if frame[24] == 0 && frame[25] == UInt8(StatusCode.keyStoreWriteFailed.rawValue) {
-                        report.failed_stores += 1
+                        report.failedStores += 1
                     }
                     continue
                 }
@@ -97,10 +106,10 @@ struct CopyForwardHunt {
                 // The aggregator acks what it receives, unless the ack is held or lost.
                 if let until = heldUntil[header.label], until > label { continue }
                 if rng.next() % 10 == 0 {
-                    report.lost_acks += 1
+                    report.lostAcks += 1
                     continue
                 }
-                if meter.powered, !meter.powerFailing {
+                if meter.board.powered, !meter.board.powerFailing {
                     _ = try? meter.handle(bench.ack(label: header.label, for: meter))
                 }
             }
@@ -111,32 +120,32 @@ struct CopyForwardHunt {
             let label = firstLabel + i
             if rng.next() % 40 == 0 {
                 heldUntil[label] = label + 96 + rng.next() % 193  // one to three days
-                report.held_acks += 1
+                report.heldAcks += 1
             }
             nextCut -= 1
             let cut = nextCut == 0
             let warned = cut && rng.next() & 1 == 0
             if cut {
                 nextCut = 1 + rng.next() % 4
-                let modes = [SIM_CUT_RANDOM, SIM_CUT_BEFORE, SIM_CUT_AFTER]
+                let modes: [PowerCutMode] = [.partial, .before, .after]
                 let mode = modes[Int(rng.next() % 3)]
                 let at = rng.next() % 10
                 if warned {
-                    meter.armPowerFail(afterOperations: at, mode: mode)
+                    meter.board.armPowerFail(afterOperations: at, mode: mode)
                 } else {
-                    meter.armPowerCut(afterOperations: at, mode: mode)
+                    meter.board.armPowerCut(afterOperations: at, mode: mode)
                 }
             }
             meter.advance(ticks: interval)
             _ = meter.firmware.poll()
-            if cut && warned && meter.powerFailing { _ = meter.firmware.poll() }
+            if cut && warned && meter.board.powerFailing { _ = meter.firmware.poll() }
             collect(now: label)
-            if cut && (!meter.powered || meter.powerFailing) {
-                report.power_cuts += 1
-                if warned { report.warned_cuts += 1 }
-                if uncommittedCopy(meter, bench: bench) { report.cuts_during_copy_forward += 1 }
+            if cut && (!meter.board.powered || meter.board.powerFailing) {
+                report.powerCuts += 1
+                if warned { report.warnedCuts += 1 }
+                if uncommittedCopy(meter, bench: bench) { report.cutsDuringCopyForward += 1 }
                 // A warning raised while acks were handled: the main loop sees it at its next poll.
-                if meter.powerFailing { _ = meter.firmware.poll() }
+                if meter.board.powerFailing { _ = meter.firmware.poll() }
                 let carriedBefore = meter.firmware.carriedEnergy
                 try meter.reboot()
                 // What the meter held unreported before the cut, and holds after the boot.
@@ -146,7 +155,7 @@ struct CopyForwardHunt {
                 _ = meter.firmware.poll()
                 collect(now: label)
             } else if cut {
-                meter.disarmPowerCut()
+                meter.board.disarmPowerCut()
                 try meter.reboot()  // clears a warning that was armed but never raised
                 _ = meter.firmware.poll()
                 collect(now: label)
@@ -159,26 +168,26 @@ struct CopyForwardHunt {
         meter.firmware.resendPending()
         collect(now: .max)
         let end = firstLabel + UInt64(options.copyForwardLabels)
-        if end - lastStored > 96 { report.stalled_meters += 1 }
-        report.dropped_readings += meter.firmware.droppedReadings
-        report.labels_encrypted_twice += frames.values.filter { $0.count > 1 }.count
+        if end - lastStored > 96 { report.stalledMeters += 1 }
+        report.droppedReadings += meter.firmware.droppedReadings
+        report.labelsEncryptedTwice += frames.values.filter { $0.count > 1 }.count
         let used = (firstLabel..<min(meter.firmware.nextLabel, end))
-        report.labels_skipped += used.filter { delivered[$0] == nil }.count
+        report.labelsSkipped += used.filter { delivered[$0] == nil }.count
         // Energy: every interval measured 250 Wh; what is not in a reading is carried or lost.
         let measured = Self.wattHoursPerInterval * UInt64(options.copyForwardLabels)
         let reported = delivered.filter { $0.key >= firstLabel && $0.key < end }.values.reduce(0, +)
         let accounted = reported + meter.firmware.carriedEnergy + meter.firmware.lostWattHours
         let missing = measured > accounted ? Int(measured - accounted) : 0
         // Announced cuts were measured one by one above; the rest went with sudden cuts.
-        report.energy_lost_warned_wh += warnedLoss
-        report.energy_lost_sudden_wh += max(0, missing - warnedLoss)
+        report.energyLostWarnedWh += warnedLoss
+        report.energyLostSuddenWh += max(0, missing - warnedLoss)
     }
 
     /// True when the outbox holds a copy entry written but not committed (a cut during
     /// copy-forward).
     func uncommittedCopy(_ meter: SimulatedMeter, bench: FaultBench) -> Bool {
         let layout = bench.layout
-        return meter.withFlash { flash in
+        return meter.board.withFlash { flash in
             for s in 0..<Int(layout.outboxSectors) {
                 let base = (Int(layout.outboxSector) + s) * 4096
                 for slot in 0..<31 {

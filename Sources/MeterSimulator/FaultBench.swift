@@ -3,7 +3,6 @@ import BigNum
 import Foundation
 import MeterCrypto
 import MeterFirmware
-import MeterHAL
 import Provisioning
 
 /// A small group (the meter under test, id 1, and one peer) on simulated boards with a
@@ -71,10 +70,13 @@ final class FaultBench {
     }
     nonisolated(unsafe) static var authorityCache: [UInt64: (ProvisioningAuthority, [UInt32: FactoryKeys])] = [:]
 
-    /// The aggregator's frame intake for `epoch`.
-    func intake(epoch: UInt32) throws -> FrameIntake {
-        FrameIntake(members: try authority.members(group: Self.group, epoch: epoch, scheme: scheme, meters: [1, 2]))
+    /// The group (meters 1 and 2) at `epoch`, under the bench's scheme unless told otherwise.
+    func members(epoch: UInt32, scheme: SchemeID? = nil) throws -> GroupMembers {
+        try authority.members(group: Self.group, epoch: epoch, scheme: scheme ?? self.scheme, meters: [1, 2])
     }
+
+    /// The aggregator's frame intake for `epoch`.
+    func intake(epoch: UInt32) throws -> FrameIntake { FrameIntake(members: try members(epoch: epoch)) }
 
     /// The epoch a meter's frames and acks use now.
     func epoch(of meter: SimulatedMeter) -> UInt32 {
@@ -96,7 +98,7 @@ final class FaultBench {
         defer { cacheLock.unlock() }
         if let keys = keyCache["\(bits)/\(seed)"] { return keys }
         let keys = try (0..<2).map { i in
-            var generator = ReproducibleGenerator(seed: seed &* 7919 &+ UInt64(bits) &+ UInt64(i))
+            var generator = SeededGenerator(seed: seed &* 7919 &+ UInt64(bits) &+ UInt64(i))
             return try PaillierPrivateKey.generate(bits: bits, using: &generator)
         }
         keyCache["\(bits)/\(seed)"] = keys
@@ -114,7 +116,7 @@ final class FaultBench {
         let statement = try authority.signPaillierKey(
             meter: meter, publicKey: paillierKeys[index].publicKey, layoutEpoch: epoch)
         let aggregator = try PaillierAggregator(
-            members: try authority.members(group: Self.group, epoch: epoch, scheme: .paillier, meters: [1, 2]),
+            members: try members(epoch: epoch, scheme: .paillier),
             publicKey: paillierKeys[index].publicKey, layout: layout, currentLabel: 0)
         return aggregator.keyStatementFrames(statement, meter: meter)
     }
@@ -159,7 +161,7 @@ final class FaultBench {
     /// Starts a key setup (or a rotation) of the group for `epoch`: the aggregator's side.
     func newSetup(epoch: UInt32) throws -> LWRKeySetup {
         try LWRKeySetup(
-            members: try authority.members(group: Self.group, epoch: epoch, scheme: .lwrPSA, meters: [1, 2]),
+            members: try members(epoch: epoch, scheme: .lwrPSA),
             parameters: .standard, maxReading: Self.maxReading, keyMode: keyMode.rawValue)
     }
 

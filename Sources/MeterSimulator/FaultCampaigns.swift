@@ -2,7 +2,6 @@ import Aggregation
 import Foundation
 import MeterCrypto
 import MeterFirmware
-import MeterHAL
 
 /// The fault-injection campaigns of `metering faults`.
 public enum FaultCampaignKind: String, CaseIterable, Sendable, Codable {
@@ -62,24 +61,36 @@ public struct FaultRunRecord: Codable, Sendable {
 
 /// The wear campaign's figures.
 public struct WearReport: Codable, Sendable {
-    public var readings_per_day = 96
-    public var simulated_years = 0.0
+    public var readingsPerDay = 96
+    public var simulatedYears = 0.0
     /// Erase cycles per year of the most erased outbox and key-store sector.
-    public var outbox_erases_per_sector_per_year = 0.0
-    public var key_store_erases_per_sector_per_year = 0.0
+    public var outboxErasesPerSectorPerYear = 0.0
+    public var keyStoreErasesPerSectorPerYear = 0.0
     /// Flash program operations per year (every sector).
-    public var program_operations_per_year = 0.0
-    public var rated_cycles: UInt32 = 0
+    public var programOperationsPerYear = 0.0
+    public var ratedCycles: UInt32 = 0
     /// rated cycles / the highest erase rate of any sector.
-    public var projected_lifetime_years = 0.0
+    public var projectedLifetimeYears = 0.0
     /// The accelerated wear-out run.
-    public var wear_out_cycles: UInt32 = 0
-    public var first_worn_erase_day: Int? = nil
-    public var first_retired_sector_day: Int? = nil
-    public var stopped_storing_day: Int? = nil
-    public var readings_stored = 0
-    public var readings_refused = 0
+    public var wearOutCycles: UInt32 = 0
+    public var firstWornEraseDay: Int? = nil
+    public var firstRetiredSectorDay: Int? = nil
+    public var stoppedStoringDay: Int? = nil
+    public var readingsStored = 0
+    public var readingsRefused = 0
     public var degradation = ""
+
+    /// The JSON names (snake_case, as `metering faults --json` has always printed them).
+    enum CodingKeys: String, CodingKey {
+        case readingsPerDay = "readings_per_day", simulatedYears = "simulated_years"
+        case outboxErasesPerSectorPerYear = "outbox_erases_per_sector_per_year"
+        case keyStoreErasesPerSectorPerYear = "key_store_erases_per_sector_per_year"
+        case programOperationsPerYear = "program_operations_per_year", ratedCycles = "rated_cycles"
+        case projectedLifetimeYears = "projected_lifetime_years", wearOutCycles = "wear_out_cycles"
+        case firstWornEraseDay = "first_worn_erase_day", firstRetiredSectorDay = "first_retired_sector_day"
+        case stoppedStoringDay = "stopped_storing_day", readingsStored = "readings_stored"
+        case readingsRefused = "readings_refused", degradation
+    }
 }
 
 /// What a campaign measured.
@@ -87,38 +98,50 @@ public struct FaultCampaignReport: Codable, Sendable {
     public var campaign: String
     public var seed: UInt64
     public var runs = 0
-    public var recovered_old = 0
-    public var recovered_new = 0
-    public var detected_corruptions = 0
-    public var silent_corruptions = 0
-    public var lost_readings = 0
-    public var labels_encrypted_twice = 0
-    public var bricked_meters = 0
-    /// power-cut: program/erase steps cut (each in every mode of `cut_modes`).
-    public var cut_points: Int? = nil
-    public var cut_points_by_phase: [String: Int]? = nil
-    public var cut_modes: [String]? = nil
+    public var recoveredOld = 0
+    public var recoveredNew = 0
+    public var detectedCorruptions = 0
+    public var silentCorruptions = 0
+    public var lostReadings = 0
+    public var labelsEncryptedTwice = 0
+    public var brickedMeters = 0
+    /// power-cut: program/erase steps cut (each in every mode of `cutModes`).
+    public var cutPoints: Int? = nil
+    public var cutPointsByPhase: [String: Int]? = nil
+    public var cutModes: [String]? = nil
     /// bit-flip
-    public var flips_per_run: Int? = nil
-    public var flips_on_live_data: Int? = nil
-    public var flips_on_superseded_data: Int? = nil
-    public var flips_on_erased_flash: Int? = nil
+    public var flipsPerRun: Int? = nil
+    public var flipsOnLiveData: Int? = nil
+    public var flipsOnSupersededData: Int? = nil
+    public var flipsOnErasedFlash: Int? = nil
     /// Runs where the meter corrected a flip and reported the repair (part of detected).
     public var corrected: Int? = nil
     /// random: meters (each its own run number for --replay); `runs` counts the faults,
     /// each followed by a boot.
     public var meters: Int? = nil
     /// random: faults injected.
-    public var power_cuts: Int? = nil
-    public var bit_flips: Int? = nil
-    public var lost_acks: Int? = nil
+    public var powerCuts: Int? = nil
+    public var bitFlips: Int? = nil
+    public var lostAcks: Int? = nil
     public var wear: WearReport? = nil
     /// power-cut: the copy-forward hunt (LWR-PSA), see `CopyForwardHunt`.
-    public var copy_forward: CopyForwardReport? = nil
+    public var copyForward: CopyForwardReport? = nil
     /// Up to 20 runs that were not recovered cleanly: replay one with --replay RUN.
-    public var not_recovered: [FaultRunRecord] = []
+    public var notRecovered: [FaultRunRecord] = []
     public var replayed: FaultRunRecord? = nil
     public var seconds = 0.0
+
+    /// The JSON names (snake_case, as `metering faults --json` has always printed them).
+    enum CodingKeys: String, CodingKey {
+        case campaign, seed, runs, recoveredOld = "recovered_old", recoveredNew = "recovered_new"
+        case detectedCorruptions = "detected_corruptions", silentCorruptions = "silent_corruptions"
+        case lostReadings = "lost_readings", labelsEncryptedTwice = "labels_encrypted_twice"
+        case brickedMeters = "bricked_meters", cutPoints = "cut_points", cutPointsByPhase = "cut_points_by_phase"
+        case cutModes = "cut_modes", flipsPerRun = "flips_per_run", flipsOnLiveData = "flips_on_live_data"
+        case flipsOnSupersededData = "flips_on_superseded_data", flipsOnErasedFlash = "flips_on_erased_flash"
+        case corrected, meters, powerCuts = "power_cuts", bitFlips = "bit_flips", lostAcks = "lost_acks", wear
+        case copyForward = "copy_forward", notRecovered = "not_recovered", replayed, seconds
+    }
 
     init(_ kind: FaultCampaignKind, seed: UInt64) {
         campaign = kind.rawValue
@@ -128,16 +151,16 @@ public struct FaultCampaignReport: Codable, Sendable {
     mutating func add(_ r: RunResult) {
         runs += 1
         switch r.outcome {
-        case .recoveredOld: recovered_old += 1
-        case .recoveredNew: recovered_new += 1
-        case .detected: detected_corruptions += 1
-        case .silent: silent_corruptions += 1
+        case .recoveredOld: recoveredOld += 1
+        case .recoveredNew: recoveredNew += 1
+        case .detected: detectedCorruptions += 1
+        case .silent: silentCorruptions += 1
         }
-        lost_readings += r.lost
-        labels_encrypted_twice += r.twice
-        if r.bricked { bricked_meters += 1 }
-        if !r.clean && not_recovered.count < 20 {
-            not_recovered.append(
+        lostReadings += r.lost
+        labelsEncryptedTwice += r.twice
+        if r.bricked { brickedMeters += 1 }
+        if !r.clean && notRecovered.count < 20 {
+            notRecovered.append(
                 FaultRunRecord(run: r.run, fault: r.fault, outcome: r.outcome.rawValue, detail: r.detail))
         }
     }

@@ -1,23 +1,8 @@
 import Aggregation
-import Dispatch
 import Foundation
 import MeterCrypto
 import MeterFirmware
 import Provisioning
-
-/// CPU time of the calling thread, in seconds (CLOCK_THREAD_CPUTIME_ID).
-public func threadCPUSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
-
-/// Wall-clock seconds from a monotonic clock.
-public func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
 
 /// A group of simulated meters and their aggregator.
 public struct FleetConfiguration: Sendable {
@@ -36,7 +21,7 @@ public struct FleetConfiguration: Sendable {
     /// Paillier: bits of the supplier's N (2048 or 3072).
     public var paillierKeyBits = 3072
     /// Paillier: the supplier's key; nil generates one from `seed` (reproducible, for demos
-    /// and tests only: see `ReproducibleGenerator`).
+    /// and tests only: see `SeededGenerator`).
     public var paillierKey: PaillierPrivateKey? = nil
     /// LWR-PSA: the n-of-n key setup (`.allPairs`) or the neighbour graph with dropout
     /// recovery (docs/spec/dropout.md; its key is always expanded in flash).
@@ -90,13 +75,17 @@ public struct LabelResult: Sendable {
 /// delivery for Paillier), then readings label by label.
 public final class Fleet {
     public let configuration: FleetConfiguration
-    public let meters: [SimulatedMeter]
-    public let members: GroupMembers
-    let expected: [[UInt64]]
+    /// The meters on their boards, the authority that provisioned them, the group's members.
+    public let group: SimulatedGroup
+    public var meters: [SimulatedMeter] { group.meters }
+    public var members: GroupMembers { group.members }
     /// The provisioning authority: factory keys, enrolment checks, signed statements.
-    public let authority: ProvisioningAuthority
+    public var authority: ProvisioningAuthority { group.authority }
     /// The group's epoch (the frame keys the aggregator holds are this epoch's).
-    public let epoch: UInt32
+    public var epoch: UInt32 { group.epoch }
+    let expected: [[UInt64]]
+    /// Runs the meters, each its own device, on the configured threads.
+    let runner: ParallelRunner
     /// Key setup over the radio: LWR-PSA's, or DMCFE's (the same relay of public keys).
     let setup: KeySetupRelay?
     /// LWR-PSA: the aggregator, once key setup is done.
@@ -122,160 +111,93 @@ public final class Fleet {
     public internal(set) var pipeline: GroupSumPipeline?
     /// The aggregator's label-reuse alarms so far.
     public var labelReuseAlarms: [LabelReuseAlarm] { pipeline?.labelReuseAlarms ?? [] }
-    /// Precompute time per meter for the label about to close (one slot per meter,
-    /// written only by the thread that runs that meter).
-    let pendingPrecompute: UnsafeMutableBufferPointer<Double>
+    /// Precompute time per meter for the label about to close.
+    var pendingPrecompute: [Double]
 
     /// Builds the boards, provisions the meters and computes the expected readings
     /// for `labels` labels from the load profiles.
     public init(_ configuration: FleetConfiguration, labels: Int) throws {
         self.configuration = configuration
-        var rng = SplitMix64(seed: configuration.seed)
-        let authority = ProvisioningAuthority(seed: configuration.seed)
+        var rng = SeededGenerator(seed: configuration.seed)
         let model = LoadModel(maxWattHoursPerInterval: configuration.maxReading)
-        var built: [SimulatedMeter] = []
-        var expected: [[UInt64]] = []
-        for i in 0..<configuration.meters {
-            let id = UInt32(i + 1)
-            let profile = model.household(seed: configuration.seed &* 1_000_003 &+ UInt64(id))
-            built.append(
-                try SimulatedMeter(
-                    factory: authority.manufacture(meter: id), seed: rng.next(), profile: profile,
-                    sampleSeconds: configuration.sampleSeconds, scheme: configuration.scheme))
-            let metering = ExpectedMetering(
-                profile: profile, ticksPerSecond: 1000, sampleSeconds: configuration.sampleSeconds)
-            expected.append(metering.readings(count: labels))
+        let profiles = (0..<configuration.meters).map { i in
+            model.household(seed: configuration.seed &* 1_000_003 &+ UInt64(i + 1))
         }
-        meters = built
-        self.expected = expected
-        self.authority = authority
-        epoch = authority.issueEpoch()
-        members = try authority.members(
-            group: configuration.group, epoch: epoch, scheme: configuration.scheme, meters: built.map(\.id))
+        group = try SimulatedGroup(
+            authority: ProvisioningAuthority(seed: configuration.seed), group: configuration.group,
+            scheme: configuration.scheme, ids: (0..<configuration.meters).map { UInt32($0 + 1) },
+            sampleSeconds: configuration.sampleSeconds, boardSeed: { _ in rng.next() }, profile: { profiles[$0] })
+        expected = profiles.map { profile in
+            ExpectedMetering(profile: profile, ticksPerSecond: 1000, sampleSeconds: configuration.sampleSeconds)
+                .readings(count: labels)
+        }
+        runner = ParallelRunner(threads: configuration.threads)
         switch configuration.scheme {
         case .lwrPSA where configuration.keySetup == .neighbourGraph:
             setup = try NeighbourKeySetup(
-                members: members, parameters: configuration.parameters, maxReading: configuration.maxReading)
+                members: group.members, parameters: configuration.parameters, maxReading: configuration.maxReading)
         case .lwrPSA:
-            setup = try LWRKeySetup(
-                members: members, parameters: configuration.parameters, maxReading: configuration.maxReading,
-                keyMode: configuration.keyMode.rawValue)
+            setup = try group.lwrKeySetup(
+                parameters: configuration.parameters, maxReading: configuration.maxReading,
+                keyMode: configuration.keyMode)
         case .dmcfe:
-            setup = try DMCFEKeySetup(members: members, maxReading: configuration.maxReading)
+            setup = try DMCFEKeySetup(members: group.members, maxReading: configuration.maxReading)
         case .paillier:
             setup = nil
         }
-        pendingPrecompute = .allocate(capacity: configuration.meters)
-        pendingPrecompute.initialize(repeating: 0)
+        pendingPrecompute = [Double](repeating: 0, count: configuration.meters)
     }
 
-    deinit { pendingPrecompute.deallocate() }
-
-    /// Runs `body(i)` for every meter index on the configured number of threads.
-    func forEachMeter(_ body: (Int) -> Void) {
-        let threads = max(1, min(configuration.threads, meters.count))
-        let count = meters.count
-        // Each index is visited by exactly one thread; the meters touched by `body(i)`
-        // are owned by that index, so the unchecked sharing below is race-free.
-        nonisolated(unsafe) let work = body
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            var i = t
-            while i < count {
-                work(i)
-                i += threads
-            }
-        }
-    }
-
-    /// Key setup for the whole group. `progress(done, total)` is called as meters finish.
-    public func runKeySetup(progress: (Int, Int) -> Void = { _, _ in }) throws -> SetupReport {
+    /// Key setup for the whole group. `progress(done, total)` is called as meters finish
+    /// (one call at a time).
+    public func runKeySetup(progress: @escaping ParallelRunner.Progress = { _, _ in }) throws -> SetupReport {
         if configuration.scheme == .paillier { return try runPaillierSetup(progress: progress) }
         guard let setup else { throw SimulatorError.unsupportedScheme(configuration.scheme) }
         let start = monotonicSeconds()
-        var aggregatorCPU = 0.0
-        let n = meters.count
-        let cpu = UnsafeMutableBufferPointer<Double>.allocate(capacity: n)
-        defer { cpu.deallocate() }
-        cpu.initialize(repeating: 0)
-        let outboxes = UnsafeMutableBufferPointer<[[UInt8]]>.allocate(capacity: n)
-        defer { outboxes.deallocate() }
-        outboxes.initialize(repeating: [])
-        let failures = UnsafeMutableBufferPointer<String?>.allocate(capacity: n)
-        defer { failures.deallocate() }
-        failures.initialize(repeating: nil)
+        let cpu = MeterCPU(meters: meters.count)
 
         // 1. enrolment requests → public keys, signed by the authority.
-        let timed: SignedSetup.Runner = { _, body in
-            self.forEachMeter { i in
-                let t0 = threadCPUSeconds()
-                body(i)
-                cpu[i] += threadCPUSeconds() - t0
-            }
-        }
         if let relay = setup as? NeighbourKeySetup {
             graphPlan = neighbourPlan()
             try SignedSetup.enrolAndSignNeighbourGroup(
-                meters: meters, relay: relay, authority: authority, plan: graphPlan!, runner: timed)
+                meters: meters, relay: relay, authority: authority, plan: graphPlan!, runner: runner, cpu: cpu)
         } else {
-            try SignedSetup.enrolAndSign(meters: meters, relay: setup, authority: authority, runner: timed)
+            try group.enrolAndSign(setup, runner: runner, cpu: cpu)
         }
-
-        // 2. statement and roster → masked key shares.
-        let done = ManagedCounter()
-        let report = NSLock()
-        let sent = try SignedSetup.distribute(meters: meters, relay: setup) { count, body in
-            timed(count) { i in
-                body(i)
-                let finished = done.increment()
-                report.lock()
-                progress(finished, n)
-                report.unlock()
-            }
-        }
-        for (i, meter) in meters.enumerated() {
-            outboxes[i] = sent[i]
-            if meter.firmware.phase != .ready {
-                throw SimulatorError.setupStalled(meter: meter.id, detail: "not ready after the roster")
-            }
-        }
-        var t0 = threadCPUSeconds()
+        // 2. statement and roster → masked key shares (LWR-PSA) or setupComplete (DMCFE);
+        // nothing back over the neighbour graph.
+        var aggregatorCPU = 0.0
         if let setup = setup as? NeighbourKeySetup {
+            _ = try SignedSetup.distribute(meters: meters, relay: setup, runner: runner, cpu: cpu, progress: progress)
+            try SignedSetup.requireReady(meters)
             neighbourAggregator = try NeighbourAggregator(
                 members: members, group: setup.neighbourGroup!, parameters: configuration.parameters,
-                silentLimit: Int((graphPlan!.silentFraction * Double(n)).rounded(.down)), currentLabel: 0)
+                silentLimit: Int((graphPlan!.silentFraction * Double(meters.count)).rounded(.down)), currentLabel: 0)
         } else if let setup = setup as? LWRKeySetup {
-            for i in 0..<n {
-                for frame in outboxes[i] { try setup.receiveKeyShare(frame) }
-            }
-            let key = try setup.aggregateKey()
-            aggregator = try LWRAggregator(
-                members: members, parameters: configuration.parameters, bounds: setup.bounds, aggregateKey: key,
-                currentLabel: 0)
-            pipeline = GroupSumPipeline(aggregator: aggregator!, decryptor: aggregator!)
-        } else if let setup = setup as? DMCFEKeySetup {
-            for i in 0..<n {
-                for frame in outboxes[i] { try setup.receiveSetupComplete(frame) }
-            }
-            aggregatorCPU += threadCPUSeconds() - t0
-            aggregatorCPU += try runDMCFEFunctionalKey(setup, cpu: cpu, failures: failures)
-            t0 = threadCPUSeconds()
-        }
-        aggregatorCPU += threadCPUSeconds() - t0
-
-        // The meters precompute the pad of their first label while idle.
-        forEachMeter { i in
+            let sent = try SignedSetup.distribute(
+                meters: meters, relay: setup, runner: runner, cpu: cpu, progress: progress)
+            try SignedSetup.requireReady(meters)
             let t0 = threadCPUSeconds()
-            self.meters[i].firmware.idle()
-            self.pendingPrecompute[i] = threadCPUSeconds() - t0
+            let aggregator = try SignedSetup.lwrAggregator(setup: setup, keyShares: sent)
+            self.aggregator = aggregator
+            pipeline = GroupSumPipeline(aggregator: aggregator, decryptor: aggregator)
+            aggregatorCPU += threadCPUSeconds() - t0
+        } else if let setup = setup as? DMCFEKeySetup {
+            try SignedSetup.completeDMCFE(meters: meters, setup: setup, runner: runner, cpu: cpu, progress: progress)
+            aggregatorCPU += try runDMCFEFunctionalKey(setup, cpu: cpu)
         }
+        precomputeFirstLabel()
         return SetupReport(
-            wallSeconds: monotonicSeconds() - start, meterCPUSeconds: Array(cpu),
+            wallSeconds: monotonicSeconds() - start, meterCPUSeconds: cpu.perMeter,
             aggregatorCPUSeconds: aggregatorCPU)
     }
 
-    func checkFailures(_ failures: UnsafeMutableBufferPointer<String?>) throws {
-        for (i, failure) in failures.enumerated() {
-            if let failure { throw SimulatorError.setupStalled(meter: meters[i].id, detail: failure) }
+    /// The meters precompute their first label's pad (or randomizer) while idle.
+    func precomputeFirstLabel() {
+        pendingPrecompute = runner.map(meters.count) { i in
+            let t0 = threadCPUSeconds()
+            self.meters[i].firmware.idle()
+            return threadCPUSeconds() - t0
         }
     }
 
@@ -284,39 +206,31 @@ public final class Fleet {
     public func runLabel(_ label: UInt64) throws -> LabelResult {
         if neighbourAggregator != nil { return try runNeighbourLabel(label) }
         guard let pipeline else { throw AggregationError.keySetupIncomplete }
-        let n = meters.count
         let steps = Int(900 / configuration.sampleSeconds)
         let sampleTicks = configuration.sampleSeconds * 1000
-        var boundary = [Double](repeating: 0, count: n)
-        var precompute = [Double](repeating: 0, count: n)
-        var frames = [[[UInt8]]](repeating: [], count: n)
-        boundary.withUnsafeMutableBufferPointer { boundaryTimes in
-            precompute.withUnsafeMutableBufferPointer { precomputeTimes in
-                frames.withUnsafeMutableBufferPointer { sent in
-                    forEachMeter { i in
-                        let meter = self.meters[i]
-                        for step in 1...steps {
-                            meter.advance(ticks: sampleTicks)
-                            if step == steps {
-                                let t0 = threadCPUSeconds()
-                                _ = meter.firmware.poll()
-                                boundaryTimes[i] = threadCPUSeconds() - t0
-                            } else {
-                                _ = meter.firmware.poll()
-                            }
-                        }
-                        sent[i] = meter.takeSent()
-                        precomputeTimes[i] = self.pendingPrecompute[i]
-                        let t0 = threadCPUSeconds()
-                        meter.firmware.idle()  // F_k(l+1) while waiting for the next boundary
-                        self.pendingPrecompute[i] = threadCPUSeconds() - t0
-                    }
+        let interval = runner.map(meters.count) { i in
+            let meter = self.meters[i]
+            var boundary = 0.0
+            for step in 1...steps {
+                meter.advance(ticks: sampleTicks)
+                if step == steps {
+                    let t0 = threadCPUSeconds()
+                    _ = meter.firmware.poll()
+                    boundary = threadCPUSeconds() - t0
+                } else {
+                    _ = meter.firmware.poll()
                 }
             }
+            let sent = meter.takeSent()
+            let t0 = threadCPUSeconds()
+            meter.firmware.idle()  // F_k(l+1) while waiting for the next boundary
+            return (sent: sent, boundary: boundary, nextPrecompute: threadCPUSeconds() - t0)
         }
+        let precompute = pendingPrecompute
+        pendingPrecompute = interval.map(\.nextPrecompute)
         let t0 = threadCPUSeconds()
         try pipeline.advance(to: label)
-        for (i, meterFrames) in frames.enumerated() {
+        for (i, meterFrames) in interval.map(\.sent).enumerated() {
             let readings = meterFrames.filter { $0.count > 1 && $0[1] == FrameType.reading.rawValue }
             guard !readings.isEmpty else { throw SimulatorError.missingReading(meter: meters[i].id, label: label) }
             for frame in readings {
@@ -335,22 +249,10 @@ public final class Fleet {
         let truth = expected.reduce(0) { $0 + $1[Int(label)] }
         return LabelResult(
             label: label, decryptedSum: sum.sum, trueSum: truth, precomputeSeconds: precompute,
-            boundarySeconds: boundary, collectSeconds: t1 - t0, decryptSeconds: sum.decryptSeconds,
+            boundarySeconds: interval.map(\.boundary), collectSeconds: t1 - t0, decryptSeconds: sum.decryptSeconds,
             aggregateSeconds: sum.aggregateSeconds)
     }
 
     /// The readings the simulator expects meter `index` to report (Wh per label).
     public func expectedReadings(meter index: Int) -> [UInt64] { expected[index] }
-}
-
-/// A thread-safe counter for progress reports.
-final class ManagedCounter: @unchecked Sendable {
-    private var value = 0
-    private let lock = NSLock()
-    func increment() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        value += 1
-        return value
-    }
 }

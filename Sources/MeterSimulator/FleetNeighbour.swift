@@ -23,7 +23,7 @@ extension Fleet {
         let n = meters.count
         let count = Int((configuration.dropoutPercent * Double(n) / 100).rounded(.down))
         guard count > 0 else { return [] }
-        var rng = SplitMix64(seed: configuration.seed ^ (label &+ 1) &* 0x9E37_79B9_7F4A_7C15)
+        var rng = SeededGenerator(seed: configuration.seed ^ (label &+ 1) &* 0x9E37_79B9_7F4A_7C15)
         var order = Array(0..<n)
         for i in 0..<count { order.swapAt(i, i + Int(rng.next() % UInt64(n - i))) }
         return Set(order.prefix(count))
@@ -36,46 +36,34 @@ extension Fleet {
         let silent = silentMeters(at: label)
         let steps = Int(900 / configuration.sampleSeconds)
         let sampleTicks = configuration.sampleSeconds * 1000
-        var boundary = [Double](repeating: 0, count: n)
-        var precompute = [Double](repeating: 0, count: n)
-        var frames = [[[UInt8]]](repeating: [], count: n)
-        var readings = [UInt64?](repeating: nil, count: n)
-        var failures = [String?](repeating: nil, count: n)
-        boundary.withUnsafeMutableBufferPointer { boundaryTimes in
-            precompute.withUnsafeMutableBufferPointer { precomputeTimes in
-                frames.withUnsafeMutableBufferPointer { sent in
-                    readings.withUnsafeMutableBufferPointer { read in
-                        failures.withUnsafeMutableBufferPointer { failed in
-                            forEachMeter { i in
-                                let meter = self.meters[i]
-                                for step in 1...steps {
-                                    if step == steps && silent.contains(i) {
-                                        // Off over the boundary: back after it, label never encrypted.
-                                        meter.advance(ticks: sampleTicks)
-                                        do { try meter.reboot() } catch { failed[i] = "\(error)" }
-                                        _ = meter.firmware.poll()
-                                        continue
-                                    }
-                                    meter.advance(ticks: sampleTicks)
-                                    let t0 = threadCPUSeconds()
-                                    let event = meter.firmware.poll()
-                                    if step == steps { boundaryTimes[i] = threadCPUSeconds() - t0 }
-                                    if case .readingSent(let l, let x) = event, l == label { read[i] = x }
-                                }
-                                sent[i] = meter.takeSent()
-                                precomputeTimes[i] = self.pendingPrecompute[i]
-                                let t0 = threadCPUSeconds()
-                                meter.firmware.idle()
-                                self.pendingPrecompute[i] = threadCPUSeconds() - t0
-                            }
-                        }
-                    }
+        let interval = try runner.map(n) { (i: Int) throws -> (sent: [[UInt8]], reading: UInt64?, boundary: Double, next: Double) in
+            let meter = self.meters[i]
+            var reading: UInt64? = nil
+            var boundary = 0.0
+            for step in 1...steps {
+                if step == steps && silent.contains(i) {
+                    // Off over the boundary: back after it, the label never encrypted.
+                    meter.advance(ticks: sampleTicks)
+                    try meter.reboot()
+                    _ = meter.firmware.poll()
+                    continue
                 }
+                meter.advance(ticks: sampleTicks)
+                let t0 = threadCPUSeconds()
+                let event = meter.firmware.poll()
+                if step == steps { boundary = threadCPUSeconds() - t0 }
+                if case .readingSent(let l, let x) = event, l == label { reading = x }
             }
+            let sent = meter.takeSent()
+            let t0 = threadCPUSeconds()
+            meter.firmware.idle()
+            return (sent, reading, boundary, threadCPUSeconds() - t0)
         }
-        if let failure = failures.compactMap({ $0 }).first {
-            throw SimulatorError.setupStalled(meter: 0, detail: failure)
-        }
+        let precompute = pendingPrecompute
+        pendingPrecompute = interval.map(\.next)
+        let boundary = interval.map(\.boundary)
+        let frames = interval.map(\.sent)
+        let readings = interval.map(\.reading)
         var t0 = threadCPUSeconds()
         var collect = 0.0
         try aggregator.advance(to: label)

@@ -21,7 +21,7 @@ public struct LoadModel: Sendable {
 
     /// One household's day, reproducible from `seed`.
     public func household(seed: UInt64) -> [UInt32] {
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         func uniform(_ range: ClosedRange<Double>) -> Double {
             range.lowerBound + (range.upperBound - range.lowerBound) * Double(rng.next() >> 11) / Double(1 << 53)
         }
@@ -51,19 +51,6 @@ public struct LoadModel: Sendable {
             let mw = (w * scale * 1000).rounded()
             return UInt32(min(Double(capMilliwatts), max(0, mw)))
         }
-    }
-}
-
-/// SplitMix64: a small, fast, reproducible generator for simulation inputs.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

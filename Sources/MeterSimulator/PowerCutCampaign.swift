@@ -1,7 +1,6 @@
 import Foundation
 import MeterCrypto
 import MeterFirmware
-import MeterHAL
 
 /// A power cut at every program/erase operation of the meter's life, in each cut mode:
 /// provisioning, key setup, outbox appends and acknowledgements (going round the whole
@@ -19,9 +18,7 @@ import MeterHAL
 /// the next label) and checks every frame that left the meter against ciphertexts
 /// recomputed from the truth.
 struct PowerCutCampaign {
-    static let modes: [(sim_cut_mode, String)] = [
-        (SIM_CUT_BEFORE, "before"), (SIM_CUT_RANDOM, "partial"), (SIM_CUT_AFTER, "after"),
-    ]
+    static let modes: [PowerCutMode] = [.before, .partial, .after]
 
     struct Session {
         let phase: String
@@ -62,8 +59,8 @@ struct PowerCutCampaign {
         var setups: [[[UInt8]]] = []
 
         func session(_ phase: String, _ body: (inout [Step], inout [Int], inout [StoreTruth]) throws -> Void) throws {
-            let flash = dut.flashSnapshot()
-            let rng = dut.rngState
+            let flash = dut.board.flashSnapshot()
+            let rng = dut.board.rngState
             try dut.reboot()
             var steps: [Step] = []
             var ops: [Int] = []
@@ -73,10 +70,10 @@ struct PowerCutCampaign {
                 Session(phase: phase, flash: flash, rng: rng, steps: steps, operations: ops, truths: truths))
         }
         func run(_ step: Step, _ steps: inout [Step], _ ops: inout [Int], _ truths: inout [StoreTruth]) throws {
-            let before = dut.flashOperations
+            let before = dut.board.flashOperations
             step.perform(on: dut)
             steps.append(step)
-            ops.append(Int(dut.flashOperations - before))
+            ops.append(Int(dut.board.flashOperations - before))
             truths.append(try StoreTruth.intent(of: dut))
         }
         func setup(_ phase: String) throws {
@@ -179,9 +176,9 @@ struct PowerCutCampaign {
             }
         }
         var report = FaultCampaignReport(.powerCut, seed: options.seed)
-        report.cut_points = byPhase.values.reduce(0, +)
-        report.cut_points_by_phase = byPhase
-        report.cut_modes = Self.modes.map(\.1)
+        report.cutPoints = byPhase.values.reduce(0, +)
+        report.cutPointsByPhase = byPhase
+        report.cutModes = Self.modes.map(\.description)
         if let r = options.replay {
             guard r >= 0 && r < points.count else { throw FaultCampaignError.noSuchRun(r, runs: points.count) }
             let result = try cut(points[r], run: r, sessions: sessions, setups: setups)
@@ -196,9 +193,9 @@ struct PowerCutCampaign {
         }
         if options.copyForwardMeters > 0 && options.scheme == .lwrPSA {
             let hunt = try CopyForwardHunt(options: options).run()
-            report.copy_forward = hunt
-            report.labels_encrypted_twice += hunt.labels_encrypted_twice
-            report.bricked_meters += hunt.stalled_meters
+            report.copyForward = hunt
+            report.labelsEncryptedTwice += hunt.labelsEncryptedTwice
+            report.brickedMeters += hunt.stalledMeters
         }
         return report
     }
@@ -208,21 +205,21 @@ struct PowerCutCampaign {
     {
         let session = sessions[p.session]
         let step = session.steps[p.step]
-        let (mode, modeName) = Self.modes[p.mode]
+        let mode = Self.modes[p.mode]
         let fault =
-            "\(session.phase): \(step.name), flash operation \(p.operation + 1) of \(session.operations[p.step]), cut \(modeName)"
+            "\(session.phase): \(step.name), flash operation \(p.operation + 1) of \(session.operations[p.step]), cut \(mode)"
         let meter = try bench.makeMeter(1, provision: false)
-        meter.restoreFlash(session.flash)
-        meter.rngState = session.rng
+        meter.board.restoreFlash(session.flash)
+        meter.board.rngState = session.rng
         try meter.reboot()
         var log = RadioLog()
         for earlier in session.steps[0..<p.step] { earlier.perform(on: meter) }
         log.collect(meter)
-        meter.armPowerCut(afterOperations: UInt64(p.operation), mode: mode)
+        meter.board.armPowerCut(afterOperations: UInt64(p.operation), mode: mode)
         step.perform(on: meter)
         log.collect(meter)
-        guard !meter.powered else {
-            meter.disarmPowerCut()
+        guard !meter.board.powered else {
+            meter.board.disarmPowerCut()
             return RunResult(
                 run: run, fault: fault, outcome: .silent,
                 detail: "the step used fewer flash operations than in the reference run")

@@ -108,15 +108,15 @@ struct Demo: ParsableCommand {
         guard scheme == .all else {
             let summary = try runScenario(scheme, trace: sink)
             if json { try printJSON(summary) } else { printSummary(summary) }
-            if summary.exact_labels != labels { throw ExitCode(1) }
+            if summary.exactLabels != labels { throw ExitCode(1) }
             return
         }
         // The same scenario (meters, load profiles, readings) for every scheme.
         var summaries: [DemoSummary] = []
         for s in [Scheme.lwr, .paillier, .dmcfe] { summaries.append(try runScenario(s, trace: sink)) }
-        let allExact = summaries.allSatisfy { $0.exact_labels == labels }
+        let allExact = summaries.allSatisfy { $0.exactLabels == labels }
         if json {
-            try printJSON(DemoComparison(schemes: summaries, all_exact: allExact))
+            try printJSON(DemoComparison(schemes: summaries, allExact: allExact))
         } else {
             printComparison(summaries)
         }
@@ -224,27 +224,27 @@ struct Demo: ParsableCommand {
         let boundary = results.flatMap(\.boundarySeconds)
         let encrypt = results.flatMap { r in zip(r.precomputeSeconds, r.boundarySeconds).map { $0 + $1 } }
         return DemoSummary(
-            scheme: schemeName, parameters: parameterName, key_mode: keyModeName,
-            meters: meters, labels: labels, max_wh: maxWh, seed: seed,
-            exact_labels: results.filter(\.exact).count,
-            setup_s: setup.wallSeconds,
-            setup_cpu_per_meter_ms_median: median(setup.meterCPUSeconds) * 1e3,
-            encrypt_us_median: median(encrypt) * 1e6,
-            precompute_us_median: median(precompute) * 1e6,
-            boundary_us_median: median(boundary) * 1e6,
-            collect_us_median: median(results.map(\.collectSeconds)) * 1e6,
-            decrypt_us_median: median(results.map(\.decryptSeconds)) * 1e6,
-            ciphertext_bytes: ciphertextBytes,
-            frame_bytes: Frame.size(payloadLength: ciphertextBytes),
-            label_reuse_alarms: alarmDescriptions,
-            key_setup: scheme == .lwr || scheme == .all ? keySetup.rawValue : nil,
-            degree: fleet.graphPlan?.degree, max_silent: fleet.graphPlan?.maxSilent,
-            log2_disconnect: fleet.graphPlan.flatMap { $0.log2Disconnect == -.infinity ? nil : $0.log2Disconnect },
-            key_agreements_per_meter: fleet.graphPlan?.neighbourCount
+            scheme: schemeName, parameters: parameterName, keyMode: keyModeName,
+            meters: meters, labels: labels, maxWh: maxWh, seed: seed,
+            exactLabels: results.filter(\.exact).count,
+            setupSeconds: setup.wallSeconds,
+            setupCpuPerMeterMsMedian: median(setup.meterCPUSeconds) * 1e3,
+            encryptUsMedian: median(encrypt) * 1e6,
+            precomputeUsMedian: median(precompute) * 1e6,
+            boundaryUsMedian: median(boundary) * 1e6,
+            collectUsMedian: median(results.map(\.collectSeconds)) * 1e6,
+            decryptUsMedian: median(results.map(\.decryptSeconds)) * 1e6,
+            ciphertextBytes: ciphertextBytes,
+            frameBytes: Frame.size(payloadLength: ciphertextBytes),
+            labelReuseAlarms: alarmDescriptions,
+            keySetup: scheme == .lwr || scheme == .all ? keySetup.rawValue : nil,
+            degree: fleet.graphPlan?.degree, maxSilent: fleet.graphPlan?.maxSilent,
+            log2Disconnect: fleet.graphPlan.flatMap { $0.log2Disconnect == -.infinity ? nil : $0.log2Disconnect },
+            keyAgreementsPerMeter: fleet.graphPlan?.neighbourCount
                 ?? (config.scheme == .paillier ? nil : meters - 1),
-            dropout_percent: fleet.graphPlan == nil ? nil : dropoutPercent,
-            reporting_meters_min: fleet.graphPlan == nil ? nil : results.map(\.reporting).min(),
-            recovery_messages_total: fleet.graphPlan == nil ? nil : results.reduce(0) { $0 + $1.recoveryMessages })
+            dropoutPercent: fleet.graphPlan == nil ? nil : dropoutPercent,
+            reportingMetersMin: fleet.graphPlan == nil ? nil : results.map(\.reporting).min(),
+            recoveryMessagesTotal: fleet.graphPlan == nil ? nil : results.reduce(0) { $0 + $1.recoveryMessages })
     }
 
     func printJSON<T: Encodable>(_ value: T) throws {
@@ -255,24 +255,24 @@ struct Demo: ParsableCommand {
 
     func printSummary(_ summary: DemoSummary) {
         print("")
-        print("exact labels             \(summary.exact_labels) / \(summary.labels)")
+        print("exact labels             \(summary.exactLabels) / \(summary.labels)")
         print(
             String(
-                format: "key setup                %.2f s wall; %.1f ms CPU per meter (median)", summary.setup_s,
-                summary.setup_cpu_per_meter_ms_median))
+                format: "key setup                %.2f s wall; %.1f ms CPU per meter (median)", summary.setupSeconds,
+                summary.setupCpuPerMeterMsMedian))
         let pad = ["paillier": "r^N mod N^2", "dmcfe": "H(l)_1^s1·H(l)_2^s2"][summary.scheme] ?? "F_k(l)"
         print(
             String(
                 format:
                     "encryption per reading   %.1f µs CPU (median): %.1f µs precomputing %@ while idle + %.1f µs at the boundary",
-                summary.encrypt_us_median, summary.precompute_us_median, pad, summary.boundary_us_median))
+                summary.encryptUsMedian, summary.precomputeUsMedian, pad, summary.boundaryUsMedian))
         let who = ["paillier": " (the supplier, CRT)", "dmcfe": " (with the discrete logarithm)"][summary.scheme] ?? ""
         print(
             String(
                 format:
                     "aggregator per label     %.1f µs to verify and collect %d frames, %.1f µs to decrypt the sum%@ (medians)",
-                summary.collect_us_median, summary.meters, summary.decrypt_us_median, who))
-        print("ciphertext               \(summary.ciphertext_bytes) bytes (frame \(summary.frame_bytes) bytes)")
+                summary.collectUsMedian, summary.meters, summary.decryptUsMedian, who))
+        print("ciphertext               \(summary.ciphertextBytes) bytes (frame \(summary.frameBytes) bytes)")
     }
 
     /// One table: the schemes side by side on the same scenario.
@@ -284,13 +284,13 @@ struct Demo: ParsableCommand {
                 + pad("aggregate+decrypt/label", 25) + pad("ciphertext", 12) + "exact")
         for s in summaries {
             print(
-                pad(s.scheme, 10) + pad(String(format: "%.1f ms", s.setup_cpu_per_meter_ms_median), 19)
+                pad(s.scheme, 10) + pad(String(format: "%.1f ms", s.setupCpuPerMeterMsMedian), 19)
                     + pad(
                         String(
-                            format: "%.1f µs (%.1f + %.1f)", s.encrypt_us_median, s.precompute_us_median,
-                            s.boundary_us_median), 36)
-                    + pad(String(format: "%.1f µs", s.collect_us_median + s.decrypt_us_median), 25)
-                    + pad("\(s.ciphertext_bytes) B", 12) + "\(s.exact_labels)/\(s.labels)")
+                            format: "%.1f µs (%.1f + %.1f)", s.encryptUsMedian, s.precomputeUsMedian,
+                            s.boundaryUsMedian), 36)
+                    + pad(String(format: "%.1f µs", s.collectUsMedian + s.decryptUsMedian), 25)
+                    + pad("\(s.ciphertextBytes) B", 12) + "\(s.exactLabels)/\(s.labels)")
         }
     }
 }
@@ -298,41 +298,57 @@ struct Demo: ParsableCommand {
 /// `--scheme all --json`: every scheme's summary.
 struct DemoComparison: Codable {
     let schemes: [DemoSummary]
-    let all_exact: Bool
+    let allExact: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case schemes, allExact = "all_exact"
+    }
 }
 
 struct DemoSummary: Codable {
     let scheme: String
     let parameters: String
-    let key_mode: String
+    let keyMode: String
     let meters: Int
     let labels: Int
-    let max_wh: UInt64
+    let maxWh: UInt64
     let seed: UInt64
-    let exact_labels: Int
-    let setup_s: Double
-    let setup_cpu_per_meter_ms_median: Double
-    let encrypt_us_median: Double
-    let precompute_us_median: Double
-    let boundary_us_median: Double
-    let collect_us_median: Double
-    let decrypt_us_median: Double
-    let ciphertext_bytes: Int
-    let frame_bytes: Int
+    let exactLabels: Int
+    let setupSeconds: Double
+    let setupCpuPerMeterMsMedian: Double
+    let encryptUsMedian: Double
+    let precomputeUsMedian: Double
+    let boundaryUsMedian: Double
+    let collectUsMedian: Double
+    let decryptUsMedian: Double
+    let ciphertextBytes: Int
+    let frameBytes: Int
     /// Meters that sent two different ciphertexts for one label (the aggregator's alarms).
-    let label_reuse_alarms: [String]
+    let labelReuseAlarms: [String]
     /// LWR-PSA: graph or n-of-n; the graph's k, t and disconnection bound (log2, per label).
-    var key_setup: String? = nil
+    var keySetup: String? = nil
     var degree: Int? = nil
-    var max_silent: Int? = nil
-    var log2_disconnect: Double? = nil
+    var maxSilent: Int? = nil
+    var log2Disconnect: Double? = nil
     /// DH exponentiations of one meter's key setup (k, or n − 1 for n-of-n and DMCFE).
-    var key_agreements_per_meter: Int? = nil
+    var keyAgreementsPerMeter: Int? = nil
     /// Graph: the silent share per label, the fewest meters any label's sum held, and the
     /// recovery answers over all labels.
-    var dropout_percent: Double? = nil
-    var reporting_meters_min: Int? = nil
-    var recovery_messages_total: Int? = nil
+    var dropoutPercent: Double? = nil
+    var reportingMetersMin: Int? = nil
+    var recoveryMessagesTotal: Int? = nil
+
+    enum CodingKeys: String, CodingKey {
+        case scheme, parameters, keyMode = "key_mode", meters, labels, maxWh = "max_wh", seed
+        case exactLabels = "exact_labels", setupSeconds = "setup_s"
+        case setupCpuPerMeterMsMedian = "setup_cpu_per_meter_ms_median", encryptUsMedian = "encrypt_us_median"
+        case precomputeUsMedian = "precompute_us_median", boundaryUsMedian = "boundary_us_median"
+        case collectUsMedian = "collect_us_median", decryptUsMedian = "decrypt_us_median"
+        case ciphertextBytes = "ciphertext_bytes", frameBytes = "frame_bytes", labelReuseAlarms = "label_reuse_alarms"
+        case keySetup = "key_setup", degree, maxSilent = "max_silent", log2Disconnect = "log2_disconnect"
+        case keyAgreementsPerMeter = "key_agreements_per_meter", dropoutPercent = "dropout_percent"
+        case reportingMetersMin = "reporting_meters_min", recoveryMessagesTotal = "recovery_messages_total"
+    }
 }
 
 func median(_ values: [Double]) -> Double {

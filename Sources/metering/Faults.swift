@@ -117,11 +117,11 @@ struct Faults: ParsableCommand {
         } else {
             printTable(report)
         }
-        let hunt = report.copy_forward
+        let hunt = report.copyForward
         let failed =
-            report.silent_corruptions + report.lost_readings + report.labels_encrypted_twice
-            + (hunt.map { $0.readings_in_status_frames + $0.energy_lost_warned_wh } ?? 0)
-        if failed > 0 || (campaign == .powerCut && (report.bricked_meters > 0 || report.detected_corruptions > 0)) {
+            report.silentCorruptions + report.lostReadings + report.labelsEncryptedTwice
+            + (hunt.map { $0.readingsInStatusFrames + $0.energyLostWarnedWh } ?? 0)
+        if failed > 0 || (campaign == .powerCut && (report.brickedMeters > 0 || report.detectedCorruptions > 0)) {
             throw ExitCode(1)
         }
     }
@@ -134,61 +134,61 @@ struct Faults: ParsableCommand {
         print("")
         row("meters", r.meters)
         row(r.meters == nil ? "runs" : "runs (faults, each then a boot)", r.runs)
-        if let points = r.cut_points {
+        if let points = r.cutPoints {
             row(
                 "cut points (program/erase steps)",
-                "\(points) × \(r.cut_modes?.count ?? 0) modes (\(r.cut_modes?.joined(separator: ", ") ?? ""))")
-            for (phase, n) in (r.cut_points_by_phase ?? [:]).sorted(by: { $0.key < $1.key }) { row("  \(phase)", n) }
+                "\(points) × \(r.cutModes?.count ?? 0) modes (\(r.cutModes?.joined(separator: ", ") ?? ""))")
+            for (phase, n) in (r.cutPointsByPhase ?? [:]).sorted(by: { $0.key < $1.key }) { row("  \(phase)", n) }
         }
-        row("flips per run", r.flips_per_run)
-        row("flips on live data", r.flips_on_live_data)
-        row("flips on superseded data", r.flips_on_superseded_data)
-        row("flips on erased flash", r.flips_on_erased_flash)
-        row("power cuts", r.power_cuts)
-        row("bit flips", r.bit_flips)
-        row("lost acks", r.lost_acks)
-        row("recovered with old state", r.recovered_old)
-        row("recovered with new state", r.recovered_new)
-        row("detected corruptions", r.detected_corruptions)
+        row("flips per run", r.flipsPerRun)
+        row("flips on live data", r.flipsOnLiveData)
+        row("flips on superseded data", r.flipsOnSupersededData)
+        row("flips on erased flash", r.flipsOnErasedFlash)
+        row("power cuts", r.powerCuts)
+        row("bit flips", r.bitFlips)
+        row("lost acks", r.lostAcks)
+        row("recovered with old state", r.recoveredOld)
+        row("recovered with new state", r.recoveredNew)
+        row("detected corruptions", r.detectedCorruptions)
         row("corrected and reported (intact)", r.corrected)
-        row("silent corruptions", r.silent_corruptions)
-        row("lost readings", r.lost_readings)
-        row("labels encrypted twice", r.labels_encrypted_twice)
-        row("bricked meters", r.bricked_meters)
+        row("silent corruptions", r.silentCorruptions)
+        row("lost readings", r.lostReadings)
+        row("labels encrypted twice", r.labelsEncryptedTwice)
+        row("bricked meters", r.brickedMeters)
         if let w = r.wear {
-            row("erase cycles/sector/year, outbox", String(format: "%.1f", w.outbox_erases_per_sector_per_year))
-            row("erase cycles/sector/year, keys", String(format: "%.1f", w.key_store_erases_per_sector_per_year))
+            row("erase cycles/sector/year, outbox", String(format: "%.1f", w.outboxErasesPerSectorPerYear))
+            row("erase cycles/sector/year, keys", String(format: "%.1f", w.keyStoreErasesPerSectorPerYear))
             row(
                 "projected lifetime",
-                String(format: "%.1f years at %u cycles", w.projected_lifetime_years, w.rated_cycles))
-            row("wear-out run", "flash rated \(w.wear_out_cycles) cycles")
-            row("  first worn erase", w.first_worn_erase_day.map { "day \($0)" } ?? "none")
-            row("  first sector retired", w.first_retired_sector_day.map { "day \($0)" } ?? "none")
-            row("  stopped storing readings", w.stopped_storing_day.map { "day \($0)" } ?? "no")
-            row("  readings stored / refused", "\(w.readings_stored) / \(w.readings_refused)")
+                String(format: "%.1f years at %u cycles", w.projectedLifetimeYears, w.ratedCycles))
+            row("wear-out run", "flash rated \(w.wearOutCycles) cycles")
+            row("  first worn erase", w.firstWornEraseDay.map { "day \($0)" } ?? "none")
+            row("  first sector retired", w.firstRetiredSectorDay.map { "day \($0)" } ?? "none")
+            row("  stopped storing readings", w.stoppedStoringDay.map { "day \($0)" } ?? "no")
+            row("  readings stored / refused", "\(w.readingsStored) / \(w.readingsRefused)")
             row("  how it degrades", w.degradation)
         }
-        if let c = r.copy_forward {
-            row("copy-forward hunt", "\(c.meters) meters × \(c.labels_per_meter) labels, acks held 1-3 days")
-            row("  power cuts (warned)", "\(c.power_cuts) (\(c.warned_cuts))")
-            row("  cuts during copy-forward", c.cuts_during_copy_forward)
-            row("  acks lost / held", "\(c.lost_acks) / \(c.held_acks)")
-            row("  failed stores", c.failed_stores)
-            row("  stalled meters", c.stalled_meters)
-            row("  dropped readings", c.dropped_readings)
-            row("  labels skipped at cut boundaries", c.labels_skipped)
-            row("  energy lost, sudden / warned (Wh)", "\(c.energy_lost_sudden_wh) / \(c.energy_lost_warned_wh)")
-            row("  readings in status frames", c.readings_in_status_frames)
-            row("  labels encrypted twice", c.labels_encrypted_twice)
+        if let c = r.copyForward {
+            row("copy-forward hunt", "\(c.meters) meters × \(c.labelsPerMeter) labels, acks held 1-3 days")
+            row("  power cuts (warned)", "\(c.powerCuts) (\(c.warnedCuts))")
+            row("  cuts during copy-forward", c.cutsDuringCopyForward)
+            row("  acks lost / held", "\(c.lostAcks) / \(c.heldAcks)")
+            row("  failed stores", c.failedStores)
+            row("  stalled meters", c.stalledMeters)
+            row("  dropped readings", c.droppedReadings)
+            row("  labels skipped at cut boundaries", c.labelsSkipped)
+            row("  energy lost, sudden / warned (Wh)", "\(c.energyLostSuddenWh) / \(c.energyLostWarnedWh)")
+            row("  readings in status frames", c.readingsInStatusFrames)
+            row("  labels encrypted twice", c.labelsEncryptedTwice)
         }
         row("time", String(format: "%.1f s", r.seconds))
         if let replayed = r.replayed {
             print(
                 "\nrun \(replayed.run): \(replayed.fault)\n  \(replayed.outcome)\(replayed.detail.isEmpty ? "" : ": \(replayed.detail)")"
             )
-        } else if !r.not_recovered.isEmpty {
+        } else if !r.notRecovered.isEmpty {
             print("\nnot recovered cleanly (replay with --replay RUN):")
-            for n in r.not_recovered { print("  run \(n.run): \(n.fault): \(n.outcome) \(n.detail)") }
+            for n in r.notRecovered { print("  run \(n.run): \(n.fault): \(n.outcome) \(n.detail)") }
         }
     }
 }

@@ -1,12 +1,12 @@
 import ArgumentParser
 
 @main
-struct Metering: ParsableCommand {
+struct Metering: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "metering",
         abstract: "PrivateMetering: privacy-preserving smart-meter aggregation on simulated meters.",
         subcommands: [
-            Demo.self, BillCommand.self, FeederCommand.self, Faults.self, Cost.self, AttacksCommand.self,
-            Neighbours.self,
+            Demo.self, BillCommand.self, FeederCommand.self, Faults.self, Cost.self, AttacksCommand.self, Serve.self,
+            FleetCommand.self, LoadCommand.self, Neighbours.self,
         ])
 }

@@ -87,14 +87,21 @@ struct BillCommand: ParsableCommand {
     struct Output: Codable {
         let meter: UInt32
         let labels: Int
-        let key_bits: Int
+        let keyBits: Int
         let bill: Bill
-        let plaintext_bill: UInt64
-        let bill_matches: Bool
-        let energy_per_day_wh: [UInt64]
-        let average_wh_per_day: Double
-        let aggregator_bill_ms: Double
-        let supplier_decrypt_ms: Double
+        let plaintextBill: UInt64
+        let billMatches: Bool
+        let energyPerDayWh: [UInt64]
+        let averageWhPerDay: Double
+        let aggregatorBillMs: Double
+        let supplierDecryptMs: Double
+
+        enum CodingKeys: String, CodingKey {
+            case meter, labels, keyBits = "key_bits", bill, plaintextBill = "plaintext_bill"
+            case billMatches = "bill_matches", energyPerDayWh = "energy_per_day_wh"
+            case averageWhPerDay = "average_wh_per_day", aggregatorBillMs = "aggregator_bill_ms"
+            case supplierDecryptMs = "supplier_decrypt_ms"
+        }
     }
 
     func run() throws {
@@ -125,10 +132,10 @@ struct BillCommand: ParsableCommand {
         let readings = fleet.expectedReadings(meter: Int(meter) - 1)
         let plain = tariff.plaintextBill(readings: readings, firstLabel: 0)
         let output = Output(
-            meter: meter, labels: labels, key_bits: scenario.keyBits, bill: bill, plaintext_bill: plain,
-            bill_matches: plain == bill.amount, energy_per_day_wh: report.intervals.map(\.energyWh),
-            average_wh_per_day: report.averageWh, aggregator_bill_ms: billSeconds * 1e3,
-            supplier_decrypt_ms: decryptSeconds * 1e3)
+            meter: meter, labels: labels, keyBits: scenario.keyBits, bill: bill, plaintextBill: plain,
+            billMatches: plain == bill.amount, energyPerDayWh: report.intervals.map(\.energyWh),
+            averageWhPerDay: report.averageWh, aggregatorBillMs: billSeconds * 1e3,
+            supplierDecryptMs: decryptSeconds * 1e3)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -1,5 +1,6 @@
 import Aggregation
 import MeterCrypto
+import MeterSimulator
 import TestSupport
 import Testing
 

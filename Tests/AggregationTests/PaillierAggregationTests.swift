@@ -2,6 +2,7 @@ import Aggregation
 import BigNum
 import Foundation
 import MeterCrypto
+import MeterSimulator
 import Provisioning
 import TestSupport
 import Testing

@@ -1,22 +1,23 @@
 import Aggregation
 import BigNum
 import MeterCrypto
+import MeterSimulator
 import Provisioning
 import Testing
 
 /// Keys shared by the Paillier tests (reproducible; generated once per process).
 enum PaillierFixtures {
     static let key2048: PaillierPrivateKey = {
-        var generator = ReproducibleGenerator(seed: 2048)
+        var generator = SeededGenerator(seed: 2048)
         return try! PaillierPrivateKey.generate(bits: 2048, using: &generator)
     }()
     static let key3072: PaillierPrivateKey = {
-        var generator = ReproducibleGenerator(seed: 3072)
+        var generator = SeededGenerator(seed: 3072)
         return try! PaillierPrivateKey.generate(bits: 3072, using: &generator)
     }()
     /// A second, unrelated 2048-bit key (the "wrong key").
     static let otherKey2048: PaillierPrivateKey = {
-        var generator = ReproducibleGenerator(seed: 4096)
+        var generator = SeededGenerator(seed: 4096)
         return try! PaillierPrivateKey.generate(bits: 2048, using: &generator)
     }()
 

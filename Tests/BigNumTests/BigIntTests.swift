@@ -1,5 +1,6 @@
 import BigNum
 import Foundation
+import MeterSimulator
 import TestSupport
 import Testing
 

@@ -8,7 +8,7 @@ import Testing
 /// One small report for all tests (key setup, a few readings per configuration, two small
 /// groups on the aggregator, the firmware built per scheme). Structure only: no timing is
 /// asserted anywhere.
-let smallReport: Result<CostReport, any Error> = Result {
+let smallReport: Result<CostMeasurements, any Error> = Result {
     var options = CostOptions()
     options.readings = 5
     options.warmupReadings = 2

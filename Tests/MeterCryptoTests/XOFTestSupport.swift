@@ -1,6 +1,7 @@
 import Foundation
 import MeterCrypto
 import TestSupport
+import Testing
 
 /// Known-answer files in Tests/MeterCryptoTests/Vectors (copied into the test bundle).
 enum Vectors {
@@ -16,7 +17,7 @@ enum Vectors {
     }
 }
 
-extension XOF {
+extension KeccakSponge {
     /// The next `count` output bytes, through `squeeze(into:)`.
     mutating func squeeze(count: Int) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
@@ -26,9 +27,35 @@ extension XOF {
     }
 }
 
-/// One-shot XOF output.
-func xofOutput(_ algorithm: XOFAlgorithm, domain: UInt8 = 0x1F, message: [UInt8], count: Int) -> [UInt8] {
-    var xof = XOF(algorithm, domainSeparation: domain)
+/// The two representations of the Keccak state. `XOF` uses one of them per target (lanes on
+/// 64-bit CPUs, interleaved on 32-bit ones); the host tests run both through the same checks.
+enum StateRepresentation: String, CaseIterable, CustomTestStringConvertible {
+    case lanes, interleaved
+
+    var testDescription: String { rawValue }
+
+    /// The state type (generic helpers take it and open it).
+    var stateType: any KeccakState.Type {
+        switch self {
+        case .lanes: KeccakLaneState.self
+        case .interleaved: KeccakInterleavedState.self
+        }
+    }
+}
+
+/// One-shot XOF output (the target's representation unless another is given).
+func xofOutput(
+    _ algorithm: XOFAlgorithm, domain: UInt8 = 0x1F, message: [UInt8], count: Int,
+    representation: StateRepresentation? = nil
+) -> [UInt8] {
+    let type: any KeccakState.Type = representation?.stateType ?? KeccakTargetState.self
+    return spongeOutput(type, algorithm, domain, message, count)
+}
+
+func spongeOutput<S: KeccakState>(
+    _: S.Type, _ algorithm: XOFAlgorithm, _ domain: UInt8 = 0x1F, _ message: [UInt8], _ count: Int
+) -> [UInt8] {
+    var xof = KeccakSponge<S>(algorithm, domainSeparation: domain)
     xof.absorb(message.span)
     return xof.squeeze(count: count)
 }

@@ -1,7 +1,10 @@
 import MeterCrypto
+import MeterSimulator
 import TestSupport
 import Testing
 
+/// Every check runs on both state representations (the target's `XOF` is one of them): 64-bit
+/// lanes and bit-interleaved 32-bit words.
 @Suite("XOF: SHAKE128, SHAKE256, TurboSHAKE128")
 struct XOFTests {
     struct SHAKEVector: Decodable {
@@ -34,52 +37,59 @@ struct XOFTests {
 
     // MARK: Known answers
 
-    @Test("NIST CAVP SHAKE byte-oriented vectors (ShortMsg, LongMsg, VariableOut)")
-    func nistCAVP() throws {
+    @Test("NIST CAVP SHAKE byte-oriented vectors (ShortMsg, LongMsg, VariableOut)", arguments: StateRepresentation.allCases)
+    func nistCAVP(representation: StateRepresentation) throws {
         let file = try Vectors.load("shake_nist_cavp", as: SHAKEFile.self)
         #expect(file.shake128.count > 600 && file.shake256.count > 500)
         for (algorithm, vectors) in [(XOFAlgorithm.shake128, file.shake128), (.shake256, file.shake256)] {
             for v in vectors {
                 let message = Hex.decode(v.message)
-                let output = xofOutput(algorithm, message: message, count: v.output.count / 2)
+                let output = xofOutput(
+                    algorithm, message: message, count: v.output.count / 2, representation: representation)
                 #expect(Hex.encode(output) == v.output, "\(v.file), message of \(message.count) bytes")
             }
         }
     }
 
-    @Test("Keccak team SHAKE KATs: 512-byte outputs, squeezed as bytes and as words")
-    func keccakTeamKAT() throws {
+    @Test("Keccak team SHAKE KATs: 512-byte outputs, squeezed as bytes and as words", arguments: StateRepresentation.allCases)
+    func keccakTeamKAT(representation: StateRepresentation) throws {
         let file = try Vectors.load("shake_keccak_kat", as: SHAKEFile.self)
         #expect(file.shake128.count > 30 && file.shake256.count > 30)
         for (algorithm, vectors) in [(XOFAlgorithm.shake128, file.shake128), (.shake256, file.shake256)] {
             for v in vectors {
                 let message = Hex.decode(v.message)
                 let expected = Hex.decode(v.output)
-                #expect(xofOutput(algorithm, message: message, count: expected.count) == expected, "\(v.file)")
-                var xof = XOF(algorithm)
-                xof.absorb(message.span)
-                let words = (0..<expected.count / 8).map { _ in xof.squeezeWord() }
+                #expect(
+                    xofOutput(algorithm, message: message, count: expected.count, representation: representation)
+                        == expected, "\(v.file)")
+                let words = squeezedWords(representation.stateType, algorithm, message, count: expected.count / 8)
                 #expect(words.flatMap(littleEndianBytes) == expected, "\(v.file), words")
             }
         }
     }
 
-    @Test("RFC 9861 TurboSHAKE128 vectors, including ptn(17^i) and D bytes 01 to 7F")
-    func turboSHAKE128RFC9861() throws {
+    @Test("RFC 9861 TurboSHAKE128 vectors, including ptn(17^i) and D bytes 01 to 7F", arguments: StateRepresentation.allCases)
+    func turboSHAKE128RFC9861(representation: StateRepresentation) throws {
         let file = try Vectors.load("turboshake128_rfc9861", as: TurboSHAKEFile.self)
         #expect(file.vectors.count == 16)
         for v in file.vectors {
             let message = v.messageHex.map(Hex.decode) ?? ptn(v.ptnLength ?? 0)
-            let output = xofOutput(.turboShake128, domain: v.domain, message: message, count: v.outputLength)
+            let output = xofOutput(
+                .turboShake128, domain: v.domain, message: message, count: v.outputLength,
+                representation: representation)
             let tail = output.suffix(v.expectedTail.count / 2)
             #expect(Hex.encode(tail) == v.expectedTail, "\(v.name)")
         }
     }
 
-    @Test("absorbing a StaticString absorbs its UTF-8 bytes")
-    func staticStringIsUTF8() {
+    @Test("absorbing a StaticString absorbs its UTF-8 bytes", arguments: StateRepresentation.allCases)
+    func staticStringIsUTF8(representation: StateRepresentation) {
+        staticStringIsUTF8(representation.stateType)
+    }
+
+    func staticStringIsUTF8<S: KeccakState>(_: S.Type) {
         for algorithm in Self.algorithms {
-            var tagged = XOF(algorithm)
+            var tagged = KeccakSponge<S>(algorithm)
             tagged.absorb("PrivateMetering/LWR-PSA/a_l ü")
             #expect(
                 tagged.squeeze(count: 64)
@@ -87,14 +97,28 @@ struct XOFTests {
         }
     }
 
-    @Test("integers are absorbed big-endian, bytes one by one")
-    func integerAbsorbers() {
+    @Test("integers are absorbed big-endian, at any position and on lane boundaries", arguments: StateRepresentation.allCases)
+    func integerAbsorbers(representation: StateRepresentation) {
+        integerAbsorbers(representation.stateType)
+    }
+
+    func integerAbsorbers<S: KeccakState>(_: S.Type) {
         for algorithm in Self.algorithms {
-            var xof = XOF(algorithm)
+            var xof = KeccakSponge<S>(algorithm)
             xof.absorb(0xA5 as UInt8)
             xof.absorb(bigEndian: 0x0102_0304 as UInt32)
             xof.absorb(bigEndian: 0x1122_3344_5566_7788 as UInt64)
-            let bytes: [UInt8] = [0xA5, 1, 2, 3, 4, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88]
+            var bytes: [UInt8] = [0xA5, 1, 2, 3, 4, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88]
+            // 3 more bytes reach a lane boundary; then 64-bit integers on boundaries, across blocks.
+            for byte: UInt8 in [0xB1, 0xB2, 0xB3] {
+                xof.absorb(byte)
+                bytes.append(byte)
+            }
+            for i in 0..<60 {
+                let value = 0x0123_4567_89AB_CDEF &* UInt64(i + 1)
+                xof.absorb(bigEndian: value)
+                bytes += (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * UInt64($0))) }
+            }
             #expect(xof.squeeze(count: 200) == xofOutput(algorithm, message: bytes, count: 200))
         }
     }
@@ -123,19 +147,27 @@ struct XOFTests {
             inputs.append((algorithm, domain, message))
         }
         let expected = try XOFOracle.outputs(for: cases)
-        for (i, (algorithm, domain, message)) in inputs.enumerated() {
-            let output = xofOutput(algorithm, domain: domain, message: message, count: cases[i].outputLength)
-            #expect(
-                Hex.encode(output) == expected[i],
-                "case \(i): \(cases[i].algorithm) D=\(domain) message \(message.count) bytes, output \(cases[i].outputLength)"
-            )
+        for representation in StateRepresentation.allCases {
+            for (i, (algorithm, domain, message)) in inputs.enumerated() {
+                let output = xofOutput(
+                    algorithm, domain: domain, message: message, count: cases[i].outputLength,
+                    representation: representation)
+                #expect(
+                    Hex.encode(output) == expected[i],
+                    "\(representation) case \(i): \(cases[i].algorithm) D=\(domain) message \(message.count) bytes, output \(cases[i].outputLength)"
+                )
+            }
         }
     }
 
     // MARK: Streaming
 
-    @Test("chunked absorbing and mixed word/byte squeezing equal the one-shot output")
-    func streamingEquivalence() {
+    @Test("chunked absorbing and mixed word/byte squeezing equal the one-shot output", arguments: StateRepresentation.allCases)
+    func streamingEquivalence(representation: StateRepresentation) {
+        streamingEquivalence(representation.stateType)
+    }
+
+    func streamingEquivalence<S: KeccakState>(_: S.Type) {
         var rng = SeededGenerator(seed: 42)
         for round in 0..<150 {
             let algorithm = Self.algorithms[round % 3]
@@ -143,7 +175,7 @@ struct XOFTests {
             let total = 1200
             let reference = xofOutput(algorithm, message: message, count: total)
 
-            var xof = XOF(algorithm)
+            var xof = KeccakSponge<S>(algorithm)
             var start = 0
             while start < message.count {
                 let end = min(message.count, start + Int.random(in: 0...200, using: &rng))
@@ -165,11 +197,15 @@ struct XOFTests {
         }
     }
 
-    @Test("squeezeWord is the next 8 squeezed bytes read little-endian, at every alignment")
-    func squeezeWordIsLittleEndianBytes() {
+    @Test("squeezeWord is the next 8 squeezed bytes read little-endian, at every alignment", arguments: StateRepresentation.allCases)
+    func squeezeWordIsLittleEndianBytes(representation: StateRepresentation) {
+        squeezeWordIsLittleEndianBytes(representation.stateType)
+    }
+
+    func squeezeWordIsLittleEndianBytes<S: KeccakState>(_: S.Type) {
         for algorithm in Self.algorithms {
             for skip in 0..<17 {
-                var byWords = XOF(algorithm)
+                var byWords = KeccakSponge<S>(algorithm)
                 byWords.absorb("squeezeWord")
                 var byBytes = byWords
                 #expect(byWords.squeeze(count: skip) == byBytes.squeeze(count: skip))
@@ -183,22 +219,25 @@ struct XOFTests {
         }
     }
 
-    @Test("squeezing words right after absorbing, with no byte squeeze first")
-    func wordsFromTheStart() {
+    @Test("squeezing words right after absorbing, with no byte squeeze first", arguments: StateRepresentation.allCases)
+    func wordsFromTheStart(representation: StateRepresentation) {
         for algorithm in Self.algorithms {
-            var xof = XOF(algorithm)
-            xof.absorb(Array(0..<200 as Range<UInt8>).span)
-            let words = (0..<300).map { _ in xof.squeezeWord() }
-            let bytes = xofOutput(algorithm, message: Array(0..<200 as Range<UInt8>), count: 2400)
+            let message = Array(0..<200 as Range<UInt8>)
+            let words = squeezedWords(representation.stateType, algorithm, message, count: 300)
+            let bytes = xofOutput(algorithm, message: message, count: 2400)
             #expect(words.flatMap(littleEndianBytes) == bytes)
         }
     }
 
-    @Test("a copied XOF continues independently from the shared prefix")
-    func copiesAreIndependent() {
+    @Test("a copied XOF continues independently from the shared prefix", arguments: StateRepresentation.allCases)
+    func copiesAreIndependent(representation: StateRepresentation) {
+        copiesAreIndependent(representation.stateType)
+    }
+
+    func copiesAreIndependent<S: KeccakState>(_: S.Type) {
         let prefix = Array("common prefix, absorbed once".utf8)
         for algorithm in Self.algorithms {
-            var base = XOF(algorithm)
+            var base = KeccakSponge<S>(algorithm)
             base.absorb(prefix.span)
             var first = base
             var second = base
@@ -243,6 +282,13 @@ struct XOFTests {
         await #expect(processExitsWith: .failure) { _ = XOF(.turboShake128, domainSeparation: 0x00) }
         await #expect(processExitsWith: .failure) { _ = XOF(.shake256, domainSeparation: 0x06) }
     }
+}
+
+/// The first `count` output words of `algorithm` over `message`, through squeezeWord.
+func squeezedWords<S: KeccakState>(_: S.Type, _ algorithm: XOFAlgorithm, _ message: [UInt8], count: Int) -> [UInt64] {
+    var xof = KeccakSponge<S>(algorithm)
+    xof.absorb(message.span)
+    return (0..<count).map { _ in xof.squeezeWord() }
 }
 
 func littleEndianBytes(_ word: UInt64) -> [UInt8] {

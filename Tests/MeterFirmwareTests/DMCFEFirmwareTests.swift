@@ -6,34 +6,24 @@ import Provisioning
 import TestSupport
 import Testing
 
-/// A DMCFE group on simulated boards: key setup over the radio, then functional keys.
+/// A DMCFE group on simulated boards (`SimulatedGroup`): key setup over the radio, then
+/// functional keys.
 struct DMCFETestBench {
-    let meters: [SimulatedMeter]
+    let group: SimulatedGroup
     let setup: DMCFEKeySetup
-    let members: GroupMembers
+    var meters: [SimulatedMeter] { group.meters }
+    var members: GroupMembers { group.members }
 
     init(meters n: Int) throws {
-        let authority = ProvisioningAuthority(seed: 24)
-        meters = try (1...n).map { i in
-            try SimulatedMeter(
-                factory: authority.manufacture(meter: UInt32(i * 2)), seed: UInt64(i), profile: [800_000],
-                sampleSeconds: 60, scheme: .dmcfe)
-        }
-        members = try authority.members(
-            group: 9, epoch: authority.issueEpoch(), scheme: .dmcfe, meters: meters.map(\.id))
-        setup = try DMCFEKeySetup(members: members, maxReading: 10_000)
-        try SignedSetup.enrolAndSign(meters: meters, relay: setup, authority: authority)
-        for sent in try SignedSetup.distribute(meters: meters, relay: setup) {
-            for frame in sent { try setup.receiveSetupComplete(frame) }
-        }
+        group = try SimulatedGroup(
+            authority: ProvisioningAuthority(seed: 24), group: 9, scheme: .dmcfe, ids: (1...n).map { UInt32($0 * 2) },
+            profile: { _ in [800_000] })
+        setup = try group.setUpDMCFE(maxReading: 10_000)
     }
 
     /// Every meter's functional-key share for `weights`.
     func keyShares(_ weights: [UInt32: Int64]) throws -> [[UInt8]] {
-        try meters.flatMap { m in
-            for frame in try setup.weightFrames(weights, for: m.id) { try m.handle(frame) }
-            return m.takeSent()
-        }
+        try group.functionalKeyShares(setup, weights: weights)
     }
 }
 

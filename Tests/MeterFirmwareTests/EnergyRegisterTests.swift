@@ -1,7 +1,6 @@
 import Aggregation
 import MeterCrypto
 import MeterFirmware
-import MeterHAL
 import MeterSimulator
 import TestSupport
 import Testing
@@ -64,7 +63,7 @@ struct EnergyRegisterTests {
         let label = f.meter.firmware.nextLabel
         runMinutes(f.meter, 14)
         // Raised during the entry's program: the commit mark is refused, the register saved.
-        f.meter.armPowerFail(afterOperations: 0, mode: SIM_CUT_RANDOM)
+        f.meter.board.armPowerFail(afterOperations: 0, mode: .partial)
         runMinutes(f.meter, 1)
         #expect(f.meter.firmware.nextLabel == label)
         try f.meter.reboot()
@@ -78,17 +77,17 @@ struct EnergyRegisterTests {
         arguments: 0..<6)
     func cutDuringSave(_ run: Int) throws {
         let operation = UInt64(run / 3)
-        let mode = [SIM_CUT_RANDOM, SIM_CUT_BEFORE, SIM_CUT_AFTER][run % 3]
+        let mode: PowerCutMode = [.partial, .before, .after][run % 3]
         let f = try FaultFixture()
         let label = f.meter.firmware.nextLabel
         runMinutes(f.meter, 3)
         try f.meter.powerFailAndReboot()  // record 1: 50 Wh
         runMinutes(f.meter, 6)
         // The second warning's save is cut at its first or second program operation.
-        f.meter.raisePowerFail()
-        f.meter.armPowerCut(afterOperations: operation, mode: mode)
+        f.meter.board.raisePowerFail()
+        f.meter.board.armPowerCut(afterOperations: operation, mode: mode)
         _ = f.meter.firmware.poll()
-        #expect(!f.meter.powered)
+        #expect(!f.meter.board.powered)
         try f.meter.reboot()
         runMinutes(f.meter, 6)
         // Old record: 3 + 6 minutes; new record: 3 + 6 + 6 minutes. Never anything else.
@@ -104,7 +103,7 @@ struct EnergyRegisterTests {
         try f.meter.powerFailAndReboot()  // 100 Wh saved
         let base = Int(f.meter.firmware.layout.energySector) * 4096
         // One flipped bit in the carried field of the newest slot (slot 0 of the first sector).
-        f.meter.flipBit(address: UInt32(base + 30), bit: 3)
+        f.meter.board.flipBit(address: UInt32(base + 30), bit: 3)
         try f.meter.reboot()
         runMinutes(f.meter, 9)
         #expect(try sentReadings(f)[label] == 250)

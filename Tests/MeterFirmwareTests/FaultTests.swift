@@ -1,7 +1,6 @@
 import Aggregation
 import MeterCrypto
 import MeterFirmware
-import MeterHAL
 import MeterSimulator
 import TestSupport
 import Testing
@@ -37,7 +36,7 @@ struct FaultFixture {
 
     /// Flash offsets of the committed key-store slots, newest (highest sequence) last.
     func keySlots() -> [Int] {
-        meter.withFlash { flash in
+        meter.board.withFlash { flash in
             var slots: [(UInt32, Int)] = []
             for sector in 0..<2 {
                 for index in 0..<(4096 - 16) / KeyStore.slotBytes {
@@ -54,7 +53,7 @@ struct FaultFixture {
     /// Flash offset of the committed outbox entry for `label`.
     func outboxEntry(_ label: UInt64) -> Int? {
         let layout = meter.firmware.layout
-        return meter.withFlash { flash in
+        return meter.board.withFlash { flash in
             for s in 0..<Int(layout.outboxSectors) {
                 let base = (Int(layout.outboxSector) + s) * 4096
                 for slot in 0..<31 {
@@ -72,49 +71,41 @@ struct FaultFixture {
 struct FaultTests {
     @Test("a cut program leaves every bit between old and old AND new; the board is off until power-on")
     func cutProgramBits() throws {
-        var config = sim_board_config()
-        config.flash_sector_count = 2
-        let board = try #require(sim_board_create(&config))
-        defer { sim_board_destroy(board) }
-        let hal = sim_board_hal(board)!
+        let board = try SimulatedBoard(SimulatedBoard.Configuration(sectorCount: 2))
+        let hal = board.hal
         let old: [UInt8] = (0..<64).map { UInt8(truncatingIfNeeded: $0 &* 73 | 0x81) }
         let new: [UInt8] = (0..<64).map { UInt8(truncatingIfNeeded: $0 &* 151) }
-        #expect(
-            old.withUnsafeBufferPointer { hal.pointee.flash_program(hal.pointee.ctx, 0, $0.baseAddress, 64) } == MH_OK)
+        try hal.program(0, old.span)
         for seed in UInt64(0)..<20 {
-            sim_board_fault_seed(board, seed)
-            old.withUnsafeBufferPointer { p in
-                let flash = sim_board_flash_bytes(board)!
-                for i in 0..<64 { flash[100 + i] = p[i] }
+            board.seedFaults(seed)
+            board.restoreFlash(old, at: 100)
+            board.armPowerCut(afterOperations: 0, mode: .partial)
+            #expect(throws: BoardError.powerLoss) { try hal.program(100, new.span) }
+            #expect(!board.powered)
+            board.withFlash { flash in
+                for i in 0..<64 {
+                    // Programming only clears bits: old AND new ⊆ result ⊆ old.
+                    #expect(flash[100 + i] & ~old[i] == 0)
+                    #expect((old[i] & new[i]) & ~flash[100 + i] == 0)
+                }
             }
-            sim_board_arm_cut(board, 0, SIM_CUT_RANDOM)
-            let status = new.withUnsafeBufferPointer {
-                hal.pointee.flash_program(hal.pointee.ctx, 100, $0.baseAddress, 64)
-            }
-            #expect(status == MH_ERR_POWER)
-            #expect(sim_board_powered(board) == 0)
-            let flash = sim_board_flash_bytes(board)!
-            for i in 0..<64 {
-                // Programming only clears bits: old AND new ⊆ result ⊆ old.
-                #expect(flash[100 + i] & ~old[i] == 0)
-                #expect((old[i] & new[i]) & ~flash[100 + i] == 0)
-            }
-            var byte: UInt8 = 0
-            #expect(hal.pointee.flash_read(hal.pointee.ctx, 0, &byte, 1) == MH_ERR_POWER)
-            sim_board_power_on(board)
+            var byte = [UInt8](repeating: 0, count: 1)
+            var span = byte.mutableSpan
+            #expect(throws: BoardError.powerLoss) { try hal.read(0, into: &span) }
+            board.powerOn()
         }
         // A cut erase leaves neither the old content nor an erased sector, reproducibly.
+        let zeros = [UInt8](repeating: 0, count: 4096)
         func cutErase(seed: UInt64) -> [UInt8] {
-            sim_board_fault_seed(board, seed)
-            sim_board_arm_cut(board, 0, SIM_CUT_RANDOM)
-            #expect(hal.pointee.flash_erase(hal.pointee.ctx, 1) == MH_ERR_POWER)
-            sim_board_power_on(board)
-            return Array(UnsafeBufferPointer(start: sim_board_flash_bytes(board)! + 4096, count: 4096))
+            board.seedFaults(seed)
+            board.armPowerCut(afterOperations: 0, mode: .partial)
+            #expect(throws: BoardError.powerLoss) { try hal.erase(sector: 1) }
+            board.powerOn()
+            return board.flashSnapshot(4096..<8192)
         }
-        let flash = sim_board_flash_bytes(board)!
-        for i in 4096..<8192 { flash[i] = 0 }
+        board.restoreFlash(zeros, at: 4096)
         let first = cutErase(seed: 99)
-        for i in 4096..<8192 { flash[i] = 0 }
+        board.restoreFlash(zeros, at: 4096)
         #expect(cutErase(seed: 99) == first)
         #expect(first.contains(0xFF) || first.contains { $0 != 0 })
         #expect(first.contains { $0 != 0xFF })
@@ -128,7 +119,7 @@ struct FaultTests {
         _ = f.meter.takeSent()
         // Encrypting is two flash operations: the entry, then its commit mark. Power dies
         // right after the commit mark is on flash, before the radio sends the frame.
-        f.meter.armPowerCut(afterOperations: 1, mode: SIM_CUT_AFTER)
+        f.meter.board.armPowerCut(afterOperations: 1, mode: .after)
         #expect(throws: MeterError.keyStore(.flash(.powerLoss))) {
             try f.meter.firmware.encryptAndSend(label: label, reading: 120)
         }
@@ -157,8 +148,8 @@ struct FaultTests {
     func cutBeforeCommit() throws {
         let f = try FaultFixture()
         let label = f.meter.firmware.nextLabel
-        f.meter.seedFaults(4)
-        f.meter.armPowerCut(afterOperations: 0, mode: SIM_CUT_RANDOM)  // inside the entry's program
+        f.meter.board.seedFaults(4)
+        f.meter.board.armPowerCut(afterOperations: 0, mode: .partial)  // inside the entry's program
         #expect(throws: MeterError.keyStore(.flash(.powerLoss))) {
             try f.meter.firmware.encryptAndSend(label: label, reading: 300)
         }
@@ -178,7 +169,7 @@ struct FaultTests {
         try f.meter.firmware.encryptAndSend(label: label, reading: 7)
         let at = try #require(f.outboxEntry(label))
         // The next slot's kind byte (0x52) needs bit 0 cleared; stuck at 1 it reads 0x53.
-        f.meter.stickBit(address: UInt32(at + 128), bit: 0, value: true)
+        f.meter.board.stickBit(address: UInt32(at + 128), bit: 0, value: true)
         try f.meter.firmware.encryptAndSend(label: label + 1, reading: 8)
         #expect(f.outboxEntry(label + 1) == at + 256)
         try f.meter.reboot()
@@ -196,8 +187,8 @@ struct FaultTests {
     func wornSectorRetired() throws {
         let f = try FaultFixture()
         // Every erase from now on hits a worn sector (endurance 1, already used by provisioning).
-        f.meter.seedFaults(21)
-        f.meter.setEndurance(1, spreadPercent: 0)
+        f.meter.board.seedFaults(21)
+        f.meter.board.setEndurance(1, spreadPercent: 0)
         let first = f.meter.firmware.nextLabel
         var stored: [UInt64] = []
         for l in first..<(first + 40) {
@@ -209,7 +200,7 @@ struct FaultTests {
             }
             _ = try? f.meter.handle(f.ack(l))
         }
-        #expect(f.meter.wornErases > 0)
+        #expect(f.meter.board.wornErases > 0)
         #expect(stored.count >= 29)  // the first sector's worth at least (31 less the copy slack of 2)
         try f.meter.reboot()
         // Whatever was stored is exact, and the counter is past every stored label.
@@ -221,7 +212,7 @@ struct FaultTests {
     func flipCorrected(byte: Int) throws {
         let f = try FaultFixture()
         let newest = try #require(f.keySlots().last)
-        f.meter.flipBit(address: UInt32(newest + byte), bit: 5)
+        f.meter.board.flipBit(address: UInt32(newest + byte), bit: 5)
         try f.meter.reboot()
         #expect(f.meter.firmware.storedRecord == f.record)
         _ = f.meter.takeSent()
@@ -240,8 +231,8 @@ struct FaultTests {
         let slots = f.keySlots()
         #expect(slots.count >= 2)  // an older, intact slot exists (the state before setup)
         let newest = try #require(slots.last)
-        f.meter.flipBit(address: UInt32(newest + 100), bit: 1)
-        f.meter.flipBit(address: UInt32(newest + 200), bit: 6)
+        f.meter.board.flipBit(address: UInt32(newest + 100), bit: 1)
+        f.meter.board.flipBit(address: UInt32(newest + 200), bit: 6)
         try f.meter.reboot()
         #expect(f.meter.firmware.storeError == .corrupt)
         #expect(f.meter.firmware.phase == nil)
@@ -267,8 +258,8 @@ struct FaultTests {
             _ = try f.meter.handle(f.ack(l))
         }
         let at = try #require(f.outboxEntry(first + 2))
-        f.meter.flipBit(address: UInt32(at + 9), bit: 0)
-        f.meter.flipBit(address: UInt32(at + 30), bit: 3)
+        f.meter.board.flipBit(address: UInt32(at + 9), bit: 0)
+        f.meter.board.flipBit(address: UInt32(at + 30), bit: 3)
         try f.meter.reboot()
         #expect(f.meter.firmware.storeError == .corrupt)
         #expect(throws: MeterError.keyStoreCorrupt) {
@@ -276,7 +267,7 @@ struct FaultTests {
         }
         // One flip in the same entry is corrected: the counter is exact.
         try f.meter.reboot()
-        f.meter.flipBit(address: UInt32(at + 30), bit: 3)
+        f.meter.board.flipBit(address: UInt32(at + 30), bit: 3)
         try f.meter.reboot()
         #expect(f.meter.firmware.storeError == nil)
         #expect(f.meter.firmware.nextLabel == first + 3)
@@ -289,11 +280,11 @@ struct FaultTests {
         options.readings = 36  // into the outbox's second sector
         options.copyForwardMeters = 0  // its own test below
         let report = try FaultCampaigns.run(.powerCut, options: options)
-        #expect(report.cut_points ?? 0 > 100)
-        #expect(report.runs == 3 * (report.cut_points ?? 0))
-        #expect(report.recovered_old + report.recovered_new == report.runs)
-        #expect(report.silent_corruptions == 0 && report.detected_corruptions == 0)
-        #expect(report.lost_readings == 0 && report.labels_encrypted_twice == 0 && report.bricked_meters == 0)
+        #expect(report.cutPoints ?? 0 > 100)
+        #expect(report.runs == 3 * (report.cutPoints ?? 0))
+        #expect(report.recoveredOld + report.recoveredNew == report.runs)
+        #expect(report.silentCorruptions == 0 && report.detectedCorruptions == 0)
+        #expect(report.lostReadings == 0 && report.labelsEncryptedTwice == 0 && report.brickedMeters == 0)
         // A replay is the same run: same fault, same outcome.
         for run in [0, 17, report.runs - 1] {
             options.replay = run
@@ -314,12 +305,12 @@ struct FaultTests {
         options.readings = 3
         options.copyForwardMeters = 2
         options.copyForwardLabels = 500
-        let hunt = try #require(try FaultCampaigns.run(.powerCut, options: options).copy_forward)
-        #expect(hunt.meters == 2 && hunt.power_cuts > 100 && hunt.held_acks > 0)
-        #expect(hunt.cuts_during_copy_forward > 0)
-        #expect(hunt.stalled_meters == 0 && hunt.failed_stores == 0)
-        #expect(hunt.readings_in_status_frames == 0 && hunt.labels_encrypted_twice == 0)
-        #expect(hunt.energy_lost_warned_wh == 0)
+        let hunt = try #require(try FaultCampaigns.run(.powerCut, options: options).copyForward)
+        #expect(hunt.meters == 2 && hunt.powerCuts > 100 && hunt.heldAcks > 0)
+        #expect(hunt.cutsDuringCopyForward > 0)
+        #expect(hunt.stalledMeters == 0 && hunt.failedStores == 0)
+        #expect(hunt.readingsInStatusFrames == 0 && hunt.labelsEncryptedTwice == 0)
+        #expect(hunt.energyLostWarnedWh == 0)
     }
 
     @Test("power-cut campaign in Paillier mode: key delivery, outbox, key rotation recover the old or new state")
@@ -329,12 +320,12 @@ struct FaultTests {
         options.scheme = .paillier
         options.readings = 8  // 2 sectors of the Paillier ring
         let report = try FaultCampaigns.run(.powerCut, options: options)
-        let phases = try #require(report.cut_points_by_phase)
+        let phases = try #require(report.cutPointsByPhase)
         #expect(phases["key delivery"] ?? 0 >= 2 && phases["key rotation"] ?? 0 >= 2)
-        #expect(report.runs == 3 * (report.cut_points ?? 0))
-        #expect(report.recovered_old + report.recovered_new == report.runs)
-        #expect(report.silent_corruptions == 0 && report.detected_corruptions == 0)
-        #expect(report.lost_readings == 0 && report.labels_encrypted_twice == 0 && report.bricked_meters == 0)
+        #expect(report.runs == 3 * (report.cutPoints ?? 0))
+        #expect(report.recoveredOld + report.recoveredNew == report.runs)
+        #expect(report.silentCorruptions == 0 && report.detectedCorruptions == 0)
+        #expect(report.lostReadings == 0 && report.labelsEncryptedTwice == 0 && report.brickedMeters == 0)
         options.replay = report.runs - 1
         let replayed = try #require(try FaultCampaigns.run(.powerCut, options: options).replayed)
         #expect(replayed.outcome == "recovered old state" || replayed.outcome == "recovered new state")
@@ -349,8 +340,8 @@ struct FaultTests {
         let report = try FaultCampaigns.run(.wear, options: options)
         let wear = try #require(report.wear)
         // 35 040 readings a year / (4 entries × 16 sectors) = 547.5, plus the ring's first format.
-        #expect(wear.outbox_erases_per_sector_per_year > 500 && wear.outbox_erases_per_sector_per_year < 650)
-        #expect(report.silent_corruptions == 0 && report.lost_readings == 0 && report.labels_encrypted_twice == 0)
+        #expect(wear.outboxErasesPerSectorPerYear > 500 && wear.outboxErasesPerSectorPerYear < 650)
+        #expect(report.silentCorruptions == 0 && report.lostReadings == 0 && report.labelsEncryptedTwice == 0)
     }
 
     @Test("bit-flip campaign: one flip per boot is never silent; two flips are detected, never silent")
@@ -359,14 +350,14 @@ struct FaultTests {
         options.seed = 11
         options.flips = 1500
         let one = try FaultCampaigns.run(.bitFlip, options: options)
-        #expect(one.runs == 1500 && one.silent_corruptions == 0)
-        #expect(one.recovered_old == 1500)  // every single flip is corrected or harmless
-        #expect((one.flips_on_live_data ?? 0) > 0)
+        #expect(one.runs == 1500 && one.silentCorruptions == 0)
+        #expect(one.recoveredOld == 1500)  // every single flip is corrected or harmless
+        #expect((one.flipsOnLiveData ?? 0) > 0)
         options.flipsPerRun = 2
         options.flips = 800
         let two = try FaultCampaigns.run(.bitFlip, options: options)
-        #expect(two.silent_corruptions == 0)
-        #expect(two.recovered_old + two.detected_corruptions == 800)
+        #expect(two.silentCorruptions == 0)
+        #expect(two.recoveredOld + two.detectedCorruptions == 800)
         // Replays are exact.
         options.replay = 123
         let a = try FaultCampaigns.run(.bitFlip, options: options).replayed
@@ -381,13 +372,13 @@ struct FaultTests {
         options.wearOutCycles = 12
         let report = try FaultCampaigns.run(.wear, options: options)
         let wear = try #require(report.wear)
-        #expect(wear.outbox_erases_per_sector_per_year > 200 && wear.outbox_erases_per_sector_per_year < 400)
-        #expect(wear.projected_lifetime_years > 25)
-        #expect(wear.stopped_storing_day != nil)
-        #expect(report.silent_corruptions == 0 && report.lost_readings == 0 && report.labels_encrypted_twice == 0)
+        #expect(wear.outboxErasesPerSectorPerYear > 200 && wear.outboxErasesPerSectorPerYear < 400)
+        #expect(wear.projectedLifetimeYears > 25)
+        #expect(wear.stoppedStoringDay != nil)
+        #expect(report.silentCorruptions == 0 && report.lostReadings == 0 && report.labelsEncryptedTwice == 0)
         // The cost report's figure comes from the same measurement.
         let quick = try FaultCampaigns.measureFlashWear(years: 0.05)
-        #expect(quick.outbox_erases_per_sector_per_year == wear.outbox_erases_per_sector_per_year)
+        #expect(quick.outboxErasesPerSectorPerYear == wear.outboxErasesPerSectorPerYear)
     }
 
     @Test("random campaign: mixed faults over days, replayable")
@@ -398,10 +389,10 @@ struct FaultTests {
         options.randomDays = 4
         let report = try FaultCampaigns.run(.random, options: options)
         #expect(report.meters == 3)
-        #expect(report.runs == (report.power_cuts ?? 0) + (report.bit_flips ?? 0))
-        #expect(report.recovered_old + report.recovered_new + report.detected_corruptions == report.runs)
-        #expect(report.silent_corruptions == 0 && report.lost_readings == 0 && report.labels_encrypted_twice == 0)
-        #expect(report.bricked_meters == 0)
+        #expect(report.runs == (report.powerCuts ?? 0) + (report.bitFlips ?? 0))
+        #expect(report.recoveredOld + report.recoveredNew + report.detectedCorruptions == report.runs)
+        #expect(report.silentCorruptions == 0 && report.lostReadings == 0 && report.labelsEncryptedTwice == 0)
+        #expect(report.brickedMeters == 0)
         options.replay = 1
         let a = try FaultCampaigns.run(.random, options: options).replayed
         let b = try FaultCampaigns.run(.random, options: options).replayed

@@ -6,12 +6,14 @@ import Provisioning
 import TestSupport
 import Testing
 
-/// A small group on simulated boards, driven step by step so tests can interfere.
+/// A small LWR-PSA group on simulated boards (`SimulatedGroup`), enrolled and signed by the
+/// authority, driven step by step so tests can interfere.
 struct TestBench {
-    let authority: ProvisioningAuthority
-    let meters: [SimulatedMeter]
+    let group: SimulatedGroup
     let setup: LWRKeySetup
-    let members: GroupMembers
+    var authority: ProvisioningAuthority { group.authority }
+    var meters: [SimulatedMeter] { group.meters }
+    var members: GroupMembers { group.members }
 
     /// Boards with a constant load of `watts` (or `profile`, mW per minute), sampled every
     /// minute; enrolled and signed by the authority (public keys collected by the
@@ -20,41 +22,18 @@ struct TestBench {
         meters n: Int, watts: UInt32 = 1000, profile: [UInt32]? = nil, maxReading: UInt64 = 1000,
         keyMode: KeyMode = .seed
     ) throws {
-        let authority = ProvisioningAuthority(seed: 42)
-        self.authority = authority
-        meters = try (1...n).map { i in
-            try SimulatedMeter(
-                factory: authority.manufacture(meter: UInt32(i)), seed: UInt64(i), profile: profile ?? [watts * 1000],
-                sampleSeconds: 60)
-        }
-        members = try authority.members(
-            group: 1, epoch: authority.issueEpoch(), scheme: .lwrPSA, meters: meters.map(\.id))
-        setup = try LWRKeySetup(
-            members: members, parameters: .standard, maxReading: maxReading, keyMode: keyMode.rawValue)
-        try SignedSetup.enrolAndSign(meters: meters, relay: setup, authority: authority)
+        group = try SimulatedGroup(
+            authority: ProvisioningAuthority(seed: 42), ids: (1...n).map { UInt32($0) },
+            profile: { _ in profile ?? [watts * 1000] })
+        setup = try group.lwrKeySetup(maxReading: maxReading, keyMode: keyMode)
+        try group.enrolAndSign(setup)
     }
 
     /// Relays the statement and the roster and collects the key shares; returns the aggregator.
-    func completeSetup() throws -> LWRAggregator {
-        for sent in try SignedSetup.distribute(meters: meters, relay: setup) {
-            for frame in sent { try setup.receiveKeyShare(frame) }
-        }
-        return try LWRAggregator(
-            members: members, parameters: .standard, bounds: setup.bounds, aggregateKey: setup.aggregateKey(),
-            currentLabel: 0)
-    }
+    func completeSetup() throws -> LWRAggregator { try group.completeLWR(setup) }
 
     /// Runs every meter through one 15-minute interval and returns what they sent.
-    func runInterval() -> [[[UInt8]]] {
-        meters.map { m in
-            for _ in 0..<15 {
-                m.advance(ticks: 60_000)
-                _ = m.firmware.poll()
-            }
-            m.firmware.idle()
-            return m.takeSent()
-        }
-    }
+    func runInterval() -> [[[UInt8]]] { group.runInterval() }
 }
 
 func frameType(_ frame: [UInt8]) -> FrameType? { FrameType(rawValue: frame[1]) }
@@ -186,7 +165,7 @@ struct FirmwareTests {
         let bench = try TestBench(meters: 2)
         _ = try bench.completeSetup()
         let meter = bench.meters[0]
-        meter.withFlash { flash in
+        meter.board.withFlash { flash in
             for i in 0..<(2 * 4096) { flash[i] = 0xFF }
         }
         try meter.reboot()
@@ -204,7 +183,7 @@ struct FirmwareTests {
         _ = try bench.completeSetup()
         let meter = bench.meters[0]
         // Flip two bits (one is corrected, two are not) inside the body of every committed slot.
-        meter.withFlash { flash in
+        meter.board.withFlash { flash in
             for sector in 0..<2 {
                 for index in 0..<(4096 - 16) / KeyStore.slotBytes {
                     let slot = sector * 4096 + index * KeyStore.slotBytes

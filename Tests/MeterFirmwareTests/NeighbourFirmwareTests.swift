@@ -1,7 +1,6 @@
 import Aggregation
 import MeterCrypto
 import MeterFirmware
-import MeterHAL
 import MeterSimulator
 import Provisioning
 import Testing
@@ -67,10 +66,10 @@ struct NeighbourFirmwareTests {
         // A replayed confirmation gives nothing back and writes nothing.
         let replay = f.relayedConfirmations[0]
         let meter = f.meters.first { $0.id == replay.meter }!
-        let before = meter.flashOperations
+        let before = meter.board.flashOperations
         _ = try meter.handle(replay.frame)
         #expect(meter.takeSent().isEmpty)
-        #expect(meter.flashOperations == before)
+        #expect(meter.board.flashOperations == before)
     }
 
     @Test("a power cut at every flash operation of the neighbour setup: old or new state, never a mix")
@@ -89,7 +88,7 @@ struct NeighbourFirmwareTests {
         try SignedSetup.enrolAndSignNeighbourGroup(meters: meters, relay: relay, authority: authority, plan: plan)
         let victim = meters[5]
         let frames = try relay.setupFrames(for: victim.id)
-        let snapshot = victim.flashSnapshot()
+        let snapshot = victim.board.flashSnapshot()
         // The uncut setup: the flash operations it takes and the ciphertext its key gives.
         func finishAndEncrypt() throws -> UInt64 {
             _ = victim.takeSent()
@@ -97,19 +96,19 @@ struct NeighbourFirmwareTests {
             let f = victim.takeSent().first { $0[1] == FrameType.reading.rawValue }!
             return BigEndian.load64(Array(f[Frame.headerBytes..<(Frame.headerBytes + 8)]).span, at: 0)
         }
-        let start = victim.flashOperations
+        let start = victim.board.flashOperations
         for frame in frames { _ = try victim.handle(frame) }
         #expect(victim.firmware.phase == .ready)
-        let operations = victim.flashOperations - start
+        let operations = victim.board.flashOperations - start
         let reference = try finishAndEncrypt()
         #expect(operations > 40)
         var outcomes: [MeterPhase: Int] = [:]
         for cut in 0..<operations {
-            victim.restoreFlash(snapshot)
+            victim.board.restoreFlash(snapshot)
             try victim.reboot()
-            victim.armPowerCut(afterOperations: cut, mode: SIM_CUT_RANDOM)
-            for frame in frames where victim.powered { _ = try victim.handle(frame) }
-            victim.disarmPowerCut()
+            victim.board.armPowerCut(afterOperations: cut, mode: .partial)
+            for frame in frames where victim.board.powered { _ = try victim.handle(frame) }
+            victim.board.disarmPowerCut()
             try victim.reboot()
             #expect(
                 victim.firmware.storeError == nil, "cut \(cut): store \(String(describing: victim.firmware.storeError))"

@@ -1,7 +1,6 @@
 import Aggregation
 import MeterCrypto
 import MeterFirmware
-import MeterHAL
 import MeterSimulator
 import TestSupport
 import Testing
@@ -27,10 +26,10 @@ struct HeldAckLoop {
     /// One interval through `poll`; returns the flash operations of the boundary.
     @discardableResult
     mutating func interval(hold: Set<UInt64>) -> UInt64 {
-        let before = meter.flashOperations
+        let before = meter.board.flashOperations
         meter.advance(ticks: 900_000)
         _ = meter.firmware.poll()
-        let ops = meter.flashOperations - before
+        let ops = meter.board.flashOperations - before
         collectAndAck(hold: hold)
         return ops
     }
@@ -42,7 +41,7 @@ struct HeldAckLoop {
             case .reading:
                 let label = (12..<20).reduce(UInt64(0)) { $0 << 8 | UInt64(frame[$1]) }
                 readings[label, default: []].insert(frame)
-                if !hold.contains(label) && meter.powered { _ = try? meter.handle(fixture.ack(label)) }
+                if !hold.contains(label) && meter.board.powered { _ = try? meter.handle(fixture.ack(label)) }
             case .status: statuses.append(frame)
             default: break
             }
@@ -88,9 +87,9 @@ struct OutboxRecoveryTests {
         for _ in 0..<copyAt { loop.interval(hold: hold) }
         // The copy of the oldest held entry is the boundary's first flash operation: power
         // dies after it is programmed, before its commit mark.
-        loop.meter.armPowerCut(afterOperations: 0, mode: SIM_CUT_AFTER)
+        loop.meter.board.armPowerCut(afterOperations: 0, mode: .after)
         loop.interval(hold: hold)
-        #expect(!loop.meter.powered)
+        #expect(!loop.meter.board.powered)
         try loop.meter.reboot()
         _ = loop.meter.firmware.poll()
         loop.collectAndAck(hold: hold)

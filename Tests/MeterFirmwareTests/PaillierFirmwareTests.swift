@@ -10,7 +10,7 @@ import Testing
 /// Meters in Paillier mode on simulated boards, with the supplier key delivered over the radio.
 struct PaillierBench {
     static let key: PaillierPrivateKey = {
-        var generator = ReproducibleGenerator(seed: 77)
+        var generator = SeededGenerator(seed: 77)
         return try! PaillierPrivateKey.generate(bits: 2048, using: &generator)
     }()
 
@@ -75,14 +75,7 @@ struct PaillierBench {
 
     /// One 15-minute interval on every meter; the frames each sent.
     func runInterval() -> [[[UInt8]]] {
-        meters.map { m in
-            for _ in 0..<15 {
-                m.advance(ticks: 60_000)
-                _ = m.firmware.poll()
-            }
-            m.firmware.idle()
-            return m.takeSent()
-        }
+        meters.map { SimulatedGroup.runInterval($0) }
     }
 
     /// Hands every reading frame to its group's aggregator and the aggregator's ack back
@@ -170,13 +163,13 @@ struct PaillierFirmwareTests {
         #expect(stored.bits == 2048 && stored.groupCount == 1 && stored.groups[0] == 1)
         // Provisioning wrote slot 0 of the key store, the key delivery slot 1: N lies in its body.
         let slot = KeyStore.slotBytes
-        meter.withFlash { flash in flash[slot + 400] ^= 0x10 }
+        meter.board.withFlash { flash in flash[slot + 400] ^= 0x10 }
         try meter.reboot()
         #expect(meter.firmware.paillierReady == true)
         #expect(meter.firmware.repairs == 1)
         // The repaired slot was rewritten: damage two bits of N in the newest slot.
         let newest = 2 * slot
-        meter.withFlash { flash in
+        meter.board.withFlash { flash in
             flash[newest + 300] ^= 0x10
             flash[newest + 301] ^= 0x01
         }
@@ -273,7 +266,7 @@ struct PaillierFirmwareTests {
 
 enum PaillierFixturesForFirmware {
     static let otherKey: PaillierPrivateKey = {
-        var generator = ReproducibleGenerator(seed: 78)
+        var generator = SeededGenerator(seed: 78)
         return try! PaillierPrivateKey.generate(bits: 2048, using: &generator)
     }()
 }

@@ -73,7 +73,7 @@ struct SchemeImageTests {
         for frame in frames.dropLast() { try meter.handle(frame) }
         #expect(meter.firmware.peersProcessed >= 1)
         let layout = meter.firmware.layout
-        meter.withFlash { flash in
+        meter.board.withFlash { flash in
             let slot = Int(layout.peerSeedSector * layout.sectorSize)
             flash[slot + 10] ^= 0x01  // one flipped bit in the first peer's seed
         }

@@ -1,7 +1,6 @@
 import Aggregation
 import MeterCrypto
 import MeterFirmware
-import MeterHAL
 import MeterSimulator
 import TestSupport
 import Testing
@@ -26,25 +25,22 @@ struct UntrustedInputTests {
 
     @Test("the HAL drops a frame longer than the buffer and says so once (meter_hal.h)")
     func halDropsTooLong() throws {
-        var config = sim_board_config()
-        config.flash_sector_count = 2
-        let board = try #require(sim_board_create(&config))
-        defer { sim_board_destroy(board) }
-        let hal = sim_board_hal(board)!
-        let long = [UInt8](repeating: 1, count: 100)
-        let short = [UInt8](repeating: 2, count: 10)
-        #expect(long.withUnsafeBufferPointer { sim_board_radio_deliver(board, $0.baseAddress, 100) } == MH_OK)
-        #expect(short.withUnsafeBufferPointer { sim_board_radio_deliver(board, $0.baseAddress, 10) } == MH_OK)
+        let board = try SimulatedBoard(SimulatedBoard.Configuration(sectorCount: 2))
+        try board.deliver([UInt8](repeating: 1, count: 100))
+        try board.deliver([UInt8](repeating: 2, count: 10))
+        let hal = board.hal
         var out = [UInt8](repeating: 0, count: 50)
-        var len: UInt32 = 0
-        let first = out.withUnsafeMutableBufferPointer {
-            hal.pointee.radio_receive(hal.pointee.ctx, $0.baseAddress, 50, &len)
+        var first: BoardError? = nil
+        do {
+            var span = out.mutableSpan
+            _ = try hal.receive(into: &span)
+        } catch {
+            first = error
         }
-        #expect(first == MH_ERR_TOO_LONG)
-        let second = out.withUnsafeMutableBufferPointer {
-            hal.pointee.radio_receive(hal.pointee.ctx, $0.baseAddress, 50, &len)
-        }
-        #expect(second == MH_OK && len == 10 && out[0] == 2)
+        #expect(first == .tooLong)
+        var span = out.mutableSpan
+        let second = try hal.receive(into: &span)
+        #expect(second == 10 && out[0] == 2)
     }
 
     /// Finding 10: `newest + 1` overflowed in boot(): the checksum is unkeyed, so anyone who
@@ -92,7 +88,7 @@ struct UntrustedInputTests {
         let f = try FaultFixture()
         try f.meter.firmware.encryptAndSend(label: f.meter.firmware.nextLabel + 4, reading: 1)
         let layout = f.meter.firmware.layout
-        f.meter.withFlash { flash in
+        f.meter.board.withFlash { flash in
             for i in (Int(layout.outboxSector) * 4096)..<(Int(layout.endSector) * 4096) { flash[i] = 0xFF }
         }
         try f.meter.reboot()

@@ -1,6 +1,7 @@
 import CostReport
 import Foundation
 import MeterCrypto
+import MeterSimulator
 import Provisioning
 import TestSupport
 import Testing

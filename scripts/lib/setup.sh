@@ -10,6 +10,17 @@ declare -F die >/dev/null || die() {
     exit 1
 }
 
+# Commands to run when the calling script exits, last registered first (one EXIT trap).
+exit_hooks=()
+run_exit_hooks() {
+    local i
+    for ((i = ${#exit_hooks[@]} - 1; i >= 0; i--)); do eval "${exit_hooks[i]}" || true; done
+}
+at_exit() {
+    exit_hooks+=("$1")
+    trap run_exit_hooks EXIT
+}
+
 # Puts the Swift toolchain on PATH.
 setup_swift() {
     if ! command -v swift >/dev/null 2>&1; then
@@ -44,11 +55,23 @@ apt_install() {
     fi
 }
 
-# What the build needs from Debian: GMP (and pkg-config, which finds it).
+# What the build needs from Debian: GMP and SQLite (GRDB links the system's; pkg-config
+# finds both), and the openssl CLI (the service's TLS test makes its certificate with it).
 setup_build_packages() {
     local needed=()
     dpkg -s libgmp-dev >/dev/null 2>&1 || needed+=(libgmp-dev)
+    dpkg -s libsqlite3-dev >/dev/null 2>&1 || needed+=(libsqlite3-dev)
     command -v pkg-config >/dev/null 2>&1 || needed+=(pkg-config)
+    command -v openssl >/dev/null 2>&1 || needed+=(openssl)
+    apt_install "${needed[@]+"${needed[@]}"}"
+}
+
+# What the benchmark package needs beyond the build (Benchmarks/: the Keccak benchmark's C
+# target calls OpenSSL's EVP SHAKE128): OpenSSL's headers and libcrypto.
+setup_benchmark_packages() {
+    setup_build_packages
+    local needed=()
+    dpkg -s libssl-dev >/dev/null 2>&1 || needed+=(libssl-dev)
     apt_install "${needed[@]+"${needed[@]}"}"
 }
 
@@ -89,6 +112,40 @@ setup_python_oracles() {
         mapfile -t missing < <(missing_oracles)
         ((${#missing[@]} == 0)) || die "installed, but python3 still cannot import: ${missing[*]}"
     fi
+}
+
+# ---- PostgreSQL for the store and service tests ----------------------------------------
+# Starts a throw-away PostgreSQL server (Debian's package: initdb and pg_ctl, as the
+# `postgres` user when run as root) on a free loopback port and exports its URL as
+# METERING_TEST_POSTGRES_URL; stopped when the calling script exits. A URL already set
+# is used as it is (the tests then fail with a clear message if nothing answers there).
+setup_postgres() {
+    if [[ -n "${METERING_TEST_POSTGRES_URL:-}" ]]; then
+        step "PostgreSQL for the tests: $METERING_TEST_POSTGRES_URL (given)"
+        return 0
+    fi
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || apt_install postgresql
+    local bin
+    bin="$(dirname "$(compgen -G "/usr/lib/postgresql/*/bin/initdb" | sort -V | tail -n 1)")"
+    [[ -x "$bin/pg_ctl" ]] || die "PostgreSQL's initdb/pg_ctl not found under /usr/lib/postgresql"
+    local port dir
+    port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    dir="$(mktemp -d /tmp/metering-postgres.XXXXXX)"
+    local run=()
+    if [[ $EUID -eq 0 ]]; then
+        chown postgres: "$dir"
+        run=(runuser -u postgres --)
+    fi
+    step "starting PostgreSQL ($("$bin/postgres" --version)) on 127.0.0.1:$port in $dir"
+    "${run[@]}" "$bin/initdb" -D "$dir/data" -U metering --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1 ||
+        die "initdb failed: $(tail -n 5 "$dir/initdb.log")"
+    "${run[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=100" start >/dev/null ||
+        die "PostgreSQL did not start: $(tail -n 5 "$dir/server.log")"
+    at_exit "${run[*]} '$bin/pg_ctl' -D '$dir/data' -m fast stop >/dev/null 2>&1; rm -rf '$dir'"
+    "$bin/createdb" -h 127.0.0.1 -p "$port" -U metering metering_test ||
+        die "createdb failed (server log: $dir/server.log)"
+    export METERING_TEST_POSTGRES_URL="postgres://metering@127.0.0.1:$port/metering_test"
 }
 
 # ---- the Cortex-M4 tool chain (docs/m4.md) ---------------------------------------------

@@ -2,7 +2,7 @@
 // (CostCatalog.schemes), through the same ReadingProbe / CostPhase / LabelWorkload code.
 //
 // Run from Benchmarks/:  swift package benchmark --target Cost
-//   timings only:        swift package benchmark --target Cost --filter '(meter|phase|aggregator)\..*'
+//   timings only:        swift package benchmark --target Cost --filter '(meter|phase|aggregator|decrypt)\..*'
 //   allocation check:    swift package benchmark thresholds check --target Cost --filter 'alloc\..*'
 //
 // Groups (ID = scheme.parameters.variant, e.g. lwr-psa.standard.seed):
@@ -13,13 +13,17 @@
 //                        key stream, inner product; the boundary step is meter.ID.reading's)
 //   aggregator.G.nN      one label on the aggregator of group G (scheme.parameters): verify
 //                        and collect N frames, decrypt; N = 100, 1000, 10000
-//   alloc.meter.ID       heap allocations of one reading (prepare + boundary), measured with
-//                        .mallocCountTotal ALONE; stored zero thresholds
-//                        (Thresholds/Cost.alloc.*.p90.json) make `thresholds check` fail
-//                        on an allocation. One reading per sample, so an allocation only in
-//                        the key store's compaction (1 reading in 16) lies above p90: that
-//                        path is counted by `metering cost` and CostReportTests instead.
-//   alloc.phase.ID.NAME  the standalone phases, 16 runs per sample, zero thresholds.
+//   decrypt.G.nN         the same label's decryptSum alone (the frames collected before the
+//                        measurement starts): mask removal, and DMCFE's discrete logarithm
+//   alloc.meter.ID       heap allocations of 16 consecutive readings (prepare + boundary of
+//                        each, settle not counted), so every sample spans a whole key-store
+//                        compaction cycle (1 reading in 16); counted by the harness's malloc
+//                        interposer (BenchmarkSupport.countingHeapAllocations). Any allocation
+//                        in any sample stops the run with a fatal error naming the benchmark
+//                        (the p100 check: `thresholds check` compares only p90 with the stored
+//                        zero thresholds, Thresholds/Cost.alloc.*.p90.json, metric
+//                        "heap allocations").
+//   alloc.phase.ID.NAME  the standalone phases, 16 runs per sample, the same check.
 //   dmcfe.decrypt.n100.bound1e10
 //                        DMCFE, one label of 100 meters with the aggregator's discrete-log
 //                        table for |<x, y>| ≤ 10^10 (2^20 baby steps, built once in setup,
@@ -29,10 +33,6 @@
 import Benchmark
 import BenchmarkSupport
 import CostReport
-
-/// Thread CPU time as the harness's Int.
-@inline(__always)
-func cpuNow() -> Int { BenchmarkSupport.threadCPUNanoseconds() }
 
 let prepareCPU = BenchmarkMetric.custom("prepare thread CPU (ns)")
 let boundaryCPU = BenchmarkMetric.custom("boundary thread CPU (ns)")
@@ -70,13 +70,8 @@ let benchmarks: @Sendable () -> Void = {
         warmupIterations: 10,
         maxDuration: .seconds(2),
         maxIterations: 20_000)
-    let zero = zeroAllocationThresholds()
-    let allocation = Benchmark.Configuration(
-        metrics: [.mallocCountTotal],
-        warmupIterations: 2,
-        maxDuration: .seconds(3),
-        maxIterations: 64,
-        thresholds: [.mallocCountTotal: zero])
+    let allocation = allocationConfiguration(maxIterations: 32)
+    // Readings (or phase runs) per allocation sample: the key store compacts once in 16.
     let allocRepeats = 16
 
     for scheme in CostCatalog.schemes {
@@ -100,11 +95,15 @@ let benchmarks: @Sendable () -> Void = {
         }
 
         Benchmark("alloc.meter.\(name)", configuration: allocation) { benchmark in
-            benchmark.startMeasurement()
-            fixture.probe.prepare()
-            fixture.probe.boundary()
-            benchmark.stopMeasurement()
-            try fixture.probe.settle()
+            var count = 0
+            for _ in 0..<allocRepeats {
+                count += countingHeapAllocations {
+                    fixture.probe.prepare()
+                    fixture.probe.boundary()
+                }
+                try fixture.probe.settle()
+            }
+            requireNoHeapAllocations(benchmark, count, sample: "\(allocRepeats) readings")
         }
 
         for phase in fixture.phases {
@@ -116,9 +115,8 @@ let benchmarks: @Sendable () -> Void = {
                 benchmark.measurement(threadCPU, cpuNow() - t0)
             }
             Benchmark("alloc.phase.\(name).\(phaseName(phase))", configuration: allocation) { benchmark in
-                benchmark.startMeasurement()
-                for _ in 0..<allocRepeats { run() }
-                benchmark.stopMeasurement()
+                let count = countingHeapAllocations { for _ in 0..<allocRepeats { run() } }
+                requireNoHeapAllocations(benchmark, count, sample: "\(allocRepeats) runs")
             }
         }
     }
@@ -135,22 +133,11 @@ let benchmarks: @Sendable () -> Void = {
                 warmupIterations: 1,
                 maxDuration: .seconds(3),
                 maxIterations: 2_000)
-            Benchmark(
-                "aggregator.\(group).n\(meters)", configuration: configuration,
-                closure: { (benchmark: Benchmark, workload: LabelWorkloadBox) in
-                    let w = workload.workload
-                    let label = benchmark.currentIteration % w.labelCount
-                    try w.start(label: label)
-                    benchmark.startMeasurement()
-                    let t0 = cpuNow()
-                    try w.collect(label: label)
-                    let ok = try w.decrypt(label: label)
-                    benchmark.measurement(threadCPU, cpuNow() - t0)
-                    benchmark.stopMeasurement()
-                    w.finish()
-                    precondition(ok, "wrong sum")
-                },
-                setup: { LabelWorkloadBox(try scheme.makeLabelWorkload(meters: meters, labels: 3)) })
+            let workload: @Sendable () throws -> LabelWorkloadBox = {
+                LabelWorkloadBox(try scheme.makeLabelWorkload(meters: meters, labels: 3))
+            }
+            labelBenchmark("aggregator.\(group).n\(meters)", configuration, collectMeasured: true, setup: workload)
+            labelBenchmark("decrypt.\(group).n\(meters)", configuration, collectMeasured: false, setup: workload)
         }
     }
 
@@ -180,6 +167,29 @@ let benchmarks: @Sendable () -> Void = {
         setup: {
             LabelWorkloadBox(try DMCFECostScheme().makeLabelWorkload(meters: 100, labels: 3, bound: 10_000_000_000))
         })
+}
+
+/// One label on a workload's fresh aggregator: collect (measured or not), then decryptSum.
+func labelBenchmark(
+    _ name: String, _ configuration: Benchmark.Configuration, collectMeasured: Bool,
+    setup: @escaping @Sendable () throws -> LabelWorkloadBox
+) {
+    Benchmark(
+        name, configuration: configuration,
+        closure: { (benchmark: Benchmark, workload: LabelWorkloadBox) in
+            let w = workload.workload
+            let label = benchmark.currentIteration % w.labelCount
+            try w.start(label: label)
+            if !collectMeasured { try w.collect(label: label) }
+            benchmark.startMeasurement()
+            let t0 = cpuNow()
+            if collectMeasured { try w.collect(label: label) }
+            let ok = try w.decrypt(label: label)
+            benchmark.measurement(threadCPU, cpuNow() - t0)
+            benchmark.stopMeasurement()
+            w.finish()
+            precondition(ok, "wrong sum")
+        }, setup: setup)
 }
 
 /// A phase's closure, shared with the harness's (Sendable) benchmark closures; benchmarks

@@ -63,63 +63,38 @@ public struct AttackBenchError: Error, CustomStringConvertible {
 
 // MARK: - helpers shared by the attacks
 
-/// An LWR-PSA group on simulated boards, enrolled and signed by the authority; the
-/// attacker is its aggregator (it holds the group's frame keys, nothing else).
+/// An LWR-PSA group on simulated boards (`SimulatedGroup`), enrolled and signed by the
+/// authority; the attacker is its aggregator (it holds the group's frame keys, nothing else).
 struct AttackGroup {
-    let authority: ProvisioningAuthority
-    let meters: [SimulatedMeter]
-    let members: GroupMembers
+    let group: SimulatedGroup
     let setup: LWRKeySetup
     let watts: [UInt32]
+    var authority: ProvisioningAuthority { group.authority }
+    var meters: [SimulatedMeter] { group.meters }
+    var members: GroupMembers { group.members }
 
     init(
-        meters n: Int, group: UInt32 = 1, watts: (Int) -> UInt32 = { _ in 1000 }, maxReading: UInt64 = 1000,
+        meters n: Int, group id: UInt32 = 1, watts: (Int) -> UInt32 = { _ in 1000 }, maxReading: UInt64 = 1000,
         authority: ProvisioningAuthority = ProvisioningAuthority(seed: 42)
     ) throws {
-        self.authority = authority
-        self.watts = (0..<n).map(watts)
-        let loads = self.watts
-        meters = try (0..<n).map { i in
-            try SimulatedMeter(
-                factory: authority.manufacture(meter: UInt32(i + 1)), seed: UInt64(i + 1), profile: [loads[i] * 1000],
-                sampleSeconds: 60)
-        }
-        members = try authority.members(
-            group: group, epoch: authority.issueEpoch(), scheme: .lwrPSA, meters: meters.map(\.id))
-        setup = try LWRKeySetup(members: members, parameters: .standard, maxReading: maxReading)
-        try SignedSetup.enrolAndSign(meters: meters, relay: setup, authority: authority)
+        let loads = (0..<n).map(watts)
+        self.watts = loads
+        group = try SimulatedGroup(
+            authority: authority, group: id, ids: (1...n).map { UInt32($0) }, profile: { [loads[$0] * 1000] })
+        setup = try group.lwrKeySetup(maxReading: maxReading)
+        try group.enrolAndSign(setup)
     }
 
     /// The statement and roster to every meter, key shares collected: the aggregator.
     func complete(currentLabel: UInt64 = 0) throws -> LWRAggregator {
-        try Self.complete(meters: meters, setup: setup, members: members, currentLabel: currentLabel)
-    }
-
-    static func complete(
-        meters: [SimulatedMeter], setup: LWRKeySetup, members: GroupMembers, currentLabel: UInt64
-    ) throws -> LWRAggregator {
-        for sent in try SignedSetup.distribute(meters: meters, relay: setup) {
-            for frame in sent { try setup.receiveKeyShare(frame) }
-        }
-        return try LWRAggregator(
-            members: members, parameters: .standard, bounds: setup.bounds, aggregateKey: setup.aggregateKey(),
-            currentLabel: currentLabel)
+        try group.completeLWR(setup, currentLabel: currentLabel)
     }
 
     /// The energy of one 15-minute interval of meter `index` (constant load), in Wh.
     func reading(_ index: Int) -> UInt64 { UInt64(watts[index]) * 15 / 60 }
 
     /// Every meter through one 15-minute interval (sampled each minute); what each sent.
-    func runInterval() -> [[[UInt8]]] { meters.map(Self.runInterval) }
-
-    static func runInterval(_ m: SimulatedMeter) -> [[UInt8]] {
-        for _ in 0..<15 {
-            m.advance(ticks: 60_000)
-            _ = m.firmware.poll()
-        }
-        m.firmware.idle()
-        return m.takeSent()
-    }
+    func runInterval() -> [[[UInt8]]] { group.runInterval() }
 }
 
 /// Group parameters over `keys` (meter → DH public key) for `relay`'s group and epoch,

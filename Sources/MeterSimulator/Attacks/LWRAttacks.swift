@@ -188,7 +188,7 @@ public struct CrossGroupFrameAttack: Attack {
         let aggregatorB = try bench.complete()
         let victim = bench.meters[0]
         let keyA = try bench.authority.frameKey(meter: victim.id, group: 1, epoch: bench.members.epoch)
-        let sent = AttackGroup.runInterval(victim)
+        let sent = SimulatedGroup.runInterval(victim)
         guard let reading = sent.first(where: { frameType($0) == .reading }) else {
             throw AttackBenchError("the victim sent no reading")
         }
@@ -252,10 +252,9 @@ public struct StaleEpochFrameAttack: Attack {
                 maxReading: setup.maxReading, enrolments: setup.enrolments))
         let victim = bench.meters[0]
         let current = victim.firmware.currentLabel
-        let fresh = try AttackGroup.complete(
-            meters: bench.meters, setup: setup, members: members, currentLabel: current)
+        let fresh = try SignedSetup.completeLWR(meters: bench.meters, setup: setup, currentLabel: current)
         guard victim.firmware.storedRecord?.groupEpoch == epoch else { throw AttackBenchError("no new epoch") }
-        let sent = AttackGroup.runInterval(victim)
+        let sent = SimulatedGroup.runInterval(victim)
         guard let reading = sent.first(where: { frameType($0) == .reading }) else {
             throw AttackBenchError("the victim sent no reading in the new epoch")
         }

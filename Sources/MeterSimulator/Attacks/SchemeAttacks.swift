@@ -14,19 +14,11 @@ public struct DMCFEVectorAttack: Attack {
     public init() {}
 
     public func run() throws -> AttackOutcome {
-        let authority = ProvisioningAuthority(seed: 24)
-        let meters = try (1...3).map { i in
-            try SimulatedMeter(
-                factory: authority.manufacture(meter: UInt32(i * 2)), seed: UInt64(i), profile: [800_000],
-                sampleSeconds: 60, scheme: .dmcfe)
-        }
-        let members = try authority.members(
-            group: 9, epoch: authority.issueEpoch(), scheme: .dmcfe, meters: meters.map(\.id))
-        let setup = try DMCFEKeySetup(members: members, maxReading: 10_000)
-        try SignedSetup.enrolAndSign(meters: meters, relay: setup, authority: authority)
-        for sent in try SignedSetup.distribute(meters: meters, relay: setup) {
-            for frame in sent { try setup.receiveSetupComplete(frame) }
-        }
+        let group = try SimulatedGroup(
+            authority: ProvisioningAuthority(seed: 24), group: 9, scheme: .dmcfe, ids: [2, 4, 6],
+            profile: { _ in [800_000] })
+        let setup = try group.setUpDMCFE(maxReading: 10_000)
+        let (meters, members) = (group.meters, group.members)
         let ids = members.meters
         let m = meters[0]
         _ = m.takeSent()
@@ -62,7 +54,7 @@ public struct DMCFEVectorAttack: Attack {
 struct PaillierAttackBench {
     /// One 2048-bit supplier key for every Paillier attack (generated once, reproducibly).
     static let key: PaillierPrivateKey = {
-        var generator = ReproducibleGenerator(seed: 77)
+        var generator = SeededGenerator(seed: 77)
         return try! PaillierPrivateKey.generate(bits: 2048, using: &generator)
     }()
 
@@ -116,7 +108,7 @@ public struct PaillierKeySwapAttack: Attack {
             events.append(try deliver(bench.frames(statement, meter: victim.id, epoch: epoch), to: victim).last!)
         }
         let ready = victim.firmware.paillierReady
-        let readings = AttackGroup.runInterval(victim).filter { frameType($0) == .reading }.count
+        let readings = SimulatedGroup.runInterval(victim).filter { frameType($0) == .reading }.count
         // Control: the genuine statement is taken.
         let control = try deliver(bench.frames(signed, meter: victim.id, epoch: epoch), to: victim).last!
         return .refused(

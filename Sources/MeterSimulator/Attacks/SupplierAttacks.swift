@@ -84,7 +84,7 @@ public struct TariffEncodingAttack: Attack {
             members: members, publicKey: key.publicKey, layout: layout, currentLabel: 0,
             authorityKey: authority.publicKey)
         let intake = FrameIntake(members: members)
-        var generator = ReproducibleGenerator(seed: 7)
+        var generator = SeededGenerator(seed: 7)
         for label in UInt64(0)..<96 {
             try aggregator.advance(to: label)
             for meter: UInt32 in [1, 2] {

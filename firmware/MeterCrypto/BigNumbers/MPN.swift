@@ -1,6 +1,6 @@
 // The firmware's only door to GMP: the mpn_* functions on limb buffers the caller
 // owns (fixed-size, on the stack), never mpz_*, which allocates inside C.
-import CGMP
+internal import CGMP
 
 /// Modular arithmetic on little-endian limbs (`Limb`) with GMP's side-channel-silent
 /// `mpn_sec_*` functions, plus the few fixed-length `mpn_*` loops (add, subtract, wipe)

@@ -139,7 +139,7 @@ public struct LWRLabelStream: Sendable {
 
     /// Starts the expansion of a_l for (group, label).
     public init(parameters: LWRParameters, group: UInt32, label: UInt64) {
-        labelVector = LWRPSA.labelVectorStream(parameters: parameters, group: group, label: label)
+        labelVector = LWRPSA.labelExpansion(parameters: parameters, group: group, label: label)
         remaining = parameters.lambda
         self.parameters = parameters
     }
@@ -174,8 +174,10 @@ public struct LWRLabelStream: Sendable {
 
 /// The LWR-PSA operations shared by the meter and the aggregator.
 public enum LWRPSA {
-    /// The XOF stream of the label vector a_l for (group, label).
-    public static func labelVectorStream(parameters: LWRParameters, group: UInt32, label: UInt64) -> XOF {
+    /// The XOF that expands the label vector a_l of (group, label), before any squeeze:
+    /// its domain "PM-LWR-A-v1", the parameter set's id, the group, the label
+    /// (docs/spec/lwr-psa.md). The one place the label vector's domain is written.
+    public static func labelExpansion(parameters: LWRParameters, group: UInt32, label: UInt64) -> XOF {
         var x = parameters.makeXOF()
         x.absorb("PM-LWR-A-v1")
         x.absorb(parameters.id)

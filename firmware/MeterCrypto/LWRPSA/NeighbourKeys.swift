@@ -120,7 +120,7 @@ public struct EdgeInnerProduct: Sendable {
 
     /// Starts the expansion of a_l for (group, label).
     public init(parameters: LWRParameters, group: UInt32, label: UInt64) {
-        labelVector = LWRPSA.labelVectorStream(parameters: parameters, group: group, label: label)
+        labelVector = LWRPSA.labelExpansion(parameters: parameters, group: group, label: label)
         self.parameters = parameters
     }
 

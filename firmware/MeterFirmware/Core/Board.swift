@@ -1,5 +1,5 @@
 // The firmware's view of the hardware: the only file that imports the HAL header.
-import MeterHAL
+public import MeterHAL
 
 /// Why a hardware operation failed.
 public enum BoardError: Error, Equatable, Sendable {

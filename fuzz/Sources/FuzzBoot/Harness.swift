@@ -23,7 +23,6 @@ import Aggregation
 import BigNum
 import FuzzSupport
 import MeterCrypto
-import MeterHAL
 import Provisioning
 
 @testable import MeterFirmware

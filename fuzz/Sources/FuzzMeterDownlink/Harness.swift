@@ -27,7 +27,6 @@ import Aggregation
 import BigNum
 import FuzzSupport
 import MeterCrypto
-import MeterHAL
 import Provisioning
 
 @testable import MeterFirmware  // peersProcessed: a DMCFE peer key is stored as it arrives
@@ -111,6 +110,9 @@ func buildHarness() throws -> DownlinkHarness {
 
     // DMCFE (its functional key for y = (1, …, 1) is set up too).
     let dmcfe = try fuzzFleet(.dmcfe, seed: 1)
+    // Each scheme's image boots only its own kind of state: the DMCFE and Paillier scenarios
+    // start from a meter provisioned with their image (same authority, same identity).
+    let dmcfeProvisioned = snapshot("dmcfe provisioned", dmcfe.meters[0], downlinks: [])
     _ = try dmcfe.runKeySetup()
     let dmcfeRelay = dmcfe.setup! as! DMCFEKeySetup
     let dmcfeStatement = try dmcfeRelay.statementFrames(for: m.id)
@@ -122,7 +124,7 @@ func buildHarness() throws -> DownlinkHarness {
 
     // Paillier: the supplier's key (2048 bits) for groups 7 and 9, signed by the authority,
     // delivered to a meter booted from the provisioned snapshot.
-    var generator = ReproducibleGenerator(seed: 1)
+    var generator = SeededGenerator(seed: 1)
     let supplier = try PaillierPrivateKey.generate(bits: 2048, using: &generator)
     func keyStatement(groups: [UInt32], epoch: UInt32) -> (body: [UInt8], frames: [[UInt8]]) {
         // Signed directly (the test authority's key), whatever layout policy would allow.
@@ -137,7 +139,9 @@ func buildHarness() throws -> DownlinkHarness {
     }
     let paillierKey = keyStatement(groups: [7, 9], epoch: 1)
     let rotation = keyStatement(groups: [9], epoch: 2)
-    let paillier = boot(provisioned, identity)
+    let paillierProvisioned = snapshot(
+        "paillier provisioned", try fuzzFleet(.paillier, seed: 1).meters[0], downlinks: [])
+    let paillier = boot(paillierProvisioned, identity)
     var event = MeterEvent.none
     for frame in paillierKey.frames { event = try paillier.handle(frame) }
     precondition(event == .statementAccepted(.paillierKey), "the Paillier key was not stored: \(event)")
@@ -164,7 +168,7 @@ func buildHarness() throws -> DownlinkHarness {
         ),
         snapshot("lwr ready, expanded key", expanded.meters[0], downlinks: acks, statements: [expandedBody]),
         Scenario(
-            name: "dmcfe key setup", snapshot: provisioned.snapshot,
+            name: "dmcfe key setup", snapshot: dmcfeProvisioned.snapshot,
             prelude: [enrol] + dmcfeStatement, downlinks: dmcfeRoster + [dmcfeStatement[0]], statements: [dmcfeBody],
             intervals: 1),
         snapshot(
@@ -388,12 +392,12 @@ func deliver(_ frame: [UInt8], to m: SimulatedMeter, _ id: MeterIdentity) {
     let authentic = downlinkKey(frame, m, id).map { FuzzFrames.isAuthentic(frame, key: $0) } ?? false
     guard (try? m.deliver(frame)) != nil else { return }  // longer than the radio's MTU
     let before = MeterState(m)
-    let operations = m.flashOperations
+    let operations = m.board.flashOperations
     let peers = m.firmware.peersProcessed
     let event = m.firmware.poll()
     trace("downlink type \(frame.count > 1 ? frame[1] : 0), \(frame.count) bytes, authentic \(authentic): \(event)")
     fuzzCheck(
-        sim_board_radio_inbox_pending(m.board) == 0,
+        m.board.inboxPending == 0,
         "a downlink of \(frame.count) bytes still waits in the radio inbox after the poll (blocks every later one): "
             + FuzzFrames.hex(frame))
     _ = m.takeSent()
@@ -414,7 +418,7 @@ func deliver(_ frame: [UInt8], to m: SimulatedMeter, _ id: MeterIdentity) {
         let peerAccepted = m.firmware.peersProcessed == peers + 1
         fuzzCheck(!peerAccepted || authentic, "accepted a roster entry that is not authentic: " + FuzzFrames.hex(frame))
         fuzzCheck(
-            m.flashOperations == operations || peerAccepted,
+            m.board.flashOperations == operations || peerAccepted,
             "a rejected downlink (\(event)) programmed or erased flash: " + FuzzFrames.hex(frame))
     }
     checkCounter(after)

@@ -38,8 +38,8 @@ public struct MeterSnapshot {
     public let scheme: SchemeID
 
     public init(_ m: SimulatedMeter) {
-        flash = m.flashSnapshot()
-        rng = m.rngState
+        flash = m.board.flashSnapshot()
+        rng = m.board.rngState
         ticks = m.ticks
         scheme = m.scheme
     }
@@ -59,8 +59,8 @@ public struct MeterSnapshot {
         let m = try! SimulatedMeter(
             factory: factory, seed: 0, profile: profile, sampleSeconds: sampleSeconds, scheme: scheme,
             provision: false)
-        m.restoreFlash(flash ?? self.flash)
-        m.rngState = rng
+        m.board.restoreFlash(flash ?? self.flash)
+        m.board.rngState = rng
         m.advance(ticks: ticks - m.ticks)
         try! m.reboot()
         return m

@@ -1,0 +1,335 @@
+import Aggregation
+import AggregatorAPI
+import AggregatorStore
+import MeterCrypto
+
+/// A lock that async code can hold across suspension points (a database commit): one
+/// holder at a time, waiters served in arrival order.
+actor AsyncLock {
+    var locked = false
+    var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func lock() async {
+        if locked {
+            await withCheckedContinuation { waiters.append($0) }
+        } else {
+            locked = true
+        }
+    }
+
+    func unlock() {
+        if waiters.isEmpty { locked = false } else { waiters.removeFirst().resume() }
+    }
+}
+
+/// One group inside the service: the Aggregation module's key-setup relay and LWR-PSA
+/// aggregator (which do every frame check and every sum), in front of the store.
+///
+/// Invariant: the in-memory state is what replaying the stored rows gives. Each request
+/// runs under the group's lock: frames go through the aggregator in memory, the new rows
+/// are committed in one transaction, and only then are acks returned. When a commit fails
+/// the memory is ahead of the store, so it is rebuilt from the store before the next
+/// request (and the failed request gets no ack: the meters re-send).
+final class GroupEngine: @unchecked Sendable {
+    let lock = AsyncLock()
+    let store: any AggregatorStore
+    var record: GroupRecord
+    var members: GroupMembers
+    let parameters: LWRParameters
+    var setup: LWRKeySetup
+    var aggregator: LWRAggregator?
+    /// Meters whose key shares have been accepted (they need no more setup frames).
+    var sharesFrom: Set<UInt32> = []
+    var enrolRequests: [UInt32: [UInt8]] = [:]
+    /// True after a failed commit: memory must be rebuilt from the store first.
+    var stale = false
+
+    var group: UInt32 { record.group }
+
+    private init(record: GroupRecord, store: any AggregatorStore) throws(ServiceError) {
+        guard record.scheme == SchemeID.lwrPSA.rawValue else { throw .unsupportedScheme("\(record.scheme)") }
+        guard let parameters = LWRParameters.withID(record.parameterID) else {
+            throw .badRequest("unknown LWR parameter set \(record.parameterID)")
+        }
+        self.record = record
+        self.store = store
+        self.parameters = parameters
+        do {
+            members = try GroupMembers(
+                group: record.group, epoch: record.epoch, scheme: .lwrPSA, frameKeys: record.frameKeys)
+            setup = try LWRKeySetup(
+                members: members, parameters: parameters, maxReading: record.maxReading, keyMode: record.keyMode)
+        } catch {
+            throw .frame(error)
+        }
+        for (meter, frame) in setup.enrolFrames() { enrolRequests[meter] = frame }
+    }
+
+    /// A new group's engine (nothing to replay).
+    static func fresh(record: GroupRecord, store: any AggregatorStore) throws(ServiceError) -> GroupEngine {
+        try GroupEngine(record: record, store: store)
+    }
+
+    /// A stored group's engine: replays its key-setup frames and the readings inside its window.
+    static func load(record: GroupRecord, store: any AggregatorStore) async throws(ServiceError) -> GroupEngine {
+        let engine = try GroupEngine(record: record, store: store)
+        try await engine.replay()
+        return engine
+    }
+
+    func replay() async throws(ServiceError) {
+        let frames: [[UInt8]]
+        do { frames = try await store.setupFrames(group: group) } catch { throw .store(error) }
+        do {
+            // Public keys first, then the signed statement, then the key shares: the order
+            // they can only have been accepted in.
+            for frame in frames where Self.type(of: frame) == .publicKey { try setup.receivePublicKey(frame) }
+            if let signed = record.signed { try install(signed) }
+            for frame in frames where Self.type(of: frame) == .keyShare {
+                try setup.receiveKeyShare(frame)
+                sharesFrom.insert(try Frame.header(frame).meter)
+            }
+            try startCollectingIfComplete()
+            guard let aggregator else { return }
+            let from = record.currentLabel >= record.lookback ? record.currentLabel - record.lookback : 0
+            let readings: [StoredReading]
+            do { readings = try await store.readings(group: group, fromLabel: from) } catch {
+                throw ServiceError.store(error)
+            }
+            for reading in readings { _ = try aggregator.accept(reading.frame) }
+        } catch let error as ServiceError {
+            throw error
+        } catch let error as AggregationError {
+            throw .frame(error)
+        } catch {
+            preconditionFailure("replay throws only typed errors: \(error)")
+        }
+    }
+
+    static func type(of frame: [UInt8]) -> FrameType? { try? Frame.header(frame).type }
+
+    func install(_ signed: SignedGroupRecord) throws(AggregationError) {
+        let roster = try RosterTree(publicKeys: signed.rosterKeys)
+        for (meter, key) in signed.rosterKeys {
+            guard let enrolled = setup.enrolments[meter], Array(enrolled.prefix(key.count)) == key else {
+                throw .invalidGroup("the roster's key of meter \(meter) is not the one it enrolled")
+            }
+        }
+        try setup.install(
+            SignedGroup(statement: SignedStatement(body: signed.body, signature: signed.signature), roster: roster))
+    }
+
+    func startCollectingIfComplete() throws(AggregationError) {
+        guard aggregator == nil, setup.isComplete else { return }
+        aggregator = try LWRAggregator(
+            members: members, parameters: parameters, bounds: setup.bounds, aggregateKey: try setup.aggregateKey(),
+            currentLabel: record.currentLabel, lookback: record.lookback)
+    }
+
+    /// Rebuilds memory from the store (after a failed commit).
+    func reload() async throws(ServiceError) {
+        let records: [GroupRecord]
+        do { records = try await store.groups() } catch { throw .store(error) }
+        guard let stored = records.first(where: { $0.group == group }) else { throw .unknownGroup(group) }
+        let fresh = try GroupEngine(record: stored, store: store)
+        try await fresh.replay()
+        record = fresh.record
+        members = fresh.members
+        setup = fresh.setup
+        aggregator = fresh.aggregator
+        sharesFrom = fresh.sharesFrom
+        stale = false
+    }
+
+    /// Runs `body` under the group's lock, on memory that matches the store.
+    func locked<T>(_ body: () async throws(ServiceError) -> T) async throws(ServiceError) -> T {
+        await lock.lock()
+        do {
+            if stale { try await reload() }
+            let result = try await body()
+            await lock.unlock()
+            return result
+        } catch {
+            await lock.unlock()
+            throw error
+        }
+    }
+
+    // MARK: - uplink
+
+    /// What `upload` did: an outcome per frame and what to count.
+    struct UploadResult {
+        var outcomes: [UploadOutcome]
+        /// The typed error of each rejected frame, by index.
+        var errors: [Int: ServiceError] = [:]
+        var stored = 0
+        var again = 0
+        var labelsDecrypted = 0
+    }
+
+    /// Runs the group's frames through the aggregator, commits what is new in one
+    /// transaction, and returns one outcome per frame (acks only once committed).
+    func upload(_ frames: [[UInt8]]) async throws(ServiceError) -> UploadResult {
+        try await locked { () async throws(ServiceError) -> UploadResult in
+            var result = UploadResult(outcomes: Array(repeating: .rejected(error: "pending"), count: frames.count))
+            var commit = StoreCommit(group: group)
+            /// Frames the aggregator did not count (repeats, late): index, key, ack.
+            var repeats: [(index: Int, key: ReadingKey, ack: [UInt8])] = []
+            var pending: [ReadingKey: [UInt8]] = [:]
+            for (index, frame) in frames.enumerated() {
+                do throws(AggregationError) {
+                    let header = try Frame.header(frame)
+                    switch header.type {
+                    case .publicKey:
+                        guard setup.signedGroup == nil else { throw .keySetupProtocol(meter: header.meter) }
+                        try setup.receivePublicKey(frame)
+                        commit.setupFrames.append(frame)
+                        result.outcomes[index] = .stored(ack: [])
+                    case .keyShare:
+                        guard setup.signedGroup != nil, aggregator == nil else {
+                            throw .keySetupProtocol(meter: header.meter)
+                        }
+                        try setup.receiveKeyShare(frame)
+                        sharesFrom.insert(header.meter)
+                        commit.setupFrames.append(frame)
+                        result.outcomes[index] = .stored(ack: [])
+                        try startCollectingIfComplete()
+                    case .reading:
+                        guard let aggregator else { throw .keySetupIncomplete }
+                        guard header.label <= UInt64(Int64.max) else { throw .labelOutOfRange(header.label) }
+                        let receipt: ReadingReceipt
+                        do throws(AggregationError) {
+                            receipt = try aggregator.acceptAndAcknowledge(frame)
+                        } catch .labelOutsideWindow(let label, let accepted) where label > accepted.upperBound {
+                            // The tag verified before the window was checked: an authentic
+                            // reading for a newer label moves the window to it.
+                            try aggregator.advance(to: label)
+                            commit.currentLabel = label
+                            record.currentLabel = label
+                            receipt = try aggregator.acceptAndAcknowledge(frame)
+                        }
+                        let key = ReadingKey(meter: header.meter, label: header.label)
+                        if let reported = receipt.reported {
+                            commit.readings.append(
+                                StoredReading(meter: header.meter, label: header.label, frame: frame))
+                            pending[key] = frame
+                            if reported == members.count {
+                                let sum = try aggregator.decryptSum(label: header.label)
+                                commit.sums.append(LabelSum(label: header.label, sum: sum, meters: reported))
+                            }
+                            result.outcomes[index] = .stored(ack: receipt.ack)
+                        } else {
+                            repeats.append((index, key, receipt.ack))
+                        }
+                    default:
+                        // The shared intake names the refusal (a bad tag before a wrong type).
+                        _ = try FrameIntake(members: members).open(frame, expecting: .reading)
+                        throw .unexpectedType(header.type)
+                    }
+                } catch {
+                    if case .labelReused(let meter, let label) = error {
+                        commit.alarms.append(StoredAlarm(meter: meter, label: label, kind: error.name, frame: frame))
+                    }
+                    result.outcomes[index] = .rejected(error: error.name)
+                    result.errors[index] = .frame(error)
+                }
+            }
+            // A frame the aggregator did not count is acknowledged again only if it is the
+            // stored one byte for byte; a different frame for a stored key is label reuse.
+            if !repeats.isEmpty {
+                let stored: [ReadingKey: [UInt8]]
+                do throws(StoreError) {
+                    stored = try await store.storedFrames(
+                        group: group, keys: repeats.map(\.key).filter { pending[$0] == nil })
+                } catch {
+                    stale = !commit.isEmpty
+                    throw .store(error)
+                }
+                for r in repeats {
+                    let frame = frames[r.index]
+                    if let first = pending[r.key] ?? stored[r.key], first != frame {
+                        commit.alarms.append(
+                            StoredAlarm(meter: r.key.meter, label: r.key.label, kind: "labelReused", frame: frame))
+                        result.outcomes[r.index] = .rejected(error: "labelReused")
+                        result.errors[r.index] = .frame(.labelReused(meter: r.key.meter, label: r.key.label))
+                    } else {
+                        result.outcomes[r.index] = .acknowledgedAgain(ack: r.ack)
+                        result.again += 1
+                    }
+                }
+            }
+            do throws(StoreError) { try await store.commit(commit) } catch {
+                stale = true
+                throw .store(error)
+            }
+            result.stored = commit.readings.count + commit.setupFrames.count
+            result.labelsDecrypted = commit.sums.count
+            return result
+        }
+    }
+
+    // MARK: - downlink, operator
+
+    /// The frames waiting for `meter` in this group: its enrolment request, then the
+    /// signed statement and the roster; nothing once it sent its key shares.
+    func downlink(meter: UInt32) async throws(ServiceError) -> [[UInt8]] {
+        try await locked { () throws(ServiceError) -> [[UInt8]] in
+            guard aggregator == nil, members.frameKey(of: meter) != nil else { return [] }
+            if setup.signedGroup == nil {
+                return setup.enrolments[meter] == nil ? [enrolRequests[meter]!] : []
+            }
+            guard !sharesFrom.contains(meter) else { return [] }
+            do throws(AggregationError) { return try setup.setupFrames(for: meter) } catch { throw .frame(error) }
+        }
+    }
+
+    func enrolments() async throws(ServiceError) -> [UInt32: [UInt8]] {
+        try await locked { () throws(ServiceError) -> [UInt32: [UInt8]] in setup.enrolments }
+    }
+
+    /// Installs the authority's signed parameters once every public key is in, and stores them.
+    func installSigned(_ signed: SignedGroupRecord) async throws(ServiceError) {
+        try await locked { () async throws(ServiceError) in
+            if let stored = record.signed {
+                guard stored == signed else { throw .wrongPhase("group \(group) has other signed parameters") }
+                return
+            }
+            guard setup.allPublicKeysReceived else {
+                throw .wrongPhase(
+                    "group \(group) has \(setup.enrolments.count) of \(members.count) public keys: sign when all are in"
+                )
+            }
+            do throws(AggregationError) { try install(signed) } catch { throw .frame(error) }
+            do throws(StoreError) { try await store.updateSignedGroup(group: group, signed: signed) } catch {
+                stale = true
+                throw .store(error)
+            }
+            record.signed = signed
+        }
+    }
+
+    var phase: String {
+        if aggregator != nil { return "collecting" }
+        if setup.signedGroup != nil { return "key-setup" }
+        return setup.allPublicKeysReceived ? "awaiting-signature" : "enrolling"
+    }
+
+    func status() async throws(ServiceError) -> GroupStatus {
+        try await locked { () async throws(ServiceError) -> GroupStatus in
+            let stats: GroupStatistics
+            do throws(StoreError) { stats = try await store.statistics(group: group) } catch { throw .store(error) }
+            return GroupStatus(
+                group: group, scheme: "lwr-psa", epoch: record.epoch, meters: members.count, phase: phase,
+                public_keys_received: setup.enrolments.count, meters_reporting: stats.metersReporting,
+                readings_stored: stats.readings, labels_complete: stats.labelsComplete,
+                newest_label: stats.newestLabel, current_label: record.currentLabel, alarms: stats.alarms)
+        }
+    }
+}
+
+extension Frame {
+    /// The header of a frame held as an array (typed as the aggregator reports it).
+    static func header(_ frame: [UInt8]) throws(AggregationError) -> FrameHeader {
+        do { return try Frame.parseHeader(frame.span) } catch { throw .malformed(error) }
+    }
+}

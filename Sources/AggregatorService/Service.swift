@@ -1,0 +1,4 @@
+import AggregatorStore
+import Hummingbird
+import HummingbirdTLS
+import Prometheus

@@ -1,0 +1,316 @@
+import Aggregation
+import AggregatorAPI
+import Dispatch
+import Foundation
+import MeterCrypto
+import MeterFirmware
+import MeterSimulator
+import Provisioning
+
+/// The simulator's meters (firmware on simulated boards) talking to a running aggregator
+/// service over HTTP: the group is created and set up through the service's own routes
+/// (operator: group creation, enrolments to the authority, signed parameters; meters:
+/// downlink polls and uploads), then readings are uploaded at each boundary and the acks
+/// go back to the meters, whose outboxes keep every reading until its ack arrives.
+public final class NetworkFleet: @unchecked Sendable {
+    /// The meters, the authority and the expected readings (the fleet's own aggregator is
+    /// not used: the service is the aggregator).
+    public let fleet: Fleet
+    /// The operator's client (meters' routes need no token); replaceable, e.g. when the
+    /// service comes back on another port.
+    public var client: AggregatorClient
+    public let labels: Int
+    /// Frames per upload request.
+    public var batchSize = 500
+    /// Upload requests in flight at once.
+    public var connections = 4
+
+    public private(set) var framesSent = 0
+    public private(set) var framesAcked = 0
+    /// Frames sent again (an earlier copy of the same reading had been sent).
+    public private(set) var resends = 0
+    /// Upload requests that got no answer (the frames stay in the outboxes).
+    public private(set) var failedUploads = 0
+    /// Refused frames by the service's error name.
+    public private(set) var rejected: [String: Int] = [:]
+    /// (meter, label) of every reading the service acknowledged.
+    public private(set) var acknowledged: Set<MeterLabel> = []
+    /// Seconds per upload request that got an answer.
+    public private(set) var uploadSeconds: [Double] = []
+    var sentOnce: Set<MeterLabel> = []
+
+    public struct MeterLabel: Hashable, Sendable {
+        public let meter: UInt32
+        public let label: UInt64
+        public init(meter: UInt32, label: UInt64) {
+            self.meter = meter
+            self.label = label
+        }
+    }
+
+    public var group: UInt32 { fleet.configuration.group }
+
+    public init(configuration: FleetConfiguration, labels: Int, client: AggregatorClient) throws {
+        precondition(configuration.scheme == .lwrPSA, "the service runs LWR-PSA groups")
+        fleet = try Fleet(configuration, labels: labels)
+        self.client = client
+        self.labels = labels
+    }
+
+    /// Runs `body(i)` for every meter index on the fleet's threads (each meter on one
+    /// thread at a time).
+    func forEachMeter(_ body: @escaping @Sendable (Int) -> Void) async {
+        let count = fleet.meters.count
+        let threads = max(1, min(fleet.configuration.threads, count))
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                DispatchQueue.concurrentPerform(iterations: threads) { t in
+                    var i = t
+                    while i < count {
+                        body(i)
+                        i += threads
+                    }
+                }
+                done.resume()
+            }
+        }
+    }
+
+    /// Hands `frames[i]` to meter i one by one (a poll each) and returns what each sent.
+    func exchange(_ frames: [[[UInt8]]]) async throws -> [[[UInt8]]] {
+        let meters = fleet.meters
+        let sent = Box([[[UInt8]]](repeating: [], count: meters.count))
+        let failures = Box([String?](repeating: nil, count: meters.count))
+        await forEachMeter { i in
+            do {
+                for frame in frames[i] {
+                    if case .statusSent(let code) = try meters[i].handle(frame) {
+                        failures.set(i, "answered with status \(code)")
+                        break
+                    }
+                }
+            } catch {
+                failures.set(i, "\(error)")
+            }
+            sent.set(i, meters[i].takeSent())
+        }
+        for (i, failure) in failures.value.enumerated() {
+            if let failure { throw SimulatorError.setupStalled(meter: meters[i].id, detail: failure) }
+        }
+        return sent.value
+    }
+
+    /// Every meter's downlink from the service.
+    func downlinks() async throws -> [[[UInt8]]] {
+        var out: [[[UInt8]]] = []
+        for meter in fleet.meters { out.append(try await client.downlink(meter: meter.id)) }
+        return out
+    }
+
+    /// Creates the group on the service and runs key setup through it.
+    public func setUp() async throws {
+        let configuration = fleet.configuration
+        var keys: [String: String] = [:]
+        for meter in fleet.members.meters { keys["\(meter)"] = Hex.encode(fleet.members.frameKey(of: meter)!) }
+        _ = try await client.createGroup(
+            GroupCreation(
+                group: group, epoch: fleet.epoch, parameters: configuration.parameters == .turbo ? "turbo" : "standard",
+                key_mode: configuration.keyMode == .expanded ? "expanded" : "seed",
+                max_reading: configuration.maxReading,
+                current_label: 0, lookback: 96, frame_keys: keys))
+        // 1. Enrolment requests down, public keys up.
+        let publicKeys = try await exchange(try await downlinks())
+        try await uploadSetup(publicKeys.flatMap { $0 })
+        // 2. The authority checks the enrolments the service collected and signs the group.
+        let enrolments = try await client.enrolments(group: group)
+        var byMeter: [UInt32: [UInt8]] = [:]
+        for (id, hex) in enrolments.enrolments { byMeter[UInt32(id)!] = Hex.decode(hex)! }
+        let signed = try fleet.authority.signGroup(
+            group: group, epoch: fleet.epoch, parameterID: configuration.parameters.id,
+            keyMode: configuration.keyMode.rawValue, maxReading: configuration.maxReading, enrolments: byMeter)
+        var rosterKeys: [String: String] = [:]
+        for entry in signed.roster.entries { rosterKeys["\(entry.meter)"] = Hex.encode(entry.publicKey) }
+        _ = try await client.installSigned(
+            group: group,
+            SignedParameters(
+                statement_body: Hex.encode(signed.statement.body), signature: Hex.encode(signed.statement.signature),
+                public_keys: rosterKeys))
+        // 3. Statement and roster down, key shares up.
+        let shares = try await exchange(try await downlinks())
+        try await uploadSetup(shares.flatMap { $0 })
+        let status = try await client.status(group: group)
+        guard status.phase == "collecting" else {
+            throw SimulatorError.setupStalled(
+                meter: 0, detail: "the service's group is \(status.phase) after key setup")
+        }
+        let meters = fleet.meters
+        await forEachMeter { i in _ = meters[i].firmware.idle() }
+    }
+
+    func uploadSetup(_ frames: [[UInt8]]) async throws {
+        var i = 0
+        while i < frames.count {
+            let batch = Array(frames[i..<min(i + batchSize, frames.count)])
+            for outcome in try await client.upload(batch) {
+                if case .rejected(let error) = outcome {
+                    throw SimulatorError.setupStalled(meter: 0, detail: "the service refused a setup frame: \(error)")
+                }
+            }
+            i += batch.count
+        }
+    }
+
+    /// Runs every meter through the interval of `label` and returns the frames they sent
+    /// (the new reading and every unacknowledged one below it, re-sent by the firmware).
+    public func runInterval(_ label: UInt64) async -> [[UInt8]] {
+        let meters = fleet.meters
+        let steps = Int(900 / fleet.configuration.sampleSeconds)
+        let sampleTicks = fleet.configuration.sampleSeconds * 1000
+        let sent = Box([[[UInt8]]](repeating: [], count: meters.count))
+        await forEachMeter { i in
+            let meter = meters[i]
+            for _ in 1...steps {
+                meter.advance(ticks: sampleTicks)
+                _ = meter.firmware.poll()
+            }
+            sent.set(i, meter.takeSent().filter { $0.count > 1 && $0[1] == FrameType.reading.rawValue })
+            _ = meter.firmware.idle()
+        }
+        return sent.value.flatMap { $0 }
+    }
+
+    /// Uploads frames in batches (`connections` at once), then hands every ack to its
+    /// meter. A batch that gets no answer is counted and left: the frames stay in the
+    /// outboxes and go out again at the next boundary (or `flush`).
+    public func upload(_ frames: [[UInt8]]) async {
+        var batches: [[[UInt8]]] = []
+        var i = 0
+        while i < frames.count {
+            batches.append(Array(frames[i..<min(i + batchSize, frames.count)]))
+            i += batchSize
+        }
+        for frame in frames {
+            guard let header = try? Frame.parseHeader(frame.span) else { continue }
+            let key = MeterLabel(meter: header.meter, label: header.label)
+            framesSent += 1
+            if !sentOnce.insert(key).inserted { resends += 1 }
+        }
+        let client = self.client
+        var answers: [(batch: [[UInt8]], outcomes: [UploadOutcome]?, seconds: Double)] = []
+        await withTaskGroup(of: (Int, [UploadOutcome]?, Double).self) { tasks in
+            var next = 0
+            func start() {
+                guard next < batches.count else { return }
+                let index = next
+                let batch = batches[index]
+                next += 1
+                tasks.addTask {
+                    let t0 = monotonicSeconds()
+                    let outcomes = try? await client.upload(batch)
+                    return (index, outcomes, monotonicSeconds() - t0)
+                }
+            }
+            for _ in 0..<connections { start() }
+            for await (index, outcomes, seconds) in tasks {
+                answers.append((batches[index], outcomes, seconds))
+                start()
+            }
+        }
+        var acks: [UInt32: [[UInt8]]] = [:]
+        for answer in answers {
+            guard let outcomes = answer.outcomes else {
+                failedUploads += 1
+                continue
+            }
+            uploadSeconds.append(answer.seconds)
+            for (frame, outcome) in zip(answer.batch, outcomes) {
+                guard let header = try? Frame.parseHeader(frame.span) else { continue }
+                switch outcome {
+                case .stored(let ack), .acknowledgedAgain(let ack):
+                    framesAcked += 1
+                    acknowledged.insert(MeterLabel(meter: header.meter, label: header.label))
+                    acks[header.meter, default: []].append(ack)
+                case .rejected(let error):
+                    rejected[error, default: 0] += 1
+                }
+            }
+        }
+        let meters = fleet.meters
+        let byIndex = fleet.meters.map { acks[$0.id] ?? [] }
+        await forEachMeter { i in
+            for ack in byIndex[i] {
+                try? meters[i].deliver(ack)
+                _ = meters[i].firmware.poll()  // the outbox lets the reading go
+            }
+        }
+    }
+
+    /// One boundary: the meters' interval, then the upload.
+    public func runLabel(_ label: UInt64) async {
+        await upload(await runInterval(label))
+    }
+
+    /// Unacknowledged readings in all outboxes.
+    public var pending: Int { fleet.meters.reduce(0) { $0 + $1.firmware.pendingReadings } }
+
+    /// Re-sends every meter's outbox until it is empty or `rounds` uploads passed.
+    public func flush(rounds: Int = 5) async throws {
+        for _ in 0..<rounds where pending > 0 {
+            var frames: [[UInt8]] = []
+            for meter in fleet.meters { frames += try meter.pendingFrames().map(\.frame) }
+            await upload(frames)
+        }
+    }
+
+    /// The supplier's sums from the service against the simulator's true sums.
+    public func check(supplier: AggregatorClient) async throws -> (exact: Int, mismatches: [String]) {
+        let sums = try await supplier.sums(group: group, from: 0, to: UInt64(labels - 1))
+        var byLabel: [UInt64: SumEntry] = [:]
+        for entry in sums.sums { byLabel[entry.label] = entry }
+        var exact = 0
+        var mismatches: [String] = []
+        for label in 0..<labels {
+            let truth = (0..<fleet.meters.count).reduce(UInt64(0)) { $0 + fleet.expectedReadings(meter: $1)[label] }
+            guard let entry = byLabel[UInt64(label)] else {
+                mismatches.append("label \(label): no sum (true \(truth))")
+                continue
+            }
+            if entry.sum == truth && entry.meters == fleet.meters.count {
+                exact += 1
+            } else {
+                mismatches.append("label \(label): \(entry.sum) Wh from \(entry.meters) meters, true \(truth)")
+            }
+        }
+        return (exact, mismatches)
+    }
+
+    /// The median and 99th percentile of the upload requests, ms.
+    public var latencyPercentiles: (p50: Double, p99: Double) {
+        percentiles(uploadSeconds.map { $0 * 1e3 })
+    }
+}
+
+/// The p50 and p99 of `values` (nearest rank; 0 when empty).
+public func percentiles(_ values: [Double]) -> (p50: Double, p99: Double) {
+    guard !values.isEmpty else { return (0, 0) }
+    let sorted = values.sorted()
+    func rank(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int((q * Double(sorted.count)).rounded(.up)) - 1)] }
+    return (rank(0.5), rank(0.99))
+}
+
+/// A value written by several threads at distinct indices (each index by one thread).
+final class Box<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: [T]
+    init(_ value: [T]) { storage = value }
+    func set(_ i: Int, _ v: T) {
+        lock.lock()
+        storage[i] = v
+        lock.unlock()
+    }
+    var value: [T] {
+        lock.lock()
+        defer { lock.unlock() }
+        return storage
+    }
+}
