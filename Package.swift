@@ -41,6 +41,7 @@ let package = Package(
         .library(name: "AggregatorStore", targets: ["AggregatorStore"]),
         .library(name: "AggregatorService", targets: ["AggregatorService"]),
         .library(name: "ServiceClient", targets: ["ServiceClient"]),
+        .library(name: "Customer", targets: ["Customer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -86,6 +87,8 @@ let package = Package(
         // Host side.
         .target(name: "BigNum", dependencies: ["CGMPZ"]),
         .target(name: "Aggregation", dependencies: ["MeterCrypto", "BigNum"]),
+        // The customer's side: the code, opening sealed detail, the curve (`metering customer`).
+        .target(name: "Customer", dependencies: ["Aggregation", "MeterCrypto"]),
         // The provisioning authority: factory keys, enrolment checks, SLH-DSA signed statements.
         .target(
             name: "Provisioning", dependencies: ["MeterCrypto", "Aggregation", "BigNum"],
@@ -142,7 +145,7 @@ let package = Package(
             name: "metering",
             dependencies: [
                 "MeterSimulator", "Aggregation", "BigNum", "CostReport", "HeapCounter",
-                "AggregatorService", "ServiceClient",
+                "AggregatorService", "ServiceClient", "Customer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -154,7 +157,8 @@ let package = Package(
         .testTarget(
             name: "MeterFirmwareTests",
             dependencies: [
-                "MeterFirmware", "MeterSimulator", "Aggregation", "BigNum", "Provisioning", "TestSupport",
+                "MeterFirmware", "MeterSimulator", "MeterHAL", "Aggregation", "BigNum", "Provisioning", "TestSupport",
+                "Customer",
             ]),
         .testTarget(
             name: "AggregationTests",

@@ -17,7 +17,7 @@
 #                    .build/m4/images/NAME/: NAME.o (Swift), NAME.elf, NAME.map
 #   --c FILE.c       a C source for the image (repeatable), compiled like the board
 #   --gmp            link GMP for the M4 (built and cached on first use) and give the
-#                    Swift module CGMP (Sources/CGMP/shim.h) over its gmp.h
+#                    Swift module CGMP (Sources/CGMP/gmp_mpn.h) over its gmp.h
 #   -D NAME          a Swift compilation condition (repeatable)
 #   --stack BYTES    the stack reserved by the linker script (default 262144)
 #   -Onone           no optimisation (default -Osize)
@@ -75,12 +75,13 @@ fi
 
 out="$m4_dir/images/$name"
 mkdir -p "$out/modules/MPS2Board" "$out/modules/MeterHAL" "$out/modules/CGMP"
-# Module maps with absolute paths, in the build folder (SwiftPM's MeterHAL target has
-# none of its own, and CGMP's system module names the host's gmp.h).
+# Module maps with absolute paths, in the build folder (CGMP's system module names the
+# host's gmp.h). MeterHAL's own is hal/include/module.modulemap (found through
+# -I hal/include), so clang knows meter_hal.h belongs to MeterHAL when mps2_board.h includes
+# it and an image may import both (the firmware core and a bench, bench/m4/LWRBench.swift).
 printf 'module MPS2Board {\n    header "%s"\n    export *\n}\n' "$m4_board_src/mps2_board.h" \
     >"$out/modules/MPS2Board/module.modulemap"
-printf 'module MeterHAL {\n    header "%s"\n    export *\n}\n' "$root/hal/include/meter_hal.h" \
-    >"$out/modules/MeterHAL/module.modulemap"
+rm -f "$out/modules/MeterHAL/module.modulemap"
 # newlib's headers for the C modules (CGMP's shim includes <string.h>; Swift's clang has
 # only its freestanding ones for armv7em-none-none-eabi).
 newlib_include=/usr/lib/arm-none-eabi/include
@@ -90,7 +91,7 @@ includes=(-I "$out/modules/MPS2Board" -I "$out/modules/MeterHAL" -Xcc -I"$root/h
 libs=()
 if ((gmp)); then
     prefix="$("$root/scripts/build-gmp-m4.sh" --print-prefix)"
-    printf 'module CGMP {\n    header "%s"\n    export *\n}\n' "$root/Sources/CGMP/shim.h" \
+    printf 'module CGMP {\n    header "%s"\n    export *\n}\n' "$root/Sources/CGMP/gmp_mpn.h" \
         >"$out/modules/CGMP/module.modulemap"
     includes+=(-I "$out/modules/CGMP" -Xcc -I"$prefix/include")
     libs+=("$prefix/lib/libgmp.a")

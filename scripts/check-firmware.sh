@@ -178,7 +178,7 @@ if ((m4)); then
     grep -q '^#define GMP_LIMB_BITS  *32$' "$gmp_prefix/include/gmp.h" ||
         fail "$gmp_prefix/include/gmp.h is not GMP with 32-bit limbs"
     mkdir -p "$tmp/CGMP"
-    printf 'module CGMP {\n    header "%s"\n    export *\n}\n' "$root/Sources/CGMP/shim.h" >"$tmp/CGMP/module.modulemap"
+    printf 'module CGMP {\n    header "%s"\n    export *\n}\n' "$root/Sources/CGMP/gmp_mpn.h" >"$tmp/CGMP/module.modulemap"
     target_flags=(-Xcc -mfloat-abi=soft -Xcc -mcpu=cortex-m4 -Xfrontend -disable-stack-protector
         -Xfrontend -function-sections -I "$tmp/CGMP" -Xcc "-I$gmp_prefix/include"
         -Xcc -isystem -Xcc "$newlib_include")

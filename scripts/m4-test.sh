@@ -10,7 +10,10 @@
 #                                limbs on QEMU, against Python
 #   6. scripts/check-firmware.sh --target cortex-m4: every scheme's image compiles for the
 #                                M4 and reaches no allocator (relocations); sizes
-#   7. with M4_GMP_TESTS="DIR..." (e.g. tests/mpn, about 4 minutes on 2 cores): GMP's own
+#   7. scripts/m4-lwr-bench.sh   the LWR-PSA firmware (Meter<LWRScheme>) on the M4 in a group
+#                                with two host meters; the x86 aggregator decrypts its frames
+#                                exactly (Tests/MeterFirmwareTests/M4LWRBenchTests.swift)
+#   8. with M4_GMP_TESTS="DIR..." (e.g. tests/mpn, about 4 minutes on 2 cores): GMP's own
 #      tests in those directories on QEMU
 # Needs arm-none-eabi-gcc, newlib and qemu-system-arm (scripts/lib/setup.sh installs them).
 # Without them it says so and exits 0, except under CI=true, where it fails: CI must run it.
@@ -73,6 +76,8 @@ check "the firmware's big numbers with 32-bit limbs on the M4 (FFDH, DMCFE, Pail
     "$root/scripts/m4-limb-check.sh"
 check "every scheme's image for the M4 (armv7em, -Osize): no allocator reachable, sizes" \
     "$root/scripts/check-firmware.sh" --target cortex-m4
+check "LWR-PSA image on the M4: bench, and its frames decrypted exactly by the x86 aggregator" \
+    "$root/scripts/m4-lwr-bench.sh"
 
 echo "m4: $passed passed, $failed failed"
 ((failed == 0))

@@ -29,20 +29,16 @@ public final class SQLiteStore: AggregatorStore {
 
     /// Runs `body` in one write transaction; maps GRDB's errors to `StoreError`.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
-        do {
-            return try await pool.write(body)
-        } catch let error as StoreError {
-            throw error
-        } catch let error as DatabaseError {
-            throw Self.map(error)
-        } catch {
-            throw .database("\(error)")
-        }
+        try await mapped { try await pool.write(body) }
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+        try await mapped { try await pool.read(body) }
+    }
+
+    func mapped<T>(_ body: () async throws -> T) async throws(StoreError) -> T {
         do {
-            return try await pool.read(body)
+            return try await body()
         } catch let error as StoreError {
             throw error
         } catch let error as DatabaseError {

@@ -3,6 +3,8 @@
 // those values to `CostCatalog.schemes`; everything else (timing, allocation counting,
 // stack painting, flash footprint, instruction counts, table, JSON, CSV, chart) is shared.
 
+import MeterCrypto
+
 /// Names one measured configuration: a row of the report.
 public struct CostVariantID: Hashable, Codable, Sendable, CustomStringConvertible {
     /// The scheme, also the name of its firmware build in `firmware/schemes.conf`
@@ -70,11 +72,15 @@ public struct CostPhase {
     /// One line on what exactly is timed.
     public let detail: String
     public let source: Source
+    /// A part of the boundary step timed alone (the customer's detail): left out of the
+    /// sum of phases, which the boundary step already counts.
+    public let insideBoundary: Bool
 
-    public init(name: String, detail: String, source: Source) {
+    public init(name: String, detail: String, source: Source, insideBoundary: Bool = false) {
         self.name = name
         self.detail = detail
         self.source = source
+        self.insideBoundary = insideBoundary
     }
 }
 
@@ -163,4 +169,48 @@ public enum CostProbeError: Error, Equatable, Sendable {
     case noReading(label: UInt64, detail: String)
     /// The decrypted sum differs from the true sum (the measured path is broken).
     case wrongSum(label: UInt64, decrypted: UInt64, expected: UInt64)
+}
+
+/// Buffers of the customer-detail phase, made once (the timed closure allocates nothing).
+final class DetailPhaseState {
+    var label: UInt64 = 1_000
+    let customerKey = (0..<16).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 5) }
+    let frameKey = (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 11 &+ 3) }
+    let plaintext: [UInt8]
+
+    init() {
+        var p = [UInt8](repeating: 0, count: CustomerDetail.plaintextBytes)
+        let minutes = [UInt16](repeating: 1234, count: CustomerDetail.minuteSlots)
+        var span = p.mutableSpan
+        CustomerDetail.encodePlaintext(reading: 308, minuteMask: 0x7FFF, minutes: minutes.span, into: &span)
+        plaintext = p
+    }
+}
+
+extension CostPhase {
+    /// The customer's detail of one label sealed as every image's core seals it at the
+    /// boundary, after the reading is stored: AES-128-GCM of the 42-byte plaintext under the
+    /// customer key (key schedule and H included), then the frame tag (KMAC128). Part of the
+    /// boundary step, timed alone.
+    static func customerDetail(scheme: SchemeID) -> CostPhase {
+        let state = DetailPhaseState()
+        return CostPhase(
+            name: "customer detail",
+            detail:
+                "AES-128-GCM seal of the 42-byte detail (key schedule, H, 3 blocks, GHASH) and its frame tag: part of the boundary step",
+            source: .standalone {
+                state.label &+= 1
+                let header = FrameHeader(
+                    type: .customerDetail, scheme: scheme, group: 1, meter: 1, label: state.label,
+                    payloadLength: CustomerDetail.payloadBytes)
+                let customerKey = state.customerKey
+                let plaintext = state.plaintext
+                let frameKey = state.frameKey
+                var frame = InlineArray<98, UInt8>(repeating: 0)
+                var span = frame.mutableSpan
+                CustomerDetail.seal(header, customerKey: customerKey.span, plaintext: plaintext.span, frame: &span)
+                _ = Frame.seal(header, key: frameKey.span, frame: &span)
+                consume(UInt64(frame[Frame.headerBytes]))
+            }, insideBoundary: true)
+    }
 }

@@ -113,7 +113,7 @@ public struct DMCFECostScheme: CostScheme {
             detail:
                 "with the pad precomputed: sample, pad · g^x (64-bit exponent), the frame sealed and written to the outbox, sent",
             source: .boundaryStep)
-        return [hashes, exponentiations, boundary]
+        return [hashes, exponentiations, .customerDetail(scheme: .dmcfe), boundary]
     }
 }
 

@@ -171,7 +171,7 @@ public struct LWRCostScheme: CostScheme {
             name: "boundary step",
             detail: "with F_k(l) precomputed: sample, add Δ·x, persist the label counter, seal and send the frame",
             source: .boundaryStep)
-        return [expansion, keyStream, innerProduct, boundary]
+        return [expansion, keyStream, innerProduct, .customerDetail(scheme: .lwrPSA), boundary]
     }
 }
 

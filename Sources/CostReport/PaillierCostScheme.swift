@@ -105,7 +105,7 @@ public struct PaillierCostScheme: CostScheme {
             name: "boundary step",
             detail: "with R precomputed: sample, the multiplication, the frame sealed and written to the outbox, sent",
             source: .boundaryStep)
-        return [exponentiation, online, boundary]
+        return [exponentiation, online, .customerDetail(scheme: .paillier), boundary]
     }
 }
 

@@ -82,7 +82,12 @@ final class SimulatedReadingProbe: ReadingProbe {
         guard case .readingSent(label, _) = lastEvent else {
             throw CostProbeError.noReading(label: label, detail: "poll() returned \(lastEvent)")
         }
-        guard sent.count == 1, sent[0][1] == FrameType.reading.rawValue, sent[0].count == frameBytes else {
+        // The reading frame, and the customer's sealed detail (every image's core seals it).
+        let readings = sent.filter { $0[1] == FrameType.reading.rawValue }
+        let detail = sent.filter { $0[1] == FrameType.customerDetail.rawValue }
+        guard readings.count == 1, readings[0].count == frameBytes, detail.count == 1,
+            detail[0].count == CustomerDetail.frameBytes, sent.count == 2
+        else {
             throw CostProbeError.noReading(label: label, detail: "\(sent.count) frames sent")
         }
         guard try meter.handle(intake.acknowledgement(to: meter.id, label: label)) == .acknowledged(label: label) else {

@@ -510,7 +510,8 @@ public enum CostReporter {
                 keyStore: scheme.keyStore,
                 flashWear: KeyStoreWear.perYear(for: scheme.id, readings: readingsPerYear),
                 instructions: options.instructions[scheme.id], phases: phases,
-                phasesSumFraction: phases.isEmpty ? nil : phases.reduce(0) { $0 + $1.fraction })
+                phasesSumFraction: phases.isEmpty
+                    ? nil : zip(run.phases, phases).filter { !$0.0.insideBoundary }.reduce(0) { $0 + $1.1.fraction })
         }
     }
 

@@ -85,7 +85,7 @@ final class FaultBench {
     }
 
     /// One past the last flash sector the meter under test uses (the board's size).
-    var endSector: UInt32 { scheme == .paillier ? layout.wideEndSector : layout.peerSeedSector + 1 }
+    var endSector: UInt32 { scheme == .paillier ? layout.detailEndSector : layout.peerSeedSector + 1 }
     /// The outbox ring of the scheme.
     var outboxSectors: Range<UInt32> {
         scheme == .paillier

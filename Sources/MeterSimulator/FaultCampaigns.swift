@@ -204,6 +204,9 @@ public enum FaultCampaignError: Error, CustomStringConvertible {
 /// The harness's view of the radio: every reading frame per label, statuses.
 struct RadioLog {
     var readings: [UInt64: Set<[UInt8]>] = [:]
+    /// The customer's sealed detail per label: a second, different frame for a label would
+    /// reuse its GCM nonce (counted with the readings in `labelsEncryptedTwice`).
+    var details: [UInt64: Set<[UInt8]>] = [:]
     var statuses: [StatusCode] = []
 
     mutating func collect(_ meter: SimulatedMeter) {
@@ -211,6 +214,7 @@ struct RadioLog {
             guard let header = try? Frame.parseHeader(frame.span) else { continue }
             switch header.type {
             case .reading: readings[header.label, default: []].insert(frame)
+            case .customerDetail: details[header.label, default: []].insert(frame)
             case .status:
                 if let code = StatusCode(rawValue: UInt16(frame[24]) << 8 | UInt16(frame[25])) { statuses.append(code) }
             default: break
@@ -218,8 +222,11 @@ struct RadioLog {
         }
     }
 
-    /// Labels with more than one distinct ciphertext: encrypted twice.
-    var labelsEncryptedTwice: Int { readings.values.filter { $0.count > 1 }.count }
+    /// Labels with more than one distinct ciphertext: encrypted twice (a reading, or the
+    /// customer's detail under one nonce).
+    var labelsEncryptedTwice: Int {
+        readings.values.filter { $0.count > 1 }.count + details.values.filter { $0.count > 1 }.count
+    }
 }
 
 public enum FaultCampaigns {

@@ -111,6 +111,10 @@ public final class Fleet {
     public internal(set) var pipeline: GroupSumPipeline?
     /// The aggregator's label-reuse alarms so far.
     public var labelReuseAlarms: [LabelReuseAlarm] { pipeline?.labelReuseAlarms ?? [] }
+    /// Where the aggregator keeps the customers' sealed detail (nil: the frames are dropped).
+    public var detailStore: (any SealedDetailStore)?
+    /// Customer-detail frames the aggregator's intake refused (layout, member, tag).
+    public private(set) var detailRefused = 0
     /// Precompute time per meter for the label about to close.
     var pendingPrecompute: [Double]
 
@@ -242,6 +246,13 @@ public final class Fleet {
                     throw error
                 }
                 try meters[i].deliver(receipt.ack)
+            }
+            if let store = detailStore {
+                // Sealed customer detail: checked, stored as received, never opened.
+                let intake = CustomerDetailIntake(members: members)
+                for frame in meterFrames where frame.count > 1 && frame[1] == FrameType.customerDetail.rawValue {
+                    do { try store.store(intake.accept(frame)) } catch { detailRefused += 1 }
+                }
             }
         }
         let t1 = threadCPUSeconds()

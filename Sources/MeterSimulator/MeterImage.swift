@@ -41,6 +41,13 @@ public protocol MeterImage: AnyObject {
     /// The epoch whose frame key must tag the downlink `header`, or nil when its group is
     /// none of the meter's.
     func downlinkEpoch(_ header: FrameHeader) -> UInt32?
+    /// The customer code, rendered once for the in-home display (`Meter.revealCustomerCode`).
+    func revealCustomerCode(into out: inout MutableSpan<UInt8>) throws(MeterError) -> Int
+    /// Whether the customer code can still be shown.
+    var customerCodeAvailable: Bool { get }
+    /// Sealed detail frames kept until their reading is acknowledged.
+    var pendingDetail: Int { get }
+    func pendingDetailFrame(_ i: Int, into out: inout MutableSpan<UInt8>) throws(KeyStoreError) -> Int
 }
 
 extension MeterImage {
@@ -127,6 +134,14 @@ public final class SchemeImage<Scheme: MeterScheme>: MeterImage {
         try meter.pendingFrame(i, into: &out)
     }
     public func downlinkEpoch(_ header: FrameHeader) -> UInt32? { meter.downlinkEpoch(header) }
+    public func revealCustomerCode(into out: inout MutableSpan<UInt8>) throws(MeterError) -> Int {
+        try meter.revealCustomerCode(into: &out)
+    }
+    public var customerCodeAvailable: Bool { meter.customerCodeAvailable }
+    public var pendingDetail: Int { meter.pendingDetail }
+    public func pendingDetailFrame(_ i: Int, into out: inout MutableSpan<UInt8>) throws(KeyStoreError) -> Int {
+        try meter.pendingDetailFrame(i, into: &out)
+    }
 }
 
 /// The image of `scheme` booted on `board`.

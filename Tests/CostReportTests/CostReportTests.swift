@@ -216,16 +216,16 @@ struct CostReportTests {
     }
 
     @Test(
-        "LWR-PSA readings break down into four phases, Paillier's into the exponentiation and the online step, DMCFE's into the hashes, the exponentiations and the boundary"
+        "LWR-PSA readings break down into four phases, Paillier's into the exponentiation and the online step, DMCFE's into the hashes, the exponentiations and the boundary; each also times the customer's detail"
     )
     func phases() throws {
         let report = try smallReport.get()
         for m in report.meter {
             let names =
                 switch m.id.scheme {
-                case "paillier": ["exponentiation", "online multiplication", "boundary step"]
-                case "dmcfe": ["hash to group", "exponentiations by s", "boundary step"]
-                default: ["label expansion", "key stream", "inner product", "boundary step"]
+                case "paillier": ["exponentiation", "online multiplication", "customer detail", "boundary step"]
+                case "dmcfe": ["hash to group", "exponentiations by s", "customer detail", "boundary step"]
+                default: ["label expansion", "key stream", "inner product", "customer detail", "boundary step"]
                 }
             #expect(m.phases.map(\.name) == names)
             for p in m.phases {

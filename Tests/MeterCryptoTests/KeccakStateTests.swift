@@ -1,4 +1,5 @@
 import MeterCrypto
+import MeterSimulator
 import TestSupport
 import Testing
 

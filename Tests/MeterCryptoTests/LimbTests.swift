@@ -1,5 +1,6 @@
 import Foundation
 import MeterCrypto
+import MeterSimulator
 import TestSupport
 import Testing
 

@@ -159,7 +159,9 @@ struct FaultTests {
         #expect(f.meter.firmware.pendingReadings == 0)
         _ = f.meter.takeSent()
         try f.meter.firmware.encryptAndSend(label: label, reading: 301)
-        #expect(f.meter.takeSent() == [try f.expectedFrame(label: label, reading: 301)])
+        #expect(
+            f.meter.takeSent().filter { frameType($0) == .reading } == [try f.expectedFrame(label: label, reading: 301)]
+        )
     }
 
     @Test("a stuck bit in the next outbox slot is caught by read-back: the slot is skipped, nothing is lost")

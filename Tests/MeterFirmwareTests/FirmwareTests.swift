@@ -60,9 +60,10 @@ struct FirmwareTests {
                 let ready = m.firmware.padPrecomputed
                 #expect(ready)
             }
-            for (i, frames) in sent.enumerated() {
-                #expect(frames.count == 1)
-                #expect(frames.first.map(frameType) == .reading)
+            for (i, all) in sent.enumerated() {
+                // The reading, and the customer's sealed detail (CustomerDetailTests).
+                #expect(all.map(frameType) == [.reading, .customerDetail])
+                let frames = all.filter { frameType($0) == .reading }
                 let receipt = try aggregator.acceptAndAcknowledge(frames[0])
                 #expect(receipt.reported != nil)
                 // Acknowledged readings leave the outbox and are not sent again.

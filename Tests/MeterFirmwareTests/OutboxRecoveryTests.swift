@@ -70,10 +70,12 @@ struct OutboxRecoveryTests {
         var copyAt = 0
         for i in 0..<140 {
             // An append is 2 flash operations; a rotation adds a format (3) and 2 per copy.
+            // The customer's detail goes to a ring of the same geometry with the same acks
+            // (formatted at provisioning too): it doubles each figure, in the same intervals.
             let ops = reference.interval(hold: hold)
-            if ops > 2 {
+            if ops > 4 {
                 rotations += 1
-                if ops > 5 {
+                if ops > 10 {
                     copyAt = i
                     break
                 }

@@ -110,8 +110,9 @@ struct PaillierFirmwareTests {
         #expect(bench.meters[1].firmware.paillierFreshRandomizers == 0)  // RAM only
         for label in UInt64(0)..<3 {
             let sent = bench.runInterval()
-            for frames in sent {
-                #expect(frames.count == 1)
+            for all in sent {
+                let frames = all.filter { frameType($0) == .reading }
+                #expect(frames.count == 1 && all.count == 2)  // and the customer's sealed detail
                 #expect(frames.first.map { $0.count } == Frame.size(payloadLength: 512))
             }
             try bench.collect(sent)
@@ -129,7 +130,9 @@ struct PaillierFirmwareTests {
         #expect(bench.meters[2].firmware.paillierGroupCount == 2)
         #expect(bench.meters[0].firmware.paillierGroupCount == 1)
         let sent = bench.runInterval()
-        #expect(sent.map(\.count) == [1, 1, 2, 2, 1, 1])
+        #expect(sent.map { $0.filter { frameType($0) == .reading }.count } == [1, 1, 2, 2, 1, 1])
+        // One sealed detail frame per meter, for its first group.
+        #expect(sent.map { $0.filter { frameType($0) == .customerDetail }.count } == [1, 1, 1, 1, 1, 1])
         try bench.collect(sent)
         // Meter i draws 200·i W: 50·i Wh per interval.
         #expect(try bench.supplier.decryptSum(bench.aggregators[1]!.aggregate(label: 0)) == 50 * (1 + 2 + 3 + 4))

@@ -26,16 +26,19 @@ public enum FrameType: UInt8, Sendable {
     case status = 0x04
     /// Uplink: a DMCFE functional-key share for one weight vector (digest, y_i·s_i + t_i).
     case functionalKeyShare = 0x05
+    /// Uplink: one label's detail sealed for the meter's customer (AES-128-GCM under the
+    /// customer key, CustomerDetail.swift); the aggregator stores it and cannot read it.
+    case customerDetail = 0x06
     /// Uplink: a recovery answer for `label`: the rounded PRF of the edges to the silent
     /// neighbours the request named (docs/spec/dropout.md; `RecoveryPayload`).
-    case recovery = 0x06
+    case recovery = 0x07
     /// Uplink: a notice to a neighbour that this meter answered a recovery about it for `label`.
-    case silenceNotice = 0x07
+    case silenceNotice = 0x08
     /// Uplink: a confirmation to a neighbour that this meter did not encrypt `label`.
-    case silenceConfirm = 0x08
+    case silenceConfirm = 0x09
     /// Uplink: this meter was declared silent for `label`, which the aggregator had
     /// acknowledged: the evidence (`RecoveryPayload.alarmBytes`).
-    case silenceAlarm = 0x09
+    case silenceAlarm = 0x0A
     /// Downlink: enrol a fresh DH key for the group in the header and the epoch in `label`
     /// (the meter answers `publicKey`; nothing else changes until a signed statement).
     case enrolRequest = 0x11
@@ -130,6 +133,20 @@ public enum Frame {
         precondition(header.payloadLength <= maxPayloadBytes, "payload larger than a frame")
         let total = size(payloadLength: header.payloadLength)
         precondition(frame.count >= total, "frame buffer too small")
+        writeHeader(header, into: &frame)
+        var mac = KMAC128(key: key, customization: "PM-FRAME-v1")
+        let signed = headerBytes + header.payloadLength
+        mac.absorb(frame.span.extracting(0..<signed))
+        var tag = InlineArray<16, UInt8>(repeating: 0)
+        var tagSpan = tag.mutableSpan
+        mac.finalize(into: &tagSpan)
+        for i in 0..<tagBytes { frame[signed + i] = tag[i] }
+        return total
+    }
+
+    /// Writes the 24 header bytes of `header` at the start of `frame`.
+    public static func writeHeader(_ header: FrameHeader, into frame: inout MutableSpan<UInt8>) {
+        precondition(header.payloadLength <= maxPayloadBytes && frame.count >= headerBytes, "frame buffer too small")
         frame[0] = version
         frame[1] = header.type.rawValue
         frame[2] = header.scheme.rawValue
@@ -139,14 +156,6 @@ public enum Frame {
         BigEndian.store(header.label, at: 12, in: &frame)
         BigEndian.store(UInt16(header.payloadLength), at: 20, in: &frame)
         BigEndian.store(UInt16(0), at: 22, in: &frame)
-        var mac = KMAC128(key: key, customization: "PM-FRAME-v1")
-        let signed = headerBytes + header.payloadLength
-        mac.absorb(frame.span.extracting(0..<signed))
-        var tag = InlineArray<16, UInt8>(repeating: 0)
-        var tagSpan = tag.mutableSpan
-        mac.finalize(into: &tagSpan)
-        for i in 0..<tagBytes { frame[signed + i] = tag[i] }
-        return total
     }
 
     /// Parses and checks the layout of a frame; needs no key.

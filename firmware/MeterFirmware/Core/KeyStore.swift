@@ -25,8 +25,8 @@
 //
 // Adding a record type: give it a code in `RecordType`, a field in `MeterRecord`,
 // a case in `MeterRecord.encode` and `decode` and its size in `bodyBytes`; the body has
-// room for 1000 bytes (the LWR-PSA records take 260, the Paillier key adds 407 at 3072
-// bits: 667). Unknown types are skipped when reading.
+// room for 1000 bytes (the LWR-PSA records take 260, the customer key adds 20, the Paillier
+// key 407 at 3072 bits: 687). Unknown types are skipped when reading.
 
 #if !hasFeature(Embedded)
     import MeterCrypto
@@ -89,9 +89,13 @@ enum RecordType: UInt8 {
     /// the meter last accepted (each only ever increases) and the group and epoch its DH
     /// key is enrolled for
     case epochs = 0x0B
+    /// flags u8 (bit 0: the code was shown) | key 16: the customer key, drawn from the
+    /// board RNG at provisioning, which seals the customer's detail (CustomerDetail.swift);
+    /// absent in a store written before it existed (the meter then seals no detail)
+    case customerKey = 0x0C
     /// degree u8 | max silent u8 | budget u8 | window u8 | position u32 | activation label u64:
     /// the neighbour graph of the group (present for key setup 1, docs/spec/dropout.md)
-    case neighbourGraph = 0x0C
+    case neighbourGraph = 0x0D
 }
 
 /// The neighbour graph a meter's group was signed with (key setup 1) and its own place.
@@ -174,6 +178,13 @@ public struct MeterRecord: Sendable {
     public var expandedKeySums: (UInt64, UInt64) = (0, 0)
     /// The supplier's Paillier key: the meter encrypts under it instead of LWR-PSA.
     public var paillierKey: PaillierKeyRecord? = nil
+    /// The key the customer's detail is sealed under (AES-128-GCM), known to the meter and
+    /// the customer only: drawn from the board RNG at provisioning, never sent.
+    public var customerKey = InlineArray<16, UInt8>(repeating: 0)
+    /// Whether `customerKey` is set (a store from before the customer key has none).
+    public var hasCustomerKey = false
+    /// Whether the customer code was shown (it is shown once, `Meter.revealCustomerCode`).
+    public var customerCodeShown = false
     /// The group's neighbour graph (LWR-PSA, key setup 1); nil for the n-of-n setup.
     public var neighbourGraph: NeighbourRecord? = nil
 
@@ -185,6 +196,7 @@ public struct MeterRecord: Sendable {
         if hasDHPrivate { n += 3 + 35 }
         if keyMode == .expanded && phase == .ready { n += 3 + 16 }
         if let key = paillierKey { n += 3 + key.valueBytes }
+        if hasCustomerKey { n += 3 + 17 }
         if neighbourGraph != nil { n += 3 + NeighbourRecord.valueBytes }
         return n
     }
@@ -255,6 +267,12 @@ public struct MeterRecord: Sendable {
             for g in 0..<4 { BigEndian.store(key.groups[g], at: i + 4 + 4 * g, in: &b) }
             for k in 0..<(Int(key.bits) / 8) { b[i + PaillierKeyRecord.headerBytes + k] = key.modulus[k] }
             i += key.valueBytes
+        }
+        if hasCustomerKey {
+            header(.customerKey, 17, &b, &i)
+            b[i] = customerCodeShown ? 1 : 0
+            for k in 0..<16 { b[i + 1 + k] = customerKey[k] }
+            i += 17
         }
         if let graph = neighbourGraph {
             header(.neighbourGraph, NeighbourRecord.valueBytes, &b, &i)
@@ -338,6 +356,11 @@ public struct MeterRecord: Sendable {
                     for g in 0..<Int(key.groupCount) { key.groups[g] = BigEndian.load32(b, at: i + 4 + 4 * g) }
                     for k in 0..<(Int(key.bits) / 8) { key.modulus[k] = b[i + PaillierKeyRecord.headerBytes + k] }
                     r.paillierKey = key
+                case .customerKey:
+                    guard n == 17, b[i] <= 1 else { return nil }
+                    r.customerCodeShown = b[i] == 1
+                    for k in 0..<16 { r.customerKey[k] = b[i + 1 + k] }
+                    r.hasCustomerKey = true
                 case .neighbourGraph:
                     guard n == NeighbourRecord.valueBytes else { return nil }
                     var graph = NeighbourRecord()
@@ -371,7 +394,9 @@ extension MeterRecord: Equatable {
             diff |= a.psaSeed[k] ^ b.psaSeed[k]
         }
         for k in 0..<35 { diff |= a.dhPrivate[k] ^ b.dhPrivate[k] }
-        return diff == 0 && a.meter == b.meter && a.group == b.group && a.minGroupSize == b.minGroupSize
+        for k in 0..<16 { diff |= a.customerKey[k] ^ b.customerKey[k] }
+        return diff == 0 && a.hasCustomerKey == b.hasCustomerKey && a.customerCodeShown == b.customerCodeShown
+            && a.meter == b.meter && a.group == b.group && a.minGroupSize == b.minGroupSize
             && a.phase == b.phase && a.parameterID == b.parameterID && a.keyMode == b.keyMode
             && a.groupSize == b.groupSize && a.maxReading == b.maxReading && a.nextLabel == b.nextLabel
             && a.expandedKeySums.0 == b.expandedKeySums.0 && a.expandedKeySums.1 == b.expandedKeySums.1

@@ -65,6 +65,21 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
     var frame = InlineArray<1064, UInt8>(repeating: 0)
     var inbox = InlineArray<1064, UInt8>(repeating: 0)
 
+    // the customer's detail (CustomerDetail.swift, docs/spec/customer-detail.md)
+    /// Sealed detail frames until their reading is acknowledged; nil on a flash without
+    /// the ring (the detail is then sent once and not kept).
+    var detailRing: Outbox?
+    /// Energy of the running minute in mW·ticks, counted from `minuteStart`.
+    var minuteEnergy: UInt64 = 0
+    var minuteStart: UInt64
+    /// The running interval's 1-minute values (average W) and which of them were measured whole.
+    var minutes = InlineArray<15, UInt16>(repeating: 0)
+    var minuteMask: UInt16 = 0
+    /// The last closed interval's 1-minute values, for its detail frame.
+    var closedMinutes = InlineArray<15, UInt16>(repeating: 0)
+    var closedMinuteMask: UInt16 = 0
+    var closedMinuteLabel: UInt64 = .max
+
     /// The scheme's state. Internal: the read accessor of a public stored `~Copyable`
     /// property may allocate (docs/testing.md, "The firmware check").
     var scheme = Scheme()
@@ -89,7 +104,11 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
         self.store = store
         self.outbox = outbox
         self.energy = energy
+        detailRing = try? Outbox(
+            board: board, firstSector: layout.detailSector, sectorCount: layout.detailSectors,
+            maxFrameBytes: CustomerDetail.frameBytes)
         lastSampleTick = board.ticks / timing.sampleTicks * timing.sampleTicks
+        minuteStart = lastSampleTick
         boot()
     }
 
@@ -132,6 +151,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
         }
         Scheme.boot(&self)
         restoreEnergy()
+        loadDetailRing()
     }
 
     /// Takes back the energy register saved at the last power-fail warning, if no reading
@@ -207,6 +227,15 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
             r.authorityKey[k] = authorityKey[k]
         }
         r.minGroupSize = max(minGroupSize, 2)
+        // The customer key: from the board RNG, so that only the meter (and the customer it
+        // shows the code to) ever holds it; the authority knows the factory secrets and
+        // must not be able to derive it. A new provisioning (a new customer) draws a new one.
+        var customerKey = InlineArray<16, UInt8>(repeating: 0)
+        var customerKeySpan = customerKey.mutableSpan
+        board.randomBytes(into: &customerKeySpan)
+        r.customerKey = customerKey
+        r.hasCustomerKey = true
+        for k in 0..<16 { customerKey[k] = 0 }
         // A re-provisioned meter never reuses labels it knows of, in either ring: a meter
         // commissioned for another scheme has its old scheme's labels in the other one.
         r.nextLabel = max(labelFloor, otherRingFloor())
@@ -221,6 +250,9 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
         }
         record = r
         labelFloor = r.nextLabel
+        // The detail ring: formatted now rather than at the first reading's boundary (its
+        // frames from before were sealed under the previous customer key). Best effort.
+        if storeState != nil || detailRing?.isFormatted == false { try? detailRing?.format() }
         storeState = nil
         bootStatus = nil
         frameKeyCacheValid = false
@@ -289,12 +321,14 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
         return event
     }
 
-    /// Integrates one ADC sample into the register.
+    /// Integrates one ADC sample into the register (and the running minute).
     mutating func sample() {
         let mw = UInt64(board.sampleMilliwatts())
         let (e, o) = mw.multipliedReportingOverflow(by: timing.sampleTicks)
         registerMilliwattTicks = o ? .max : saturatingAdd(registerMilliwattTicks, e)
+        minuteEnergy = o ? .max : saturatingAdd(minuteEnergy, e)
         lastSampleTick += timing.sampleTicks
+        if lastSampleTick % minuteTicks == 0 { closeMinute() }
     }
 
     /// The power-fail warning: integrates the samples due, writes the energy register
@@ -396,6 +430,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
     public var carriedEnergy: UInt64 { carriedWattHours }
 
     mutating func closeInterval(_ label: UInt64) -> MeterEvent? {
+        closeMinutes(label)
         let measured = takeIntervalEnergy()
         retryLabel = nil  // a label whose store kept failing is given up; its energy is carried
         guard storeState == nil, Scheme.isReady(&self), label >= labelFloor else {
@@ -460,6 +495,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
             sent += 1
             i += 1
         }
+        resendDetail(before: label)
         return sent
     }
 
@@ -475,6 +511,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
             throw .labelAlreadyEncrypted(label: label, next: labelFloor)
         }
         try Scheme.encryptAndSend(&self, label: label, reading: reading)
+        sendCustomerDetail(label: label, reading: reading)
         if repairToReport {
             // A repair while encrypting (the expanded key rewritten from its seed).
             repairToReport = false
@@ -549,6 +586,8 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
             do { acknowledged = try outbox.acknowledge(label: header.label, group: header.group) } catch {
                 throw .keyStore(error)
             }
+            // The reading's acknowledgement lets its sealed detail go too (best effort).
+            _ = try? detailRing?.acknowledge(label: header.label, group: header.group)
             Scheme.acknowledged(&self, header, frame: bytes)
             return acknowledged ? .acknowledged(label: header.label) : nil
         default:

@@ -6,7 +6,8 @@
 #endif
 
 /// Where the firmware keeps what on flash, in sectors: the key store (2), the expanded
-/// key (λ words), the energy register (2), the outbox ring (docs/spec/flash-format.md).
+/// key (λ words), the energy register (2), the outbox rings, the customer-detail ring and
+/// the peer seeds (docs/spec/flash-format.md).
 public struct MeterFlashLayout: Sendable, Equatable {
     public let sectorSize: UInt32
     public let keyStoreSector: UInt32
@@ -49,9 +50,17 @@ extension MeterFlashLayout {
     public var wideEndSector: UInt32 { wideOutboxSector + wideOutboxSectors }
     /// The largest frame the wide ring takes: a Paillier ciphertext of 768 bytes (3072-bit N).
     public static let wideFrameBytes = Frame.size(payloadLength: 768)
+    /// First sector of the customer-detail ring (every image): the sealed detail frames
+    /// (CustomerDetail.swift) until their reading is acknowledged, right after the wide ring.
+    public var detailSector: UInt32 { wideEndSector }
+    /// Sectors of the detail ring: 128-byte entries, 31 per 4 KiB sector, so at 96 labels
+    /// a day each sector is erased about 283 times a year.
+    public var detailSectors: UInt32 { 4 }
+    /// One past the detail ring.
+    public var detailEndSector: UInt32 { detailSector + detailSectors }
     /// First sector of the peer-seed area (key setup of LWR-PSA and DMCFE): right after the
-    /// wide ring, to the end of the flash.
-    public var peerSeedSector: UInt32 { wideEndSector }
+    /// detail ring, to the end of the flash.
+    public var peerSeedSector: UInt32 { detailEndSector }
     /// Bytes of one peer-seed slot: peer u32 | seed 32 | checksum 8 | 0xFF × 4.
     public static let peerSeedSlotBytes = 48
 }

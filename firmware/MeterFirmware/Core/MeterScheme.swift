@@ -61,8 +61,15 @@ public protocol MeterScheme: ~Copyable {
     /// An authentic ack arrived (the outbox has let its reading go): the whole frame, for a
     /// scheme that keeps acks as evidence (LWR-PSA over the neighbour graph). Default: nothing.
     static func acknowledged(_ meter: inout Meter<Self>, _ header: FrameHeader, frame: Span<UInt8>)
+    /// The group whose aggregator stores the customer's sealed detail (its frame key tags
+    /// the detail frames, and its reading acknowledgement lets them go); nil for none.
+    /// Default: the meter's group.
+    static func detailGroup(_ meter: inout Meter<Self>) -> UInt32?
 }
 
 extension MeterScheme where Self: ~Copyable {
     public static func acknowledged(_ meter: inout Meter<Self>, _ header: FrameHeader, frame: Span<UInt8>) {}
+    public static func detailGroup(_ meter: inout Meter<Self>) -> UInt32? {
+        meter.record.group == 0 ? nil : meter.record.group
+    }
 }

@@ -33,6 +33,10 @@ public enum MeterError: Error, Equatable, Sendable {
     case paillierKeyRejected
     /// A statement that is not signed by the authority, not newer, or not for this meter.
     case statementRejected(StatementRejection)
+    /// The key store holds no customer key (written before it existed): no detail, no code.
+    case noCustomerKey
+    /// The customer code was shown once already; it is never shown again.
+    case customerCodeShown
     /// A recovery request the meter's bounds refuse (nothing was sent but the status).
     case recoveryRefused(RecoveryRefusal)
 }

@@ -83,6 +83,10 @@ public struct PaillierScheme: MeterScheme, Sendable {
         guard kind == .paillierKey else { throw .statementRejected(.wrongScheme) }
         return try meter.applyPaillierKey()
     }
+    /// The first group the meter reports to stores the customer's detail.
+    public static func detailGroup(_ meter: inout Meter<Self>) -> UInt32? {
+        meter.scheme.groupCount > 0 ? meter.scheme.groups[0] : nil
+    }
 }
 
 extension Meter where Scheme == PaillierScheme {

@@ -1,0 +1,303 @@
+import MeterCrypto
+import MeterSimulator
+import TestSupport
+import Testing
+
+/// Host-side helpers over the firmware's span API.
+enum GCM {
+    static func seal(key: [UInt8], nonce: [UInt8], aad: [UInt8], plaintext: [UInt8]) -> (ct: [UInt8], tag: [UInt8]) {
+        let gcm = AESGCM(key: key.span)
+        var ct = [UInt8](repeating: 0, count: plaintext.count)
+        var tag = [UInt8](repeating: 0, count: 16)
+        var ctSpan = ct.mutableSpan
+        var tagSpan = tag.mutableSpan
+        gcm.seal(nonce: nonce.span, aad: aad.span, plaintext: plaintext.span, ciphertext: &ctSpan, tag: &tagSpan)
+        return (ct, tag)
+    }
+
+    static func open(key: [UInt8], nonce: [UInt8], aad: [UInt8], ct: [UInt8], tag: [UInt8]) -> [UInt8]? {
+        let gcm = AESGCM(key: key.span)
+        var pt = [UInt8](repeating: 0xAA, count: ct.count)
+        var span = pt.mutableSpan
+        guard gcm.open(nonce: nonce.span, aad: aad.span, ciphertext: ct.span, tag: tag.span, plaintext: &span) else {
+            #expect(pt.allSatisfy { $0 == 0 }, "a refused plaintext is left zeroed")
+            return nil
+        }
+        return pt
+    }
+}
+
+@Suite("AES-128-GCM (FIPS 197, SP 800-38D)")
+struct AESGCMTests {
+    struct Case: Decodable {
+        var name: String
+        var key: String
+        var iv: String
+        var aad: String
+        var ct: String
+        var tag: String
+        var pt: String?
+        var fail: Bool?
+    }
+
+    struct File: Decodable {
+        var source: String
+        var encrypt: [Case]
+        var decrypt: [Case]
+    }
+
+    @Test("FIPS 197 appendix C.1: AES-128 of 00112233…ff under 000102…0f")
+    func fips197() {
+        let key = Hex.decode("000102030405060708090a0b0c0d0e0f")
+        var blocks = Hex.decode("00112233445566778899aabbccddeeff") + [UInt8](repeating: 0, count: 48)
+        let aes = AES128(key: key.span)
+        var span = blocks.mutableSpan
+        aes.encrypt4(&span)
+        #expect(Hex.encode(blocks[0..<16]) == "69c4e0d86a7b0430d8cdb78070b4c55a")
+        // The other three lanes: AES of the zero block under that key.
+        let zero = Hex.encode(blocks[16..<32])
+        #expect(Hex.encode(blocks[32..<48]) == zero && Hex.encode(blocks[48..<64]) == zero)
+    }
+
+    @Test("the four lanes are independent blocks (each equals the block ciphered alone)")
+    func lanesIndependent() {
+        var rng = SeededGenerator(seed: 0xAE5)
+        for _ in 0..<20 {
+            let key = rng.bytes(16)
+            let aes = AES128(key: key.span)
+            var four = rng.bytes(64)
+            let input = four
+            var span = four.mutableSpan
+            aes.encrypt4(&span)
+            for k in 0..<4 {
+                var alone = Array(input[(16 * k)..<(16 * k + 16)]) + rng.bytes(48)
+                var s = alone.mutableSpan
+                aes.encrypt4(&s)
+                #expect(alone[0..<16] == four[(16 * k)..<(16 * k + 16)])
+            }
+        }
+    }
+
+    @Test("NIST CAVP gcmEncryptExtIV128 (96-bit IV, 128-bit tag): 375 vectors")
+    func nistEncrypt() throws {
+        let file = try Vectors.load("aes128_gcm_nist", as: File.self)
+        #expect(file.encrypt.count == 375)
+        for c in file.encrypt {
+            let (ct, tag) = GCM.seal(
+                key: Hex.decode(c.key), nonce: Hex.decode(c.iv), aad: Hex.decode(c.aad), plaintext: Hex.decode(c.pt!))
+            #expect(Hex.encode(ct) == c.ct && Hex.encode(tag) == c.tag, "\(c.name)")
+        }
+    }
+
+    @Test("NIST CAVP gcmDecrypt128 (96-bit IV, 128-bit tag): authentic ones open, FAIL ones are refused")
+    func nistDecrypt() throws {
+        let file = try Vectors.load("aes128_gcm_nist", as: File.self)
+        #expect(file.decrypt.count == 375)
+        var refused = 0
+        for c in file.decrypt {
+            let pt = GCM.open(
+                key: Hex.decode(c.key), nonce: Hex.decode(c.iv), aad: Hex.decode(c.aad), ct: Hex.decode(c.ct),
+                tag: Hex.decode(c.tag))
+            if c.fail == true {
+                #expect(pt == nil, "\(c.name)")
+                refused += 1
+            } else {
+                #expect(pt.map(Hex.encode) == c.pt, "\(c.name)")
+            }
+        }
+        #expect(refused == 196)
+    }
+
+    struct OracleCase: Codable {
+        var key: String
+        var nonce: String
+        var aad: String
+        var plaintext: String
+        /// What the firmware sealed (ciphertext ‖ tag), for Python to open.
+        var sealed: String
+    }
+
+    struct OracleAnswer: Codable {
+        /// cryptography's AESGCM.encrypt (ciphertext ‖ tag) of each case.
+        var sealed: [String]
+        /// cryptography's AESGCM.decrypt of the firmware's output ("" refused).
+        var opened: [String?]
+        /// Tampered firmware outputs (a flipped bit in ciphertext, tag or AAD) that decrypt accepted.
+        var acceptedTampered: Int
+    }
+
+    @Test("random keys, nonces, AAD and lengths, both ways against PyPI cryptography's AESGCM")
+    func randomAgainstCryptography() throws {
+        var rng = SeededGenerator(seed: 0x4145_5347_434D)
+        let edges = [0, 1, 15, 16, 17, 31, 32, 33, 42, 47, 48, 49, 63, 64, 65, 100]
+        var cases: [OracleCase] = []
+        for i in 0..<300 {
+            let ptLength = i < edges.count ? edges[i] : Int.random(in: 0...300, using: &rng)
+            let aadLength = i % 3 == 0 ? edges.randomElement(using: &rng)! : Int.random(in: 0...100, using: &rng)
+            let key = rng.bytes(16)
+            let nonce = rng.bytes(12)
+            let aad = rng.bytes(aadLength)
+            let pt = rng.bytes(ptLength)
+            let (ct, tag) = GCM.seal(key: key, nonce: nonce, aad: aad, plaintext: pt)
+            cases.append(
+                OracleCase(
+                    key: Hex.encode(key), nonce: Hex.encode(nonce), aad: Hex.encode(aad), plaintext: Hex.encode(pt),
+                    sealed: Hex.encode(ct + tag)))
+        }
+        let script = """
+            import json, sys
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+            from cryptography.exceptions import InvalidTag
+            cases = json.load(sys.stdin)
+            sealed, opened, accepted = [], [], 0
+            for c in cases:
+                a = AESGCM(bytes.fromhex(c["key"]))
+                n, aad = bytes.fromhex(c["nonce"]), bytes.fromhex(c["aad"])
+                sealed.append(a.encrypt(n, bytes.fromhex(c["plaintext"]), aad).hex())
+                ours = bytes.fromhex(c["sealed"])
+                try:
+                    opened.append(a.decrypt(n, ours, aad).hex())
+                except InvalidTag:
+                    opened.append(None)
+                # every single-bit flip of our output (ciphertext and tag), and of the AAD
+                for bit in range(0, 8 * len(ours), 7):
+                    t = bytearray(ours); t[bit // 8] ^= 1 << (bit % 8)
+                    try:
+                        a.decrypt(n, bytes(t), aad); accepted += 1
+                    except InvalidTag:
+                        pass
+                if aad:
+                    t = bytearray(aad); t[0] ^= 0x80
+                    try:
+                        a.decrypt(n, ours, bytes(t)); accepted += 1
+                    except InvalidTag:
+                        pass
+            print(json.dumps({"sealed": sealed, "opened": opened, "acceptedTampered": accepted}))
+            """
+        let answer = try PythonOracle.run(script, input: cases, as: OracleAnswer.self)
+        #expect(answer.sealed.count == cases.count)
+        for (i, c) in cases.enumerated() {
+            // cryptography sealed the same: the firmware's output is byte-identical.
+            #expect(answer.sealed[i] == c.sealed, "case \(i)")
+            // cryptography opens the firmware's output to the plaintext.
+            #expect(answer.opened[i] == c.plaintext, "case \(i)")
+            // The firmware opens cryptography's output.
+            let theirs = Hex.decode(answer.sealed[i])
+            let opened = GCM.open(
+                key: Hex.decode(c.key), nonce: Hex.decode(c.nonce), aad: Hex.decode(c.aad),
+                ct: Array(theirs.dropLast(16)), tag: Array(theirs.suffix(16)))
+            #expect(opened.map(Hex.encode) == c.plaintext, "case \(i)")
+        }
+        #expect(answer.acceptedTampered == 0)
+    }
+
+    @Test("tampered tags, ciphertexts, AAD and nonces are refused")
+    func tamperedRefused() {
+        var rng = SeededGenerator(seed: 0x7A4D)
+        for _ in 0..<40 {
+            let key = rng.bytes(16)
+            let nonce = rng.bytes(12)
+            let aad = rng.bytes(24)
+            let pt = rng.bytes(42)
+            let (ct, tag) = GCM.seal(key: key, nonce: nonce, aad: aad, plaintext: pt)
+            #expect(GCM.open(key: key, nonce: nonce, aad: aad, ct: ct, tag: tag) == pt)
+            for bit in stride(from: 0, to: 8 * ct.count, by: 5) {
+                var t = ct
+                t[bit / 8] ^= 1 << UInt8(bit % 8)
+                #expect(GCM.open(key: key, nonce: nonce, aad: aad, ct: t, tag: tag) == nil)
+            }
+            for bit in 0..<128 {
+                var t = tag
+                t[bit / 8] ^= 1 << UInt8(bit % 8)
+                #expect(GCM.open(key: key, nonce: nonce, aad: aad, ct: ct, tag: t) == nil)
+            }
+            for bit in stride(from: 0, to: 8 * aad.count, by: 3) {
+                var t = aad
+                t[bit / 8] ^= 1 << UInt8(bit % 8)
+                #expect(GCM.open(key: key, nonce: nonce, aad: t, ct: ct, tag: tag) == nil)
+            }
+            var otherNonce = nonce
+            otherNonce[11] ^= 1
+            #expect(GCM.open(key: key, nonce: otherNonce, aad: aad, ct: ct, tag: tag) == nil)
+            var otherKey = key
+            otherKey[0] ^= 1
+            #expect(GCM.open(key: otherKey, nonce: nonce, aad: aad, ct: ct, tag: tag) == nil)
+            #expect(GCM.open(key: key, nonce: nonce, aad: aad, ct: Array(ct.dropLast()), tag: tag) == nil)
+        }
+    }
+}
+
+@Suite("Customer code (Crockford Base32, Luhn mod 32)")
+struct CustomerCodeTests {
+    static func render(_ key: [UInt8]) -> String {
+        var out = [UInt8](repeating: 0, count: CustomerCode.renderedBytes)
+        var span = out.mutableSpan
+        CustomerCode.render(key: key.span, into: &span)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func parse(_ code: String) throws(CustomerCodeError) -> [UInt8] {
+        var key = [UInt8](repeating: 0, count: 16)
+        var span = key.mutableSpan
+        let typed = Array(code.utf8)
+        try CustomerCode.parse(typed.span, into: &span)
+        return key
+    }
+
+    @Test("round trip; layout XXXX-…-XXX; known answers")
+    func roundTrip() throws {
+        #expect(Self.render([UInt8](repeating: 0, count: 16)) == "0000-0000-0000-0000-0000-0000-000")
+        // 0xFF…: 25 symbols Z, then 111 ‖ 00 = 28 (W); the check symbol by Luhn mod 32.
+        let ones = Self.render([UInt8](repeating: 0xFF, count: 16))
+        #expect(ones.hasPrefix("ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZW"))
+        var rng = SeededGenerator(seed: 0xC0DE)
+        for _ in 0..<200 {
+            let key = rng.bytes(16)
+            let code = Self.render(key)
+            #expect(code.count == 33 && code.split(separator: "-").map(\.count) == [4, 4, 4, 4, 4, 4, 3])
+            #expect(try Self.parse(code) == key)
+            // What a person types: lower case, spaces, O for 0, I or L for 1.
+            let sloppy = code.lowercased().replacingOccurrences(of: "-", with: " ")
+                .replacingOccurrences(of: "0", with: "o").replacingOccurrences(of: "1", with: "l")
+            #expect(try Self.parse(sloppy) == key)
+        }
+    }
+
+    @Test("every single mistyped symbol is caught by the check symbol")
+    func singleErrors() throws {
+        var rng = SeededGenerator(seed: 0xBAD)
+        let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+        for _ in 0..<20 {
+            let code = Array(Self.render(rng.bytes(16)).filter { $0 != "-" })
+            for position in 0..<code.count {
+                for c in alphabet where c != code[position] {
+                    var typo = code
+                    typo[position] = c
+                    #expect(throws: CustomerCodeError.self) { _ = try Self.parse(String(typo)) }
+                }
+            }
+        }
+    }
+
+    @Test("wrong lengths, foreign characters, padding bits set")
+    func refused() {
+        #expect(throws: CustomerCodeError.wrongLength(symbols: 3)) { _ = try Self.parse("ABC") }
+        #expect(throws: CustomerCodeError.invalidCharacter(position: 4)) {
+            _ = try Self.parse("0000-U000-0000-0000-0000-0000-000")
+        }
+        // Last key symbol 00001 (a padding bit set), with a matching check symbol.
+        var values = [UInt8](repeating: 0, count: 26)
+        values[25] = 1
+        var sum = 0
+        var double = true
+        for v in values.reversed() {
+            var a = Int(v) * (double ? 2 : 1)
+            a = a / 32 + a % 32
+            sum += a
+            double.toggle()
+        }
+        let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+        let code = String(values.map { alphabet[Int($0)] }) + String(alphabet[(32 - sum % 32) % 32])
+        #expect(throws: CustomerCodeError.notACode) { _ = try Self.parse(code) }
+    }
+}

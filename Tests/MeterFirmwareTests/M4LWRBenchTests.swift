@@ -1,0 +1,187 @@
+import Aggregation
+import Foundation
+import MeterCrypto
+import MeterFirmware
+import MeterSimulator
+import Provisioning
+import Testing
+
+/// Ciphertexts across the ISA boundary (issue 11, item 5): the LWR-PSA firmware core,
+/// `Meter<LWRScheme>`, runs on the emulated Cortex-M4 (bench/m4/LWRBench.swift on QEMU's
+/// mps2-an386) as one member of a group of three; the other two are host-simulated meters.
+/// The x86 key setup and aggregator take the M4's frames with the host meters' and must
+/// decrypt every label's sum exactly.
+///
+/// Runs only when scripts/m4-lwr-bench.sh sets M4_LWR_BENCH_ELF (the built image) and
+/// M4_LWR_BENCH_DIR (a work folder); the script sets M4_LWR_BENCH_REQUIRED=1 so a
+/// missing image fails instead of skipping.
+@Suite("LWR-PSA frames from the emulated Cortex-M4")
+struct M4LWRBenchTests {
+    static let environment = ProcessInfo.processInfo.environment
+    static let enabled = environment["M4_LWR_BENCH_ELF"] != nil || environment["M4_LWR_BENCH_REQUIRED"] == "1"
+
+    /// The constant power the M4's ADC reads: 20 kW for 15 minutes is 5 000 Wh per label.
+    static let m4Milliwatts: UInt32 = 20_000_000
+    static let m4WattHours: UInt64 = 5_000
+    static let labels = 5
+
+    @Test("the x86 aggregator decrypts the M4 meter's frames exactly", .enabled(if: enabled))
+    func crossISA() throws {
+        let env = Self.environment
+        let elf = try #require(env["M4_LWR_BENCH_ELF"], "M4_LWR_BENCH_ELF not set")
+        let work = URL(fileURLWithPath: try #require(env["M4_LWR_BENCH_DIR"], "M4_LWR_BENCH_DIR not set"))
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let qemuRun = root.appendingPathComponent("scripts/qemu-run.sh").path
+
+        let authority = ProvisioningAuthority(seed: 11)
+        let model = LoadModel(maxWattHoursPerInterval: 5_000)
+        var hostMeters: [SimulatedMeter] = []
+        var expected: [[UInt64]] = []
+        for id in UInt32(1)...2 {
+            let profile = model.household(seed: 77 &+ UInt64(id))
+            hostMeters.append(
+                try SimulatedMeter(
+                    factory: authority.manufacture(meter: id), seed: UInt64(id) &* 1_000_003, profile: profile,
+                    sampleSeconds: 1, scheme: .lwrPSA))
+            expected.append(
+                ExpectedMetering(profile: profile, ticksPerSecond: 1000, sampleSeconds: 1).readings(
+                    count: Self.labels))
+        }
+        let m4ID: UInt32 = 3
+        let m4Factory = authority.manufacture(meter: m4ID)
+        let epoch = authority.issueEpoch()
+        let members = try authority.members(group: 1, epoch: epoch, scheme: .lwrPSA, meters: [1, 2, m4ID])
+        let setup = try LWRKeySetup(
+            members: members, parameters: .standard, maxReading: 5_000, keyMode: KeyMode.seed.rawValue)
+
+        // The M4 meter's board files.
+        let flash = work.appendingPathComponent("flash.bin")
+        try? FileManager.default.removeItem(at: flash)
+        var adc = Data()
+        for _ in 0..<4 { withUnsafeBytes(of: Self.m4Milliwatts.littleEndian) { adc.append(contentsOf: $0) } }
+        try adc.write(to: work.appendingPathComponent("adc.bin"))
+        let boardOptions = ["flash=flash.bin", "adc=adc.bin", "rng-seed=3", "radio-in=in.bin", "radio-out=out.bin"]
+
+        // 1. Factory keys and the enrolment request: the M4 answers with its public key.
+        var factoryFrame: [UInt8] = [0x46, 0x4B, 0x45, 0x59]
+        withUnsafeBytes(of: m4ID.littleEndian) { factoryFrame += $0 }
+        factoryFrame += m4Factory.frameSecret + m4Factory.enrolmentKey + m4Factory.authorityKey
+        #expect(factoryFrame.count == 104)
+        let enrol = setup.enrolFrames()
+        for meter in hostMeters {
+            for request in enrol where request.meter == meter.id { try meter.handle(request.frame) }
+            for frame in meter.takeSent() where Self.type(frame) == .publicKey { _ = try setup.receivePublicKey(frame) }
+        }
+        let m4Enrol = enrol.filter { $0.meter == m4ID }.map(\.frame)
+        let run1 = try Self.runQEMU(
+            qemuRun, elf: elf, work: work, input: [factoryFrame] + m4Enrol,
+            options: boardOptions + ["factory=1", "passes=\(m4Enrol.count + 2)"])
+        let m4Keys = run1.sent.filter { Self.type($0) == .publicKey }
+        try #require(m4Keys.count == 1, "the M4 sent \(m4Keys.count) public keys; its report:\n\(run1.report)")
+        _ = try setup.receivePublicKey(m4Keys[0])
+
+        // 2. The authority signs the group; statement and roster to every meter.
+        let signed = try authority.signGroup(
+            group: 1, epoch: epoch, parameterID: setup.parameterByte, keyMode: setup.keyMode,
+            maxReading: setup.maxReading, enrolments: setup.enrolments)
+        try setup.install(signed)
+        var hostSent: [[[UInt8]]] = [[], []]
+        for (i, meter) in hostMeters.enumerated() {
+            for frame in try setup.setupFrames(for: meter.id) { try meter.handle(frame) }
+            hostSent[i] = meter.takeSent()
+            #expect(meter.firmware.phase == .ready)
+        }
+        let m4Setup = try setup.setupFrames(for: m4ID)
+        let run2 = try Self.runQEMU(
+            qemuRun, elf: elf, work: work, input: m4Setup,
+            options: boardOptions + ["passes=\(m4Setup.count + 2)", "labels=\(Self.labels)"])
+        #expect(run2.report.contains("ready 1"), "the M4 meter is not ready; its report:\n\(run2.report)")
+        let m4Sent = Self.unique(run2.sent)
+        for frame in hostSent.joined() + m4Sent where Self.type(frame) == .keyShare {
+            _ = try setup.receiveKeyShare(frame)
+        }
+        let aggregator = try LWRAggregator(
+            members: members, parameters: .standard, bounds: setup.bounds, aggregateKey: setup.aggregateKey(),
+            currentLabel: 0)
+
+        // 3. Labels: the host meters sample their load profiles; the M4 sent its readings.
+        var hostReadings: [[[UInt8]]] = [[], []]
+        for _ in 0..<Self.labels {
+            for (i, meter) in hostMeters.enumerated() {
+                for _ in 0..<900 {
+                    meter.advance(ticks: 1000)
+                    _ = meter.firmware.poll()
+                    meter.firmware.idle()
+                }
+                hostReadings[i] += meter.takeSent().filter { Self.type($0) == .reading }
+            }
+        }
+        let m4Readings = m4Sent.filter { Self.type($0) == .reading }
+        var m4Labels: Set<UInt64> = []
+        for frame in m4Readings { m4Labels.insert(try Frame.parseHeader(frame.span).label) }
+        // Unacknowledged readings are resent byte-identical: each counted once.
+        // Every full label (the first one may have begun before the meter was ready).
+        let full = (1..<UInt64(Self.labels)).filter { m4Labels.contains($0) }
+        #expect(full == Array(1..<UInt64(Self.labels)), "the M4 sent readings for labels \(m4Labels.sorted())")
+        for label in full {
+            try aggregator.advance(to: label)
+            for frame in Self.unique(hostReadings.joined() + m4Readings)
+            where try Frame.parseHeader(frame.span).label == label {
+                _ = try aggregator.accept(frame)
+            }
+            let sum = try aggregator.decryptSum(label: label)
+            let truth = expected[0][Int(label)] + expected[1][Int(label)] + Self.m4WattHours
+            #expect(sum == truth, "label \(label): decrypted \(sum), readings sum to \(truth)")
+        }
+        try (run1.report + run2.report).write(
+            to: work.appendingPathComponent("report.txt"), atomically: true, encoding: .utf8)
+    }
+
+    static func type(_ frame: [UInt8]) -> FrameType? {
+        (try? Frame.parseHeader(frame.span))?.type
+    }
+
+    /// Byte-identical resends once.
+    static func unique(_ frames: [[UInt8]]) -> [[UInt8]] {
+        var seen: Set<[UInt8]> = []
+        return frames.filter { seen.insert($0).inserted }
+    }
+
+    /// Writes the radio input, runs the image on QEMU in `work`, returns what it sent and printed.
+    static func runQEMU(
+        _ qemuRun: String, elf: String, work: URL, input: [[UInt8]], options: [String]
+    ) throws -> (sent: [[UInt8]], report: String) {
+        var data = Data()
+        for frame in input {
+            withUnsafeBytes(of: UInt32(frame.count).littleEndian) { data.append(contentsOf: $0) }
+            data.append(contentsOf: frame)
+        }
+        try data.write(to: work.appendingPathComponent("in.bin"))
+        try? FileManager.default.removeItem(at: work.appendingPathComponent("out.bin"))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: qemuRun)
+        process.arguments = ["--shift", "0", elf] + options
+        process.currentDirectoryURL = work
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let report = String(decoding: output, as: UTF8.self)
+        try #require(process.terminationStatus == 0, "QEMU exited with \(process.terminationStatus):\n\(report)")
+        let out = (try? Data(contentsOf: work.appendingPathComponent("out.bin"))) ?? Data()
+        var frames: [[UInt8]] = []
+        var bytes = [UInt8](out)[...]
+        while bytes.count >= 4 {
+            let n =
+                Int(bytes[bytes.startIndex]) | Int(bytes[bytes.startIndex + 1]) << 8
+                | Int(bytes[bytes.startIndex + 2]) << 16 | Int(bytes[bytes.startIndex + 3]) << 24
+            bytes = bytes.dropFirst(4)
+            guard bytes.count >= n else { break }
+            frames.append(Array(bytes.prefix(n)))
+            bytes = bytes.dropFirst(n)
+        }
+        return (frames, report)
+    }
+}
