@@ -95,6 +95,28 @@ public final class SimulatedMeter: @unchecked Sendable {
         try reboot()
     }
 
+    /// The customer code the meter shows its customer, once (its in-home display); throws
+    /// `MeterError.customerCodeShown` after the first time.
+    public func revealCustomerCode() throws(MeterError) -> String {
+        var out = [UInt8](repeating: 0, count: CustomerCode.renderedBytes)
+        var span = out.mutableSpan
+        let n = try firmware.revealCustomerCode(into: &span)
+        return String(decoding: out[0..<n], as: UTF8.self)
+    }
+
+    /// The sealed detail frames the firmware keeps until their reading is acknowledged.
+    public func pendingDetailFrames() throws -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        var buffer = [UInt8](repeating: 0, count: Frame.maxFrameBytes)
+        for i in 0..<firmware.pendingDetail {
+            var span = buffer.mutableSpan
+            let n = try firmware.pendingDetailFrame(i, into: &span)
+            out.append(Array(buffer[0..<n]))
+        }
+        return out
+    }
+
+
     /// The frames the firmware holds unacknowledged in its outbox, oldest label first.
     public func pendingFrames() throws -> [(label: UInt64, frame: [UInt8])] {
         var out: [(UInt64, [UInt8])] = []

@@ -138,14 +138,14 @@ public struct CustomerDetailAttack: Attack {
         func collect(_ frames: [[UInt8]]) {
             for f in frames where frameType(f) == .customerDetail { seen[header(f)!.label, default: []].insert(f) }
         }
-        for _ in 0..<4 { collect(AttackGroup.runInterval(m)) }
+        for _ in 0..<4 { collect(SimulatedGroup.runInterval(m)) }
         try m.reboot()
         _ = m.firmware.poll()
         collect(m.takeSent())
         for stale in [UInt64(0), 0, 99] {
             _ = try m.handle(FrameIntake(members: group.members).seal(.ack, to: m.id, label: stale, payload: []))
         }
-        for _ in 0..<2 { collect(AttackGroup.runInterval(m)) }
+        for _ in 0..<2 { collect(SimulatedGroup.runInterval(m)) }
         let twice = seen.filter { $0.value.count > 1 }.keys.sorted()
         if !twice.isEmpty { leaks.append("labels \(twice) sealed twice (a GCM nonce reused)") }
         // The meter's load is constant: labels 1 ... 5 have equal plaintexts. One nonce for
