@@ -116,7 +116,6 @@ public final class SimulatedMeter: @unchecked Sendable {
         return out
     }
 
-
     /// The frames the firmware holds unacknowledged in its outbox, oldest label first.
     public func pendingFrames() throws -> [(label: UInt64, frame: [UInt8])] {
         var out: [(UInt64, [UInt8])] = []
