@@ -161,7 +161,8 @@ final class GroupEngine: @unchecked Sendable {
             let expected = PaillierKeyStatement.body(
                 publicKey: key, meter: meter, groups: layout.groups(of: meter), epoch: layout.epoch)
             guard statement.body == expected, statement.verifies(authorityKey: handOver.authorityKey) else {
-                throw .unsignedStatement("meter \(meter)'s key statement is not the authority's for this key and layout")
+                throw .unsignedStatement(
+                    "meter \(meter)'s key statement is not the authority's for this key and layout")
             }
             statements[meter] = statement
         }

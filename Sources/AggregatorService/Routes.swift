@@ -261,7 +261,8 @@ struct Routes: Sendable {
             let group = try groupID(context)
             guard try await core.engine(group).paillierKey == nil else {
                 throw ServiceError.otherScheme(
-                    "group \(group) is a Paillier group: the service holds no key; the supplier decrypts /v1/groups/\(group)/encrypted-sums")
+                    "group \(group) is a Paillier group: the service holds no key; the supplier decrypts /v1/groups/\(group)/encrypted-sums"
+                )
             }
             let query = request.uri.queryParameters
             let (from, to) = try Routes.labelRange(query)
@@ -300,9 +301,12 @@ struct Routes: Sendable {
             }
             return Routes.respond(
                 EncryptedSumsResponse(
-                    group: group, from: from, to: to, modulus: Hex.encode(key.n.bigEndianBytes(length: key.modulusBytes)!),
+                    group: group, from: from, to: to,
+                    modulus: Hex.encode(key.n.bigEndianBytes(length: key.modulusBytes)!),
                     sums: sums.compactMap { s in
-                        s.ciphertext.map { EncryptedSumEntry(label: s.label, meters: s.meters, ciphertext: Hex.encode($0)) }
+                        s.ciphertext.map {
+                            EncryptedSumEntry(label: s.label, meters: s.meters, ciphertext: Hex.encode($0))
+                        }
                     }))
         }
         table.set(router.routes.map { ($0.method.rawValue, $0.path.description) })

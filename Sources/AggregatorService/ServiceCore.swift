@@ -136,7 +136,8 @@ actor ServiceCore {
             statements[meter] = try signed(statement, "key_statements.\(id)")
         }
         return PaillierGroupRecord(
-            modulus: try bytes(handOver.modulus, "modulus"), authorityKey: try bytes(handOver.authority_key, "authority_key"),
+            modulus: try bytes(handOver.modulus, "modulus"),
+            authorityKey: try bytes(handOver.authority_key, "authority_key"),
             layout: try signed(handOver.layout, "layout"), keyStatements: statements)
     }
 }

@@ -200,7 +200,9 @@ public final class PostgresStore: AggregatorStore {
                 ORDER BY group_id
                 """, logger: logger)
             for try await row in rows {
-                let (g, scheme, epoch, parameter, mode, maxReading, keys, current, lookback, body, signature, roster, p) =
+                let (
+                    g, scheme, epoch, parameter, mode, maxReading, keys, current, lookback, body, signature, roster, p
+                ) =
                     try row.decode(
                         (
                             Int64, Int, Int64, Int, Int, Int64, ByteBuffer, Int64, Int64, ByteBuffer?, ByteBuffer?,

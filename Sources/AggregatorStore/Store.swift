@@ -388,7 +388,9 @@ public enum Schema {
     /// u32-length-prefixed), in meter order.
     static func packPaillier(_ record: PaillierGroupRecord) -> [UInt8] {
         var out: [UInt8] = []
-        func u32(_ v: Int) { out += [UInt8(v >> 24 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+        func u32(_ v: Int) {
+            out += [UInt8(v >> 24 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)]
+        }
         func field(_ bytes: [UInt8]) {
             u32(bytes.count)
             out += bytes

@@ -174,7 +174,8 @@ public final class AggregatorClient: Sendable {
         -> EncryptedSumsResponse
     {
         try decode(
-            EncryptedSumsResponse.self, try await call(.GET, "/v1/groups/\(group)/encrypted-sums?from=\(from)&to=\(to)"))
+            EncryptedSumsResponse.self, try await call(.GET, "/v1/groups/\(group)/encrypted-sums?from=\(from)&to=\(to)")
+        )
     }
 
     public func alarms(group: UInt32) async throws(ClientError) -> AlarmsResponse {

@@ -148,7 +148,8 @@ public final class NetworkFleet: @unchecked Sendable {
         let configuration = fleet.configuration
         let privateKey = try fleet.supplierKey()
         let publicKey = privateKey.publicKey
-        let signedLayout = try fleet.authority.signLayout(groups: [group: Set(fleet.members.meters)], epoch: fleet.epoch)
+        let signedLayout = try fleet.authority.signLayout(
+            groups: [group: Set(fleet.members.meters)], epoch: fleet.epoch)
         var statements: [String: SignedStatementJSON] = [:]
         for meter in fleet.members.meters {
             let s = try fleet.authority.signPaillierKey(meter: meter, publicKey: publicKey, layoutEpoch: fleet.epoch)
@@ -309,7 +310,9 @@ public final class NetworkFleet: @unchecked Sendable {
         if let decryptor = self.supplier {
             let sums = try await supplier.encryptedSums(group: group, from: 0, to: UInt64(labels - 1))
             for entry in sums.sums {
-                guard let bytes = Hex.decode(entry.ciphertext) else { throw ClientError.decoding("an encrypted sum that is not hex") }
+                guard let bytes = Hex.decode(entry.ciphertext) else {
+                    throw ClientError.decoding("an encrypted sum that is not hex")
+                }
                 let aggregate = PaillierGroupAggregate(
                     group: group, label: entry.label, meters: entry.meters,
                     ciphertext: try decryptor.publicKey.ciphertext(bigEndian: bytes))

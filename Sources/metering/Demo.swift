@@ -295,7 +295,8 @@ struct Demo: AsyncParsableCommand {
         for c in checks {
             log.line(
                 String(
-                    format: "label %4llu  decrypted %10lld Wh  true %10llu Wh  %@", c.label, c.sum.map { Int64($0) } ?? -1,
+                    format: "label %4llu  decrypted %10lld Wh  true %10llu Wh  %@", c.label,
+                    c.sum.map { Int64($0) } ?? -1,
                     c.truth, c.exact ? "ok" : "MISMATCH"))
         }
         let (p50, p99) = fleet.latencyPercentiles
@@ -334,7 +335,8 @@ struct Demo: AsyncParsableCommand {
             print(String(format: "key setup                %.2f s wall, through %@", summary.setupSeconds, net.url))
             print(
                 String(
-                    format: "uploads                  %d frames sent, %d acknowledged, %d re-sent; p50 %.1f ms, p99 %.1f ms",
+                    format:
+                        "uploads                  %d frames sent, %d acknowledged, %d re-sent; p50 %.1f ms, p99 %.1f ms",
                     net.frames_sent, net.frames_acked, net.resends, net.upload_p50_ms, net.upload_p99_ms))
             print("ciphertext               \(summary.ciphertextBytes) bytes (frame \(summary.frameBytes) bytes)")
             return

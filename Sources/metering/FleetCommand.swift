@@ -57,7 +57,8 @@ struct FleetCommand: AsyncParsableCommand {
     var seed: UInt64 = 1
     @Option(help: "Frames per upload request.")
     var batch = 500
-    @Option(help: "Aggregation scheme of the group: lwr or paillier (the supplier decrypts the service's encrypted sums).")
+    @Option(
+        help: "Aggregation scheme of the group: lwr or paillier (the supplier decrypts the service's encrypted sums).")
     var scheme: Demo.Scheme = .lwr
     @Option(name: .customLong("key-bits"), help: "Paillier: bits of the supplier's key N (2048 or 3072).")
     var keyBits = 3072

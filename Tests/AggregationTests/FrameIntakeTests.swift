@@ -10,7 +10,9 @@ struct FrameIntakeTests {
     static func members() throws -> GroupMembers {
         var rng = SeededGenerator(seed: 5)
         var keys: [UInt32: [UInt8]] = [:]
-        for meter in UInt32(1)...4 { keys[meter] = (0..<Frame.keyBytes).map { _ in UInt8.random(in: 0...255, using: &rng) } }
+        for meter in UInt32(1)...4 {
+            keys[meter] = (0..<Frame.keyBytes).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        }
         return try GroupMembers(group: 9, epoch: 3, scheme: .lwrPSA, frameKeys: keys)
     }
 

@@ -54,7 +54,10 @@ struct PaillierServiceTests {
         #expect(encrypted.sums.map(\.label) == [0, 1] && encrypted.sums.allSatisfy { $0.meters == 3 })
         #expect(encrypted.modulus == Hex.encode(testSupplierKey.publicKey.n.bigEndianBytes(length: 256)!))
         let store = try await database.open()
-        let payloads = Set(try await store.readings(group: 1, fromLabel: 0).map { Array($0.frame.dropFirst(Frame.headerBytes).prefix(512)) })
+        let payloads = Set(
+            try await store.readings(group: 1, fromLabel: 0).map {
+                Array($0.frame.dropFirst(Frame.headerBytes).prefix(512))
+            })
         await store.close()
         #expect(encrypted.sums.allSatisfy { !payloads.contains(Hex.decode($0.ciphertext)!) })
         let sums = try await supplier.send(.GET, "/v1/groups/1/sums")
@@ -95,7 +98,9 @@ struct PaillierServiceTests {
                 let s = try f.authority.signPaillierKey(meter: m, publicKey: key, layoutEpoch: f.epoch)
                 statements["\(m)"] = SignedStatementJSON(body: Hex.encode(s.body), signature: Hex.encode(s.signature))
             }
-            func creation(group: UInt32 = 1, layout: SignedStatement = layout, statements: [String: SignedStatementJSON])
+            func creation(
+                group: UInt32 = 1, layout: SignedStatement = layout, statements: [String: SignedStatementJSON]
+            )
                 -> GroupCreation
             {
                 GroupCreation(
@@ -103,7 +108,8 @@ struct PaillierServiceTests {
                     paillier: PaillierHandOver(
                         modulus: Hex.encode(key.n.bigEndianBytes(length: key.modulusBytes)!),
                         authority_key: Hex.encode(f.authority.publicKey),
-                        layout: SignedStatementJSON(body: Hex.encode(layout.body), signature: Hex.encode(layout.signature)),
+                        layout: SignedStatementJSON(
+                            body: Hex.encode(layout.body), signature: Hex.encode(layout.signature)),
                         key_statements: statements))
             }
             var forged = statements

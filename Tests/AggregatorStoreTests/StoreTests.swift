@@ -115,7 +115,9 @@ struct StoreTests {
             g.scheme = 2
             g.paillier = PaillierGroupRecord(
                 modulus: [0xC5, 1, 2, 3], authorityKey: [7, 7], layout: SignedBytes(body: [1, 2], signature: [3]),
-                keyStatements: [1: SignedBytes(body: [4], signature: [5, 6]), 2: SignedBytes(body: [], signature: [8])])
+                keyStatements: [
+                    1: SignedBytes(body: [4], signature: [5, 6]), 2: SignedBytes(body: [], signature: [8]),
+                ])
             try await store.insertGroup(g)
             try await store.insertGroup(group(3))
             var commit = StoreCommit(group: 9)
