@@ -149,8 +149,8 @@ struct Demo: AsyncParsableCommand {
         return degree.map { p.with(degree: $0, maxSilent: max(p.maxSilent, 1)) } ?? p
     }
 
-    /// Runs the scenario under one scheme; prints per-label lines unless --json.
-    func runScenario(_ scheme: Scheme, trace: JSONLinesRadioTrace? = nil) throws -> DemoSummary {
+    /// The scenario's fleet (meters, readings, keys), in process or over --server.
+    func baseConfiguration() -> FleetConfiguration {
         var config = FleetConfiguration()
         config.meters = meters
         config.maxReading = maxWh
@@ -159,6 +159,12 @@ struct Demo: AsyncParsableCommand {
         config.keyMode = keyMode == .seed ? .seed : .expanded
         config.threads = threads
         config.paillierKeyBits = keyBits
+        return config
+    }
+
+    /// Runs the scenario under one scheme; prints per-label lines unless --json.
+    func runScenario(_ scheme: Scheme, trace: JSONLinesRadioTrace? = nil) throws -> DemoSummary {
+        var config = baseConfiguration()
         let log = Log(quiet: json)
         let schemeName: String
         let parameterName: String
@@ -270,16 +276,9 @@ struct Demo: AsyncParsableCommand {
     /// acked); the sums are the supplier's from the service, checked against the true ones.
     func runOverService() async throws {
         let (operatorClient, supplierClient) = try service.clients()
-        var config = FleetConfiguration()
-        config.meters = meters
-        config.maxReading = maxWh
-        config.seed = seed
-        config.parameters = parameters == .standard ? .standard : .turbo
-        config.keyMode = keyMode == .seed ? .seed : .expanded
-        config.threads = threads
+        var config = baseConfiguration()
         config.sampleSeconds = 60
         config.group = group
-        config.paillierKeyBits = keyBits
         let paillier = scheme == .paillier
         if paillier { config.scheme = .paillier }
         let parameterName = paillier ? "paillier-\(keyBits)-g=n+1" : "\(config.parameters.name)"
@@ -311,9 +310,7 @@ struct Demo: AsyncParsableCommand {
                 "meter \($0.meter) label \($0.label): \($0.kind)"
             },
             keySetup: paillier ? nil : "n-of-n", keyAgreementsPerMeter: paillier ? nil : meters - 1)
-        summary.server = NetworkCounts(
-            url: url, frames_sent: fleet.framesSent, frames_acked: fleet.framesAcked, resends: fleet.resends,
-            failed_uploads: fleet.failedUploads, rejected: fleet.rejected, upload_p50_ms: p50, upload_p99_ms: p99)
+        summary.server = NetworkCounts(fleet, url: url)
         log.line("label-reuse alarms: \(summary.labelReuseAlarms.isEmpty ? "none" : "")")
         for alarm in summary.labelReuseAlarms { log.line("  ALARM \(alarm)") }
         await operatorClient.shutdown()
@@ -439,7 +436,8 @@ struct DemoSummary: Codable {
     }
 }
 
-/// `demo --server`: what went over the network (the keys `metering fleet --json` uses).
+/// What went over the network to the service (`demo --server`'s `server`, and the keys of
+/// `metering fleet --json`).
 struct NetworkCounts: Codable {
     let url: String
     let frames_sent: Int
@@ -449,6 +447,18 @@ struct NetworkCounts: Codable {
     let rejected: [String: Int]
     let upload_p50_ms: Double
     let upload_p99_ms: Double
+
+    init(_ fleet: NetworkFleet, url: String) {
+        let (p50, p99) = fleet.latencyPercentiles
+        self.url = url
+        frames_sent = fleet.framesSent
+        frames_acked = fleet.framesAcked
+        resends = fleet.resends
+        failed_uploads = fleet.failedUploads
+        rejected = fleet.rejected
+        upload_p50_ms = p50
+        upload_p99_ms = p99
+    }
 }
 
 func median(_ values: [Double]) -> Double {

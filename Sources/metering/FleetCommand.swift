@@ -67,17 +67,22 @@ struct FleetCommand: AsyncParsableCommand {
     @Flag(help: "Print a JSON summary.")
     var json = false
 
-    struct Summary: Codable {
+    /// `--json`: meters, labels, exact_labels and the network counts, as one object.
+    struct Summary: Encodable {
         let meters: Int
         let labels: Int
         let exact_labels: Int
-        let frames_sent: Int
-        let frames_acked: Int
-        let resends: Int
-        let failed_uploads: Int
-        let rejected: [String: Int]
-        let upload_p50_ms: Double
-        let upload_p99_ms: Double
+        let counts: NetworkCounts
+
+        enum CodingKeys: String, CodingKey { case meters, labels, exact_labels }
+
+        func encode(to encoder: Encoder) throws {
+            try counts.encode(to: encoder)
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(meters, forKey: .meters)
+            try c.encode(labels, forKey: .labels)
+            try c.encode(exact_labels, forKey: .exact_labels)
+        }
     }
 
     func validate() throws {
@@ -104,18 +109,15 @@ struct FleetCommand: AsyncParsableCommand {
             config, labels: labels, batch: batch, client: operatorClient, log: log)
         let (exact, mismatches) = try await fleet.check(supplier: supplierClient)
         for m in mismatches { log.line("MISMATCH \(m)") }
-        let (p50, p99) = fleet.latencyPercentiles
         let summary = Summary(
-            meters: meters, labels: labels, exact_labels: exact, frames_sent: fleet.framesSent,
-            frames_acked: fleet.framesAcked, resends: fleet.resends, failed_uploads: fleet.failedUploads,
-            rejected: fleet.rejected, upload_p50_ms: p50, upload_p99_ms: p99)
+            meters: meters, labels: labels, exact_labels: exact, counts: NetworkCounts(fleet, url: try service.url()))
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(summary), as: UTF8.self))
         } else {
             print(
-                "exact labels \(exact) / \(labels); frames sent \(summary.frames_sent), acknowledged \(summary.frames_acked), re-sent \(summary.resends)"
+                "exact labels \(exact) / \(labels); frames sent \(fleet.framesSent), acknowledged \(fleet.framesAcked), re-sent \(fleet.resends)"
             )
         }
         await operatorClient.shutdown()

@@ -16,15 +16,10 @@ let testSupplierKey: PaillierPrivateKey = {
 
 /// A small Paillier fleet talking to `server`.
 func paillierFleet(_ server: TestServer, meters: Int = 3, labels: Int = 3, group: UInt32 = 1) throws -> NetworkFleet {
-    var config = FleetConfiguration()
-    config.meters = meters
-    config.group = group
-    config.seed = 7
-    config.sampleSeconds = 300
-    config.threads = 2
-    config.scheme = .paillier
-    config.paillierKey = testSupplierKey
-    return try NetworkFleet(configuration: config, labels: labels, client: try server.client())
+    try smallFleet(server, meters: meters, labels: labels, group: group) { config in
+        config.scheme = .paillier
+        config.paillierKey = testSupplierKey
+    }
 }
 
 @Suite("Paillier groups in the aggregator service (SQLite and PostgreSQL)", .serialized)

@@ -104,15 +104,17 @@ struct TestFailure: Error, CustomStringConvertible {
 
 /// A small fleet of simulated meters talking to `server` (3 meters by default: key setup
 /// takes well under a second).
-func smallFleet(_ server: TestServer, meters: Int = 3, labels: Int = 4, group: UInt32 = 1, seed: UInt64 = 7) throws
-    -> NetworkFleet
-{
+func smallFleet(
+    _ server: TestServer, meters: Int = 3, labels: Int = 4, group: UInt32 = 1, seed: UInt64 = 7,
+    configure: (inout FleetConfiguration) -> Void = { _ in }
+) throws -> NetworkFleet {
     var config = FleetConfiguration()
     config.meters = meters
     config.group = group
     config.seed = seed
     config.sampleSeconds = 300
     config.threads = 2
+    configure(&config)
     return try NetworkFleet(configuration: config, labels: labels, client: try server.client())
 }
 
