@@ -25,28 +25,39 @@ public struct BDEWProfile: Sendable {
 
     public static let quartersPerDay = 96
 
+    /// The table the profile is computed from, as committed in data/profiles/bdew (without
+    /// the file's last newline).
+    public static func embeddedTable(_ kind: Kind) -> String {
+        switch kind {
+        case .h25: return BDEWTables.h25
+        case .h0: return BDEWTables.h0
+        }
+    }
+
     /// Average power in kW of quarter hour `quarter` (0 = 00:00–00:15) of `date`, for a
     /// household using 1 000 000 kWh a year (the tables' scale).
     public func kilowatts(date: CivilDate, quarter: Int) -> Double {
         precondition((0..<Self.quartersPerDay).contains(quarter))
-        switch kind {
-        case .h25:
-            let type = H25Table.dayType(date.weekday)
-            let value = H25Table.shared.values[date.month - 1][type][quarter]
-            let t = Double(date.dayOfYear)
-            return 4 * value * Self.h25Dynamisation(t)
-        case .h0:
-            let table = H0Table.shared
-            let raw = table.values[H0Table.season(date)][date.weekday - 1][quarter]
-            let q = (date.dayOfYear - 1) * Self.quartersPerDay + quarter
-            let t = Double(q + 1) / Double(Self.quartersPerDay)
-            return 4 * 1_000_000 * raw / table.yearSum(date.year) * Self.h0Dynamisation(t)
-        }
+        return day(date)[quarter]
     }
 
     /// The 96 quarter-hour powers of `date` in kW (1 000 000 kWh a year).
     public func day(_ date: CivilDate) -> [Double] {
-        (0..<Self.quartersPerDay).map { kilowatts(date: date, quarter: $0) }
+        switch kind {
+        case .h25:
+            let values = H25Table.shared.values[date.month - 1][H25Table.dayType(date.weekday)]
+            let dynamisation = Self.h25Dynamisation(Double(date.dayOfYear))
+            return values.map { 4 * $0 * dynamisation }
+        case .h0:
+            let table = H0Table.shared
+            let values = table.values[H0Table.season(date)][date.weekday - 1]
+            let scale = 4 * 1_000_000 / table.yearSum(date.year)
+            let first = (date.dayOfYear - 1) * Self.quartersPerDay
+            return values.enumerated().map { q, raw in
+                let t = Double(first + q + 1) / Double(Self.quartersPerDay)
+                return raw * scale * Self.h0Dynamisation(t)
+            }
+        }
     }
 
     static func h25Dynamisation(_ t: Double) -> Double {
@@ -104,6 +115,8 @@ struct H25Table: Sendable {
 struct H0Table: Sendable {
     /// [season 0 summer, 1 winter, 2 transition][weekday 0…6][quarter 0…95].
     let values: [[[Double]]]
+    /// [season][weekday]: the block's sum.
+    let daySums: [[Double]]
 
     static let shared = H0Table(csv: BDEWTables.h0)
 
@@ -118,6 +131,7 @@ struct H0Table: Sendable {
         }
         precondition(values.allSatisfy { $0.allSatisfy { $0.count == 96 } }, "h0.csv: 96 rows per block")
         self.values = values
+        daySums = values.map { season in season.map { $0.reduce(0, +) } }
     }
 
     /// demandlib's seasons (its `ElecSlp` defaults).
@@ -128,12 +142,13 @@ struct H0Table: Sendable {
         return 1
     }
 
-    /// The sum of the static values over calendar year `year` (the normalisation).
+    /// The sum of the static values over calendar year `year` (the normalisation): each
+    /// day adds its (season, weekday) block's sum.
     func yearSum(_ year: Int) -> Double {
         var sum = 0.0
         var d = CivilDate(year: year, month: 1, day: 1)!
         while d.year == year {
-            for v in values[Self.season(d)][d.weekday - 1] { sum += v }
+            sum += daySums[Self.season(d)][d.weekday - 1]
             d = d.adding(days: 1)
         }
         return sum

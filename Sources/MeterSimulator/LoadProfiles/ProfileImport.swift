@@ -137,9 +137,10 @@ public struct ImportedProfiles: Sendable {
     /// Lines with their 1-based numbers, without blank ones; a trailing `\r` is dropped.
     static func lines(_ text: String) -> [(number: Int, text: Substring)] {
         var out: [(Int, Substring)] = []
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            var line = raw
-            if line.hasSuffix("\r") { line = line.dropLast() }
+        // Split the bytes: a String splits "\r\n" as one Character, and bytes are faster.
+        for (i, raw) in text.utf8.split(separator: 10, omittingEmptySubsequences: false).enumerated() {
+            var line = Substring(raw)
+            if line.utf8.last == 13 { line = Substring(line.utf8.dropLast()) }
             if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
             out.append((i + 1, line))
         }
