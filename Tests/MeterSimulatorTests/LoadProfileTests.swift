@@ -57,6 +57,7 @@ struct BDEWProfileTests {
             }
             date = date.adding(days: 1)
         }
+        print("BDEW \(year): worst relative difference to demandlib H25 \(worstH25), H0 \(worstH0)")
         #expect(worstH25 < 1e-12, "H25 worst relative difference \(worstH25)")
         #expect(worstH0 < 1e-12, "H0 worst relative difference \(worstH0)")
     }

@@ -79,35 +79,41 @@ public struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertible
     }
 }
 
-/// Minutes since 1970-01-01 00:00 (no time zone) for `YYYY-MM-DD HH:MM[:SS[.fff]]`, with `T`
-/// or a space between date and time and an optional trailing `Z`. Nil if it is not one;
-/// `onMinute` is false when the seconds or their fraction are not zero.
-func parseTimestamp(_ text: Substring) -> (minute: Int64, onMinute: Bool)? {
-    var t = text
-    if t.hasSuffix("Z") { t = t.dropLast() }
-    guard t.count >= 16 else { return nil }
-    let dateEnd = t.index(t.startIndex, offsetBy: 10)
-    let separator = t[dateEnd]
-    guard separator == " " || separator == "T", let date = CivilDate(t[t.startIndex..<dateEnd]) else { return nil }
-    let time = t[t.index(after: dateEnd)...].split(separator: ":", omittingEmptySubsequences: false)
-    guard time.count == 2 || time.count == 3, time[0].count == 2, time[1].count == 2,
-        let hour = Int(time[0]), let minute = Int(time[1]), (0..<24).contains(hour), (0..<60).contains(minute)
+/// Minutes since 1970-01-01 00:00 (no time zone) for `YYYY-MM-DD HH:MM[:SS[.fff]]` in
+/// UTF-8, with `T` or a space between date and time and an optional trailing `Z`. Nil if it
+/// is not one; `onMinute` is false when the seconds or their fraction are not zero.
+func parseTimestamp(_ field: ArraySlice<UInt8>) -> (minute: Int64, onMinute: Bool)? {
+    let o = field.startIndex
+    var count = field.count
+    if count > 0 && field[o + count - 1] == UInt8(ascii: "Z") { count -= 1 }
+    func at(_ i: Int) -> UInt8 { field[o + i] }
+    func digits(_ from: Int, _ n: Int) -> Int? {
+        var v = 0
+        for i in from..<(from + n) {
+            let c = at(i)
+            guard c >= 48 && c <= 57 else { return nil }
+            v = v * 10 + Int(c - 48)
+        }
+        return v
+    }
+    guard count >= 16, at(4) == 45, at(7) == 45, at(10) == 32 || at(10) == UInt8(ascii: "T"), at(13) == 58,
+        let y = digits(0, 4), let mo = digits(5, 2), let d = digits(8, 2), let date = CivilDate(year: y, month: mo, day: d),
+        let hour = digits(11, 2), let minute = digits(14, 2), hour < 24, minute < 60
     else { return nil }
     var onMinute = true
-    if time.count == 3 {
-        let secondParts = time[2].split(separator: ".", omittingEmptySubsequences: false)
-        guard secondParts.count <= 2, secondParts[0].count == 2, let seconds = Int(secondParts[0]),
-            (0..<60).contains(seconds)
-        else { return nil }
-        if secondParts.count == 2 {
-            let fraction = secondParts[1]
-            guard !fraction.isEmpty, fraction.allSatisfy(\.isASCII), fraction.allSatisfy(\.isNumber) else { return nil }
-            if fraction.contains(where: { $0 != "0" }) { onMinute = false }
-        }
+    if count > 16 {
+        guard count >= 19, at(16) == 58, let seconds = digits(17, 2), seconds < 60 else { return nil }
         if seconds != 0 { onMinute = false }
+        if count > 19 {
+            guard at(19) == 46, count > 20 else { return nil }
+            for i in 20..<count {
+                let c = at(i)
+                guard c >= 48 && c <= 57 else { return nil }
+                if c != 48 { onMinute = false }
+            }
+        }
     }
-    let minutes = Int64(date.daysSinceEpoch) * 1440 + Int64(hour * 60 + minute)
-    return (minutes, onMinute)
+    return (Int64(date.daysSinceEpoch) * 1440 + Int64(hour * 60 + minute), onMinute)
 }
 
 /// `YYYY-MM-DD HH:MM` of a minute since 1970-01-01.

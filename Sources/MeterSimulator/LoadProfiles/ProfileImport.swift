@@ -122,50 +122,91 @@ public struct ImportedProfiles: Sendable {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw .unreadable(path: path, reason: "\(error.localizedDescription)")
         }
-        guard let text = String(data: data, encoding: .utf8) else { throw .notText }
-        return try parse(text, format: format)
+        return try parse(bytes: [UInt8](data), format: format)
     }
 
     /// Parses a whole file's text.
     public static func parse(_ text: String, format: ProfileFileFormat) throws(ProfileImportError) -> ImportedProfiles {
+        try parse(bytes: Array(text.utf8), format: format)
+    }
+
+    /// Parses a whole file's bytes (UTF-8).
+    public static func parse(bytes: [UInt8], format: ProfileFileFormat) throws(ProfileImportError) -> ImportedProfiles {
+        guard String(validating: bytes, as: UTF8.self) != nil else { throw .notText }
         switch format {
-        case .lcl: return try parseLCL(text)
-        case .minuteKW: return try parseMinuteKW(text)
+        case .lcl: return try parseLCL(bytes)
+        case .minuteKW: return try parseMinuteKW(bytes)
         }
     }
 
-    /// Lines with their 1-based numbers, without blank ones; a trailing `\r` is dropped.
-    static func lines(_ text: String) -> [(number: Int, text: Substring)] {
-        var out: [(Int, Substring)] = []
-        // Split the bytes: a String splits "\r\n" as one Character, and bytes are faster.
-        for (i, raw) in text.utf8.split(separator: 10, omittingEmptySubsequences: false).enumerated() {
-            var line = Substring(raw)
-            if line.utf8.last == 13 { line = Substring(line.utf8.dropLast()) }
-            if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
-            out.append((i + 1, line))
+    typealias Bytes = ArraySlice<UInt8>
+
+    static func text(_ b: Bytes) -> String { String(decoding: b, as: UTF8.self) }
+
+    /// Lines with their 1-based numbers, without blank ones; a trailing CR is dropped.
+    static func lines(_ bytes: [UInt8]) -> [(number: Int, text: Bytes)] {
+        var out: [(Int, Bytes)] = []
+        var start = 0
+        var number = 1
+        while start <= bytes.count {
+            var end = start
+            while end < bytes.count && bytes[end] != 10 { end += 1 }
+            var last = end
+            if last > start && bytes[last - 1] == 13 { last -= 1 }
+            var blank = true
+            var i = start
+            while i < last {
+                if bytes[i] != 32 && bytes[i] != 9 {
+                    blank = false
+                    break
+                }
+                i += 1
+            }
+            if !blank { out.append((number, bytes[start..<last])) }
+            start = end + 1
+            number += 1
         }
         return out
     }
 
     /// Comma-separated fields, each trimmed of spaces and surrounding double quotes.
-    static func fields(_ line: Substring) -> [Substring] {
-        line.split(separator: ",", omittingEmptySubsequences: false).map { f in
-            var s = f.drop(while: { $0 == " " || $0 == "\t" })
-            while let last = s.last, last == " " || last == "\t" { s = s.dropLast() }
-            if s.count >= 2, s.first == "\"", s.last == "\"" { s = s.dropFirst().dropLast() }
-            return s
+    static func fields(_ line: Bytes) -> [Bytes] {
+        var out: [Bytes] = []
+        var start = line.startIndex
+        while true {
+            var end = start
+            while end < line.endIndex && line[end] != 44 { end += 1 }
+            var lo = start
+            var hi = end
+            while lo < hi && (line[lo] == 32 || line[lo] == 9) { lo += 1 }
+            while hi > lo && (line[hi - 1] == 32 || line[hi - 1] == 9) { hi -= 1 }
+            if hi - lo >= 2 && line[lo] == 34 && line[hi - 1] == 34 {
+                lo += 1
+                hi -= 1
+            }
+            out.append(line[lo..<hi])
+            if end == line.endIndex { return out }
+            start = end + 1
         }
     }
 
+    /// `null` in any case.
+    static func isNull(_ b: Bytes) -> Bool {
+        guard b.count == 4 else { return false }
+        let i = b.startIndex
+        return b[i] | 0x20 == 110 && b[i + 1] | 0x20 == 117 && b[i + 2] | 0x20 == 108 && b[i + 3] | 0x20 == 108
+    }
+
     /// A value in the file's unit times `milliwattsPerUnit`; nil for `Null`.
-    static func value(_ text: Substring, milliwattsPerUnit: Double, line: Int) throws(ProfileImportError) -> UInt32? {
-        if text.lowercased() == "null" { return nil }
-        guard let v = Double(text), v.isFinite, text.allSatisfy({ "0123456789.+-eE".contains($0) }) else {
-            throw .badValue(line: line, text: String(text))
-        }
-        guard v >= 0 else { throw .negativeValue(line: line, text: String(text)) }
+    static func value(_ field: Bytes, milliwattsPerUnit: Double, line: Int) throws(ProfileImportError) -> UInt32? {
+        if isNull(field) { return nil }
+        // Digits, sign, point and exponent only ("nan", "inf", "0x1p3" are not readings).
+        guard !field.isEmpty, field.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == 46 || $0 == 43 || $0 == 45 || $0 | 0x20 == 101 }),
+            let v = Double(text(field)), v.isFinite
+        else { throw .badValue(line: line, text: text(field)) }
+        guard v >= 0 else { throw .negativeValue(line: line, text: text(field)) }
         let mw = (v * milliwattsPerUnit).rounded()
-        guard mw <= Double(UInt32.max) else { throw .valueTooLarge(line: line, text: String(text)) }
+        guard mw <= Double(UInt32.max) else { throw .valueTooLarge(line: line, text: text(field)) }
         return UInt32(mw)
     }
 
@@ -183,11 +224,11 @@ public struct ImportedProfiles: Sendable {
             self.step = step
         }
 
-        mutating func add(minute: Int64, mw: UInt32?, line: Int, text: Substring) throws(ProfileImportError) {
+        mutating func add(minute: Int64, mw: UInt32?, line: Int, text: Bytes) throws(ProfileImportError) {
             if milliwatts.isEmpty {
                 first = minute
             } else {
-                guard minute >= next else { throw .notIncreasing(line: line, text: String(text)) }
+                guard minute >= next else { throw .notIncreasing(line: line, text: ImportedProfiles.text(text)) }
                 let gap = Int((minute - next) / step)
                 milliwatts.append(contentsOf: repeatElement(0, count: gap))
                 missing += gap
@@ -202,48 +243,57 @@ public struct ImportedProfiles: Sendable {
         }
     }
 
-    static func parseLCL(_ text: String) throws(ProfileImportError) -> ImportedProfiles {
-        let all = lines(text)
+    static func parseLCL(_ bytes: [UInt8]) throws(ProfileImportError) -> ImportedProfiles {
+        let all = lines(bytes)
         guard let header = all.first else { throw .noData }
         // The published header ends in a space ("KWH/hh (per half hour) "); fields are trimmed.
-        guard fields(header.text) == ["LCLid", "stdorToU", "DateTime", "KWH/hh (per half hour)"] else {
-            throw .badHeader(line: header.number, found: String(header.text))
+        guard fields(header.text).map(text) == ["LCLid", "stdorToU", "DateTime", "KWH/hh (per half hour)"] else {
+            throw .badHeader(line: header.number, found: text(header.text))
         }
         var order: [String] = []
-        var builders: [String: Builder] = [:]
+        var index: [String: Int] = [:]
+        var builders: [Builder] = []
+        var lastID: Bytes = []
+        var current = -1
         for (number, line) in all.dropFirst() {
             let f = fields(line)
             guard f.count == 4 else { throw .fieldCount(line: number, expected: 4, found: f.count) }
             guard !f[0].isEmpty else { throw .emptyHousehold(line: number) }
             guard let (minute, onMinute) = parseTimestamp(f[2]) else {
-                throw .badTimestamp(line: number, text: String(f[2]))
+                throw .badTimestamp(line: number, text: text(f[2]))
             }
-            guard onMinute, minute % 30 == 0 else { throw .offGrid(line: number, text: String(f[2])) }
+            guard onMinute, minute % 30 == 0 else { throw .offGrid(line: number, text: text(f[2])) }
             // kWh in half an hour: average power 2 × kWh kW = 2 000 000 × kWh mW.
             let mw = try value(f[3], milliwattsPerUnit: 2_000_000, line: number)
-            let id = String(f[0])
-            if builders[id] == nil {
-                order.append(id)
-                builders[id] = Builder(id: id, step: 30)
+            if current < 0 || f[0] != lastID {
+                let id = text(f[0])
+                if let i = index[id] {
+                    current = i
+                } else {
+                    current = builders.count
+                    index[id] = current
+                    order.append(id)
+                    builders.append(Builder(id: id, step: 30))
+                }
+                lastID = f[0]
             }
-            try builders[id]!.add(minute: minute, mw: mw, line: number, text: f[2])
+            try builders[current].add(minute: minute, mw: mw, line: number, text: f[2])
         }
         return try ImportedProfiles(
-            format: .lcl, households: order.map { builders[$0]!.household },
-            missingSteps: order.reduce(0) { $0 + builders[$1]!.missing })
+            format: .lcl, households: builders.map(\.household), missingSteps: builders.reduce(0) { $0 + $1.missing })
     }
 
-    static func parseMinuteKW(_ text: String) throws(ProfileImportError) -> ImportedProfiles {
-        var rows = lines(text)[...]
+    static func parseMinuteKW(_ bytes: [UInt8]) throws(ProfileImportError) -> ImportedProfiles {
+        var rows = lines(bytes)[...]
         guard let first = rows.first else { throw .noData }
         let firstFields = fields(first.text)
         var ids: [String]
         if parseTimestamp(firstFields[0]) == nil {
             // A header: timestamp, then one name per household.
             guard firstFields.count >= 2, firstFields.dropFirst().allSatisfy({ !$0.isEmpty }) else {
-                throw .badHeader(line: first.number, found: String(first.text))
+                throw .badHeader(line: first.number, found: text(first.text))
             }
-            ids = firstFields.dropFirst().map(String.init)
+            ids = firstFields.dropFirst().map(text)
             rows = rows.dropFirst()
         } else {
             guard firstFields.count >= 2 else {
@@ -257,10 +307,10 @@ public struct ImportedProfiles: Sendable {
             let f = fields(line)
             guard f.count == ids.count + 1 else { throw .fieldCount(line: number, expected: ids.count + 1, found: f.count) }
             guard let (minute, onMinute) = parseTimestamp(f[0]) else {
-                throw .badTimestamp(line: number, text: String(f[0]))
+                throw .badTimestamp(line: number, text: text(f[0]))
             }
-            guard onMinute else { throw .offGrid(line: number, text: String(f[0])) }
-            if let previous, minute <= previous { throw .notIncreasing(line: number, text: String(f[0])) }
+            guard onMinute else { throw .offGrid(line: number, text: text(f[0])) }
+            if let previous, minute <= previous { throw .notIncreasing(line: number, text: text(f[0])) }
             previous = minute
             for c in 0..<ids.count {
                 let mw = try value(f[c + 1], milliwattsPerUnit: 1_000_000, line: number)
