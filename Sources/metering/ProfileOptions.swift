@@ -14,7 +14,7 @@ struct ProfileOptions: ParsableArguments {
             "Load profiles: a file (lcl, minute-kw), or for bdew the profile h25 (default) or h0. Default: the synthetic model.",
             valueName: "FILE"))
     var profiles: String?
-    @Option(help: "Format of --profiles: \(Format.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "Format of --profiles (bdew is implied by h25 or h0).")
     var format: Format?
     @Option(
         name: .customLong("profile-start"),
@@ -68,8 +68,13 @@ struct ProfileOptions: ParsableArguments {
                 if let start { try file.start(at: start) }
                 return .imported(file)
             } catch {
-                throw ValidationError("\(profiles!): \(error)")
+                throw ProfileFileRefused(description: "\(profiles!): \(error)")
             }
         }
     }
+}
+
+/// A profile file was refused: the path and the parser's typed error (with its line).
+struct ProfileFileRefused: Error, CustomStringConvertible {
+    let description: String
 }
