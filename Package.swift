@@ -165,7 +165,9 @@ let package = Package(
             dependencies: ["Aggregation", "MeterSimulator", "MeterCrypto", "BigNum", "Provisioning", "TestSupport"]),
         .testTarget(
             name: "MeterSimulatorTests",
-            dependencies: ["MeterSimulator", "MeterFirmware", "MeterCrypto", "Aggregation", "Provisioning", "TestSupport"],
+            dependencies: [
+                "MeterSimulator", "MeterFirmware", "MeterCrypto", "Aggregation", "Provisioning", "TestSupport",
+            ],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "CostReportTests", dependencies: ["CostReport", "HeapCounter", "MeterCrypto", "MeterFirmware"]),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Writes Sources/MeterSimulator/LoadProfiles/BDEWTables.swift: the BDEW standard load
 # profile tables in data/profiles/bdew (h25.csv, h0.csv; source and licence in its
-# README.md), embedded verbatim as raw string literals, so the simulator needs no
+# README.md), embedded verbatim as raw string literals (indented,
+# which a multi-line literal strips again), so the simulator needs no
 # resource bundle. BDEWTableTests checks the embedded text equals the committed files.
 #
 #   scripts/embed-bdew-tables.sh
@@ -20,13 +21,13 @@ done
     echo "enum BDEWTables {"
     echo "    /// data/profiles/bdew/h25.csv: demandlib/bdew/bdew_data/h25.csv, verbatim."
     printf '    static let h25 = #"""\n'
-    cat "$data/h25.csv"
-    printf '"""#\n\n'
+    sed 's/^/        /' "$data/h25.csv"
+    printf '        """#\n\n'
     echo "    /// data/profiles/bdew/h0.csv: columns period, weekday and h0 of"
     echo "    /// demandlib/bdew/bdew_data/selp_series.csv (\`cut -d, -f2,3,4\`)."
     printf '    static let h0 = #"""\n'
-    cat "$data/h0.csv"
-    printf '"""#\n'
+    sed 's/^/        /' "$data/h0.csv"
+    printf '        """#\n'
     echo "}"
 } >"$out"
 echo "wrote $out"

@@ -74,7 +74,9 @@ struct Demo: ParsableCommand {
         }
         // The same scenario (meters, load profiles, readings) for every scheme.
         var summaries: [DemoSummary] = []
-        for s in [Scheme.lwr, .paillier, .dmcfe] { summaries.append(try runScenario(s, profiles: profiles, trace: sink)) }
+        for s in [Scheme.lwr, .paillier, .dmcfe] {
+            summaries.append(try runScenario(s, profiles: profiles, trace: sink))
+        }
         let allExact = summaries.allSatisfy { $0.exactLabels == labels }
         if json {
             try printJSON(DemoComparison(schemes: summaries, allExact: allExact))

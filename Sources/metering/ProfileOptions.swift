@@ -38,13 +38,18 @@ struct ProfileOptions: ParsableArguments {
 
     func validate() throws {
         if profiles != nil && resolvedFormat == nil {
-            throw ValidationError("give --format \(Format.allCases.map(\.rawValue).joined(separator: "|")) with --profiles")
+            throw ValidationError(
+                "give --format \(Format.allCases.map(\.rawValue).joined(separator: "|")) with --profiles")
         }
-        if let f = resolvedFormat, f != .bdew, profiles == nil { throw ValidationError("--format \(f.rawValue) needs --profiles FILE") }
+        if let f = resolvedFormat, f != .bdew, profiles == nil {
+            throw ValidationError("--format \(f.rawValue) needs --profiles FILE")
+        }
         if resolvedFormat == .bdew, let p = profiles, BDEWProfile.Kind(rawValue: p.lowercased()) == nil {
             throw ValidationError("--format bdew takes --profiles h25 or h0 (the tables are built in), not \(p)")
         }
-        if let s = profileStart, CivilDate(s) == nil { throw ValidationError("--profile-start: \(s) is not YYYY-MM-DD") }
+        if let s = profileStart, CivilDate(s) == nil {
+            throw ValidationError("--profile-start: \(s) is not YYYY-MM-DD")
+        }
         guard annualKWh > 0, annualKWh.isFinite else { throw ValidationError("--annual-kwh must be positive") }
         guard annualSpread >= 0, annualSpread <= 2 else { throw ValidationError("--annual-spread must be in 0…2") }
         guard noise >= 0, noise <= 1 else { throw ValidationError("--noise must be in 0…1") }

@@ -137,7 +137,10 @@ struct ProfileImportTests {
         #expect(a[0] == 1_500_000 && a[20] == 0 && a[29] == 1_500_000 && a[30] == 750_000)
         let b = file.profile(household: 1, minutes: 60)
         #expect(b[20] == 0 && b[45] == 0 && b.reduce(0, +) == 58 * 2_000_000)
-        #expect(throws: ProfileImportError.startOutside(start: "2024-03-02", first: "2024-03-01 00:00", end: "2024-03-01 01:00")) {
+        #expect(
+            throws: ProfileImportError.startOutside(
+                start: "2024-03-02", first: "2024-03-01 00:00", end: "2024-03-01 01:00")
+        ) {
             try file.start(at: CivilDate(year: 2024, month: 3, day: 2)!)
         }
         try file.start(at: CivilDate(year: 2024, month: 3, day: 1)!)
@@ -161,7 +164,10 @@ struct ProfileImportTests {
         (lclHeader + lclRow + "\n\nMAC1,Std,2012-10-12 00:30:00,0.1,7\n", .fieldCount(line: 5, expected: 4, found: 5)),
         (lclHeader + ",Std,2012-10-12 00:00:00,0.1\n", .emptyHousehold(line: 2)),
         (lclHeader + lclRow + "MAC1,Std,12/10/2012 00:30,0.1\n", .badTimestamp(line: 3, text: "12/10/2012 00:30")),
-        (lclHeader + lclRow + "MAC1,Std,2012-02-30 00:30:00,0.1\n", .badTimestamp(line: 3, text: "2012-02-30 00:30:00")),
+        (
+            lclHeader + lclRow + "MAC1,Std,2012-02-30 00:30:00,0.1\n",
+            .badTimestamp(line: 3, text: "2012-02-30 00:30:00")
+        ),
         (lclHeader + lclRow + "MAC1,Std,2012-10-12 00:45:00,0.1\n", .offGrid(line: 3, text: "2012-10-12 00:45:00")),
         (
             lclHeader + lclRow + "MAC1,Std,2012-10-12 00:30:00.5000000,0.1\n",
@@ -256,7 +262,9 @@ func runDemo(_ arguments: [String]) throws -> (exactLabels: Int, labels: Int, tr
 struct ProfileDemoTests {
     @Test("LCL: 5 meters on 3 households (reused cyclically), 8 labels, 4950 Wh in all")
     func lcl() throws {
-        let r = try runDemo(["--meters", "5", "--labels", "8", "--profiles", fixture("lcl-3-households.csv"), "--format", "lcl"])
+        let r = try runDemo([
+            "--meters", "5", "--labels", "8", "--profiles", fixture("lcl-3-households.csv"), "--format", "lcl",
+        ])
         #expect(r.exactLabels == 8 && r.labels == 8)
         // 1.75 + 0.625 + 0.2 kWh per household over the common two hours; meters 1…5 take
         // households 1, 2, 3, 1, 2.
@@ -267,7 +275,8 @@ struct ProfileDemoTests {
     @Test("minute-kW: 3 meters on 2 households, one hour, 4133 Wh in all")
     func minuteKW() throws {
         let r = try runDemo([
-            "--meters", "3", "--labels", "4", "--profiles", fixture("minute-kw-2-households.csv"), "--format", "minute-kw",
+            "--meters", "3", "--labels", "4", "--profiles", fixture("minute-kw-2-households.csv"), "--format",
+            "minute-kw",
         ])
         #expect(r.exactLabels == 4)
         // flat_a: 29 min × 1.5 kW + 30 min × 0.75 kW = 1100 Wh; flat_b: 58 min × 2 kW (00:20 missing, 00:45 Null) = 1933.3 Wh.

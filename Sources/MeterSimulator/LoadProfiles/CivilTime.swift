@@ -97,7 +97,8 @@ func parseTimestamp(_ field: ArraySlice<UInt8>) -> (minute: Int64, onMinute: Boo
         return v
     }
     guard count >= 16, at(4) == 45, at(7) == 45, at(10) == 32 || at(10) == UInt8(ascii: "T"), at(13) == 58,
-        let y = digits(0, 4), let mo = digits(5, 2), let d = digits(8, 2), let date = CivilDate(year: y, month: mo, day: d),
+        let y = digits(0, 4), let mo = digits(5, 2), let d = digits(8, 2),
+        let date = CivilDate(year: y, month: mo, day: d),
         let hour = digits(11, 2), let minute = digits(14, 2), hour < 24, minute < 60
     else { return nil }
     var onMinute = true

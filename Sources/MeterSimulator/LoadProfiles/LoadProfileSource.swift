@@ -26,7 +26,8 @@ public enum LoadProfileSource: Sendable {
         switch self {
         case .synthetic: return "synthetic (LoadModel)"
         case .bdew(let h):
-            return "BDEW \(h.profile.kind.rawValue) from \(h.start), \(h.annualKWh) kWh/a median, spread \(h.annualSpread), noise \(h.noise)"
+            return
+                "BDEW \(h.profile.kind.rawValue) from \(h.start), \(h.annualKWh) kWh/a median, spread \(h.annualSpread), noise \(h.noise)"
         case .imported(let file):
             let n = file.households.count
             let reuse = meters > n ? ", reused cyclically by \(meters) meters" : ""

@@ -201,7 +201,8 @@ public struct ImportedProfiles: Sendable {
     static func value(_ field: Bytes, milliwattsPerUnit: Double, line: Int) throws(ProfileImportError) -> UInt32? {
         if isNull(field) { return nil }
         // Digits, sign, point and exponent only ("nan", "inf", "0x1p3" are not readings).
-        guard !field.isEmpty, field.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == 46 || $0 == 43 || $0 == 45 || $0 | 0x20 == 101 }),
+        guard !field.isEmpty,
+            field.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == 46 || $0 == 43 || $0 == 45 || $0 | 0x20 == 101 }),
             let v = Double(text(field)), v.isFinite
         else { throw .badValue(line: line, text: text(field)) }
         guard v >= 0 else { throw .negativeValue(line: line, text: text(field)) }
@@ -305,7 +306,9 @@ public struct ImportedProfiles: Sendable {
         var previous: Int64?
         for (number, line) in rows {
             let f = fields(line)
-            guard f.count == ids.count + 1 else { throw .fieldCount(line: number, expected: ids.count + 1, found: f.count) }
+            guard f.count == ids.count + 1 else {
+                throw .fieldCount(line: number, expected: ids.count + 1, found: f.count)
+            }
             guard let (minute, onMinute) = parseTimestamp(f[0]) else {
                 throw .badTimestamp(line: number, text: text(f[0]))
             }
@@ -319,6 +322,7 @@ public struct ImportedProfiles: Sendable {
         }
         guard previous != nil else { throw .noData }
         return try ImportedProfiles(
-            format: .minuteKW, households: builders.map(\.household), missingSteps: builders.reduce(0) { $0 + $1.missing })
+            format: .minuteKW, households: builders.map(\.household),
+            missingSteps: builders.reduce(0) { $0 + $1.missing })
     }
 }
