@@ -301,3 +301,72 @@ struct ProfileDemoTests {
         #expect(r.trueTotalWh == 3 * perMeter, "per meter \(perMeter) Wh")
     }
 }
+
+@Suite("Load profiles: metering fleet against the service")
+struct ProfileFleetTests {
+    /// Runs `metering ARGS` to the end; returns its standard output.
+    func run(_ arguments: [String]) throws -> Data {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try meteringExecutable())
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "metering \(arguments): \(errors)")
+        return data
+    }
+
+    @Test("the network fleet runs on LCL and BDEW profiles; every sum the service releases is exact")
+    func fleetOnProfiles() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("profiles-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let portFile = directory.appendingPathComponent("port")
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: try meteringExecutable())
+        server.arguments = [
+            "serve", "--database", directory.appendingPathComponent("m.sqlite").path, "--port", "0", "--port-file",
+            portFile.path, "--insecure-http", "--operator-token", "op", "--supplier-token", "su",
+        ]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            server.terminate()
+            server.waitUntilExit()
+        }
+        var port: String?
+        for _ in 0..<600 where port == nil {
+            if let text = try? String(contentsOf: portFile, encoding: .utf8), !text.isEmpty {
+                port = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            } else {
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+        let url = "http://127.0.0.1:\(try #require(port, "the service never wrote its port"))"
+        struct Summary: Decodable {
+            let exact_labels: Int
+            let frames_acked: Int
+        }
+        let common = [
+            "fleet", "--server", url, "--operator-token", "op", "--supplier-token", "su", "--threads", "1", "--json",
+        ]
+        let lcl = try JSONDecoder().decode(
+            Summary.self,
+            from: run(
+                common + [
+                    "--group", "11", "--meters", "5", "--labels", "8", "--profiles", fixture("lcl-3-households.csv"),
+                    "--format", "lcl",
+                ]))
+        #expect(lcl.exact_labels == 8 && lcl.frames_acked == 40)
+        let bdew = try JSONDecoder().decode(
+            Summary.self,
+            from: run(common + ["--group", "12", "--meters", "4", "--labels", "8", "--profiles", "h25"]))
+        #expect(bdew.exact_labels == 8 && bdew.frames_acked == 32)
+    }
+}
