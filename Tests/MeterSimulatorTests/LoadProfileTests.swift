@@ -234,17 +234,11 @@ func meteringExecutable() throws -> String {
     return beside
 }
 
-/// Runs `metering demo ARGS --json` and decodes its summary.
-func runDemo(_ arguments: [String]) throws -> (exactLabels: Int, labels: Int, trueTotalWh: UInt64, profiles: String) {
-    struct Summary: Decodable {
-        let exact_labels: Int
-        let labels: Int
-        let true_total_wh: UInt64
-        let profiles: String
-    }
+/// Runs `metering ARGS` to the end; returns its standard output.
+func runMetering(_ arguments: [String]) throws -> Data {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: try meteringExecutable())
-    process.arguments = ["demo", "--threads", "1", "--json"] + arguments
+    process.arguments = arguments
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
@@ -253,8 +247,20 @@ func runDemo(_ arguments: [String]) throws -> (exactLabels: Int, labels: Int, tr
     let data = out.fileHandleForReading.readDataToEndOfFile()
     let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
-    try #require(process.terminationStatus == 0, "metering demo \(arguments): \(errors)")
-    let s = try JSONDecoder().decode(Summary.self, from: data)
+    try #require(process.terminationStatus == 0, "metering \(arguments): \(errors)")
+    return data
+}
+
+/// Runs `metering demo ARGS --json` and decodes its summary.
+func runDemo(_ arguments: [String]) throws -> (exactLabels: Int, labels: Int, trueTotalWh: UInt64, profiles: String) {
+    struct Summary: Decodable {
+        let exact_labels: Int
+        let labels: Int
+        let true_total_wh: UInt64
+        let profiles: String
+    }
+    let s = try JSONDecoder().decode(
+        Summary.self, from: runMetering(["demo", "--threads", "1", "--json"] + arguments))
     return (s.exact_labels, s.labels, s.true_total_wh, s.profiles)
 }
 
@@ -304,23 +310,6 @@ struct ProfileDemoTests {
 
 @Suite("Load profiles: metering fleet against the service")
 struct ProfileFleetTests {
-    /// Runs `metering ARGS` to the end; returns its standard output.
-    func run(_ arguments: [String]) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try meteringExecutable())
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "metering \(arguments): \(errors)")
-        return data
-    }
-
     @Test("the network fleet runs on LCL and BDEW profiles; every sum the service releases is exact")
     func fleetOnProfiles() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("profiles-\(UUID())")
@@ -358,7 +347,7 @@ struct ProfileFleetTests {
         ]
         let lcl = try JSONDecoder().decode(
             Summary.self,
-            from: run(
+            from: runMetering(
                 common + [
                     "--group", "11", "--meters", "5", "--labels", "8", "--profiles", fixture("lcl-3-households.csv"),
                     "--format", "lcl",
@@ -366,7 +355,7 @@ struct ProfileFleetTests {
         #expect(lcl.exact_labels == 8 && lcl.frames_acked == 40)
         let bdew = try JSONDecoder().decode(
             Summary.self,
-            from: run(common + ["--group", "12", "--meters", "4", "--labels", "8", "--profiles", "h25"]))
+            from: runMetering(common + ["--group", "12", "--meters", "4", "--labels", "8", "--profiles", "h25"]))
         #expect(bdew.exact_labels == 8 && bdew.frames_acked == 32)
     }
 }
