@@ -56,6 +56,7 @@ struct Demo: AsyncParsableCommand {
             "Write every radio frame (both directions) to FILE as JSON lines: direction, meter, group, type, label, hex.",
             valueName: "FILE"))
     var trace: String?
+    @OptionGroup var load: ProfileOptions
     @OptionGroup(title: "Over a running service (as metering fleet)") var service: ServerOptions
     @Option(help: "With --server: frames per upload request.")
     var batch = 500
@@ -123,15 +124,18 @@ struct Demo: AsyncParsableCommand {
     func run() async throws {
         if service.server != nil { return try await runOverService() }
         let sink = try trace.map { try JSONLinesRadioTrace(path: $0) }
+        let profiles = try load.source()
         guard scheme == .all else {
-            let summary = try runScenario(scheme, trace: sink)
+            let summary = try runScenario(scheme, profiles: profiles, trace: sink)
             if json { try printJSON(summary) } else { printSummary(summary) }
             if summary.exactLabels != labels { throw ExitCode(1) }
             return
         }
         // The same scenario (meters, load profiles, readings) for every scheme.
         var summaries: [DemoSummary] = []
-        for s in [Scheme.lwr, .paillier, .dmcfe] { summaries.append(try runScenario(s, trace: sink)) }
+        for s in [Scheme.lwr, .paillier, .dmcfe] {
+            summaries.append(try runScenario(s, profiles: profiles, trace: sink))
+        }
         let allExact = summaries.allSatisfy { $0.exactLabels == labels }
         if json {
             try printJSON(DemoComparison(schemes: summaries, allExact: allExact))
@@ -150,8 +154,9 @@ struct Demo: AsyncParsableCommand {
     }
 
     /// The scenario's fleet (meters, readings, keys), in process or over --server.
-    func baseConfiguration() -> FleetConfiguration {
+    func baseConfiguration(profiles: LoadProfileSource = .synthetic) -> FleetConfiguration {
         var config = FleetConfiguration()
+        config.loadProfiles = profiles
         config.meters = meters
         config.maxReading = maxWh
         config.seed = seed
@@ -163,8 +168,10 @@ struct Demo: AsyncParsableCommand {
     }
 
     /// Runs the scenario under one scheme; prints per-label lines unless --json.
-    func runScenario(_ scheme: Scheme, trace: JSONLinesRadioTrace? = nil) throws -> DemoSummary {
-        var config = baseConfiguration()
+    func runScenario(
+        _ scheme: Scheme, profiles: LoadProfileSource = .synthetic, trace: JSONLinesRadioTrace? = nil
+    ) throws -> DemoSummary {
+        var config = baseConfiguration(profiles: profiles)
         let log = Log(quiet: json)
         let schemeName: String
         let parameterName: String
@@ -201,6 +208,7 @@ struct Demo: AsyncParsableCommand {
         log.line(
             "PrivateMetering demo: \(parameterName), \(meters) meters, \(labels) labels, max \(maxWh) Wh, key \(keyModeName), seed \(seed)"
         )
+        log.line("load profiles: \(profiles.describe(meters: meters))")
         let fleet = try Fleet(config, labels: labels)
         for meter in fleet.meters { meter.trace = trace }
         let bar = ProgressBar(title: "key setup", total: meters)
@@ -260,7 +268,8 @@ struct Demo: AsyncParsableCommand {
             decryptUsMedian: median(results.map(\.decryptSeconds)) * 1e6,
             ciphertextBytes: ciphertextBytes,
             frameBytes: Frame.size(payloadLength: ciphertextBytes),
-            labelReuseAlarms: alarmDescriptions,
+            labelReuseAlarms: alarmDescriptions, profiles: profiles.describe(meters: meters),
+            trueTotalWh: results.reduce(0) { $0 + $1.trueSum },
             keySetup: scheme == .lwr || scheme == .all ? keySetup.rawValue : nil,
             degree: fleet.graphPlan?.degree, maxSilent: fleet.graphPlan?.maxSilent,
             log2Disconnect: fleet.graphPlan.flatMap { $0.log2Disconnect == -.infinity ? nil : $0.log2Disconnect },
@@ -276,7 +285,7 @@ struct Demo: AsyncParsableCommand {
     /// acked); the sums are the supplier's from the service, checked against the true ones.
     func runOverService() async throws {
         let (operatorClient, supplierClient) = try service.clients()
-        var config = baseConfiguration()
+        var config = baseConfiguration(profiles: try load.source())
         config.sampleSeconds = 60
         config.group = group
         let paillier = scheme == .paillier
@@ -288,6 +297,7 @@ struct Demo: AsyncParsableCommand {
         log.line(
             "PrivateMetering demo over \(url): \(parameterName), \(meters) meters, \(labels) labels, max \(maxWh) Wh, key \(keyModeName), seed \(seed)"
         )
+        log.line("load profiles: \(config.loadProfiles.describe(meters: meters))")
         let (fleet, setupSeconds) = try await runFleetOverService(
             config, labels: labels, batch: batch, client: operatorClient, log: Log(quiet: true))
         let checks = try await fleet.labelChecks(supplier: supplierClient)
@@ -308,7 +318,8 @@ struct Demo: AsyncParsableCommand {
             frameBytes: Frame.size(payloadLength: ciphertextBytes),
             labelReuseAlarms: try await operatorClient.alarms(group: config.group).alarms.map {
                 "meter \($0.meter) label \($0.label): \($0.kind)"
-            },
+            }, profiles: config.loadProfiles.describe(meters: meters),
+            trueTotalWh: checks.reduce(0) { $0 + $1.truth },
             keySetup: paillier ? nil : "n-of-n", keyAgreementsPerMeter: paillier ? nil : meters - 1)
         summary.server = NetworkCounts(fleet, url: url)
         log.line("label-reuse alarms: \(summary.labelReuseAlarms.isEmpty ? "none" : "")")
@@ -328,6 +339,7 @@ struct Demo: AsyncParsableCommand {
     func printSummary(_ summary: DemoSummary) {
         print("")
         print("exact labels             \(summary.exactLabels) / \(summary.labels)")
+        print("energy metered           \(summary.trueTotalWh) Wh (\(summary.profiles))")
         if let net = summary.server {
             print(String(format: "key setup                %.2f s wall, through %@", summary.setupSeconds, net.url))
             print(
@@ -407,6 +419,10 @@ struct DemoSummary: Codable {
     let frameBytes: Int
     /// Meters that sent two different ciphertexts for one label (the aggregator's alarms).
     let labelReuseAlarms: [String]
+    /// What the meters ran on (`--profiles`).
+    let profiles: String
+    /// The true sum over every label, Wh (the profiles' metered energy).
+    let trueTotalWh: UInt64
     /// With --server (the timings above are left out: they are measured in process only).
     var server: NetworkCounts? = nil
     /// LWR-PSA: graph or n-of-n; the graph's k, t and disconnection bound (log2, per label).
@@ -429,6 +445,7 @@ struct DemoSummary: Codable {
         case precomputeUsMedian = "precompute_us_median", boundaryUsMedian = "boundary_us_median"
         case collectUsMedian = "collect_us_median", decryptUsMedian = "decrypt_us_median"
         case ciphertextBytes = "ciphertext_bytes", frameBytes = "frame_bytes", labelReuseAlarms = "label_reuse_alarms"
+        case profiles, trueTotalWh = "true_total_wh"
         case server
         case keySetup = "key_setup", degree, maxSilent = "max_silent", log2Disconnect = "log2_disconnect"
         case keyAgreementsPerMeter = "key_agreements_per_meter", dropoutPercent = "dropout_percent"

@@ -66,6 +66,7 @@ struct FleetCommand: AsyncParsableCommand {
     var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Print a JSON summary.")
     var json = false
+    @OptionGroup var load: ProfileOptions
 
     /// `--json`: meters, labels, exact_labels and the network counts, as one object.
     struct Summary: Encodable {
@@ -103,7 +104,9 @@ struct FleetCommand: AsyncParsableCommand {
         config.sampleSeconds = 60
         config.scheme = scheme == .paillier ? .paillier : .lwrPSA
         config.paillierKeyBits = keyBits
+        config.loadProfiles = try load.source()
         let log = Log(quiet: json)
+        log.line("load profiles: \(config.loadProfiles.describe(meters: meters))")
         log.line("key setup of \(meters) meters through \(try service.url()) ...")
         let (fleet, _) = try await runFleetOverService(
             config, labels: labels, batch: batch, client: operatorClient, log: log)
