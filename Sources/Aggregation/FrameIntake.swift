@@ -26,19 +26,13 @@ public struct GroupMembers: Sendable {
         self.epoch = epoch
         self.scheme = scheme
         self.frameKeys = frameKeys
-        frameMACs = frameKeys.mapValues { KMAC128(key: $0.span, customization: Frame.macCustomization) }
+        frameMACs = frameKeys.mapValues { Frame.mac(key: $0.span) }
         meters = frameKeys.keys.sorted()
     }
 
     public var count: Int { meters.count }
 
     public func frameKey(of meter: UInt32) -> [UInt8]? { frameKeys[meter] }
-}
-
-extension Frame {
-    /// The customization string of frame tags (Frame.seal and Frame.verify in MeterCrypto
-    /// spell it there; FrameIntakeTests checks that both sides agree).
-    static let macCustomization: StaticString = "PM-FRAME-v1"
 }
 
 /// A frame that passed layout, membership and authentication checks.
@@ -63,32 +57,24 @@ public struct FrameIntake: Sendable {
         guard header.scheme == members.scheme else {
             throw .wrongScheme(expected: members.scheme, actual: header.scheme)
         }
-        guard var mac = members.frameMACs[header.meter] else { throw .unknownMeter(header.meter) }
-        // Frame.verify's check, from the meter's keyed MAC.
-        let signed = frame.count - Frame.tagBytes
-        mac.absorb(frame.span.extracting(0..<signed))
-        guard mac.verify(frame.span.extracting(signed..<frame.count)) else { throw .badTag(meter: header.meter) }
+        guard let mac = members.frameMACs[header.meter] else { throw .unknownMeter(header.meter) }
+        guard Frame.verify(frame.span, mac: mac) else { throw .badTag(meter: header.meter) }
         guard header.type == type else { throw .unexpectedType(header.type) }
         return OpenedFrame(header: header, payload: Array(frame[Frame.payloadRange(header)]))
     }
 
     /// Seals a downlink frame for one meter with its frame key.
     public func seal(_ type: FrameType, to meter: UInt32, label: UInt64, payload: [UInt8]) -> [UInt8] {
-        guard var mac = members.frameMACs[meter] else {
+        guard let mac = members.frameMACs[meter] else {
             preconditionFailure("sealing a frame for a meter outside the group")
         }
         let header = FrameHeader(
             type: type, scheme: members.scheme, group: members.group, meter: meter, label: label,
             payloadLength: payload.count)
-        // Frame.seal's layout and tag, from the meter's keyed MAC.
-        let signed = Frame.headerBytes + payload.count
         var out = [UInt8](repeating: 0, count: Frame.size(payloadLength: payload.count))
         out.replaceSubrange(Frame.payloadRange(header), with: payload)
         var span = out.mutableSpan
-        Frame.writeHeader(header, into: &span)
-        mac.absorb(span.span.extracting(0..<signed))
-        var tag = span.extracting(signed..<(signed + Frame.tagBytes))
-        mac.finalize(into: &tag)
+        _ = Frame.seal(header, mac: mac, frame: &span)
         return out
     }
 }

@@ -129,12 +129,26 @@ public enum Frame {
     public static func seal(
         _ header: FrameHeader, key: Span<UInt8>, frame: inout MutableSpan<UInt8>
     ) -> Int {
+        seal(header, mac: mac(key: key), frame: &frame)
+    }
+
+    /// The frame MAC of one meter's frame key, keyed and ready to absorb a frame: KMAC128
+    /// with customization "PM-FRAME-v1". A copy of it tags one frame (`seal(_:mac:frame:)`,
+    /// `verify(_:mac:)`), so a party that checks many frames keys each meter's MAC once.
+    public static func mac(key: Span<UInt8>) -> KMAC128 {
         precondition(key.count == keyBytes, "a frame key has 32 bytes")
+        return KMAC128(key: key, customization: "PM-FRAME-v1")
+    }
+
+    /// `seal(_:key:frame:)` with the meter's MAC already keyed (`mac(key:)`).
+    public static func seal(
+        _ header: FrameHeader, mac keyed: KMAC128, frame: inout MutableSpan<UInt8>
+    ) -> Int {
         precondition(header.payloadLength <= maxPayloadBytes, "payload larger than a frame")
         let total = size(payloadLength: header.payloadLength)
         precondition(frame.count >= total, "frame buffer too small")
         writeHeader(header, into: &frame)
-        var mac = KMAC128(key: key, customization: "PM-FRAME-v1")
+        var mac = keyed
         let signed = headerBytes + header.payloadLength
         mac.absorb(frame.span.extracting(0..<signed))
         var tag = InlineArray<16, UInt8>(repeating: 0)
@@ -178,9 +192,15 @@ public enum Frame {
 
     /// Checks the tag of a frame whose layout `parseHeader` accepted, in constant time.
     public static func verify(_ frame: Span<UInt8>, key: Span<UInt8>) -> Bool {
-        guard key.count == keyBytes, frame.count >= headerBytes + tagBytes else { return false }
+        guard key.count == keyBytes else { return false }
+        return verify(frame, mac: mac(key: key))
+    }
+
+    /// `verify(_:key:)` with the meter's MAC already keyed (`mac(key:)`).
+    public static func verify(_ frame: Span<UInt8>, mac keyed: KMAC128) -> Bool {
+        guard frame.count >= headerBytes + tagBytes else { return false }
         let signed = frame.count - tagBytes
-        var mac = KMAC128(key: key, customization: "PM-FRAME-v1")
+        var mac = keyed
         mac.absorb(frame.extracting(0..<signed))
         return mac.verify(frame.extracting(signed..<frame.count))
     }
