@@ -254,10 +254,25 @@ public struct CostMeasurements: Encodable, Sendable {
     public let setup: [SetupCost]
     public let aggregator: [AggregatorCost]
     public let firmware: [FirmwareFootprint]
-    public let notes: [String]
+    public var notes: [String]
+    /// The meter's cost per reading by target (`metering cost --target cortex-m4`): an
+    /// x86_64 entry per host column and the bench images' cortex-m4 entries. Empty unless
+    /// a target was asked for (and then not in the JSON).
+    public var targets: [TargetCost] = []
 
     enum CodingKeys: String, CodingKey {
-        case generated, host, allocationCounterControl, meter, setup, aggregator, firmware, notes
+        case generated, host, allocationCounterControl, meter, setup, aggregator, firmware, notes, targets
+    }
+
+    /// Adds the entries of another target beside an x86_64 entry per host column.
+    public mutating func addTarget(_ entries: [TargetCost]) {
+        if targets.isEmpty { targets = meter.map { TargetCost(host: $0) } }
+        targets += entries
+    }
+
+    /// The entry of configuration `id` on `target`.
+    public func target(_ target: String, _ id: CostVariantID) -> TargetCost? {
+        targets.first { $0.target == target && $0.id == id }
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -270,6 +285,7 @@ public struct CostMeasurements: Encodable, Sendable {
         try c.encode(aggregator, forKey: .aggregator)
         try c.encode(firmware, forKey: .firmware)
         try c.encode(notes, forKey: .notes)
+        if !targets.isEmpty { try c.encode(targets, forKey: .targets) }
     }
 }
 
