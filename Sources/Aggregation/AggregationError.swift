@@ -49,6 +49,12 @@ public enum AggregationError: Error, Equatable, Sendable {
     /// The scheme's own parameters refused the input.
     case lwr(LWRError)
 
+    // Neighbour graph (NeighbourAggregator.swift)
+    /// A recovery answer nobody asked for, answered twice, or covering other members than asked.
+    case unexpectedRecovery(meter: UInt32, label: UInt64)
+    /// The label's sum over the reporting members cannot be recovered (why in the payload).
+    case recoveryFailed(label: UInt64, RecoveryFailure)
+
     // Paillier (PaillierKeys.swift, PaillierAggregator.swift, PaillierBilling.swift)
     /// A Paillier ciphertext is zero: not an element of Z*_{N^2}.
     case zeroCiphertext

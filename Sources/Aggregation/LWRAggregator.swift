@@ -1,5 +1,18 @@
 import MeterCrypto
 
+extension FrameIntake {
+    /// An authentic LWR-PSA reading frame and its ciphertext c < p.
+    func openLWRReading(_ frame: [UInt8], parameters: LWRParameters) throws(AggregationError) -> (OpenedFrame, UInt64) {
+        let opened = try open(frame, expecting: .reading)
+        guard opened.payload.count == parameters.ciphertextBytes else {
+            throw .badPayload(type: .reading, size: opened.payload.count)
+        }
+        let c = BigEndian.load64(opened.payload.span, at: 0)
+        guard c <= parameters.plaintextMask else { throw .badPayload(type: .reading, size: opened.payload.count) }
+        return (opened, c)
+    }
+}
+
 /// The sum of one label's LWR-PSA ciphertexts, Σ c_i mod p.
 public struct LWRLabelAggregate: Sendable, Equatable {
     public let label: UInt64
@@ -38,12 +51,7 @@ public final class LWRAggregator: GroupAggregator, GroupSumDecryptor {
     }
 
     public func accept(_ frame: [UInt8]) throws(AggregationError) -> Int {
-        let opened = try intake.open(frame, expecting: .reading)
-        guard opened.payload.count == parameters.ciphertextBytes else {
-            throw .badPayload(type: .reading, size: opened.payload.count)
-        }
-        let c = BigEndian.load64(opened.payload.span, at: 0)
-        guard c <= parameters.plaintextMask else { throw .badPayload(type: .reading, size: opened.payload.count) }
+        let (opened, c) = try intake.openLWRReading(frame, parameters: parameters)
         return try labels.add(
             meter: opened.header.meter, label: opened.header.label, fingerprint: c, initial: 0
         ) {

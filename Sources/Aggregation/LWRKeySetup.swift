@@ -48,7 +48,7 @@ public class KeySetupRelay {
             throw .keySetupProtocol(meter: opened.header.meter)
         }
         publicKeys[opened.header.meter] = opened.payload
-        return publicKeys.count == members.count
+        return allPublicKeysReceived
     }
 
     public var allPublicKeysReceived: Bool { publicKeys.count == members.count }
@@ -61,7 +61,7 @@ public class KeySetupRelay {
     public func install(_ signed: SignedGroup) throws(AggregationError) {
         guard signed.statement.kind == .groupParameters, signed.statement.group == members.group,
             signed.statement.epoch == epoch, signed.parameterID == parameterByte, signed.keyMode == keyMode,
-            signed.maxReading == maxReading, signed.roster.entries.map(\.meter) == members.meters
+            signed.maxReading == maxReading, signed.roster.entries.map(\.meter).sorted() == members.meters
         else { throw .invalidGroup("the signed group parameters do not describe this group and epoch") }
         signedGroup = signed
     }

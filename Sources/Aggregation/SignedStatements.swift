@@ -51,12 +51,15 @@ public struct SignedStatement: Sendable, Equatable {
     }
 }
 
-/// A group's roster as the authority signs it: members in increasing id order with their
-/// DH public keys, the Merkle tree over (id, key hash), and each member's path.
+/// A group's roster as the authority signs it: members in increasing id order (n-of-n) or
+/// in increasing ring-key order (the neighbour graph, docs/spec/dropout.md) with their DH
+/// public keys, the Merkle tree over them, and each member's path.
 public struct RosterTree: Sendable {
     public struct Entry: Sendable {
         public let meter: UInt32
         public let publicKey: [UInt8]
+        /// The member's ring key (neighbour-graph rosters), nil in an n-of-n roster.
+        public let ringKey: UInt64?
     }
 
     public let entries: [Entry]
@@ -66,15 +69,33 @@ public struct RosterTree: Sendable {
 
     public var root: [UInt8] { levels[depth][0] }
 
-    /// The tree over `publicKeys` (meter → 384-byte big-endian y).
+    /// True for a neighbour-graph roster (leaves with ring keys, in ring order).
+    public var isGraphRoster: Bool { entries.first?.ringKey != nil }
+
+    /// The n-of-n tree over `publicKeys` (meter → 384-byte big-endian y), ids increasing.
     public init(publicKeys: [UInt32: [UInt8]]) throws(AggregationError) {
+        try self.init(publicKeys: publicKeys, ringKeys: nil)
+    }
+
+    /// The tree over `publicKeys`; with `ringKeys` (one per member) a neighbour-graph roster:
+    /// leaves `Roster.graphLeaf` in increasing (ring key, id) order.
+    public init(publicKeys: [UInt32: [UInt8]], ringKeys: [UInt32: UInt64]?) throws(AggregationError) {
         guard publicKeys.count >= 1, publicKeys.count <= 1 << Roster.maxDepth else {
             throw .invalidGroup("a roster holds 1 ... \(1 << Roster.maxDepth) members")
         }
         guard publicKeys.values.allSatisfy({ $0.count == FFDHGroup.byteCount }) else {
             throw .invalidGroup("DH public keys have \(FFDHGroup.byteCount) bytes")
         }
-        entries = publicKeys.keys.sorted().map { Entry(meter: $0, publicKey: publicKeys[$0]!) }
+        if let ringKeys {
+            guard Set(ringKeys.keys) == Set(publicKeys.keys) else {
+                throw .invalidGroup("a graph roster needs one ring key per member")
+            }
+            entries = publicKeys.keys.sorted { (ringKeys[$0]!, $0) < (ringKeys[$1]!, $1) }.map {
+                Entry(meter: $0, publicKey: publicKeys[$0]!, ringKey: ringKeys[$0]!)
+            }
+        } else {
+            entries = publicKeys.keys.sorted().map { Entry(meter: $0, publicKey: publicKeys[$0]!, ringKey: nil) }
+        }
         var depth = 1
         while 1 << depth < entries.count { depth += 1 }
         self.depth = depth
@@ -88,7 +109,11 @@ public struct RosterTree: Sendable {
             Roster.publicKeyHash(entry.publicKey.span, into: &hashSpan)
             var leaf = [UInt8](repeating: 0, count: Roster.hashBytes)
             var leafSpan = leaf.mutableSpan
-            Roster.leaf(meter: entry.meter, publicKeyHash: hash.span, into: &leafSpan)
+            if let ringKey = entry.ringKey {
+                Roster.graphLeaf(meter: entry.meter, ringKey: ringKey, publicKeyHash: hash.span, into: &leafSpan)
+            } else {
+                Roster.leaf(meter: entry.meter, publicKeyHash: hash.span, into: &leafSpan)
+            }
             leaves[i] = leaf
         }
         var levels = [leaves]
@@ -108,12 +133,15 @@ public struct RosterTree: Sendable {
         self.levels = levels
     }
 
-    /// The `rosterEntry` payload of member `index`: index | meter | y | path.
+    /// The `rosterEntry` payload of member `index`: index | meter | y | path, or in a
+    /// neighbour-graph roster index | meter | ring key | y | path.
     public func entryPayload(_ index: Int) -> [UInt8] {
-        var payload = [UInt8](repeating: 0, count: 8)
+        let ringKey = entries[index].ringKey
+        var payload = [UInt8](repeating: 0, count: ringKey == nil ? 8 : 16)
         var span = payload.mutableSpan
         BigEndian.store(UInt32(index), at: 0, in: &span)
         BigEndian.store(entries[index].meter, at: 4, in: &span)
+        if let ringKey { BigEndian.store(ringKey, at: 8, in: &span) }
         payload += entries[index].publicKey
         var position = index
         for level in 0..<depth {
@@ -139,6 +167,8 @@ public struct SignedGroup: Sendable {
     public var keyMode: UInt8 { statement.body[17] }
     public var meters: UInt32 { BigEndian.load32(statement.body.span, at: 20) }
     public var maxReading: UInt64 { BigEndian.load64(statement.body.span, at: 24) }
+    /// How the members agree on keys (byte 19), nil for a value no meter takes.
+    public var keySetup: KeySetupKind? { KeySetupKind(rawValue: statement.body[19]) }
 
     /// The group-parameters body (Statement.swift) for these values.
     public static func body(

@@ -157,6 +157,8 @@ extension AggregationError {
         case .notInGroup: return "notInGroup"
         case .invalidWeights: return "invalidWeights"
         case .lwr: return "lwr"
+        case .unexpectedRecovery: return "unexpectedRecovery"
+        case .recoveryFailed: return "recoveryFailed"
         case .zeroCiphertext: return "zeroCiphertext"
         case .ciphertextOutOfRange: return "ciphertextOutOfRange"
         case .ciphertextNotInvertible: return "ciphertextNotInvertible"

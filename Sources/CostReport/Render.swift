@@ -1,5 +1,6 @@
 // The report as a terminal table, CSV and JSON.
 import Foundation
+import MeterSimulator
 
 extension CostMeasurements {
     /// Pretty-printed JSON with snake_case keys.
@@ -89,6 +90,20 @@ extension CostMeasurements {
             row("aggregator", id, meters: a.meters, "decrypt_median", num(a.decrypt.medianUs), "us")
             row("aggregator", id, meters: a.meters, "samples", "\(a.cpuPerLabel.samples)", "count")
             row("aggregator", id, meters: a.meters, "peak_heap", a.peakHeapBytes.map { "\($0)" } ?? "", "bytes")
+        }
+        for k in keySetup {
+            let id = ("lwr-psa", "neighbour-graph", "")
+            row("key_setup", id, meters: k.meters, "degree", "\(k.degree)", "count")
+            row("key_setup", id, meters: k.meters, "key_agreements", "\(k.key_agreements_per_meter)", "count")
+            row("key_setup", id, meters: k.meters, "key_agreements_n_of_n", "\(k.key_agreements_n_of_n)", "count")
+            row("key_setup", id, meters: k.meters, "downlink", "\(k.downlink_bytes_per_meter)", "bytes")
+            row("key_setup", id, meters: k.meters, "downlink_n_of_n", "\(k.downlink_bytes_n_of_n)", "bytes")
+            row("key_setup", id, meters: k.meters, "setup_cpu", num(k.setup_cpu_ms_median), "ms")
+            row("recovery", id, meters: k.meters, "answer_frame", "\(k.answer_frame_bytes)", "bytes")
+            row("recovery", id, meters: k.meters, "answer_cpu", num(k.answer_cpu_ms), "ms")
+            if let a = k.aggregator_cpu_ms_per_label {
+                row("recovery", id, meters: k.meters, "label_aggregator_cpu", num(a), "ms")
+            }
         }
         for t in targets {
             let id = (t.scheme, t.parameters, t.variant)
@@ -223,8 +238,43 @@ extension CostMeasurements {
             out.append(line.trimmingTrailingSpaces())
         }
         out.append("")
+        out.append(contentsOf: keySetupTable())
         out.append(contentsOf: footnotes())
         return out.joined(separator: "\n") + "\n"
+    }
+
+    /// LWR-PSA's key setup, neighbour graph against n-of-n, and the recovery per silent meter.
+    func keySetupTable() -> [String] {
+        guard !keySetup.isEmpty else { return [] }
+        func pad(_ s: String, _ w: Int) -> String {
+            s.count >= w ? s + " " : s + String(repeating: " ", count: w - s.count)
+        }
+        var lines = [
+            "KEY SETUP, LWR-PSA per meter: neighbour graph (n-of-n), reference meters (docs/spec/dropout.md)",
+            "  " + pad("n", 8) + pad("k", 4) + pad("DH exps", 14) + pad("downlink B", 22) + pad("uplink B", 16)
+                + pad("CPU ms", 8),
+        ]
+        for k in keySetup {
+            lines.append(
+                "  " + pad(grouped(k.meters), 8) + pad("\(k.degree)", 4)
+                    + pad("\(k.key_agreements_per_meter) (\(grouped(k.key_agreements_n_of_n)))", 14)
+                    + pad("\(grouped(k.downlink_bytes_per_meter)) (\(grouped(k.downlink_bytes_n_of_n)))", 22)
+                    + pad("\(k.uplink_bytes_per_meter) (\(grouped(k.uplink_bytes_n_of_n)))", 16)
+                    + String(format: "%.1f", k.setup_cpu_ms_median))
+        }
+        lines.append("RECOVERY, per reporting neighbour of a silent meter (neighbour graph)")
+        for k in keySetup {
+            var line =
+                "  n = \(grouped(k.meters)): request \(k.request_frame_bytes) B down, answer \(k.answer_frame_bytes) B up, "
+                + "notice \(k.notice_frame_bytes) B up+down; meter CPU \(String(format: "%.2f", k.answer_cpu_ms)) ms "
+                + "(+\(String(format: "%.2f", k.answer_cpu_ms_per_extra_silent)) per further silent neighbour)"
+            if let agg = k.aggregator_cpu_ms_per_label, let silent = k.label_silent, let answers = k.label_answers {
+                line += String(format: "; a label with %d silent: %d answers, aggregator %.1f ms", silent, answers, agg)
+            }
+            lines.append(line)
+        }
+        lines.append("")
+        return lines
     }
 
     /// The aggregator row that belongs to a meter column.

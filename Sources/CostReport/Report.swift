@@ -1,4 +1,5 @@
 // The cost report: what is measured, and how (CostReporter.run).
+import Aggregation
 import Foundation
 import MeterSimulator
 
@@ -38,6 +39,9 @@ public struct CostOptions {
     public var setupMeters = 100
     /// Group sizes for the aggregator.
     public var aggregatorMeters = [100, 1_000, 10_000]
+    /// Group sizes of the LWR-PSA key-setup section (neighbour graph against n-of-n); nil: the
+    /// aggregator's sizes. Groups up to 1 000 also run one label with ⌊δn⌋ silent meters.
+    public var keySetupMeters: [Int]? = nil
     /// Labels with frames per group (samples cycle through them with fresh aggregators).
     public var aggregatorLabels = 3
     /// Samples per group size: at least `min`, at most `max`, and beyond `min` only while
@@ -255,13 +259,16 @@ public struct CostMeasurements: Encodable, Sendable {
     public let aggregator: [AggregatorCost]
     public let firmware: [FirmwareFootprint]
     public var notes: [String]
+    /// LWR-PSA key setup per group size: the neighbour graph's (measured on reference meters,
+    /// docs/spec/dropout.md) next to the n-of-n setup's counts, and the recovery cost.
+    public var keySetup: [NeighbourSetupCost] = []
     /// The meter's cost per reading by target (`metering cost --target cortex-m4`): an
     /// x86_64 entry per host column and the bench images' cortex-m4 entries. Empty unless
     /// a target was asked for (and then not in the JSON).
     public var targets: [TargetCost] = []
 
     enum CodingKeys: String, CodingKey {
-        case generated, host, allocationCounterControl, meter, setup, aggregator, firmware, notes, targets
+        case generated, host, allocationCounterControl, meter, setup, aggregator, firmware, notes, keySetup, targets
     }
 
     /// Adds the entries of another target beside an x86_64 entry per host column.
@@ -285,6 +292,7 @@ public struct CostMeasurements: Encodable, Sendable {
         try c.encode(aggregator, forKey: .aggregator)
         try c.encode(firmware, forKey: .firmware)
         try c.encode(notes, forKey: .notes)
+        try c.encode(keySetup, forKey: .keySetup)
         if !targets.isEmpty { try c.encode(targets, forKey: .targets) }
     }
 }
@@ -367,13 +375,23 @@ public enum CostReporter {
             let build = "release"
         #endif
         let formatter = ISO8601DateFormatter()
-        return CostMeasurements(
+        var keySetup: [NeighbourSetupCost] = []
+        if schemes.contains(where: { $0.id.scheme == "lwr-psa" }) {
+            for n in options.keySetupMeters ?? options.aggregatorMeters {
+                options.progress("key setup: neighbour graph, n = \(n) (reference meters)")
+                keySetup.append(
+                    try NeighbourSetupProbe.measure(meters: n, plan: NeighbourGraphAnalysis.plan(meters: UInt32(n))))
+            }
+        }
+        var report = CostMeasurements(
             generated: formatter.string(from: Date()),
             host: HostInfo(
                 cores: ProcessInfo.processInfo.activeProcessorCount,
                 system: "\(field(system.sysname)) \(field(system.release)) \(field(system.machine))", build: build),
             allocationCounterControl: control, meter: meter, setup: setup, aggregator: aggregator,
             firmware: footprints.keys.sorted().map { footprints[$0]! }, notes: notes)
+        report.keySetup = keySetup
+        return report
     }
 
     static func reading(_ probe: any ReadingProbe) throws {

@@ -23,6 +23,16 @@ public struct FleetConfiguration: Sendable {
     /// Paillier: the supplier's key; nil generates one from `seed` (reproducible, for demos
     /// and tests only: see `SeededGenerator`).
     public var paillierKey: PaillierPrivateKey? = nil
+    /// LWR-PSA: the n-of-n key setup (`.allPairs`) or the neighbour graph with dropout
+    /// recovery (docs/spec/dropout.md; its key is always expanded in flash).
+    public var keySetup: KeySetupKind = .allPairs
+    /// The neighbour graph's k and t; nil: `NeighbourGraphAnalysis.plan` for n and the
+    /// dropout bound (at least `dropoutPercent`).
+    public var graphPlan: NeighbourGraphPlan? = nil
+    /// Meters silent at each label (an outage over the boundary), chosen from `seed`.
+    public var dropoutPercent: Double = 0
+    /// The meter indices silent at a label, instead of `dropoutPercent`'s draw (tests).
+    public var silentAt: (@Sendable (UInt64) -> Set<Int>)? = nil
 
     public init() {}
 }
@@ -54,6 +64,11 @@ public struct LabelResult: Sendable {
     public let decryptSeconds: Double
     /// Aggregator CPU seconds to release the label's aggregate.
     public var aggregateSeconds: Double = 0
+    /// Meters whose reading is in the sum (all of them without dropouts).
+    public var reporting: Int = 0
+    /// Meters silent at the label, and the recovery answers their neighbours sent.
+    public var silent: Int = 0
+    public var recoveryMessages: Int = 0
 }
 
 /// Runs the scenario with the configured scheme: setup (key setup for LWR-PSA, key
@@ -75,6 +90,18 @@ public final class Fleet {
     let setup: KeySetupRelay?
     /// LWR-PSA: the aggregator, once key setup is done.
     public private(set) var aggregator: LWRAggregator?
+    /// LWR-PSA over the neighbour graph: the aggregator (it holds no key), once set up.
+    public internal(set) var neighbourAggregator: NeighbourAggregator?
+    /// Neighbour graph: notices waiting for a silent meter to be back (meter → frames).
+    var queuedNotices: [UInt32: [[UInt8]]] = [:]
+    /// Neighbour graph: the plan the authority signed.
+    public internal(set) var graphPlan: NeighbourGraphPlan?
+    /// Neighbour graph: the last label's ciphertexts and readings per meter id (what the
+    /// aggregator received, and what each meter measured: for attacks and tests).
+    public internal(set) var lastCiphertexts: [UInt32: UInt64] = [:]
+    public internal(set) var lastReadings: [UInt32: UInt64] = [:]
+    /// Neighbour graph: every confirmation relayed so far (receiver, downlink frame).
+    public internal(set) var relayedConfirmations: [(meter: UInt32, frame: [UInt8])] = []
     /// Paillier: the group's aggregator and the supplier, once the key is delivered.
     public internal(set) var paillierAggregator: PaillierAggregator?
     public internal(set) var supplier: PaillierSupplier?
@@ -110,6 +137,9 @@ public final class Fleet {
         }
         runner = ParallelRunner(threads: configuration.threads)
         switch configuration.scheme {
+        case .lwrPSA where configuration.keySetup == .neighbourGraph:
+            setup = try NeighbourKeySetup(
+                members: group.members, parameters: configuration.parameters, maxReading: configuration.maxReading)
         case .lwrPSA:
             setup = try group.lwrKeySetup(
                 parameters: configuration.parameters, maxReading: configuration.maxReading,
@@ -131,10 +161,23 @@ public final class Fleet {
         let cpu = MeterCPU(meters: meters.count)
 
         // 1. enrolment requests → public keys, signed by the authority.
-        try group.enrolAndSign(setup, runner: runner, cpu: cpu)
-        // 2. statement and roster → masked key shares (LWR-PSA) or setupComplete (DMCFE).
+        if let relay = setup as? NeighbourKeySetup {
+            graphPlan = neighbourPlan()
+            try SignedSetup.enrolAndSignNeighbourGroup(
+                meters: meters, relay: relay, authority: authority, plan: graphPlan!, runner: runner, cpu: cpu)
+        } else {
+            try group.enrolAndSign(setup, runner: runner, cpu: cpu)
+        }
+        // 2. statement and roster → masked key shares (LWR-PSA) or setupComplete (DMCFE);
+        // nothing back over the neighbour graph.
         var aggregatorCPU = 0.0
-        if let setup = setup as? LWRKeySetup {
+        if let setup = setup as? NeighbourKeySetup {
+            _ = try SignedSetup.distribute(meters: meters, relay: setup, runner: runner, cpu: cpu, progress: progress)
+            try SignedSetup.requireReady(meters)
+            neighbourAggregator = try NeighbourAggregator(
+                members: members, group: setup.neighbourGroup!, parameters: configuration.parameters,
+                silentLimit: Int((graphPlan!.silentFraction * Double(meters.count)).rounded(.down)), currentLabel: 0)
+        } else if let setup = setup as? LWRKeySetup {
             let sent = try SignedSetup.distribute(
                 meters: meters, relay: setup, runner: runner, cpu: cpu, progress: progress)
             try SignedSetup.requireReady(meters)
@@ -165,6 +208,7 @@ public final class Fleet {
     /// Runs the meters through one 15-minute interval, sample by sample, then has the
     /// aggregator collect and decrypt the label's sum.
     public func runLabel(_ label: UInt64) throws -> LabelResult {
+        if neighbourAggregator != nil { return try runNeighbourLabel(label) }
         guard let pipeline else { throw AggregationError.keySetupIncomplete }
         let steps = Int(900 / configuration.sampleSeconds)
         let sampleTicks = configuration.sampleSeconds * 1000

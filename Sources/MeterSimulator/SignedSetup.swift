@@ -20,6 +20,34 @@ public enum SignedSetup {
         meters: [SimulatedMeter], relay: KeySetupRelay, authority: ProvisioningAuthority,
         runner: ParallelRunner = .sequential, cpu: MeterCPU? = nil
     ) throws -> SignedGroup {
+        try collectEnrolments(meters: meters, relay: relay, runner: runner, cpu: cpu)
+        let signed = try authority.signGroup(
+            group: relay.members.group, epoch: relay.epoch, parameterID: relay.parameterByte, keyMode: relay.keyMode,
+            maxReading: relay.maxReading, enrolments: relay.enrolments)
+        try relay.install(signed)
+        return signed
+    }
+
+    /// Steps 1 and 2 of the neighbour-graph setup (docs/spec/dropout.md): enrolments as for
+    /// n-of-n, then the authority places the members on the ring and signs the group with
+    /// `plan`'s k and t; installed in `relay`.
+    @discardableResult
+    public static func enrolAndSignNeighbourGroup(
+        meters: [SimulatedMeter], relay: NeighbourKeySetup, authority: ProvisioningAuthority, plan: NeighbourGraphPlan,
+        runner: ParallelRunner = .sequential, cpu: MeterCPU? = nil
+    ) throws -> SignedNeighbourGroup {
+        try collectEnrolments(meters: meters, relay: relay, runner: runner, cpu: cpu)
+        let signed = try authority.signNeighbourGroup(
+            group: relay.members.group, epoch: relay.epoch, parameterID: relay.parameterByte,
+            maxReading: relay.maxReading, enrolments: relay.enrolments, plan: plan)
+        try relay.install(signed)
+        return signed
+    }
+
+    /// Step 1: enrolment requests over the radio, the public keys into `relay`.
+    static func collectEnrolments(
+        meters: [SimulatedMeter], relay: KeySetupRelay, runner: ParallelRunner, cpu: MeterCPU?
+    ) throws {
         let requests = relay.enrolFrames()
         let sent = try answers(meters: meters, frames: requests.map { [$0.frame] }, runner: runner, cpu: cpu)
         for (meter, frames) in zip(meters, sent) {
@@ -30,11 +58,6 @@ public enum SignedSetup {
             guard keys.count == 1 else { throw SimulatorError.setupStalled(meter: meter.id, detail: "no public key") }
             try relay.receivePublicKey(keys[0])
         }
-        let signed = try authority.signGroup(
-            group: relay.members.group, epoch: relay.epoch, parameterID: relay.parameterByte, keyMode: relay.keyMode,
-            maxReading: relay.maxReading, enrolments: relay.enrolments)
-        try relay.install(signed)
-        return signed
     }
 
     /// Step 3: the statement and the roster to every meter. Returns what each meter sent

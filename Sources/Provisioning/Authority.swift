@@ -112,16 +112,7 @@ public final class ProvisioningAuthority: @unchecked Sendable {
         }
         var keys: [UInt32: [UInt8]] = [:]
         for (meter, payload) in enrolments {
-            guard let enrolmentKey = secrets[meter]?.enrolment else { throw .unknownMeter(meter) }
-            guard payload.count == Enrolment.payloadBytes else { throw .malformed("an enrolment has 400 bytes") }
-            let y = Array(payload[0..<FFDHGroup.byteCount])
-            let tag = Array(payload[FFDHGroup.byteCount...])
-            guard
-                Enrolment.verify(
-                    enrolmentKey: enrolmentKey.span, group: group, epoch: epoch, meter: meter, publicKey: y.span,
-                    tag: tag.span)
-            else { throw .badEnrolment(meter: meter) }
-            keys[meter] = y
+            keys[meter] = try enrolledKey(meter: meter, payload: payload, group: group, epoch: epoch)
         }
         let roster: RosterTree
         do { roster = try RosterTree(publicKeys: keys) } catch { throw .refused("\(error)") }
@@ -129,6 +120,21 @@ public final class ProvisioningAuthority: @unchecked Sendable {
             group: group, epoch: epoch, parameterID: parameterID, keyMode: keyMode, maxReading: maxReading,
             roster: roster)
         return SignedGroup(statement: sign(body), roster: roster)
+    }
+
+    /// The DH public key y of one enrolment (y | enrolment tag), once its tag verifies under
+    /// the meter's enrolment key for (group, epoch).
+    func enrolledKey(meter: UInt32, payload: [UInt8], group: UInt32, epoch: UInt32) throws(AuthorityError) -> [UInt8] {
+        guard let enrolmentKey = secrets[meter]?.enrolment else { throw .unknownMeter(meter) }
+        guard payload.count == Enrolment.payloadBytes else { throw .malformed("an enrolment has 400 bytes") }
+        let y = Array(payload[0..<FFDHGroup.byteCount])
+        let tag = Array(payload[FFDHGroup.byteCount...])
+        guard
+            Enrolment.verify(
+                enrolmentKey: enrolmentKey.span, group: group, epoch: epoch, meter: meter, publicKey: y.span,
+                tag: tag.span)
+        else { throw .badEnrolment(meter: meter) }
+        return y
     }
 
     /// Layouts signed and not yet retired: epoch → groups. Any of them can be live at once.

@@ -12,6 +12,10 @@ struct Demo: ParsableCommand {
     enum Scheme: String, ExpressibleByArgument, CaseIterable { case lwr, paillier, dmcfe, all }
     enum Parameters: String, ExpressibleByArgument, CaseIterable { case standard, turbo }
     enum Mode: String, ExpressibleByArgument, CaseIterable { case seed, expanded }
+    enum Setup: String, ExpressibleByArgument, CaseIterable {
+        case graph
+        case nOfN = "n-of-n"
+    }
 
     @Option(help: "Aggregation scheme: \(Scheme.allCases.map(\.rawValue).joined(separator: ", ")).")
     var scheme: Scheme = .lwr
@@ -27,6 +31,19 @@ struct Demo: ParsableCommand {
     var parameters: Parameters = .standard
     @Option(name: .customLong("key-mode"), help: "Meter key held as a 32-byte seed or expanded in flash.")
     var keyMode: Mode = .seed
+    @Option(
+        name: .customLong("key-setup"),
+        help:
+            "LWR-PSA key setup: graph (k neighbours each, sums of the meters that reported, docs/spec/dropout.md; key expanded) or n-of-n (every pair; every meter needed at every label)."
+    )
+    var keySetup: Setup = .graph
+    @Option(
+        name: .customLong("dropout-percent"),
+        help: "LWR-PSA graph: meters silent at each label (off over its boundary), a random P % drawn from the seed.")
+    var dropoutPercent: Double = 0
+    @Option(
+        help: "LWR-PSA graph: the neighbours per meter k (even); default from n and the bounds (docs/spec/dropout.md).")
+    var degree: Int?
     @Option(name: .customLong("key-bits"), help: "Paillier: bits of the supplier's key N (2048 or 3072).")
     var keyBits: Int = 3072
     @Option(help: "Worker threads for the simulated meters.")
@@ -53,12 +70,36 @@ struct Demo: ParsableCommand {
                 throw ValidationError("DMCFE: meters × max-wh must stay below 2^60 (the discrete-log bound)")
             }
         }
+        guard dropoutPercent >= 0, dropoutPercent < 100 else {
+            throw ValidationError("--dropout-percent takes 0 ... 99")
+        }
+        if dropoutPercent > 0 {
+            guard scheme == .lwr, keySetup == .graph else {
+                throw ValidationError(
+                    "--dropout-percent needs --scheme lwr --key-setup graph (n-of-n and the other schemes need every meter)"
+                )
+            }
+        }
+        if let degree {
+            guard degree >= 2, degree <= 64, degree % 2 == 0 else {
+                throw ValidationError("--degree takes an even k, 2 ... 64")
+            }
+        }
         guard scheme == .lwr || scheme == .all else { return }
         let params: LWRParameters = parameters == .standard ? .standard : .turbo
-        do { _ = try LWRGroupBounds(meters: UInt32(meters), maxReading: maxWh, parameters: params) } catch {
+        let terms = keySetup == .graph ? 2 * UInt64(meters) : UInt64(meters)
+        do {
+            _ = try LWRGroupBounds(meters: UInt32(meters), maxReading: maxWh, parameters: params, roundedTerms: terms)
+        } catch {
             throw ValidationError(
-                "\(meters) meters × \(maxWh) Wh exceed the capacity of \(params.name): n·(n·max + 1) must stay below 2^\(params.plaintextBits)"
+                "\(meters) meters × \(maxWh) Wh exceed the capacity of \(params.name): \(keySetup == .graph ? "2n" : "n")·(n·max + 1) must stay below 2^\(params.plaintextBits)"
             )
+        }
+        if keySetup == .graph {
+            let k = degree ?? plan().degree
+            guard k <= 64 else {
+                throw ValidationError("k = \(k) for \(meters) meters is above the meters' 64 neighbour slots")
+            }
         }
     }
 
@@ -80,6 +121,14 @@ struct Demo: ParsableCommand {
             printComparison(summaries)
         }
         if !allExact { throw ExitCode(1) }
+    }
+
+    /// The neighbour graph's plan for this group: k and t from n and the bounds (δ at least
+    /// the dropout percent), or the --degree given.
+    func plan() -> NeighbourGraphPlan {
+        let delta = max(NeighbourGraphAnalysis.defaultSilentFraction, dropoutPercent / 100)
+        let p = NeighbourGraphAnalysis.plan(meters: UInt32(meters), silentFraction: delta)
+        return degree.map { p.with(degree: $0, maxSilent: max(p.maxSilent, 1)) } ?? p
     }
 
     /// Runs the scenario under one scheme; prints per-label lines unless --json.
@@ -115,8 +164,14 @@ struct Demo: ParsableCommand {
             config.scheme = .lwrPSA
             schemeName = "lwr-psa"
             parameterName = "\(config.parameters.name)"
-            keyModeName = keyMode.rawValue
+            keyModeName = keySetup == .graph ? "expanded" : keyMode.rawValue
             ciphertextBytes = config.parameters.ciphertextBytes
+            if keySetup == .graph {
+                config.keySetup = .neighbourGraph
+                config.keyMode = .expanded
+                config.dropoutPercent = dropoutPercent
+                config.graphPlan = plan()
+            }
         }
 
         log.line(
@@ -137,6 +192,12 @@ struct Demo: ParsableCommand {
             String(
                 format: "key setup: %.2f s wall, %.1f ms CPU per meter (median), aggregator %.1f ms", setup.wallSeconds,
                 median(setup.meterCPUSeconds) * 1e3, setup.aggregatorCPUSeconds * 1e3))
+        if let plan = fleet.graphPlan {
+            let p = plan.log2Disconnect == -.infinity ? "0" : String(format: "2^%.1f", plan.log2Disconnect)
+            log.line(
+                "neighbour graph: k = \(plan.degree) (\(plan.neighbourCount) key agreements per meter, n-of-n: \(meters - 1)), t = \(plan.maxSilent); P(honest reporting meters disconnected) ≤ \(p) per label for γ = \(plan.corruptFraction), δ = \(plan.silentFraction); \(dropoutPercent) % silent per label"
+            )
+        }
 
         var results: [LabelResult] = []
         let labelBar = ProgressBar(title: "labels", total: labels)
@@ -144,10 +205,13 @@ struct Demo: ParsableCommand {
             let r = try fleet.runLabel(UInt64(label))
             results.append(r)
             labelBar.clear()
+            let reported =
+                fleet.graphPlan == nil
+                ? "" : String(format: "  reported %d/%d, %d recovery answers", r.reporting, meters, r.recoveryMessages)
             log.line(
                 String(
-                    format: "label %4d  decrypted %10llu Wh  true %10llu Wh  %@", label, r.decryptedSum, r.trueSum,
-                    r.exact ? "ok" : "MISMATCH"))
+                    format: "label %4d  decrypted %10llu Wh  true %10llu Wh  %@%@", label, r.decryptedSum, r.trueSum,
+                    r.exact ? "ok" : "MISMATCH", reported))
             labelBar.update(label + 1)
         }
         labelBar.finish()
@@ -172,7 +236,15 @@ struct Demo: ParsableCommand {
             decryptUsMedian: median(results.map(\.decryptSeconds)) * 1e6,
             ciphertextBytes: ciphertextBytes,
             frameBytes: Frame.size(payloadLength: ciphertextBytes),
-            labelReuseAlarms: alarmDescriptions)
+            labelReuseAlarms: alarmDescriptions,
+            keySetup: scheme == .lwr || scheme == .all ? keySetup.rawValue : nil,
+            degree: fleet.graphPlan?.degree, maxSilent: fleet.graphPlan?.maxSilent,
+            log2Disconnect: fleet.graphPlan.flatMap { $0.log2Disconnect == -.infinity ? nil : $0.log2Disconnect },
+            keyAgreementsPerMeter: fleet.graphPlan?.neighbourCount
+                ?? (config.scheme == .paillier ? nil : meters - 1),
+            dropoutPercent: fleet.graphPlan == nil ? nil : dropoutPercent,
+            reportingMetersMin: fleet.graphPlan == nil ? nil : results.map(\.reporting).min(),
+            recoveryMessagesTotal: fleet.graphPlan == nil ? nil : results.reduce(0) { $0 + $1.recoveryMessages })
     }
 
     func printJSON<T: Encodable>(_ value: T) throws {
@@ -253,6 +325,18 @@ struct DemoSummary: Codable {
     let frameBytes: Int
     /// Meters that sent two different ciphertexts for one label (the aggregator's alarms).
     let labelReuseAlarms: [String]
+    /// LWR-PSA: graph or n-of-n; the graph's k, t and disconnection bound (log2, per label).
+    var keySetup: String? = nil
+    var degree: Int? = nil
+    var maxSilent: Int? = nil
+    var log2Disconnect: Double? = nil
+    /// DH exponentiations of one meter's key setup (k, or n − 1 for n-of-n and DMCFE).
+    var keyAgreementsPerMeter: Int? = nil
+    /// Graph: the silent share per label, the fewest meters any label's sum held, and the
+    /// recovery answers over all labels.
+    var dropoutPercent: Double? = nil
+    var reportingMetersMin: Int? = nil
+    var recoveryMessagesTotal: Int? = nil
 
     enum CodingKeys: String, CodingKey {
         case scheme, parameters, keyMode = "key_mode", meters, labels, maxWh = "max_wh", seed
@@ -261,6 +345,9 @@ struct DemoSummary: Codable {
         case precomputeUsMedian = "precompute_us_median", boundaryUsMedian = "boundary_us_median"
         case collectUsMedian = "collect_us_median", decryptUsMedian = "decrypt_us_median"
         case ciphertextBytes = "ciphertext_bytes", frameBytes = "frame_bytes", labelReuseAlarms = "label_reuse_alarms"
+        case keySetup = "key_setup", degree, maxSilent = "max_silent", log2Disconnect = "log2_disconnect"
+        case keyAgreementsPerMeter = "key_agreements_per_meter", dropoutPercent = "dropout_percent"
+        case reportingMetersMin = "reporting_meters_min", recoveryMessagesTotal = "recovery_messages_total"
     }
 }
 

@@ -45,6 +45,21 @@ func checkScript(scheme: String) throws -> [String: Any] {
 
 @Suite("Cost report")
 struct CostReportTests {
+    @Test("the key-setup section: the neighbour graph against n-of-n per group size, and the recovery cost")
+    func keySetupSection() throws {
+        let report = try smallReport.get()
+        #expect(report.keySetup.map(\.meters) == [2, 20])
+        for k in report.keySetup {
+            #expect(k.key_agreements_per_meter == min(k.degree, k.meters - 1))
+            #expect(k.key_agreements_n_of_n == k.meters - 1)
+            #expect(k.answer_frame_bytes == Frame.size(payloadLength: 16))
+            #expect(k.label_exact == true)
+        }
+        #expect(report.table().contains("KEY SETUP, LWR-PSA per meter"))
+        #expect(report.csv().contains("key_setup,lwr-psa,neighbour-graph"))
+        #expect(try report.json().contains("key_setup"))
+    }
+
     @Test(
         "every scheme configuration is present: LWR-PSA in both parameter sets and key modes, Paillier at both key sizes, DMCFE"
     )

@@ -261,17 +261,22 @@ def make():
     return out
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def write_or_check(make_file, out, description):
+    """The command line of a vector script: write `out`, or with --check compare it."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
-    text = json.dumps(make(), indent=1) + "\n"
+    text = json.dumps(make_file(), indent=1) + "\n"
     if args.check:
-        same = OUT.exists() and OUT.read_text() == text
-        print(("up to date: " if same else "differs: ") + str(OUT.relative_to(ROOT)))
+        same = out.exists() and out.read_text() == text
+        print(("up to date: " if same else "differs: ") + str(out.relative_to(ROOT)))
         sys.exit(0 if same else 1)
-    OUT.write_text(text)
-    print("wrote " + str(OUT.relative_to(ROOT)))
+    out.write_text(text)
+    print("wrote " + str(out.relative_to(ROOT)))
+
+
+def main():
+    write_or_check(make, OUT, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

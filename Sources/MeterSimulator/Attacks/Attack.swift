@@ -48,7 +48,7 @@ public enum Attacks {
         PlaintextStatusAttack(), UnsignedGroupAttack(), ForgedRosterPeerAttack(), ReplayedStatementAttack(),
         ReplayedPaillierKeyAttack(), SetupResetAttack(), DMCFEVectorAttack(), PaillierKeySwapAttack(),
         CrossGroupFrameAttack(), StaleEpochFrameAttack(), LayoutUnionAttack(), TariffEncodingAttack(),
-        CustomerDetailAttack(),
+        CustomerDetailAttack(), FalseDropoutAttack(), RecoveryScopeAttack(),
     ]
 
     /// The attack named `id`.
@@ -177,6 +177,7 @@ func name(_ e: MeterEvent) -> String {
     case .keyShareSent: return "key share sent"
     case .statusSent(let code): return "status \(code)"
     case .acknowledged(let label): return "acknowledged (label \(label))"
+    case .recoveryAnswered(let label): return "recovery answered (label \(label))"
     case .energySaved: return "energy register saved (power-fail warning)"
     }
 }

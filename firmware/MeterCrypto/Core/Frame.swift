@@ -29,6 +29,16 @@ public enum FrameType: UInt8, Sendable {
     /// Uplink: one label's detail sealed for the meter's customer (AES-128-GCM under the
     /// customer key, CustomerDetail.swift); the aggregator stores it and cannot read it.
     case customerDetail = 0x06
+    /// Uplink: a recovery answer for `label`: the rounded PRF of the edges to the silent
+    /// neighbours the request named (docs/spec/dropout.md; `RecoveryPayload`).
+    case recovery = 0x07
+    /// Uplink: a notice to a neighbour that this meter answered a recovery about it for `label`.
+    case silenceNotice = 0x08
+    /// Uplink: a confirmation to a neighbour that this meter did not encrypt `label`.
+    case silenceConfirm = 0x09
+    /// Uplink: this meter was declared silent for `label`, which the aggregator had
+    /// acknowledged: the evidence (`RecoveryPayload.alarmBytes`).
+    case silenceAlarm = 0x0A
     /// Downlink: enrol a fresh DH key for the group in the header and the epoch in `label`
     /// (the meter answers `publicKey`; nothing else changes until a signed statement).
     case enrolRequest = 0x11
@@ -41,6 +51,12 @@ public enum FrameType: UInt8, Sendable {
     /// Downlink: one chunk of a statement signed by the provisioning authority
     /// (`label` = epoch << 32 | chunk; Statement.swift).
     case statement = 0x16
+    /// Downlink: answer a recovery for `label` covering the silent neighbours listed.
+    case recoveryRequest = 0x17
+    /// Downlink: a neighbour's silence notice, relayed (the sender's id and its tag).
+    case noticeRelay = 0x18
+    /// Downlink: a neighbour's confirmation, relayed (the sender's id and its tag).
+    case confirmationRelay = 0x19
 }
 
 /// Which aggregation scheme a frame belongs to.

@@ -18,11 +18,22 @@
 //  16  parameter id  u8   an LWR-PSA set's id or DMCFE.parameterID
 //  17  key mode      u8   KeyMode
 //  18  roster depth  u8   the roster tree has 2^depth leaves (1 ... Roster.maxDepth)
-//  19  reserved      u8   0
+//  19  key setup     u8   KeySetupKind: 0 every pair (n-of-n), 1 neighbour graph
 //  20  meters        u32  n, the group size
 //  24  max reading   u64  the largest reading per interval, in Wh
-//  32  roster root   32   Merkle root over (meter id, SHAKE256(DH public key)), ids increasing
-//  64  end
+//  32  roster root   32   Merkle root over the members (Roster)
+//  64  end (key setup 0: leaves (meter id, SHAKE256(DH public key)), ids increasing)
+//
+//  Key setup 1, the neighbour graph (docs/spec/dropout.md), continues (NeighbourGroupLayout):
+//  64  graph seed        32   ring keys of the members that join in this epoch
+//  96  degree            u8   k, even, 2 ... NeighbourGraph.maxDegree
+//  97  max silent        u8   t: most silent neighbours one recovery answer covers, 1 ... k
+//  98  recovery budget   u8   B: unconfirmed recovery answers per neighbour, 1 ... 4
+//  99  recovery window   u8   W: labels back from the current one a recovery may ask for, 1 ... 96
+// 100  activation label  u64  the first label encrypted under this epoch's keys
+// 108  previous epoch    u32  the epoch whose pairwise seeds carry over (0: a new group)
+// 112  reserved          16   0
+// 128  end (leaves (meter id, ring key, SHAKE256(DH public key)), ring keys increasing)
 //
 // Paillier key (kind 2), for one meter (subject), after the header:
 //  16  key bits      u16  2048 or 3072
@@ -46,6 +57,32 @@ public enum StatementKind: UInt8, Sendable {
     case layout = 3
     /// A tariff for a billing period (host side: the aggregators' bills).
     case tariff = 4
+}
+
+/// How the members of a group agree on their keys (group parameters, byte 19).
+public enum KeySetupKind: UInt8, Sendable {
+    /// Every member pairs with every other and sends its key masked; the aggregator learns
+    /// K = Σ k_i and needs every member's ciphertext for every label (n-of-n, the seed's
+    /// protocol, kept for comparison: docs/spec/key-setup.md).
+    case allPairs = 0
+    /// Each member pairs with its neighbours in the signed graph; the keys cancel over the
+    /// group and the sum of the members that reported is recovered (docs/spec/dropout.md).
+    case neighbourGraph = 1
+}
+
+/// Offsets of the neighbour-graph fields of a group-parameters statement (key setup 1).
+public enum NeighbourGroupLayout {
+    /// Body bytes of a neighbour-graph group-parameters statement.
+    public static let bytes = 128
+    public static let graphSeed = 64
+    public static let degree = 96
+    public static let maxSilent = 97
+    public static let recoveryBudget = 98
+    public static let recoveryWindow = 99
+    public static let activationLabel = 100
+    public static let previousEpoch = 108
+    /// Reserved bytes (zero): 112 ..< 128.
+    public static let reserved = 112
 }
 
 /// Layout constants of signed statements.
@@ -150,6 +187,23 @@ public enum Roster {
     public static func entryBytes(depth: Int) -> Int { 8 + publicKeyBytes + depth * hashBytes }
     /// Bytes of a member's DH public key in an entry: an ffdhe3072 element (`FFDHGroup.byteCount`).
     public static let publicKeyBytes = 384
+
+    /// A leaf of a neighbour-graph roster (key setup 1): the member's ring key, which fixes
+    /// its place on the ring (leaves are in increasing ring-key order), is part of it:
+    /// SHAKE256("PM-ROSTER-LEAF-v2" ‖ id u32 ‖ ring key u64 ‖ h)[32].
+    public static func graphLeaf(
+        meter: UInt32, ringKey: UInt64, publicKeyHash: Span<UInt8>, into out: inout MutableSpan<UInt8>
+    ) {
+        var x = XOF(.shake256)
+        x.absorb("PM-ROSTER-LEAF-v2")
+        x.absorb(bigEndian: meter)
+        x.absorb(bigEndian: ringKey)
+        x.absorb(publicKeyHash)
+        x.squeeze(into: &out)
+    }
+
+    /// Payload of a neighbour-graph roster entry: index u32 | meter u32 | ring key u64 | y (384) | path.
+    public static func graphEntryBytes(depth: Int) -> Int { 16 + publicKeyBytes + depth * hashBytes }
 }
 
 /// The enrolment of a fresh DH public key with the authority: the meter tags it under its

@@ -78,7 +78,8 @@ public struct LWRParameters: Sendable, Equatable {
 
 /// Why LWR-PSA refused an input.
 public enum LWRError: Error, Equatable, Sendable {
-    /// n·(n·x_max + 1) does not stay below p: sums could wrap and decrypt wrongly.
+    /// Δ·(n·x_max + 1) does not stay below p (Δ = n, or 2n with dropout recovery): sums
+    /// could wrap and decrypt wrongly.
     case capacityExceeded(meters: UInt32, maxReading: UInt64)
     /// A group needs at least one meter.
     case emptyGroup
@@ -89,29 +90,43 @@ public enum LWRError: Error, Equatable, Sendable {
 }
 
 /// The agreed size of a group and the largest reading per meter and label; they fix
-/// Δ = n and guarantee exact decryption.
+/// Δ and guarantee exact decryption.
+///
+/// Δ is the most rounded PRF values one label's sum can add up: n when every member's
+/// ciphertext and nothing else is summed (the n-of-n key setup), 2n with the neighbour
+/// graph's dropout recovery (each reporting meter adds at most one recovery value,
+/// docs/spec/dropout.md). Their rounding errors stay below Δ, so Δ·(Σx + 1) ≤ p decrypts
+/// exactly; the bounds refuse any n and x_max with Δ·(n·x_max + 1) ≥ p.
 public struct LWRGroupBounds: Sendable, Equatable {
     public let meters: UInt32
     public let maxReading: UInt64
+    /// Δ, the scale of a reading inside a ciphertext.
+    public let delta: UInt64
 
-    /// Refuses bounds under which a sum could wrap mod p.
+    /// Bounds for the n-of-n key setup: Δ = n.
     public init(meters: UInt32, maxReading: UInt64, parameters: LWRParameters) throws(LWRError) {
+        try self.init(meters: meters, maxReading: maxReading, parameters: parameters, roundedTerms: UInt64(meters))
+    }
+
+    /// Bounds with Δ = `roundedTerms`, the most rounded PRF values a label's sum adds up
+    /// (at least n). Refuses bounds under which a sum could wrap mod p.
+    public init(meters: UInt32, maxReading: UInt64, parameters: LWRParameters, roundedTerms: UInt64)
+        throws(LWRError)
+    {
         guard meters > 0 else { throw .emptyGroup }
-        // n·(n·x_max + 1) < p, computed without overflow.
+        // Δ·(n·x_max + 1) < p, computed without overflow.
         let n = UInt64(meters)
         let p = UInt64(1) << UInt64(parameters.plaintextBits)
         let (sumMax, o1) = n.multipliedReportingOverflow(by: maxReading)
         let (sumPlusOne, o2) = sumMax.addingReportingOverflow(1)
-        let (total, o3) = n.multipliedReportingOverflow(by: sumPlusOne)
-        guard !o1, !o2, !o3, total < p else {
+        let (total, o3) = roundedTerms.multipliedReportingOverflow(by: sumPlusOne)
+        guard roundedTerms >= n, !o1, !o2, !o3, total < p else {
             throw .capacityExceeded(meters: meters, maxReading: maxReading)
         }
         self.meters = meters
         self.maxReading = maxReading
+        delta = roundedTerms
     }
-
-    /// Δ, the scale of a reading inside a ciphertext.
-    @inlinable public var delta: UInt64 { UInt64(meters) }
 }
 
 /// Streaming inner product <a_l, k> mod 2^64 for one label, fed with key words in
@@ -222,7 +237,8 @@ public enum LWRPSA {
     public static func decryptSum(
         ciphertextSum: UInt64, aggregatePad: UInt64, bounds: LWRGroupBounds, parameters: LWRParameters
     ) -> UInt64 {
-        // v = Δ·S − e + (n − 1) with 0 ≤ e ≤ n − 1, so v/Δ = S exactly (Δ = n).
+        // v = Δ·S − e + (Δ − 1) with 0 ≤ e ≤ Δ − 1 (e sums the rounding of at most Δ
+        // PRF values), so v/Δ = S exactly.
         let v = (ciphertextSum &- aggregatePad &+ (bounds.delta &- 1)) & parameters.plaintextMask
         return v / bounds.delta
     }

@@ -93,6 +93,26 @@ enum RecordType: UInt8 {
     /// board RNG at provisioning, which seals the customer's detail (CustomerDetail.swift);
     /// absent in a store written before it existed (the meter then seals no detail)
     case customerKey = 0x0C
+    /// degree u8 | max silent u8 | budget u8 | window u8 | position u32 | activation label u64:
+    /// the neighbour graph of the group (present for key setup 1, docs/spec/dropout.md)
+    case neighbourGraph = 0x0D
+}
+
+/// The neighbour graph a meter's group was signed with (key setup 1) and its own place.
+public struct NeighbourRecord: Sendable, Equatable {
+    /// k, t, B, W of the signed terms.
+    public var degree: UInt8 = 0
+    public var maxSilent: UInt8 = 0
+    public var budget: UInt8 = 0
+    public var window: UInt8 = 0
+    /// The meter's ring position (its roster index).
+    public var position: UInt32 = 0
+    /// The first label encrypted under the group's keys.
+    public var activationLabel: UInt64 = 0
+
+    public init() {}
+
+    static let valueBytes = 16
 }
 
 /// The supplier's Paillier public key as the key store keeps it (present when the meter
@@ -165,6 +185,8 @@ public struct MeterRecord: Sendable {
     public var hasCustomerKey = false
     /// Whether the customer code was shown (it is shown once, `Meter.revealCustomerCode`).
     public var customerCodeShown = false
+    /// The group's neighbour graph (LWR-PSA, key setup 1); nil for the n-of-n setup.
+    public var neighbourGraph: NeighbourRecord? = nil
 
     public init() {}
 
@@ -175,6 +197,7 @@ public struct MeterRecord: Sendable {
         if keyMode == .expanded && phase == .ready { n += 3 + 16 }
         if let key = paillierKey { n += 3 + key.valueBytes }
         if hasCustomerKey { n += 3 + 17 }
+        if neighbourGraph != nil { n += 3 + NeighbourRecord.valueBytes }
         return n
     }
 
@@ -250,6 +273,16 @@ public struct MeterRecord: Sendable {
             b[i] = customerCodeShown ? 1 : 0
             for k in 0..<16 { b[i + 1 + k] = customerKey[k] }
             i += 17
+        }
+        if let graph = neighbourGraph {
+            header(.neighbourGraph, NeighbourRecord.valueBytes, &b, &i)
+            b[i] = graph.degree
+            b[i + 1] = graph.maxSilent
+            b[i + 2] = graph.budget
+            b[i + 3] = graph.window
+            BigEndian.store(graph.position, at: i + 4, in: &b)
+            BigEndian.store(graph.activationLabel, at: i + 8, in: &b)
+            i += NeighbourRecord.valueBytes
         }
         return i - base
     }
@@ -328,6 +361,16 @@ public struct MeterRecord: Sendable {
                     r.customerCodeShown = b[i] == 1
                     for k in 0..<16 { r.customerKey[k] = b[i + 1 + k] }
                     r.hasCustomerKey = true
+                case .neighbourGraph:
+                    guard n == NeighbourRecord.valueBytes else { return nil }
+                    var graph = NeighbourRecord()
+                    graph.degree = b[i]
+                    graph.maxSilent = b[i + 1]
+                    graph.budget = b[i + 2]
+                    graph.window = b[i + 3]
+                    graph.position = BigEndian.load32(b, at: i + 4)
+                    graph.activationLabel = BigEndian.load64(b, at: i + 8)
+                    r.neighbourGraph = graph
                 }
             }
             i += n
@@ -359,7 +402,7 @@ extension MeterRecord: Equatable {
             && a.expandedKeySums.0 == b.expandedKeySums.0 && a.expandedKeySums.1 == b.expandedKeySums.1
             && a.paillierKey == b.paillierKey && a.groupEpoch == b.groupEpoch && a.paillierEpoch == b.paillierEpoch
             && a.pendingGroup == b.pendingGroup
-            && a.pendingEpoch == b.pendingEpoch
+            && a.pendingEpoch == b.pendingEpoch && a.neighbourGraph == b.neighbourGraph
     }
 }
 

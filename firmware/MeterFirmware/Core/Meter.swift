@@ -559,6 +559,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
         } catch {
             // A refused statement says why (a code, no reading): the aggregator can fix a relay.
             if case .statementRejected(let why) = error { return reportError(error, detail: UInt64(why.rawValue)) }
+            if case .recoveryRefused(let why) = error { return reportError(error, detail: UInt64(why.rawValue)) }
             return reportError(error, detail: 0)
         }
     }
@@ -587,6 +588,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
             }
             // The reading's acknowledgement lets its sealed detail go too (best effort).
             _ = try? detailRing?.acknowledge(label: header.label, group: header.group)
+            Scheme.acknowledged(&self, header, frame: bytes)
             return acknowledged ? .acknowledged(label: header.label) : nil
         default:
             return try Scheme.handleDownlink(&self, header, epoch: epoch, payload)
@@ -677,6 +679,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
             case .keyStore: code = .keyStoreWriteFailed
             case .paillierKeyRejected: code = .paillierKeyRejected
             case .statementRejected: code = .statementRejected
+            case .recoveryRefused: code = .recoveryRefused
             default: return nil
             }
         }

@@ -58,6 +58,9 @@ public protocol MeterScheme: ~Copyable {
         throws(MeterError)
     /// A verified statement (body in the core's statement buffer) takes effect.
     static func applyStatement(_ meter: inout Meter<Self>, kind: StatementKind) throws(MeterError) -> MeterEvent?
+    /// An authentic ack arrived (the outbox has let its reading go): the whole frame, for a
+    /// scheme that keeps acks as evidence (LWR-PSA over the neighbour graph). Default: nothing.
+    static func acknowledged(_ meter: inout Meter<Self>, _ header: FrameHeader, frame: Span<UInt8>)
     /// The group whose aggregator stores the customer's sealed detail (its frame key tags
     /// the detail frames, and its reading acknowledgement lets them go); nil for none.
     /// Default: the meter's group.
@@ -65,6 +68,7 @@ public protocol MeterScheme: ~Copyable {
 }
 
 extension MeterScheme where Self: ~Copyable {
+    public static func acknowledged(_ meter: inout Meter<Self>, _ header: FrameHeader, frame: Span<UInt8>) {}
     public static func detailGroup(_ meter: inout Meter<Self>) -> UInt32? {
         meter.record.group == 0 ? nil : meter.record.group
     }

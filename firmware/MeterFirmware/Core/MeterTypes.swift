@@ -37,6 +37,8 @@ public enum MeterError: Error, Equatable, Sendable {
     case noCustomerKey
     /// The customer code was shown once already; it is never shown again.
     case customerCodeShown
+    /// A recovery request the meter's bounds refuse (nothing was sent but the status).
+    case recoveryRefused(RecoveryRefusal)
 }
 
 /// Why a signed statement was refused (nothing the meter holds changed).
@@ -93,6 +95,33 @@ public enum StatusCode: UInt16, Sendable {
     case paillierKeyRejected = 10
     /// A signed statement was refused (`StatementRejection` code in the detail).
     case statementRejected = 11
+    /// A neighbour answered a recovery about this meter for a label it had encrypted and
+    /// the aggregator had acknowledged: the `silenceAlarm` frame with the evidence went out
+    /// (label in the detail; docs/spec/dropout.md, "False dropouts").
+    case falseDropoutAlarm = 12
+    /// The same for a label this meter encrypted and never saw acknowledged (the frame may
+    /// have been lost; no proof): label in the detail.
+    case declaredSilent = 13
+    /// A recovery request the meter's bounds refuse (`RecoveryRefusal` code in the detail).
+    case recoveryRefused = 14
+}
+
+/// Why a meter refused a recovery request (docs/spec/dropout.md, "Recovery").
+public enum RecoveryRefusal: UInt8, Equatable, Sendable {
+    /// The request's layout is wrong, or it names no silent neighbour or a non-neighbour.
+    case malformed = 1
+    /// A label this meter did not encrypt (or cannot tell since its last boot).
+    case notEncrypted = 2
+    /// A label older than the recovery window, or not yet over.
+    case outsideWindow = 3
+    /// More silent neighbours than one answer covers (t).
+    case tooManySilent = 4
+    /// A neighbour named has no budget left: B answers about it it has not confirmed.
+    case budgetExhausted = 5
+    /// The label was answered already (one answer per label).
+    case answeredBefore = 6
+    /// The recovery ledger on flash is damaged: no answers until the next key setup.
+    case ledgerDamaged = 7
 }
 
 /// Timing of the main loop.
@@ -126,6 +155,8 @@ public enum MeterEvent: Equatable, Sendable {
     case statusSent(StatusCode)
     /// The aggregator acknowledged the reading for `label`; the outbox let it go.
     case acknowledged(label: UInt64)
+    /// The meter answered a recovery request for `label` (and sent its notices).
+    case recoveryAnswered(label: UInt64)
     /// The board warned of a power failure: the meter saved its energy register and does
     /// nothing more until it is rebooted.
     case energySaved

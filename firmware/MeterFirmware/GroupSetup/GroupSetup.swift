@@ -61,6 +61,24 @@ public protocol GroupKeyedScheme: MeterScheme, ~Copyable {
     /// (LWR-PSA sends its masked key share; DMCFE reports completion), which calls
     /// `completeSetup()` to move the record to `.ready`.
     static func finishSetup(_ meter: inout Meter<Self>) throws(MeterError)
+    /// A group-parameters statement of another key setup than n-of-n (byte 19 ≠ 0, the
+    /// neighbour graph of docs/spec/dropout.md): the scheme checks the body and returns the
+    /// graph the record keeps, or throws. By default refused.
+    static func acceptNeighbourGraph(_ meter: inout Meter<Self>, body: Span<UInt8>) throws(MeterError)
+        -> NeighbourRecord
+    /// One roster entry of a neighbour-graph setup (own entry first, then the neighbours').
+    static func processNeighbourEntry(_ meter: inout Meter<Self>, _ payload: Span<UInt8>) throws(MeterError)
+}
+
+extension GroupKeyedScheme where Self: ~Copyable {
+    public static func acceptNeighbourGraph(_ meter: inout Meter<Self>, body: Span<UInt8>) throws(MeterError)
+        -> NeighbourRecord
+    {
+        throw .setupRejected(.malformed)
+    }
+    public static func processNeighbourEntry(_ meter: inout Meter<Self>, _ payload: Span<UInt8>) throws(MeterError) {
+        throw .unexpectedDownlink(.rosterEntry)
+    }
 }
 
 extension Meter where Scheme: GroupKeyedScheme {
@@ -158,7 +176,7 @@ extension Meter where Scheme: GroupKeyedScheme {
     mutating func applyGroupParameters() throws(MeterError) -> MeterEvent? {
         let copy = statementBody  // a copy: applying the statement mutates the meter
         let body = copy.span.extracting(0..<statementLength)
-        guard statementLength == Statement.groupParametersBytes, BigEndian.load32(body, at: 8) == 0 else {
+        guard statementLength >= Statement.groupParametersBytes, BigEndian.load32(body, at: 8) == 0 else {
             throw .statementRejected(.malformed)
         }
         let epoch = BigEndian.load32(body, at: 4)
@@ -172,13 +190,22 @@ extension Meter where Scheme: GroupKeyedScheme {
         let depth = Int(body[18])
         let n = BigEndian.load32(body, at: 20)
         let maxReading = BigEndian.load64(body, at: 24)
-        guard body[19] == 0, depth >= 1, depth <= Roster.maxDepth, UInt64(n) <= UInt64(1) << UInt64(depth) else {
+        guard depth >= 1, depth <= Roster.maxDepth, UInt64(n) <= UInt64(1) << UInt64(depth) else {
             throw .setupRejected(.malformed)
         }
         try Scheme.checkGroupParameters(
             &self, parameterID: parameterID, keyMode: mode, meters: n, maxReading: maxReading)
         guard n >= record.minGroupSize else { throw .setupRejected(.groupTooSmall) }
-        guard Int(n) - 1 <= peerSeedCapacity else { throw .setupRejected(.groupTooLarge) }
+        // n-of-n: every other member is a peer. The neighbour graph: the scheme's own checks,
+        // and only the neighbours are.
+        var graph: NeighbourRecord? = nil
+        if body[19] != 0 {
+            graph = try Scheme.acceptNeighbourGraph(&self, body: body)
+        } else {
+            guard statementLength == Statement.groupParametersBytes else { throw .statementRejected(.malformed) }
+        }
+        let peers = graph.map { min(Int($0.degree), Int(n) - 1) } ?? Int(n) - 1
+        guard peers <= peerSeedCapacity else { throw .setupRejected(.groupTooLarge) }
 
         var r = record
         r.phase = .keySetup
@@ -189,6 +216,7 @@ extension Meter where Scheme: GroupKeyedScheme {
         r.groupSize = n
         r.maxReading = maxReading
         r.expandedKeySums = (0, 0)  // they describe the old key; set again when setup finishes
+        r.neighbourGraph = graph
         if !resume {
             var seed = r.psaSeed.mutableSpan
             board.randomBytes(into: &seed)
@@ -196,7 +224,7 @@ extension Meter where Scheme: GroupKeyedScheme {
         do { try store.save(r) } catch { throw .keyStore(error) }
         record = r
         frameKeyCacheValid = false
-        try prepareSeedArea(peers: Int(n) - 1)
+        try prepareSeedArea(peers: peers)
         try Scheme.beginSetup(&self)
         var state = GroupSetupState()
         state.lastEnrolmentTick = scheme.setup.lastEnrolmentTick
@@ -214,6 +242,7 @@ extension Meter where Scheme: GroupKeyedScheme {
     /// Step 3: one roster entry. A rejected entry changes nothing: the aggregator may send
     /// the right one next.
     mutating func processRosterEntry(_ payload: Span<UInt8>) throws(MeterError) {
+        if record.neighbourGraph != nil { return try Scheme.processNeighbourEntry(&self, payload) }
         let setup = scheme.setup
         guard record.phase == .keySetup, let privateKey = setup.dhKey, setup.rosterDepth > 0 else {
             throw .unexpectedDownlink(.rosterEntry)
@@ -248,19 +277,7 @@ extension Meter where Scheme: GroupKeyedScheme {
             guard diff == 0 else { throw .peerKeyRejected(peer: peer) }
             scheme.setup.ownEntrySeen = true
         } else {
-            guard let y = Limbs3072(bigEndianBytes: yBytes) else { throw .peerKeyRejected(peer: peer) }
-            let secret: Limbs3072
-            do { secret = try FFDHGroup.sharedSecret(privateKey: privateKey, peerPublicKey: y) } catch {
-                throw .peerKeyRejected(peer: peer)
-            }
-            var secretBytes = InlineArray<384, UInt8>(repeating: 0)
-            var secretSpan = secretBytes.mutableSpan
-            secret.bigEndianBytes(into: &secretSpan)
-            var seed = InlineArray<32, UInt8>(repeating: 0)
-            var seedSpan = seed.mutableSpan
-            KeySetup.pairwiseSeed(
-                sharedSecret: secretBytes.span, group: record.group, meterA: record.meter, meterB: peer,
-                into: &seedSpan)
+            let seed = try pairwiseSeed(privateKey: privateKey, peer: peer, publicKey: yBytes)
             try storePeerSeed(seed.span, peer: peer, index: Int(setup.peersProcessed))
             scheme.setup.peersProcessed += 1
         }
@@ -272,6 +289,26 @@ extension Meter where Scheme: GroupKeyedScheme {
         }
     }
 
+    /// The pairwise seed shared with `peer` whose DH public key is `publicKey` (384 bytes
+    /// big-endian): one exponentiation. Refuses a key that is not a valid group element.
+    func pairwiseSeed(privateKey: FFDHPrivateKey, peer: UInt32, publicKey: Span<UInt8>) throws(MeterError)
+        -> InlineArray<32, UInt8>
+    {
+        guard let y = Limbs3072(bigEndianBytes: publicKey) else { throw .peerKeyRejected(peer: peer) }
+        let secret: Limbs3072
+        do { secret = try FFDHGroup.sharedSecret(privateKey: privateKey, peerPublicKey: y) } catch {
+            throw .peerKeyRejected(peer: peer)
+        }
+        var secretBytes = InlineArray<384, UInt8>(repeating: 0)
+        var secretSpan = secretBytes.mutableSpan
+        secret.bigEndianBytes(into: &secretSpan)
+        var seed = InlineArray<32, UInt8>(repeating: 0)
+        var seedSpan = seed.mutableSpan
+        KeySetup.pairwiseSeed(
+            sharedSecret: secretBytes.span, group: record.group, meterA: record.meter, meterB: peer, into: &seedSpan)
+        return seed
+    }
+
     /// Step 4's common end: the record moves to `.ready` (the DH key is not kept) with the
     /// first label at or after now; the setup state is dropped.
     mutating func completeSetup() throws(MeterError) {
@@ -281,7 +318,7 @@ extension Meter where Scheme: GroupKeyedScheme {
         // The first label is the first interval that starts at or after now.
         let now = board.ticks
         let first = (now + timing.intervalTicks - 1) / timing.intervalTicks
-        r.nextLabel = max(labelFloor, first)
+        r.nextLabel = max(max(labelFloor, first), r.neighbourGraph?.activationLabel ?? 0)
         do { try store.save(r) } catch { throw .keyStore(error) }
         record = r
         labelFloor = r.nextLabel

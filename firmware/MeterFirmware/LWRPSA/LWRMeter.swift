@@ -29,10 +29,18 @@ public struct LWRScheme: GroupKeyedScheme {
     /// The Fletcher sums of the expanded key written at setup (kept in the key store when ready).
     var expandedSums: (UInt64, UInt64) = (0, 0)
     public var setup = GroupSetupState()
+    /// The neighbour graph's seed of the statement being set up (NeighbourMeter.swift).
+    var graphSeed = InlineArray<32, UInt8>(repeating: 0)
+    /// Recovery over the neighbour graph: budgets, labels encrypted since boot, last acks.
+    var recovery = RecoveryState()
 
     public init() {}
 
-    public static func boot(_ meter: inout Meter<Self>) {}
+    public static func boot(_ meter: inout Meter<Self>) {
+        // Which labels from here on are encrypted is known; the ledger is read when needed.
+        meter.scheme.recovery.knownFrom = meter.labelFloor
+        meter.scheme.recovery.sentBase = meter.labelFloor
+    }
     public static func isReady(_ meter: inout Meter<Self>) -> Bool { meter.groupReady }
     public static func isSettingUp(_ meter: borrowing Meter<Self>) -> Bool { meter.scheme.setup.dhKey != nil }
     public static func readingMaximum(_ meter: inout Meter<Self>) -> UInt64 { meter.record.maxReading }
@@ -49,7 +57,12 @@ public struct LWRScheme: GroupKeyedScheme {
     public static func handleDownlink(
         _ meter: inout Meter<Self>, _ header: FrameHeader, epoch: UInt32, _ payload: Span<UInt8>
     ) throws(MeterError) -> MeterEvent? {
-        try meter.handleSetupDownlink(header, epoch: epoch, payload)
+        switch header.type {
+        case .recoveryRequest: return try meter.answerRecovery(label: header.label, payload)
+        case .noticeRelay: return try meter.receiveNotice(label: header.label, payload)
+        case .confirmationRelay: return try meter.receiveConfirmation(label: header.label, payload)
+        default: return try meter.handleSetupDownlink(header, epoch: epoch, payload)
+        }
     }
     public static func precheckStatement(
         _ meter: inout Meter<Self>, kind: StatementKind, _ body: Span<UInt8>
@@ -75,14 +88,22 @@ public struct LWRScheme: GroupKeyedScheme {
     public static func beginSetup(_ meter: inout Meter<Self>) throws(MeterError) {
         meter.scheme.padLabel = .max
         meter.scheme.expandedSums = (0, 0)
-        guard meter.record.keyMode == .expanded, let parameters = LWRParameters.withID(meter.record.parameterID) else {
-            return
-        }
+        // The neighbour graph's key comes from its edges, once every seed is in.
+        guard meter.record.keyMode == .expanded, meter.record.neighbourGraph == nil,
+            let parameters = LWRParameters.withID(meter.record.parameterID)
+        else { return }
         meter.scheme.expandedSums = try meter.writeExpandedKey(parameters)
     }
 
     public static func finishSetup(_ meter: inout Meter<Self>) throws(MeterError) {
-        try meter.sendKeyShare()
+        if meter.record.neighbourGraph != nil {
+            // No key share: the keys cancel over the group.
+            guard let parameters = LWRParameters.withID(meter.record.parameterID) else { throw .notReady }
+            meter.scheme.expandedSums = try meter.writeNeighbourKey(parameters)
+            try meter.resetLedger()
+        } else {
+            try meter.sendKeyShare()
+        }
         meter.record.expandedKeySums = meter.record.keyMode == .expanded ? meter.scheme.expandedSums : (0, 0)
         try meter.completeSetup()
     }
@@ -106,7 +127,12 @@ extension Meter where Scheme == LWRScheme {
         guard let parameters = LWRParameters.withID(record.parameterID) else { throw .notReady }
         let bounds: LWRGroupBounds
         do {
-            bounds = try LWRGroupBounds(meters: record.groupSize, maxReading: record.maxReading, parameters: parameters)
+            // Δ = 2n over the neighbour graph (recovery answers add rounded terms).
+            let terms =
+                record.neighbourGraph == nil
+                ? UInt64(record.groupSize) : NeighbourKeys.roundedTerms(meters: record.groupSize)
+            bounds = try LWRGroupBounds(
+                meters: record.groupSize, maxReading: record.maxReading, parameters: parameters, roundedTerms: terms)
         } catch {
             throw .notReady
         }
@@ -119,6 +145,7 @@ extension Meter where Scheme == LWRScheme {
         BigEndian.store(c, at: Frame.headerBytes, in: &f)
         try storeAndSendReading(label: label, payloadLength: parameters.ciphertextBytes)
         scheme.padLabel = .max
+        if record.neighbourGraph != nil { noteEncrypted(label) }
     }
 
     // `mutating` only so that `self` is passed by address: as a borrowing method, every
@@ -131,42 +158,67 @@ extension Meter where Scheme == LWRScheme {
             return LWRPSA.prf(
                 parameters: parameters, seed: record.psaSeed.span, group: record.group, label: label)
         case .expanded:
-            var stream = LWRLabelStream(parameters: parameters, group: record.group, label: label)
-            // λ is a multiple of 64 for every set: the key is read in whole 512-byte pages.
-            var page = InlineArray<512, UInt8>(repeating: 0)
-            var address = expandedKeyAddress
-            var s1: UInt64 = 0
-            var s2: UInt64 = 0
-            while stream.remainingWords > 0 {
-                var pageSpan = page.mutableSpan
-                do throws(BoardError) { try board.read(address, into: &pageSpan) } catch {
-                    throw .board(error)
-                }
-                // One little-endian load per word: assembling it byte by byte (64-bit shifts
-                // on a 32-bit CPU, a bounds check per byte) cost ~350 instructions per word
-                // on the Cortex-M4, 0.73 M per reading (docs/m4-lwr-bench.md).
-                let bytes = page.span.bytes
-                for w in 0..<64 {
-                    let v = UInt64(littleEndian: bytes.unsafeLoadUnaligned(fromByteOffset: 8 &* w, as: UInt64.self))
-                    stream.absorb(keyWord: v)
-                    s1 &+= v
-                    s2 &+= s1
-                }
-                address += 512
-            }
-            if s1 == record.expandedKeySums.0 && s2 == record.expandedKeySums.1 { return stream.prf() }
+            if let pad = try padFromExpandedKey(parameters, label: label) { return pad }
             // The expanded key no longer matches its sums (a flip at rest, a cut rewrite):
-            // it is never used. The seed is authoritative: rewrite the key from it.
-            _ = try writeExpandedKey(parameters)
+            // it is never used. Its source is authoritative: the seed, or the edges' seeds.
             repairs += 1
             repairToReport = true
+            if record.neighbourGraph != nil {
+                _ = try writeNeighbourKey(parameters)
+                guard let pad = try padFromExpandedKey(parameters, label: label) else { throw .keyStoreCorrupt }
+                return pad
+            }
+            _ = try writeExpandedKey(parameters)
             return LWRPSA.prf(parameters: parameters, seed: record.psaSeed.span, group: record.group, label: label)
         }
+    }
+
+    /// F_k(l) streamed from the expanded key in flash, or nil when the key does not match
+    /// the Fletcher sums the key store keeps.
+    mutating func padFromExpandedKey(_ parameters: LWRParameters, label: UInt64) throws(MeterError) -> UInt64? {
+        var stream = LWRLabelStream(parameters: parameters, group: record.group, label: label)
+        // λ is a multiple of 64 for every set: the key is read in whole 512-byte pages.
+        var page = InlineArray<512, UInt8>(repeating: 0)
+        var address = expandedKeyAddress
+        var s1: UInt64 = 0
+        var s2: UInt64 = 0
+        while stream.remainingWords > 0 {
+            var pageSpan = page.mutableSpan
+            do throws(BoardError) { try board.read(address, into: &pageSpan) } catch {
+                throw .board(error)
+            }
+            // One little-endian load per word: assembling it byte by byte (64-bit shifts on
+            // a 32-bit CPU, a bounds check per byte) cost ~350 instructions per word on the
+            // Cortex-M4, 0.69 M per reading (docs/m4-lwr-bench.md).
+            let bytes = page.span.bytes
+            for w in 0..<64 {
+                let v = UInt64(littleEndian: bytes.unsafeLoadUnaligned(fromByteOffset: 8 &* w, as: UInt64.self))
+                stream.absorb(keyWord: v)
+                s1 &+= v
+                s2 &+= s1
+            }
+            address += 512
+        }
+        guard s1 == record.expandedKeySums.0 && s2 == record.expandedKeySums.1 else { return nil }
+        return stream.prf()
     }
 
     /// Writes k_i, expanded from the PSA seed, to the expanded-key sectors; returns the
     /// Fletcher sums of its words, which the ready state keeps to check every use.
     mutating func writeExpandedKey(_ parameters: LWRParameters) throws(MeterError) -> (UInt64, UInt64) {
+        try eraseExpandedKey(parameters)
+        var key = LWRPSA.keyStream(parameters: parameters, seed: record.psaSeed.span)
+        var sums: (UInt64, UInt64) = (0, 0)
+        var words = InlineArray<128, UInt64>(repeating: 0)
+        for c in 0..<(parameters.lambda / 128) {
+            for w in 0..<128 { words[w] = key.squeezeWord() }
+            try programKeyChunk(words.span, chunk: c, sums: &sums)
+        }
+        return sums
+    }
+
+    /// Erases the expanded-key sectors for a key of λ words.
+    mutating func eraseExpandedKey(_ parameters: LWRParameters) throws(MeterError) {
         let bytes = parameters.lambda * 8
         precondition(bytes <= MeterFlashLayout.expandedKeyBytes, "the expanded-key sectors hold λ ≤ 2048 words")
         let sectorSize = Int(board.sectorSize)
@@ -175,28 +227,30 @@ extension Meter where Scheme == LWRScheme {
         guard Int(firstSector) + sectors <= Int(board.sectorCount) else {
             throw .keyStore(.flashTooSmall)
         }
-        var key = LWRPSA.keyStream(parameters: parameters, seed: record.psaSeed.span)
-        var s1: UInt64 = 0
-        var s2: UInt64 = 0
         do throws(BoardError) {
             for s in 0..<sectors { try board.erase(sector: firstSector + UInt32(s)) }
-            // Little-endian words, 32 per 256-byte program operation.
-            var page = InlineArray<256, UInt8>(repeating: 0)
-            var offset = 0
-            while offset < bytes {
+        } catch {
+            throw .board(error)
+        }
+    }
+
+    /// Programs chunk `chunk` of the key (128 words, little-endian, 32 per 256-byte program
+    /// operation) and adds its words to the Fletcher sums.
+    mutating func programKeyChunk(_ words: Span<UInt64>, chunk: Int, sums: inout (UInt64, UInt64)) throws(MeterError) {
+        var page = InlineArray<256, UInt8>(repeating: 0)
+        do throws(BoardError) {
+            for q in 0..<4 {
                 for w in 0..<32 {
-                    let v = key.squeezeWord()
-                    s1 &+= v
-                    s2 &+= s1
+                    let v = words[32 * q + w]
+                    sums.0 &+= v
+                    sums.1 &+= sums.0
                     for b in 0..<8 { page[8 * w + b] = UInt8(truncatingIfNeeded: v >> UInt64(8 * b)) }
                 }
-                try board.program(expandedKeyAddress + UInt32(offset), page.span)
-                offset += 256
+                try board.program(expandedKeyAddress + UInt32(chunk * 1024 + q * 256), page.span)
             }
         } catch {
             throw .board(error)
         }
-        return (s1, s2)
     }
 
     /// Step 4 of key setup: the masked key share k_i + Σ_j σ_ij·Z_ij, one 128-word keyShare
