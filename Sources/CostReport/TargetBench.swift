@@ -42,6 +42,24 @@ public struct TargetCost: Codable, Sendable, Equatable {
 
     public var id: CostVariantID { CostVariantID(scheme: scheme, parameters: parameters, variant: variant) }
 
+    enum CodingKeys: String, CodingKey {
+        case scheme, parameters, variant, target, instructionsPerReading, flashBytes, ramBytes, stackBytes, phases
+    }
+
+    /// Every key always present: a figure not measured is null, not missing.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(scheme, forKey: .scheme)
+        try c.encode(parameters, forKey: .parameters)
+        try c.encode(variant, forKey: .variant)
+        try c.encode(target, forKey: .target)
+        try c.encode(instructionsPerReading, forKey: .instructionsPerReading)
+        try c.encode(flashBytes, forKey: .flashBytes)
+        try c.encode(ramBytes, forKey: .ramBytes)
+        try c.encode(stackBytes, forKey: .stackBytes)
+        try c.encode(phases, forKey: .phases)
+    }
+
     /// The host's figures for `m` as an x86_64 entry.
     public init(host m: MeterCost) {
         self.init(

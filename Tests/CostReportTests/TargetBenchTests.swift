@@ -23,6 +23,14 @@ struct TargetBenchTests {
         #expect(e.flashBytes == 80_000 && e.ramBytes == 36_000 && e.stackBytes == 35_000)
         #expect(e.phases.count == 2)  // the null phase is dropped
         #expect(e.microseconds(atMegahertz: 64) == 1_234_567.0 / 64)
+        // A figure not measured is null in the JSON, not missing.
+        let host = TargetCost(
+            scheme: "dmcfe", parameters: "3072", variant: "-", target: "x86_64", instructionsPerReading: nil,
+            flashBytes: nil, ramBytes: 6_873, stackBytes: 32_895)
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let json = String(decoding: try encoder.encode(host), as: UTF8.self)
+        #expect(json.contains("\"instructions_per_reading\":null") && json.contains("\"flash_bytes\":null"))
     }
 
     @Test("without the cross tools and QEMU the target fails with what to install")

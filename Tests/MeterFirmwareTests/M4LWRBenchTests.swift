@@ -137,12 +137,7 @@ struct M4LWRBenchTests {
         let full = (1..<UInt64(Self.labels)).filter { m4Labels.contains($0) }
         #expect(full == Array(1..<UInt64(Self.labels)), "the M4 sent readings for labels \(m4Labels.sorted())")
         for label in full {
-            try aggregator.advance(to: label)
-            for frame in Self.unique(hostReadings.joined() + m4Readings)
-            where try Frame.parseHeader(frame.span).label == label {
-                _ = try aggregator.accept(frame)
-            }
-            let sum = try aggregator.decryptSum(label: label)
+            let sum = try Self.decryptSum(aggregator, label: label, frames: hostReadings.joined() + m4Readings)
             let truth = expected[0][Int(label)] + expected[1][Int(label)] + Self.m4WattHours
             #expect(sum == truth, "label \(label): decrypted \(sum), readings sum to \(truth)")
         }
@@ -174,12 +169,7 @@ struct M4LWRBenchTests {
             #expect(cutLabels[6] != nil, "no reading for label 6 after the cut: \(cutLabels)")
             let m4Late = cut.sent.filter { Self.type($0) == .reading }
             for label in UInt64(Self.labels)...UInt64(Self.labels + 1) where cutLabels[label] != nil {
-                try aggregator.advance(to: label)
-                for frame in Self.unique(hostReadings.joined() + m4Late)
-                where try Frame.parseHeader(frame.span).label == label {
-                    _ = try aggregator.accept(frame)
-                }
-                let sum = try aggregator.decryptSum(label: label)
+                let sum = try Self.decryptSum(aggregator, label: label, frames: hostReadings.joined() + m4Late)
                 let truth = expected[0][Int(label)] + expected[1][Int(label)] + Self.m4WattHours
                 #expect(sum == truth, "label \(label) after the cut: decrypted \(sum), readings sum to \(truth)")
             }
@@ -215,6 +205,16 @@ struct M4LWRBenchTests {
             qemuRun, elf: elf, work: work, input: [],
             options: options + clock + ["cut-after=\(before)", "cut-mode=half", "cut-action=reset"])
         return (cut.sent, cut.report, before)
+    }
+
+    /// Gives the aggregator every frame of `label` among `frames` (byte-identical resends
+    /// once) and returns the decrypted sum.
+    static func decryptSum(_ aggregator: LWRAggregator, label: UInt64, frames: [[UInt8]]) throws -> UInt64 {
+        try aggregator.advance(to: label)
+        for frame in unique(frames) where try Frame.parseHeader(frame.span).label == label {
+            _ = try aggregator.accept(frame)
+        }
+        return try aggregator.decryptSum(label: label)
     }
 
     static func type(_ frame: [UInt8]) -> FrameType? {
