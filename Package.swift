@@ -165,7 +165,10 @@ let package = Package(
             dependencies: ["Aggregation", "MeterSimulator", "MeterCrypto", "BigNum", "Provisioning", "TestSupport"]),
         .testTarget(
             name: "MeterSimulatorTests",
-            dependencies: ["MeterSimulator", "MeterFirmware", "MeterCrypto", "Aggregation", "Provisioning"]),
+            dependencies: [
+                "MeterSimulator", "MeterFirmware", "MeterCrypto", "Aggregation", "Provisioning", "TestSupport",
+            ],
+            resources: [.copy("Fixtures")]),
         .testTarget(
             name: "CostReportTests", dependencies: ["CostReport", "HeapCounter", "MeterCrypto", "MeterFirmware"]),
         .testTarget(name: "BigNumTests", dependencies: ["BigNum", "MeterSimulator", "TestSupport"]),

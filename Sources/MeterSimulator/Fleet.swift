@@ -23,6 +23,8 @@ public struct FleetConfiguration: Sendable {
     /// Paillier: the supplier's key; nil generates one from `seed` (reproducible, for demos
     /// and tests only: see `SeededGenerator`).
     public var paillierKey: PaillierPrivateKey? = nil
+    /// The meters' load profiles (docs/load-profiles.md).
+    public var loadProfiles: LoadProfileSource = .synthetic
     /// LWR-PSA: the n-of-n key setup (`.allPairs`) or the neighbour graph with dropout
     /// recovery (docs/spec/dropout.md; its key is always expanded in flash).
     public var keySetup: KeySetupKind = .allPairs
@@ -124,8 +126,11 @@ public final class Fleet {
         self.configuration = configuration
         var rng = SeededGenerator(seed: configuration.seed)
         let model = LoadModel(maxWattHoursPerInterval: configuration.maxReading)
+        // Enough minutes for every label's samples (the last one reads the next minute).
+        let minutes = labels * 15 + 1
         let profiles = (0..<configuration.meters).map { i in
-            model.household(seed: configuration.seed &* 1_000_003 &+ UInt64(i + 1))
+            configuration.loadProfiles.profile(
+                meter: i, seed: configuration.seed &* 1_000_003 &+ UInt64(i + 1), minutes: minutes, model: model)
         }
         group = try SimulatedGroup(
             authority: ProvisioningAuthority(seed: configuration.seed), group: configuration.group,

@@ -55,6 +55,7 @@ struct Demo: ParsableCommand {
             "Write every radio frame (both directions) to FILE as JSON lines: direction, meter, group, type, label, hex.",
             valueName: "FILE"))
     var trace: String?
+    @OptionGroup var load: ProfileOptions
 
     func validate() throws {
         guard meters >= 2 else {
@@ -105,15 +106,18 @@ struct Demo: ParsableCommand {
 
     func run() throws {
         let sink = try trace.map { try JSONLinesRadioTrace(path: $0) }
+        let profiles = try load.source()
         guard scheme == .all else {
-            let summary = try runScenario(scheme, trace: sink)
+            let summary = try runScenario(scheme, profiles: profiles, trace: sink)
             if json { try printJSON(summary) } else { printSummary(summary) }
             if summary.exactLabels != labels { throw ExitCode(1) }
             return
         }
         // The same scenario (meters, load profiles, readings) for every scheme.
         var summaries: [DemoSummary] = []
-        for s in [Scheme.lwr, .paillier, .dmcfe] { summaries.append(try runScenario(s, trace: sink)) }
+        for s in [Scheme.lwr, .paillier, .dmcfe] {
+            summaries.append(try runScenario(s, profiles: profiles, trace: sink))
+        }
         let allExact = summaries.allSatisfy { $0.exactLabels == labels }
         if json {
             try printJSON(DemoComparison(schemes: summaries, allExact: allExact))
@@ -132,8 +136,11 @@ struct Demo: ParsableCommand {
     }
 
     /// Runs the scenario under one scheme; prints per-label lines unless --json.
-    func runScenario(_ scheme: Scheme, trace: JSONLinesRadioTrace? = nil) throws -> DemoSummary {
+    func runScenario(
+        _ scheme: Scheme, profiles: LoadProfileSource = .synthetic, trace: JSONLinesRadioTrace? = nil
+    ) throws -> DemoSummary {
         var config = FleetConfiguration()
+        config.loadProfiles = profiles
         config.meters = meters
         config.maxReading = maxWh
         config.seed = seed
@@ -177,6 +184,7 @@ struct Demo: ParsableCommand {
         log.line(
             "PrivateMetering demo: \(parameterName), \(meters) meters, \(labels) labels, max \(maxWh) Wh, key \(keyModeName), seed \(seed)"
         )
+        log.line("load profiles: \(profiles.describe(meters: meters))")
         let fleet = try Fleet(config, labels: labels)
         for meter in fleet.meters { meter.trace = trace }
         let bar = ProgressBar(title: "key setup", total: meters)
@@ -236,7 +244,8 @@ struct Demo: ParsableCommand {
             decryptUsMedian: median(results.map(\.decryptSeconds)) * 1e6,
             ciphertextBytes: ciphertextBytes,
             frameBytes: Frame.size(payloadLength: ciphertextBytes),
-            labelReuseAlarms: alarmDescriptions,
+            labelReuseAlarms: alarmDescriptions, profiles: profiles.describe(meters: meters),
+            trueTotalWh: results.reduce(0) { $0 + $1.trueSum },
             keySetup: scheme == .lwr || scheme == .all ? keySetup.rawValue : nil,
             degree: fleet.graphPlan?.degree, maxSilent: fleet.graphPlan?.maxSilent,
             log2Disconnect: fleet.graphPlan.flatMap { $0.log2Disconnect == -.infinity ? nil : $0.log2Disconnect },
@@ -256,6 +265,7 @@ struct Demo: ParsableCommand {
     func printSummary(_ summary: DemoSummary) {
         print("")
         print("exact labels             \(summary.exactLabels) / \(summary.labels)")
+        print("energy metered           \(summary.trueTotalWh) Wh (\(summary.profiles))")
         print(
             String(
                 format: "key setup                %.2f s wall; %.1f ms CPU per meter (median)", summary.setupSeconds,
@@ -325,6 +335,10 @@ struct DemoSummary: Codable {
     let frameBytes: Int
     /// Meters that sent two different ciphertexts for one label (the aggregator's alarms).
     let labelReuseAlarms: [String]
+    /// What the meters ran on (`--profiles`).
+    let profiles: String
+    /// The true sum over every label, Wh (the profiles' metered energy).
+    let trueTotalWh: UInt64
     /// LWR-PSA: graph or n-of-n; the graph's k, t and disconnection bound (log2, per label).
     var keySetup: String? = nil
     var degree: Int? = nil
@@ -345,6 +359,7 @@ struct DemoSummary: Codable {
         case precomputeUsMedian = "precompute_us_median", boundaryUsMedian = "boundary_us_median"
         case collectUsMedian = "collect_us_median", decryptUsMedian = "decrypt_us_median"
         case ciphertextBytes = "ciphertext_bytes", frameBytes = "frame_bytes", labelReuseAlarms = "label_reuse_alarms"
+        case profiles, trueTotalWh = "true_total_wh"
         case keySetup = "key_setup", degree, maxSilent = "max_silent", log2Disconnect = "log2_disconnect"
         case keyAgreementsPerMeter = "key_agreements_per_meter", dropoutPercent = "dropout_percent"
         case reportingMetersMin = "reporting_meters_min", recoveryMessagesTotal = "recovery_messages_total"

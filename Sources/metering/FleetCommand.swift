@@ -54,6 +54,7 @@ struct FleetCommand: AsyncParsableCommand {
     var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Print a JSON summary.")
     var json = false
+    @OptionGroup var load: ProfileOptions
 
     struct Summary: Codable {
         let meters: Int
@@ -81,9 +82,11 @@ struct FleetCommand: AsyncParsableCommand {
         config.seed = seed
         config.threads = threads
         config.sampleSeconds = 60
+        config.loadProfiles = try load.source()
         let fleet = try NetworkFleet(configuration: config, labels: labels, client: operatorClient)
         fleet.batchSize = batch
         let log = Log(quiet: json)
+        log.line("load profiles: \(config.loadProfiles.describe(meters: meters))")
         log.line("key setup of \(meters) meters through \(service.server) ...")
         try await fleet.setUp()
         for label in 0..<labels {

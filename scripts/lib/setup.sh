@@ -85,6 +85,7 @@ oracles=(
     "phe:phe"                                 # python-paillier: Paillier interop (Paillier tests)
     "gmpy2:gmpy2"                             # makes phe fast enough for 3072-bit keys
     "slhdsa:slh-dsa"                          # SLH-DSA (FIPS 205): signature interop (SLH-DSA tests)
+    "demandlib:demandlib==0.2.2"              # BDEW H25/H0 standard load profiles (load-profile tests; pulls pandas)
 )
 missing_oracles() {
     local entry
