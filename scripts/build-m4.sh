@@ -20,6 +20,8 @@
 #                    Swift module CGMP (Sources/CGMP/gmp_mpn.h) over its gmp.h
 #   -D NAME          a Swift compilation condition (repeatable)
 #   --stack BYTES    the stack reserved by the linker script (default 262144)
+#   --keep SYMBOL    keep SYMBOL and all it reaches in the link (repeatable; e.g. meter_main,
+#                    so a bench's flash figure includes the firmware image's whole entry point)
 #   -Onone           no optimisation (default -Osize)
 #   --json           also print one JSON line with the sizes (last line of stdout)
 # Modules the Swift sources may import: MPS2Board (hal/mps2/mps2_board.h), MeterHAL
@@ -37,6 +39,7 @@ name=""
 c_sources=()
 gmp=0
 defines=()
+keeps=()
 stack=262144
 opt=Osize
 json=0
@@ -48,6 +51,7 @@ while (($#)); do
     --gmp) gmp=1 ;;
     -D) defines+=(-D "$2"); shift ;;
     --stack) stack="$2"; shift ;;
+    --keep) keeps+=(-Wl,--undefined="$2"); shift ;;
     -Onone) opt=Onone ;;
     -Osize) opt=Osize ;;
     --json) json=1 ;;
@@ -136,7 +140,8 @@ for c in "${c_sources[@]+"${c_sources[@]}"}"; do
     objs+=("$out/$(basename "$c" .c).c.o")
 done
 image="$out/$name.elf"
-m4_link "$image" "$object" "${objs[@]}" "${libs[@]+"${libs[@]}"}" -Wl,--defsym=__stack_size="$stack" ||
+m4_link "$image" "$object" "${objs[@]}" "${libs[@]+"${libs[@]}"}" -Wl,--defsym=__stack_size="$stack" \
+    "${keeps[@]+"${keeps[@]}"}" ||
     fail "the link failed"
 
 read -r otext odata obss _ _ <<<"$(m4_sizes "$object")"

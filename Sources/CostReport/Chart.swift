@@ -42,6 +42,7 @@ public struct CostChart {
         scatter(&s, x: 90, y: top, width: 520, height: plotHeight)
         s.body += right.body
         var footY = max(top + plotHeight + 44, rightBottom) + 24
+        if !report.targets.isEmpty { footY = targets(&s, y: footY + 8) + 16 }
         let footnotes = [
             "Each configuration is one colour; marker size is the group size n. Aggregator per label = verify + collect n frames + decrypt the sum.",
             "Right: each bar on its own scale (the reading's phases, with their times); compare configurations on the left.",
@@ -53,6 +54,51 @@ public struct CostChart {
         }
         return s.finish(height: footY + 4)
     }
+    // MARK: - Targets
+
+    /// `--target cortex-m4`: instructions per reading by target, a row per configuration
+    /// with a Cortex-M4 figure, x86_64 and Cortex-M4 bars on one log scale; the M4's time
+    /// per reading at 64 and 168 MHz if every instruction took one cycle (they take more).
+    /// Returns the panel's bottom.
+    func targets(_ s: inout SVGWriter, y: Double) -> Double {
+        let m4 = CortexM4Bench.target
+        let rows = report.meter.compactMap { m -> (String, TargetCost?, TargetCost)? in
+            guard let arm = report.target(m4, m.id) else { return nil }
+            return ("\(m.id.scheme) \(m.id.parameters)/\(m.id.variant)", report.target("x86_64", m.id), arm)
+        }
+        guard !rows.isEmpty else { return y }
+        s.text(
+            "Instructions per reading by target (log scale): x86_64 host build (callgrind) and Cortex-M4 (QEMU mps2-an386 -icount)",
+            x: Self.margin, y: y, size: 13, weight: "bold")
+        let values = rows.flatMap { [$0.1?.instructionsPerReading, $0.2.instructionsPerReading] }.compactMap { $0 }
+        let x0 = 250.0
+        let x1 = Self.width - Self.margin - 330
+        let axis = LogAxis(values: values.map { Double($0) }, from: x0, to: x1)
+        var rowY = y + 22
+        for (i, row) in rows.enumerated() {
+            s.text(row.0, x: Self.margin, y: rowY + 12, size: 11, cssClass: "target-label", row: i)
+            for (k, entry) in [row.1, row.2].enumerated() {
+                let barY = rowY + Double(k) * 13
+                let colour = k == 0 ? "#4e79a7" : "#e15759"
+                guard let n = entry?.instructionsPerReading else {
+                    s.text("x86_64: not counted (--instructions)", x: x0, y: barY + 9, size: 10, fill: "#777")
+                    continue
+                }
+                let end = axis.position(Double(n))
+                s.rect(
+                    x: x0, y: barY, width: max(end - x0, 0.5), height: 10, fill: colour, stroke: "none",
+                    cssClass: "target-bar", row: i)
+                var label = "\(k == 0 ? "x86_64" : "M4"): \(instructionCount(n))"
+                if k == 1, let a = entry?.microseconds(atMegahertz: 64), let b = entry?.microseconds(atMegahertz: 168) {
+                    label += " ≥ \(microseconds(a)) at 64 MHz, ≥ \(microseconds(b)) at 168 MHz"
+                }
+                s.text(label, x: end + 6, y: barY + 9, size: 10, fill: "#333", cssClass: "target-value", row: i)
+            }
+            rowY += 34
+        }
+        return rowY
+    }
+
     // MARK: - Scatter
 
     func scatter(_ s: inout SVGWriter, x: Double, y: Double, width: Double, height: Double) {
@@ -204,6 +250,15 @@ public struct CostChart {
 }
 
 /// 37.2 → "37 µs", 1530 → "1.5 ms".
+/// An instruction count, e.g. "2.41 M" or "1.47 G".
+func instructionCount(_ n: Int) -> String {
+    let v = Double(n)
+    if v >= 1e9 { return String(format: "%.2f G", v / 1e9) }
+    if v >= 1e6 { return String(format: "%.2f M", v / 1e6) }
+    if v >= 1e3 { return String(format: "%.1f k", v / 1e3) }
+    return "\(n)"
+}
+
 func microseconds(_ v: Double) -> String {
     if v >= 1_000_000 { return String(format: "%g s", (v / 1e6 * 100).rounded() / 100) }
     if v >= 1000 { return String(format: "%g ms", (v / 1e3 * 100).rounded() / 100) }

@@ -105,6 +105,17 @@ extension CostMeasurements {
                 row("recovery", id, meters: k.meters, "label_aggregator_cpu", num(a), "ms")
             }
         }
+        for t in targets {
+            let id = (t.scheme, t.parameters, t.variant)
+            let v = { (x: Int?) in x.map { "\($0)" } ?? "" }
+            row("target_\(t.target)", id, "instructions_per_reading", v(t.instructionsPerReading), "count")
+            row("target_\(t.target)", id, "flash", v(t.flashBytes), "bytes")
+            row("target_\(t.target)", id, "ram", v(t.ramBytes), "bytes")
+            row("target_\(t.target)", id, "stack", v(t.stackBytes), "bytes")
+            for (phase, n) in t.phases.sorted(by: { $0.key < $1.key }) {
+                row("target_\(t.target)", id, phase: phase, "instructions", "\(n)", "count")
+            }
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -194,6 +205,20 @@ extension CostMeasurements {
                     return a.peakHeapBytes.map { grouped(Int($0)) } ?? "not counted"
                 }
             }
+        }
+
+        if !targets.isEmpty {
+            let m4 = CortexM4Bench.target
+            section("CORTEX-M4, per reading (QEMU mps2-an386 -icount; instructions, not cycles)")
+            add("instructions") { m in target(m4, m.id)?.instructionsPerReading.map(grouped) ?? "n/a" }
+            for mhz in [64.0, 168.0] {
+                add("µs at \(Int(mhz)) MHz, 1 instr/cycle") { m in
+                    target(m4, m.id)?.microseconds(atMegahertz: mhz).map(us) ?? "n/a"
+                }
+            }
+            add("flash B (linked image)") { m in target(m4, m.id)?.flashBytes.map(grouped) ?? "n/a" }
+            add("RAM B (data+bss+stack)") { m in target(m4, m.id)?.ramBytes.map(grouped) ?? "n/a" }
+            add("stack B (painted)") { m in target(m4, m.id)?.stackBytes.map(grouped) ?? "n/a" }
         }
 
         // Section titles (rows without cells) may run into the columns.

@@ -258,13 +258,28 @@ public struct CostMeasurements: Encodable, Sendable {
     public let setup: [SetupCost]
     public let aggregator: [AggregatorCost]
     public let firmware: [FirmwareFootprint]
-    public let notes: [String]
+    public var notes: [String]
     /// LWR-PSA key setup per group size: the neighbour graph's (measured on reference meters,
     /// docs/spec/dropout.md) next to the n-of-n setup's counts, and the recovery cost.
     public var keySetup: [NeighbourSetupCost] = []
+    /// The meter's cost per reading by target (`metering cost --target cortex-m4`): an
+    /// x86_64 entry per host column and the bench images' cortex-m4 entries. Empty unless
+    /// a target was asked for (and then not in the JSON).
+    public var targets: [TargetCost] = []
 
     enum CodingKeys: String, CodingKey {
-        case generated, host, allocationCounterControl, meter, setup, aggregator, firmware, notes, keySetup
+        case generated, host, allocationCounterControl, meter, setup, aggregator, firmware, notes, keySetup, targets
+    }
+
+    /// Adds the entries of another target beside an x86_64 entry per host column.
+    public mutating func addTarget(_ entries: [TargetCost]) {
+        if targets.isEmpty { targets = meter.map { TargetCost(host: $0) } }
+        targets += entries
+    }
+
+    /// The entry of configuration `id` on `target`.
+    public func target(_ target: String, _ id: CostVariantID) -> TargetCost? {
+        targets.first { $0.target == target && $0.id == id }
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -278,6 +293,7 @@ public struct CostMeasurements: Encodable, Sendable {
         try c.encode(firmware, forKey: .firmware)
         try c.encode(notes, forKey: .notes)
         try c.encode(keySetup, forKey: .keySetup)
+        if !targets.isEmpty { try c.encode(targets, forKey: .targets) }
     }
 }
 

@@ -35,6 +35,14 @@ struct Cost: ParsableCommand {
     var noFlash = false
     @Flag(help: "Fewer samples: 100 readings, aggregator n = 100 and 1000.")
     var quick = false
+    @Option(
+        name: .customLong("target"),
+        help: """
+            Also measure on this target: cortex-m4 (every scheme's bench image on QEMU's \
+            mps2-an386, instructions per reading, flash, RAM, stack; minutes; needs \
+            gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm: docs/m4.md).
+            """)
+    var targets: [String] = []
     @Flag(name: .customLong("list-variants"), help: "List the configurations and exit.")
     var listVariants = false
     @Option(name: .customLong("instruction-probe"), help: .hidden)
@@ -44,6 +52,9 @@ struct Cost: ParsableCommand {
         guard !(json && csv) else { throw ValidationError("--json and --csv exclude each other") }
         guard readings >= 1 else { throw ValidationError("--readings must be at least 1") }
         guard parsedMeters() != nil else { throw ValidationError("--meters takes group sizes ≥ 2, e.g. 100,1000") }
+        for t in targets where t != CortexM4Bench.target {
+            throw ValidationError(TargetBenchError.unknownTarget(t).description)
+        }
     }
 
     func parsedMeters() -> [Int]? {
@@ -77,6 +88,11 @@ struct Cost: ParsableCommand {
         options.allocationCounter = InterposedAllocationCounter()
         options.progress = { line in FileHandle.standardError.write(Data("cost: \(line)\n".utf8)) }
         let root = ProjectRoot.locate()
+        if !targets.isEmpty {
+            // Before the host measurement: a missing tool fails at once, not after minutes.
+            guard root != nil else { throw ToolError.projectRootNotFound }
+            try CortexM4Bench.checkTools()
+        }
         if !noFlash {
             guard let root else { throw ToolError.projectRootNotFound }
             options.firmware = FirmwareSizer(root: root)
@@ -90,7 +106,11 @@ struct Cost: ParsableCommand {
             options.instructions = try InstructionCounter(root: root, binary: binary).count(selected.map(\.id))
         }
 
-        let report = try CostReporter.run(schemes: selected, options: options)
+        var report = try CostReporter.run(schemes: selected, options: options)
+        if let root, !targets.isEmpty {
+            report.addTarget(
+                try CortexM4Bench(root: root).run(schemes: Set(selected.map(\.id.scheme)), progress: options.progress))
+        }
         if let svg {
             try CostChart(report: report).svg().write(toFile: svg, atomically: true, encoding: .utf8)
             options.progress("chart written to \(svg)")

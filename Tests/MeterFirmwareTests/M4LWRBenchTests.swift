@@ -25,11 +25,23 @@ struct M4LWRBenchTests {
     static let m4WattHours: UInt64 = 5_000
     static let labels = 5
 
-    @Test("the x86 aggregator decrypts the M4 meter's frames exactly", .enabled(if: enabled))
-    func crossISA() throws {
+    /// The key modes the bench runs: both by default; M4_LWR_BENCH_MODES=seed (or expanded)
+    /// runs one.
+    static let keyModes: [KeyMode] = {
+        let names = (environment["M4_LWR_BENCH_MODES"] ?? "seed,expanded").split(separator: ",")
+        return [KeyMode.seed, .expanded].filter { names.contains(Substring(modeName($0))) }
+    }()
+
+    static func modeName(_ mode: KeyMode) -> String { mode == .seed ? "seed" : "expanded" }
+
+    @Test("the x86 aggregator decrypts the M4 meter's frames exactly", .enabled(if: enabled), arguments: keyModes)
+    func crossISA(keyMode: KeyMode) throws {
         let env = Self.environment
         let elf = try #require(env["M4_LWR_BENCH_ELF"], "M4_LWR_BENCH_ELF not set")
-        let work = URL(fileURLWithPath: try #require(env["M4_LWR_BENCH_DIR"], "M4_LWR_BENCH_DIR not set"))
+        let base = URL(fileURLWithPath: try #require(env["M4_LWR_BENCH_DIR"], "M4_LWR_BENCH_DIR not set"))
+        // One work folder per key mode: the runs may go in parallel.
+        let work = base.appendingPathComponent(Self.modeName(keyMode))
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let qemuRun = root.appendingPathComponent("scripts/qemu-run.sh").path
@@ -46,14 +58,14 @@ struct M4LWRBenchTests {
                     sampleSeconds: 1, scheme: .lwrPSA))
             expected.append(
                 ExpectedMetering(profile: profile, ticksPerSecond: 1000, sampleSeconds: 1).readings(
-                    count: Self.labels))
+                    count: Self.labels + 2))
         }
         let m4ID: UInt32 = 3
         let m4Factory = authority.manufacture(meter: m4ID)
         let epoch = authority.issueEpoch()
         let members = try authority.members(group: 1, epoch: epoch, scheme: .lwrPSA, meters: [1, 2, m4ID])
         let setup = try LWRKeySetup(
-            members: members, parameters: .standard, maxReading: 5_000, keyMode: KeyMode.seed.rawValue)
+            members: members, parameters: .standard, maxReading: 5_000, keyMode: keyMode.rawValue)
 
         // The M4 meter's board files.
         let flash = work.appendingPathComponent("flash.bin")
@@ -107,7 +119,7 @@ struct M4LWRBenchTests {
 
         // 3. Labels: the host meters sample their load profiles; the M4 sent its readings.
         var hostReadings: [[[UInt8]]] = [[], []]
-        for _ in 0..<Self.labels {
+        for _ in 0..<(Self.labels + 2) {  // two more for the power-cut case's labels 5 and 6
             for (i, meter) in hostMeters.enumerated() {
                 for _ in 0..<900 {
                     meter.advance(ticks: 1000)
@@ -125,17 +137,84 @@ struct M4LWRBenchTests {
         let full = (1..<UInt64(Self.labels)).filter { m4Labels.contains($0) }
         #expect(full == Array(1..<UInt64(Self.labels)), "the M4 sent readings for labels \(m4Labels.sorted())")
         for label in full {
-            try aggregator.advance(to: label)
-            for frame in Self.unique(hostReadings.joined() + m4Readings)
-            where try Frame.parseHeader(frame.span).label == label {
-                _ = try aggregator.accept(frame)
-            }
-            let sum = try aggregator.decryptSum(label: label)
+            let sum = try Self.decryptSum(aggregator, label: label, frames: hostReadings.joined() + m4Readings)
             let truth = expected[0][Int(label)] + expected[1][Int(label)] + Self.m4WattHours
             #expect(sum == truth, "label \(label): decrypted \(sum), readings sum to \(truth)")
         }
-        try (run1.report + run2.report).write(
-            to: work.appendingPathComponent("report.txt"), atomically: true, encoding: .utf8)
+
+        // 4. A power cut in the middle of the outbox write (seed mode only: one case is
+        // enough, the exhaustive campaigns are the host's).
+        var cutReport = ""
+        if keyMode == .seed {
+            let cut = try Self.powerCut(qemuRun, elf: elf, work: work, options: boardOptions)
+            cutReport = cut.report
+            #expect(
+                cut.report.contains("boot-count 2") && cut.report.contains("after-cut 1"),
+                "no reset after the cut; the report:\n\(cut.report)")
+            // Per label, one frame only, whatever was resent before or after the cut.
+            var byLabel: [UInt64: Set<[UInt8]>] = [:]
+            for frame in run2.sent + cut.sent where Self.type(frame) == .reading {
+                byLabel[try Frame.parseHeader(frame.span).label, default: []].insert(frame)
+            }
+            for (label, frames) in byLabel.sorted(by: { $0.key < $1.key }) {
+                #expect(frames.count == 1, "label \(label): \(frames.count) different frames")
+            }
+            // The unacknowledged readings of labels 1-4 are sent again after the cut, byte-identical.
+            var cutLabels: [UInt64: Int] = [:]
+            for frame in cut.sent where Self.type(frame) == .reading {
+                cutLabels[try Frame.parseHeader(frame.span).label, default: 0] += 1
+            }
+            for label in full { #expect(cutLabels[label, default: 0] >= 1, "label \(label) not resent: \(cutLabels)") }
+            // Label 6 (after the reboot) is there, and every label after 4 decrypts exactly.
+            #expect(cutLabels[6] != nil, "no reading for label 6 after the cut: \(cutLabels)")
+            let m4Late = cut.sent.filter { Self.type($0) == .reading }
+            for label in UInt64(Self.labels)...UInt64(Self.labels + 1) where cutLabels[label] != nil {
+                let sum = try Self.decryptSum(aggregator, label: label, frames: hostReadings.joined() + m4Late)
+                let truth = expected[0][Int(label)] + expected[1][Int(label)] + Self.m4WattHours
+                #expect(sum == truth, "label \(label) after the cut: decrypted \(sum), readings sum to \(truth)")
+            }
+            cutReport =
+                "power-cut-labels " + cutLabels.keys.sorted().map(String.init).joined(separator: ",")
+                + " (cut-after=\(cut.cutAfter))\n" + cut.report
+        }
+        try (run1.report + run2.report + cutReport).write(
+            to: base.appendingPathComponent("report-\(Self.modeName(keyMode)).txt"), atomically: true,
+            encoding: .utf8)
+    }
+
+    /// The power-cut case on the emulated board: a dry run on a copy of the flash file finds
+    /// the flash operations before the first boundary's outbox write (label 5, the clock set
+    /// past run 2's); the real run cuts the power in the middle of that write's first
+    /// operation (cut-mode=half) and resets the board in the same QEMU (the flash is the
+    /// file, kept): the meter boots again, resends what is pending and meters label 6.
+    static func powerCut(
+        _ qemuRun: String, elf: String, work: URL, options: [String]
+    ) throws -> (sent: [[UInt8]], report: String, cutAfter: UInt64) {
+        let fm = FileManager.default
+        let flash = work.appendingPathComponent("flash.bin")
+        let kept = work.appendingPathComponent("flash-before-cut.bin")
+        try? fm.removeItem(at: kept)
+        try fm.copyItem(at: flash, to: kept)
+        let clock = ["rtc=\(5 * 900_000 + 100_000)", "labels=1", "phases=0"]
+        let dry = try runQEMU(qemuRun, elf: elf, work: work, input: [], options: options + clock)
+        let line = dry.report.split(separator: "\n").first { $0.hasPrefix("first-write-flash-ops-before ") }
+        let before = try #require(line.flatMap { UInt64($0.split(separator: " ")[1]) }, "dry run:\n\(dry.report)")
+        try fm.removeItem(at: flash)
+        try fm.copyItem(at: kept, to: flash)
+        let cut = try runQEMU(
+            qemuRun, elf: elf, work: work, input: [],
+            options: options + clock + ["cut-after=\(before)", "cut-mode=half", "cut-action=reset"])
+        return (cut.sent, cut.report, before)
+    }
+
+    /// Gives the aggregator every frame of `label` among `frames` (byte-identical resends
+    /// once) and returns the decrypted sum.
+    static func decryptSum(_ aggregator: LWRAggregator, label: UInt64, frames: [[UInt8]]) throws -> UInt64 {
+        try aggregator.advance(to: label)
+        for frame in unique(frames) where try Frame.parseHeader(frame.span).label == label {
+            _ = try aggregator.accept(frame)
+        }
+        return try aggregator.decryptSum(label: label)
     }
 
     static func type(_ frame: [UInt8]) -> FrameType? {

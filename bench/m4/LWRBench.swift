@@ -10,19 +10,22 @@
 //   label-poll-instructions      per label: its 900 sample passes, the boundary included
 //   label-boundary-instructions  per label: the costliest pass (encrypt, outbox, send)
 //   label-idle-instructions      per label: idle work (the next label's pad F_k(l+1))
+//   key-mode                     0 seed, 1 expanded (the signed group's choice)
+//   phase-pad-instructions       one pad F_k(l), computePad as the meter runs it
+//   phase-label-expansion-instructions  a_l alone: its XOF set up and 2048 words squeezed
+//   phase-key-stream-instructions       k alone from its seed: XOF set up, 2048 words
+//   phase-inner-product-instructions    2048 multiply-adds mod 2^64 over words in RAM
+//   phase-customer-detail-seal-instructions  the boundary's customer detail frame (AES-GCM) alone
+// (phases=0 leaves the split out; it runs after the labels and the stack reading)
 //   stack-high-water-bytes       the deepest the stack went (painting)
+//   boot-count, after-cut        the board's boot counter and whether a power cut preceded
+//   first-write-flash-ops-before/-after  flash operations around the first boundary pass
+//                                (the one that adds a reading to the outbox): where a cut goes
 // Board options: the board's own (flash=, radio-in=, radio-out=, adc=, rng-seed=, …:
 // hal/mps2/mps2_board.h) and the bench's below. The host side is
-// Tests/MeterFirmwareTests/M4LWRBenchTests.swift (scripts/m4-lwr-bench.sh runs both).
+// Tests/MeterFirmwareTests/M4LWRBenchTests.swift (scripts/m4-lwr-bench.sh runs both);
+// report() and consume() are in BenchSupport.swift.
 import MPS2Board
-
-func report(_ key: StaticString, _ value: UInt64) {
-    key.withUTF8Buffer { buffer in
-        UnsafeRawPointer(buffer.baseAddress!).withMemoryRebound(to: CChar.self, capacity: buffer.count + 1) {
-            mps2_report($0, value)
-        }
-    }
-}
 
 /// The factory frame's first four bytes ("FKEY"): the host's first radio frame in a
 /// `factory=1` run holds the meter's id (UInt32 LE), frame secret, enrolment key and the
@@ -59,6 +62,8 @@ func benchMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<
         }
     }
 
+    report("boot-count", UInt64(mps2_boot_count()))
+    report("after-cut", UInt64(mps2_after_cut()))
     let t0 = mps2_instructions()
     guard var meter = try? Meter<LWRScheme>(board: board, timing: timing) else {
         mps2_print_line("lwr-bench: the meter did not boot")
@@ -99,14 +104,24 @@ func benchMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<
 
     // Labels: 900 one-second samples each; the boundary pass encrypts and sends, the
     // idle work after it computes the next label's pad.
+    // The first pass that adds a reading to the outbox (the boundary) reports the flash
+    // operation counts around it: the host picks cut-after= from them (the power-cut case).
     let labels = Int(mps2_option_u64("labels", 0))
+    var writeSeen = false
     for _ in 0..<labels {
         var steps: UInt64 = 0
         var stepMax: UInt64 = 0
         var idle: UInt64 = 0
         for _ in 0..<900 {
             mps2_clock_advance(timing.sampleTicks)
+            let ops = mps2_flash_op_count()
+            let pending = meter.pendingReadings
             let (p, i) = pass(&meter)
+            if !writeSeen && meter.pendingReadings > pending {
+                writeSeen = true
+                report("first-write-flash-ops-before", ops)
+                report("first-write-flash-ops-after", mps2_flash_op_count())
+            }
             steps += p
             stepMax = max(stepMax, p)
             idle += i
@@ -118,5 +133,68 @@ func benchMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<
     report("next-label", meter.currentLabel)
     report("stack-high-water-bytes", UInt64(mps2_stack_high_water()))
     report("stack-reserved-bytes", UInt64(mps2_stack_size()))
+    if labels > 0 && meter.isReady && mps2_option_u64("phases", 1) != 0 { phases(&meter) }
     return 0
+}
+
+/// The pad's phases measured one by one on the meter's own key and group (a label two
+/// ahead, so the meter's precomputed pad stays as it is). The split is of the same code
+/// paths: `LWRPSA.labelExpansion` and `LWRPSA.keyStream` squeezed word by word as
+/// `LWRPSA.prf` does, and the multiply-add of `LWRLabelStream.absorb` over words in RAM.
+/// Whatever the pad costs beyond their sum is the loop around them (and, in expanded
+/// mode, the key read from flash and its Fletcher check).
+func phases(_ meter: inout Meter<LWRScheme>) {
+    guard let parameters = LWRParameters.withID(meter.record.parameterID) else { return }
+    let label = meter.labelFloor &+ 2
+    report("key-mode", UInt64(meter.record.keyMode.rawValue))
+
+    var t = mps2_instructions()
+    let pad = (try? meter.computePad(label: label)) ?? 0
+    report("phase-pad-instructions", mps2_instructions() - t)
+    consume("phase-pad-low16", pad)
+
+    t = mps2_instructions()
+    var a = LWRPSA.labelExpansion(parameters: parameters, group: meter.record.group, label: label)
+    var x: UInt64 = 0
+    for _ in 0..<parameters.lambda { x ^= a.squeezeWord() }
+    report("phase-label-expansion-instructions", mps2_instructions() - t)
+    consume("phase-label-expansion-low16", x)
+
+    t = mps2_instructions()
+    var k = LWRPSA.keyStream(parameters: parameters, seed: meter.record.psaSeed.span)
+    x = 0
+    for _ in 0..<parameters.lambda { x ^= k.squeezeWord() }
+    report("phase-key-stream-instructions", mps2_instructions() - t)
+    consume("phase-key-stream-low16", x)
+
+    // 2048 multiply-adds: 8 passes over 256 words of each vector (4 KiB of stack).
+    var av = InlineArray<256, UInt64>(repeating: 0)
+    var kv = InlineArray<256, UInt64>(repeating: 0)
+    for j in 0..<256 {
+        av[j] = a.squeezeWord()
+        kv[j] = k.squeezeWord()
+    }
+    t = mps2_instructions()
+    var acc: UInt64 = 0
+    for _ in 0..<(parameters.lambda / 256) {
+        let aw = av.span
+        let kw = kv.span
+        for j in 0..<256 { acc &+= aw[j] &* kw[j] }
+    }
+    report("phase-inner-product-instructions", mps2_instructions() - t)
+    consume("phase-inner-product-low16", acc)
+
+    // The boundary's customer detail frame (AES-GCM under the customer key, sealed after
+    // every reading: CustomerAccess.swift), alone, into a copy of the frame buffer.
+    var frame = meter.frame
+    var frameSpan = frame.mutableSpan
+    let plaintext = InlineArray<42, UInt8>(repeating: 7)
+    let header = FrameHeader(
+        type: .customerDetail, scheme: LWRScheme.schemeID, group: meter.record.group, meter: meter.record.meter,
+        label: label, payloadLength: CustomerDetail.payloadBytes)
+    let key = meter.record.customerKey
+    t = mps2_instructions()
+    CustomerDetail.seal(header, customerKey: key.span, plaintext: plaintext.span, frame: &frameSpan)
+    report("phase-customer-detail-seal-instructions", mps2_instructions() - t)
+    consume("phase-customer-detail-low16", UInt64(frame[Frame.headerBytes]))
 }
