@@ -174,7 +174,11 @@ public enum CostProbeError: Error, Equatable, Sendable {
 /// Buffers of the customer-detail phase, made once (the timed closure allocates nothing).
 final class DetailPhaseState {
     var label: UInt64 = 1_000
-    let customerKey = (0..<16).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 5) }
+    /// Keyed once, as the meter keeps it (Meter.keyedCustomerCipher).
+    let cipher: AESGCM = {
+        let customerKey = (0..<16).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 5) }
+        return AESGCM(key: customerKey.span)
+    }()
     let frameKey = (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 11 &+ 3) }
     let plaintext: [UInt8]
 
@@ -197,18 +201,18 @@ extension CostPhase {
         return CostPhase(
             name: "customer detail",
             detail:
-                "AES-128-GCM seal of the 42-byte detail (key schedule, H, 3 blocks, GHASH) and its frame tag: part of the boundary step",
+                "AES-128-GCM seal of the 42-byte detail (4 blocks of keystream, GHASH; the key schedule and H kept from boot) and its frame tag: part of the boundary step",
             source: .standalone {
                 state.label &+= 1
                 let header = FrameHeader(
                     type: .customerDetail, scheme: scheme, group: 1, meter: 1, label: state.label,
                     payloadLength: CustomerDetail.payloadBytes)
-                let customerKey = state.customerKey
+                let cipher = state.cipher
                 let plaintext = state.plaintext
                 let frameKey = state.frameKey
                 var frame = InlineArray<98, UInt8>(repeating: 0)
                 var span = frame.mutableSpan
-                CustomerDetail.seal(header, customerKey: customerKey.span, plaintext: plaintext.span, frame: &span)
+                CustomerDetail.seal(header, cipher: cipher, plaintext: plaintext.span, frame: &span)
                 _ = Frame.seal(header, key: frameKey.span, frame: &span)
                 consume(UInt64(frame[Frame.headerBytes]))
             }, insideBoundary: true)

@@ -85,6 +85,29 @@ struct CustomerDetailTests {
         #expect(second != code)
     }
 
+    @Test("a new provisioning keys the detail cipher again: the next detail opens with the new code only")
+    func rekeyedAfterProvisioning() throws {
+        let authority = ProvisioningAuthority(seed: 12)
+        let first = try SimulatedGroup(authority: authority, meters: 2)
+        _ = try first.setUpLWR(maxReading: 1000)
+        let m = first.meters[0]
+        func detail(_ frames: [[UInt8]], _ members: GroupMembers) throws -> SealedDetail {
+            try CustomerDetailIntake(members: members).accept(
+                #require(frames.first { frameType($0) == .customerDetail }))
+        }
+        let oldKey = try CustomerKey(code: m.revealCustomerCode())
+        let before = try detail(SimulatedGroup.runInterval(m), first.members)
+        #expect((try? DetailReading(opening: before, key: oldKey, meter: m.id)) != nil)
+        // New customer keys without a reboot: the meter keyed its cipher for the old one.
+        for meter in first.meters { try meter.provisionFirmware() }
+        let second = try SimulatedGroup(authority: authority, scheme: .lwrPSA, meters: first.meters)
+        _ = try second.setUpLWR(maxReading: 1000)
+        let newKey = try CustomerKey(code: m.revealCustomerCode())
+        let after = try detail(SimulatedGroup.runInterval(m), second.members)
+        #expect((try? DetailReading(opening: after, key: newKey, meter: m.id)) != nil)
+        #expect((try? DetailReading(opening: after, key: oldKey, meter: m.id)) == nil)
+    }
+
     @Test("a meter without a key store shows no code")
     func unprovisioned() throws {
         let authority = ProvisioningAuthority(seed: 6)

@@ -15,7 +15,8 @@
 //   phase-label-expansion-instructions  a_l alone: its XOF set up and 2048 words squeezed
 //   phase-key-stream-instructions       k alone from its seed: XOF set up, 2048 words
 //   phase-inner-product-instructions    2048 multiply-adds mod 2^64 over words in RAM
-//   phase-customer-detail-seal-instructions  the boundary's customer detail frame (AES-GCM) alone
+//   phase-customer-detail-seal-instructions  the boundary's customer detail frame (AES-GCM, keyed) alone
+//   phase-customer-key-schedule-instructions  keying AES-GCM (round keys, H): once per customer key
 // (phases=0 leaves the split out; it runs after the labels and the stack reading)
 //   stack-high-water-bytes       the deepest the stack went (painting)
 //   boot-count, after-cut        the board's boot counter and whether a power cut preceded
@@ -194,7 +195,10 @@ func phases(_ meter: inout Meter<LWRScheme>) {
         label: label, payloadLength: CustomerDetail.payloadBytes)
     let key = meter.record.customerKey
     t = mps2_instructions()
-    CustomerDetail.seal(header, customerKey: key.span, plaintext: plaintext.span, frame: &frameSpan)
+    let gcm = AESGCM(key: key.span)  // once per customer key (Meter.keyedCustomerCipher)
+    report("phase-customer-key-schedule-instructions", mps2_instructions() - t)
+    t = mps2_instructions()
+    CustomerDetail.seal(header, cipher: gcm, plaintext: plaintext.span, frame: &frameSpan)
     report("phase-customer-detail-seal-instructions", mps2_instructions() - t)
     consume("phase-customer-detail-low16", UInt64(frame[Frame.headerBytes]))
 }

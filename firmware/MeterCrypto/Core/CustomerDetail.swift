@@ -43,13 +43,20 @@ public enum CustomerDetail {
     public static func seal(
         _ header: FrameHeader, customerKey: Span<UInt8>, plaintext: Span<UInt8>, frame: inout MutableSpan<UInt8>
     ) {
+        seal(header, cipher: AESGCM(key: customerKey), plaintext: plaintext, frame: &frame)
+    }
+
+    /// `seal(_:customerKey:plaintext:frame:)` with the customer key's AES-GCM already keyed
+    /// (round keys and H): the meter keys it once, not at every label.
+    public static func seal(
+        _ header: FrameHeader, cipher gcm: AESGCM, plaintext: Span<UInt8>, frame: inout MutableSpan<UInt8>
+    ) {
         precondition(header.type == .customerDetail && header.payloadLength == payloadBytes, "a detail frame header")
         precondition(plaintext.count == plaintextBytes && frame.count >= frameBytes, "detail buffer sizes")
         Frame.writeHeader(header, into: &frame)
         var nonceBytes = InlineArray<12, UInt8>(repeating: 0)
         var nonceSpan = nonceBytes.mutableSpan
         nonce(type: header.type, label: header.label, into: &nonceSpan)
-        let gcm = AESGCM(key: customerKey)
         var sealed = InlineArray<42, UInt8>(repeating: 0)
         var ciphertext = sealed.mutableSpan
         var header24 = InlineArray<24, UInt8>(repeating: 0)

@@ -72,14 +72,27 @@ extension Meter where Scheme: ~Copyable {
             var plain = plaintext.mutableSpan
             CustomerDetail.encodePlaintext(
                 reading: reading, minuteMask: own ? closedMinuteMask : 0, minutes: values.span, into: &plain)
-            let key = record.customerKey
+            let gcm = keyedCustomerCipher()
             var f = frame.mutableSpan
-            CustomerDetail.seal(header, customerKey: key.span, plaintext: plaintext.span, frame: &f)
+            CustomerDetail.seal(header, cipher: gcm, plaintext: plaintext.span, frame: &f)
             for k in 0..<CustomerDetail.plaintextBytes { plaintext[k] = 0 }
         }
         let length = seal(header, epoch: epoch)  // the frame tag, for the aggregator
         _ = try? detailRing?.append(label: label, frame: frame.span.extracting(0..<length))
         try? board.send(frame.span.extracting(0..<length))
+    }
+
+    /// The customer key's AES-GCM, keyed again only when the key in the record is not the
+    /// one it was keyed for (compared without a branch on the key's bytes).
+    mutating func keyedCustomerCipher() -> AESGCM {
+        let key = record.customerKey
+        var difference: UInt8 = 0
+        for k in 0..<CustomerDetail.keyBytes { difference |= customerCipherKey[k] ^ key[k] }
+        if let gcm = customerCipher, difference == 0 { return gcm }
+        let gcm = AESGCM(key: key.span)
+        customerCipher = gcm
+        customerCipherKey = key
+        return gcm
     }
 
     /// Sends again the stored detail frames of the labels below `label`, as stored.

@@ -79,6 +79,10 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
     var closedMinutes = InlineArray<15, UInt16>(repeating: 0)
     var closedMinuteMask: UInt16 = 0
     var closedMinuteLabel: UInt64 = .max
+    /// The customer key's AES-GCM (round keys and H), keyed for `customerCipherKey`: the
+    /// key schedule and H = E_K(0) once per customer key, not at every label.
+    var customerCipher: AESGCM? = nil
+    var customerCipherKey = InlineArray<16, UInt8>(repeating: 0)
 
     /// The scheme's state. Internal: the read accessor of a public stored `~Copyable`
     /// property may allocate (docs/testing.md, "The firmware check").
