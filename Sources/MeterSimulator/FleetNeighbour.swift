@@ -36,7 +36,8 @@ extension Fleet {
         let silent = silentMeters(at: label)
         let steps = Int(900 / configuration.sampleSeconds)
         let sampleTicks = configuration.sampleSeconds * 1000
-        let interval = try runner.map(n) { (i: Int) throws -> (sent: [[UInt8]], reading: UInt64?, boundary: Double, next: Double) in
+        let interval = try runner.map(n) {
+            (i: Int) throws -> (sent: [[UInt8]], reading: UInt64?, boundary: Double, next: Double) in
             let meter = self.meters[i]
             var reading: UInt64? = nil
             var boundary = 0.0
