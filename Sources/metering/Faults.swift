@@ -129,7 +129,8 @@ struct Faults: ParsableCommand {
     func printTable(_ r: FaultCampaignReport) {
         func row(_ name: String, _ value: CustomStringConvertible?) {
             guard let value else { return }
-            print(name.padding(toLength: 34, withPad: " ", startingAt: 0) + "\(value)")
+            // A name longer than the column keeps one space before its value.
+            print(name.padding(toLength: max(34, name.count + 1), withPad: " ", startingAt: 0) + "\(value)")
         }
         print("")
         row("meters", r.meters)
