@@ -62,25 +62,11 @@ public struct DMCFEScheme: GroupKeyedScheme {
         let payloadLength = meter.dmcfeEncrypt(label: label, reading: reading)
         try meter.storeAndSendReading(label: label, payloadLength: payloadLength)
     }
-    public static func downlinkEpoch(_ meter: inout Meter<Self>, group: UInt32) -> UInt32? {
-        meter.groupDownlinkEpoch(group: group)
-    }
     public static func handleDownlink(
         _ meter: inout Meter<Self>, _ header: FrameHeader, epoch: UInt32, _ payload: Span<UInt8>
     ) throws(MeterError) -> MeterEvent? {
         if header.type == .weights { return try meter.handleWeights(payload, chunk: header.label) }
         return try meter.handleSetupDownlink(header, epoch: epoch, payload)
-    }
-    public static func precheckStatement(
-        _ meter: inout Meter<Self>, kind: StatementKind, _ body: Span<UInt8>
-    ) throws(MeterError) {
-        guard kind == .groupParameters else { throw .statementRejected(.wrongScheme) }
-        try meter.precheckGroupParameters(body)
-    }
-    public static func applyStatement(_ meter: inout Meter<Self>, kind: StatementKind) throws(MeterError) -> MeterEvent?
-    {
-        guard kind == .groupParameters else { throw .statementRejected(.wrongScheme) }
-        return try meter.applyGroupParameters()
     }
 
     public static func checkGroupParameters(

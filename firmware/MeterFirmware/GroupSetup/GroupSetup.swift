@@ -81,6 +81,25 @@ extension GroupKeyedScheme where Self: ~Copyable {
     }
 }
 
+// What every group-keyed scheme does the same way: its downlinks' epoch is the group's, and
+// its only statement is the group parameters.
+extension GroupKeyedScheme {
+    public static func downlinkEpoch(_ meter: inout Meter<Self>, group: UInt32) -> UInt32? {
+        meter.groupDownlinkEpoch(group: group)
+    }
+    public static func precheckStatement(
+        _ meter: inout Meter<Self>, kind: StatementKind, _ body: Span<UInt8>
+    ) throws(MeterError) {
+        guard kind == .groupParameters else { throw .statementRejected(.wrongScheme) }
+        try meter.precheckGroupParameters(body)
+    }
+    public static func applyStatement(_ meter: inout Meter<Self>, kind: StatementKind) throws(MeterError) -> MeterEvent?
+    {
+        guard kind == .groupParameters else { throw .statementRejected(.wrongScheme) }
+        return try meter.applyGroupParameters()
+    }
+}
+
 extension Meter where Scheme: GroupKeyedScheme {
     /// The downlinks of key setup: enrolment requests and roster entries.
     mutating func handleSetupDownlink(

@@ -51,9 +51,6 @@ public struct LWRScheme: GroupKeyedScheme {
     public static func encryptAndSend(_ meter: inout Meter<Self>, label: UInt64, reading: UInt64) throws(MeterError) {
         try meter.encryptLWR(label: label, reading: reading)
     }
-    public static func downlinkEpoch(_ meter: inout Meter<Self>, group: UInt32) -> UInt32? {
-        meter.groupDownlinkEpoch(group: group)
-    }
     public static func handleDownlink(
         _ meter: inout Meter<Self>, _ header: FrameHeader, epoch: UInt32, _ payload: Span<UInt8>
     ) throws(MeterError) -> MeterEvent? {
@@ -63,17 +60,6 @@ public struct LWRScheme: GroupKeyedScheme {
         case .confirmationRelay: return try meter.receiveConfirmation(label: header.label, payload)
         default: return try meter.handleSetupDownlink(header, epoch: epoch, payload)
         }
-    }
-    public static func precheckStatement(
-        _ meter: inout Meter<Self>, kind: StatementKind, _ body: Span<UInt8>
-    ) throws(MeterError) {
-        guard kind == .groupParameters else { throw .statementRejected(.wrongScheme) }
-        try meter.precheckGroupParameters(body)
-    }
-    public static func applyStatement(_ meter: inout Meter<Self>, kind: StatementKind) throws(MeterError) -> MeterEvent?
-    {
-        guard kind == .groupParameters else { throw .statementRejected(.wrongScheme) }
-        return try meter.applyGroupParameters()
     }
 
     public static func checkGroupParameters(
