@@ -326,6 +326,8 @@ public enum Schema {
         ),
         // PostgreSQL partitions the readings by group (`postgresStatements`); SQLite: nothing.
         (3, []),
+        // Statistics without individuals: plans, statistics frames, decrypted labels (StatisticsStore.swift).
+        (StatisticsSchema.version, StatisticsSchema.statements),
     ]
 
     /// Statements only PostgreSQL runs, after a version's shared ones. Version 3 makes
