@@ -236,7 +236,9 @@ public final class LWRStatisticsAggregator: @unchecked Sendable {
         var values: [UInt64] = []
         for i in 0..<layout.slotCount {
             let c = BigEndian.load64(opened.payload.span, at: 8 * i)
-            guard c <= parameters.plaintextMask else { throw .badPayload(type: .statistics, size: opened.payload.count) }
+            guard c <= parameters.plaintextMask else {
+                throw .badPayload(type: .statistics, size: opened.payload.count)
+            }
             values.append(c)
         }
         return values

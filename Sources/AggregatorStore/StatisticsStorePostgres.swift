@@ -65,7 +65,8 @@ extension PostgresStore: StatisticsDataStore {
                     StoredLabelStatistics(
                         label: try Schema.unsigned(label, "label"), meters: Int(meters),
                         sum: try Schema.unsigned(total, "sum"),
-                        sumOfSquares: try squares.map { v throws(StoreError) in try Schema.unsigned(v, "sum of squares") },
+                        sumOfSquares: try squares.map { v throws(StoreError) in try Schema.unsigned(v, "sum of squares")
+                        },
                         histogram: try StoredLabelStatistics.histogram(histogram)))
             }
             return out

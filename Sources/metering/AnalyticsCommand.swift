@@ -31,7 +31,8 @@ struct AnalyticsCommand: AsyncParsableCommand {
     var meters = 20
     @Option(help: "Simulator: bins of equal width over 0 ... --bin-range (the last one open), 0 for none.")
     var bins = 10
-    @Option(name: .customLong("bin-range"), help: "Simulator: Wh the equal bins span (default: a fifth of --max-reading).")
+    @Option(
+        name: .customLong("bin-range"), help: "Simulator: Wh the equal bins span (default: a fifth of --max-reading).")
     var binRange: UInt64?
     @Option(help: "Simulator: bin edges in Wh, comma-separated (instead of --bins).")
     var edges: String?
@@ -49,6 +50,10 @@ struct AnalyticsCommand: AsyncParsableCommand {
     var digits = 3
     @Flag(help: "Print the analytics JSON (the service's shape).")
     var json = false
+    @Flag(
+        name: .customLong("meter-cost"),
+        help: "Simulator: also run the same fleet without a plan and print the meters' CPU per label with and without.")
+    var meterCost = false
 
     /// `--labels`: "N" or "A..B".
     func labelRange() throws -> ClosedRange<UInt64> {
@@ -87,6 +92,15 @@ struct AnalyticsCommand: AsyncParsableCommand {
         } else {
             (response, checked) = try simulate(range)
         }
+        var cost: String? = nil
+        if meterCost, service.server == nil {
+            let with = try meterCPU(range, plan: true)
+            let without = try meterCPU(range, plan: false)
+            cost = String(
+                format:
+                    "meter CPU per label (median over meters and labels, thread CPU, debug or release as built): idle precompute %.3f ms with the plan, %.3f ms without; boundary %.1f µs with, %.1f µs without",
+                with.idle * 1e3, without.idle * 1e3, with.boundary * 1e6, without.boundary * 1e6)
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -96,6 +110,7 @@ struct AnalyticsCommand: AsyncParsableCommand {
             if let checked {
                 print("every figure equals the one computed from the true readings (\(checked) labels)")
             }
+            if let cost { print(cost) }
         }
     }
 
@@ -116,7 +131,8 @@ struct AnalyticsCommand: AsyncParsableCommand {
                 throw ValidationError("label \(label): no statistics")
             }
             guard result.exact, got == truth else {
-                throw ValidationError("label \(label): the statistics differ from the true readings' (\(got) vs \(truth))")
+                throw ValidationError(
+                    "label \(label): the statistics differ from the true readings' (\(got) vs \(truth))")
             }
             if range.contains(label) { labels.append(got) }
         }
@@ -127,12 +143,39 @@ struct AnalyticsCommand: AsyncParsableCommand {
         return (AnalyticsResponse(analytics), labels.count)
     }
 
+    /// Median idle precompute and boundary seconds per meter and label, with or without the plan.
+    func meterCPU(_ range: ClosedRange<UInt64>, plan: Bool) throws -> (idle: Double, boundary: Double) {
+        var config = FleetConfiguration()
+        config.meters = meters
+        config.seed = seed
+        config.threads = 1
+        config.maxReading = maxReading
+        config.statistics = plan ? try spec() : nil
+        let fleet = try Fleet(config, labels: Int(range.upperBound) + 2)
+        _ = try fleet.runKeySetup()
+        var idle: [Double] = []
+        var boundary: [Double] = []
+        for label in 0...(range.upperBound + 1) {
+            let result = try fleet.runLabel(label)
+            if label > 0 { idle += result.precomputeSeconds }  // label 0's pads came with key setup
+            boundary += result.boundarySeconds
+        }
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+        return (median(idle), median(boundary))
+    }
+
     func printTable(_ r: AnalyticsResponse) {
-        let bins = r.bins.isEmpty ? "none" : "[0, " + r.bins.map { "\($0))" }.joined(separator: " [") + " … [\(r.bins.last!), ∞)"
+        let lows = [UInt32(0)] + r.bins
+        let bins =
+            r.bins.isEmpty
+            ? "none"
+            : lows.enumerated().map { i, low in i < r.bins.count ? "[\(low), \(r.bins[i]))" : "[\(low), ∞)" }
+                .joined(separator: " ")
         print("group \(r.group): \(r.meters) meters (minimum \(r.minimumGroupSize)); bins (Wh): \(bins)")
         func pad(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
-        print([pad("label", 6), pad("count", 6), pad("sum Wh", 9), pad("mean Wh", 10), pad("variance Wh²", 14)].joined(
-            separator: " ") + "  histogram")
+        print(
+            [pad("label", 6), pad("count", 6), pad("sum Wh", 9), pad("mean Wh", 10), pad("variance Wh²", 14)].joined(
+                separator: " ") + "  histogram")
         for s in r.labels {
             let mean = LabelStatistics.decimal(UInt128(s.sum), UInt128(max(s.count, 1)), digits: digits)
             let variance = s.variance.map { String(format: "%.\(digits)f", $0) } ?? "-"

@@ -12,7 +12,8 @@ import Testing
 /// GET /v1/groups/{g}/analytics equals the figures of the true readings.
 @Suite("Service: analytics", .serialized)
 struct AnalyticsServiceTests {
-    @Test("20 meters, 8 labels: every label's count, sum, mean, variance and histogram equal the true readings'",
+    @Test(
+        "20 meters, 8 labels: every label's count, sum, mean, variance and histogram equal the true readings'",
         arguments: Backend.allCases)
     func analytics(_ backend: Backend) async throws {
         try await withServer(backend) { server, _ in
@@ -39,7 +40,7 @@ struct AnalyticsServiceTests {
         }
     }
 
-    @Test("a group below the minimum size is refused; a group without a plan has no analytics")
+    @Test("a group below the minimum size (3 meters) is refused with 422 statistics")
     func refused() async throws {
         try await withServer(.sqlite) { server, _ in
             let fleet = try smallFleet(server, meters: 3, labels: 1)

@@ -17,13 +17,16 @@ struct StatisticsVectorTests {
                 #expect(
                     LWRPSA.prf(parameters: parameters, seed: seed.span, group: c.group, label: c.label, slot: c.slot)
                         == c.prf)
-                #expect(LWRPSA.prf(parameters: parameters, seed: seed.span, group: c.group, label: c.label) == c.reading_prf)
+                #expect(
+                    LWRPSA.prf(parameters: parameters, seed: seed.span, group: c.group, label: c.label) == c.reading_prf
+                )
                 let key = expandedKey(parameters, seed: c.seed)
                 #expect(
                     try LWRPSA.prf(parameters: parameters, key: key.span, group: c.group, label: c.label, slot: c.slot)
                         == c.prf)
                 var stream = LWRPSA.slotExpansion(parameters: parameters, group: c.group, label: c.label, slot: c.slot)
-                #expect(hexWords((0..<c.slot_vector_first.count).map { _ in stream.squeezeWord() }) == c.slot_vector_first)
+                #expect(
+                    hexWords((0..<c.slot_vector_first.count).map { _ in stream.squeezeWord() }) == c.slot_vector_first)
             }
         }
     }
@@ -67,7 +70,9 @@ struct StatisticsVectorTests {
             }
             #expect(plain == g.slot_sums)
             #expect(plain[0] == g.sum_of_squares)
-            let histogram = (0..<layout.binCount).map { layout.count(ofBin: $0, slotSum: plain[layout.slot(ofBin: $0)]) }
+            let histogram = (0..<layout.binCount).map {
+                layout.count(ofBin: $0, slotSum: plain[layout.slot(ofBin: $0)])
+            }
             #expect(histogram == g.histogram)
         }
     }
@@ -75,7 +80,9 @@ struct StatisticsVectorTests {
     /// A plan body (docs/spec/statistics.md) written from the layout, independently of the host's builder.
     func planBody(group: UInt32, meters: UInt32, squares: Bool, edges: [UInt32]) -> [UInt8] {
         var b = [UInt8](repeating: 0, count: StatisticsPlan.bodyBytes)
-        func put(_ v: UInt32, _ at: Int) { for k in 0..<4 { b[at + k] = UInt8(truncatingIfNeeded: v >> (24 - 8 * UInt32(k))) } }
+        func put(_ v: UInt32, _ at: Int) {
+            for k in 0..<4 { b[at + k] = UInt8(truncatingIfNeeded: v >> (24 - 8 * UInt32(k))) }
+        }
         b[0] = 5
         b[1] = 1
         put(group, 12)

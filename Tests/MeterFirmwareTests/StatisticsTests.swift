@@ -94,7 +94,8 @@ struct StatisticsTests {
             histogramOnly, group: 1, epoch: 1, meters: 20, maxReading: 1_000_000)
         #expect(signed.spec == histogramOnly)
         // The largest x_max with variance for n = 20: n·(n·x² + 1) < 2^48.
-        let layout = try StatisticsLayout(meters: 20, maxReading: 838_860, squares: true, binCount: 0, parameters: .standard)
+        let layout = try StatisticsLayout(
+            meters: 20, maxReading: 838_860, squares: true, binCount: 0, parameters: .standard)
         #expect(layout.slotCount == 1)
         #expect(throws: StatisticsError.squaresCapacity) {
             try StatisticsLayout(meters: 20, maxReading: 838_861, squares: true, binCount: 0, parameters: .standard)
