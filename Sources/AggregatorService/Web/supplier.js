@@ -1,0 +1,151 @@
+// The supplier's view: groups, each group's load curve, its statistics and alarms, from
+// the service's supplier routes with the supplier's bearer token (kept in this tab only).
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+function authorization() {
+    return { Authorization: `Bearer ${$("token").value.trim()}` };
+}
+
+function range() {
+    const query = new URLSearchParams();
+    if ($("from").value !== "") query.set("from", $("from").value);
+    if ($("to").value !== "") query.set("to", $("to").value);
+    return query;
+}
+
+async function loadGroups() {
+    sessionStorage.setItem("supplier-token", $("token").value.trim());
+    const list = await api("/v1/groups", { headers: authorization() });
+    const select = $("group");
+    const chosen = select.value;
+    select.replaceChildren();
+    for (const g of list.groups) {
+        const option = element("option", { value: g.group }, `${g.group} · ${g.scheme} · ${g.meters} meters`);
+        select.appendChild(option);
+    }
+    if (chosen) select.value = chosen;
+    return list.groups;
+}
+
+function card(what, value, id) {
+    const node = element("div", { class: "card", id });
+    node.appendChild(element("div", { class: "value" }, value));
+    node.appendChild(element("div", { class: "what" }, what));
+    return node;
+}
+
+async function show() {
+    const status = $("status");
+    showStatus(status, "Loading…");
+    try {
+        const groups = await loadGroups();
+        const group = Number($("group").value);
+        const info = groups.find((g) => g.group === group);
+        if (!info) throw new Error("no group on this service");
+        const query = range();
+        const headers = authorization();
+        const cards = $("cards");
+        cards.replaceChildren(
+            card("meters in the group", info.meters, "card-meters"),
+            card("meters reporting", info.meters_reporting, "card-reporting"),
+            card("labels complete", info.labels_complete, "card-labels"),
+            card("alarms", info.alarms, "card-alarms"));
+        if (info.scheme === "paillier") {
+            showStatus(status, `Group ${group} is a Paillier group: the service holds no key, and its sums are decrypted by the supplier (metering paillier). Alarms are shown below.`);
+            lineChart($("curve"), [], { title: `group ${group}` });
+            fillTable($("sums"), ["label"], []);
+        } else {
+            const sums = await api(`/v1/groups/${group}/sums?${query}`, { headers });
+            const points = sums.sums.map((s) => ({ x: s.label, y: s.sum }));
+            lineChart($("curve"), points, { title: `group ${group}: Wh per 15 minutes`, unit: "Wh" });
+            fillTable(
+                $("sums"), ["label", "time (UTC)", "sum (Wh)", "meters"],
+                sums.sums.map((s) => [s.label, labelTime(s.label), s.sum, s.meters]));
+            $("sums").dataset.sums = JSON.stringify(sums.sums.map((s) => [s.label, s.sum, s.meters]));
+            if (sums.sums.length > 0) {
+                const peak = sums.sums.reduce((a, b) => (b.sum > a.sum ? b : a));
+                cards.appendChild(card(`peak: label ${peak.label}, ${labelTime(peak.label)} UTC`, `${peak.sum} Wh`, "card-peak"));
+            }
+            await showStatistics(group, query, headers);
+        }
+        await showAlarms(group, headers);
+        showStatus(status, `Group ${group}: shown at ${new Date().toISOString().slice(0, 19)}Z.`);
+        document.body.dataset.ready = "supplier";
+    } catch (error) {
+        showStatus(status, error.message, "error");
+        document.body.dataset.ready = "error";
+    }
+}
+
+async function showStatistics(group, query, headers) {
+    const table = $("statistics");
+    let stats;
+    try {
+        stats = await api(`/v1/groups/${group}/analytics?${query}`, { headers });
+    } catch (error) {
+        const why = error.status === 404
+            ? "No statistics for this group: it has no signed statistics plan, or this service does not compute them."
+            : error.message;
+        fillTable(table, ["statistics"], [[why]]);
+        $("histogram").replaceChildren();
+        $("histogram").setAttribute("width", 0);
+        $("histogram").setAttribute("height", 0);
+        table.dataset.statistics = "[]";
+        return;
+    }
+    const bins = stats.bins || [];
+    const header = ["label", "time (UTC)", "meters", "sum (Wh)", "mean (Wh)", "variance (Wh²)"]
+        .concat(bins.map((edge, i) => binName(bins, i)));
+    fillTable(table, header, stats.labels.map((l) =>
+        [l.label, labelTime(l.label), l.count, l.sum, l.mean, l.variance].concat(l.histogram || [])));
+    table.dataset.statistics = JSON.stringify(stats.labels);
+    $("statistics-note").textContent =
+        `Per label over ${stats.meters} households (the service refuses groups below ${stats.minimum_group_size}); ` +
+        `histogram bins in Wh per 15 minutes, as the provisioning authority signed them.`;
+    if (stats.labels.length > 0 && bins.length > 0) {
+        const peak = stats.peak ? stats.labels.find((l) => l.label === stats.peak.label) : undefined;
+        const shown = peak || stats.labels[stats.labels.length - 1];
+        barChart($("histogram"), bins, shown.histogram,
+            { title: `households per bin, label ${shown.label} (${labelTime(shown.label)} UTC)`, unit: "Wh per 15 minutes" });
+    }
+}
+
+async function showAlarms(group, headers) {
+    const table = $("alarms");
+    try {
+        const alarms = await api(`/v1/groups/${group}/alarms`, { headers });
+        if (alarms.alarms.length === 0) {
+            fillTable(table, ["alarms"], [["none"]]);
+        } else {
+            fillTable(table, ["kind", "meter", "label", "time (UTC)"],
+                alarms.alarms.map((a) => [a.kind, a.meter, a.label, labelTime(a.label)]));
+        }
+        table.dataset.alarms = String(alarms.alarms.length);
+    } catch (error) {
+        fillTable(table, ["alarms"], [[error.message]]);
+    }
+}
+
+async function downloadCSV(event) {
+    event.preventDefault();
+    try {
+        const group = Number($("group").value);
+        const query = range();
+        query.set("format", "csv");
+        const text = await api(`/v1/groups/${group}/sums?${query}`, { headers: authorization() });
+        const link = element("a", { href: URL.createObjectURL(new Blob([text], { type: "text/csv" })), download: `group-${group}-sums.csv` });
+        link.click();
+    } catch (error) {
+        showStatus($("status"), error.message, "error");
+    }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+    $("token").value = sessionStorage.getItem("supplier-token") || "";
+    $("query").addEventListener("submit", (event) => { event.preventDefault(); show(); });
+    $("groups").addEventListener("click", () => loadGroups().catch((e) => showStatus($("status"), e.message, "error")));
+    $("csv").addEventListener("click", downloadCSV);
+    lineChart($("curve"), [], { title: "enter the supplier token and press Show" });
+});
