@@ -1,6 +1,6 @@
 import AggregatorAPI
-import AsyncHTTPClient
 import AggregatorStore
+import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOHTTP1
