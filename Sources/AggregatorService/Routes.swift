@@ -310,6 +310,7 @@ struct Routes: Sendable {
                         }
                     }))
         }
+        registerReleases(on: router)
         WebInterface.shared.register(on: router)
         table.set(router.routes.map { ($0.method.rawValue, $0.path.description) })
         return router

@@ -78,8 +78,8 @@ def supplier_view(args, browser):
     browser.type_into("#token", args.supplier_token)
     browser.click("#show")
     browser.wait_for("document.body.dataset.ready", "the supplier's page to show the group")
-    check(browser.evaluate("document.body.dataset.ready") == "supplier",
-          f"the page shows group {args.group} ({browser.evaluate('document.getElementById(\"status\").textContent')})")
+    status = browser.evaluate("document.getElementById('status').textContent")
+    check(browser.evaluate("document.body.dataset.ready") == "supplier", f"the page shows group {args.group} ({status})")
     shown = json.loads(browser.evaluate("document.getElementById('sums').dataset.sums || '[]'"))
     api = get(f"{args.url}/v1/groups/{args.group}/sums", token=args.supplier_token)
     expected = [[s["label"], s["sum"], s["meters"]] for s in api["sums"]]
@@ -94,6 +94,14 @@ def supplier_view(args, browser):
         stats = json.loads(browser.evaluate("document.getElementById('statistics').dataset.statistics || '[]'"))
         check(stats == analytics["labels"] and len(stats) > 0,
               f"the statistics shown ({len(stats)} labels) equal GET /v1/groups/{args.group}/analytics")
+    # The feeder check: the feeder sees the sums plus 2 % losses, and 2 kWh unmetered at one label.
+    theft = expected[len(expected) // 2][0]
+    lines = [f"{label},{round(total * 1.02) + (2000 if label == theft else 0)}" for label, total, _ in expected]
+    browser.type_into("#feeder", "label,wh\n" + "\n".join(lines))
+    browser.click("#check-feeder")
+    browser.wait_for("document.getElementById('feeder-report').dataset.flagged", "the feeder report")
+    flagged = json.loads(browser.evaluate("document.getElementById('feeder-report').dataset.flagged"))
+    check(flagged == [theft], f"the feeder check flags exactly label {theft} (shown: {flagged})")
     path = os.path.join(args.out, "supplier.png")
     browser.screenshot(path)
     print(f"  screenshot {path}")
@@ -105,8 +113,8 @@ def customer_view(args, browser, household):
     browser.type_into("#code", household["code"])
     browser.click("#show")
     browser.wait_for("document.body.dataset.ready", "the household's page to open the readings")
-    check(browser.evaluate("document.body.dataset.ready") == "customer",
-          f"the page opens the readings ({browser.evaluate('document.getElementById(\"status\").textContent')})")
+    status = browser.evaluate("document.getElementById('status').textContent")
+    check(browser.evaluate("document.body.dataset.ready") == "customer", f"the page opens the readings ({status})")
     shown = json.loads(browser.evaluate("document.getElementById('readings').dataset.readings || '[]'"))
     truth = [[str(label), str(wh)] for label, wh in household["readings"]]
     check(shown == truth and len(shown) == args.labels,

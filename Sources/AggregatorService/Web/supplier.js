@@ -128,6 +128,51 @@ async function showAlarms(group, headers) {
     }
 }
 
+/// "label,wh" lines (a header line and blank lines are skipped) → feeder entries.
+function parseFeeder(text) {
+    const entries = [];
+    text.split(/\r?\n/).forEach((line, i) => {
+        const cells = line.split(/[,;\t ]+/).filter((c) => c !== "");
+        if (cells.length === 0 || (i === 0 && !/^[0-9]/.test(cells[0]))) return;
+        if (cells.length !== 2 || !/^[0-9]+$/.test(cells[0]) || !/^[0-9]+$/.test(cells[1])) {
+            throw new Error(`line ${i + 1}: expected label,Wh (whole numbers), got "${line}"`);
+        }
+        entries.push({ label: Number(cells[0]), wh: Number(cells[1]) });
+    });
+    if (entries.length === 0) throw new Error("no feeder readings");
+    return entries;
+}
+
+async function checkFeeder(event) {
+    event.preventDefault();
+    const status = $("feeder-status");
+    try {
+        const group = Number($("group").value);
+        const file = $("feeder-file").files[0];
+        const text = file ? await file.text() : $("feeder").value;
+        const body = {
+            feeder: parseFeeder(text),
+            tolerance_wh: Number($("tolerance-wh").value || 50),
+            tolerance_percent: Number($("tolerance-percent").value || 5),
+        };
+        const report = await api(`/v1/groups/${group}/feeder-report`, {
+            method: "POST", headers: { ...authorization(), "Content-Type": "application/json" }, body: JSON.stringify(body),
+        });
+        fillTable($("feeder-report"), ["label", "time (UTC)", "metered (Wh)", "feeder (Wh)", "gap (Wh)", ""],
+            [...report.rows].sort((a, b) => (b.flagged - a.flagged) || (a.label - b.label)).map((r) => {
+                const flag = element("span", { class: r.flagged ? "flag" : "good" }, r.flagged ? "FLAGGED" : "ok");
+                return [r.label, labelTime(r.label), r.metered_wh ?? "—", r.feeder_wh ?? "—", r.gap_wh ?? "—", flag];
+            }));
+        $("feeder-report").dataset.flagged = JSON.stringify(report.flagged_labels);
+        showStatus(status, report.flagged_labels.length === 0
+            ? `No label flagged over ${report.rows.length} labels.`
+            : `Flagged: label${report.flagged_labels.length > 1 ? "s" : ""} ${report.flagged_labels.join(", ")}.`,
+            report.flagged_labels.length === 0 ? "info" : "error");
+    } catch (error) {
+        showStatus(status, error.message, "error");
+    }
+}
+
 async function downloadCSV(event) {
     event.preventDefault();
     try {
@@ -147,5 +192,6 @@ document.addEventListener("DOMContentLoaded", () => {
     $("query").addEventListener("submit", (event) => { event.preventDefault(); show(); });
     $("groups").addEventListener("click", () => loadGroups().catch((e) => showStatus($("status"), e.message, "error")));
     $("csv").addEventListener("click", downloadCSV);
+    $("feeder-form").addEventListener("submit", checkFeeder);
     lineChart($("curve"), [], { title: "enter the supplier token and press Show" });
 });
