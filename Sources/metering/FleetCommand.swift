@@ -75,7 +75,24 @@ struct FleetCommand: AsyncParsableCommand {
     var feeder = false
     @Option(help: "With --feeder: unmetered load the feeder sees, as LABEL:WH (repeatable).")
     var bypass: [String] = []
+    @Option(
+        help: ArgumentHelp(
+            "Write each household's code (what its meter's display shows once) and its meter's readings to FILE (JSON), for the household's own tools and tests.",
+            valueName: "FILE"))
+    var households: String?
     @OptionGroup var load: ProfileOptions
+
+    /// `--households FILE`: what each household holds (its code) and what its meter metered.
+    struct Households: Encodable {
+        struct Household: Encodable {
+            let meter: UInt32
+            let group: UInt32
+            let code: String
+            /// [label, Wh] of every label run.
+            let readings: [[UInt64]]
+        }
+        let households: [Household]
+    }
 
     /// `--json`: meters, labels, exact_labels and the network counts, as one object; with
     /// --bills each meter's bill check, with --feeder the flagged labels.
@@ -140,6 +157,21 @@ struct FleetCommand: AsyncParsableCommand {
         for m in mismatches { log.line("MISMATCH \(m)") }
         var summary = Summary(
             meters: meters, labels: labels, exact_labels: exact, counts: NetworkCounts(fleet, url: try service.url()))
+        if let households {
+            var list: [Households.Household] = []
+            for (index, meter) in fleet.fleet.meters.enumerated() {
+                let readings = fleet.fleet.expectedReadings(meter: index).prefix(labels).enumerated().map {
+                    [UInt64($0.offset), $0.element]
+                }
+                list.append(
+                    Households.Household(
+                        meter: meter.id, group: group, code: try meter.revealCustomerCode(), readings: readings))
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(Households(households: list)).write(to: URL(fileURLWithPath: households))
+            log.line("households' codes and readings written to \(households)")
+        }
         if bills {
             let checks = try await fleet.billChecks(supplier: supplierClient)
             for c in checks where !c.exact { log.line("BILL MISMATCH meter \(c.meter): \(c.amount) ≠ \(c.truth)") }
