@@ -132,6 +132,7 @@ extension GroupEngine {
         guard last <= UInt64(Int64.max) else { throw .badRequest("labels are below 2^63") }
         var feeder: [UInt64: UInt64] = [:]
         for entry in request.feeder {
+            guard entry.wh <= UInt64(Int64.max) else { throw .badRequest("wh is below 2^63") }
             guard feeder.updateValue(entry.wh, forKey: entry.label) == nil else {
                 throw .badRequest("label \(entry.label) appears twice in feeder")
             }
