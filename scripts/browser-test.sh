@@ -32,9 +32,11 @@ setup_build_packages
 setup_python_oracles
 setup_browser
 
+scratch=()
+if [[ -n "${SWIFT_SCRATCH:-}" ]]; then scratch=(--scratch-path "$SWIFT_SCRATCH"); fi
 step "swift build --product metering"
-swift build --product metering >&2
-bin="$(swift build --show-bin-path)/metering"
+swift build "${scratch[@]+"${scratch[@]}"}" --product metering >&2
+bin="$(swift build "${scratch[@]+"${scratch[@]}"}" --show-bin-path)/metering"
 
 mkdir -p "$out"
 work="$(mktemp -d /tmp/metering-browser.XXXXXX)"
