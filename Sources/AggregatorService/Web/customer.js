@@ -171,9 +171,9 @@ async function showAudit() {
     try {
         const log = await api("/v1/customer/audit", { headers: session.headers });
         const entries = log.entries || [];
-        fillTable(table, ["#", "time (UTC)", "event", "party", "grant", "labels"], entries.map((e) =>
-            [e.sequence, e.time, e.event, e.party || "—", e.grant || "—", e.labels || "—"]));
-        table.dataset.events = JSON.stringify(entries.map((e) => e.event));
+        fillTable(table, ["#", "time (UTC)", "event", "party", "grant", "labels", "detail"], entries.map((e) =>
+            [e.seq, e.time, e.kind, e.party || "—", e.grant || "—", e.grant ? `${e.from}–${e.to}` : "—", e.detail || ""]));
+        table.dataset.events = JSON.stringify(entries.map((e) => e.kind));
     } catch (error) {
         fillTable(table, ["audit log"], [[error.message]]);
     }
