@@ -95,11 +95,13 @@ async function showStatistics(group, query, headers) {
         table.dataset.statistics = "[]";
         return;
     }
-    const bins = stats.bins || [];
+    // The service names the inner edges e_1 … e_{B−1}: bin 0 is [0, e_1), the last [e_{B−1}, ∞).
+    const bins = stats.bins && stats.bins.length > 0 ? [0, ...stats.bins] : [];
     const header = ["label", "time (UTC)", "meters", "sum (Wh)", "mean (Wh)", "variance (Wh²)"]
-        .concat(bins.map((edge, i) => binName(bins, i)));
+        .concat(bins.map((edge, i) => `${binName(bins, i)} Wh`));
+    const round = (v) => (v === null || v === undefined ? "—" : Number(v).toFixed(2));
     fillTable(table, header, stats.labels.map((l) =>
-        [l.label, labelTime(l.label), l.count, l.sum, l.mean, l.variance].concat(l.histogram || [])));
+        [l.label, labelTime(l.label), l.count, l.sum, round(l.mean), round(l.variance)].concat(l.histogram || [])));
     table.dataset.statistics = JSON.stringify(stats.labels);
     $("statistics-note").textContent =
         `Per label over ${stats.meters} households (the service refuses groups below ${stats.minimum_group_size}); ` +
