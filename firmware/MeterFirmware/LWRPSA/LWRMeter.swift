@@ -166,7 +166,10 @@ extension Meter where Scheme == LWRScheme {
     // `mutating` only so that `self` is passed by address: as a borrowing method, every
     // call from a mutating one (idle, encryptAndSend) copied the whole Meter (18.8 KB) onto
     // the stack first, twice per reading (`metering cost`, peak stack: 41 KB → 3 KB).
-    // `slot` ≥ 1: the pad F_k(l, s) of a statistics slot (LWRStatistics.swift).
+    // `slot` ≥ 1: the pad F_k(l, s) of a statistics slot (LWRStatistics.swift). Not inlined:
+    // its callers (the reading's pad, the slots' pads while idle and at the boundary) would
+    // each carry a copy of the key's three paths (4 KB of the Embedded image's text).
+    @inline(never)
     mutating func computePad(label: UInt64, slot: UInt8 = 0) throws(MeterError) -> UInt64 {
         guard let parameters = LWRParameters.withID(record.parameterID) else { throw .notReady }
         switch record.keyMode {
