@@ -326,6 +326,8 @@ public enum Schema {
         ),
         // PostgreSQL partitions the readings by group (`postgresStatements`); SQLite: nothing.
         (3, []),
+        // The customers' sealed detail, grants and audit log (CustomerStore.swift).
+        (CustomerSchema.version, CustomerSchema.statements),
     ]
 
     /// Statements only PostgreSQL runs, after a version's shared ones. Version 3 makes
