@@ -83,6 +83,9 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
     /// key schedule and H = E_K(0) once per customer key, not at every label.
     var customerCipher: AESGCM? = nil
     var customerCipherKey = InlineArray<16, UInt8>(repeating: 0)
+    /// The customer verifier v of `customerCipherKey` (CustomerDetail.verifier), computed with
+    /// the cipher and sent in clear in every detail frame: the service's index, never a key.
+    var customerVerifier = InlineArray<16, UInt8>(repeating: 0)
 
     /// The scheme's state. Internal: the read accessor of a public stored `~Copyable`
     /// property may allocate (docs/testing.md, "The firmware check").
