@@ -81,7 +81,10 @@ struct AnalyticsCommand: AsyncParsableCommand {
         let response: AnalyticsResponse
         var checked: Int? = nil
         if service.server != nil {
-            let (_, supplier) = try service.clients()
+            // The supplier's token only (no operator token needed to read statistics).
+            let supplier = try AggregatorClient(
+                baseURL: try service.url(), token: service.token(service.supplierToken, role: "supplier"),
+                caCertificate: service.caCert)
             do {
                 response = try await supplier.analytics(group: group, from: range.lowerBound, to: range.upperBound)
                 await supplier.shutdown()

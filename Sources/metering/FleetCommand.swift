@@ -80,6 +80,12 @@ struct FleetCommand: AsyncParsableCommand {
             "Write each household's code (what its meter's display shows once) and its meter's readings to FILE (JSON), for the household's own tools and tests.",
             valueName: "FILE"))
     var households: String?
+    @Option(
+        name: .customLong("statistics-bins"),
+        help: ArgumentHelp(
+            "LWR-PSA: sign a statistics plan with x² and N equal bins over 0 ... a fifth of the maximum reading, install it on the service (GET /v1/groups/{g}/analytics, metering analytics --server).",
+            valueName: "N"))
+    var statisticsBins: Int?
     @OptionGroup var load: ProfileOptions
 
     /// `--households FILE`: what each household holds (its code) and what its meter metered.
@@ -133,6 +139,7 @@ struct FleetCommand: AsyncParsableCommand {
             guard labels >= 96 else { throw ValidationError("--bills needs at least one whole day: --labels 96") }
         }
         if feeder { guard scheme == .lwr else { throw ValidationError("--feeder needs --scheme lwr") } }
+        if statisticsBins != nil, scheme != .lwr { throw ValidationError("--statistics-bins needs --scheme lwr") }
         guard bypass.isEmpty || feeder else { throw ValidationError("--bypass goes with --feeder") }
         _ = try parseBypass(bypass)
     }
@@ -148,6 +155,9 @@ struct FleetCommand: AsyncParsableCommand {
         config.scheme = scheme == .paillier ? .paillier : .lwrPSA
         config.paillierKeyBits = keyBits
         config.loadProfiles = try load.source()
+        if let bins = statisticsBins {
+            config.statistics = .uniform(bins: bins, maxReading: config.maxReading / 5)
+        }
         let log = Log(quiet: json)
         log.line("load profiles: \(config.loadProfiles.describe(meters: meters))")
         log.line("key setup of \(meters) meters through \(try service.url()) ...")

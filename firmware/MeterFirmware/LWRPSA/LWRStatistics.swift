@@ -19,17 +19,18 @@
 
 /// LWR-PSA's statistics state on the meter (RAM only).
 public struct StatisticsState: Sendable {
-    /// Labels whose ciphertexts are kept for resending, at index label mod 16.
-    static let kept = 16
+    /// Labels whose ciphertexts are kept for resending, at index label mod 4 (RAM: 4 × 41 bytes;
+    /// the LWR-PSA image's static RAM stays below the cost report's 10 000-byte bound).
+    static let kept = 4
     var plan: StatisticsPlan? = nil
     var layout: StatisticsLayout? = nil
     /// The slot pads F_k(l, s) of `padLabel`, in slot order.
     var pads = InlineArray<4, UInt64>(repeating: 0)
     var padLabel: UInt64 = .max
     /// Sent and not yet acknowledged: the label (.max: none), its slot count, its ciphertexts.
-    var sentLabels = InlineArray<16, UInt64>(repeating: .max)
-    var sentSlots = InlineArray<16, UInt8>(repeating: 0)
-    var sent = InlineArray<64, UInt64>(repeating: 0)
+    var sentLabels = InlineArray<4, UInt64>(repeating: .max)
+    var sentSlots = InlineArray<4, UInt8>(repeating: 0)
+    var sent = InlineArray<16, UInt64>(repeating: 0)
 
     public init() {}
 }
