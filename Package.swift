@@ -133,7 +133,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            resources: [.copy("openapi.yaml")]),
+            resources: [.copy("openapi.yaml"), .copy("Web")]),
         .target(
             name: "ServiceClient",
             dependencies: [

@@ -7,6 +7,8 @@
 #      M4=0 skips it (not under CI=true, where it always runs)
 #   5. scripts/fuzz.sh, a short pass: the regression inputs, then each libFuzzer harness
 #      for up to 20 000 inputs or 20 s (docs/fuzzing.md); FUZZ=0 skips it
+#   6. scripts/browser-test.sh: headless Chromium through the supplier's and the household's
+#      pages of `metering serve` (docs/web.md); BROWSER=0 skips it (not under CI=true)
 #
 # Needs: Debian's libgmp-dev (GMP), libsqlite3-dev and openssl, postgresql (a throw-away
 # server is started for the store and service tests: METERING_TEST_POSTGRES_URL),
@@ -22,6 +24,7 @@
 #   METERING_TEST_POSTGRES_URL  use this PostgreSQL server instead of starting one
 #   M4=0            skip the Cortex-M4 step (ignored when CI=true)
 #   FUZZ=0          skip the fuzzing pass
+#   BROWSER=0       skip the browser test (ignored when CI=true)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,6 +46,9 @@ setup_postgres
 run_m4=1
 if [[ "${M4:-1}" == 0 && "${CI:-}" != true ]]; then run_m4=0; fi
 if ((run_m4)); then setup_m4_packages; fi
+run_browser=1
+if [[ "${BROWSER:-1}" == 0 && "${CI:-}" != true ]]; then run_browser=0; fi
+if ((run_browser)); then setup_browser; fi
 
 # ---- build, test, firmware check -----------------------------------------------------
 swift_flags=()
@@ -75,6 +81,13 @@ fi
 if [[ "${FUZZ:-1}" != 0 ]]; then
     step "scripts/fuzz.sh --inputs 20000 --max-time 20"
     FUZZ_SEED="${FUZZ_SEED:-1}" "$root/scripts/fuzz.sh" --inputs 20000 --max-time 20
+fi
+
+if ((run_browser)); then
+    step "scripts/browser-test.sh"
+    "$root/scripts/browser-test.sh"
+else
+    step "scripts/browser-test.sh: SKIPPED (BROWSER=0)"
 fi
 
 step "all passed"

@@ -49,7 +49,7 @@ public struct FeederReport: Sendable, Codable, Equatable {
             guard let m, let f else {
                 return FeederReportRow(label: label, meteredWh: m, feederWh: f, gapWh: nil, flagged: true)
             }
-            let gap = Int64(f) - Int64(m)
+            let gap = Int64(clamping: f) - Int64(clamping: m)  // no trap on totals ≥ 2^63
             return FeederReportRow(
                 label: label, meteredWh: m, feederWh: f, gapWh: gap,
                 flagged: Double(gap.magnitude) > tolerance.allowance(feederWh: f))

@@ -105,6 +105,13 @@ public struct PaillierEncryptedBill: Sendable {
     public let labels: ClosedRange<UInt64>
     public let tariff: Tariff
     public let ciphertext: PaillierCiphertext
+
+    public init(meter: UInt32, labels: ClosedRange<UInt64>, tariff: Tariff, ciphertext: PaillierCiphertext) {
+        self.meter = meter
+        self.labels = labels
+        self.tariff = tariff
+        self.ciphertext = ciphertext
+    }
 }
 
 /// One meter's energy per interval (e.g. per day), encrypted: Enc(Σ usage) per interval.
@@ -113,6 +120,12 @@ public struct PaillierEncryptedReport: Sendable {
     /// The intervals, in order; each covers at least the minimum number of labels.
     public let intervals: [ClosedRange<UInt64>]
     public let ciphertexts: [PaillierCiphertext]
+
+    public init(meter: UInt32, intervals: [ClosedRange<UInt64>], ciphertexts: [PaillierCiphertext]) {
+        self.meter = meter
+        self.intervals = intervals
+        self.ciphertexts = ciphertexts
+    }
 }
 
 /// A decrypted bill.
@@ -141,40 +154,66 @@ public struct EnergyReport: Sendable, Codable, Equatable {
     }
 }
 
-extension PaillierAggregator {
-    /// The least number of labels in one bill or one report interval.
-    public static let minimumReleaseLabels = 96
+/// The release rules and the arithmetic of bills and energy reports on ciphertexts, for
+/// any keeper of a meter's ciphertexts: the in-memory `PaillierAggregator` and the service,
+/// which reads them from its store and keeps the released periods there.
+public struct PaillierRelease: Sendable {
+    public let publicKey: PaillierPublicKey
+    public let group: UInt32
+    /// The provisioning authority's key, which must have signed every tariff.
+    public let authorityKey: [UInt8]?
+    public let minimumLabels: Int
 
-    /// Enc(Σ price_t · usage_t + fee) over `labels` from the meter's stored ciphertexts:
-    /// labels are grouped by price class, each class's product raised to its price once,
-    /// times the trivial encryption of the fee. Refuses short periods, labels the meter
-    /// has not reported, and labels already billed for this meter.
-    public func bill(
-        meter: UInt32, labels: ClosedRange<UInt64>, tariff signed: SignedTariff,
-        minimumLabels: Int = minimumReleaseLabels
-    ) throws(AggregationError) -> PaillierEncryptedBill {
+    public init(publicKey: PaillierPublicKey, group: UInt32, authorityKey: [UInt8]?, minimumLabels: Int) {
+        self.publicKey = publicKey
+        self.group = group
+        self.authorityKey = authorityKey
+        self.minimumLabels = minimumLabels
+    }
+
+    /// Checks a tariff for a bill over `labels`: signed by the authority, for this group,
+    /// covering the period.
+    public func check(tariff signed: SignedTariff, labels: ClosedRange<UInt64>) throws(AggregationError) {
         guard let authorityKey, signed.statement.verifies(authorityKey: authorityKey) else {
             throw .unsignedStatement("the tariff is not signed by this aggregator's authority")
         }
-        guard signed.statement.group == members.group else {
+        guard signed.statement.group == group else {
             throw .unsignedStatement("the tariff is for group \(signed.statement.group)")
         }
         guard signed.period.contains(labels.lowerBound) && signed.period.contains(labels.upperBound) else {
             throw .outsideTariffPeriod(labels: labels, period: signed.period)
         }
+    }
+
+    /// Refuses a period shorter than the minimum or overlapping one already released.
+    public func checkPeriod(
+        meter: UInt32, labels: ClosedRange<UInt64>, released: [ClosedRange<UInt64>]
+    ) throws(AggregationError) {
+        guard labels.count >= minimumLabels else { throw .periodTooShort(labels: labels.count, minimum: minimumLabels) }
+        if let overlap = released.first(where: { $0.overlaps(labels) }) {
+            throw .periodAlreadyReleased(meter: meter, label: max(overlap.lowerBound, labels.lowerBound))
+        }
+    }
+
+    /// Enc(Σ price_t · usage_t + fee) from the meter's ciphertexts (`reading(label)`, which
+    /// throws for a label the meter did not report): labels are grouped by price class, each
+    /// class's product raised to its price once, times the trivial encryption of the fee.
+    public func bill(
+        meter: UInt32, labels: ClosedRange<UInt64>, tariff signed: SignedTariff, released: [ClosedRange<UInt64>],
+        reading: (UInt64) throws(AggregationError) -> BigInt
+    ) throws(AggregationError) -> PaillierEncryptedBill {
+        try check(tariff: signed, labels: labels)
+        try checkPeriod(meter: meter, labels: labels, released: released)
         let tariff = signed.tariff
-        try checkRelease(meter: meter, labels: labels, minimumLabels: minimumLabels, released: billed[meter] ?? [])
         let modulus = publicKey.nSquared
         var perClass = [BigInt](repeating: BigInt(1), count: tariff.classes.count)
         for label in labels {
-            perClass[tariff.classIndex(of: label)].multiply(
-                by: try reading(meter: meter, label: label), modulo: modulus)
+            perClass[tariff.classIndex(of: label)].multiply(by: try reading(label), modulo: modulus)
         }
         var total = publicKey.trivialEncryption(BigInt(tariff.fixedFee)).value
         for (i, product) in perClass.enumerated() {
             total.multiply(by: product.power(BigInt(tariff.classes[i].pricePerWh), modulo: modulus), modulo: modulus)
         }
-        billed[meter, default: []].append(labels)
         return PaillierEncryptedBill(
             meter: meter, labels: labels, tariff: tariff,
             ciphertext: PaillierCiphertext(value: total, key: publicKey.id))
@@ -183,8 +222,8 @@ extension PaillierAggregator {
     /// Enc(energy) per interval of `intervalLabels` labels (96 = per day) over `labels`
     /// (whose length must be a multiple of it) for one meter.
     public func energyReport(
-        meter: UInt32, labels: ClosedRange<UInt64>, intervalLabels: Int = Int(Tariff.labelsPerDay),
-        minimumLabels: Int = minimumReleaseLabels
+        meter: UInt32, labels: ClosedRange<UInt64>, intervalLabels: Int, released: [ClosedRange<UInt64>],
+        reading: (UInt64) throws(AggregationError) -> BigInt
     ) throws(AggregationError) -> PaillierEncryptedReport {
         guard intervalLabels >= minimumLabels else {
             throw .periodTooShort(labels: intervalLabels, minimum: minimumLabels)
@@ -192,7 +231,7 @@ extension PaillierAggregator {
         guard labels.count % intervalLabels == 0 else {
             throw .invalidTariff("the report period is not a whole number of \(intervalLabels)-label intervals")
         }
-        try checkRelease(meter: meter, labels: labels, minimumLabels: minimumLabels, released: reported[meter] ?? [])
+        try checkPeriod(meter: meter, labels: labels, released: released)
         let modulus = publicKey.nSquared
         var intervals: [ClosedRange<UInt64>] = []
         var ciphertexts: [PaillierCiphertext] = []
@@ -200,24 +239,51 @@ extension PaillierAggregator {
         while start <= labels.upperBound {
             let end = start + UInt64(intervalLabels) - 1
             var product = BigInt(1)
-            for label in start...end { product.multiply(by: try reading(meter: meter, label: label), modulo: modulus) }
+            for label in start...end { product.multiply(by: try reading(label), modulo: modulus) }
             intervals.append(start...end)
             ciphertexts.append(PaillierCiphertext(value: product, key: publicKey.id))
             start = end + 1
         }
-        reported[meter, default: []].append(labels)
         return PaillierEncryptedReport(meter: meter, intervals: intervals, ciphertexts: ciphertexts)
     }
+}
 
-    func checkRelease(
-        meter: UInt32, labels: ClosedRange<UInt64>, minimumLabels: Int, released: [ClosedRange<UInt64>]
-    ) throws(AggregationError) {
+extension PaillierAggregator {
+    /// The least number of labels in one bill or one report interval.
+    public static let minimumReleaseLabels = 96
+
+    func release(minimumLabels: Int) -> PaillierRelease {
+        PaillierRelease(
+            publicKey: publicKey, group: members.group, authorityKey: authorityKey, minimumLabels: minimumLabels)
+    }
+
+    /// A bill over `labels` from the meter's ciphertexts in memory (`PaillierRelease.bill`).
+    /// Refuses short periods, labels the meter has not reported, and labels already billed
+    /// for this meter.
+    public func bill(
+        meter: UInt32, labels: ClosedRange<UInt64>, tariff signed: SignedTariff,
+        minimumLabels: Int = minimumReleaseLabels
+    ) throws(AggregationError) -> PaillierEncryptedBill {
         guard members.frameKey(of: meter) != nil else { throw .unknownMeter(meter) }
-        guard labels.count >= minimumLabels else { throw .periodTooShort(labels: labels.count, minimum: minimumLabels) }
-        if let overlap = released.first(where: { $0.overlaps(labels) }) {
-            throw .periodAlreadyReleased(meter: meter, label: max(overlap.lowerBound, labels.lowerBound))
-        }
-        for label in labels where ledger[meter]?[label] == nil { throw .missingReading(meter: meter, label: label) }
+        let bill = try release(minimumLabels: minimumLabels).bill(
+            meter: meter, labels: labels, tariff: signed, released: billed[meter] ?? []
+        ) { (label) throws(AggregationError) in try reading(meter: meter, label: label) }
+        billed[meter, default: []].append(labels)
+        return bill
+    }
+
+    /// One meter's energy per interval of `intervalLabels` labels over `labels`, from the
+    /// ciphertexts in memory (`PaillierRelease.energyReport`).
+    public func energyReport(
+        meter: UInt32, labels: ClosedRange<UInt64>, intervalLabels: Int = Int(Tariff.labelsPerDay),
+        minimumLabels: Int = minimumReleaseLabels
+    ) throws(AggregationError) -> PaillierEncryptedReport {
+        guard members.frameKey(of: meter) != nil else { throw .unknownMeter(meter) }
+        let report = try release(minimumLabels: minimumLabels).energyReport(
+            meter: meter, labels: labels, intervalLabels: intervalLabels, released: reported[meter] ?? []
+        ) { (label) throws(AggregationError) in try reading(meter: meter, label: label) }
+        reported[meter, default: []].append(labels)
+        return report
     }
 }
 

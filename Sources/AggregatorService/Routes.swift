@@ -205,14 +205,15 @@ struct Routes: Sendable {
             let engine = try await core.createGroup(creation)
             return Routes.respond(try await engine.status(), status: .created)
         }
+        // Status (supplier too: counts per group, no meter's reading).
         router.get("/v1/groups") { request, _ -> Response in
-            try authorize(request, [.operator])
+            try authorize(request, [.operator, .supplier])
             var statuses: [GroupStatus] = []
             for engine in await core.allEngines { statuses.append(try await engine.status()) }
             return Routes.respond(GroupList(groups: statuses))
         }
         router.get("/v1/groups/:group") { request, context -> Response in
-            try authorize(request, [.operator])
+            try authorize(request, [.operator, .supplier])
             return Routes.respond(try await core.engine(try groupID(context)).status())
         }
         router.get("/v1/groups/:group/enrolments") { request, context -> Response in
@@ -243,7 +244,7 @@ struct Routes: Sendable {
             return Routes.respond(try await engine.status())
         }
         router.get("/v1/groups/:group/alarms") { request, context -> Response in
-            try authorize(request, [.operator])
+            try authorize(request, [.operator, .supplier])
             let group = try groupID(context)
             _ = try await core.engine(group)
             let alarms: [StoredAlarm]
@@ -309,6 +310,8 @@ struct Routes: Sendable {
                         }
                     }))
         }
+        registerReleases(on: router)
+        WebInterface.shared.register(on: router)
         table.set(router.routes.map { ($0.method.rawValue, $0.path.description) })
         return router
     }

@@ -73,7 +73,7 @@ public enum ServiceError: Error, Equatable, Sendable {
             switch e {
             case .badTag: return .unauthorized
             case .unknownMeter, .wrongGroup: return .notFound
-            case .labelReused, .duplicate: return .conflict
+            case .labelReused, .duplicate, .periodAlreadyReleased: return .conflict
             case .malformed, .badPayload: return .badRequest
             default: return .unprocessableContent
             }

@@ -8,7 +8,7 @@ import Foundation
 ///
 /// Every method that writes is one transaction: `commit` either stores all of its rows
 /// or none, so the service acknowledges a frame only once `commit` has returned.
-public protocol AggregatorStore: Sendable {
+public protocol AggregatorStore: Sendable, ReleaseStore {
     /// "sqlite" or "postgresql".
     var kind: String { get }
     /// Applies the migrations not yet applied (`Schema.migrations`); safe to call at every start.
@@ -326,6 +326,8 @@ public enum Schema {
         ),
         // PostgreSQL partitions the readings by group (`postgresStatements`); SQLite: nothing.
         (3, []),
+        // The released periods of bills and energy reports (Releases.swift).
+        (6, [Schema.releases]),
     ]
 
     /// Statements only PostgreSQL runs, after a version's shared ones. Version 3 makes

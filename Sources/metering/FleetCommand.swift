@@ -66,16 +66,47 @@ struct FleetCommand: AsyncParsableCommand {
     var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Print a JSON summary.")
     var json = false
+    @Flag(
+        help:
+            "Paillier: bill every meter over the run's whole days (three-rate tariff signed by the authority) through the service; check each decrypted bill."
+    )
+    var bills = false
+    @Flag(help: "LWR-PSA: compare the service's sums with a feeder meter (2 % losses, --bypass) through the service.")
+    var feeder = false
+    @Option(help: "With --feeder: unmetered load the feeder sees, as LABEL:WH (repeatable).")
+    var bypass: [String] = []
+    @Option(
+        help: ArgumentHelp(
+            "Write each household's code (what its meter's display shows once) and its meter's readings to FILE (JSON), for the household's own tools and tests.",
+            valueName: "FILE"))
+    var households: String?
     @OptionGroup var load: ProfileOptions
 
-    /// `--json`: meters, labels, exact_labels and the network counts, as one object.
+    /// `--households FILE`: what each household holds (its code) and what its meter metered.
+    struct Households: Encodable {
+        struct Household: Encodable {
+            let meter: UInt32
+            let group: UInt32
+            let code: String
+            /// [label, Wh] of every label run.
+            let readings: [[UInt64]]
+        }
+        let households: [Household]
+    }
+
+    /// `--json`: meters, labels, exact_labels and the network counts, as one object; with
+    /// --bills each meter's bill check, with --feeder the flagged labels.
     struct Summary: Encodable {
         let meters: Int
         let labels: Int
         let exact_labels: Int
         let counts: NetworkCounts
+        var bills: [NetworkFleet.BillCheck]?
+        var feeder_flagged_labels: [UInt64]?
 
-        enum CodingKeys: String, CodingKey { case meters, labels, exact_labels }
+        enum CodingKeys: String, CodingKey {
+            case meters, labels, exact_labels, bills, bills_exact, feeder_flagged_labels
+        }
 
         func encode(to encoder: Encoder) throws {
             try counts.encode(to: encoder)
@@ -83,6 +114,11 @@ struct FleetCommand: AsyncParsableCommand {
             try c.encode(meters, forKey: .meters)
             try c.encode(labels, forKey: .labels)
             try c.encode(exact_labels, forKey: .exact_labels)
+            if let bills {
+                try c.encode(bills, forKey: .bills)
+                try c.encode(bills.filter(\.exact).count, forKey: .bills_exact)
+            }
+            try c.encodeIfPresent(feeder_flagged_labels, forKey: .feeder_flagged_labels)
         }
     }
 
@@ -92,6 +128,13 @@ struct FleetCommand: AsyncParsableCommand {
         guard labels >= 1 else { throw ValidationError("--labels must be at least 1") }
         guard scheme == .lwr || scheme == .paillier else { throw ValidationError("--scheme is lwr or paillier") }
         guard keyBits == 2048 || keyBits == 3072 else { throw ValidationError("--key-bits must be 2048 or 3072") }
+        if bills {
+            guard scheme == .paillier else { throw ValidationError("--bills needs --scheme paillier") }
+            guard labels >= 96 else { throw ValidationError("--bills needs at least one whole day: --labels 96") }
+        }
+        if feeder { guard scheme == .lwr else { throw ValidationError("--feeder needs --scheme lwr") } }
+        guard bypass.isEmpty || feeder else { throw ValidationError("--bypass goes with --feeder") }
+        _ = try parseBypass(bypass)
     }
 
     func run() async throws {
@@ -112,8 +155,37 @@ struct FleetCommand: AsyncParsableCommand {
             config, labels: labels, batch: batch, client: operatorClient, log: log)
         let (exact, mismatches) = try await fleet.check(supplier: supplierClient)
         for m in mismatches { log.line("MISMATCH \(m)") }
-        let summary = Summary(
+        var summary = Summary(
             meters: meters, labels: labels, exact_labels: exact, counts: NetworkCounts(fleet, url: try service.url()))
+        if let households {
+            var list: [Households.Household] = []
+            for (index, meter) in fleet.fleet.meters.enumerated() {
+                let readings = fleet.fleet.expectedReadings(meter: index).prefix(labels).enumerated().map {
+                    [UInt64($0.offset), $0.element]
+                }
+                list.append(
+                    Households.Household(
+                        meter: meter.id, group: group, code: try meter.revealCustomerCode(), readings: readings))
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(Households(households: list)).write(to: URL(fileURLWithPath: households))
+            log.line("households' codes and readings written to \(households)")
+        }
+        if bills {
+            let checks = try await fleet.billChecks(supplier: supplierClient)
+            for c in checks where !c.exact { log.line("BILL MISMATCH meter \(c.meter): \(c.amount) ≠ \(c.truth)") }
+            log.line(
+                "bills: \(checks.filter(\.exact).count) of \(checks.count) exact (labels 0 ... \(checks.first?.to ?? 0))"
+            )
+            summary.bills = checks
+        }
+        if feeder {
+            let report = try await fleet.feederCheck(
+                supplier: supplierClient, feeder: FeederMeter(lossFraction: 0.02, bypass: try parseBypass(bypass)))
+            log.line("feeder check: flagged labels \(report.flagged_labels)")
+            summary.feeder_flagged_labels = report.flagged_labels
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -125,7 +197,7 @@ struct FleetCommand: AsyncParsableCommand {
         }
         await operatorClient.shutdown()
         await supplierClient.shutdown()
-        if exact != labels { throw ExitCode(1) }
+        if exact != labels || summary.bills?.contains(where: { !$0.exact }) == true { throw ExitCode(1) }
     }
 }
 

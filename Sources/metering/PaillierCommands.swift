@@ -188,17 +188,7 @@ struct FeederCommand: ParsableCommand {
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
-    func parsedBypass() throws -> [UInt64: UInt64] {
-        var result: [UInt64: UInt64] = [:]
-        for item in bypass where !item.isEmpty {
-            let parts = item.split(separator: ":")
-            guard parts.count == 2, let label = UInt64(parts[0]), let wh = UInt64(parts[1]) else {
-                throw ValidationError("--bypass takes LABEL:WH, got '\(item)'")
-            }
-            result[label, default: 0] += wh
-        }
-        return result
-    }
+    func parsedBypass() throws -> [UInt64: UInt64] { try parseBypass(bypass) }
 
     func validate() throws {
         guard labels >= 1 else { throw ValidationError("--labels must be at least 1") }
@@ -244,4 +234,17 @@ struct FeederCommand: ParsableCommand {
             )
         }
     }
+}
+
+/// `--bypass LABEL:WH` (repeatable): unmetered load per label the feeder sees (`feeder`, `fleet --feeder`).
+func parseBypass(_ items: [String]) throws -> [UInt64: UInt64] {
+    var result: [UInt64: UInt64] = [:]
+    for item in items where !item.isEmpty {
+        let parts = item.split(separator: ":")
+        guard parts.count == 2, let label = UInt64(parts[0]), let wh = UInt64(parts[1]) else {
+            throw ValidationError("--bypass takes LABEL:WH, got '\(item)'")
+        }
+        result[label, default: 0] += wh
+    }
+    return result
 }

@@ -1,5 +1,6 @@
 import AggregatorAPI
 import AggregatorStore
+import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOHTTP1
@@ -117,7 +118,8 @@ struct TransportTests {
             for route in Self.documentedRoutes().sorted() {
                 let parts = route.split(separator: " ")
                 let path = parts[1].replacingOccurrences(of: "{group}", with: "1").replacingOccurrences(
-                    of: "{meter}", with: "1")
+                    of: "{meter}", with: "1"
+                ).replacingOccurrences(of: "{file}", with: "index.html")
                 let method: HTTPMethodName = .init(String(parts[0]))
                 let answer = try await client.send(
                     method.nio, path, body: method.nio == .GET ? nil : [], contentType: "application/json")
@@ -125,6 +127,50 @@ struct TransportTests {
                 #expect(title != "notFound" && title != "methodNotAllowed", "\(route) is not served: \(answer.status)")
             }
             await client.shutdown()
+        }
+    }
+}
+
+@Suite("The browser interface's files")
+struct WebInterfaceTests {
+    /// GET `path`: status, headers, body.
+    static func get(_ http: HTTPClient, _ url: String) async throws -> (Int, HTTPHeaders, [UInt8]) {
+        let response = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return (Int(response.status.code), response.headers, Array(body.readableBytesView))
+    }
+
+    @Test("every page, script and stylesheet is served with its media type, a CSP allowing only the service, no-store")
+    func pagesServed() async throws {
+        try await withServer(.sqlite) { server, _ in
+            let http = HTTPClient.shared
+            let files = [
+                ("/", "text/html"), ("/ui/index.html", "text/html"), ("/ui/supplier.html", "text/html"),
+                ("/ui/customer.html", "text/html"), ("/ui/common.js", "text/javascript"),
+                ("/ui/supplier.js", "text/javascript"), ("/ui/customer.js", "text/javascript"),
+                ("/ui/app.css", "text/css"),
+            ]
+            for (path, type) in files {
+                let (status, headers, body) = try await Self.get(http, server.url + path)
+                #expect(status == 200, "\(path)")
+                #expect(headers.first(name: "Content-Type")?.hasPrefix(type) == true, "\(path)")
+                let policy = headers.first(name: "Content-Security-Policy") ?? ""
+                #expect(policy.contains("default-src 'self'") && policy.contains("connect-src 'self'"), "\(path)")
+                #expect(headers.first(name: "Cache-Control") == "no-store", "\(path)")
+                #expect(!body.isEmpty, "\(path)")
+            }
+            // Every script and stylesheet a page names is served (no file left out of the bundle).
+            for page in ["/ui/index.html", "/ui/supplier.html", "/ui/customer.html"] {
+                let html = String(decoding: try await Self.get(http, server.url + page).2, as: UTF8.self)
+                for reference in html.split(separator: "\"").filter({ $0.hasPrefix("/ui/") }) {
+                    #expect(try await Self.get(http, server.url + reference).0 == 200, "\(page) → \(reference)")
+                }
+            }
+            for path in ["/ui/nothing.html", "/ui/..%2FPackage.swift", "/ui/openapi.yaml"] {
+                let (status, _, body) = try await Self.get(http, server.url + path)
+                let title = try? JSONDecoder().decode(Problem.self, from: Data(body)).title
+                #expect(status == 404 && title == "notFound", "\(path)")
+            }
         }
     }
 }

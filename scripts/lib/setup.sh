@@ -86,6 +86,8 @@ oracles=(
     "gmpy2:gmpy2"                             # makes phe fast enough for 3072-bit keys
     "slhdsa:slh-dsa"                          # SLH-DSA (FIPS 205): signature interop (SLH-DSA tests)
     "demandlib:demandlib==0.2.2"              # BDEW H25/H0 standard load profiles (load-profile tests; pulls pandas)
+    "cryptography:cryptography"               # AES-GCM, AES: the customer detail's cross-checks, the browser test
+    "websocket:websocket-client"              # the DevTools protocol client of scripts/browser-test.sh
 )
 missing_oracles() {
     local entry
@@ -147,6 +149,42 @@ setup_postgres() {
     "$bin/createdb" -h 127.0.0.1 -p "$port" -U metering metering_test ||
         die "createdb failed (server log: $dir/server.log)"
     export METERING_TEST_POSTGRES_URL="postgres://metering@127.0.0.1:$port/metering_test"
+}
+
+# ---- the aggregator service -----------------------------------------------------------
+# start_service BIN LOG ARGS...: starts `BIN serve --port 0 --port-file … ARGS...` (plain
+# HTTP on loopback), waits until it accepts uploads, and sets service_pid and service_url;
+# the service is stopped when the calling script exits (or by stop_service).
+service_pid=""
+start_service() {
+    local bin="$1" log="$2"
+    shift 2
+    local port_file
+    port_file="$(mktemp -u /tmp/metering-port.XXXXXX)"
+    "$bin" serve --port 0 --port-file "$port_file" --insecure-http "$@" >"$log" 2>&1 &
+    service_pid=$!
+    at_exit stop_service
+    for _ in $(seq 600); do [[ -s "$port_file" ]] && break; sleep 0.1; done
+    [[ -s "$port_file" ]] || die "the service did not start: $(tail -n 20 "$log")"
+    service_url="http://127.0.0.1:$(cat "$port_file")"
+    rm -f "$port_file"
+}
+stop_service() {
+    if [[ -n "$service_pid" ]]; then
+        kill "$service_pid" 2>/dev/null || true
+        wait "$service_pid" 2>/dev/null || true
+        service_pid=""
+    fi
+}
+
+# ---- a browser (scripts/browser-test.sh) -------------------------------------------------
+# Debian's Chromium (headless) and a font for the screenshots; the DevTools client and
+# the AES-GCM oracle come with the Python oracles.
+setup_browser() {
+    local needed=()
+    command -v chromium >/dev/null 2>&1 || needed+=(chromium)
+    dpkg -s fonts-dejavu-core >/dev/null 2>&1 || needed+=(fonts-dejavu-core)
+    apt_install "${needed[@]+"${needed[@]}"}"
 }
 
 # ---- the Cortex-M4 tool chain (docs/m4.md) ---------------------------------------------
