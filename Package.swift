@@ -54,6 +54,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
         .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+        // Already in the graph through postgres-nio: HPKE and Ed25519 for customer grants.
+        .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
     ],
     targets: [
         // C: the meter's hardware contract (meter_hal.h only: all the firmware sees of a board)
@@ -88,7 +90,11 @@ let package = Package(
         .target(name: "BigNum", dependencies: ["CGMPZ"]),
         .target(name: "Aggregation", dependencies: ["MeterCrypto", "BigNum"]),
         // The customer's side: the code, opening sealed detail, the curve (`metering customer`).
-        .target(name: "Customer", dependencies: ["Aggregation", "MeterCrypto"]),
+        .target(
+            name: "Customer",
+            dependencies: [
+                "Aggregation", "MeterCrypto", "AggregatorAPI", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         // The provisioning authority: factory keys, enrolment checks, SLH-DSA signed statements.
         .target(
             name: "Provisioning", dependencies: ["MeterCrypto", "Aggregation", "BigNum"],
@@ -124,7 +130,8 @@ let package = Package(
         .target(
             name: "AggregatorService",
             dependencies: [
-                "AggregatorAPI", "AggregatorStore", "Aggregation", "MeterCrypto", "BigNum",
+                "AggregatorAPI", "AggregatorStore", "Aggregation", "MeterCrypto", "BigNum", "Customer",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -138,6 +145,7 @@ let package = Package(
             name: "ServiceClient",
             dependencies: [
                 "AggregatorAPI", "MeterSimulator", "Aggregation", "MeterCrypto", "MeterFirmware", "Provisioning",
+                "Customer",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]),
@@ -179,8 +187,10 @@ let package = Package(
             dependencies: [
                 "AggregatorAPI", "AggregatorService", "AggregatorStore", "ServiceClient", "Aggregation",
                 "MeterSimulator",
-                "MeterCrypto", "Provisioning", "TestSupport",
+                "MeterCrypto", "Provisioning", "TestSupport", "Customer",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .testTarget(
             name: "ProvisioningTests",

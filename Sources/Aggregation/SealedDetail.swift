@@ -16,6 +16,12 @@ public struct SealedDetail: Sendable, Equatable, Codable {
         self.label = label
         self.frame = frame
     }
+
+    /// The customer verifier v the frame carries in clear (bytes 24 ..< 40): which
+    /// customer's frame it is, for the service's index; empty for a frame too short.
+    public var verifier: [UInt8] {
+        frame.count >= CustomerDetail.verifierRange.upperBound ? Array(frame[CustomerDetail.verifierRange]) : []
+    }
 }
 
 /// Where the aggregator puts sealed detail (memory, a file, the service's database).
@@ -32,8 +38,9 @@ public protocol SealedDetailSource {
 }
 
 /// The aggregator's intake of customer-detail frames: the checks every uplink passes
-/// (layout, group, scheme, member, frame tag), the type, and the payload size; what it
-/// returns is the frame as received, to be stored and never opened.
+/// (layout, group, scheme, member, frame tag), the type, and the payload size (74: v,
+/// ciphertext, GCM tag); what it returns is the frame as received, to be stored under its
+/// customer verifier v and never opened.
 public struct CustomerDetailIntake: Sendable {
     public let intake: FrameIntake
 

@@ -120,15 +120,23 @@ struct Routes: Sendable {
             }
         }
         for group in byGroup.keys.sorted() {
-            let indices = byGroup[group]!
+            let all = byGroup[group]!
             let engine: GroupEngine
             do { engine = try await core.engine(group) } catch {
-                for i in indices {
+                for i in all {
                     outcomes[i] = .rejected(error: error.name)
                     errors[i] = error
                 }
                 continue
             }
+            // Sealed customer detail (CustomerRoutes.swift), apart from the readings.
+            let detail = all.filter { Routes.isDetail(frames[$0]) }
+            if !detail.isEmpty {
+                try await uploadDetail(
+                    engine: engine, frames: frames, indices: detail, outcomes: &outcomes, errors: &errors)
+            }
+            let indices = all.filter { !Routes.isDetail(frames[$0]) }
+            guard !indices.isEmpty else { continue }
             let result = try await engine.upload(indices.map { frames[$0] })
             for (k, i) in indices.enumerated() {
                 outcomes[i] = result.outcomes[k]
@@ -150,6 +158,7 @@ struct Routes: Sendable {
         router.add(middleware: LatencyMiddleware(metrics: metrics, table: table))
 
         router.get("/health") { _, _ in Routes.respond(["status": "ok"]) }
+        registerAnalytics(router)
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -310,6 +319,7 @@ struct Routes: Sendable {
                         }
                     }))
         }
+        addCustomerRoutes(to: router)
         registerReleases(on: router)
         WebInterface.shared.register(on: router)
         table.set(router.routes.map { ($0.method.rawValue, $0.path.description) })

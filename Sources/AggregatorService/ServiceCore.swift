@@ -1,6 +1,7 @@
 import Aggregation
 import AggregatorAPI
 import AggregatorStore
+import Foundation
 import Logging
 import MeterCrypto
 
@@ -27,6 +28,10 @@ public struct ServiceConfiguration: Sendable {
     /// The groups this instance serves (nil: every group it finds or is asked to create).
     /// Instances sharing one database split the groups between them with this.
     public var groups: Set<UInt32>? = nil
+    /// Parties customers grant access to: bearer token → party name (`--party NAME=TOKEN`).
+    public var partyTokens: [String: String] = [:]
+    /// The time grants expire against (tests set their own).
+    public var clock: @Sendable () -> Date = { Date() }
 
     public init() {}
 }

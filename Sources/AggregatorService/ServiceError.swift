@@ -44,6 +44,8 @@ public enum ServiceError: Error, Equatable, Sendable {
     /// The route is for groups of the other scheme (the decrypted sums of a Paillier group,
     /// the encrypted sums of an LWR-PSA group).
     case otherScheme(String)
+    /// A customer or party request refused (CustomerRoutes.swift).
+    case customer(CustomerAccessError)
 
     /// The typed error's case name, as problem titles and metrics name it.
     public var name: String {
@@ -64,6 +66,7 @@ public enum ServiceError: Error, Equatable, Sendable {
         case .unsupportedScheme: return "unsupportedScheme"
         case .notServedHere: return "notServedHere"
         case .otherScheme: return "otherScheme"
+        case .customer(let e): return e.name
         }
     }
 
@@ -93,6 +96,7 @@ public enum ServiceError: Error, Equatable, Sendable {
         case .forbidden: return .forbidden
         case .unsupportedScheme: return .unprocessableContent
         case .notServedHere: return .misdirectedRequest
+        case .customer(let e): return e.httpStatus
         }
     }
 
@@ -114,6 +118,7 @@ public enum ServiceError: Error, Equatable, Sendable {
         case .unsupportedScheme(let s): return "scheme \(s) is not served (lwr-psa and paillier are)"
         case .otherScheme(let s): return s
         case .notServedHere(let g): return "this instance does not serve group \(g) (see --groups)"
+        case .customer(let e): return e.detail
         }
     }
 
@@ -177,6 +182,7 @@ extension AggregationError {
         case .invalidTariff: return "invalidTariff"
         case .unsignedStatement: return "unsignedStatement"
         case .outsideTariffPeriod: return "outsideTariffPeriod"
+        case .statistics: return "statistics"
         }
     }
 }

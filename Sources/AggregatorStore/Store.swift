@@ -326,6 +326,10 @@ public enum Schema {
         ),
         // PostgreSQL partitions the readings by group (`postgresStatements`); SQLite: nothing.
         (3, []),
+        // The customers' sealed detail, grants and audit log (CustomerStore.swift).
+        (CustomerSchema.version, CustomerSchema.statements),
+        // Statistics without individuals: plans, statistics frames, decrypted labels (StatisticsStore.swift).
+        (StatisticsSchema.version, StatisticsSchema.statements),
         // The released periods of bills and energy reports (Releases.swift).
         (6, [Schema.releases]),
     ]

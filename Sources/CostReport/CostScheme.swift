@@ -181,6 +181,8 @@ final class DetailPhaseState {
     }()
     let frameKey = (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 11 &+ 3) }
     let plaintext: [UInt8]
+    /// The customer verifier (kept from boot beside the cipher, as the meter does).
+    let verifier = [UInt8](repeating: 0x5A, count: CustomerDetail.verifierBytes)
 
     init() {
         var p = [UInt8](repeating: 0, count: CustomerDetail.plaintextBytes)
@@ -210,9 +212,11 @@ extension CostPhase {
                 let cipher = state.cipher
                 let plaintext = state.plaintext
                 let frameKey = state.frameKey
-                var frame = InlineArray<98, UInt8>(repeating: 0)
+                let verifier = state.verifier
+                var frame = InlineArray<114, UInt8>(repeating: 0)
                 var span = frame.mutableSpan
-                CustomerDetail.seal(header, cipher: cipher, plaintext: plaintext.span, frame: &span)
+                CustomerDetail.seal(
+                    header, cipher: cipher, verifier: verifier.span, plaintext: plaintext.span, frame: &span)
                 _ = Frame.seal(header, key: frameKey.span, frame: &span)
                 consume(UInt64(frame[Frame.headerBytes]))
             }, insideBoundary: true)

@@ -21,6 +21,28 @@ public struct CustomerKey: Sendable, Equatable {
         self.bytes = bytes
     }
 
+    /// The login secret w = AES-128_K("PM-CUSTOMER-ID-1"): what the customer shows the
+    /// service (`Authorization: Customer <w hex>`); it does not give K.
+    public var loginSecret: [UInt8] {
+        var w = [UInt8](repeating: 0, count: CustomerDetail.loginSecretBytes)
+        var span = w.mutableSpan
+        CustomerDetail.loginSecret(cipher: AESGCM(key: bytes.span), into: &span)
+        return w
+    }
+
+    /// The customer verifier v = SHAKE128("PM-CUSTOMER-VERIFIER-v1" ‖ w)[0 ..< 16], which
+    /// every detail frame of this key carries.
+    public var verifier: [UInt8] { CustomerKey.verifier(loginSecret: loginSecret) }
+
+    /// v of a login secret (what the service computes from the w it is shown).
+    public static func verifier(loginSecret w: [UInt8]) -> [UInt8] {
+        precondition(w.count == CustomerDetail.loginSecretBytes, "a login secret has 16 bytes")
+        var v = [UInt8](repeating: 0, count: CustomerDetail.verifierBytes)
+        var span = v.mutableSpan
+        CustomerDetail.verifier(loginSecret: w.span, into: &span)
+        return v
+    }
+
     /// The code of this key (XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXX).
     public var code: String {
         var out = [UInt8](repeating: 0, count: CustomerCode.renderedBytes)

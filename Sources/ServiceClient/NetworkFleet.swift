@@ -33,6 +33,10 @@ public final class NetworkFleet: @unchecked Sendable {
     public private(set) var failedUploads = 0
     /// Refused frames by the service's error name.
     public private(set) var rejected: [String: Int] = [:]
+    /// Customer-detail frames the service stored (or already held), and those it refused by error name.
+    public private(set) var detailStored = 0
+    public private(set) var detailRejected: [String: Int] = [:]
+    var detailFrames: [[UInt8]] = []
     /// (meter, label) of every reading the service acknowledged.
     public private(set) var acknowledged: Set<MeterLabel> = []
     /// Seconds per upload request that got an answer.
@@ -73,6 +77,7 @@ public final class NetworkFleet: @unchecked Sendable {
     func exchange(_ frames: [[[UInt8]]]) async throws -> [[[UInt8]]] {
         let meters = fleet.meters
         let sent = Box([[[UInt8]]](repeating: [], count: meters.count))
+        let detail = Box([[[UInt8]]](repeating: [], count: meters.count))
         let failures = Box([String?](repeating: nil, count: meters.count))
         await forEachMeter { i in
             do {
@@ -137,6 +142,7 @@ public final class NetworkFleet: @unchecked Sendable {
             throw SimulatorError.setupStalled(
                 meter: 0, detail: "the service's group is \(status.phase) after key setup")
         }
+        if configuration.statistics != nil { try await installStatistics() }
         let meters = fleet.meters
         await forEachMeter { i in _ = meters[i].firmware.idle() }
     }
@@ -189,23 +195,39 @@ public final class NetworkFleet: @unchecked Sendable {
         }
     }
 
-    /// Runs every meter through the interval of `label` and returns the frames they sent
-    /// (the new reading and every unacknowledged one below it, re-sent by the firmware).
+    /// Runs every meter through the interval of `label` and returns the reading frames they
+    /// sent (the new reading and every unacknowledged one below it, re-sent by the firmware);
+    /// their sealed detail frames wait in `takeDetailFrames()`.
     public func runInterval(_ label: UInt64) async -> [[UInt8]] {
         let meters = fleet.meters
         let steps = Int(900 / fleet.configuration.sampleSeconds)
+        // Readings, and under a statistics plan the statistics frames (NetworkStatistics.swift).
+        let uploaded: Set<UInt8> =
+            fleet.configuration.statistics == nil
+            ? [FrameType.reading.rawValue] : [FrameType.reading.rawValue, FrameType.statistics.rawValue]
         let sampleTicks = fleet.configuration.sampleSeconds * 1000
         let sent = Box([[[UInt8]]](repeating: [], count: meters.count))
+        let detail = Box([[[UInt8]]](repeating: [], count: meters.count))
         await forEachMeter { i in
             let meter = meters[i]
             for _ in 1...steps {
                 meter.advance(ticks: sampleTicks)
                 _ = meter.firmware.poll()
             }
-            sent.set(i, meter.takeSent().filter { $0.count > 1 && $0[1] == FrameType.reading.rawValue })
+            let frames = meter.takeSent()
+            sent.set(i, frames.filter { $0.count > 1 && uploaded.contains($0[1]) })
+            detail.set(i, frames.filter(Self.isDetail))
             _ = meter.firmware.idle()
         }
+        detailFrames += detail.value.flatMap { $0 }
         return sent.value.flatMap { $0 }
+    }
+
+    /// The customers' sealed detail frames the meters sent since the last call (stored by
+    /// the service, never opened; `runLabel` uploads them with the readings).
+    public func takeDetailFrames() -> [[UInt8]] {
+        defer { detailFrames = [] }
+        return detailFrames
     }
 
     /// Uploads frames in batches (`connections` at once), then hands every ack to its
@@ -218,8 +240,8 @@ public final class NetworkFleet: @unchecked Sendable {
             batches.append(Array(frames[i..<min(i + batchSize, frames.count)]))
             i += batchSize
         }
-        for frame in frames {
-            guard let header = try? Frame.parseHeader(frame.span) else { continue }
+        for frame in frames where !Self.isDetail(frame) {
+            guard let header = try? Frame.parseHeader(frame.span), header.type == .reading else { continue }
             let key = MeterLabel(meter: header.meter, label: header.label)
             framesSent += 1
             if !sentOnce.insert(key).inserted { resends += 1 }
@@ -253,7 +275,18 @@ public final class NetworkFleet: @unchecked Sendable {
             }
             uploadSeconds.append(answer.seconds)
             for (frame, outcome) in zip(answer.batch, outcomes) {
+                if Self.isDetail(frame) {
+                    switch outcome {
+                    case .stored, .acknowledgedAgain: detailStored += 1
+                    case .rejected(let error): detailRejected[error, default: 0] += 1
+                    }
+                    continue
+                }
                 guard let header = try? Frame.parseHeader(frame.span) else { continue }
+                if header.type == .statistics {
+                    if case .rejected(let error) = outcome { rejected["statistics: " + error, default: 0] += 1 }
+                    continue  // no ack: the reading's ack lets it go
+                }
                 switch outcome {
                 case .stored(let ack), .acknowledgedAgain(let ack):
                     framesAcked += 1
@@ -274,9 +307,14 @@ public final class NetworkFleet: @unchecked Sendable {
         }
     }
 
+    static func isDetail(_ frame: [UInt8]) -> Bool {
+        frame.count > 1 && frame[1] == FrameType.customerDetail.rawValue
+    }
+
     /// One boundary: the meters' interval, then the upload.
     public func runLabel(_ label: UInt64) async {
-        await upload(await runInterval(label))
+        let readings = await runInterval(label)
+        await upload(readings + takeDetailFrames())
     }
 
     /// Unacknowledged readings in all outboxes.

@@ -5,6 +5,7 @@ import Foundation
 import MeterCrypto
 import MeterFirmware
 import MeterSimulator
+import ServiceClient
 
 /// `metering customer`: a household's own detail, sealed by its meter for it alone.
 struct CustomerCommand: ParsableCommand {
@@ -18,8 +19,18 @@ struct CustomerCommand: ParsableCommand {
               metering customer simulate --output detail.jsonl   a simulated group; the aggregator's store
               metering customer code --meter 3                   the code meter 3 shows its customer
               metering customer show --meter 3 --code … --input detail.jsonl
+              metering customer show --server URL --code …       from `metering serve` (sends w, never K)
+            Consent (docs/consent.md): grant a named party access to a label range, sealed for its key
+            and signed on this side; list, revoke, read the audit log; the party reads with its token.
+              metering customer grantee-keygen --out party.key
+              metering customer grant --server URL --code … --grantee NAME --grantee-key party.key.pub --labels A..B --purpose TEXT
+              metering customer grants|revoke|audit --server URL --code …
+              metering customer read-grant --server URL --token T --grant ID --key party.key
             """,
-        subcommands: [Simulate.self, Code.self, Show.self])
+        subcommands: [
+            Simulate.self, Code.self, Show.self, GranteeKeygen.self, GrantCommand.self, GrantsCommand.self,
+            RevokeCommand.self, AuditCommand.self, ReadGrant.self,
+        ])
 
     enum Scheme: String, ExpressibleByArgument, CaseIterable { case lwr, paillier, dmcfe }
 
@@ -114,16 +125,20 @@ struct CustomerCommand: ParsableCommand {
         }
     }
 
-    struct Show: ParsableCommand {
+    struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Decrypt a meter's sealed detail with the customer's code; print the 15-minute curve.")
 
-        @Option(help: "The customer's meter.")
-        var meter: UInt32
+        @Option(help: "The customer's meter (with --input; the service knows it from the code).")
+        var meter: UInt32?
         @Option(help: "The customer code (as the meter showed it; case, hyphens and spaces do not matter).")
         var code: String
         @Option(help: ArgumentHelp("Sealed detail as JSON lines (what `simulate` writes).", valueName: "FILE"))
-        var input: String
+        var input: String?
+        @Option(help: "Read the sealed detail from `metering serve` at URL (sends the login secret w, never the key).")
+        var server: String?
+        @Option(name: .customLong("ca-cert"), help: "PEM roots to trust for an https --server.")
+        var caCert: String?
         @Option(help: "Only labels A..B (inclusive).")
         var labels: String?
         @Flag(help: "Print the readings as JSON.")
@@ -131,19 +146,35 @@ struct CustomerCommand: ParsableCommand {
         @Flag(help: "Also print the 1-minute values (average W) of each interval.")
         var minutes = false
 
-        func run() throws {
+        func validate() throws {
+            guard (input == nil) != (server == nil) else { throw ValidationError("give --input FILE or --server URL") }
+            guard server != nil || meter != nil else { throw ValidationError("--input needs --meter") }
+        }
+
+        func run() async throws {
             let key: CustomerKey
             do { key = try CustomerKey(code: code) } catch {
                 throw ValidationError("not a customer code: \(error)")
             }
-            var range: ClosedRange<UInt64>? = nil
-            if let labels {
-                let parts = labels.split(separator: ".", omittingEmptySubsequences: true).compactMap { UInt64($0) }
-                guard parts.count == 2, parts[0] <= parts[1] else { throw ValidationError("--labels takes A..B") }
-                range = parts[0]...parts[1]
+            let range = try CustomerCommand.labelRange(labels)
+            let meter: UInt32
+            let curve: CustomerCurve
+            if let server {
+                let client = try CustomerClient(baseURL: server, key: key, caCertificate: caCert)
+                do {
+                    let fetched = try await client.curve(labels: range)
+                    meter = fetched.meter
+                    curve = fetched.curve
+                    await client.shutdown()
+                } catch {
+                    await client.shutdown()
+                    throw error
+                }
+            } else {
+                meter = self.meter!
+                curve = try CustomerCurve(
+                    meter: meter, key: key, source: JSONLinesDetailFile(path: input!), labels: range)
             }
-            let curve = try CustomerCurve(
-                meter: meter, key: key, source: JSONLinesDetailFile(path: input), labels: range)
             if json {
                 struct Out: Encodable {
                     let meter: UInt32

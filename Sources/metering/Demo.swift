@@ -462,6 +462,9 @@ struct NetworkCounts: Codable {
     let resends: Int
     let failed_uploads: Int
     let rejected: [String: Int]
+    /// Customer-detail frames the service stored (or held already), and refused by error name.
+    let detail_stored: Int
+    let detail_rejected: [String: Int]
     let upload_p50_ms: Double
     let upload_p99_ms: Double
 
@@ -473,6 +476,8 @@ struct NetworkCounts: Codable {
         resends = fleet.resends
         failed_uploads = fleet.failedUploads
         rejected = fleet.rejected
+        detail_stored = fleet.detailStored
+        detail_rejected = fleet.detailRejected
         upload_p50_ms = p50
         upload_p99_ms = p99
     }

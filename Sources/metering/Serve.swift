@@ -23,6 +23,15 @@ struct Serve: AsyncParsableCommand {
     var supplierTokens: [String] = []
     @Option(name: .customLong("supplier-token-file"), help: "File whose first line is a supplier token.")
     var supplierTokenFile: String?
+    @Option(
+        name: .customLong("party"),
+        help: ArgumentHelp(
+            "A party customers may grant access to, and its bearer token (repeatable).", valueName: "NAME=TOKEN"))
+    var parties: [String] = []
+    @Option(
+        name: .customLong("party-file"),
+        help: ArgumentHelp("A file of NAME=TOKEN lines, one party a line.", valueName: "FILE"))
+    var partyFile: String?
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain (HTTPS).")
     var tlsCert: String?
     @Option(name: .customLong("tls-key"), help: "PEM private key (HTTPS).")
@@ -50,6 +59,30 @@ struct Serve: AsyncParsableCommand {
             }
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        _ = try Self.partyTokens(parties, file: nil)
+    }
+
+    /// Party tokens (token → name) from `NAME=TOKEN` values and a file of such lines.
+    static func partyTokens(_ given: [String], file: String?) throws -> [String: String] {
+        var lines = given
+        if let file {
+            let text = try String(contentsOfFile: file, encoding: .utf8)
+            lines += text.split(whereSeparator: \.isNewline).map(String.init).filter {
+                !$0.trimmingCharacters(in: .whitespaces).isEmpty && !$0.hasPrefix("#")
+            }
+        }
+        var tokens: [String: String] = [:]
+        for line in lines {
+            guard let eq = line.firstIndex(of: "="), eq != line.startIndex, line.index(after: eq) != line.endIndex
+            else {
+                throw ValidationError("a party is NAME=TOKEN, not \(line)")
+            }
+            let name = String(line[..<eq])
+            let token = String(line[line.index(after: eq)...])
+            guard tokens[token] == nil else { throw ValidationError("two parties share one token") }
+            tokens[token] = name
+        }
+        return tokens
     }
 
     /// The tokens of one role: given, read from a file, or (none at all) made up and
@@ -87,6 +120,7 @@ struct Serve: AsyncParsableCommand {
         configuration.port = port
         configuration.operatorTokens = try Self.tokens(operatorTokens, file: operatorTokenFile, role: "operator")
         configuration.supplierTokens = try Self.tokens(supplierTokens, file: supplierTokenFile, role: "supplier")
+        configuration.partyTokens = try Self.partyTokens(parties, file: partyFile)
         configuration.tlsCertificate = tlsCert
         configuration.tlsKey = tlsKey
         configuration.insecureHTTP = insecureHTTP

@@ -1,6 +1,7 @@
 import AggregatorService
 import AggregatorStore
 import Foundation
+import Logging
 import MeterSimulator
 import ServiceClient
 import TestSupport
@@ -72,11 +73,13 @@ final class TestServer: Sendable {
         return c
     }
 
-    init(_ configuration: ServiceConfiguration) async throws {
+    init(_ configuration: ServiceConfiguration, logger: Logger = Logger(label: "metering.serve")) async throws {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         task = Task {
             defer { continuation.finish() }
-            try await AggregatorServer(configuration: configuration).run { port in continuation.yield(port) }
+            try await AggregatorServer(configuration: configuration, logger: logger).run { port in
+                continuation.yield(port)
+            }
         }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else {

@@ -439,3 +439,91 @@ struct CustomerCodeTests {
         #expect(throws: CustomerCodeError.notACode) { _ = try Self.parse(code) }
     }
 }
+
+@Suite("the customer verifier (login secret w, verifier v) and the detail frame, against PyPI cryptography and hashlib")
+struct CustomerVerifierTests {
+    struct Case: Codable {
+        var key: String
+        var w: String
+        var v: String
+        /// A whole detail frame sealed by the firmware (114 bytes, frame tag zero).
+        var frame: String
+        var label: UInt64
+        var plaintext: String
+    }
+
+    struct Answer: Codable {
+        var w: [String]
+        var v: [String]
+        /// cryptography's AESGCM.decrypt of each frame (nonce 0x06 0 0 0 ‖ label, AAD bytes 0 ..< 40).
+        var opened: [String?]
+        /// The frames with v changed that decrypt accepted.
+        var acceptedChangedVerifier: Int
+    }
+
+    @Test(
+        "w = AES-128_K(\"PM-CUSTOMER-ID-1\") (AES-ECB), v = SHAKE128(domain ‖ w)[0 ..< 16], frames open with AAD 0 ..< 40"
+    )
+    func randomAgainstCryptography() throws {
+        var rng = SeededGenerator(seed: 0x5645_5249_4649)
+        var cases: [Case] = []
+        for i in 0..<100 {
+            let key = i == 0 ? [UInt8](repeating: 0, count: 16) : rng.bytes(16)
+            let gcm = AESGCM(key: key.span)
+            var w = [UInt8](repeating: 0, count: 16)
+            var wSpan = w.mutableSpan
+            CustomerDetail.loginSecret(cipher: gcm, into: &wSpan)
+            var v = [UInt8](repeating: 0, count: 16)
+            var vSpan = v.mutableSpan
+            CustomerDetail.verifier(loginSecret: w.span, into: &vSpan)
+            let label = UInt64.random(in: 0...(1 << 40), using: &rng)
+            let header = FrameHeader(
+                type: .customerDetail, scheme: .lwrPSA, group: UInt32.random(in: 0...1000, using: &rng),
+                meter: UInt32.random(in: 1...1000, using: &rng), label: label,
+                payloadLength: CustomerDetail.payloadBytes)
+            var plaintext = rng.bytes(CustomerDetail.plaintextBytes)
+            plaintext[0] = CustomerDetail.format
+            plaintext[1] = 0
+            var frame = [UInt8](repeating: 0, count: CustomerDetail.frameBytes)
+            var frameSpan = frame.mutableSpan
+            CustomerDetail.seal(header, customerKey: key.span, plaintext: plaintext.span, frame: &frameSpan)
+            #expect(Array(frame[CustomerDetail.verifierRange]) == v)
+            cases.append(
+                Case(
+                    key: Hex.encode(key), w: Hex.encode(w), v: Hex.encode(v), frame: Hex.encode(frame), label: label,
+                    plaintext: Hex.encode(plaintext)))
+        }
+        let script = """
+            import json, sys, hashlib
+            from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+            from cryptography.exceptions import InvalidTag
+            cases = json.load(sys.stdin)
+            ws, vs, opened, accepted = [], [], [], 0
+            for c in cases:
+                key = bytes.fromhex(c["key"])
+                e = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+                w = e.update(b"PM-CUSTOMER-ID-1") + e.finalize()
+                ws.append(w.hex())
+                vs.append(hashlib.shake_128(b"PM-CUSTOMER-VERIFIER-v1" + w).digest(16).hex())
+                f = bytes.fromhex(c["frame"])
+                nonce = bytes([6, 0, 0, 0]) + c["label"].to_bytes(8, "big")
+                a = AESGCM(key)
+                try:
+                    opened.append(a.decrypt(nonce, f[40:98], f[0:40]).hex())
+                except InvalidTag:
+                    opened.append(None)
+                t = bytearray(f); t[30] ^= 1
+                try:
+                    a.decrypt(nonce, bytes(t[40:98]), bytes(t[0:40])); accepted += 1
+                except InvalidTag:
+                    pass
+            print(json.dumps({"w": ws, "v": vs, "opened": opened, "acceptedChangedVerifier": accepted}))
+            """
+        let answer = try PythonOracle.run(script, input: cases, as: Answer.self)
+        #expect(answer.w == cases.map(\.w))
+        #expect(answer.v == cases.map(\.v))
+        #expect(answer.opened == cases.map(\.plaintext))
+        #expect(answer.acceptedChangedVerifier == 0)
+    }
+}

@@ -4,7 +4,8 @@ import MeterFirmware
 import Provisioning
 
 /// Issue 14, item 1: the aggregator stores every customer's sealed detail. It tries to read
-/// it with everything it holds, to tell equal readings apart, and to pass off changed or
+/// it with everything it holds (frame keys, K, and each customer's login secret w and
+/// verifier v, which the service learns), to tell equal readings apart, and to pass off changed or
 /// forged frames to a customer: under another label, as another meter's, with flipped
 /// bits, sealed under a key of its own; and to make a meter seal a label twice (acks held
 /// back, a reboot, acks replayed), which would reuse a GCM nonce.
@@ -12,7 +13,7 @@ public struct CustomerDetailAttack: Attack {
     public let id = "customer-detail"
     public let scheme = "lwr-psa"
     public let tries =
-        "read the customers' sealed detail with every key the aggregator holds; pass a customer a frame relabelled, swapped from another meter, with flipped bits, or forged; make a meter seal a label twice"
+        "read the customers' sealed detail with every key the aggregator holds and each customer's w and v; pass a customer a frame relabelled, swapped from another meter, with flipped bits, or forged; make a meter seal a label twice"
     public init() {}
 
     /// The customer's view: opens `frame` with `key` as `metering customer` does (the header
@@ -67,6 +68,21 @@ public struct CustomerDetailAttack: Attack {
         }
         let aggregateKey = try group.setup.aggregateKey()
         candidates.append((0..<16).map { UInt8(truncatingIfNeeded: aggregateKey[$0 / 8] >> UInt64(8 * ($0 % 8))) })
+        // What the service learns of each customer: the verifier v in every frame, and the
+        // login secret w each customer shows it (Authorization: Customer w).
+        for key in keys {
+            let gcm = AESGCM(key: key.span)
+            var w = [UInt8](repeating: 0, count: 16)
+            var wSpan = w.mutableSpan
+            CustomerDetail.loginSecret(cipher: gcm, into: &wSpan)
+            var v = [UInt8](repeating: 0, count: 16)
+            var vSpan = v.mutableSpan
+            CustomerDetail.verifier(loginSecret: w.span, into: &vSpan)
+            guard stored.values.contains(where: { Array($0.frame[CustomerDetail.verifierRange]) == v }) else {
+                throw AttackBenchError("a customer's verifier is in none of the frames")
+            }
+            candidates += [w, v]
+        }
         // The control: detail sealed under a key the aggregator holds does open.
         let control = Self.sealed(stored[0]!.frame, key: candidates[0], reading: group.reading(0))
         guard Self.customerOpens(control, key: candidates[0], meter: ids[0]) != nil else {
@@ -89,7 +105,7 @@ public struct CustomerDetailAttack: Attack {
         }
         // Equal readings (meters 1 and 2), different ciphertexts: nothing to compare.
         // (The ciphertext bytes, before the GCM tag: the tag covers the header and differs anyway.)
-        let ciphertext = Frame.headerBytes..<(Frame.headerBytes + CustomerDetail.plaintextBytes)
+        let ciphertext = CustomerDetail.aadBytes..<(CustomerDetail.aadBytes + CustomerDetail.plaintextBytes)
         if stored[0]!.frame[ciphertext] == stored[1]!.frame[ciphertext] {
             leaks.append("equal readings gave equal ciphertexts")
         }

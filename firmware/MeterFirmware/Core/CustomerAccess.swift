@@ -73,8 +73,10 @@ extension Meter where Scheme: ~Copyable {
             CustomerDetail.encodePlaintext(
                 reading: reading, minuteMask: own ? closedMinuteMask : 0, minutes: values.span, into: &plain)
             let gcm = keyedCustomerCipher()
+            let verifier = customerVerifier
             var f = frame.mutableSpan
-            CustomerDetail.seal(header, cipher: gcm, plaintext: plaintext.span, frame: &f)
+            CustomerDetail.seal(
+                header, cipher: gcm, verifier: verifier.span, plaintext: plaintext.span, frame: &f)
             for k in 0..<CustomerDetail.plaintextBytes { plaintext[k] = 0 }
         }
         let length = seal(header, epoch: epoch)  // the frame tag, for the aggregator
@@ -83,13 +85,20 @@ extension Meter where Scheme: ~Copyable {
     }
 
     /// The customer key's AES-GCM, keyed again only when the key in the record is not the
-    /// one it was keyed for (compared without a branch on the key's bytes).
+    /// one it was keyed for (compared without a branch on the key's bytes). Keying it also
+    /// computes the customer verifier v (`customerVerifier`) from the login secret w, once.
     mutating func keyedCustomerCipher() -> AESGCM {
         let key = record.customerKey
         var difference: UInt8 = 0
         for k in 0..<CustomerDetail.keyBytes { difference |= customerCipherKey[k] ^ key[k] }
         if let gcm = customerCipher, difference == 0 { return gcm }
         let gcm = AESGCM(key: key.span)
+        var secret = InlineArray<16, UInt8>(repeating: 0)
+        var w = secret.mutableSpan
+        CustomerDetail.loginSecret(cipher: gcm, into: &w)
+        var v = customerVerifier.mutableSpan
+        CustomerDetail.verifier(loginSecret: secret.span, into: &v)
+        for k in 0..<16 { secret[k] = 0 }
         customerCipher = gcm
         customerCipherKey = key
         return gcm

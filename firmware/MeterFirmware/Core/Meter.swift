@@ -83,6 +83,9 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
     /// key schedule and H = E_K(0) once per customer key, not at every label.
     var customerCipher: AESGCM? = nil
     var customerCipherKey = InlineArray<16, UInt8>(repeating: 0)
+    /// The customer verifier v of `customerCipherKey` (CustomerDetail.verifier), computed with
+    /// the cipher and sent in clear in every detail frame: the service's index, never a key.
+    var customerVerifier = InlineArray<16, UInt8>(repeating: 0)
 
     /// The scheme's state. Internal: the read accessor of a public stored `~Copyable`
     /// property may allocate (docs/testing.md, "The firmware check").
@@ -500,6 +503,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
             i += 1
         }
         resendDetail(before: label)
+        Scheme.resendExtra(&self, before: label)
         return sent
     }
 
@@ -564,6 +568,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
             // A refused statement says why (a code, no reading): the aggregator can fix a relay.
             if case .statementRejected(let why) = error { return reportError(error, detail: UInt64(why.rawValue)) }
             if case .recoveryRefused(let why) = error { return reportError(error, detail: UInt64(why.rawValue)) }
+            if case .statisticsRejected(let why) = error { return reportError(error, detail: UInt64(why.rawValue)) }
             return reportError(error, detail: 0)
         }
     }
@@ -684,6 +689,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
             case .paillierKeyRejected: code = .paillierKeyRejected
             case .statementRejected: code = .statementRejected
             case .recoveryRefused: code = .recoveryRefused
+            case .statisticsRejected: code = .statementRejected
             default: return nil
             }
         }

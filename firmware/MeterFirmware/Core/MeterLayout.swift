@@ -53,8 +53,8 @@ extension MeterFlashLayout {
     /// First sector of the customer-detail ring (every image): the sealed detail frames
     /// (CustomerDetail.swift) until their reading is acknowledged, right after the wide ring.
     public var detailSector: UInt32 { wideEndSector }
-    /// Sectors of the detail ring: 128-byte entries, 31 per 4 KiB sector, so at 96 labels
-    /// a day each sector is erased about 283 times a year.
+    /// Sectors of the detail ring: 192-byte entries (a 114-byte frame and 29 bytes of entry),
+    /// 21 per 4 KiB sector, so at 96 labels a day each sector is erased about 417 times a year.
     public var detailSectors: UInt32 { 4 }
     /// One past the detail ring.
     public var detailEndSector: UInt32 { detailSector + detailSectors }
