@@ -88,4 +88,8 @@ public enum AggregationError: Error, Equatable, Sendable {
     case unsignedStatement(String)
     /// A bill asked for labels outside the signed tariff's billing period.
     case outsideTariffPeriod(labels: ClosedRange<UInt64>, period: ClosedRange<UInt64>)
+
+    // Statistics (Statistics.swift)
+    /// Statistics refused: group below the minimum size, Σx² capacity, a plan that does not fit.
+    case statistics(StatisticsError)
 }

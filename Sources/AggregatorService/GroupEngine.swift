@@ -92,6 +92,8 @@ final class GroupEngine: @unchecked Sendable {
     var enrolRequests: [UInt32: [UInt8]] = [:]
     /// True after a failed commit: memory must be rebuilt from the store first.
     var stale = false
+    /// LWR-PSA under a statistics plan: its side of the engine (AnalyticsRoutes.swift).
+    var analytics = EngineAnalytics()
 
     var group: UInt32 { record.group }
 
@@ -209,6 +211,7 @@ final class GroupEngine: @unchecked Sendable {
                 _ = try aggregator.accept(reading.frame)
                 heard.insert(reading.meter)
             }
+            try await replayAnalytics()
         } catch let error as ServiceError {
             throw error
         } catch let error as AggregationError {
@@ -254,6 +257,7 @@ final class GroupEngine: @unchecked Sendable {
         sharesFrom = fresh.sharesFrom
         keyStatements = fresh.keyStatements
         heard = fresh.heard
+        analytics = fresh.analytics
         stale = false
     }
 
@@ -339,6 +343,10 @@ final class GroupEngine: @unchecked Sendable {
                         } else {
                             repeats.append((index, key, receipt.ack))
                         }
+                        noteReading(header)
+                    case .statistics:
+                        try acceptStatistics(frame, header)
+                        result.outcomes[index] = .stored(ack: [])
                     default:
                         // The shared intake names the refusal (a bad tag before a wrong type).
                         _ = try FrameIntake(members: members).open(frame, expecting: .reading)
@@ -380,6 +388,7 @@ final class GroupEngine: @unchecked Sendable {
                 stale = true
                 throw .store(error)
             }
+            try await commitAnalytics()
             result.stored = commit.readings.count + commit.setupFrames.count
             result.labelsDecrypted = commit.sums.count
             return result
@@ -398,6 +407,7 @@ final class GroupEngine: @unchecked Sendable {
                 guard let statement = keyStatements[meter], !heard.contains(meter) else { return [] }
                 return paillier.keyStatementFrames(statement, meter: meter)
             }
+            if aggregator != nil { return analyticsDownlink(meter: meter) }
             guard aggregator == nil, members.frameKey(of: meter) != nil, let setup else { return [] }
             if setup.signedGroup == nil {
                 return setup.enrolments[meter] == nil ? [enrolRequests[meter]!] : []

@@ -182,6 +182,7 @@ extension AggregationError {
         case .invalidTariff: return "invalidTariff"
         case .unsignedStatement: return "unsignedStatement"
         case .outsideTariffPeriod: return "outsideTariffPeriod"
+        case .statistics: return "statistics"
         }
     }
 }

@@ -328,6 +328,8 @@ public enum Schema {
         (3, []),
         // The customers' sealed detail, grants and audit log (CustomerStore.swift).
         (CustomerSchema.version, CustomerSchema.statements),
+        // Statistics without individuals: plans, statistics frames, decrypted labels (StatisticsStore.swift).
+        (StatisticsSchema.version, StatisticsSchema.statements),
         // The released periods of bills and energy reports (Releases.swift).
         (6, [Schema.releases]),
     ]

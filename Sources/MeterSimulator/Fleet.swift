@@ -35,6 +35,9 @@ public struct FleetConfiguration: Sendable {
     public var dropoutPercent: Double = 0
     /// The meter indices silent at a label, instead of `dropoutPercent`'s draw (tests).
     public var silentAt: (@Sendable (UInt64) -> Set<Int>)? = nil
+    /// LWR-PSA n-of-n: a statistics plan the authority signs for the group after key setup
+    /// (docs/spec/statistics.md); nil: no statistics.
+    public var statistics: StatisticsPlanSpec? = nil
 
     public init() {}
 }
@@ -71,6 +74,10 @@ public struct LabelResult: Sendable {
     /// Meters silent at the label, and the recovery answers their neighbours sent.
     public var silent: Int = 0
     public var recoveryMessages: Int = 0
+    /// Under a statistics plan: the label's decrypted statistics, and the same computed from
+    /// the true readings.
+    public var statistics: LabelStatistics? = nil
+    public var trueStatistics: LabelStatistics? = nil
 }
 
 /// Runs the scenario with the configured scheme: setup (key setup for LWR-PSA, key
@@ -92,6 +99,8 @@ public final class Fleet {
     let setup: KeySetupRelay?
     /// LWR-PSA: the aggregator, once key setup is done.
     public private(set) var aggregator: LWRAggregator?
+    /// LWR-PSA under a statistics plan: the aggregator's statistics side (same K).
+    public private(set) var statisticsAggregator: LWRStatisticsAggregator?
     /// LWR-PSA over the neighbour graph: the aggregator (it holds no key), once set up.
     public internal(set) var neighbourAggregator: NeighbourAggregator?
     /// Neighbour graph: notices waiting for a silent meter to be back (meter → frames).
@@ -191,6 +200,10 @@ public final class Fleet {
             self.aggregator = aggregator
             pipeline = GroupSumPipeline(aggregator: aggregator, decryptor: aggregator)
             aggregatorCPU += threadCPUSeconds() - t0
+            if let spec = configuration.statistics {
+                statisticsAggregator = try group.installStatistics(
+                    spec, setup: setup, aggregateKey: setup.aggregateKey())
+            }
         } else if let setup = setup as? DMCFEKeySetup {
             try SignedSetup.completeDMCFE(meters: meters, setup: setup, runner: runner, cpu: cpu, progress: progress)
             aggregatorCPU += try runDMCFEFunctionalKey(setup, cpu: cpu)
@@ -252,6 +265,11 @@ public final class Fleet {
                 }
                 try meters[i].deliver(receipt.ack)
             }
+            if let statistics = statisticsAggregator {
+                for frame in meterFrames where frame.count > 1 && frame[1] == FrameType.statistics.rawValue {
+                    try statistics.accept(frame)
+                }
+            }
             if let store = detailStore {
                 // Sealed customer detail: checked, stored as received, never opened.
                 let intake = CustomerDetailIntake(members: members)
@@ -263,10 +281,16 @@ public final class Fleet {
         let t1 = threadCPUSeconds()
         let sum = try pipeline.sum(label: label, clock: threadCPUSeconds)
         let truth = expected.reduce(0) { $0 + $1[Int(label)] }
-        return LabelResult(
+        var result = LabelResult(
             label: label, decryptedSum: sum.sum, trueSum: truth, precomputeSeconds: precompute,
             boundarySeconds: interval.map(\.boundary), collectSeconds: t1 - t0, decryptSeconds: sum.decryptSeconds,
             aggregateSeconds: sum.aggregateSeconds)
+        if let statistics = statisticsAggregator {
+            result.statistics = try statistics.statistics(label: label, sum: sum.sum)
+            result.trueStatistics = LabelStatistics(
+                label: label, readings: expected.map { $0[Int(label)] }, spec: statistics.plan.spec)
+        }
+        return result
     }
 
     /// The readings the simulator expects meter `index` to report (Wh per label).

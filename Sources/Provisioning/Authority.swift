@@ -21,6 +21,8 @@ public enum AuthorityError: Error, Equatable, Sendable {
     case malformed(String)
     /// A group the authority will not sign (too small, too large, unsafe layout).
     case refused(String)
+    /// A statistics plan the authority will not sign (group too small, Σx² capacity, slots).
+    case statistics(StatisticsError)
 }
 
 /// The provisioning authority (the grid operator's key management, offline; DESIGN.md,

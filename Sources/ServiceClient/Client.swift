@@ -178,6 +178,22 @@ public final class AggregatorClient: Sendable {
         )
     }
 
+    /// Installs the authority's signed statistics plan for an LWR-PSA group (operator).
+    public func installStatisticsPlan(group: UInt32, body: [UInt8], signature: [UInt8]) async throws(ClientError) {
+        _ = try await call(
+            .PUT, "/v1/groups/\(group)/statistics-plan",
+            body: encode(
+                StatisticsPlanBody(statement_body: Hex.encode(body), signature: Hex.encode(signature))),
+            contentType: "application/json")
+    }
+
+    /// LWR-PSA groups under a statistics plan: statistics per label and the peak (supplier).
+    public func analytics(group: UInt32, from: UInt64 = 0, to: UInt64 = UInt64(Int64.max)) async throws(ClientError)
+        -> AnalyticsResponse
+    {
+        try decode(AnalyticsResponse.self, try await call(.GET, "/v1/groups/\(group)/analytics?from=\(from)&to=\(to)"))
+    }
+
     public func alarms(group: UInt32) async throws(ClientError) -> AlarmsResponse {
         try decode(AlarmsResponse.self, try await call(.GET, "/v1/groups/\(group)/alarms"))
     }

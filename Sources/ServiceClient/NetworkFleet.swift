@@ -142,6 +142,7 @@ public final class NetworkFleet: @unchecked Sendable {
             throw SimulatorError.setupStalled(
                 meter: 0, detail: "the service's group is \(status.phase) after key setup")
         }
+        if configuration.statistics != nil { try await installStatistics() }
         let meters = fleet.meters
         await forEachMeter { i in _ = meters[i].firmware.idle() }
     }
@@ -200,6 +201,10 @@ public final class NetworkFleet: @unchecked Sendable {
     public func runInterval(_ label: UInt64) async -> [[UInt8]] {
         let meters = fleet.meters
         let steps = Int(900 / fleet.configuration.sampleSeconds)
+        // Readings, and under a statistics plan the statistics frames (NetworkStatistics.swift).
+        let uploaded: Set<UInt8> =
+            fleet.configuration.statistics == nil
+            ? [FrameType.reading.rawValue] : [FrameType.reading.rawValue, FrameType.statistics.rawValue]
         let sampleTicks = fleet.configuration.sampleSeconds * 1000
         let sent = Box([[[UInt8]]](repeating: [], count: meters.count))
         let detail = Box([[[UInt8]]](repeating: [], count: meters.count))
@@ -210,7 +215,7 @@ public final class NetworkFleet: @unchecked Sendable {
                 _ = meter.firmware.poll()
             }
             let frames = meter.takeSent()
-            sent.set(i, frames.filter { $0.count > 1 && $0[1] == FrameType.reading.rawValue })
+            sent.set(i, frames.filter { $0.count > 1 && uploaded.contains($0[1]) })
             detail.set(i, frames.filter(Self.isDetail))
             _ = meter.firmware.idle()
         }
@@ -236,7 +241,7 @@ public final class NetworkFleet: @unchecked Sendable {
             i += batchSize
         }
         for frame in frames where !Self.isDetail(frame) {
-            guard let header = try? Frame.parseHeader(frame.span) else { continue }
+            guard let header = try? Frame.parseHeader(frame.span), header.type == .reading else { continue }
             let key = MeterLabel(meter: header.meter, label: header.label)
             framesSent += 1
             if !sentOnce.insert(key).inserted { resends += 1 }
@@ -278,6 +283,10 @@ public final class NetworkFleet: @unchecked Sendable {
                     continue
                 }
                 guard let header = try? Frame.parseHeader(frame.span) else { continue }
+                if header.type == .statistics {
+                    if case .rejected(let error) = outcome { rejected["statistics: " + error, default: 0] += 1 }
+                    continue  // no ack: the reading's ack lets it go
+                }
                 switch outcome {
                 case .stored(let ack), .acknowledgedAgain(let ack):
                     framesAcked += 1

@@ -7,6 +7,6 @@ struct Metering: AsyncParsableCommand {
         abstract: "PrivateMetering: privacy-preserving smart-meter aggregation on simulated meters.",
         subcommands: [
             Demo.self, BillCommand.self, FeederCommand.self, Faults.self, Cost.self, AttacksCommand.self, Serve.self,
-            FleetCommand.self, LoadCommand.self, CustomerCommand.self, Neighbours.self,
+            FleetCommand.self, LoadCommand.self, CustomerCommand.self, Neighbours.self, AnalyticsCommand.self,
         ])
 }

@@ -19,6 +19,39 @@ struct LWRVectorFile: Decodable {
         let zero_share: [ZeroShareCase]
         let apply_zero_share: [ApplyCase]
         let key_setup_group: KeySetupGroup
+        let slot_prf: [SlotPRFCase]
+        let statistics_group: StatisticsGroup
+    }
+    struct SlotPRFCase: Decodable {
+        let seed: String
+        let group: UInt32
+        let label: UInt64
+        let slot: UInt8
+        let slot_vector_first: [String]
+        let prf: UInt64
+        let reading_prf: UInt64
+    }
+    struct StatisticsMember: Decodable {
+        let seed: String
+        let reading: UInt64
+        let slot_values: [UInt64]
+        let ciphertexts: [UInt64]
+    }
+    struct StatisticsGroup: Decodable {
+        let group: UInt32
+        let label: UInt64
+        let meters: UInt32
+        let max_reading: UInt64
+        let squares: Bool
+        let edges: [UInt32]
+        let counter_bits: Int
+        let bins_per_slot: Int
+        let tags: [UInt8]
+        let members: [StatisticsMember]
+        let aggregate_key_shake256: String
+        let slot_sums: [UInt64]
+        let sum_of_squares: UInt64
+        let histogram: [UInt64]
     }
     struct PRFCase: Decodable {
         let seed: String

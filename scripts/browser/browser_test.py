@@ -122,6 +122,7 @@ def customer_view(args, browser, household):
     cli = json.loads(metering(args, "customer", "show", "--server", args.url, "--code", household["code"], "--json"))
     from_cli = [[str(r["label"]), str(r["watt_hours"] if "watt_hours" in r else r["wattHours"])] for r in cli["readings"]]
     check(from_cli == shown, "`metering customer show --server` opens the same readings")
+    check(browser.evaluate("document.getElementById('code').value") == "", "the code is cleared from the page once read")
     browser.screenshot(os.path.join(args.out, "customer.png"))
     print(f"  screenshot {os.path.join(args.out, 'customer.png')}")
     return shown
@@ -138,9 +139,10 @@ def grant_flow(args, browser, household):
     grant = granted["id"]
     read = json.loads(metering(args, "customer", "read-grant", "--server", args.url, "--token", args.party_token,
                                "--grant", grant, "--key", key_file, "--json"))
-    labels = [r["label"] for r in read["readings"]]
-    check(labels == [label for label, _ in household["readings"][: len(labels)]] and len(labels) == last - first + 1,
-          f"the grantee reads labels {first}..{last} of the grant, and only those")
+    records = [[r["label"], r["wh"]] for r in read["records"]]
+    granted_truth = [[label, wh] for label, wh in household["readings"] if first <= label <= last]
+    check(records == granted_truth, f"the grantee reads labels {first}..{last} of the grant, and only those, "
+          f"equal to the meter's readings ({len(records)} records)")
     browser.open(f"{args.url}/ui/customer.html")
     browser.type_into("#code", household["code"])
     browser.click("#show")

@@ -66,6 +66,41 @@ def label_vector(ps, group, label):
     return words(ps["xof"], b"PM-LWR-A-v1" + u8(ps["id"]) + u32be(group) + u64be(label), LAMBDA)
 
 
+def slot_vector(ps, group, label, slot):
+    """docs/spec/statistics.md: a_{l,s} for a statistics slot s = 1 ... 255."""
+    assert 1 <= slot <= 255
+    return words(ps["xof"], b"PM-LWR-S-v1" + u8(ps["id"]) + u32be(group) + u64be(label) + u8(slot), LAMBDA)
+
+
+def slot_prf(ps, key, group, label, slot):
+    a = slot_vector(ps, group, label, slot)
+    return (sum(x * y for x, y in zip(a, key)) & MASK64) >> (64 - P_BITS)
+
+
+def statistics_layout(n, x_max, squares, bins):
+    """docs/spec/statistics.md, "Slots": the tags and the histogram packing."""
+    if squares:
+        assert bounds_ok(n, x_max * x_max), "no variance for this group"
+    w = n.bit_length()
+    k = 0
+    while k < bins and bounds_ok(n, 1 << (w * k)):
+        k += 1
+    hist_slots = -(-bins // k) if bins else 0
+    tags = ([1] if squares else []) + [2 + j for j in range(hist_slots)]
+    assert len(tags) <= 4
+    return {"counter_bits": w, "bins_per_slot": k, "tags": tags}
+
+
+def statistics_values(layout, squares, edges, x):
+    """What a meter with reading x puts into each slot, in slot order."""
+    b = sum(1 for e in edges if e <= x)
+    k, w = layout["bins_per_slot"], layout["counter_bits"]
+    values = [x * x] if squares else []
+    for j in range(len(layout["tags"]) - len(values)):
+        values.append(1 << (w * (b % k)) if b // k == j else 0)
+    return values
+
+
 def key_from_seed(ps, seed):
     assert len(seed) == 32
     return words(ps["xof"], b"PM-LWR-K-v1" + u8(ps["id"]) + seed, LAMBDA)
@@ -151,7 +186,7 @@ def hexwords(ws):
 def make():
     out = {
         "generator": "scripts/vectors/make_lwr_vectors.py",
-        "spec": ["docs/spec/lwr-psa.md", "docs/spec/key-setup.md", "docs/spec/frames.md"],
+        "spec": ["docs/spec/lwr-psa.md", "docs/spec/key-setup.md", "docs/spec/frames.md", "docs/spec/statistics.md"],
         "notes": "words are 64-bit, shown as 16 hex digits; *_first are the leading %d words; "
                  "*_shake256 is SHAKE256 (32 bytes) of a whole %d-word vector as little-endian bytes" % (
                      PREFIX_WORDS, LAMBDA),
@@ -245,6 +280,46 @@ def make():
             "meters": shares,
             "pairwise_seeds": [{"meter_a": i, "meter_b": j, "seed": s.hex()} for (i, j), s in pair.items()],
             "aggregate_key_shake256": digest(keysum),
+        }
+
+        # Statistics (docs/spec/statistics.md): slot PRFs and a group's packed histogram.
+        d = Draw(ps["name"] + "|statistics")
+        entry["slot_prf"] = []
+        for group, label, slot in [(0, 0, 1), (0xFFFFFFFF, MASK64, 255), (d.int(32), d.int(64), 2)]:
+            seed = d.bytes(32)
+            key = key_from_seed(ps, seed)
+            entry["slot_prf"].append({
+                "seed": seed.hex(), "group": group, "label": label, "slot": slot,
+                "slot_vector_first": hexwords(slot_vector(ps, group, label, slot)),
+                "prf": slot_prf(ps, key, group, label, slot), "reading_prf": prf(ps, key, group, label),
+            })
+        n, x_max, edges = 12, 1000, [50, 100, 150, 200, 300, 400, 500, 600, 700, 800, 900]
+        layout = statistics_layout(n, x_max, True, len(edges) + 1)
+        group, label = d.int(32), d.int(64)
+        members, keysum, sums, readings = [], [0] * LAMBDA, [0] * len(layout["tags"]), []
+        for i in range(n):
+            seed = d.bytes(32)
+            key = key_from_seed(ps, seed)
+            x = d.int(64) % (x_max + 1)
+            values = statistics_values(layout, True, edges, x)
+            cs = [encrypt(slot_prf(ps, key, group, label, t), n, x_max * x_max if t == 1 else
+                          1 << (layout["counter_bits"] * (layout["bins_per_slot"] - 1)), v)
+                  for t, v in zip(layout["tags"], values)]
+            keysum = [(a + b) & MASK64 for a, b in zip(keysum, key)]
+            sums = [(a + c) & MASK64 for a, c in zip(sums, cs)]
+            readings.append(x)
+            members.append({"seed": seed.hex(), "reading": x, "slot_values": values, "ciphertexts": cs})
+        plain = [decrypt_sum(c, slot_prf(ps, keysum, group, label, t), n) for c, t in zip(sums, layout["tags"])]
+        assert plain[0] == sum(x * x for x in readings)
+        w, k = layout["counter_bits"], layout["bins_per_slot"]
+        histogram = [(plain[1 + b // k] >> (w * (b % k))) & ((1 << w) - 1) for b in range(len(edges) + 1)]
+        assert histogram == [sum(1 for x in readings if sum(1 for e in edges if e <= x) == b)
+                             for b in range(len(edges) + 1)]
+        entry["statistics_group"] = {
+            "group": group, "label": label, "meters": n, "max_reading": x_max, "squares": True, "edges": edges,
+            "counter_bits": w, "bins_per_slot": k, "tags": layout["tags"], "members": members,
+            "aggregate_key_shake256": digest(keysum), "slot_sums": plain, "sum_of_squares": plain[0],
+            "histogram": histogram,
         }
         out["parameter_sets"].append(entry)
 

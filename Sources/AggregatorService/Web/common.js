@@ -58,7 +58,10 @@ function fillTable(table, header, rows, textFirst = true) {
                 td.appendChild(cell);
                 tr.appendChild(td);
             } else {
-                tr.appendChild(element("td", i === 0 && textFirst ? { class: "text" } : {}, String(cell)));
+                // Numbers right-aligned, words left (the first column always left when textFirst).
+                const numeric = /^[-+]?[0-9][0-9 .,]*$/.test(String(cell)) || String(cell) === "—";
+                const left = (i === 0 && textFirst) || !numeric;
+                tr.appendChild(element("td", left ? { class: "text" } : {}, String(cell)));
             }
         });
         table.appendChild(tr);

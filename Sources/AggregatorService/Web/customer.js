@@ -94,6 +94,7 @@ async function show() {
     showStatus(status, "Opening…");
     try {
         const keyBytes = parseCode($("code").value);
+        $("code").value = "";  // the key now lives only in the non-extractable WebCrypto key below
         const w = await loginValue(keyBytes);
         const key = await crypto.subtle.importKey("raw", keyBytes, "AES-GCM", false, ["decrypt"]);
         keyBytes.fill(0);

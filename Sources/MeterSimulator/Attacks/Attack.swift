@@ -48,7 +48,7 @@ public enum Attacks {
         PlaintextStatusAttack(), UnsignedGroupAttack(), ForgedRosterPeerAttack(), ReplayedStatementAttack(),
         ReplayedPaillierKeyAttack(), SetupResetAttack(), DMCFEVectorAttack(), PaillierKeySwapAttack(),
         CrossGroupFrameAttack(), StaleEpochFrameAttack(), LayoutUnionAttack(), TariffEncodingAttack(),
-        CustomerDetailAttack(), FalseDropoutAttack(), RecoveryScopeAttack(),
+        CustomerDetailAttack(), FalseDropoutAttack(), RecoveryScopeAttack(), StatisticsPlanAttack(),
     ]
 
     /// The attack named `id`.

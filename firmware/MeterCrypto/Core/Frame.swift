@@ -39,6 +39,9 @@ public enum FrameType: UInt8, Sendable {
     /// Uplink: this meter was declared silent for `label`, which the aggregator had
     /// acknowledged: the evidence (`RecoveryPayload.alarmBytes`).
     case silenceAlarm = 0x0A
+    /// Uplink: the statistics slots of `label` under a signed statistics plan (LWR-PSA):
+    /// one 8-byte ciphertext per slot, u64be each (docs/spec/statistics.md).
+    case statistics = 0x0B
     /// Downlink: enrol a fresh DH key for the group in the header and the epoch in `label`
     /// (the meter answers `publicKey`; nothing else changes until a signed statement).
     case enrolRequest = 0x11

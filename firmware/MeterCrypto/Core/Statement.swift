@@ -42,6 +42,8 @@
 //  20  groups        4 × u32 (unused entries 0)
 //  36  N             bits/8 bytes, big-endian
 //
+// Statistics plan (kind 5): MeterCrypto/LWRPSA/Statistics.swift.
+//
 // Downlink framing: frame type `statement`, label = epoch << 32 | chunk. Chunk 0 carries
 // body length u16 | body; chunks 1 ... carry the signature, `Statement.chunkBytes` each.
 // Frame keys: every frame between a meter and an aggregator is tagged under the key for
@@ -57,6 +59,26 @@ public enum StatementKind: UInt8, Sendable {
     case layout = 3
     /// A tariff for a billing period (host side: the aggregators' bills).
     case tariff = 4
+    /// A statistics plan for one group and epoch: bin edges, the x² slot, the minimum group
+    /// size (LWR-PSA; layout in MeterCrypto/LWRPSA/Statistics.swift, docs/spec/statistics.md).
+    case statisticsPlan = 5
+}
+
+/// Why a statistics plan, or the slots it asks for, was refused.
+// In the core (not LWRPSA/Statistics.swift) because `MeterError` names it in every image.
+public enum StatisticsError: UInt8, Error, Equatable, Sendable {
+    /// Layout, length, flags, bin count or bin edges a plan may not have.
+    case malformed = 1
+    /// The plan is for another group size than the group's signed n.
+    case wrongGroupSize = 2
+    /// The group, or the plan's minimum, is below the minimum group size for statistics.
+    case groupTooSmall = 3
+    /// Σx² could wrap: n·(n·x_max² + 1) ≥ p. The group gets no variance (a plan without the x² slot).
+    case squaresCapacity = 4
+    /// The bins need more slots than a statistics frame carries (`StatisticsLayout.maxSlots`).
+    case tooManySlots = 5
+    /// A group keyed over the neighbour graph: its slot sums would need recovery too; not offered.
+    case neighbourGraph = 6
 }
 
 /// How the members of a group agree on their keys (group parameters, byte 19).

@@ -137,9 +137,13 @@ public struct LWRLabelStream: Sendable {
     @usableFromInline var remaining: Int
     @usableFromInline let parameters: LWRParameters
 
-    /// Starts the expansion of a_l for (group, label).
-    public init(parameters: LWRParameters, group: UInt32, label: UInt64) {
-        labelVector = LWRPSA.labelExpansion(parameters: parameters, group: group, label: label)
+    /// Starts the expansion of a_l for (group, label), or of a_{l,s} for a statistics slot
+    /// s ≥ 1 (`LWRPSA.slotExpansion`); slot 0 is the reading's own vector.
+    public init(parameters: LWRParameters, group: UInt32, label: UInt64, slot: UInt8 = 0) {
+        labelVector =
+            slot == 0
+            ? LWRPSA.labelExpansion(parameters: parameters, group: group, label: label)
+            : LWRPSA.slotExpansion(parameters: parameters, group: group, label: label, slot: slot)
         remaining = parameters.lambda
         self.parameters = parameters
     }
@@ -186,6 +190,21 @@ public enum LWRPSA {
         return x
     }
 
+    /// The XOF that expands the vector a_{l,s} of statistics slot `slot` (1 ... 255) of
+    /// (group, label): domain "PM-LWR-S-v1", the parameter set's id, the group, the label,
+    /// the slot (docs/spec/statistics.md). Another domain than a_l's, so no slot vector is
+    /// ever a reading's vector.
+    public static func slotExpansion(parameters: LWRParameters, group: UInt32, label: UInt64, slot: UInt8) -> XOF {
+        precondition(slot != 0, "slot 0 is the reading's vector a_l")
+        var x = parameters.makeXOF()
+        x.absorb("PM-LWR-S-v1")
+        x.absorb(parameters.id)
+        x.absorb(bigEndian: group)
+        x.absorb(bigEndian: label)
+        x.absorb(slot)
+        return x
+    }
+
     /// The XOF stream of a meter key expanded from its 32-byte seed.
     public static func keyStream(parameters: LWRParameters, seed: Span<UInt8>) -> XOF {
         precondition(seed.count == 32, "a key seed has 32 bytes")
@@ -196,26 +215,28 @@ public enum LWRPSA {
         return x
     }
 
-    /// F_k(l) with the key expanded from its seed on the fly (no key buffer).
-    public static func prf(parameters: LWRParameters, seed: Span<UInt8>, group: UInt32, label: UInt64)
-        -> UInt64
-    {
+    /// F_k(l) (or F_k(l, s) for a statistics slot s ≥ 1) with the key expanded from its
+    /// seed on the fly (no key buffer).
+    public static func prf(
+        parameters: LWRParameters, seed: Span<UInt8>, group: UInt32, label: UInt64, slot: UInt8 = 0
+    ) -> UInt64 {
         var key = keyStream(parameters: parameters, seed: seed)
-        var stream = LWRLabelStream(parameters: parameters, group: group, label: label)
+        var stream = LWRLabelStream(parameters: parameters, group: group, label: label, slot: slot)
         for _ in 0..<parameters.lambda {
             stream.absorb(keyWord: key.squeezeWord())
         }
         return stream.prf()
     }
 
-    /// F_k(l) with a key held as λ words (the aggregator's K, or an expanded meter key).
-    public static func prf(parameters: LWRParameters, key: Span<UInt64>, group: UInt32, label: UInt64)
-        throws(LWRError) -> UInt64
-    {
+    /// F_k(l) (or F_k(l, s) for a statistics slot s ≥ 1) with a key held as λ words (the
+    /// aggregator's K, or an expanded meter key).
+    public static func prf(
+        parameters: LWRParameters, key: Span<UInt64>, group: UInt32, label: UInt64, slot: UInt8 = 0
+    ) throws(LWRError) -> UInt64 {
         guard key.count == parameters.lambda else {
             throw .wrongKeyLength(expected: parameters.lambda, actual: key.count)
         }
-        var stream = LWRLabelStream(parameters: parameters, group: group, label: label)
+        var stream = LWRLabelStream(parameters: parameters, group: group, label: label, slot: slot)
         stream.absorb(keyWords: key)
         return stream.prf()
     }

@@ -503,6 +503,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
             i += 1
         }
         resendDetail(before: label)
+        Scheme.resendExtra(&self, before: label)
         return sent
     }
 
@@ -567,6 +568,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
             // A refused statement says why (a code, no reading): the aggregator can fix a relay.
             if case .statementRejected(let why) = error { return reportError(error, detail: UInt64(why.rawValue)) }
             if case .recoveryRefused(let why) = error { return reportError(error, detail: UInt64(why.rawValue)) }
+            if case .statisticsRejected(let why) = error { return reportError(error, detail: UInt64(why.rawValue)) }
             return reportError(error, detail: 0)
         }
     }
@@ -687,6 +689,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
             case .paillierKeyRejected: code = .paillierKeyRejected
             case .statementRejected: code = .statementRejected
             case .recoveryRefused: code = .recoveryRefused
+            case .statisticsRejected: code = .statementRejected
             default: return nil
             }
         }

@@ -65,10 +65,14 @@ public protocol MeterScheme: ~Copyable {
     /// the detail frames, and its reading acknowledgement lets them go); nil for none.
     /// Default: the meter's group.
     static func detailGroup(_ meter: inout Meter<Self>) -> UInt32?
+    /// Sends again the scheme's other frames of the unacknowledged labels below `label`
+    /// (LWR-PSA's statistics frames), after the readings. Default: nothing.
+    static func resendExtra(_ meter: inout Meter<Self>, before label: UInt64)
 }
 
 extension MeterScheme where Self: ~Copyable {
     public static func acknowledged(_ meter: inout Meter<Self>, _ header: FrameHeader, frame: Span<UInt8>) {}
+    public static func resendExtra(_ meter: inout Meter<Self>, before label: UInt64) {}
     public static func detailGroup(_ meter: inout Meter<Self>) -> UInt32? {
         meter.record.group == 0 ? nil : meter.record.group
     }

@@ -39,6 +39,8 @@ public enum MeterError: Error, Equatable, Sendable {
     case customerCodeShown
     /// A recovery request the meter's bounds refuse (nothing was sent but the status).
     case recoveryRefused(RecoveryRefusal)
+    /// A signed statistics plan the meter does not use (group too small, capacity, layout).
+    case statisticsRejected(StatisticsError)
 }
 
 /// Why a signed statement was refused (nothing the meter holds changed).

@@ -33,6 +33,8 @@ public struct LWRScheme: GroupKeyedScheme {
     var graphSeed = InlineArray<32, UInt8>(repeating: 0)
     /// Recovery over the neighbour graph: budgets, labels encrypted since boot, last acks.
     var recovery = RecoveryState()
+    /// The signed statistics plan and its slots (LWRStatistics.swift).
+    var statistics = StatisticsState()
 
     public init() {}
 
@@ -44,9 +46,34 @@ public struct LWRScheme: GroupKeyedScheme {
     public static func isReady(_ meter: inout Meter<Self>) -> Bool { meter.groupReady }
     public static func isSettingUp(_ meter: borrowing Meter<Self>) -> Bool { meter.scheme.setup.dhKey != nil }
     public static func readingMaximum(_ meter: inout Meter<Self>) -> UInt64 { meter.record.maxReading }
-    public static func idle(_ meter: inout Meter<Self>) -> Bool { meter.precomputePad() }
+    public static func idle(_ meter: inout Meter<Self>) -> Bool {
+        let reading = meter.precomputePad()
+        let slots = meter.precomputeStatisticsPads()
+        return reading || slots
+    }
     public static func isPrecomputed(_ meter: borrowing Meter<Self>) -> Bool {
-        meter.scheme.padLabel == meter.labelFloor
+        meter.scheme.padLabel == meter.labelFloor && meter.statisticsPrecomputed
+    }
+    public static func resendExtra(_ meter: inout Meter<Self>, before label: UInt64) {
+        meter.resendStatistics(before: label)
+    }
+    // Group parameters as every group-keyed scheme takes them, and statistics plans.
+    public static func precheckStatement(
+        _ meter: inout Meter<Self>, kind: StatementKind, _ body: Span<UInt8>
+    ) throws(MeterError) {
+        switch kind {
+        case .groupParameters: try meter.precheckGroupParameters(body)
+        case .statisticsPlan: try meter.precheckStatisticsPlan(body)
+        default: throw .statementRejected(.wrongScheme)
+        }
+    }
+    public static func applyStatement(_ meter: inout Meter<Self>, kind: StatementKind) throws(MeterError) -> MeterEvent?
+    {
+        switch kind {
+        case .groupParameters: return try meter.applyGroupParameters()
+        case .statisticsPlan: return try meter.applyStatisticsPlan()
+        default: throw .statementRejected(.wrongScheme)
+        }
     }
     public static func encryptAndSend(_ meter: inout Meter<Self>, label: UInt64, reading: UInt64) throws(MeterError) {
         try meter.encryptLWR(label: label, reading: reading)
@@ -132,37 +159,45 @@ extension Meter where Scheme == LWRScheme {
         try storeAndSendReading(label: label, payloadLength: parameters.ciphertextBytes)
         scheme.padLabel = .max
         if record.neighbourGraph != nil { noteEncrypted(label) }
+        // The reading is stored (the label counter is past `label`): its statistics slots.
+        sendStatistics(label: label, reading: reading)
     }
 
     // `mutating` only so that `self` is passed by address: as a borrowing method, every
     // call from a mutating one (idle, encryptAndSend) copied the whole Meter (18.8 KB) onto
     // the stack first, twice per reading (`metering cost`, peak stack: 41 KB → 3 KB).
-    mutating func computePad(label: UInt64) throws(MeterError) -> UInt64 {
+    // `slot` ≥ 1: the pad F_k(l, s) of a statistics slot (LWRStatistics.swift).
+    mutating func computePad(label: UInt64, slot: UInt8 = 0) throws(MeterError) -> UInt64 {
         guard let parameters = LWRParameters.withID(record.parameterID) else { throw .notReady }
         switch record.keyMode {
         case .seed:
             return LWRPSA.prf(
-                parameters: parameters, seed: record.psaSeed.span, group: record.group, label: label)
+                parameters: parameters, seed: record.psaSeed.span, group: record.group, label: label, slot: slot)
         case .expanded:
-            if let pad = try padFromExpandedKey(parameters, label: label) { return pad }
+            if let pad = try padFromExpandedKey(parameters, label: label, slot: slot) { return pad }
             // The expanded key no longer matches its sums (a flip at rest, a cut rewrite):
             // it is never used. Its source is authoritative: the seed, or the edges' seeds.
             repairs += 1
             repairToReport = true
             if record.neighbourGraph != nil {
                 _ = try writeNeighbourKey(parameters)
-                guard let pad = try padFromExpandedKey(parameters, label: label) else { throw .keyStoreCorrupt }
+                guard let pad = try padFromExpandedKey(parameters, label: label, slot: slot) else {
+                    throw .keyStoreCorrupt
+                }
                 return pad
             }
             _ = try writeExpandedKey(parameters)
-            return LWRPSA.prf(parameters: parameters, seed: record.psaSeed.span, group: record.group, label: label)
+            return LWRPSA.prf(
+                parameters: parameters, seed: record.psaSeed.span, group: record.group, label: label, slot: slot)
         }
     }
 
     /// F_k(l) streamed from the expanded key in flash, or nil when the key does not match
     /// the Fletcher sums the key store keeps.
-    mutating func padFromExpandedKey(_ parameters: LWRParameters, label: UInt64) throws(MeterError) -> UInt64? {
-        var stream = LWRLabelStream(parameters: parameters, group: record.group, label: label)
+    mutating func padFromExpandedKey(_ parameters: LWRParameters, label: UInt64, slot: UInt8 = 0) throws(MeterError)
+        -> UInt64?
+    {
+        var stream = LWRLabelStream(parameters: parameters, group: record.group, label: label, slot: slot)
         // λ is a multiple of 64 for every set: the key is read in whole 512-byte pages.
         var page = InlineArray<512, UInt8>(repeating: 0)
         var address = expandedKeyAddress

@@ -96,6 +96,7 @@ extension LWRScheme {
     }
 
     public static func acknowledged(_ meter: inout Meter<Self>, _ header: FrameHeader, frame: Span<UInt8>) {
+        meter.statisticsAcknowledged(header)
         guard meter.record.neighbourGraph != nil, header.group == meter.record.group else { return }
         let i = meter.scheme.recovery.ackNext
         meter.scheme.recovery.ackLabels[i] = header.label

@@ -1,0 +1,108 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+extension PostgresStore: StatisticsDataStore {
+    public func statisticsPlan(group: UInt32) async throws(StoreError) -> StoredPlan? {
+        try await run {
+            var out: StoredPlan? = nil
+            let rows = try await client.query(
+                "SELECT body, signature FROM statistics_plans WHERE group_id = \(Int64(group))", logger: logger)
+            for try await (body, signature) in rows.decode((ByteBuffer, ByteBuffer).self) {
+                out = StoredPlan(body: Array(body.readableBytesView), signature: Array(signature.readableBytesView))
+            }
+            return out
+        }
+    }
+
+    public func setStatisticsPlan(group: UInt32, plan: StoredPlan) async throws(StoreError) {
+        try await run {
+            _ = try await client.query(
+                """
+                INSERT INTO statistics_plans (group_id, body, signature)
+                VALUES (\(Int64(group)), \(ByteBuffer(bytes: plan.body)), \(ByteBuffer(bytes: plan.signature)))
+                ON CONFLICT (group_id) DO UPDATE SET body = excluded.body, signature = excluded.signature
+                """, logger: logger)
+        }
+    }
+
+    public func statisticsFrames(group: UInt32, fromLabel: UInt64) async throws(StoreError) -> [StoredReading] {
+        let from = try Schema.column(fromLabel, "label")
+        return try await run {
+            var out: [StoredReading] = []
+            let rows = try await client.query(
+                """
+                SELECT label, meter, frame FROM statistics_frames WHERE group_id = \(Int64(group)) AND label >= \(from)
+                ORDER BY label, meter
+                """, logger: logger)
+            for try await (label, meter, frame) in rows.decode((Int64, Int64, ByteBuffer).self) {
+                out.append(
+                    StoredReading(
+                        meter: UInt32(meter), label: try Schema.unsigned(label, "label"),
+                        frame: Array(frame.readableBytesView)))
+            }
+            return out
+        }
+    }
+
+    public func labelStatistics(group: UInt32, labels: ClosedRange<UInt64>) async throws(StoreError)
+        -> [StoredLabelStatistics]
+    {
+        let low = try Schema.column(labels.lowerBound, "label")
+        let high = Int64(clamping: labels.upperBound)
+        return try await run {
+            var out: [StoredLabelStatistics] = []
+            let rows = try await client.query(
+                """
+                SELECT label, meters, total, squares, histogram FROM label_statistics
+                WHERE group_id = \(Int64(group)) AND label BETWEEN \(low) AND \(high) ORDER BY label
+                """, logger: logger)
+            for try await (label, meters, total, squares, histogram) in rows.decode(
+                (Int64, Int64, Int64, Int64?, String).self)
+            {
+                out.append(
+                    StoredLabelStatistics(
+                        label: try Schema.unsigned(label, "label"), meters: Int(meters),
+                        sum: try Schema.unsigned(total, "sum"),
+                        sumOfSquares: try squares.map { v throws(StoreError) in try Schema.unsigned(v, "sum of squares")
+                        },
+                        histogram: try StoredLabelStatistics.histogram(histogram)))
+            }
+            return out
+        }
+    }
+
+    public func commitStatistics(group: UInt32, frames: [StoredReading], labels: [StoredLabelStatistics])
+        async throws(StoreError)
+    {
+        guard !frames.isEmpty || !labels.isEmpty else { return }
+        let g = Int64(group)
+        for f in frames { _ = try Schema.column(f.label, "label") }
+        for s in labels {
+            _ = try Schema.column(s.label, "label")
+            _ = try Schema.column(s.sum, "sum")
+            if let q = s.sumOfSquares { _ = try Schema.column(q, "sum of squares") }
+        }
+        let logger = self.logger
+        try await transaction { db in
+            for f in frames {
+                try await db.query(
+                    """
+                    INSERT INTO statistics_frames (group_id, label, meter, frame)
+                    VALUES (\(g), \(Int64(f.label)), \(Int64(f.meter)), \(ByteBuffer(bytes: f.frame)))
+                    ON CONFLICT DO NOTHING
+                    """, logger: logger)
+            }
+            for s in labels {
+                let squares = s.sumOfSquares.map { Int64($0) }
+                try await db.query(
+                    """
+                    INSERT INTO label_statistics (group_id, label, meters, total, squares, histogram)
+                    VALUES (\(g), \(Int64(s.label)), \(Int64(s.meters)), \(Int64(s.sum)), \(squares), \(s.histogramText))
+                    ON CONFLICT DO NOTHING
+                    """, logger: logger)
+            }
+        }
+    }
+}
