@@ -695,9 +695,6 @@ public struct AESGCM: Sendable {
 
     public init(key: Span<UInt8>) { core = AESGCMCore(key: key) }
 
-    /// AES-128 under this key (a block beside GCM: `CustomerDetail.loginSecret`).
-    var cipher: AES128 { core.cipher }
-
     /// `AESGCMCore.seal`: `nonce` (12 bytes) must never have been used with this key before.
     public func seal(
         nonce: Span<UInt8>, aad: Span<UInt8>, plaintext: Span<UInt8>, ciphertext: inout MutableSpan<UInt8>,
