@@ -227,6 +227,144 @@ struct AESGCMTests {
     }
 }
 
+// The bitsliced AES on both plane widths: the S-box circuit on every input, and the 32-bit
+// path (the Cortex-M4's: `BitslicedAES128<UInt32>`, `AESGCMCore<UInt32>`) run on this host
+// against the same vectors as the target's own.
+extension AESGCMTests {
+    /// FIPS 197's S-box from its definition (5.1.1): the inverse in GF(2^8) mod
+    /// x^8 + x^4 + x^3 + x + 1 (found by search, 0 for 0), then the affine map.
+    static let sbox: [UInt8] = {
+        func multiply(_ a: UInt8, _ b: UInt8) -> UInt8 {
+            var a = a
+            var b = b
+            var p: UInt8 = 0
+            for _ in 0..<8 {
+                if b & 1 != 0 { p ^= a }
+                a = (a << 1) ^ (a & 0x80 != 0 ? 0x1B : 0)
+                b >>= 1
+            }
+            return p
+        }
+        return (0..<256).map { x in
+            let inverse = x == 0 ? 0 : (1..<256).first { multiply(UInt8(x), UInt8($0)) == 1 }!
+            var s: UInt8 = 0x63
+            for i in 0..<8 {
+                let bit =
+                    (inverse >> i ^ inverse >> ((i + 4) % 8) ^ inverse >> ((i + 5) % 8)
+                        ^ inverse >> ((i + 6) % 8) ^ inverse >> ((i + 7) % 8)) & 1
+                s ^= UInt8(bit << i)
+            }
+            return s
+        }
+    }()
+
+    static func subBytes<W: FixedWidthInteger & UnsignedInteger>(_ input: [UInt8], as: W.Type) -> [UInt8] {
+        var out: [UInt8] = []
+        for start in stride(from: 0, to: input.count, by: W.bitWidth) {
+            var set = Array(input[start..<(start + W.bitWidth)])
+            var span = set.mutableSpan
+            BitslicedAES128<W>.subBytes(&span)
+            out += set
+        }
+        return out
+    }
+
+    @Test("the S-box circuit equals FIPS 197's S-box on all 256 inputs, in every byte position, at 32 and 64 bits")
+    func sboxExhaustive() {
+        let table = Self.sbox
+        // FIPS 197, figure 7 (and 5.1.1's example {53} → {ed}).
+        #expect(table[0x00] == 0x63 && table[0x01] == 0x7C && table[0x53] == 0xED && table[0xFF] == 0x16)
+        #expect(Set(table).count == 256)
+        let all = (0..<256).map { UInt8($0) }
+        // Every input in every position of a set: rotate the 256 inputs through the positions.
+        for shift in [0, 1, 7, 13, 31, 63] {
+            let input = Array(all[shift...] + all[..<shift])
+            let expected = input.map { table[Int($0)] }
+            #expect(Self.subBytes(input, as: UInt64.self) == expected, "64-bit planes, shift \(shift)")
+            #expect(Self.subBytes(input, as: UInt32.self) == expected, "32-bit planes, shift \(shift)")
+        }
+    }
+
+    @Test("FIPS 197 appendix C.1 on 32-bit planes")
+    func fips197Planes32() {
+        let key = Hex.decode("000102030405060708090a0b0c0d0e0f")
+        var blocks = Hex.decode("00112233445566778899aabbccddeeff") + [UInt8](repeating: 0, count: 48)
+        let aes = BitslicedAES128<UInt32>(key: key.span)
+        var span = blocks.mutableSpan
+        aes.encrypt4(&span)
+        #expect(Hex.encode(blocks[0..<16]) == "69c4e0d86a7b0430d8cdb78070b4c55a")
+    }
+
+    @Test("32- and 64-bit planes cipher the same four blocks under random keys")
+    func planesAgree() {
+        var rng = SeededGenerator(seed: 0x3264)
+        for _ in 0..<50 {
+            let key = rng.bytes(16)
+            var wide = rng.bytes(64)
+            var narrow = wide
+            var w = wide.mutableSpan
+            var n = narrow.mutableSpan
+            BitslicedAES128<UInt64>(key: key.span).encrypt4(&w)
+            BitslicedAES128<UInt32>(key: key.span).encrypt4(&n)
+            #expect(wide == narrow)
+        }
+    }
+
+    static func seal<W: FixedWidthInteger & UnsignedInteger>(
+        _: W.Type, key: [UInt8], nonce: [UInt8], aad: [UInt8], plaintext: [UInt8]
+    ) -> (ct: [UInt8], tag: [UInt8]) {
+        let gcm = AESGCMCore<W>(key: key.span)
+        var ct = [UInt8](repeating: 0, count: plaintext.count)
+        var tag = [UInt8](repeating: 0, count: 16)
+        var ctSpan = ct.mutableSpan
+        var tagSpan = tag.mutableSpan
+        gcm.seal(nonce: nonce.span, aad: aad.span, plaintext: plaintext.span, ciphertext: &ctSpan, tag: &tagSpan)
+        return (ct, tag)
+    }
+
+    @Test("NIST CAVP gcmEncryptExtIV128 and gcmDecrypt128 on the 32-bit path (32-bit planes and GHASH words)")
+    func nist32() throws {
+        let file = try Vectors.load("aes128_gcm_nist", as: File.self)
+        #expect(file.encrypt.count == 375 && file.decrypt.count == 375)
+        for c in file.encrypt {
+            let (ct, tag) = Self.seal(
+                UInt32.self, key: Hex.decode(c.key), nonce: Hex.decode(c.iv), aad: Hex.decode(c.aad),
+                plaintext: Hex.decode(c.pt!))
+            #expect(Hex.encode(ct) == c.ct && Hex.encode(tag) == c.tag, "\(c.name)")
+        }
+        var refused = 0
+        for c in file.decrypt {
+            let (key, nonce, aad, ct, tag) = (
+                Hex.decode(c.key), Hex.decode(c.iv), Hex.decode(c.aad), Hex.decode(c.ct), Hex.decode(c.tag)
+            )
+            var pt = [UInt8](repeating: 0xAA, count: ct.count)
+            var span = pt.mutableSpan
+            let gcm = AESGCMCore<UInt32>(key: key.span)
+            let opened = gcm.open(
+                nonce: nonce.span, aad: aad.span, ciphertext: ct.span, tag: tag.span, plaintext: &span)
+            #expect(opened == (c.fail != true), "\(c.name)")
+            #expect(opened ? Hex.encode(pt) == c.pt : pt.allSatisfy { $0 == 0 }, "\(c.name)")
+            refused += opened ? 0 : 1
+        }
+        #expect(refused == 196)
+    }
+
+    @Test("random keys, nonces, AAD and lengths: the 32-bit path seals what the target's AESGCM seals")
+    func random32() {
+        var rng = SeededGenerator(seed: 0x4145_5333_32)
+        for i in 0..<300 {
+            let key = rng.bytes(16)
+            let nonce = rng.bytes(12)
+            let aad = rng.bytes(i % 3 == 0 ? 24 : Int.random(in: 0...100, using: &rng))
+            let pt = rng.bytes(i < 70 ? i : Int.random(in: 0...300, using: &rng))
+            let narrow = Self.seal(UInt32.self, key: key, nonce: nonce, aad: aad, plaintext: pt)
+            let wide = Self.seal(UInt64.self, key: key, nonce: nonce, aad: aad, plaintext: pt)
+            #expect(narrow.ct == wide.ct && narrow.tag == wide.tag, "case \(i)")
+            #expect(GCM.seal(key: key, nonce: nonce, aad: aad, plaintext: pt) == wide, "case \(i)")
+        }
+    }
+}
+
 @Suite("Customer code (Crockford Base32, Luhn mod 32)")
 struct CustomerCodeTests {
     static func render(_ key: [UInt8]) -> String {

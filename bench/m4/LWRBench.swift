@@ -17,6 +17,8 @@
 //   phase-inner-product-instructions    2048 multiply-adds mod 2^64 over words in RAM
 //   phase-customer-detail-seal-instructions  the boundary's customer detail frame (AES-GCM, keyed) alone
 //   phase-customer-key-schedule-instructions  keying AES-GCM (round keys, H): once per customer key
+//   phase-frame-tag-instructions  one frame tag (KMAC128 under the cached frame key), as the
+//                                reading's frame and the detail frame each get at the boundary
 // (phases=0 leaves the split out; it runs after the labels and the stack reading)
 //   stack-high-water-bytes       the deepest the stack went (painting)
 //   boot-count, after-cut        the board's boot counter and whether a power cut preceded
@@ -201,4 +203,11 @@ func phases(_ meter: inout Meter<LWRScheme>) {
     CustomerDetail.seal(header, cipher: gcm, plaintext: plaintext.span, frame: &frameSpan)
     report("phase-customer-detail-seal-instructions", mps2_instructions() - t)
     consume("phase-customer-detail-low16", UInt64(frame[Frame.headerBytes]))
+
+    // One frame tag (KMAC128 under the frame key of the meter's group, as `sealFrame` puts it
+    // on the reading's frame; the detail frame gets one too), into the meter's frame buffer.
+    t = mps2_instructions()
+    let tagged = meter.sealFrame(.reading, label: label, payloadLength: parameters.ciphertextBytes)
+    report("phase-frame-tag-instructions", mps2_instructions() - t)
+    consume("phase-frame-tag-low16", UInt64(tagged) ^ UInt64(meter.frame[tagged - 1]))
 }

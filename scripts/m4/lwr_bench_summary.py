@@ -47,6 +47,7 @@ def main() -> int:
         "boundary_step": bound,
         "customer_detail_seal": one("phase-customer-detail-seal-instructions"),
         "customer_key_schedule_once": one("phase-customer-key-schedule-instructions"),
+        "frame_tag": one("phase-frame-tag-instructions"),
     }
     phases = {k: v for k, v in phases.items() if v is not None}
     if "pad" in phases and "label_expansion" in phases and "inner_product" in phases:

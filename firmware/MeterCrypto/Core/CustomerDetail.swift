@@ -53,7 +53,7 @@ public enum CustomerDetail {
         var blocks = InlineArray<64, UInt8>(repeating: 0)
         for k in 0..<16 { blocks[k] = block[k] }
         var span = blocks.mutableSpan
-        gcm.cipher.encrypt4(&span)
+        gcm.core.cipher.encrypt4(&span)
         for k in 0..<16 { out[k] = blocks[k] }
         for k in 0..<64 { blocks[k] = 0 }
     }
