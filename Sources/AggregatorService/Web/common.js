@@ -145,7 +145,7 @@ function barChart(target, edges, counts, { title = "", unit = "", width = 420, h
     const left = 44, right = 10, top = 26, bottom = 40;
     const w = width - left - right, h = height - top - bottom;
     target.appendChild(svgElement("text", { x: left, y: 17, class: "title" }, title));
-    const max = Math.max(...counts, 1);
+    const max = Math.max(...counts, 1) * 1.12;  // room above the tallest bar for its count
     const bw = w / Math.max(counts.length, 1);
     counts.forEach((c, i) => {
         const bh = (c / max) * h;
