@@ -123,20 +123,9 @@ public struct GrantList: Codable, Sendable, Equatable {
     public init(grants: [GrantStatus]) { self.grants = grants }
 }
 
-/// GET /v1/grants/{id}/detail: what the grantee gets while the grant is active.
-public struct GrantDetailResponse: Codable, Sendable, Equatable {
-    /// The grant as the customer signed it.
-    public var body: String
-    public var signature: String
-    /// The records sealed for the grantee, hex.
-    public var sealed: String
-
-    public init(body: String, signature: String, sealed: String) {
-        self.body = body
-        self.signature = signature
-        self.sealed = sealed
-    }
-}
+/// GET /v1/grants/{id}/detail: what the grantee gets while the grant is active, which is what
+/// the customer uploaded (the grant as signed and the records sealed for the grantee).
+public typealias GrantDetailResponse = GrantUpload
 
 /// One entry of a customer's audit log; `hash` = SHA-256 of "PM-AUDIT-v1" ‖ previous ‖ the
 /// entry's canonical lines (docs/consent.md), `previous` the hash before it (32 zero bytes
