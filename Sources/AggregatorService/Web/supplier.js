@@ -85,8 +85,9 @@ async function showStatistics(group, query, headers) {
     try {
         stats = await api(`/v1/groups/${group}/analytics?${query}`, { headers });
     } catch (error) {
-        const why = error.status === 404
-            ? "No statistics for this group: it has no signed statistics plan, or this service does not compute them."
+        // 409 wrongPhase: no signed plan yet; 422: the group is below the plan's minimum size.
+        const why = error.status === 409
+            ? `No statistics for this group: it has no signed statistics plan (${error.message}).`
             : error.message;
         fillTable(table, ["statistics"], [[why]]);
         $("histogram").replaceChildren();
