@@ -200,7 +200,8 @@ func phases(_ meter: inout Meter<LWRScheme>) {
     let gcm = AESGCM(key: key.span)  // once per customer key (Meter.keyedCustomerCipher)
     report("phase-customer-key-schedule-instructions", mps2_instructions() - t)
     t = mps2_instructions()
-    CustomerDetail.seal(header, cipher: gcm, plaintext: plaintext.span, frame: &frameSpan)
+    CustomerDetail.seal(
+        header, cipher: gcm, verifier: meter.customerVerifier.span, plaintext: plaintext.span, frame: &frameSpan)
     report("phase-customer-detail-seal-instructions", mps2_instructions() - t)
     consume("phase-customer-detail-low16", UInt64(frame[Frame.headerBytes]))
 
