@@ -41,7 +41,7 @@ bin="$(swift build "${scratch[@]+"${scratch[@]}"}" --show-bin-path)/metering"
 mkdir -p "$out"
 work="$(mktemp -d /tmp/metering-browser.XXXXXX)"
 at_exit "rm -rf '$work'"
-start_service "$bin" "$work/serve.log" --database "$work/service.sqlite" --log-level info \
+start_service "$bin" "$work/serve.log" --database "$work/service.sqlite" --log-level trace \
     --operator-token browser-operator --supplier-token browser-supplier --party advisor=browser-advisor
 step "service at $service_url; fleet of $meters meters × $labels labels"
 "$bin" fleet --server "$service_url" --operator-token browser-operator --supplier-token browser-supplier \
