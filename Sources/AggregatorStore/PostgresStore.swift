@@ -240,14 +240,23 @@ public final class PostgresStore: AggregatorStore {
     }
 
     public func readings(group: UInt32, fromLabel: UInt64) async throws(StoreError) -> [StoredReading] {
+        try await frames(in: .readings, group: group, fromLabel: fromLabel)
+    }
+
+    /// The frames of `table` for the group from `fromLabel` on, by label then meter.
+    func frames(in table: FrameTable, group: UInt32, fromLabel: UInt64) async throws(StoreError) -> [StoredReading] {
         let from = try Schema.column(fromLabel, "label")
+        var binds = PostgresBindings()
+        binds.append(Int64(group))
+        binds.append(from)
+        let query = PostgresQuery(
+            unsafeSQL: """
+                SELECT label, meter, frame FROM \(table.rawValue) WHERE group_id = $1 AND label >= $2
+                ORDER BY label, meter
+                """, binds: binds)
         return try await run {
             var out: [StoredReading] = []
-            let rows = try await client.query(
-                """
-                SELECT label, meter, frame FROM readings WHERE group_id = \(Int64(group)) AND label >= \(from)
-                ORDER BY label, meter
-                """, logger: logger)
+            let rows = try await client.query(query, logger: logger)
             for try await (label, meter, frame) in rows.decode((Int64, Int64, ByteBuffer).self) {
                 out.append(
                     StoredReading(

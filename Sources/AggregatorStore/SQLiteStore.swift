@@ -151,12 +151,19 @@ public final class SQLiteStore: AggregatorStore {
     }
 
     public func readings(group: UInt32, fromLabel: UInt64) async throws(StoreError) -> [StoredReading] {
+        try await frames(in: .readings, group: group, fromLabel: fromLabel)
+    }
+
+    /// The frames of `table` for the group from `fromLabel` on, by label then meter.
+    func frames(in table: FrameTable, group: UInt32, fromLabel: UInt64) async throws(StoreError) -> [StoredReading] {
         let from = try Schema.column(fromLabel, "label")
         return try await read { db in
             try Row.fetchAll(
                 db,
-                sql: "SELECT label, meter, frame FROM readings WHERE group_id = ? AND label >= ? ORDER BY label, meter",
-                arguments: [Int64(group), from]
+                sql: """
+                    SELECT label, meter, frame FROM \(table.rawValue) WHERE group_id = ? AND label >= ?
+                    ORDER BY label, meter
+                    """, arguments: [Int64(group), from]
             ).map { row in
                 StoredReading(
                     meter: UInt32(row["meter"] as Int64), label: try Schema.unsigned(row["label"], "label"),

@@ -28,22 +28,7 @@ extension PostgresStore: StatisticsDataStore {
     }
 
     public func statisticsFrames(group: UInt32, fromLabel: UInt64) async throws(StoreError) -> [StoredReading] {
-        let from = try Schema.column(fromLabel, "label")
-        return try await run {
-            var out: [StoredReading] = []
-            let rows = try await client.query(
-                """
-                SELECT label, meter, frame FROM statistics_frames WHERE group_id = \(Int64(group)) AND label >= \(from)
-                ORDER BY label, meter
-                """, logger: logger)
-            for try await (label, meter, frame) in rows.decode((Int64, Int64, ByteBuffer).self) {
-                out.append(
-                    StoredReading(
-                        meter: UInt32(meter), label: try Schema.unsigned(label, "label"),
-                        frame: Array(frame.readableBytesView)))
-            }
-            return out
-        }
+        try await frames(in: .statisticsFrames, group: group, fromLabel: fromLabel)
     }
 
     public func labelStatistics(group: UInt32, labels: ClosedRange<UInt64>) async throws(StoreError)

@@ -21,20 +21,7 @@ extension SQLiteStore: StatisticsDataStore {
     }
 
     public func statisticsFrames(group: UInt32, fromLabel: UInt64) async throws(StoreError) -> [StoredReading] {
-        let from = try Schema.column(fromLabel, "label")
-        return try await read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT label, meter, frame FROM statistics_frames WHERE group_id = ? AND label >= ?
-                    ORDER BY label, meter
-                    """, arguments: [Int64(group), from]
-            ).map { row in
-                StoredReading(
-                    meter: UInt32(row["meter"] as Int64), label: try Schema.unsigned(row["label"], "label"),
-                    frame: [UInt8](row["frame"] as Data))
-            }
-        }
+        try await frames(in: .statisticsFrames, group: group, fromLabel: fromLabel)
     }
 
     public func labelStatistics(group: UInt32, labels: ClosedRange<UInt64>) async throws(StoreError)

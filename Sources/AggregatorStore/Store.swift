@@ -278,6 +278,12 @@ public func openStore(_ location: String) async throws(StoreError) -> any Aggreg
 
 // MARK: - values shared by both backends
 
+/// The tables of frames kept per (group, label, meter), read back the same way at a restart.
+enum FrameTable: String {
+    case readings
+    case statisticsFrames = "statistics_frames"
+}
+
 /// The schema both backends apply, one migration per version. `{blob}` is BLOB in SQLite
 /// and BYTEA in PostgreSQL; every other type is spelled the same in both. Unsigned 64-bit
 /// values (labels, sums) are stored as BIGINT and must stay below 2^63.
