@@ -116,7 +116,7 @@ public final class NetworkFleet: @unchecked Sendable {
                 group: group, epoch: fleet.epoch, parameters: configuration.parameters == .turbo ? "turbo" : "standard",
                 key_mode: configuration.keyMode == .expanded ? "expanded" : "seed",
                 max_reading: configuration.maxReading,
-                current_label: 0, lookback: 96, frame_keys: keys))
+                current_label: 0, lookback: 96, frame_keys: keys, authority_key: Hex.encode(fleet.authority.publicKey)))
         // 1. Enrolment requests down, public keys up.
         let publicKeys = try await exchange(try await downlinks())
         try await uploadSetup(publicKeys.flatMap { $0 })
