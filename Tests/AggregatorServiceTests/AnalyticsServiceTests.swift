@@ -120,13 +120,7 @@ struct AnalyticsServiceTests {
             let operatorClient = try server.client()
             let store = try #require(try await database.open() as? any StatisticsDataStore)
             func put(_ plan: SignedStatement) async throws -> (status: Int, contentType: String, body: [UInt8]) {
-                try await operatorClient.send(
-                    .PUT, "/v1/groups/1/statistics-plan",
-                    body: Array(
-                        try JSONEncoder().encode(
-                            StatisticsPlanBody(
-                                statement_body: Hex.encode(plan.body), signature: Hex.encode(plan.signature)))),
-                    contentType: "application/json")
+                try await Self.put(operatorClient, plan)
             }
             // Refused before a plan is installed, and after: the stored plan stays what it was.
             for installed in [nil, valid] {
@@ -148,6 +142,56 @@ struct AnalyticsServiceTests {
             }
             await store.close()
             await operatorClient.shutdown()
+        }
+    }
+
+    /// PUT the plan as the operator; the answer.
+    static func put(_ client: AggregatorClient, _ plan: SignedStatement) async throws -> (
+        status: Int, contentType: String, body: [UInt8]
+    ) {
+        try await client.send(
+            .PUT, "/v1/groups/1/statistics-plan",
+            body: Array(
+                try JSONEncoder().encode(
+                    StatisticsPlanBody(statement_body: Hex.encode(plan.body), signature: Hex.encode(plan.signature)))),
+            contentType: "application/json")
+    }
+
+    @Test(
+        "a group created without authority_key takes no statistics plan (422 unsignedStatement); a malformed key, or one beside a Paillier hand-over, is 400"
+    )
+    func withoutAuthorityKey() async throws {
+        try await withServer(.sqlite) { server, database in
+            let fleet = try smallFleet(server, meters: 10, labels: 1, seed: 44) { $0.maxReading = 2000 }
+            fleet.sendsAuthorityKey = false
+            try await fleet.setUp()
+            let plan = try fleet.fleet.authority.signStatisticsPlan(
+                .uniform(bins: 4, maxReading: 400), group: 1, epoch: fleet.fleet.epoch, meters: 10, maxReading: 2000)
+            let client = try server.client()
+            let answer = try await Self.put(client, plan.statement)
+            #expect(answer.status == 422 && problem(answer)?.title == "unsignedStatement")
+            let store = try #require(try await database.open() as? any StatisticsDataStore)
+            #expect(try await store.statisticsPlan(group: 1) == nil)
+            #expect(try await store.groups().first?.authorityKey == nil)
+            await store.close()
+            let hex = String(repeating: "ab", count: 32)
+            for (key, scheme) in [
+                ("abcd", "lwr-psa"), (String(repeating: "zz", count: 32), "lwr-psa"), (hex, "paillier"),
+            ] {
+                let creation = GroupCreation(
+                    group: 5, epoch: 1, scheme: scheme, max_reading: 10, frame_keys: ["1": hex], authority_key: key)
+                let refused = try await client.send(
+                    .POST, "/v1/groups", body: Array(try JSONEncoder().encode(creation)),
+                    contentType: "application/json")
+                #expect(refused.status == 400 && problem(refused)?.title == "badRequest", "\(scheme) \(key)")
+            }
+            let created = try await client.createGroup(
+                GroupCreation(group: 5, epoch: 1, max_reading: 10, frame_keys: ["1": hex], authority_key: hex))
+            #expect(created.group == 5)
+            let again = try await database.open()
+            #expect(try await again.groups().last?.authorityKey == [UInt8](repeating: 0xAB, count: 32))
+            await again.close()
+            await client.shutdown()
         }
     }
 }
