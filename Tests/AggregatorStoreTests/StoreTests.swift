@@ -285,6 +285,8 @@ struct StoreTests {
             #expect(try await again.readings(group: 1, meter: 2, labels: 15...35).count == 19)
             #expect(try await again.readings(group: 2, meter: 2, labels: 45...60).map(\.label) == Array(45...50))
             #expect(try await again.readings(group: 3, meter: 2, labels: 0...50).isEmpty)
+            // A group without readings: nothing, at once, even over every label.
+            #expect(try await again.readings(group: 3, meter: 2, labels: 0...UInt64(Int64.max)).isEmpty)
             await #expect(throws: StoreError.invalidValue("label \(UInt64(1) << 63) ≥ 2^63")) {
                 try await again.readings(group: 1, meter: 2, labels: 0...(1 << 63))
             }
