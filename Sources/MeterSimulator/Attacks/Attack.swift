@@ -179,6 +179,7 @@ func name(_ e: MeterEvent) -> String {
     case .acknowledged(let label): return "acknowledged (label \(label))"
     case .recoveryAnswered(let label): return "recovery answered (label \(label))"
     case .energySaved: return "energy register saved (power-fail warning)"
+    case .billAcknowledged(let label): return "bill acknowledged (period ending at label \(label))"
     }
 }
 
