@@ -49,6 +49,7 @@ public enum Attacks {
         ReplayedPaillierKeyAttack(), SetupResetAttack(), DMCFEVectorAttack(), PaillierKeySwapAttack(),
         CrossGroupFrameAttack(), StaleEpochFrameAttack(), LayoutUnionAttack(), TariffEncodingAttack(),
         CustomerDetailAttack(), FalseDropoutAttack(), RecoveryScopeAttack(), StatisticsPlanAttack(),
+        MeterBillingAttack(),
     ]
 
     /// The attack named `id`.
