@@ -38,6 +38,10 @@ public struct FleetConfiguration: Sendable {
     /// LWR-PSA n-of-n: a statistics plan the authority signs for the group after key setup
     /// (docs/spec/statistics.md); nil: no statistics.
     public var statistics: StatisticsPlanSpec? = nil
+    /// LWR-PSA and DMCFE: a tariff the authority signs for the group after key setup, under
+    /// which each meter totals its readings per class and sends its own sealed bill when the
+    /// period is over (docs/spec/billing.md); nil: no bills on the meters.
+    public var meterBilling: MeterBillingPlan? = nil
 
     public init() {}
 }
@@ -101,6 +105,11 @@ public final class Fleet {
     public private(set) var aggregator: LWRAggregator?
     /// LWR-PSA under a statistics plan: the aggregator's statistics side (same K).
     public private(set) var statisticsAggregator: LWRStatisticsAggregator?
+    /// Bills made on the meters: the signed tariff, the supplier's keys, and the bill frames
+    /// the aggregator stored (meter → frame), sealed, as received.
+    public private(set) var signedTariff: SignedTariff?
+    public private(set) var supplierBilling: SupplierBilling?
+    public internal(set) var meterBillFrames: [UInt32: [UInt8]] = [:]
     /// LWR-PSA over the neighbour graph: the aggregator (it holds no key), once set up.
     public internal(set) var neighbourAggregator: NeighbourAggregator?
     /// Neighbour graph: notices waiting for a silent meter to be back (meter → frames).
@@ -208,6 +217,9 @@ public final class Fleet {
             try SignedSetup.completeDMCFE(meters: meters, setup: setup, runner: runner, cpu: cpu, progress: progress)
             aggregatorCPU += try runDMCFEFunctionalKey(setup, cpu: cpu)
         }
+        if let plan = configuration.meterBilling {
+            (signedTariff, supplierBilling) = try group.installMeterBilling(plan)
+        }
         precomputeFirstLabel()
         return SetupReport(
             wallSeconds: monotonicSeconds() - start, meterCPUSeconds: cpu.perMeter,
@@ -270,6 +282,12 @@ public final class Fleet {
                     try statistics.accept(frame)
                 }
             }
+            for frame in meterFrames where frame.count > 1 && frame[1] == FrameType.bill.rawValue {
+                // A bill made on the meter: checked, kept as received (sealed), acked.
+                let (header, ack) = try group.intake.acceptBill(frame)
+                meterBillFrames[header.meter] = frame
+                try meters[i].deliver(ack)
+            }
             if let store = detailStore {
                 // Sealed customer detail: checked, stored as received, never opened.
                 let intake = CustomerDetailIntake(members: members)
@@ -295,4 +313,21 @@ public final class Fleet {
 
     /// The readings the simulator expects meter `index` to report (Wh per label).
     public func expectedReadings(meter index: Int) -> [UInt64] { expected[index] }
+
+    /// The supplier opens each meter's bill and prices it under the signed tariff; beside
+    /// each, the bill computed from the meter's true readings (what it must equal).
+    public func meterMadeBills() throws -> [(bill: MeterMadeBill, expected: UInt64)] {
+        guard let supplier = supplierBilling, let tariff = signedTariff else { return [] }
+        var out: [(MeterMadeBill, UInt64)] = []
+        for (i, meter) in meters.enumerated() {
+            guard let frame = meterBillFrames[meter.id] else { continue }
+            let bill = try supplier.bill(frame, tariff: tariff)
+            let period = tariff.period
+            let readings = (period.lowerBound...period.upperBound).map { l in
+                l < UInt64(expected[i].count) ? expected[i][Int(l)] : 0
+            }
+            out.append((bill, tariff.tariff.plaintextBill(readings: readings, firstLabel: period.lowerBound)))
+        }
+        return out
+    }
 }
