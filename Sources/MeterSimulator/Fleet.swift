@@ -110,6 +110,8 @@ public final class Fleet {
     public private(set) var signedTariff: SignedTariff?
     public private(set) var supplierBilling: SupplierBilling?
     public internal(set) var meterBillFrames: [UInt32: [UInt8]] = [:]
+    /// Under a tariff: each meter's stored readings by label (what its bill must total).
+    var billedReadings: [UInt32: [UInt64: UInt64]] = [:]
     /// LWR-PSA over the neighbour graph: the aggregator (it holds no key), once set up.
     public internal(set) var neighbourAggregator: NeighbourAggregator?
     /// Neighbour graph: notices waiting for a silent meter to be back (meter → frames).
@@ -282,12 +284,8 @@ public final class Fleet {
                     try statistics.accept(frame)
                 }
             }
-            for frame in meterFrames where frame.count > 1 && frame[1] == FrameType.bill.rawValue {
-                // A bill made on the meter: checked, kept as received (sealed), acked.
-                let (header, ack) = try group.intake.acceptBill(frame)
-                meterBillFrames[header.meter] = frame
-                try meters[i].deliver(ack)
-            }
+            try takeBills(meterFrames, meter: i)
+            if signedTariff != nil { billedReadings[meters[i].id, default: [:]][label] = expected[i][Int(label)] }
             if let store = detailStore {
                 // Sealed customer detail: checked, stored as received, never opened.
                 let intake = CustomerDetailIntake(members: members)
@@ -314,18 +312,26 @@ public final class Fleet {
     /// The readings the simulator expects meter `index` to report (Wh per label).
     public func expectedReadings(meter index: Int) -> [UInt64] { expected[index] }
 
+    /// The bills among a meter's frames: checked, kept as received (sealed), acked.
+    func takeBills(_ frames: [[UInt8]], meter i: Int) throws {
+        for frame in frames where frame.count > 1 && frame[1] == FrameType.bill.rawValue {
+            let (header, ack) = try group.intake.acceptBill(frame)
+            meterBillFrames[header.meter] = frame
+            try meters[i].deliver(ack)
+        }
+    }
+
     /// The supplier opens each meter's bill and prices it under the signed tariff; beside
-    /// each, the bill computed from the meter's true readings (what it must equal).
+    /// each, the bill computed from the readings the meter stored (what it must equal).
     public func meterMadeBills() throws -> [(bill: MeterMadeBill, expected: UInt64)] {
         guard let supplier = supplierBilling, let tariff = signedTariff else { return [] }
         var out: [(MeterMadeBill, UInt64)] = []
-        for (i, meter) in meters.enumerated() {
+        for meter in meters {
             guard let frame = meterBillFrames[meter.id] else { continue }
             let bill = try supplier.bill(frame, tariff: tariff)
+            let stored = billedReadings[meter.id] ?? [:]
             let period = tariff.period
-            let readings = (period.lowerBound...period.upperBound).map { l in
-                l < UInt64(expected[i].count) ? expected[i][Int(l)] : 0
-            }
+            let readings = (period.lowerBound...period.upperBound).map { stored[$0] ?? 0 }
             out.append((bill, tariff.tariff.plaintextBill(readings: readings, firstLabel: period.lowerBound)))
         }
         return out

@@ -37,7 +37,9 @@ public struct MeterBillingAttack: Attack {
             .threeRate, group: group.members.group, period: (first + 1)...(first + 96), epoch: epoch)
         var report: [String] = []
         var accepted = 0
-        for (what, signed) in [("own-key 1-label tariff", rogue), ("authority 4-label", short), ("overlapping", shifted)] {
+        for (what, signed) in [
+            ("own-key 1-label tariff", rogue), ("authority 4-label", short), ("overlapping", shifted),
+        ] {
             var events: [MeterEvent] = []
             for meter in bench.meters {
                 events += try deliver(group.intake.statementFrames(signed.statement, to: meter.id), to: meter)
@@ -70,7 +72,8 @@ public struct MeterBillingAttack: Attack {
             if let key = group.members.frameKey(of: meter) { candidates.append(key) }
             for key in candidates where (try? MeterBill.open(frame.span, billKey: key.span)) != nil { opened += 1 }
         }
-        report.append("\(bills.count) bills of the period \(tariff.period), \(opened) opened with the aggregator's keys")
+        report.append(
+            "\(bills.count) bills of the period \(tariff.period), \(opened) opened with the aggregator's keys")
         return .refused(if: accepted == 0 && opened == 0 && bills.count == 3, report.joined(separator: "; "))
     }
 }

@@ -198,7 +198,8 @@ extension Meter where Scheme: ~Copyable {
     public var billingRecord: BillingRecord { billing }
 
     /// Reads the billing journal at boot and counts the pending reading when its outbox
-    /// entry is on flash; closes the periods whose last label passed.
+    /// entry is on flash; closes the periods whose last label passed (stored, or over by the
+    /// clock).
     mutating func loadBilling() {
         guard Scheme.billsOnMeter, billingJournal != nil else { return }
         let loaded: BillingRecord?
@@ -216,7 +217,9 @@ extension Meter where Scheme: ~Copyable {
             }
             r.pendingLabel = .max
         }
-        _ = r.advance(to: labelFloor)
+        // No label before the running one is stored after a boot (their boundaries passed with
+        // the meter off): a period that ended meanwhile is over.
+        _ = r.advance(to: max(labelFloor, currentLabel))
         billing = r
     }
 
