@@ -14,18 +14,7 @@ extension NetworkFleet {
             plan.tariff, group: group, period: plan.period, epoch: fleet.epoch, supplier: plan.supplier)
         try await client.installMeterTariff(
             group: group, body: signed.statement.body, signature: signed.statement.signature)
-        let frames = try await downlinks()
-        let meters = fleet.meters
-        let accepted = Box([Bool](repeating: false, count: meters.count))
-        await forEachMeter { i in
-            var event = MeterEvent.none
-            for frame in frames[i] { event = (try? meters[i].handle(frame)) ?? .none }
-            _ = meters[i].takeSent()
-            accepted.set(i, event == .statementAccepted(.tariff))
-        }
-        for (i, ok) in accepted.value.enumerated() where !ok {
-            throw SimulatorError.setupStalled(meter: meters[i].id, detail: "the tariff was not accepted")
-        }
+        try await takeStatement(.tariff, "the tariff")
         meterTariff = signed
     }
 
