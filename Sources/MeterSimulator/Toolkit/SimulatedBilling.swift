@@ -34,13 +34,6 @@ extension SimulatedGroup {
 
     /// Relays a signed tariff to every meter; throws unless each accepted it.
     public func deliverTariff(_ signed: SignedTariff) throws {
-        for meter in meters {
-            var event = MeterEvent.none
-            for frame in intake.statementFrames(signed.statement, to: meter.id) { event = try meter.handle(frame) }
-            _ = meter.takeSent()
-            guard event == .statementAccepted(.tariff) else {
-                throw SimulatorError.setupStalled(meter: meter.id, detail: "the tariff answered \(event)")
-            }
-        }
+        try deliver(signed.statement, accepted: .tariff, "the tariff")
     }
 }
