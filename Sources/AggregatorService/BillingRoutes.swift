@@ -53,7 +53,8 @@ extension GroupEngine {
         }
         let statement = signed.statement
         guard let authorityKey = record.authorityKey else {
-            throw .frame(.unsignedStatement("group \(group) was created without authority_key: no tariff can be checked"))
+            throw .frame(
+                .unsignedStatement("group \(group) was created without authority_key: no tariff can be checked"))
         }
         guard statement.verifies(authorityKey: authorityKey) else {
             throw .frame(.unsignedStatement("the tariff is not signed by the group's authority"))
