@@ -286,6 +286,12 @@ public func openStore(_ location: String) async throws(StoreError) -> any Aggreg
 // MARK: - values shared by both backends
 
 /// The tables of frames kept per (group, label, meter), read back the same way at a restart.
+/// The tables that keep one signed statement per group (body and signature).
+enum StatementTable: String {
+    case statisticsPlans = "statistics_plans"
+    case meterTariffs = "meter_tariffs"
+}
+
 enum FrameTable: String {
     case readings
     case statisticsFrames = "statistics_frames"
