@@ -324,7 +324,6 @@ struct Demo: AsyncParsableCommand {
                     c.sum.map { Int64($0) } ?? -1,
                     c.truth, c.exact ? "ok" : "MISMATCH"))
         }
-        let (p50, p99) = fleet.latencyPercentiles
         let ciphertextBytes = paillier ? keyBits / 4 : config.parameters.ciphertextBytes
         var summary = DemoSummary(
             scheme: paillier ? "paillier" : "lwr-psa", parameters: parameterName, keyMode: keyModeName, meters: meters,
