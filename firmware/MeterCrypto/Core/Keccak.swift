@@ -29,6 +29,15 @@ public protocol KeccakState: Sendable {
     mutating func byte(at position: Int) -> UInt8
     /// Applies rounds firstRound..<24 of Keccak-f[1600] (0: all 24; 12: Keccak-p[1600, 12]).
     mutating func permute(firstRound: Int)
+    /// Lanes first..<first + count (within 0..<25) into out[0..<count]: what `count` calls of
+    /// `lane` give, in one loop (the bulk squeeze, `KeccakSponge.squeezeWords`).
+    mutating func lanes(from first: Int, count: Int, into out: UnsafeMutablePointer<UInt64>)
+}
+
+extension KeccakState {
+    @inlinable public mutating func lanes(from first: Int, count: Int, into out: UnsafeMutablePointer<UInt64>) {
+        for k in 0..<count { out[k] = lane(first &+ k) }
+    }
 }
 
 #if _pointerBitWidth(_64) || !hasFeature(Embedded)
@@ -97,6 +106,31 @@ public protocol KeccakState: Sendable {
 
         @inlinable public mutating func permute(firstRound: Int) {
             keccakP1600Interleaved(&words, firstRound: firstRound)
+        }
+
+        /// The lanes deinterleaved in one loop: the four masks stay in registers and the
+        /// words are read through one pointer (per lane: two loads, two half-word packs,
+        /// eight delta swaps, one 64-bit store).
+        @inlinable public mutating func lanes(from first: Int, count: Int, into out: UnsafeMutablePointer<UInt64>) {
+            precondition(first >= 0 && count >= 0 && first &+ count <= 25, "Keccak: lanes outside 0..<25")
+            words.span.withUnsafeBufferPointer { w in
+                keccakDeinterleaveLanes(w.baseAddress.unsafelyUnwrapped + 2 &* first, count: count, into: out)
+            }
+        }
+    }
+
+    /// `count` lanes from their interleaved words at `words` (even, odd, even, …) into `out`.
+    /// Not generic and not inlined, so it is compiled for speed in the -Osize firmware.
+    @usableFromInline @_optimize(speed)
+    func keccakDeinterleaveLanes(_ words: UnsafePointer<UInt32>, count: Int, into out: UnsafeMutablePointer<UInt64>) {
+        var w = words
+        var o = out
+        var k = count
+        while k > 0 {
+            o.pointee = keccakDeinterleave(even: w[0], odd: w[1])
+            w += 2
+            o += 1
+            k &-= 1
         }
     }
 
@@ -387,6 +421,35 @@ public struct KeccakSponge<State: KeccakState>: Sendable {
             }
         }
         wordEnd = offset & 7 == 0 ? rate : 0
+    }
+
+    /// Fills `out` with the next `out.count` output words, each 8 bytes read little-endian:
+    /// the words `out.count` calls of `squeezeWord()` give, a block's lanes at a time.
+    @inlinable
+    public mutating func squeezeWords(into out: inout MutableSpan<UInt64>) {
+        out.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            squeezeWords(into: base, count: buffer.count)
+        }
+    }
+
+    /// `squeezeWords(into:)` into `count` words at `out`.
+    @inlinable
+    mutating func squeezeWords(into out: UnsafeMutablePointer<UInt64>, count: Int) {
+        var i = 0
+        while i < count {
+            guard squeezing, offset & 7 == 0 else {
+                out[i] = squeezeWord()  // the padding, or a position inside a lane
+                i &+= 1
+                continue
+            }
+            if offset == rate { permute() }
+            let lanes = min((rate &- offset) &>> 3, count &- i)
+            state.lanes(from: offset &>> 3, count: lanes, into: out + i)
+            offset &+= 8 &* lanes
+            i &+= lanes
+        }
+        wordEnd = offset & 7 == 0 && squeezing ? rate : 0
     }
 
     /// The next output byte.

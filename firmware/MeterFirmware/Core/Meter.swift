@@ -61,6 +61,9 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
     var frameKeyCacheGroup: UInt32 = 0
     var frameKeyCacheEpoch: UInt32 = 0
     var frameKeyCacheValid = false
+    /// The frame MAC keyed with that key (KMAC128 after its two key blocks): a tag is then one
+    /// Keccak-f[1600] instead of three.
+    var frameMacCache: KMAC128? = nil
 
     var frame = InlineArray<1064, UInt8>(repeating: 0)
     var inbox = InlineArray<1064, UInt8>(repeating: 0)
@@ -585,7 +588,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
         var key = InlineArray<32, UInt8>(repeating: 0)
         var keySpan = key.mutableSpan
         frameKey(group: header.group, epoch: epoch, into: &keySpan)
-        guard Frame.verify(bytes, key: key.span) else { throw .badDownlink(.badTag) }
+        guard let mac = frameMacCache, Frame.verify(bytes, mac: mac) else { throw .badDownlink(.badTag) }
         let payload = bytes.extracting(Frame.payloadRange(header))
         switch header.type {
         case .statement:
@@ -634,6 +637,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
         FrameKeys.derive(secret: secret.span, group: group, epoch: epoch, into: &out)
         guard identity == nil else { return }
         for k in 0..<32 { frameKeyCache[k] = out[k] }
+        frameMacCache = Frame.mac(key: out.span)
         frameKeyCacheGroup = group
         frameKeyCacheEpoch = epoch
         frameKeyCacheValid = true
@@ -645,6 +649,10 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
         var key = InlineArray<32, UInt8>(repeating: 0)
         var keySpan = key.mutableSpan
         frameKey(group: header.group, epoch: epoch, identity: identity, into: &keySpan)
+        if identity == nil, let mac = frameMacCache {  // the cached key's MAC, keyed once
+            var f = frame.mutableSpan
+            return Frame.seal(header, mac: mac, frame: &f)
+        }
         var f = frame.mutableSpan
         return Frame.seal(header, key: key.span, frame: &f)
     }

@@ -89,7 +89,10 @@ extension Meter where Scheme == LWRScheme {
 
     /// Idle work: the slot pads of the next label, after the reading's pad.
     mutating func precomputeStatisticsPads() -> Bool {
-        guard scheme.statistics.padLabel != labelFloor, let (_, layout) = activeStatistics() else { return false }
+        // No plan (the usual case): one test, not a copy of the plan, at every idle pass.
+        guard scheme.statistics.plan != nil, scheme.statistics.padLabel != labelFloor,
+            let (_, layout) = activeStatistics()
+        else { return false }
         var pads = InlineArray<4, UInt64>(repeating: 0)
         for i in 0..<layout.slotCount {
             guard let p = try? computePad(label: labelFloor, slot: layout.tag(ofSlot: i)) else { return false }
