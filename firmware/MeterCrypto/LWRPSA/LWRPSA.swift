@@ -162,7 +162,10 @@ public struct LWRLabelStream: Sendable {
     mutating func refill() {
         let count = Swift.min(Self.chunkWords, remaining)
         var span = words.mutableSpan
-        span.withUnsafeMutableBufferPointer { labelVector.squeezeWords(into: $0.baseAddress.unsafelyUnwrapped, count: count) }
+        // a_l is public (SHAKE128 of the group and label): its words may index a table.
+        span.withUnsafeMutableBufferPointer {
+            labelVector.squeezeWords(into: $0.baseAddress.unsafelyUnwrapped, count: count, public: true)
+        }
         next = 0
         filled = count
     }
@@ -192,6 +195,35 @@ public struct LWRLabelStream: Sendable {
         accumulator &+= words[next] &* keyWord
         next &+= 1
         remaining &-= 1
+    }
+
+    /// Adds the next `bytes.count / 8` key words, stored little-endian in `bytes` (an expanded
+    /// key's page read from flash), and adds each word v to the Fletcher sums
+    /// (s1 += v, s2 += s1) that check the key.
+    @inlinable public mutating func absorb(keyBytes bytes: RawSpan, sums: inout (UInt64, UInt64)) {
+        let count = bytes.byteCount / 8
+        precondition(count <= remaining, "more key words than the dimension")
+        var s1 = sums.0
+        var s2 = sums.1
+        var j = 0
+        while j < count {
+            if next == filled { refill() }
+            let n = Swift.min(filled &- next, count &- j)
+            var acc = accumulator
+            let a = words.span
+            for t in 0..<n {
+                let v = UInt64(
+                    littleEndian: bytes.unsafeLoadUnaligned(fromByteOffset: 8 &* (j &+ t), as: UInt64.self))
+                acc &+= a[unchecked: next &+ t] &* v
+                s1 &+= v
+                s2 &+= s1
+            }
+            accumulator = acc
+            next &+= n
+            j &+= n
+            remaining &-= n
+        }
+        sums = (s1, s2)
     }
 
     /// Key words still expected.

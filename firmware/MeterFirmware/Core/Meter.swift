@@ -646,10 +646,16 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
     /// Seals the payload already in `frame` under the key of (meter, group, epoch); returns
     /// the length. `identity` overrides the meter's record (a corrupt store's status report).
     mutating func seal(_ header: FrameHeader, epoch: UInt32, identity: MeterRecord? = nil) -> Int {
+        if identity == nil && frameKeyCacheValid && frameKeyCacheGroup == header.group && frameKeyCacheEpoch == epoch,
+            let mac = frameMacCache
+        {
+            var f = frame.mutableSpan  // the cached key's MAC, keyed once
+            return Frame.seal(header, mac: mac, frame: &f)
+        }
         var key = InlineArray<32, UInt8>(repeating: 0)
         var keySpan = key.mutableSpan
         frameKey(group: header.group, epoch: epoch, identity: identity, into: &keySpan)
-        if identity == nil, let mac = frameMacCache {  // the cached key's MAC, keyed once
+        if identity == nil, let mac = frameMacCache {  // keyed just now with the derived key
             var f = frame.mutableSpan
             return Frame.seal(header, mac: mac, frame: &f)
         }
@@ -661,6 +667,12 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
     /// With a corrupt store, a status report goes out under the newest intact identity
     /// (authentication only: nothing is ever encrypted under it).
     mutating func sealFrame(_ type: FrameType, label: UInt64, payloadLength: Int) -> Int {
+        if storeState != .corrupt {  // the usual case: no copy of the record
+            let header = FrameHeader(
+                type: type, scheme: Scheme.schemeID, group: record.group, meter: record.meter, label: label,
+                payloadLength: payloadLength)
+            return seal(header, epoch: record.groupEpoch)
+        }
         let intact = storeState == .corrupt ? store.lastIntact : nil
         let identity = intact ?? record
         let header = FrameHeader(
