@@ -14,7 +14,8 @@
 //   key-mode                     0 seed, 1 expanded (the signed group's choice)
 //   phase-pad-instructions       one pad F_k(l), computePad as the meter runs it
 //   phase-label-expansion-instructions  a_l alone: its XOF set up and 2048 words squeezed
-//   phase-key-stream-instructions       k alone from its seed: XOF set up, 2048 words
+//                                       in blocks of 21 (as the pad does; XORed together)
+//   phase-key-stream-instructions       k alone from its seed: XOF set up, 2048 words (the same)
 //   phase-inner-product-instructions    2048 multiply-adds mod 2^64 over words in RAM
 //   phase-customer-detail-seal-instructions  the boundary's customer detail frame (AES-GCM, keyed) alone
 //   phase-customer-key-schedule-instructions  keying AES-GCM (round keys, H): once per customer key
@@ -182,17 +183,34 @@ func phases(_ meter: inout Meter<LWRScheme>) {
     report("phase-pad-instructions", mps2_instructions() - t)
     consume("phase-pad-low16", pad)
 
+    // Both streams squeezed as the pad squeezes them: a block of 21 words at a time (a_l, public,
+    // through the byte table; k with the constant-time delta swaps), XORed together.
+    var block = InlineArray<21, UInt64>(repeating: 0)
     t = mps2_instructions()
     var a = LWRPSA.labelExpansion(parameters: parameters, group: meter.record.group, label: label)
     var x: UInt64 = 0
-    for _ in 0..<parameters.lambda { x ^= a.squeezeWord() }
+    var left = parameters.lambda
+    while left > 0 {
+        let n = min(21, left)
+        var s = block.mutableSpan
+        s.withUnsafeMutableBufferPointer { a.squeezeWords(into: $0.baseAddress!, count: n, public: true) }
+        for j in 0..<n { x ^= block[j] }
+        left -= n
+    }
     report("phase-label-expansion-instructions", mps2_instructions() - t)
     consume("phase-label-expansion-low16", x)
 
     t = mps2_instructions()
     var k = LWRPSA.keyStream(parameters: parameters, seed: meter.record.psaSeed.span)
     x = 0
-    for _ in 0..<parameters.lambda { x ^= k.squeezeWord() }
+    left = parameters.lambda
+    while left > 0 {
+        let n = min(21, left)
+        var s = block.mutableSpan
+        s.withUnsafeMutableBufferPointer { k.squeezeWords(into: $0.baseAddress!, count: n) }
+        for j in 0..<n { x ^= block[j] }
+        left -= n
+    }
     report("phase-key-stream-instructions", mps2_instructions() - t)
     consume("phase-key-stream-low16", x)
 

@@ -87,12 +87,16 @@ extension Meter where Scheme == LWRScheme {
         return .statementAccepted(.statisticsPlan)
     }
 
-    /// Idle work: the slot pads of the next label, after the reading's pad.
+    /// Idle work: the slot pads of the next label, after the reading's pad. Without a plan
+    /// (the usual case) one test, inlined into every idle pass, and no call.
+    @inline(__always)
     mutating func precomputeStatisticsPads() -> Bool {
-        // No plan (the usual case): one test, not a copy of the plan, at every idle pass.
-        guard scheme.statistics.plan != nil, scheme.statistics.padLabel != labelFloor,
-            let (_, layout) = activeStatistics()
-        else { return false }
+        scheme.statistics.plan != nil && precomputePlannedStatisticsPads()
+    }
+
+    @inline(never)
+    mutating func precomputePlannedStatisticsPads() -> Bool {
+        guard scheme.statistics.padLabel != labelFloor, let (_, layout) = activeStatistics() else { return false }
         var pads = InlineArray<4, UInt64>(repeating: 0)
         for i in 0..<layout.slotCount {
             guard let p = try? computePad(label: labelFloor, slot: layout.tag(ofSlot: i)) else { return false }
