@@ -92,4 +92,12 @@ public enum AggregationError: Error, Equatable, Sendable {
     // Statistics (Statistics.swift)
     /// Statistics refused: group below the minimum size, Σx² capacity, a plan that does not fit.
     case statistics(StatisticsError)
+
+    // Bills made on the meter (MeterBills.swift)
+    /// A bill frame that does not open under the meter's bill key (forged, altered, another
+    /// meter's or supplier's).
+    case billNotAuthentic(meter: UInt32, MeterBillError)
+    /// An authentic bill that does not match the tariff it is priced under (group, epoch,
+    /// period, supplier or class count).
+    case billTariffMismatch(String)
 }

@@ -311,11 +311,16 @@ extension PaillierSupplier {
 /// A tariff as the authority signs it, pinned to a group and a billing period (statement
 /// kind `tariff`). Body after the header: first label u64 | last label u64 | units per
 /// currency u64 | fixed fee u64 | class count u8 | per class: price u32, name length u8,
-/// name (UTF-8) | 24 hour classes u8 | unit length u8 | unit (UTF-8).
+/// name (UTF-8) | 24 hour classes u8 | unit length u8 | unit (UTF-8) | supplier u32 (whose
+/// bill key seals the bills LWR-PSA and DMCFE meters make themselves, MeterBill.swift).
 public struct SignedTariff: Sendable {
     public let statement: SignedStatement
     public let tariff: Tariff
     public let period: ClosedRange<UInt64>
+    /// The supplier the tariff names.
+    public let supplier: UInt32
+    /// The supplier of tariffs signed without naming one (`SignedTariff.body`).
+    public static let defaultSupplier: UInt32 = 1
 
     /// Decodes a tariff statement (the signature is checked where the tariff is used).
     public init(_ statement: SignedStatement) throws(AggregationError) {
@@ -353,15 +358,20 @@ public struct SignedTariff: Sendable {
         var hours: [Int] = []
         for _ in 0..<24 { hours.append(Int(try byte())) }
         let unit = try text(Int(try byte()))
-        guard i == b.count else { throw .invalidTariff("trailing bytes") }
+        guard i + 4 <= b.count else { throw .invalidTariff("truncated") }
+        supplier = BigEndian.load32(b.span, at: i)
+        guard i + 4 == b.count else { throw .invalidTariff("trailing bytes") }
+        guard supplier != 0 else { throw .invalidTariff("no supplier") }
         tariff = try Tariff(
             unit: unit, unitsPerCurrency: unitsPerCurrency, classes: classes, hourClass: hours, fixedFee: fee)
         period = first...last
         self.statement = statement
     }
 
-    /// The statement body of `tariff` for `group` over `period`.
-    public static func body(tariff: Tariff, group: UInt32, period: ClosedRange<UInt64>, epoch: UInt32) -> [UInt8] {
+    /// The statement body of `tariff` for `group` over `period`, naming `supplier`.
+    public static func body(
+        tariff: Tariff, group: UInt32, period: ClosedRange<UInt64>, epoch: UInt32, supplier: UInt32 = defaultSupplier
+    ) -> [UInt8] {
         var b = SignedStatement.header(kind: .tariff, epoch: epoch, subject: 0, group: group)
         func u64(_ v: UInt64) { b += (0..<8).map { UInt8(truncatingIfNeeded: v >> UInt64(56 - 8 * $0)) } }
         u64(period.lowerBound)
@@ -378,6 +388,7 @@ public struct SignedTariff: Sendable {
         b += tariff.hourClass.map { UInt8($0) }
         let unit = Array(tariff.unit.utf8.prefix(255))
         b.append(UInt8(unit.count))
-        return b + unit
+        b += unit
+        return b + (0..<4).map { UInt8(truncatingIfNeeded: supplier >> UInt32(24 - 8 * $0)) }
     }
 }

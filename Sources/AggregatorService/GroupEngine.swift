@@ -94,6 +94,8 @@ final class GroupEngine: @unchecked Sendable {
     var stale = false
     /// LWR-PSA under a statistics plan: its side of the engine (AnalyticsRoutes.swift).
     var analytics = EngineAnalytics()
+    /// Bills made on the meters: the tariff relayed to them, bills to commit (BillingRoutes.swift).
+    var billing = EngineBilling()
 
     var group: UInt32 { record.group }
 
@@ -212,6 +214,7 @@ final class GroupEngine: @unchecked Sendable {
                 heard.insert(reading.meter)
             }
             try await replayAnalytics()
+            try await replayBilling()
         } catch let error as ServiceError {
             throw error
         } catch let error as AggregationError {
@@ -347,6 +350,8 @@ final class GroupEngine: @unchecked Sendable {
                     case .statistics:
                         try acceptStatistics(frame, header)
                         result.outcomes[index] = .stored(ack: [])
+                    case .bill:
+                        result.outcomes[index] = .stored(ack: try acceptMeterBill(frame))
                     default:
                         // The shared intake names the refusal (a bad tag before a wrong type).
                         _ = try FrameIntake(members: members).open(frame, expecting: .reading)
@@ -389,6 +394,7 @@ final class GroupEngine: @unchecked Sendable {
                 throw .store(error)
             }
             try await commitAnalytics()
+            try await commitMeterBills()
             result.stored = commit.readings.count + commit.setupFrames.count
             result.labelsDecrypted = commit.sums.count
             return result
@@ -407,7 +413,7 @@ final class GroupEngine: @unchecked Sendable {
                 guard let statement = keyStatements[meter], !heard.contains(meter) else { return [] }
                 return paillier.keyStatementFrames(statement, meter: meter)
             }
-            if aggregator != nil { return analyticsDownlink(meter: meter) }
+            if aggregator != nil { return analyticsDownlink(meter: meter) + billingDownlink(meter: meter) }
             guard aggregator == nil, members.frameKey(of: meter) != nil, let setup else { return [] }
             if setup.signedGroup == nil {
                 return setup.enrolments[meter] == nil ? [enrolRequests[meter]!] : []

@@ -159,6 +159,7 @@ struct Routes: Sendable {
 
         router.get("/health") { _, _ in Routes.respond(["status": "ok"]) }
         registerAnalytics(router)
+        registerMeterBills(router)
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

@@ -183,6 +183,8 @@ extension AggregationError {
         case .unsignedStatement: return "unsignedStatement"
         case .outsideTariffPeriod: return "outsideTariffPeriod"
         case .statistics: return "statistics"
+        case .billNotAuthentic: return "billNotAuthentic"
+        case .billTariffMismatch: return "billTariffMismatch"
         }
     }
 }

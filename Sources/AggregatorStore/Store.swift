@@ -282,6 +282,7 @@ public func openStore(_ location: String) async throws(StoreError) -> any Aggreg
 enum FrameTable: String {
     case readings
     case statisticsFrames = "statistics_frames"
+    case meterBills = "meter_bills"
 }
 
 /// The schema both backends apply, one migration per version. `{blob}` is BLOB in SQLite
@@ -338,6 +339,8 @@ public enum Schema {
         (StatisticsSchema.version, StatisticsSchema.statements),
         // The released periods of bills and energy reports (Releases.swift).
         (6, [Schema.releases]),
+        // Bills made on the meters: the tariff relayed to them, their sealed bills (MeterBillStore.swift).
+        (MeterBillSchema.version, MeterBillSchema.statements),
     ]
 
     /// Statements only PostgreSQL runs, after a version's shared ones. Version 3 makes

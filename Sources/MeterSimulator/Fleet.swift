@@ -38,6 +38,10 @@ public struct FleetConfiguration: Sendable {
     /// LWR-PSA n-of-n: a statistics plan the authority signs for the group after key setup
     /// (docs/spec/statistics.md); nil: no statistics.
     public var statistics: StatisticsPlanSpec? = nil
+    /// LWR-PSA and DMCFE: a tariff the authority signs for the group after key setup, under
+    /// which each meter totals its readings per class and sends its own sealed bill when the
+    /// period is over (docs/spec/billing.md); nil: no bills on the meters.
+    public var meterBilling: MeterBillingPlan? = nil
 
     public init() {}
 }
@@ -101,6 +105,13 @@ public final class Fleet {
     public private(set) var aggregator: LWRAggregator?
     /// LWR-PSA under a statistics plan: the aggregator's statistics side (same K).
     public private(set) var statisticsAggregator: LWRStatisticsAggregator?
+    /// Bills made on the meters: the signed tariff, the supplier's keys, and the bill frames
+    /// the aggregator stored (meter → frame), sealed, as received.
+    public private(set) var signedTariff: SignedTariff?
+    public private(set) var supplierBilling: SupplierBilling?
+    public internal(set) var meterBillFrames: [UInt32: [UInt8]] = [:]
+    /// Under a tariff: each meter's stored readings by label (what its bill must total).
+    var billedReadings: [UInt32: [UInt64: UInt64]] = [:]
     /// LWR-PSA over the neighbour graph: the aggregator (it holds no key), once set up.
     public internal(set) var neighbourAggregator: NeighbourAggregator?
     /// Neighbour graph: notices waiting for a silent meter to be back (meter → frames).
@@ -208,6 +219,9 @@ public final class Fleet {
             try SignedSetup.completeDMCFE(meters: meters, setup: setup, runner: runner, cpu: cpu, progress: progress)
             aggregatorCPU += try runDMCFEFunctionalKey(setup, cpu: cpu)
         }
+        if let plan = configuration.meterBilling {
+            (signedTariff, supplierBilling) = try group.installMeterBilling(plan)
+        }
         precomputeFirstLabel()
         return SetupReport(
             wallSeconds: monotonicSeconds() - start, meterCPUSeconds: cpu.perMeter,
@@ -270,6 +284,8 @@ public final class Fleet {
                     try statistics.accept(frame)
                 }
             }
+            try takeBills(meterFrames, meter: i)
+            if signedTariff != nil { billedReadings[meters[i].id, default: [:]][label] = expected[i][Int(label)] }
             if let store = detailStore {
                 // Sealed customer detail: checked, stored as received, never opened.
                 let intake = CustomerDetailIntake(members: members)
@@ -295,4 +311,29 @@ public final class Fleet {
 
     /// The readings the simulator expects meter `index` to report (Wh per label).
     public func expectedReadings(meter index: Int) -> [UInt64] { expected[index] }
+
+    /// The bills among a meter's frames: checked, kept as received (sealed), acked.
+    func takeBills(_ frames: [[UInt8]], meter i: Int) throws {
+        for frame in frames where frame.count > 1 && frame[1] == FrameType.bill.rawValue {
+            let (header, ack) = try group.intake.acceptBill(frame)
+            meterBillFrames[header.meter] = frame
+            try meters[i].deliver(ack)
+        }
+    }
+
+    /// The supplier opens each meter's bill and prices it under the signed tariff; beside
+    /// each, the bill computed from the readings the meter stored (what it must equal).
+    public func meterMadeBills() throws -> [(bill: MeterMadeBill, expected: UInt64)] {
+        guard let supplier = supplierBilling, let tariff = signedTariff else { return [] }
+        var out: [(MeterMadeBill, UInt64)] = []
+        for meter in meters {
+            guard let frame = meterBillFrames[meter.id] else { continue }
+            let bill = try supplier.bill(frame, tariff: tariff)
+            let stored = billedReadings[meter.id] ?? [:]
+            let period = tariff.period
+            let readings = (period.lowerBound...period.upperBound).map { stored[$0] ?? 0 }
+            out.append((bill, tariff.tariff.plaintextBill(readings: readings, firstLabel: period.lowerBound)))
+        }
+        return out
+    }
 }

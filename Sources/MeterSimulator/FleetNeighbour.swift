@@ -82,14 +82,17 @@ extension Fleet {
             if let x = readings[i] {
                 truth += x
                 lastReadings[meters[i].id] = x
+                if signedTariff != nil { billedReadings[meters[i].id, default: [:]][label] = x }
             }
+            try takeBills(meterFrames, meter: i)
         }
         collect += threadCPUSeconds() - t0
         // The meters take their acks; the ones heard from again get the notices that waited.
         let byID = Dictionary(uniqueKeysWithValues: meters.enumerated().map { ($1.id, $0) })
         var confirmations: [[UInt8]] = []
         for (i, meter) in meters.enumerated() where !silent.contains(i) {
-            _ = meter.firmware.poll()
+            // One frame per poll: the reading's ack, and a bill's ack at the period's end.
+            repeat { _ = meter.firmware.poll() } while meter.board.inboxPending > 0
             for notice in queuedNotices.removeValue(forKey: meter.id) ?? [] { _ = try meter.handle(notice) }
             confirmations += meter.takeSent().filter { $0.count > 1 && $0[1] == FrameType.silenceConfirm.rawValue }
         }

@@ -48,6 +48,8 @@ public protocol MeterImage: AnyObject {
     /// Sealed detail frames kept until their reading is acknowledged.
     var pendingDetail: Int { get }
     func pendingDetailFrame(_ i: Int, into out: inout MutableSpan<UInt8>) throws(KeyStoreError) -> Int
+    /// The billing periods the meter holds and their totals (Billing.swift).
+    var billingRecord: BillingRecord { get }
 }
 
 extension MeterImage {
@@ -138,6 +140,7 @@ public final class SchemeImage<Scheme: MeterScheme>: MeterImage {
         try meter.revealCustomerCode(into: &out)
     }
     public var customerCodeAvailable: Bool { meter.customerCodeAvailable }
+    public var billingRecord: BillingRecord { meter.billingRecord }
     public var pendingDetail: Int { meter.pendingDetail }
     public func pendingDetailFrame(_ i: Int, into out: inout MutableSpan<UInt8>) throws(KeyStoreError) -> Int {
         try meter.pendingDetailFrame(i, into: &out)

@@ -181,9 +181,22 @@ public final class ProvisioningAuthority: @unchecked Sendable {
 
     /// Signs a tariff for `group` over the billing `period` (its price ratio was checked
     /// when the tariff was made).
-    public func signTariff(_ tariff: Tariff, group: UInt32, period: ClosedRange<UInt64>, epoch: UInt32) -> SignedTariff
-    {
+    public func signTariff(
+        _ tariff: Tariff, group: UInt32, period: ClosedRange<UInt64>, epoch: UInt32,
+        supplier: UInt32 = SignedTariff.defaultSupplier
+    ) -> SignedTariff {
         // The body decodes back to the same tariff: a failure here is a bug, not input.
-        try! SignedTariff(sign(SignedTariff.body(tariff: tariff, group: group, period: period, epoch: epoch)))
+        try! SignedTariff(
+            sign(SignedTariff.body(tariff: tariff, group: group, period: period, epoch: epoch, supplier: supplier)))
+    }
+
+    /// The bill key of (`meter`, `supplier`) (MeterBill.swift): what the authority gives a
+    /// supplier for each meter it supplies, so that it opens the bills those meters make.
+    public func billKey(meter: UInt32, supplier: UInt32) throws(AuthorityError) -> [UInt8] {
+        guard let secret = secrets[meter]?.frame else { throw .unknownMeter(meter) }
+        var key = [UInt8](repeating: 0, count: MeterBill.keyBytes)
+        var span = key.mutableSpan
+        MeterBill.key(frameSecret: secret.span, supplier: supplier, meter: meter, into: &span)
+        return key
     }
 }

@@ -194,6 +194,19 @@ public final class AggregatorClient: Sendable {
         try decode(AnalyticsResponse.self, try await call(.GET, "/v1/groups/\(group)/analytics?from=\(from)&to=\(to)"))
     }
 
+    /// LWR-PSA groups: the authority's signed tariff for the meters' own bills (operator).
+    public func installMeterTariff(group: UInt32, body: [UInt8], signature: [UInt8]) async throws(ClientError) {
+        _ = try await call(
+            .PUT, "/v1/groups/\(group)/tariff",
+            body: encode(MeterTariffBody(statement_body: Hex.encode(body), signature: Hex.encode(signature))),
+            contentType: "application/json")
+    }
+
+    /// The sealed bills the group's meters made (supplier).
+    public func meterBills(group: UInt32) async throws(ClientError) -> MeterBillsResponse {
+        try decode(MeterBillsResponse.self, try await call(.GET, "/v1/groups/\(group)/meter-bills"))
+    }
+
     public func alarms(group: UInt32) async throws(ClientError) -> AlarmsResponse {
         try decode(AlarmsResponse.self, try await call(.GET, "/v1/groups/\(group)/alarms"))
     }

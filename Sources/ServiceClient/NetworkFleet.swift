@@ -37,6 +37,11 @@ public final class NetworkFleet: @unchecked Sendable {
     public private(set) var detailStored = 0
     public private(set) var detailRejected: [String: Int] = [:]
     var detailFrames: [[UInt8]] = []
+    /// Bills made on the meters (NetworkMeterBills.swift): the tariff installed, and the bills
+    /// the service stored (or already held) and refused by error name.
+    public internal(set) var meterTariff: SignedTariff?
+    public private(set) var billsStored = 0
+    public private(set) var billsRejected: [String: Int] = [:]
     /// (meter, label) of every reading the service acknowledged.
     public private(set) var acknowledged: Set<MeterLabel> = []
     /// Seconds per upload request that got an answer.
@@ -143,6 +148,7 @@ public final class NetworkFleet: @unchecked Sendable {
                 meter: 0, detail: "the service's group is \(status.phase) after key setup")
         }
         if configuration.statistics != nil { try await installStatistics() }
+        if configuration.meterBilling != nil { try await installMeterTariff() }
         let meters = fleet.meters
         await forEachMeter { i in _ = meters[i].firmware.idle() }
     }
@@ -202,9 +208,11 @@ public final class NetworkFleet: @unchecked Sendable {
         let meters = fleet.meters
         let steps = Int(900 / fleet.configuration.sampleSeconds)
         // Readings, and under a statistics plan the statistics frames (NetworkStatistics.swift).
-        let uploaded: Set<UInt8> =
-            fleet.configuration.statistics == nil
-            ? [FrameType.reading.rawValue] : [FrameType.reading.rawValue, FrameType.statistics.rawValue]
+        var types: Set<UInt8> = [FrameType.reading.rawValue]
+        if fleet.configuration.statistics != nil { types.insert(FrameType.statistics.rawValue) }
+        // Under a tariff, the meters' bills (NetworkMeterBills.swift).
+        if fleet.configuration.meterBilling != nil { types.insert(FrameType.bill.rawValue) }
+        let uploaded = types
         let sampleTicks = fleet.configuration.sampleSeconds * 1000
         let sent = Box([[[UInt8]]](repeating: [], count: meters.count))
         let detail = Box([[[UInt8]]](repeating: [], count: meters.count))
@@ -286,6 +294,15 @@ public final class NetworkFleet: @unchecked Sendable {
                 if header.type == .statistics {
                     if case .rejected(let error) = outcome { rejected["statistics: " + error, default: 0] += 1 }
                     continue  // no ack: the reading's ack lets it go
+                }
+                if header.type == .bill {
+                    switch outcome {
+                    case .stored(let ack), .acknowledgedAgain(let ack):
+                        billsStored += 1
+                        acks[header.meter, default: []].append(ack)
+                    case .rejected(let error): billsRejected[error, default: 0] += 1
+                    }
+                    continue
                 }
                 switch outcome {
                 case .stored(let ack), .acknowledgedAgain(let ack):

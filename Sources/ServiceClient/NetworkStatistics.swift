@@ -16,6 +16,12 @@ extension NetworkFleet {
             maxReading: configuration.maxReading, parameters: configuration.parameters)
         try await client.installStatisticsPlan(
             group: group, body: signed.statement.body, signature: signed.statement.signature)
+        try await takeStatement(.statisticsPlan, "the statistics plan")
+    }
+
+    /// Every meter takes the statement the service relays in its downlink; throws unless
+    /// each accepted it as `kind`.
+    func takeStatement(_ kind: StatementKind, _ what: String) async throws {
         let frames = try await downlinks()
         let meters = fleet.meters
         let accepted = Box([Bool](repeating: false, count: meters.count))
@@ -23,10 +29,10 @@ extension NetworkFleet {
             var event = MeterEvent.none
             for frame in frames[i] { event = (try? meters[i].handle(frame)) ?? .none }
             _ = meters[i].takeSent()
-            accepted.set(i, event == .statementAccepted(.statisticsPlan))
+            accepted.set(i, event == .statementAccepted(kind))
         }
         for (i, ok) in accepted.value.enumerated() where !ok {
-            throw SimulatorError.setupStalled(meter: meters[i].id, detail: "the statistics plan was not accepted")
+            throw SimulatorError.setupStalled(meter: meters[i].id, detail: "\(what) was not accepted")
         }
     }
 

@@ -128,7 +128,7 @@ struct Demo: AsyncParsableCommand {
         guard scheme == .all else {
             let summary = try runScenario(scheme, profiles: profiles, trace: sink)
             if json { try printJSON(summary) } else { printSummary(summary) }
-            if summary.exactLabels != labels { throw ExitCode(1) }
+            if summary.exactLabels != labels || !summary.billsExact { throw ExitCode(1) }
             return
         }
         // The same scenario (meters, load profiles, readings) for every scheme.
@@ -136,7 +136,7 @@ struct Demo: AsyncParsableCommand {
         for s in [Scheme.lwr, .paillier, .dmcfe] {
             summaries.append(try runScenario(s, profiles: profiles, trace: sink))
         }
-        let allExact = summaries.allSatisfy { $0.exactLabels == labels }
+        let allExact = summaries.allSatisfy { $0.exactLabels == labels && $0.billsExact }
         if json {
             try printJSON(DemoComparison(schemes: summaries, allExact: allExact))
         } else {
@@ -209,6 +209,9 @@ struct Demo: AsyncParsableCommand {
             "PrivateMetering demo: \(parameterName), \(meters) meters, \(labels) labels, max \(maxWh) Wh, key \(keyModeName), seed \(seed)"
         )
         log.line("load profiles: \(profiles.describe(meters: meters))")
+        // Bills made on the meters over the run's whole days (LWR-PSA, DMCFE; docs/spec/billing.md).
+        let billedDays = scheme == .paillier ? 0 : labels / 96
+        if billedDays > 0 { config.meterBilling = MeterBillingPlan(period: 0...UInt64(billedDays * 96 - 1)) }
         let fleet = try Fleet(config, labels: labels)
         for meter in fleet.meters { meter.trace = trace }
         let bar = ProgressBar(title: "key setup", total: meters)
@@ -247,6 +250,17 @@ struct Demo: AsyncParsableCommand {
             labelBar.update(label + 1)
         }
         labelBar.finish()
+        let bills = try fleet.meterMadeBills()
+        let billsExact = bills.filter { $0.bill.bill.amount == $0.expected }.count
+        if let tariff = fleet.signedTariff {
+            let mean = bills.isEmpty ? 0 : Double(bills.reduce(0) { $0 + $1.bill.bill.amount }) / Double(bills.count)
+            log.line(
+                String(
+                    format:
+                        "bills made on the meters: %d of %d equal the tariff applied to the readings (labels %llu ... %llu, %d class totals each, no 15-minute value); mean %.2f %@",
+                    billsExact, meters, tariff.period.lowerBound, tariff.period.upperBound, tariff.tariff.classes.count,
+                    mean / Double(tariff.tariff.unitsPerCurrency), "€"))
+        }
         let alarms = fleet.labelReuseAlarms
         log.line("label-reuse alarms: \(alarms.isEmpty ? "none" : "")")
         for alarm in alarms { log.line("  ALARM \(alarm)") }
@@ -277,7 +291,9 @@ struct Demo: AsyncParsableCommand {
                 ?? (config.scheme == .paillier ? nil : meters - 1),
             dropoutPercent: fleet.graphPlan == nil ? nil : dropoutPercent,
             reportingMetersMin: fleet.graphPlan == nil ? nil : results.map(\.reporting).min(),
-            recoveryMessagesTotal: fleet.graphPlan == nil ? nil : results.reduce(0) { $0 + $1.recoveryMessages })
+            recoveryMessagesTotal: fleet.graphPlan == nil ? nil : results.reduce(0) { $0 + $1.recoveryMessages },
+            meterBills: fleet.signedTariff == nil ? nil : bills.count,
+            meterBillsExact: fleet.signedTariff == nil ? nil : billsExact)
     }
 
     /// `--server`: the same scenario over a running service, through `metering fleet`'s path
@@ -437,6 +453,12 @@ struct DemoSummary: Codable {
     var dropoutPercent: Double? = nil
     var reportingMetersMin: Int? = nil
     var recoveryMessagesTotal: Int? = nil
+    /// Bills made on the meters (LWR-PSA, DMCFE, whole days run): how many the supplier got,
+    /// and how many equal the tariff applied to the meter's stored readings.
+    var meterBills: Int? = nil
+    var meterBillsExact: Int? = nil
+    /// True unless a meter's bill is missing or differs from its readings'.
+    var billsExact: Bool { meterBills == nil || (meterBills == meters && meterBillsExact == meters) }
 
     enum CodingKeys: String, CodingKey {
         case scheme, parameters, keyMode = "key_mode", meters, labels, maxWh = "max_wh", seed
@@ -450,6 +472,7 @@ struct DemoSummary: Codable {
         case keySetup = "key_setup", degree, maxSilent = "max_silent", log2Disconnect = "log2_disconnect"
         case keyAgreementsPerMeter = "key_agreements_per_meter", dropoutPercent = "dropout_percent"
         case reportingMetersMin = "reporting_meters_min", recoveryMessagesTotal = "recovery_messages_total"
+        case meterBills = "meter_bills", meterBillsExact = "meter_bills_exact"
     }
 }
 

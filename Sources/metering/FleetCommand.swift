@@ -68,7 +68,7 @@ struct FleetCommand: AsyncParsableCommand {
     var json = false
     @Flag(
         help:
-            "Paillier: bill every meter over the run's whole days (three-rate tariff signed by the authority) through the service; check each decrypted bill."
+            "Bill every meter over the run's whole days (three-rate tariff signed by the authority) through the service; check each bill. Paillier: the service computes it on ciphertexts. LWR-PSA: the meters make it (docs/spec/billing.md)."
     )
     var bills = false
     @Flag(help: "LWR-PSA: compare the service's sums with a feeder meter (2 % losses, --bypass) through the service.")
@@ -108,10 +108,11 @@ struct FleetCommand: AsyncParsableCommand {
         let exact_labels: Int
         let counts: NetworkCounts
         var bills: [NetworkFleet.BillCheck]?
+        var meter_bills: [NetworkFleet.MeterBillCheck]?
         var feeder_flagged_labels: [UInt64]?
 
         enum CodingKeys: String, CodingKey {
-            case meters, labels, exact_labels, bills, bills_exact, feeder_flagged_labels
+            case meters, labels, exact_labels, bills, bills_exact, meter_bills, meter_bills_exact, feeder_flagged_labels
         }
 
         func encode(to encoder: Encoder) throws {
@@ -124,6 +125,10 @@ struct FleetCommand: AsyncParsableCommand {
                 try c.encode(bills, forKey: .bills)
                 try c.encode(bills.filter(\.exact).count, forKey: .bills_exact)
             }
+            if let meter_bills {
+                try c.encode(meter_bills, forKey: .meter_bills)
+                try c.encode(meter_bills.filter(\.exact).count, forKey: .meter_bills_exact)
+            }
             try c.encodeIfPresent(feeder_flagged_labels, forKey: .feeder_flagged_labels)
         }
     }
@@ -135,7 +140,6 @@ struct FleetCommand: AsyncParsableCommand {
         guard scheme == .lwr || scheme == .paillier else { throw ValidationError("--scheme is lwr or paillier") }
         guard keyBits == 2048 || keyBits == 3072 else { throw ValidationError("--key-bits must be 2048 or 3072") }
         if bills {
-            guard scheme == .paillier else { throw ValidationError("--bills needs --scheme paillier") }
             guard labels >= 96 else { throw ValidationError("--bills needs at least one whole day: --labels 96") }
         }
         if feeder { guard scheme == .lwr else { throw ValidationError("--feeder needs --scheme lwr") } }
@@ -157,6 +161,9 @@ struct FleetCommand: AsyncParsableCommand {
         config.loadProfiles = try load.source()
         if let bins = statisticsBins {
             config.statistics = .uniform(bins: bins, maxReading: config.maxReading / 5)
+        }
+        if bills && scheme == .lwr {
+            config.meterBilling = MeterBillingPlan(period: 0...UInt64(labels / 96 * 96 - 1))
         }
         let log = Log(quiet: json)
         log.line("load profiles: \(config.loadProfiles.describe(meters: meters))")
@@ -182,7 +189,14 @@ struct FleetCommand: AsyncParsableCommand {
             try encoder.encode(Households(households: list)).write(to: URL(fileURLWithPath: households))
             log.line("households' codes and readings written to \(households)")
         }
-        if bills {
+        if bills && scheme == .lwr {
+            let checks = try await fleet.meterBillChecks(supplier: supplierClient)
+            for c in checks where !c.exact { log.line("BILL MISMATCH meter \(c.meter): \(c.amount) ≠ \(c.truth)") }
+            log.line(
+                "bills made on the meters: \(checks.filter(\.exact).count) of \(checks.count) exact (labels 0 ... \(labels / 96 * 96 - 1)), \(fleet.billsStored) bill frames stored by the service"
+            )
+            summary.meter_bills = checks
+        } else if bills {
             let checks = try await fleet.billChecks(supplier: supplierClient)
             for c in checks where !c.exact { log.line("BILL MISMATCH meter \(c.meter): \(c.amount) ≠ \(c.truth)") }
             log.line(
@@ -207,7 +221,11 @@ struct FleetCommand: AsyncParsableCommand {
         }
         await operatorClient.shutdown()
         await supplierClient.shutdown()
-        if exact != labels || summary.bills?.contains(where: { !$0.exact }) == true { throw ExitCode(1) }
+        if exact != labels || summary.bills?.contains(where: { !$0.exact }) == true
+            || summary.meter_bills?.contains(where: { !$0.exact }) == true
+        {
+            throw ExitCode(1)
+        }
     }
 }
 

@@ -49,6 +49,7 @@ public enum Attacks {
         ReplayedPaillierKeyAttack(), SetupResetAttack(), DMCFEVectorAttack(), PaillierKeySwapAttack(),
         CrossGroupFrameAttack(), StaleEpochFrameAttack(), LayoutUnionAttack(), TariffEncodingAttack(),
         CustomerDetailAttack(), FalseDropoutAttack(), RecoveryScopeAttack(), StatisticsPlanAttack(),
+        MeterBillingAttack(),
     ]
 
     /// The attack named `id`.
@@ -179,6 +180,7 @@ func name(_ e: MeterEvent) -> String {
     case .acknowledged(let label): return "acknowledged (label \(label))"
     case .recoveryAnswered(let label): return "recovery answered (label \(label))"
     case .energySaved: return "energy register saved (power-fail warning)"
+    case .billAcknowledged(let label): return "bill acknowledged (period ending at label \(label))"
     }
 }
 

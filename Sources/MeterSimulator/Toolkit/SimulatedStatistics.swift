@@ -21,12 +21,17 @@ extension SimulatedGroup {
 
     /// Relays a signed plan to every meter; throws unless each accepted it.
     public func deliverStatisticsPlan(_ signed: SignedStatisticsPlan) throws {
+        try deliver(signed.statement, accepted: .statisticsPlan, "the statistics plan")
+    }
+
+    /// Relays a signed statement to every meter; throws unless each accepted it as `kind`.
+    public func deliver(_ statement: SignedStatement, accepted kind: StatementKind, _ what: String) throws {
         for meter in meters {
             var event = MeterEvent.none
-            for frame in signed.frames(to: meter.id, intake: intake) { event = try meter.handle(frame) }
+            for frame in intake.statementFrames(statement, to: meter.id) { event = try meter.handle(frame) }
             _ = meter.takeSent()
-            guard event == .statementAccepted(.statisticsPlan) else {
-                throw SimulatorError.setupStalled(meter: meter.id, detail: "the statistics plan answered \(event)")
+            guard event == .statementAccepted(kind) else {
+                throw SimulatorError.setupStalled(meter: meter.id, detail: "\(what) answered \(event)")
             }
         }
     }

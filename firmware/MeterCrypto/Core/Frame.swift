@@ -42,6 +42,9 @@ public enum FrameType: UInt8, Sendable {
     /// Uplink: the statistics slots of `label` under a signed statistics plan (LWR-PSA):
     /// one 8-byte ciphertext per slot, u64be each (docs/spec/statistics.md).
     case statistics = 0x0B
+    /// Uplink: a billing period's totals per tariff class, sealed for the supplier
+    /// (MeterBill.swift, docs/spec/billing.md); `label` is the period's last label.
+    case bill = 0x0C
     /// Downlink: enrol a fresh DH key for the group in the header and the epoch in `label`
     /// (the meter answers `publicKey`; nothing else changes until a signed statement).
     case enrolRequest = 0x11
@@ -60,6 +63,9 @@ public enum FrameType: UInt8, Sendable {
     case noticeRelay = 0x18
     /// Downlink: a neighbour's confirmation, relayed (the sender's id and its tag).
     case confirmationRelay = 0x19
+    /// Downlink: the aggregator has stored the bill of the period ending at `label`; the
+    /// meter stops sending it.
+    case billAck = 0x1A
 }
 
 /// Which aggregation scheme a frame belongs to.

@@ -57,7 +57,8 @@ public enum StatementKind: UInt8, Sendable {
     case paillierKey = 2
     /// A group layout of Paillier groups (host side: the aggregators and the guard).
     case layout = 3
-    /// A tariff for a billing period (host side: the aggregators' bills).
+    /// A tariff for a billing period: the Paillier aggregators' bills on ciphertexts (host
+    /// side), and the LWR-PSA and DMCFE meters' own bills (MeterFirmware/Core/Billing.swift).
     case tariff = 4
     /// A statistics plan for one group and epoch: bin edges, the x² slot, the minimum group
     /// size (LWR-PSA; layout in MeterCrypto/LWRPSA/Statistics.swift, docs/spec/statistics.md).

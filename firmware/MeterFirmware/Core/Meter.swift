@@ -16,6 +16,15 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
     var store: KeyStore
     var outbox: Outbox
     var energy: EnergyStore
+    /// The billing journal (Billing.swift); nil in an image whose scheme bills elsewhere
+    /// (Paillier) or on a flash without its sectors.
+    var billingJournal: Journal<BillingRecord>?
+    /// The billing periods and their totals, as the journal's newest slot has them (but for
+    /// a reading counted after a slot that could not be written).
+    var billing = BillingRecord()
+    /// Billing journal slots that could not be written since boot (the reading was stored
+    /// anyway; docs/spec/billing.md, "Power cuts").
+    public internal(set) var billingWriteFailures = 0
     public let layout: MeterFlashLayout
     var record = MeterRecord()
     var storeState: KeyStoreError? = .empty
@@ -117,6 +126,9 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
         detailRing = try? Outbox(
             board: board, firstSector: layout.detailSector, sectorCount: layout.detailSectors,
             maxFrameBytes: CustomerDetail.frameBytes)
+        if Scheme.billsOnMeter {
+            billingJournal = try? Journal(board: board, firstSector: layout.billingSector)
+        }
         lastSampleTick = board.ticks / timing.sampleTicks * timing.sampleTicks
         minuteStart = lastSampleTick
         boot()
@@ -162,6 +174,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
         Scheme.boot(&self)
         restoreEnergy()
         loadDetailRing()
+        loadBilling()
     }
 
     /// Takes back the energy register saved at the last power-fail warning, if no reading
@@ -263,6 +276,8 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
         // The detail ring: formatted now rather than at the first reading's boundary (its
         // frames from before were sealed under the previous customer key). Best effort.
         if storeState != nil || detailRing?.isFormatted == false { try? detailRing?.format() }
+        // Billing periods belong to the identity (its bill key): the new one holds none.
+        clearBilling()
         storeState = nil
         bootStatus = nil
         frameKeyCacheValid = false
@@ -507,6 +522,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
         }
         resendDetail(before: label)
         Scheme.resendExtra(&self, before: label)
+        resendBills()
         return sent
     }
 
@@ -532,20 +548,24 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
 
     /// Seals the reading whose `payloadLength`-byte ciphertext is in `frame` for the
     /// meter's group, stores it in the outbox (moving the label counter past `label`), then
-    /// sends it: the step after encryption for a scheme with one frame per label.
-    mutating func storeAndSendReading(label: UInt64, payloadLength: Int) throws(MeterError) {
+    /// sends it: the step after encryption for a scheme with one frame per label. The
+    /// `reading` (Wh) counts in the billing period that holds `label` (Billing.swift).
+    mutating func storeAndSendReading(label: UInt64, reading: UInt64, payloadLength: Int) throws(MeterError) {
         guard Frame.size(payloadLength: payloadLength) <= outbox.frameCapacity else {
             throw .keyStore(.flashTooSmall)
         }
         let length = sealFrame(.reading, label: label, payloadLength: payloadLength)
+        let period = billBeforeStore(label: label, reading: reading)
         let dropped: UInt64?
         do { dropped = try outbox.append(label: label, frame: frame.span.extracting(0..<length)) } catch {
+            billNotStored()
             throw .keyStore(error)
         }
         labelFloor = label + 1
         do { try board.send(frame.span.extracting(0..<length)) } catch {
             // Stored: the outbox sends it again at the next boundary.
         }
+        billAfterStore(label: label, reading: reading, period: period)
         if let d = dropped { _ = reportError(.keyStore(.corrupt), detail: d, code: .outboxOverflow) }
     }
 
@@ -572,6 +592,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
             if case .statementRejected(let why) = error { return reportError(error, detail: UInt64(why.rawValue)) }
             if case .recoveryRefused(let why) = error { return reportError(error, detail: UInt64(why.rawValue)) }
             if case .statisticsRejected(let why) = error { return reportError(error, detail: UInt64(why.rawValue)) }
+            if case .billingRejected(let why) = error { return reportError(error, detail: UInt64(why.rawValue)) }
             return reportError(error, detail: 0)
         }
     }
@@ -602,6 +623,8 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
             _ = try? detailRing?.acknowledge(label: header.label, group: header.group)
             Scheme.acknowledged(&self, header, frame: bytes)
             return acknowledged ? .acknowledged(label: header.label) : nil
+        case .billAck:
+            return acknowledgeBill(label: header.label)
         default:
             return try Scheme.handleDownlink(&self, header, epoch: epoch, payload)
         }
@@ -710,6 +733,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
             case .statementRejected: code = .statementRejected
             case .recoveryRefused: code = .recoveryRefused
             case .statisticsRejected: code = .statementRejected
+            case .billingRejected: code = .billingRejected
             default: return nil
             }
         }

@@ -6,8 +6,8 @@
 #endif
 
 /// Where the firmware keeps what on flash, in sectors: the key store (2), the expanded
-/// key (λ words), the energy register (2), the outbox rings, the customer-detail ring and
-/// the peer seeds (docs/spec/flash-format.md).
+/// key (λ words), the energy register (2), the outbox rings, the customer-detail ring, the
+/// billing journal (2) and the peer seeds (docs/spec/flash-format.md).
 public struct MeterFlashLayout: Sendable, Equatable {
     public let sectorSize: UInt32
     public let keyStoreSector: UInt32
@@ -58,9 +58,12 @@ extension MeterFlashLayout {
     public var detailSectors: UInt32 { 4 }
     /// One past the detail ring.
     public var detailEndSector: UInt32 { detailSector + detailSectors }
+    /// First sector of the billing journal (Billing.swift; LWR-PSA and DMCFE images): right
+    /// after the detail ring, two sectors.
+    public var billingSector: UInt32 { detailEndSector }
     /// First sector of the peer-seed area (key setup of LWR-PSA and DMCFE): right after the
-    /// detail ring, to the end of the flash.
-    public var peerSeedSector: UInt32 { detailEndSector }
+    /// billing journal, to the end of the flash.
+    public var peerSeedSector: UInt32 { billingSector + 2 }
     /// Bytes of one peer-seed slot: peer u32 | seed 32 | checksum 8 | 0xFF × 4.
     public static let peerSeedSlotBytes = 48
 }

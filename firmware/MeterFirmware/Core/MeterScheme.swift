@@ -68,11 +68,15 @@ public protocol MeterScheme: ~Copyable {
     /// Sends again the scheme's other frames of the unacknowledged labels below `label`
     /// (LWR-PSA's statistics frames), after the readings. Default: nothing.
     static func resendExtra(_ meter: inout Meter<Self>, before label: UInt64)
+    /// True when the meter totals its readings per tariff class and sends bills itself
+    /// (Billing.swift: LWR-PSA, DMCFE). Default: false (Paillier bills on ciphertexts).
+    static var billsOnMeter: Bool { get }
 }
 
 extension MeterScheme where Self: ~Copyable {
     public static func acknowledged(_ meter: inout Meter<Self>, _ header: FrameHeader, frame: Span<UInt8>) {}
     public static func resendExtra(_ meter: inout Meter<Self>, before label: UInt64) {}
+    public static var billsOnMeter: Bool { false }
     public static func detailGroup(_ meter: inout Meter<Self>) -> UInt32? {
         meter.record.group == 0 ? nil : meter.record.group
     }

@@ -41,6 +41,8 @@ public enum MeterError: Error, Equatable, Sendable {
     case recoveryRefused(RecoveryRefusal)
     /// A signed statistics plan the meter does not use (group too small, capacity, layout).
     case statisticsRejected(StatisticsError)
+    /// A signed tariff the meter does not bill under (period, classes, overlap; Billing.swift).
+    case billingRejected(BillingRejection)
 }
 
 /// Why a signed statement was refused (nothing the meter holds changed).
@@ -106,6 +108,8 @@ public enum StatusCode: UInt16, Sendable {
     case declaredSilent = 13
     /// A recovery request the meter's bounds refuse (`RecoveryRefusal` code in the detail).
     case recoveryRefused = 14
+    /// A signed tariff was refused (`BillingRejection` code in the detail).
+    case billingRejected = 15
 }
 
 /// Why a meter refused a recovery request (docs/spec/dropout.md, "Recovery").
@@ -162,4 +166,6 @@ public enum MeterEvent: Equatable, Sendable {
     /// The board warned of a power failure: the meter saved its energy register and does
     /// nothing more until it is rebooted.
     case energySaved
+    /// The aggregator acknowledged the bill of the period ending at `label`.
+    case billAcknowledged(label: UInt64)
 }

@@ -60,7 +60,7 @@ public struct DMCFEScheme: GroupKeyedScheme {
             throw .readingAboveMaximum(reading: reading, maximum: meter.record.maxReading)
         }
         let payloadLength = meter.dmcfeEncrypt(label: label, reading: reading)
-        try meter.storeAndSendReading(label: label, payloadLength: payloadLength)
+        try meter.storeAndSendReading(label: label, reading: reading, payloadLength: payloadLength)
     }
     public static func handleDownlink(
         _ meter: inout Meter<Self>, _ header: FrameHeader, epoch: UInt32, _ payload: Span<UInt8>

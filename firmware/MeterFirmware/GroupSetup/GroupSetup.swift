@@ -81,22 +81,29 @@ extension GroupKeyedScheme where Self: ~Copyable {
     }
 }
 
-// What every group-keyed scheme does the same way: its downlinks' epoch is the group's, and
-// its only statement is the group parameters.
+// What every group-keyed scheme does the same way: its downlinks' epoch is the group's, its
+// statements are the group parameters and tariffs, and it bills on the meter.
 extension GroupKeyedScheme {
     public static func downlinkEpoch(_ meter: inout Meter<Self>, group: UInt32) -> UInt32? {
         meter.groupDownlinkEpoch(group: group)
     }
+    public static var billsOnMeter: Bool { true }
     public static func precheckStatement(
         _ meter: inout Meter<Self>, kind: StatementKind, _ body: Span<UInt8>
     ) throws(MeterError) {
-        guard kind == .groupParameters else { throw .statementRejected(.wrongScheme) }
-        try meter.precheckGroupParameters(body)
+        switch kind {
+        case .groupParameters: try meter.precheckGroupParameters(body)
+        case .tariff: try meter.precheckTariff(body)
+        default: throw .statementRejected(.wrongScheme)
+        }
     }
     public static func applyStatement(_ meter: inout Meter<Self>, kind: StatementKind) throws(MeterError) -> MeterEvent?
     {
-        guard kind == .groupParameters else { throw .statementRejected(.wrongScheme) }
-        return try meter.applyGroupParameters()
+        switch kind {
+        case .groupParameters: return try meter.applyGroupParameters()
+        case .tariff: return try meter.applyTariff()
+        default: throw .statementRejected(.wrongScheme)
+        }
     }
 }
 

@@ -64,6 +64,7 @@ public struct LWRScheme: GroupKeyedScheme {
         switch kind {
         case .groupParameters: try meter.precheckGroupParameters(body)
         case .statisticsPlan: try meter.precheckStatisticsPlan(body)
+        case .tariff: try meter.precheckTariff(body)
         default: throw .statementRejected(.wrongScheme)
         }
     }
@@ -72,6 +73,7 @@ public struct LWRScheme: GroupKeyedScheme {
         switch kind {
         case .groupParameters: return try meter.applyGroupParameters()
         case .statisticsPlan: return try meter.applyStatisticsPlan()
+        case .tariff: return try meter.applyTariff()
         default: throw .statementRejected(.wrongScheme)
         }
     }
@@ -156,7 +158,7 @@ extension Meter where Scheme == LWRScheme {
         }
         var f = frame.mutableSpan
         BigEndian.store(c, at: Frame.headerBytes, in: &f)
-        try storeAndSendReading(label: label, payloadLength: parameters.ciphertextBytes)
+        try storeAndSendReading(label: label, reading: reading, payloadLength: parameters.ciphertextBytes)
         scheme.padLabel = .max
         if record.neighbourGraph != nil { noteEncrypted(label) }
         // The reading is stored (the label counter is past `label`): its statistics slots.
