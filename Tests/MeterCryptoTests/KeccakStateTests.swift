@@ -34,9 +34,10 @@ struct KeccakStateTests {
         }
     }
 
-    @Test("lanes and bytes read back what was XORed in", arguments: StateRepresentation.allCases)
+    @Test("lanes and bytes read back what was XORed in; bulk lane reads agree", arguments: StateRepresentation.allCases)
     func laneAndByteAccess(representation: StateRepresentation) {
         laneAndByteAccess(representation.stateType)
+        bulkLanes(representation.stateType)
     }
 
     func laneAndByteAccess<S: KeccakState>(_: S.Type) {
@@ -62,11 +63,7 @@ struct KeccakStateTests {
         }
     }
 
-    @Test("lanes and publicLanes read what lane reads", arguments: StateRepresentation.allCases)
-    func bulkLanes(representation: StateRepresentation) {
-        bulkLanes(representation.stateType)
-    }
-
+    /// lanes(from:count:into:) and publicLanes(from:count:into:) against lane(_:).
     func bulkLanes<S: KeccakState>(_: S.Type) {
         var rng = SeededGenerator(seed: 2048)
         var state = S()

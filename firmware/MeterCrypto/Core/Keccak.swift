@@ -41,8 +41,7 @@ extension KeccakState {
     @inlinable public mutating func lanes(from first: Int, count: Int, into out: UnsafeMutablePointer<UInt64>) {
         for k in 0..<count { out[k] = lane(first &+ k) }
     }
-    @inlinable public mutating func publicLanes(from first: Int, count: Int, into out: UnsafeMutablePointer<UInt64>)
-    {
+    @inlinable public mutating func publicLanes(from first: Int, count: Int, into out: UnsafeMutablePointer<UInt64>) {
         lanes(from: first, count: count, into: out)
     }
 }

@@ -288,7 +288,9 @@ public enum LWRPSA {
         while left > 0 {
             let count = Swift.min(LWRLabelStream.chunkWords, left)
             var span = words.mutableSpan
-            span.withUnsafeMutableBufferPointer { key.squeezeWords(into: $0.baseAddress.unsafelyUnwrapped, count: count) }
+            span.withUnsafeMutableBufferPointer {
+                key.squeezeWords(into: $0.baseAddress.unsafelyUnwrapped, count: count)
+            }
             stream.absorb(keyWords: words.span.extracting(0..<count))
             left &-= count
         }
