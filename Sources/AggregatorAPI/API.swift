@@ -108,7 +108,7 @@ public protocol ClosedJSONBody: Codable {
 public struct GroupCreation: ClosedJSONBody, Sendable, Equatable {
     public static let fields: Set<String> = [
         "group", "epoch", "scheme", "parameters", "key_mode", "max_reading", "current_label", "lookback", "frame_keys",
-        "paillier",
+        "paillier", "authority_key",
     ]
     public var group: UInt32
     public var epoch: UInt32
@@ -127,13 +127,17 @@ public struct GroupCreation: ClosedJSONBody, Sendable, Equatable {
     public var frame_keys: [String: String]
     /// scheme "paillier": the supplier's key and the authority's signed layout and key statements.
     public var paillier: PaillierHandOver?
+    /// scheme "lwr-psa": the authority's SLH-DSA public key (hex); the statistics plans the
+    /// service installs must verify under it (a Paillier group's is `paillier.authority_key`).
+    public var authority_key: String?
 
     public init(
         group: UInt32, epoch: UInt32, scheme: String = "lwr-psa", parameters: String = "standard",
         key_mode: String = "seed", max_reading: UInt64, current_label: UInt64 = 0, lookback: UInt64 = 96,
-        frame_keys: [String: String], paillier: PaillierHandOver? = nil
+        frame_keys: [String: String], paillier: PaillierHandOver? = nil, authority_key: String? = nil
     ) {
         self.paillier = paillier
+        self.authority_key = authority_key
         self.group = group
         self.epoch = epoch
         self.scheme = scheme

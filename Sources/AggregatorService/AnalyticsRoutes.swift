@@ -46,14 +46,26 @@ extension GroupEngine {
         return try? setup.aggregateKey()
     }
 
-    /// The statistics side for a plan (checked against the group: its group, epoch and n,
-    /// the minimum group size, the slots' capacity). The meters check its signature.
-    func statisticsAggregator(_ plan: StoredPlan) throws(ServiceError) -> LWRStatisticsAggregator {
+    /// The statistics side for a plan, checked against the group: its group, epoch and n, the
+    /// minimum group size, the slots' capacity; with `verify` first its signature, under the
+    /// authority key the group was created with (`unsignedStatement` without one). The stored
+    /// plan, read back at a restart, was verified when it was installed.
+    func statisticsAggregator(_ plan: StoredPlan, verify: Bool) throws(ServiceError) -> LWRStatisticsAggregator {
         guard let parameters, let key = lwrKey else {
             throw .wrongPhase("group \(group) has no LWR-PSA key yet: install a statistics plan once collecting")
         }
         do throws(AggregationError) {
-            let signed = try SignedStatisticsPlan(relayed: SignedStatement(body: plan.body, signature: plan.signature))
+            let statement = SignedStatement(body: plan.body, signature: plan.signature)
+            let signed: SignedStatisticsPlan
+            if verify {
+                guard let authorityKey = record.authorityKey else {
+                    throw .unsignedStatement(
+                        "group \(group) was created without authority_key: no statistics plan can be checked")
+                }
+                signed = try SignedStatisticsPlan(statement, authorityKey: authorityKey)
+            } else {
+                signed = try SignedStatisticsPlan(relayed: statement)
+            }
             return try LWRStatisticsAggregator(
                 members: members, parameters: parameters, maxReading: record.maxReading, aggregateKey: key,
                 plan: signed)
@@ -71,7 +83,7 @@ extension GroupEngine {
             throw .store(error)
         }
         guard let plan else { return }
-        let side = try statisticsAggregator(plan)
+        let side = try statisticsAggregator(plan, verify: false)
         let from = record.currentLabel >= record.lookback ? record.currentLabel - record.lookback : 0
         do throws(StoreError) {
             let done = try await statisticsStore.labelStatistics(group: group, labels: from...UInt64(Int64.max))
@@ -156,7 +168,7 @@ extension GroupEngine {
     func installStatisticsPlan(_ plan: StoredPlan) async throws(ServiceError) {
         try await locked { () async throws(ServiceError) in
             guard let statisticsStore else { throw .unsupportedScheme("this store keeps no statistics") }
-            let side = try statisticsAggregator(plan)
+            let side = try statisticsAggregator(plan, verify: true)
             do throws(StoreError) { try await statisticsStore.setStatisticsPlan(group: group, plan: plan) } catch {
                 stale = true
                 throw .store(error)

@@ -33,9 +33,9 @@ extension GroupEngine {
         }
     }
 
-    /// The checks the service can make of a tariff for its meters (the meters check the
-    /// signature and the rest again): a tariff statement, for this LWR-PSA group and its
-    /// epoch, a period of at least `MeterBill.minimumPeriodLabels`, at most
+    /// The checks of a tariff for the meters (which check it all again): a tariff statement
+    /// signed under the authority key the group was created with, for this LWR-PSA group and
+    /// its epoch, a period of at least `MeterBill.minimumPeriodLabels`, at most
     /// `MeterBill.maxClasses` classes.
     func checkMeterTariff(_ plan: StoredPlan) throws(ServiceError) -> SignedTariff {
         guard paillierKey == nil else {
@@ -52,6 +52,13 @@ extension GroupEngine {
             throw .frame(error)
         }
         let statement = signed.statement
+        guard let authorityKey = record.authorityKey else {
+            throw .frame(
+                .unsignedStatement("group \(group) was created without authority_key: no tariff can be checked"))
+        }
+        guard statement.verifies(authorityKey: authorityKey) else {
+            throw .frame(.unsignedStatement("the tariff is not signed by the group's authority"))
+        }
         guard statement.group == group, statement.epoch == record.epoch else {
             throw .frame(.unsignedStatement("the tariff is for group \(statement.group), epoch \(statement.epoch)"))
         }

@@ -25,22 +25,23 @@ extension GroupEngine {
             minimumLabels: PaillierAggregator.minimumReleaseLabels)
     }
 
-    /// The meter's stored ciphertexts of `labels`, by label; a label it did not report is
-    /// missing (the release then refuses it by name).
+    /// The meter's stored ciphertexts of `labels`, by label (one range query); a label it did
+    /// not report is missing (the release then refuses it by name).
     func ciphertexts(meter: UInt32, labels: ClosedRange<UInt64>) async throws(ServiceError) -> [UInt64: BigInt] {
         guard members.frameKey(of: meter) != nil else { throw .frame(.unknownMeter(meter)) }
-        guard labels.count <= 366 * 96 else { throw .badRequest("a release covers at most a year of labels") }
-        let frames: [ReadingKey: [UInt8]]
+        guard labels.upperBound - labels.lowerBound < 366 * 96 else {
+            throw .badRequest("a release covers at most a year of labels")
+        }
+        let frames: [StoredReading]
         do throws(StoreError) {
-            frames = try await store.storedFrames(
-                group: group, keys: labels.map { ReadingKey(meter: meter, label: $0) })
+            frames = try await store.readings(group: group, meter: meter, labels: labels)
         } catch {
             throw .store(error)
         }
         var out: [UInt64: BigInt] = [:]
-        for (key, frame) in frames {
-            guard let header = try? Frame.parseHeader(frame.span) else { continue }
-            out[key.label] = BigInt(bigEndian: Array(frame[Frame.payloadRange(header)]))
+        for reading in frames {
+            guard let header = try? Frame.parseHeader(reading.frame.span) else { continue }
+            out[reading.label] = BigInt(bigEndian: Array(reading.frame[Frame.payloadRange(header)]))
         }
         return out
     }

@@ -81,7 +81,12 @@ actor ServiceCore {
         var parameterID: UInt8 = 0
         var keyMode: UInt8 = 0
         var paillier: PaillierGroupRecord? = nil
+        var authorityKey: [UInt8]? = nil
         if request.scheme == "paillier" {
+            guard request.authority_key == nil else {
+                throw .badRequest(
+                    "\"authority_key\" is for scheme lwr-psa: a Paillier group's is paillier.authority_key")
+            }
             // The supplier's key, the signed layout and key statements (checked by the engine).
             guard let handOver = request.paillier else { throw .badRequest("scheme paillier needs \"paillier\"") }
             scheme = .paillier
@@ -98,6 +103,14 @@ actor ServiceCore {
             case "expanded": keyMode = 1
             default: throw .badRequest("key_mode must be seed or expanded")
             }
+            if let hex = request.authority_key {
+                guard let key = Hex.decode(hex), key.count == Statement.signatureParameters.publicKeyBytes else {
+                    throw .badRequest(
+                        "authority_key is the authority's SLH-DSA public key, \(Statement.signatureParameters.publicKeyBytes) bytes in hex"
+                    )
+                }
+                authorityKey = key
+            }
         }
         guard request.current_label <= UInt64(Int64.max), request.lookback >= 1, request.lookback <= 96 * 366 else {
             throw .badRequest("current_label below 2^63 and lookback 1 ... 35136")
@@ -112,7 +125,7 @@ actor ServiceCore {
         let record = GroupRecord(
             group: request.group, scheme: scheme.rawValue, epoch: request.epoch, parameterID: parameterID,
             keyMode: keyMode, maxReading: request.max_reading, frameKeys: keys, currentLabel: request.current_label,
-            lookback: request.lookback, paillier: paillier)
+            lookback: request.lookback, paillier: paillier, authorityKey: authorityKey)
         guard engines[request.group] == nil else { throw .groupExists(request.group) }
         let engine = try GroupEngine.fresh(record: record, store: store)
         do { try await store.insertGroup(record) } catch {

@@ -5,26 +5,11 @@ import PostgresNIO
 
 extension PostgresStore: MeterBillDataStore {
     public func meterTariff(group: UInt32) async throws(StoreError) -> StoredPlan? {
-        try await run {
-            var out: StoredPlan? = nil
-            let rows = try await client.query(
-                "SELECT body, signature FROM meter_tariffs WHERE group_id = \(Int64(group))", logger: logger)
-            for try await (body, signature) in rows.decode((ByteBuffer, ByteBuffer).self) {
-                out = StoredPlan(body: Array(body.readableBytesView), signature: Array(signature.readableBytesView))
-            }
-            return out
-        }
+        try await statement(in: .meterTariffs, group: group)
     }
 
     public func setMeterTariff(group: UInt32, tariff: StoredPlan) async throws(StoreError) {
-        try await run {
-            _ = try await client.query(
-                """
-                INSERT INTO meter_tariffs (group_id, body, signature)
-                VALUES (\(Int64(group)), \(ByteBuffer(bytes: tariff.body)), \(ByteBuffer(bytes: tariff.signature)))
-                ON CONFLICT (group_id) DO UPDATE SET body = excluded.body, signature = excluded.signature
-                """, logger: logger)
-        }
+        try await setStatement(in: .meterTariffs, group: group, tariff)
     }
 
     public func meterBills(group: UInt32) async throws(StoreError) -> [StoredReading] {

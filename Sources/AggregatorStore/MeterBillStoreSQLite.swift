@@ -3,21 +3,11 @@ import GRDB
 
 extension SQLiteStore: MeterBillDataStore {
     public func meterTariff(group: UInt32) async throws(StoreError) -> StoredPlan? {
-        try await read { db in
-            try Row.fetchOne(
-                db, sql: "SELECT body, signature FROM meter_tariffs WHERE group_id = ?", arguments: [Int64(group)]
-            ).map { StoredPlan(body: [UInt8]($0["body"] as Data), signature: [UInt8]($0["signature"] as Data)) }
-        }
+        try await statement(in: .meterTariffs, group: group)
     }
 
     public func setMeterTariff(group: UInt32, tariff: StoredPlan) async throws(StoreError) {
-        try await write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO meter_tariffs (group_id, body, signature) VALUES (?, ?, ?)
-                    ON CONFLICT (group_id) DO UPDATE SET body = excluded.body, signature = excluded.signature
-                    """, arguments: [Int64(group), Data(tariff.body), Data(tariff.signature)])
-        }
+        try await setStatement(in: .meterTariffs, group: group, tariff)
     }
 
     public func meterBills(group: UInt32) async throws(StoreError) -> [StoredReading] {

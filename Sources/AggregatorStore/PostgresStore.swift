@@ -156,6 +156,7 @@ public final class PostgresStore: AggregatorStore {
         let signature = group.signed.map { ByteBuffer(bytes: $0.signature) }
         let roster = group.signed.map { ByteBuffer(bytes: Schema.pack($0.rosterKeys)) }
         let paillier = group.paillier.map { ByteBuffer(bytes: Schema.packPaillier($0)) }
+        let authorityKey = group.authorityKey.map { ByteBuffer(bytes: $0) }
         try await transaction { db in
             let exists = try await db.query(
                 "SELECT 1 FROM aggregator_groups WHERE group_id = \(Int64(group.group))", logger: logger)
@@ -163,10 +164,11 @@ public final class PostgresStore: AggregatorStore {
             try await db.query(
                 """
                 INSERT INTO aggregator_groups (group_id, scheme, epoch, parameter_id, key_mode, max_reading,
-                    frame_keys, current_label, lookback, signed_body, signed_signature, roster_keys, paillier)
+                    frame_keys, current_label, lookback, signed_body, signed_signature, roster_keys, paillier,
+                    authority_key)
                 VALUES (\(Int64(group.group)), \(Int(group.scheme)), \(Int64(group.epoch)), \(Int(group.parameterID)),
                     \(Int(group.keyMode)), \(maxReading), \(keys), \(current), \(lookback), \(body), \(signature),
-                    \(roster), \(paillier))
+                    \(roster), \(paillier), \(authorityKey))
                 """, logger: logger)
             // The group's own partition of the readings (schema version 3).
             try await db.query(PostgresQuery(unsafeSQL: Schema.partitionStatement(group: group.group)), logger: logger)
@@ -196,17 +198,18 @@ public final class PostgresStore: AggregatorStore {
             let rows = try await client.query(
                 """
                 SELECT group_id, scheme, epoch, parameter_id, key_mode, max_reading, frame_keys, current_label,
-                    lookback, signed_body, signed_signature, roster_keys, paillier FROM aggregator_groups
+                    lookback, signed_body, signed_signature, roster_keys, paillier, authority_key FROM aggregator_groups
                 ORDER BY group_id
                 """, logger: logger)
             for try await row in rows {
                 let (
-                    g, scheme, epoch, parameter, mode, maxReading, keys, current, lookback, body, signature, roster, p
+                    g, scheme, epoch, parameter, mode, maxReading, keys, current, lookback, body, signature, roster, p,
+                    authority
                 ) =
                     try row.decode(
                         (
                             Int64, Int, Int64, Int, Int, Int64, ByteBuffer, Int64, Int64, ByteBuffer?, ByteBuffer?,
-                            ByteBuffer?, ByteBuffer?
+                            ByteBuffer?, ByteBuffer?, ByteBuffer?
                         ).self)
                 let paillier = try p.map { blob throws(StoreError) in
                     try Schema.unpackPaillier(Array(blob.readableBytesView))
@@ -223,7 +226,8 @@ public final class PostgresStore: AggregatorStore {
                         keyMode: UInt8(mode), maxReading: try Schema.unsigned(maxReading, "max reading"),
                         frameKeys: try Schema.unpack(Array(keys.readableBytesView)),
                         currentLabel: try Schema.unsigned(current, "label"),
-                        lookback: try Schema.unsigned(lookback, "lookback"), signed: signed, paillier: paillier))
+                        lookback: try Schema.unsigned(lookback, "lookback"), signed: signed, paillier: paillier,
+                        authorityKey: authority.map { Array($0.readableBytesView) }))
             }
             return out
         }
@@ -243,17 +247,46 @@ public final class PostgresStore: AggregatorStore {
         try await frames(in: .readings, group: group, fromLabel: fromLabel)
     }
 
+    public func readings(group: UInt32, meter: UInt32, labels: ClosedRange<UInt64>) async throws(StoreError)
+        -> [StoredReading]
+    {
+        try await frames(in: .readings, group: group, labels: labels, meter: meter)
+    }
+
     /// The frames of `table` for the group from `fromLabel` on, by label then meter.
     func frames(in table: FrameTable, group: UInt32, fromLabel: UInt64) async throws(StoreError) -> [StoredReading] {
-        let from = try Schema.column(fromLabel, "label")
+        try await frames(in: table, group: group, labels: fromLabel...UInt64(Int64.max))
+    }
+
+    /// The frames of `table` for the group with labels in `labels`, by label then meter; with
+    /// `meter` only that meter's, looked up label by label (the key is (group, label, meter):
+    /// a range scan would read every member's rows) over the labels of `labels` between the
+    /// group's lowest and highest stored label.
+    func frames(in table: FrameTable, group: UInt32, labels: ClosedRange<UInt64>, meter: UInt32? = nil)
+        async throws(StoreError) -> [StoredReading]
+    {
         var binds = PostgresBindings()
         binds.append(Int64(group))
-        binds.append(from)
-        let query = PostgresQuery(
-            unsafeSQL: """
-                SELECT label, meter, frame FROM \(table.rawValue) WHERE group_id = $1 AND label >= $2
+        binds.append(try Schema.column(labels.lowerBound, "label"))
+        binds.append(try Schema.column(labels.upperBound, "label"))
+        let t = table.rawValue
+        let sql: String
+        if let meter {
+            binds.append(Int64(meter))
+            sql = """
+                SELECT r.label, r.meter, r.frame FROM generate_series(
+                    GREATEST($2, (SELECT MIN(label) FROM \(t) WHERE group_id = $1)),
+                    LEAST($3, (SELECT COALESCE(MAX(label), -1) FROM \(t) WHERE group_id = $1))) AS k (label)
+                JOIN \(t) r ON r.group_id = $1 AND r.label = k.label AND r.meter = $4
+                ORDER BY r.label
+                """
+        } else {
+            sql = """
+                SELECT label, meter, frame FROM \(t) WHERE group_id = $1 AND label BETWEEN $2 AND $3
                 ORDER BY label, meter
-                """, binds: binds)
+                """
+        }
+        let query = PostgresQuery(unsafeSQL: sql, binds: binds)
         return try await run {
             var out: [StoredReading] = []
             let rows = try await client.query(query, logger: logger)

@@ -89,15 +89,16 @@ public final class SQLiteStore: AggregatorStore {
             try db.execute(
                 sql: """
                     INSERT INTO aggregator_groups (group_id, scheme, epoch, parameter_id, key_mode, max_reading,
-                        frame_keys, current_label, lookback, signed_body, signed_signature, roster_keys, paillier)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        frame_keys, current_label, lookback, signed_body, signed_signature, roster_keys, paillier,
+                        authority_key)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     Int64(group.group), Int64(group.scheme), Int64(group.epoch), Int64(group.parameterID),
                     Int64(group.keyMode), maxReading, Data(Schema.pack(group.frameKeys)), current, lookback,
                     group.signed.map { Data($0.body) }, group.signed.map { Data($0.signature) },
                     group.signed.map { Data(Schema.pack($0.rosterKeys)) },
-                    group.paillier.map { Data(Schema.packPaillier($0)) },
+                    group.paillier.map { Data(Schema.packPaillier($0)) }, group.authorityKey.map { Data($0) },
                 ])
         }
     }
@@ -137,7 +138,8 @@ public final class SQLiteStore: AggregatorStore {
                     maxReading: try Schema.unsigned(row["max_reading"], "max reading"),
                     frameKeys: try Schema.unpack([UInt8](keys)),
                     currentLabel: try Schema.unsigned(row["current_label"], "label"),
-                    lookback: try Schema.unsigned(row["lookback"], "lookback"), signed: signed, paillier: paillier)
+                    lookback: try Schema.unsigned(row["lookback"], "lookback"), signed: signed, paillier: paillier,
+                    authorityKey: (row["authority_key"] as Data?).map { [UInt8]($0) })
             }
         }
     }
@@ -154,17 +156,47 @@ public final class SQLiteStore: AggregatorStore {
         try await frames(in: .readings, group: group, fromLabel: fromLabel)
     }
 
+    public func readings(group: UInt32, meter: UInt32, labels: ClosedRange<UInt64>) async throws(StoreError)
+        -> [StoredReading]
+    {
+        try await frames(in: .readings, group: group, labels: labels, meter: meter)
+    }
+
     /// The frames of `table` for the group from `fromLabel` on, by label then meter.
     func frames(in table: FrameTable, group: UInt32, fromLabel: UInt64) async throws(StoreError) -> [StoredReading] {
-        let from = try Schema.column(fromLabel, "label")
-        return try await read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT label, meter, frame FROM \(table.rawValue) WHERE group_id = ? AND label >= ?
-                    ORDER BY label, meter
-                    """, arguments: [Int64(group), from]
-            ).map { row in
+        try await frames(in: table, group: group, labels: fromLabel...UInt64(Int64.max))
+    }
+
+    /// The frames of `table` for the group with labels in `labels`, by label then meter; with
+    /// `meter` only that meter's, looked up label by label (the key is (group, label, meter):
+    /// a range scan would read every member's rows) over the labels of `labels` between the
+    /// group's lowest and highest stored label.
+    func frames(in table: FrameTable, group: UInt32, labels: ClosedRange<UInt64>, meter: UInt32? = nil)
+        async throws(StoreError) -> [StoredReading]
+    {
+        let from = try Schema.column(labels.lowerBound, "label")
+        let to = try Schema.column(labels.upperBound, "label")
+        let t = table.rawValue
+        let sql =
+            meter == nil
+            ? """
+            SELECT label, meter, frame FROM \(t) WHERE group_id = :group AND label BETWEEN :from AND :to
+            ORDER BY label, meter
+            """
+            : """
+            WITH RECURSIVE k (label) AS (
+                SELECT MAX(:from, (SELECT MIN(label) FROM \(t) WHERE group_id = :group))
+                UNION ALL SELECT label + 1 FROM k
+                WHERE label < MIN(:to, (SELECT MAX(label) FROM \(t) WHERE group_id = :group)))
+            SELECT r.label, r.meter, r.frame FROM k
+            JOIN \(t) r ON r.group_id = :group AND r.label = k.label AND r.meter = :meter
+            WHERE k.label <= :to
+            ORDER BY r.label
+            """
+        var arguments: StatementArguments = ["group": Int64(group), "from": from, "to": to]
+        if let meter { arguments += ["meter": Int64(meter)] }
+        return try await read { [arguments] db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
                 StoredReading(
                     meter: UInt32(row["meter"] as Int64), label: try Schema.unsigned(row["label"], "label"),
                     frame: [UInt8](row["frame"] as Data))

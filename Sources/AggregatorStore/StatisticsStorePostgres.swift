@@ -5,10 +5,22 @@ import PostgresNIO
 
 extension PostgresStore: StatisticsDataStore {
     public func statisticsPlan(group: UInt32) async throws(StoreError) -> StoredPlan? {
-        try await run {
+        try await statement(in: .statisticsPlans, group: group)
+    }
+
+    public func setStatisticsPlan(group: UInt32, plan: StoredPlan) async throws(StoreError) {
+        try await setStatement(in: .statisticsPlans, group: group, plan)
+    }
+
+    /// The signed statement `table` keeps for `group`, nil when none.
+    func statement(in table: StatementTable, group: UInt32) async throws(StoreError) -> StoredPlan? {
+        var binds = PostgresBindings()
+        binds.append(Int64(group))
+        let query = PostgresQuery(
+            unsafeSQL: "SELECT body, signature FROM \(table.rawValue) WHERE group_id = $1", binds: binds)
+        return try await run {
             var out: StoredPlan? = nil
-            let rows = try await client.query(
-                "SELECT body, signature FROM statistics_plans WHERE group_id = \(Int64(group))", logger: logger)
+            let rows = try await client.query(query, logger: logger)
             for try await (body, signature) in rows.decode((ByteBuffer, ByteBuffer).self) {
                 out = StoredPlan(body: Array(body.readableBytesView), signature: Array(signature.readableBytesView))
             }
@@ -16,15 +28,18 @@ extension PostgresStore: StatisticsDataStore {
         }
     }
 
-    public func setStatisticsPlan(group: UInt32, plan: StoredPlan) async throws(StoreError) {
-        try await run {
-            _ = try await client.query(
-                """
-                INSERT INTO statistics_plans (group_id, body, signature)
-                VALUES (\(Int64(group)), \(ByteBuffer(bytes: plan.body)), \(ByteBuffer(bytes: plan.signature)))
+    /// Sets (or replaces) the signed statement `table` keeps for `group`.
+    func setStatement(in table: StatementTable, group: UInt32, _ plan: StoredPlan) async throws(StoreError) {
+        var binds = PostgresBindings()
+        binds.append(Int64(group))
+        binds.append(ByteBuffer(bytes: plan.body))
+        binds.append(ByteBuffer(bytes: plan.signature))
+        let query = PostgresQuery(
+            unsafeSQL: """
+                INSERT INTO \(table.rawValue) (group_id, body, signature) VALUES ($1, $2, $3)
                 ON CONFLICT (group_id) DO UPDATE SET body = excluded.body, signature = excluded.signature
-                """, logger: logger)
-        }
+                """, binds: binds)
+        try await run { _ = try await client.query(query, logger: logger) }
     }
 
     public func statisticsFrames(group: UInt32, fromLabel: UInt64) async throws(StoreError) -> [StoredReading] {

@@ -3,18 +3,28 @@ import GRDB
 
 extension SQLiteStore: StatisticsDataStore {
     public func statisticsPlan(group: UInt32) async throws(StoreError) -> StoredPlan? {
+        try await statement(in: .statisticsPlans, group: group)
+    }
+
+    public func setStatisticsPlan(group: UInt32, plan: StoredPlan) async throws(StoreError) {
+        try await setStatement(in: .statisticsPlans, group: group, plan)
+    }
+
+    /// The signed statement `table` keeps for `group`, nil when none.
+    func statement(in table: StatementTable, group: UInt32) async throws(StoreError) -> StoredPlan? {
         try await read { db in
             try Row.fetchOne(
-                db, sql: "SELECT body, signature FROM statistics_plans WHERE group_id = ?", arguments: [Int64(group)]
+                db, sql: "SELECT body, signature FROM \(table.rawValue) WHERE group_id = ?", arguments: [Int64(group)]
             ).map { StoredPlan(body: [UInt8]($0["body"] as Data), signature: [UInt8]($0["signature"] as Data)) }
         }
     }
 
-    public func setStatisticsPlan(group: UInt32, plan: StoredPlan) async throws(StoreError) {
+    /// Sets (or replaces) the signed statement `table` keeps for `group`.
+    func setStatement(in table: StatementTable, group: UInt32, _ plan: StoredPlan) async throws(StoreError) {
         try await write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO statistics_plans (group_id, body, signature) VALUES (?, ?, ?)
+                    INSERT INTO \(table.rawValue) (group_id, body, signature) VALUES (?, ?, ?)
                     ON CONFLICT (group_id) DO UPDATE SET body = excluded.body, signature = excluded.signature
                     """, arguments: [Int64(group), Data(plan.body), Data(plan.signature)])
         }

@@ -23,6 +23,9 @@ public protocol AggregatorStore: Sendable, ReleaseStore {
     func setupFrames(group: UInt32) async throws(StoreError) -> [[UInt8]]
     /// The group's reading frames with label ≥ `fromLabel`, by label then meter.
     func readings(group: UInt32, fromLabel: UInt64) async throws(StoreError) -> [StoredReading]
+    /// One meter's reading frames of one group with labels in `labels`, by label, in one query
+    /// (one index lookup per label of `labels` inside the group's stored labels).
+    func readings(group: UInt32, meter: UInt32, labels: ClosedRange<UInt64>) async throws(StoreError) -> [StoredReading]
     /// The stored frames of these (meter, label) keys of one group (absent keys are left out).
     func storedFrames(group: UInt32, keys: [ReadingKey]) async throws(StoreError) -> [ReadingKey: [UInt8]]
     /// One transaction: appends setup frames, inserts readings (a reading whose key is
@@ -103,13 +106,17 @@ public struct GroupRecord: Sendable, Equatable {
     public var signed: SignedGroupRecord?
     /// A Paillier group's key, signed layout and key statements (nil for LWR-PSA).
     public var paillier: PaillierGroupRecord?
+    /// LWR-PSA: the authority's SLH-DSA public key given at creation, which the statements the
+    /// service acts on must verify under (statistics plans); nil when none was given.
+    public var authorityKey: [UInt8]?
 
     public init(
         group: UInt32, scheme: UInt8, epoch: UInt32, parameterID: UInt8, keyMode: UInt8, maxReading: UInt64,
         frameKeys: [UInt32: [UInt8]], currentLabel: UInt64, lookback: UInt64, signed: SignedGroupRecord? = nil,
-        paillier: PaillierGroupRecord? = nil
+        paillier: PaillierGroupRecord? = nil, authorityKey: [UInt8]? = nil
     ) {
         self.paillier = paillier
+        self.authorityKey = authorityKey
         self.group = group
         self.scheme = scheme
         self.epoch = epoch
@@ -279,6 +286,12 @@ public func openStore(_ location: String) async throws(StoreError) -> any Aggreg
 // MARK: - values shared by both backends
 
 /// The tables of frames kept per (group, label, meter), read back the same way at a restart.
+/// The tables that keep one signed statement per group (body and signature).
+enum StatementTable: String {
+    case statisticsPlans = "statistics_plans"
+    case meterTariffs = "meter_tariffs"
+}
+
 enum FrameTable: String {
     case readings
     case statisticsFrames = "statistics_frames"
@@ -341,6 +354,8 @@ public enum Schema {
         (6, [Schema.releases]),
         // Bills made on the meters: the tariff relayed to them, their sealed bills (MeterBillStore.swift).
         (MeterBillSchema.version, MeterBillSchema.statements),
+        // An LWR-PSA group's authority key (`GroupRecord.authorityKey`).
+        (8, ["ALTER TABLE aggregator_groups ADD COLUMN authority_key {blob}"]),
     ]
 
     /// Statements only PostgreSQL runs, after a version's shared ones. Version 3 makes

@@ -24,6 +24,9 @@ public final class NetworkFleet: @unchecked Sendable {
     public var batchSize = 500
     /// Upload requests in flight at once.
     public var connections = 4
+    /// False: an LWR-PSA group is created without `authority_key` (the service then takes no
+    /// statistics plan for it).
+    public var sendsAuthorityKey = true
 
     public private(set) var framesSent = 0
     public private(set) var framesAcked = 0
@@ -121,7 +124,8 @@ public final class NetworkFleet: @unchecked Sendable {
                 group: group, epoch: fleet.epoch, parameters: configuration.parameters == .turbo ? "turbo" : "standard",
                 key_mode: configuration.keyMode == .expanded ? "expanded" : "seed",
                 max_reading: configuration.maxReading,
-                current_label: 0, lookback: 96, frame_keys: keys))
+                current_label: 0, lookback: 96, frame_keys: keys,
+                authority_key: sendsAuthorityKey ? Hex.encode(fleet.authority.publicKey) : nil))
         // 1. Enrolment requests down, public keys up.
         let publicKeys = try await exchange(try await downlinks())
         try await uploadSetup(publicKeys.flatMap { $0 })

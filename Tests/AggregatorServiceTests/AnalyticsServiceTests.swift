@@ -1,8 +1,10 @@
 import Aggregation
 import AggregatorAPI
+import AggregatorStore
 import Foundation
 import MeterCrypto
 import MeterSimulator
+import Provisioning
 import ServiceClient
 import Testing
 
@@ -50,6 +52,146 @@ struct AnalyticsServiceTests {
             #expect(small.status == 422)
             #expect(String(decoding: small.body, as: UTF8.self).contains("statistics"))
             await supplier.shutdown()
+        }
+    }
+
+    @Test(
+        "a statistics plan not signed by the group's authority, or not for this group, is refused and not stored",
+        arguments: Backend.allCases)
+    func forgedPlans(_ backend: Backend) async throws {
+        try await withServer(backend) { server, database in
+            let fleet = try smallFleet(server, meters: 10, labels: 1, seed: 43) { $0.maxReading = 2000 }
+            try await fleet.setUp()
+            let authority = fleet.fleet.authority
+            let epoch = fleet.fleet.epoch
+            let spec = StatisticsPlanSpec.uniform(bins: 4, maxReading: 400)
+            let valid = try authority.signStatisticsPlan(spec, group: 1, epoch: epoch, meters: 10, maxReading: 2000)
+                .statement
+            let body = valid.body
+            var flippedSignature = valid.signature
+            flippedSignature[100] ^= 0x01
+            var flippedBody = body
+            flippedBody[31] ^= 0x01  // the first bin edge: still a plan a meter would read, not the signed one
+            let forged: [(what: String, plan: SignedStatement, title: String)] = [
+                ("signed by another key", ProvisioningAuthority(seed: 999).sign(body), "unsignedStatement"),
+                (
+                    "a bit of the signature flipped", SignedStatement(body: body, signature: flippedSignature),
+                    "unsignedStatement"
+                ),
+                (
+                    "a bit of the body flipped", SignedStatement(body: flippedBody, signature: valid.signature),
+                    "unsignedStatement"
+                ),
+                (
+                    "the body truncated", SignedStatement(body: Array(body.prefix(40)), signature: valid.signature),
+                    "unsignedStatement"
+                ),
+                (
+                    "the signature truncated",
+                    SignedStatement(body: body, signature: Array(valid.signature.prefix(64))), "unsignedStatement"
+                ),
+                (
+                    "signed by another key for n = 5 below the minimum",
+                    ProvisioningAuthority(seed: 999).sign(
+                        StatisticsPlanSpec(edges: spec.edges, minimumGroupSize: 5).body(
+                            group: 1, epoch: epoch, meters: 5)),
+                    "unsignedStatement"
+                ),
+                (
+                    "the authority's, for group 2", authority.sign(spec.body(group: 2, epoch: epoch, meters: 10)),
+                    "unsignedStatement"
+                ),
+                (
+                    "the authority's, for another epoch",
+                    authority.sign(spec.body(group: 1, epoch: epoch + 1, meters: 10)), "unsignedStatement"
+                ),
+                (
+                    "the authority's, for n = 9", authority.sign(spec.body(group: 1, epoch: epoch, meters: 9)),
+                    "statistics"
+                ),
+                (
+                    "the authority's, minimum group size 5",
+                    authority.sign(
+                        StatisticsPlanSpec(edges: spec.edges, minimumGroupSize: 5).body(
+                            group: 1, epoch: epoch, meters: 10)),
+                    "statistics"
+                ),
+            ]
+            let operatorClient = try server.client()
+            let store = try #require(try await database.open() as? any StatisticsDataStore)
+            func put(_ plan: SignedStatement) async throws -> (status: Int, contentType: String, body: [UInt8]) {
+                try await Self.put(operatorClient, plan)
+            }
+            // Refused before a plan is installed, and after: the stored plan stays what it was.
+            for installed in [nil, valid] {
+                if let installed { #expect(try await put(installed).status == 200) }
+                let expected = installed.map { StoredPlan(body: $0.body, signature: $0.signature) }
+                #expect(try await store.statisticsPlan(group: 1) == expected)
+                let before = try await snapshot(database, group: 1)
+                for f in forged {
+                    let answer = try await put(f.plan)
+                    #expect(answer.status == 422, "\(f.what): \(answer.status)")
+                    #expect(
+                        problem(answer)?.title == f.title, "\(f.what): \(String(decoding: answer.body, as: UTF8.self))")
+                    #expect(try await store.statisticsPlan(group: 1) == expected, "\(f.what)")
+                }
+                let after = try await snapshot(database, group: 1)
+                #expect(
+                    after.readings == before.readings && after.sums == before.sums && after.setup == before.setup
+                        && after.groups == before.groups)
+            }
+            await store.close()
+            await operatorClient.shutdown()
+        }
+    }
+
+    /// PUT the plan as the operator; the answer.
+    static func put(_ client: AggregatorClient, _ plan: SignedStatement) async throws -> (
+        status: Int, contentType: String, body: [UInt8]
+    ) {
+        try await client.send(
+            .PUT, "/v1/groups/1/statistics-plan",
+            body: Array(
+                try JSONEncoder().encode(
+                    StatisticsPlanBody(statement_body: Hex.encode(plan.body), signature: Hex.encode(plan.signature)))),
+            contentType: "application/json")
+    }
+
+    @Test(
+        "a group created without authority_key takes no statistics plan (422 unsignedStatement); a malformed key, or one beside a Paillier hand-over, is 400"
+    )
+    func withoutAuthorityKey() async throws {
+        try await withServer(.sqlite) { server, database in
+            let fleet = try smallFleet(server, meters: 10, labels: 1, seed: 44) { $0.maxReading = 2000 }
+            fleet.sendsAuthorityKey = false
+            try await fleet.setUp()
+            let plan = try fleet.fleet.authority.signStatisticsPlan(
+                .uniform(bins: 4, maxReading: 400), group: 1, epoch: fleet.fleet.epoch, meters: 10, maxReading: 2000)
+            let client = try server.client()
+            let answer = try await Self.put(client, plan.statement)
+            #expect(answer.status == 422 && problem(answer)?.title == "unsignedStatement")
+            let store = try #require(try await database.open() as? any StatisticsDataStore)
+            #expect(try await store.statisticsPlan(group: 1) == nil)
+            #expect(try await store.groups().first?.authorityKey == nil)
+            await store.close()
+            let hex = String(repeating: "ab", count: 32)
+            for (key, scheme) in [
+                ("abcd", "lwr-psa"), (String(repeating: "zz", count: 32), "lwr-psa"), (hex, "paillier"),
+            ] {
+                let creation = GroupCreation(
+                    group: 5, epoch: 1, scheme: scheme, max_reading: 10, frame_keys: ["1": hex], authority_key: key)
+                let refused = try await client.send(
+                    .POST, "/v1/groups", body: Array(try JSONEncoder().encode(creation)),
+                    contentType: "application/json")
+                #expect(refused.status == 400 && problem(refused)?.title == "badRequest", "\(scheme) \(key)")
+            }
+            let created = try await client.createGroup(
+                GroupCreation(group: 5, epoch: 1, max_reading: 10, frame_keys: ["1": hex], authority_key: hex))
+            #expect(created.group == 5)
+            let again = try await database.open()
+            #expect(try await again.groups().last?.authorityKey == [UInt8](repeating: 0xAB, count: 32))
+            await again.close()
+            await client.shutdown()
         }
     }
 }

@@ -67,6 +67,14 @@ struct MeterBillServiceTests {
             operatorClient, "/v1/groups/1/tariff",
             body(authority.signTariff(.threeRate, group: 1, period: 200...295, epoch: epoch + 1)))
         #expect(problem(older)?.title == "unsignedStatement")
+        let forged = try await Self.put(
+            operatorClient, "/v1/groups/1/tariff",
+            body(ProvisioningAuthority(seed: 99).signTariff(.threeRate, group: 1, period: 200...295, epoch: epoch)))
+        #expect(forged.status == 422 && problem(forged)?.title == "unsignedStatement")
+        var flipped = body(authority.signTariff(.threeRate, group: 1, period: 200...295, epoch: epoch))
+        flipped.signature = String(flipped.signature.dropLast(2)) + (flipped.signature.hasSuffix("00") ? "01" : "00")
+        let flippedAnswer = try await Self.put(operatorClient, "/v1/groups/1/tariff", flipped)
+        #expect(flippedAnswer.status == 422 && problem(flippedAnswer)?.title == "unsignedStatement")
         let garbage = try await Self.put(
             operatorClient, "/v1/groups/1/tariff", MeterTariffBody(statement_body: "0401", signature: "00"))
         #expect(garbage.status == 422)

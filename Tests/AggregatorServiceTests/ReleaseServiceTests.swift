@@ -18,6 +18,25 @@ struct ReleaseServiceTests {
         try await client.send(.POST, path, body: Array(try JSONEncoder().encode(body)), contentType: "application/json")
     }
 
+    @Test("a release over more than a year of labels is refused with 400, up to from 0 to 2^63 − 1 (that one trapped)")
+    func releaseTooLong() async throws {
+        try await withServer(.sqlite) { server, _ in
+            let fleet = try paillierFleet(server, meters: 3, labels: 1)
+            try await fleet.setUp()
+            let supplier = try server.client(supplierToken)
+            for to in [UInt64(366 * 96), UInt64(Int64.max)] {
+                let answer = try await Self.post(
+                    supplier, "/v1/groups/1/energy-reports", EnergyReportRequest(meter: 1, from: 0, to: to))
+                #expect(answer.status == 400 && problem(answer)?.title == "badRequest", "to \(to)")
+            }
+            let year = try await Self.post(
+                supplier, "/v1/groups/1/energy-reports", EnergyReportRequest(meter: 1, from: 0, to: 366 * 96 - 1))
+            #expect(problem(year)?.title == "missingReading")
+            await supplier.shutdown()
+            await fleet.client.shutdown()
+        }
+    }
+
     @Test(
         "a Paillier meter's bill over a day, decrypted by the supplier, equals the bill of its readings; no label billed twice, also after a restart",
         arguments: Backend.allCases)

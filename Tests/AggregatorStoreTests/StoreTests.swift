@@ -93,6 +93,7 @@ struct StoreTests {
     func groups(_ backend: Backend) async throws {
         try await withStore(backend) { store, _ in
             var g = group(5)
+            g.authorityKey = [0xAA, 0, 0xBB]
             try await store.insertGroup(g)
             try await store.insertGroup(group(2, meters: 2))
             #expect(try await store.groups() == [group(2, meters: 2), g])
@@ -249,6 +250,48 @@ struct StoreTests {
                     StoredReading(meter: 1, label: 0, frame: frame(1, 0, 2))
                 ])
             #expect(try await store.sums(group: 1, labels: 0...0) == [LabelSum(label: 0, sum: 1, meters: 1)])
+        }
+    }
+
+    @Test(
+        "one meter's readings over a label range: exactly its stored frames of the range, nothing outside it",
+        arguments: Backend.allCases)
+    func meterLabelRange(_ backend: Backend) async throws {
+        try await withStore(backend) { store, reopen in
+            try await store.insertGroup(group(1))
+            try await store.insertGroup(group(2))
+            // Group 1: meters 1 ... 3 at labels 10 ... 40, meter 2 silent at 17 and 30; group 2: meter 2 too.
+            var c = StoreCommit(group: 1)
+            for label: UInt64 in 10...40 {
+                for meter: UInt32 in 1...3 where !(meter == 2 && (label == 17 || label == 30)) {
+                    c.readings.append(StoredReading(meter: meter, label: label, frame: frame(meter, label)))
+                }
+            }
+            try await store.commit(c)
+            var other = StoreCommit(group: 2)
+            other.readings = (0...50).map { StoredReading(meter: 2, label: $0, frame: frame(2, $0, 2)) }
+            try await store.commit(other)
+            let again = try await reopen()
+            func stored(_ meter: UInt32, _ labels: ClosedRange<UInt64>) -> [StoredReading] {
+                c.readings.filter { $0.meter == meter && labels.contains($0.label) }.sorted { $0.label < $1.label }
+            }
+            for (meter, labels) in [
+                (UInt32(2), UInt64(15)...35), (2, 17...17), (2, 30...31), (1, 10...40), (3, 0...9), (3, 0...10),
+                (1, 40...1000), (2, 0...UInt64(Int64.max)), (4, 10...40),
+            ] {
+                let got = try await again.readings(group: 1, meter: meter, labels: labels)
+                #expect(got == stored(meter, labels), "meter \(meter), labels \(labels)")
+            }
+            #expect(try await again.readings(group: 1, meter: 2, labels: 15...35).count == 19)
+            #expect(try await again.readings(group: 2, meter: 2, labels: 45...60).map(\.label) == Array(45...50))
+            #expect(try await again.readings(group: 3, meter: 2, labels: 0...50).isEmpty)
+            // A group without readings: nothing, at once, even over every label.
+            #expect(try await again.readings(group: 3, meter: 2, labels: 0...UInt64(Int64.max)).isEmpty)
+            await #expect(throws: StoreError.invalidValue("label \(UInt64(1) << 63) ≥ 2^63")) {
+                try await again.readings(group: 1, meter: 2, labels: 0...(1 << 63))
+            }
+            // The whole group's readings still come back as before.
+            #expect(try await again.readings(group: 1, fromLabel: 40).count == 3)
         }
     }
 
