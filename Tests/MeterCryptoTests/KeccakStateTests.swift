@@ -34,9 +34,10 @@ struct KeccakStateTests {
         }
     }
 
-    @Test("lanes and bytes read back what was XORed in", arguments: StateRepresentation.allCases)
+    @Test("lanes and bytes read back what was XORed in; bulk lane reads agree", arguments: StateRepresentation.allCases)
     func laneAndByteAccess(representation: StateRepresentation) {
         laneAndByteAccess(representation.stateType)
+        bulkLanes(representation.stateType)
     }
 
     func laneAndByteAccess<S: KeccakState>(_: S.Type) {
@@ -59,6 +60,59 @@ struct KeccakStateTests {
         for position in 0..<200 {
             let byte = state.byte(at: position)
             #expect(byte == UInt8(truncatingIfNeeded: expected[position / 8] >> (8 * UInt64(position % 8))))
+        }
+    }
+
+    /// lanes(from:count:into:) and publicLanes(from:count:into:) against lane(_:).
+    func bulkLanes<S: KeccakState>(_: S.Type) {
+        var rng = SeededGenerator(seed: 2048)
+        var state = S()
+        for i in 0..<25 { state.xorLane(i, UInt64.random(in: .min ... .max, using: &rng)) }
+        for _ in 0..<100 {
+            state.permute(firstRound: 0)
+            let first = Int.random(in: 0..<25, using: &rng)
+            let count = Int.random(in: 0...(25 - first), using: &rng)
+            var expected: [UInt64] = []
+            for k in 0..<count { expected.append(state.lane(first + k)) }
+            var secret = [UInt64](repeating: 0, count: count)
+            var open = [UInt64](repeating: 0, count: count)
+            secret.withUnsafeMutableBufferPointer { state.lanes(from: first, count: count, into: $0.baseAddress!) }
+            open.withUnsafeMutableBufferPointer { state.publicLanes(from: first, count: count, into: $0.baseAddress!) }
+            #expect(secret == expected)
+            #expect(open == expected)
+        }
+    }
+
+    @Test("squeezeWords gives what squeezeWord gives, from any position", arguments: StateRepresentation.allCases)
+    func squeezeWords(representation: StateRepresentation) {
+        squeezeWords(representation.stateType)
+    }
+
+    func squeezeWords<S: KeccakState>(_: S.Type) {
+        var rng = SeededGenerator(seed: 168)
+        for trial in 0..<60 {
+            let algorithm: XOFAlgorithm = [.shake128, .shake256, .turboShake128][trial % 3]
+            var bulk = KeccakSponge<S>(algorithm)
+            let message = (0..<Int.random(in: 0..<400, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            bulk.absorb(message.span)
+            var single = bulk
+            // Sometimes a byte squeeze first, so the words start inside a lane.
+            for _ in 0..<(trial % 4 == 3 ? Int.random(in: 1..<8, using: &rng) : 0) {
+                var one = InlineArray<1, UInt8>(repeating: 0)
+                var a = one.mutableSpan
+                bulk.squeeze(into: &a)
+                var b = one.mutableSpan
+                single.squeeze(into: &b)
+            }
+            for _ in 0..<4 {
+                let count = Int.random(in: 0..<70, using: &rng)
+                var words = [UInt64](repeating: 0, count: count)
+                var span = words.mutableSpan
+                bulk.squeezeWords(into: &span)
+                let expected = (0..<count).map { _ in single.squeezeWord() }
+                #expect(words == expected, "trial \(trial)")
+            }
+            #expect(bulk.squeezeWord() == single.squeezeWord(), "trial \(trial): the positions differ")
         }
     }
 

@@ -165,6 +165,28 @@ struct LWRPSATests {
                 stream.absorb(keyWords: key[start..<(start + 64)].span)
             }
             #expect(stream.prf() == a)
+            // Key words one at a time, and as little-endian pages with their Fletcher sums
+            // (the expanded key from flash), in uneven pieces.
+            var single = LWRLabelStream(parameters: parameters, group: 2, label: label)
+            for w in key { single.absorb(keyWord: w) }
+            #expect(single.prf() == a)
+            var bytes: [UInt8] = []
+            var sums: (UInt64, UInt64) = (0, 0)
+            for w in key {
+                withUnsafeBytes(of: w.littleEndian) { bytes += $0 }
+                sums.0 &+= w
+                sums.1 &+= sums.0
+            }
+            var paged = LWRLabelStream(parameters: parameters, group: 2, label: label)
+            var pagedSums: (UInt64, UInt64) = (0, 0)
+            var start = 0
+            for piece in [8, 504, 512, 13 * 8, 1024] + Array(repeating: 512, count: 40) where start < bytes.count {
+                let end = min(start + piece, bytes.count)
+                paged.absorb(keyBytes: bytes[start..<end].span.bytes, sums: &pagedSums)
+                start = end
+            }
+            #expect(paged.prf() == a)
+            #expect(pagedSums == sums)
         }
     }
 

@@ -105,9 +105,18 @@ struct M4LWRBenchTests {
             #expect(meter.firmware.phase == .ready)
         }
         let m4Setup = try setup.setupFrames(for: m4ID)
+        // The aggregator's acknowledgements, as it sends them for each authentic reading, for
+        // every label but the last (labels 1-3): the meter lets those readings go; label 4 stays
+        // unacknowledged (as if its ack were lost) for the power-cut case's resend.
+        let peer = AckPeer(
+            intake: FrameIntake(members: members), out: work.appendingPathComponent("out.bin"),
+            inbox: work.appendingPathComponent("in.bin"), acknowledgeBelow: UInt64(Self.labels - 1))
         let run2 = try Self.runQEMU(
             qemuRun, elf: elf, work: work, input: m4Setup,
-            options: boardOptions + ["passes=\(m4Setup.count + 2)", "labels=\(Self.labels)"])
+            options: boardOptions + [
+                "passes=\(m4Setup.count + 2)", "labels=\(Self.labels)", "acks=\(Self.labels - 2)",
+            ], peer: peer)
+        #expect(peer.acknowledged == Array(1..<UInt64(Self.labels - 1)), "acknowledged: \(peer.acknowledged)")
         #expect(run2.report.contains("ready 1"), "the M4 meter is not ready; its report:\n\(run2.report)")
         let m4Sent = Self.unique(run2.sent)
         for frame in hostSent.joined() + m4Sent where Self.type(frame) == .keyShare {
@@ -159,12 +168,17 @@ struct M4LWRBenchTests {
             for (label, frames) in byLabel.sorted(by: { $0.key < $1.key }) {
                 #expect(frames.count == 1, "label \(label): \(frames.count) different frames")
             }
-            // The unacknowledged readings of labels 1-4 are sent again after the cut, byte-identical.
+            // The unacknowledged reading of label 4 is sent again after the cut, byte-identical;
+            // the acknowledged ones (labels 1-3) are not.
             var cutLabels: [UInt64: Int] = [:]
             for frame in cut.sent where Self.type(frame) == .reading {
                 cutLabels[try Frame.parseHeader(frame.span).label, default: 0] += 1
             }
-            for label in full { #expect(cutLabels[label, default: 0] >= 1, "label \(label) not resent: \(cutLabels)") }
+            let last = UInt64(Self.labels - 1)
+            #expect(cutLabels[last, default: 0] >= 1, "label \(last) not resent: \(cutLabels)")
+            for label in full where label < last {
+                #expect(cutLabels[label] == nil, "label \(label) was acknowledged, yet resent: \(cutLabels)")
+            }
             // Label 6 (after the reboot) is there, and every label after 4 decrypts exactly.
             #expect(cutLabels[6] != nil, "no reading for label 6 after the cut: \(cutLabels)")
             let m4Late = cut.sent.filter { Self.type($0) == .reading }
@@ -229,7 +243,7 @@ struct M4LWRBenchTests {
 
     /// Writes the radio input, runs the image on QEMU in `work`, returns what it sent and printed.
     static func runQEMU(
-        _ qemuRun: String, elf: String, work: URL, input: [[UInt8]], options: [String]
+        _ qemuRun: String, elf: String, work: URL, input: [[UInt8]], options: [String], peer: AckPeer? = nil
     ) throws -> (sent: [[UInt8]], report: String) {
         var data = Data()
         for frame in input {
@@ -244,9 +258,11 @@ struct M4LWRBenchTests {
         process.currentDirectoryURL = work
         let pipe = Pipe()
         process.standardOutput = pipe
+        peer?.start()
         try process.run()
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        peer?.stop()
         let report = String(decoding: output, as: UTF8.self)
         try #require(process.terminationStatus == 0, "QEMU exited with \(process.terminationStatus):\n\(report)")
         let out = (try? Data(contentsOf: work.appendingPathComponent("out.bin"))) ?? Data()
@@ -262,5 +278,80 @@ struct M4LWRBenchTests {
             bytes = bytes.dropFirst(n)
         }
         return (frames, report)
+    }
+}
+
+/// The aggregator's side of the radio while the M4 runs: reads the frames the meter appends
+/// to radio-out and answers each authentic reading of a label below `acknowledgeBelow` with
+/// the acknowledgement the aggregator sends (`FrameIntake.open`, then
+/// `acknowledgement(to:label:)`, as `acceptAndAcknowledge` does), appended to radio-in. The
+/// bench (`acks=N`) waits for each of its first N readings' acks before the next sample.
+final class AckPeer: @unchecked Sendable {
+    let intake: FrameIntake
+    let out: URL
+    let inbox: URL
+    let acknowledgeBelow: UInt64
+    private let lock = NSLock()
+    private var running = false
+    private var done: DispatchSemaphore? = nil
+    private var labels: [UInt64] = []
+
+    init(intake: FrameIntake, out: URL, inbox: URL, acknowledgeBelow: UInt64) {
+        self.intake = intake
+        self.out = out
+        self.inbox = inbox
+        self.acknowledgeBelow = acknowledgeBelow
+    }
+
+    /// The labels acknowledged, in order.
+    var acknowledged: [UInt64] { lock.withLock { labels } }
+
+    func start() {
+        lock.withLock { running = true }
+        let finished = DispatchSemaphore(value: 0)
+        done = finished
+        let thread = Thread { [self] in
+            serve()
+            finished.signal()
+        }
+        thread.start()
+    }
+
+    func stop() {
+        lock.withLock { running = false }
+        done?.wait()
+        done = nil
+    }
+
+    private func serve() {
+        var position = 0
+        var answered: Set<UInt64> = []
+        while lock.withLock({ running }) {
+            let data = [UInt8]((try? Data(contentsOf: out)) ?? Data())
+            var progressed = false
+            while data.count >= position + 4 {
+                let n =
+                    Int(data[position]) | Int(data[position + 1]) << 8 | Int(data[position + 2]) << 16
+                    | Int(data[position + 3]) << 24
+                guard data.count >= position + 4 + n else { break }
+                let frame = Array(data[(position + 4)..<(position + 4 + n)])
+                position += 4 + n
+                progressed = true
+                guard let opened = try? intake.open(frame, expecting: .reading),
+                    opened.header.label < acknowledgeBelow, answered.insert(opened.header.label).inserted
+                else { continue }
+                let ack = intake.acknowledgement(to: opened.header.meter, label: opened.header.label)
+                var record = Data()
+                withUnsafeBytes(of: UInt32(ack.count).littleEndian) { record.append(contentsOf: $0) }
+                record.append(contentsOf: ack)
+                if let handle = try? FileHandle(forWritingTo: inbox) {
+                    _ = try? handle.seekToEnd()
+                    try? handle.write(contentsOf: record)  // one write: the board reads whole frames
+                    try? handle.close()
+                }
+                lock.withLock { labels.append(opened.header.label) }
+            }
+            if !progressed { Thread.sleep(forTimeInterval: 0.001) }
+        }
     }
 }

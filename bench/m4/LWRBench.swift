@@ -10,13 +10,18 @@
 //   label-poll-instructions      per label: its 900 sample passes, the boundary included
 //   label-boundary-instructions  per label: the costliest pass (encrypt, outbox, send)
 //   label-idle-instructions      per label: idle work (the next label's pad F_k(l+1))
+//   label-ack-instructions       acks=N: the pass that took the aggregator's ack of a reading
 //   key-mode                     0 seed, 1 expanded (the signed group's choice)
 //   phase-pad-instructions       one pad F_k(l), computePad as the meter runs it
 //   phase-label-expansion-instructions  a_l alone: its XOF set up and 2048 words squeezed
-//   phase-key-stream-instructions       k alone from its seed: XOF set up, 2048 words
+//                                       in blocks of 21 (as the pad does; XORed together)
+//   phase-key-stream-instructions       k alone from its seed: XOF set up, 2048 words (the same)
 //   phase-inner-product-instructions    2048 multiply-adds mod 2^64 over words in RAM
 //   phase-customer-detail-seal-instructions  the boundary's customer detail frame (AES-GCM, keyed) alone
 //   phase-customer-key-schedule-instructions  keying AES-GCM (round keys, H): once per customer key
+//   phase-idle-check-instructions  one idle pass with nothing due (899 per label)
+//   phase-outbox-record-seal-instructions, phase-detail-record-seal-instructions  the flash
+//                                records' checksum and syndrome (FlashFormat.seal), alone
 //   phase-frame-tag-instructions  one frame tag (KMAC128 under the cached frame key), as the
 //                                reading's frame and the detail frame each get at the boundary
 // (phases=0 leaves the split out; it runs after the labels and the stack reading)
@@ -110,6 +115,7 @@ func benchMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<
     // The first pass that adds a reading to the outbox (the boundary) reports the flash
     // operation counts around it: the host picks cut-after= from them (the power-cut case).
     let labels = Int(mps2_option_u64("labels", 0))
+    var acksLeft = Int(mps2_option_u64("acks", 0))
     var writeSeen = false
     for _ in 0..<labels {
         var steps: UInt64 = 0
@@ -120,7 +126,8 @@ func benchMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<
             let ops = mps2_flash_op_count()
             let pending = meter.pendingReadings
             let (p, i) = pass(&meter)
-            if !writeSeen && meter.pendingReadings > pending {
+            let stored = meter.pendingReadings > pending
+            if !writeSeen && stored {
                 writeSeen = true
                 report("first-write-flash-ops-before", ops)
                 report("first-write-flash-ops-after", mps2_flash_op_count())
@@ -128,6 +135,10 @@ func benchMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<
             steps += p
             stepMax = max(stepMax, p)
             idle += i
+            if stored && acksLeft > 0 {
+                acksLeft -= 1
+                awaitAck(&meter, below: meter.pendingReadings)
+            }
         }
         report("label-poll-instructions", steps)
         report("label-boundary-instructions", stepMax)
@@ -138,6 +149,22 @@ func benchMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<
     report("stack-reserved-bytes", UInt64(mps2_stack_size()))
     if labels > 0 && meter.isReady && mps2_option_u64("phases", 1) != 0 { phases(&meter) }
     return 0
+}
+
+/// acks=N: after each of the first N boundaries that stored a reading, the aggregator's ack
+/// (the host answers over the radio, M4LWRBenchTests' `AckPeer`) is awaited with the clock
+/// stopped, so it arrives in the same place of every run. Reports the pass that took it
+/// (`label-ack-instructions`: the downlink's tag checked, the outbox and detail ring marked);
+/// the passes that found no frame yet are not counted anywhere.
+func awaitAck(_ meter: inout Meter<LWRScheme>, below pending: Int) {
+    for _ in 0..<20_000_000 {
+        let (p, i) = pass(&meter)
+        if meter.pendingReadings < pending {
+            report("label-ack-instructions", p + i)
+            return
+        }
+    }
+    mps2_print_line("lwr-bench: no ack came")
 }
 
 /// The pad's phases measured one by one on the meter's own key and group (a label two
@@ -156,17 +183,34 @@ func phases(_ meter: inout Meter<LWRScheme>) {
     report("phase-pad-instructions", mps2_instructions() - t)
     consume("phase-pad-low16", pad)
 
+    // Both streams squeezed as the pad squeezes them: a block of 21 words at a time (a_l, public,
+    // through the byte table; k with the constant-time delta swaps), XORed together.
+    var block = InlineArray<21, UInt64>(repeating: 0)
     t = mps2_instructions()
     var a = LWRPSA.labelExpansion(parameters: parameters, group: meter.record.group, label: label)
     var x: UInt64 = 0
-    for _ in 0..<parameters.lambda { x ^= a.squeezeWord() }
+    var left = parameters.lambda
+    while left > 0 {
+        let n = min(21, left)
+        var s = block.mutableSpan
+        s.withUnsafeMutableBufferPointer { a.squeezeWords(into: $0.baseAddress!, count: n, public: true) }
+        for j in 0..<n { x ^= block[j] }
+        left -= n
+    }
     report("phase-label-expansion-instructions", mps2_instructions() - t)
     consume("phase-label-expansion-low16", x)
 
     t = mps2_instructions()
     var k = LWRPSA.keyStream(parameters: parameters, seed: meter.record.psaSeed.span)
     x = 0
-    for _ in 0..<parameters.lambda { x ^= k.squeezeWord() }
+    left = parameters.lambda
+    while left > 0 {
+        let n = min(21, left)
+        var s = block.mutableSpan
+        s.withUnsafeMutableBufferPointer { k.squeezeWords(into: $0.baseAddress!, count: n) }
+        for j in 0..<n { x ^= block[j] }
+        left -= n
+    }
     report("phase-key-stream-instructions", mps2_instructions() - t)
     consume("phase-key-stream-low16", x)
 
@@ -204,6 +248,27 @@ func phases(_ meter: inout Meter<LWRScheme>) {
         header, cipher: gcm, verifier: meter.customerVerifier.span, plaintext: plaintext.span, frame: &frameSpan)
     report("phase-customer-detail-seal-instructions", mps2_instructions() - t)
     consume("phase-customer-detail-low16", UInt64(frame[Frame.headerBytes]))
+
+    // An idle pass with nothing due (the pad of the next label done, no statistics plan): the
+    // main loop makes 899 of them per label, so they are part of the label's idle figure.
+    meter.idle()
+    t = mps2_instructions()
+    meter.idle()
+    report("phase-idle-check-instructions", mps2_instructions() - t)
+
+    // The flash records of the boundary: an outbox entry and a detail-ring entry sealed
+    // (FlashFormat.seal: SHAKE128 checksum and Hamming syndrome) into a scratch buffer.
+    var record = InlineArray<1024, UInt8>(repeating: 0x5A)
+    var recordSpan = record.mutableSpan
+    t = mps2_instructions()
+    FlashFormat.seal(&recordSpan, length: meter.outbox.protectedBytes, domain: "PM-OB-v1")
+    report("phase-outbox-record-seal-instructions", mps2_instructions() - t)
+    if let ring = meter.detailRing {
+        t = mps2_instructions()
+        FlashFormat.seal(&recordSpan, length: ring.protectedBytes, domain: "PM-OB-v1")
+        report("phase-detail-record-seal-instructions", mps2_instructions() - t)
+    }
+    consume("phase-record-low16", UInt64(record[0]))
 
     // One frame tag (KMAC128 under the frame key of the meter's group, as `sealFrame` puts it
     // on the reading's frame; the detail frame gets one too), into the meter's frame buffer.

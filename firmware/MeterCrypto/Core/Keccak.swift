@@ -29,6 +29,21 @@ public protocol KeccakState: Sendable {
     mutating func byte(at position: Int) -> UInt8
     /// Applies rounds firstRound..<24 of Keccak-f[1600] (0: all 24; 12: Keccak-p[1600, 12]).
     mutating func permute(firstRound: Int)
+    /// Lanes first..<first + count (within 0..<25) into out[0..<count]: what `count` calls of
+    /// `lane` give, in one loop (the bulk squeeze, `KeccakSponge.squeezeWords`).
+    mutating func lanes(from first: Int, count: Int, into out: UnsafeMutablePointer<UInt64>)
+    /// `lanes(from:count:into:)` for output that is public (no secret may depend on it): the
+    /// representation may then use table lookups indexed by the output.
+    mutating func publicLanes(from first: Int, count: Int, into out: UnsafeMutablePointer<UInt64>)
+}
+
+extension KeccakState {
+    @inlinable public mutating func lanes(from first: Int, count: Int, into out: UnsafeMutablePointer<UInt64>) {
+        for k in 0..<count { out[k] = lane(first &+ k) }
+    }
+    @inlinable public mutating func publicLanes(from first: Int, count: Int, into out: UnsafeMutablePointer<UInt64>) {
+        lanes(from: first, count: count, into: out)
+    }
 }
 
 #if _pointerBitWidth(_64) || !hasFeature(Embedded)
@@ -97,6 +112,106 @@ public protocol KeccakState: Sendable {
 
         @inlinable public mutating func permute(firstRound: Int) {
             keccakP1600Interleaved(&words, firstRound: firstRound)
+        }
+
+        /// The lanes deinterleaved in one loop: the four masks stay in registers and the
+        /// words are read through one pointer (per lane: two loads, two half-word packs,
+        /// eight delta swaps, one 64-bit store).
+        @inlinable public mutating func lanes(from first: Int, count: Int, into out: UnsafeMutablePointer<UInt64>) {
+            precondition(first >= 0 && count >= 0 && first &+ count <= 25, "Keccak: lanes outside 0..<25")
+            words.span.withUnsafeBufferPointer { w in
+                keccakDeinterleaveLanes(w.baseAddress.unsafelyUnwrapped + 2 &* first, count: count, into: out)
+            }
+        }
+
+        /// Public output (a_l): the bits spread by a table lookup per byte.
+        @inlinable public mutating func publicLanes(
+            from first: Int, count: Int, into out: UnsafeMutablePointer<UInt64>
+        ) {
+            precondition(first >= 0 && count >= 0 && first &+ count <= 25, "Keccak: lanes outside 0..<25")
+            words.span.withUnsafeBufferPointer { w in
+                keccakDeinterleavePublicLanes(w.baseAddress.unsafelyUnwrapped + 2 &* first, count: count, into: out)
+            }
+        }
+    }
+
+    /// `count` lanes from their interleaved words at `words` into `out`, for output that is
+    /// public (the label vector a_l): a table lookup per byte, indexed by the output itself,
+    /// so never for a key stream or anything else secret.
+    @usableFromInline @_optimize(speed)
+    func keccakDeinterleavePublicLanes(
+        _ words: UnsafePointer<UInt32>, count: Int, into out: UnsafeMutablePointer<UInt64>
+    ) {
+        keccakSpreadByte.span.withUnsafeBufferPointer { table in
+            let t = table.baseAddress.unsafelyUnwrapped
+            var w = words
+            var o = out
+            var k = count
+            while k > 0 {
+                let e = w[0]
+                let d = w[1]
+                let low =
+                    UInt32(t[Int(e & 0xFF)]) | UInt32(t[Int((e &>> 8) & 0xFF)]) &<< 16
+                    | (UInt32(t[Int(d & 0xFF)]) | UInt32(t[Int((d &>> 8) & 0xFF)]) &<< 16) &<< 1
+                let high =
+                    UInt32(t[Int((e &>> 16) & 0xFF)]) | UInt32(t[Int(e &>> 24)]) &<< 16
+                    | (UInt32(t[Int((d &>> 16) & 0xFF)]) | UInt32(t[Int(d &>> 24)]) &<< 16) &<< 1
+                o.pointee = UInt64(low) | UInt64(high) &<< 32
+                w += 2
+                o += 1
+                k &-= 1
+            }
+        }
+    }
+
+    /// Byte b with its bit i moved to bit 2i (the even positions of 16 bits).
+    @usableFromInline let keccakSpreadByte: InlineArray<256, UInt16> = [
+        0x0000, 0x0001, 0x0004, 0x0005, 0x0010, 0x0011, 0x0014, 0x0015,
+        0x0040, 0x0041, 0x0044, 0x0045, 0x0050, 0x0051, 0x0054, 0x0055,
+        0x0100, 0x0101, 0x0104, 0x0105, 0x0110, 0x0111, 0x0114, 0x0115,
+        0x0140, 0x0141, 0x0144, 0x0145, 0x0150, 0x0151, 0x0154, 0x0155,
+        0x0400, 0x0401, 0x0404, 0x0405, 0x0410, 0x0411, 0x0414, 0x0415,
+        0x0440, 0x0441, 0x0444, 0x0445, 0x0450, 0x0451, 0x0454, 0x0455,
+        0x0500, 0x0501, 0x0504, 0x0505, 0x0510, 0x0511, 0x0514, 0x0515,
+        0x0540, 0x0541, 0x0544, 0x0545, 0x0550, 0x0551, 0x0554, 0x0555,
+        0x1000, 0x1001, 0x1004, 0x1005, 0x1010, 0x1011, 0x1014, 0x1015,
+        0x1040, 0x1041, 0x1044, 0x1045, 0x1050, 0x1051, 0x1054, 0x1055,
+        0x1100, 0x1101, 0x1104, 0x1105, 0x1110, 0x1111, 0x1114, 0x1115,
+        0x1140, 0x1141, 0x1144, 0x1145, 0x1150, 0x1151, 0x1154, 0x1155,
+        0x1400, 0x1401, 0x1404, 0x1405, 0x1410, 0x1411, 0x1414, 0x1415,
+        0x1440, 0x1441, 0x1444, 0x1445, 0x1450, 0x1451, 0x1454, 0x1455,
+        0x1500, 0x1501, 0x1504, 0x1505, 0x1510, 0x1511, 0x1514, 0x1515,
+        0x1540, 0x1541, 0x1544, 0x1545, 0x1550, 0x1551, 0x1554, 0x1555,
+        0x4000, 0x4001, 0x4004, 0x4005, 0x4010, 0x4011, 0x4014, 0x4015,
+        0x4040, 0x4041, 0x4044, 0x4045, 0x4050, 0x4051, 0x4054, 0x4055,
+        0x4100, 0x4101, 0x4104, 0x4105, 0x4110, 0x4111, 0x4114, 0x4115,
+        0x4140, 0x4141, 0x4144, 0x4145, 0x4150, 0x4151, 0x4154, 0x4155,
+        0x4400, 0x4401, 0x4404, 0x4405, 0x4410, 0x4411, 0x4414, 0x4415,
+        0x4440, 0x4441, 0x4444, 0x4445, 0x4450, 0x4451, 0x4454, 0x4455,
+        0x4500, 0x4501, 0x4504, 0x4505, 0x4510, 0x4511, 0x4514, 0x4515,
+        0x4540, 0x4541, 0x4544, 0x4545, 0x4550, 0x4551, 0x4554, 0x4555,
+        0x5000, 0x5001, 0x5004, 0x5005, 0x5010, 0x5011, 0x5014, 0x5015,
+        0x5040, 0x5041, 0x5044, 0x5045, 0x5050, 0x5051, 0x5054, 0x5055,
+        0x5100, 0x5101, 0x5104, 0x5105, 0x5110, 0x5111, 0x5114, 0x5115,
+        0x5140, 0x5141, 0x5144, 0x5145, 0x5150, 0x5151, 0x5154, 0x5155,
+        0x5400, 0x5401, 0x5404, 0x5405, 0x5410, 0x5411, 0x5414, 0x5415,
+        0x5440, 0x5441, 0x5444, 0x5445, 0x5450, 0x5451, 0x5454, 0x5455,
+        0x5500, 0x5501, 0x5504, 0x5505, 0x5510, 0x5511, 0x5514, 0x5515,
+        0x5540, 0x5541, 0x5544, 0x5545, 0x5550, 0x5551, 0x5554, 0x5555,
+    ]
+
+    /// `count` lanes from their interleaved words at `words` (even, odd, even, …) into `out`.
+    /// Not generic and not inlined, so it is compiled for speed in the -Osize firmware.
+    @usableFromInline @_optimize(speed)
+    func keccakDeinterleaveLanes(_ words: UnsafePointer<UInt32>, count: Int, into out: UnsafeMutablePointer<UInt64>) {
+        var w = words
+        var o = out
+        var k = count
+        while k > 0 {
+            o.pointee = keccakDeinterleave(even: w[0], odd: w[1])
+            w += 2
+            o += 1
+            k &-= 1
         }
     }
 
@@ -387,6 +502,39 @@ public struct KeccakSponge<State: KeccakState>: Sendable {
             }
         }
         wordEnd = offset & 7 == 0 ? rate : 0
+    }
+
+    /// Fills `out` with the next `out.count` output words, each 8 bytes read little-endian:
+    /// the words `out.count` calls of `squeezeWord()` give, a block's lanes at a time.
+    @inlinable
+    public mutating func squeezeWords(into out: inout MutableSpan<UInt64>) {
+        out.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            squeezeWords(into: base, count: buffer.count)
+        }
+    }
+
+    /// `squeezeWords(into:)` into `count` words at `out`.
+    @inlinable
+    mutating func squeezeWords(into out: UnsafeMutablePointer<UInt64>, count: Int, public isPublic: Bool = false) {
+        var i = 0
+        while i < count {
+            guard squeezing, offset & 7 == 0 else {
+                out[i] = squeezeWord()  // the padding, or a position inside a lane
+                i &+= 1
+                continue
+            }
+            if offset == rate { permute() }
+            let lanes = min((rate &- offset) &>> 3, count &- i)
+            if isPublic {
+                state.publicLanes(from: offset &>> 3, count: lanes, into: out + i)
+            } else {
+                state.lanes(from: offset &>> 3, count: lanes, into: out + i)
+            }
+            offset &+= 8 &* lanes
+            i &+= lanes
+        }
+        wordEnd = offset & 7 == 0 && squeezing ? rate : 0
     }
 
     /// The next output byte.

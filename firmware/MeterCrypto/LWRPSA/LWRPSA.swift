@@ -136,6 +136,15 @@ public struct LWRLabelStream: Sendable {
     @usableFromInline var accumulator: UInt64 = 0
     @usableFromInline var remaining: Int
     @usableFromInline let parameters: LWRParameters
+    /// The next words of a_l, squeezed a block at a time (`XOF.squeezeWords`): words
+    /// `next..<filled` are still to be used.
+    @usableFromInline var words = InlineArray<21, UInt64>(repeating: 0)
+    @usableFromInline var next = 0
+    @usableFromInline var filled = 0
+
+    /// Words of a_l squeezed at once: one SHAKE128 or TurboSHAKE128 block (168 bytes; the
+    /// size of `words`).
+    public static var chunkWords: Int { 21 }
 
     /// Starts the expansion of a_l for (group, label), or of a_{l,s} for a statistics slot
     /// s ≥ 1 (`LWRPSA.slotExpansion`); slot 0 is the reading's own vector.
@@ -148,22 +157,73 @@ public struct LWRLabelStream: Sendable {
         self.parameters = parameters
     }
 
+    /// Squeezes the next words of a_l into `words` (at most the λ still expected).
+    @usableFromInline
+    mutating func refill() {
+        let count = Swift.min(Self.chunkWords, remaining)
+        var span = words.mutableSpan
+        // a_l is public (SHAKE128 of the group and label): its words may index a table.
+        span.withUnsafeMutableBufferPointer {
+            labelVector.squeezeWords(into: $0.baseAddress.unsafelyUnwrapped, count: count, public: true)
+        }
+        next = 0
+        filled = count
+    }
+
     /// Adds Σ a_l[j]·k[j] for the next `keyWords.count` positions.
     @inlinable public mutating func absorb(keyWords: Span<UInt64>) {
         precondition(keyWords.count <= remaining, "more key words than the dimension")
-        var acc = accumulator
-        for j in 0..<keyWords.count {
-            acc &+= labelVector.squeezeWord() &* keyWords[j]
+        var j = 0
+        while j < keyWords.count {
+            if next == filled { refill() }
+            let n = Swift.min(filled &- next, keyWords.count &- j)
+            var acc = accumulator
+            let a = words.span
+            // In bounds: next + n ≤ filled ≤ 21 and j + n ≤ keyWords.count.
+            for t in 0..<n { acc &+= a[unchecked: next &+ t] &* keyWords[unchecked: j &+ t] }
+            accumulator = acc
+            next &+= n
+            j &+= n
+            remaining &-= n
         }
-        accumulator = acc
-        remaining -= keyWords.count
     }
 
     /// Adds the next key word.
     @inlinable public mutating func absorb(keyWord: UInt64) {
         precondition(remaining > 0, "more key words than the dimension")
-        accumulator &+= labelVector.squeezeWord() &* keyWord
-        remaining -= 1
+        if next == filled { refill() }
+        accumulator &+= words[next] &* keyWord
+        next &+= 1
+        remaining &-= 1
+    }
+
+    /// Adds the next `bytes.count / 8` key words, stored little-endian in `bytes` (an expanded
+    /// key's page read from flash), and adds each word v to the Fletcher sums
+    /// (s1 += v, s2 += s1) that check the key.
+    @inlinable public mutating func absorb(keyBytes bytes: RawSpan, sums: inout (UInt64, UInt64)) {
+        let count = bytes.byteCount / 8
+        precondition(count <= remaining, "more key words than the dimension")
+        var s1 = sums.0
+        var s2 = sums.1
+        var j = 0
+        while j < count {
+            if next == filled { refill() }
+            let n = Swift.min(filled &- next, count &- j)
+            var acc = accumulator
+            let a = words.span
+            for t in 0..<n {
+                let v = UInt64(
+                    littleEndian: bytes.unsafeLoadUnaligned(fromByteOffset: 8 &* (j &+ t), as: UInt64.self))
+                acc &+= a[unchecked: next &+ t] &* v
+                s1 &+= v
+                s2 &+= s1
+            }
+            accumulator = acc
+            next &+= n
+            j &+= n
+            remaining &-= n
+        }
+        sums = (s1, s2)
     }
 
     /// Key words still expected.
@@ -222,8 +282,17 @@ public enum LWRPSA {
     ) -> UInt64 {
         var key = keyStream(parameters: parameters, seed: seed)
         var stream = LWRLabelStream(parameters: parameters, group: group, label: label, slot: slot)
-        for _ in 0..<parameters.lambda {
-            stream.absorb(keyWord: key.squeezeWord())
+        // k a block at a time, beside a_l's blocks (both streams have the same rate).
+        var words = InlineArray<21, UInt64>(repeating: 0)
+        var left = parameters.lambda
+        while left > 0 {
+            let count = Swift.min(LWRLabelStream.chunkWords, left)
+            var span = words.mutableSpan
+            span.withUnsafeMutableBufferPointer {
+                key.squeezeWords(into: $0.baseAddress.unsafelyUnwrapped, count: count)
+            }
+            stream.absorb(keyWords: words.span.extracting(0..<count))
+            left &-= count
         }
         return stream.prf()
     }

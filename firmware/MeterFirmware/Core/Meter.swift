@@ -66,10 +66,12 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
     var statementVerifier: SLHDSAVerifier? = nil
 
     // the frame key of the last (group, epoch) used, derived from the frame secret
-    var frameKeyCache = InlineArray<32, UInt8>(repeating: 0)
     var frameKeyCacheGroup: UInt32 = 0
     var frameKeyCacheEpoch: UInt32 = 0
     var frameKeyCacheValid = false
+    /// Kept as the frame MAC keyed with it (KMAC128 after its two key blocks, not the key's
+    /// bytes): a tag is then one Keccak-f[1600] instead of three.
+    var frameMacCache: KMAC128? = nil
 
     var frame = InlineArray<1064, UInt8>(repeating: 0)
     var inbox = InlineArray<1064, UInt8>(repeating: 0)
@@ -603,10 +605,9 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
         // Every downlink is tagged under the key of its (meter, group, epoch): only an
         // aggregator the authority gave that key speaks for that group and epoch.
         guard header.meter == record.meter, let epoch = downlinkEpoch(header) else { throw .badDownlink(.badTag) }
-        var key = InlineArray<32, UInt8>(repeating: 0)
-        var keySpan = key.mutableSpan
-        frameKey(group: header.group, epoch: epoch, into: &keySpan)
-        guard Frame.verify(bytes, key: key.span) else { throw .badDownlink(.badTag) }
+        guard Frame.verify(bytes, mac: frameMac(group: header.group, epoch: epoch)) else {
+            throw .badDownlink(.badTag)
+        }
         let payload = bytes.extracting(Frame.payloadRange(header))
         switch header.type {
         case .statement:
@@ -644,38 +645,47 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
         }
     }
 
-    /// The frame key of (this meter, `group`, `epoch`) from the frame secret of `identity`
-    /// (the last one is cached: readings use the same key every interval).
-    mutating func frameKey(
-        group: UInt32, epoch: UInt32, identity: MeterRecord? = nil, into out: inout MutableSpan<UInt8>
-    ) {
-        if identity == nil && frameKeyCacheValid && frameKeyCacheGroup == group && frameKeyCacheEpoch == epoch {
-            for k in 0..<32 { out[k] = frameKeyCache[k] }
-            return
+    /// The frame MAC of (this meter, `group`, `epoch`), keyed with the frame key derived from
+    /// the frame secret of `identity` (the last one is cached: readings use the same key every
+    /// interval).
+    mutating func frameMac(group: UInt32, epoch: UInt32, identity: MeterRecord? = nil) -> KMAC128 {
+        if identity == nil && frameKeyCacheValid && frameKeyCacheGroup == group && frameKeyCacheEpoch == epoch,
+            let mac = frameMacCache
+        {
+            return mac
         }
+        var key = InlineArray<32, UInt8>(repeating: 0)
+        var keySpan = key.mutableSpan
         let secret = identity?.frameSecret ?? record.frameSecret
-        FrameKeys.derive(secret: secret.span, group: group, epoch: epoch, into: &out)
-        guard identity == nil else { return }
-        for k in 0..<32 { frameKeyCache[k] = out[k] }
+        FrameKeys.derive(secret: secret.span, group: group, epoch: epoch, into: &keySpan)
+        let mac = Frame.mac(key: key.span)
+        for k in 0..<32 { key[k] = 0 }
+        guard identity == nil else { return mac }
+        frameMacCache = mac
         frameKeyCacheGroup = group
         frameKeyCacheEpoch = epoch
         frameKeyCacheValid = true
+        return mac
     }
 
     /// Seals the payload already in `frame` under the key of (meter, group, epoch); returns
     /// the length. `identity` overrides the meter's record (a corrupt store's status report).
     mutating func seal(_ header: FrameHeader, epoch: UInt32, identity: MeterRecord? = nil) -> Int {
-        var key = InlineArray<32, UInt8>(repeating: 0)
-        var keySpan = key.mutableSpan
-        frameKey(group: header.group, epoch: epoch, identity: identity, into: &keySpan)
+        let mac = frameMac(group: header.group, epoch: epoch, identity: identity)
         var f = frame.mutableSpan
-        return Frame.seal(header, key: key.span, frame: &f)
+        return Frame.seal(header, mac: mac, frame: &f)
     }
 
     /// Seals the payload already in `frame` for the meter's current group; returns the length.
     /// With a corrupt store, a status report goes out under the newest intact identity
     /// (authentication only: nothing is ever encrypted under it).
     mutating func sealFrame(_ type: FrameType, label: UInt64, payloadLength: Int) -> Int {
+        if storeState != .corrupt {  // the usual case: no copy of the record
+            let header = FrameHeader(
+                type: type, scheme: Scheme.schemeID, group: record.group, meter: record.meter, label: label,
+                payloadLength: payloadLength)
+            return seal(header, epoch: record.groupEpoch)
+        }
         let intact = storeState == .corrupt ? store.lastIntact : nil
         let identity = intact ?? record
         let header = FrameHeader(

@@ -206,26 +206,18 @@ extension Meter where Scheme == LWRScheme {
         // λ is a multiple of 64 for every set: the key is read in whole 512-byte pages.
         var page = InlineArray<512, UInt8>(repeating: 0)
         var address = expandedKeyAddress
-        var s1: UInt64 = 0
-        var s2: UInt64 = 0
+        var sums: (UInt64, UInt64) = (0, 0)
         while stream.remainingWords > 0 {
             var pageSpan = page.mutableSpan
             do throws(BoardError) { try board.read(address, into: &pageSpan) } catch {
                 throw .board(error)
             }
-            // One little-endian load per word: assembling it byte by byte (64-bit shifts on
-            // a 32-bit CPU, a bounds check per byte) cost ~350 instructions per word on the
-            // Cortex-M4, 0.69 M per reading (docs/m4-lwr-bench.md).
-            let bytes = page.span.bytes
-            for w in 0..<64 {
-                let v = UInt64(littleEndian: bytes.unsafeLoadUnaligned(fromByteOffset: 8 &* w, as: UInt64.self))
-                stream.absorb(keyWord: v)
-                s1 &+= v
-                s2 &+= s1
-            }
+            // One little-endian load per word, the products and the Fletcher sums in one loop
+            // (docs/m4-lwr-bench.md).
+            stream.absorb(keyBytes: page.span.bytes, sums: &sums)
             address += 512
         }
-        guard s1 == record.expandedKeySums.0 && s2 == record.expandedKeySums.1 else { return nil }
+        guard sums.0 == record.expandedKeySums.0 && sums.1 == record.expandedKeySums.1 else { return nil }
         return stream.prf()
     }
 

@@ -87,8 +87,15 @@ extension Meter where Scheme == LWRScheme {
         return .statementAccepted(.statisticsPlan)
     }
 
-    /// Idle work: the slot pads of the next label, after the reading's pad.
+    /// Idle work: the slot pads of the next label, after the reading's pad. Without a plan
+    /// (the usual case) one test, inlined into every idle pass, and no call.
+    @inline(__always)
     mutating func precomputeStatisticsPads() -> Bool {
+        scheme.statistics.plan != nil && precomputePlannedStatisticsPads()
+    }
+
+    @inline(never)
+    mutating func precomputePlannedStatisticsPads() -> Bool {
         guard scheme.statistics.padLabel != labelFloor, let (_, layout) = activeStatistics() else { return false }
         var pads = InlineArray<4, UInt64>(repeating: 0)
         for i in 0..<layout.slotCount {
