@@ -83,8 +83,9 @@ public struct AnalyticsResponse: Codable, Sendable, Equatable {
     }
 }
 
-/// PUT /v1/groups/{group}/statistics-plan: the authority's signed statistics plan (hex).
-public struct StatisticsPlanBody: ClosedJSONBody, Sendable, Equatable {
+/// A statement the authority signed, as an operator installs it (hex): the statistics plan
+/// (`PUT /v1/groups/{group}/statistics-plan`) and the meters' tariff (`PUT .../tariff`).
+public struct SignedStatementBody: ClosedJSONBody, Sendable, Equatable {
     public static let fields: Set<String> = ["statement_body", "signature"]
     public var statement_body: String
     public var signature: String
@@ -94,3 +95,6 @@ public struct StatisticsPlanBody: ClosedJSONBody, Sendable, Equatable {
         self.signature = signature
     }
 }
+
+/// PUT /v1/groups/{group}/statistics-plan: the authority's signed statistics plan (kind 5).
+public typealias StatisticsPlanBody = SignedStatementBody

@@ -1,15 +1,6 @@
 /// PUT /v1/groups/{g}/tariff: the authority's signed tariff for an LWR-PSA group's meters
-/// (statement kind 4, docs/spec/billing.md), hex.
-public struct MeterTariffBody: ClosedJSONBody, Sendable, Equatable {
-    public static let fields: Set<String> = ["statement_body", "signature"]
-    public var statement_body: String
-    public var signature: String
-
-    public init(statement_body: String, signature: String) {
-        self.statement_body = statement_body
-        self.signature = signature
-    }
-}
+/// (statement kind 4, docs/spec/billing.md).
+public typealias MeterTariffBody = SignedStatementBody
 
 /// GET /v1/groups/{g}/meter-bills: the sealed bills the group's meters made, as received
 /// (the service cannot open them; the supplier does, with its bill keys).
