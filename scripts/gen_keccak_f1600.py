@@ -10,7 +10,9 @@ the firmware, generated from the FIPS 202 definitions (nothing copied from other
   plane are found below by search, not written by hand, and checked on all inputs.
 * keccakP1600Interleaved: 32-bit bit-interleaved lanes for 32-bit targets (section 2.1): a
   lane is two 32-bit words, its even bits and its odd bits, so a 64-bit rotation is two
-  32-bit rotations. chi is written as b ^ (~b1 & b2): one BIC on ARMv7-M.
+  32-bit rotations. chi is written as b ^ (~b1 & b2): one BIC on ARMv7-M. Rotations are lazy:
+  ARMv7-M's EOR and BIC rotate their second operand for free, so rho costs nothing and only
+  some words are rotated back at the end of each two-round loop body (see `lazy_round`).
 
 Usage: python3 scripts/gen_keccak_f1600.py          (rewrites the Swift file, through `swift format`)
        python3 scripts/gen_keccak_f1600.py --check  (fails if the file is not up to date)
@@ -219,45 +221,227 @@ def emit_round64(src, dst, rc_expr, plan, indent, c_in, c_out):
     return lines
 
 
-def rot32(v, n):
-    return f"rotl32({v[1:-1]}, {n})" if n % 32 else v
+# ---- the interleaved rounds with lazy rotations ------------------------------------------
+# ARMv7-M's EOR, BIC and ORR take their second operand rotated for free (`eor r0, r1, r2, ror
+# #n`), and LLVM folds `x ^ rotl32(y, n)` into that form. So no word is rotated where rho
+# rotates it: each value is held as a word w and a rotation k known at generation time (the
+# value is rotl32(w, k)), and every XOR or and-not applies the difference of its operands'
+# rotations to the one it may shift. Only the second round of each loop iteration brings its
+# outputs back to rotation 0 (the loop's state), where neither chi operand already is.
+M32 = (1 << 32) - 1
+# The search's seed and length: seeds 50-55 at 3 000 steps left 13-18 rotations and gave
+# 9 877-10 105 instructions per permutation on the M4 (LLVM's register allocation moves with
+# them); seed 52 at 8 000 steps leaves 13 and gives 9 829 (scripts/m4-keccak-bench.sh).
+SEARCH_SEED = 52
+SEARCH_STEPS = 8000
 
 
-def emit_round32(src, dst, rc_even, rc_odd, indent):
-    """Lane i is words {src}{i}e (even bits) and {src}{i}o (odd bits). The column parities
-    are computed from the input here: carried across rounds like the 64-bit version's they
-    cost the M4 build about 900 instructions per permutation (more spills)."""
-    s = " " * indent
-    lines = []
-    c_in = "c"
+def rotl32_value(v, n):
+    n %= 32
+    return ((v << n) | (v >> (32 - n))) & M32 if n else v
+
+
+class Lazy:
+    """A value rotl32(word, rho): `word` names a Swift variable."""
+
+    def __init__(self, word, rho=0):
+        self.word, self.rho = word, rho % 32
+
+    def rot(self, r):
+        return Lazy(self.word, self.rho + r)
+
+
+class Ops:
+    """Straight-line code as (dst, op, a, b, n): xor is a ^ rotl32(b, n), andn is a & ~rotl32(b, n),
+    rot is rotl32(a, n); run() evaluates it, swift() writes it."""
+
+    def __init__(self):
+        self.ops, self.count = [], {}
+
+    def fresh(self, role):
+        self.count[role] = self.count.get(role, 0) + 1
+        return f"{role}{self.count[role]}"
+
+    def xor(self, a, b, role, keep_first=True, dst=None):
+        if not keep_first:
+            a, b = b, a
+        d = dst or self.fresh(role)
+        self.ops.append((d, "xor", a.word, b.word, (b.rho - a.rho) % 32))
+        return Lazy(d, a.rho)
+
+    def andn(self, b1, b2):
+        """~b1 & b2: the and-not's unshifted operand is b2, so the result keeps b2's rotation."""
+        d = self.fresh("t")
+        self.ops.append((d, "andn", b2.word, b1.word, (b1.rho - b2.rho) % 32))
+        return Lazy(d, b2.rho)
+
+    def constant(self, a, name, dst=None):
+        """a ^ the round constant word `name` (a plain value: rotated to a's rotation)."""
+        d = dst or self.fresh("e")
+        self.ops.append((d, "xor", a.word, name, (-a.rho) % 32))
+        return Lazy(d, a.rho)
+
+    def rotate(self, a, dst):
+        self.ops.append((dst, "rot", a.word, None, a.rho))
+        return Lazy(dst)
+
+    def run(self, env):
+        env = dict(env)
+        for d, op, a, b, n in self.ops:
+            if op == "xor":
+                env[d] = env[a] ^ rotl32_value(env[b], n)
+            elif op == "andn":
+                env[d] = env[a] & ~rotl32_value(env[b], n) & M32
+            else:
+                env[d] = rotl32_value(env[a], n)
+        return env
+
+    def swift(self, assigned, indent):
+        """Lines; names in `assigned` are the loop's variables (assigned, not declared)."""
+        s = " " * indent
+        lines = []
+        for d, op, a, b, n in self.ops:
+            lead = f"{s}{d} = " if d in assigned else f"{s}let {d} = "
+            if op == "rot":
+                lines.append(lead + (f"rotl32({a}, {n})" if n else a))
+            elif op == "xor":
+                lines.append(lead + f"{a} ^ " + (f"rotl32({b}, {n})" if n else b))
+            else:
+                lines.append(lead + f"{a} & ~" + (f"rotl32({b}, {n})" if n else b))
+        return lines
+
+
+def lazy_round(ops, a, rc, choice, store=None, final=None):
+    """One round on lazy words a[(lane, half)]; rc = {"e": name, "o": name}. The outputs go to
+    the words named by `final` (lane, half) -> name at rotation 0, or else to those named by
+    `store` at whatever rotation they have; returned as lazy words. choice(key, n) in 0..<n
+    says which operand's rotation a result keeps (`interleaved_rounds` searches them)."""
+    c = {}
     for x in range(5):
         for h in "eo":
-            lines.append(f"{s}let c{x}{h} = " + " ^ ".join(f"{src}{x + 5 * y}{h}" for y in range(5)))
+            # The parity keeps the rotation of the lane it starts from.
+            first = choice(("c", x, h), 5)
+            acc = a[(x + 5 * first, h)]
+            for y in range(5):
+                if y != first:
+                    acc = ops.xor(acc, a[(x + 5 * y, h)], "c")
+            c[(x, h)] = acc
     # D[x] = C[x-1] ^ rotl64(C[x+1], 1); rotl64 by 1 is (rotl32(odd, 1), even).
+    d = {}
     for x in range(5):
-        lines.append(f"{s}let d{x}e = {c_in}{(x - 1) % 5}e ^ rotl32({c_in}{(x + 1) % 5}o, 1)")
-        lines.append(f"{s}let d{x}o = {c_in}{(x - 1) % 5}o ^ {c_in}{(x + 1) % 5}e")
+        for h, c0, c1 in (("e", c[((x - 1) % 5, "e")], c[((x + 1) % 5, "o")].rot(1)),
+                          ("o", c[((x - 1) % 5, "o")], c[((x + 1) % 5, "e")])):
+            d[(x, h)] = ops.xor(c0, c1, "d", keep_first=choice(("d", x, h), 2) == 0)
+    out = {}
     for Y in range(5):
+        # b[X, Y] = rot(A[x, y] ^ D[x], r[x, y]); by 2k both words by k, by 2k + 1 the words
+        # swap (odd by k + 1, even by k).
+        src = {}
         for X in range(5):
             x, y = pi_source(X, Y)
-            r = R[x][y]
-            i = x + 5 * y
-            te, to = f"({src}{i}e ^ d{x}e)", f"({src}{i}o ^ d{x}o)"
+            r, i = R[x][y], x + 5 * y
             if r % 2 == 0:
-                e, o = rot32(te, r // 2), rot32(to, r // 2)
+                src[(X, "e")], src[(X, "o")] = ((i, "e"), (x, "e"), r // 2), ((i, "o"), (x, "o"), r // 2)
             else:
-                e, o = rot32(to, r // 2 + 1), rot32(te, r // 2)
-            for h, v in (("e", e), ("o", o)):
-                if v.startswith("(") and v.endswith(")"):
-                    v = v[1:-1]
-                lines.append(f"{s}let b{X + 5 * Y}{h} = {v}")
-        for X in range(5):
-            for h in "eo":
-                expr = f"b{X + 5 * Y}{h} ^ (~b{(X + 1) % 5 + 5 * Y}{h} & b{(X + 2) % 5 + 5 * Y}{h})"
-                if X == 0 and Y == 0:
-                    expr += f" ^ {rc_even if h == 'e' else rc_odd}"
-                lines.append(f"{s}{dst}{X + 5 * Y}{h} = {expr}")
-    return lines
+                src[(X, "e")], src[(X, "o")] = ((i, "o"), (x, "o"), r // 2 + 1), ((i, "e"), (x, "e"), r // 2)
+        # Which operand's rotation each b keeps: in the last round, the choice that leaves the
+        # fewest outputs with no chi operand at rotation 0 (searched, 32 choices per half-plane).
+        keep = {}
+        for h in "eo":
+            best = None
+            for combo in itertools.product((True, False), repeat=5):
+                rho = []
+                for X in range(5):
+                    li, di, r = src[(X, h)]
+                    rho.append(((a[li].rho if combo[X] else d[di].rho) + r) % 32)
+                cost = sum(1 for X in range(5) if rho[X] and rho[(X + 2) % 5]) + (1 if Y == 0 and rho[0] else 0)
+                if best is None or cost < best[0]:
+                    best = (cost, combo)
+            for X in range(5):
+                keep[(X, h)] = best[1][X] if final is not None else choice(("x", X, Y, h), 2) == 0
+        # One half-plane at a time (five b words live, not ten: fewer spills on the M4).
+        for h in "eo":
+            b = {}
+            for X in range(5):
+                li, di, r = src[(X, h)]
+                b[(X, h)] = ops.xor(a[li], d[di], "x", keep_first=keep[(X, h)]).rot(r)
+            # chi: E[X, Y] = B[X] ^ (~B[X + 1] & B[X + 2]); iota on lane 0.
+            for X in range(5):
+                b0, b1, b2 = b[(X, h)], b[((X + 1) % 5, h)], b[((X + 2) % 5, h)]
+                t = ops.andn(b1, b2)
+                i = X + 5 * Y
+                if final is None:
+                    # Stored as it is: the next round reads it at its rotation.
+                    dst = store[(i, h)]
+                    keep_b0 = choice(("e", i, h), 2) == 0
+                    if i == 0:
+                        out[(i, h)] = ops.constant(ops.xor(b0, t, "e", keep_first=keep_b0), rc[h], dst=dst)
+                    else:
+                        out[(i, h)] = ops.xor(b0, t, "e", keep_first=keep_b0, dst=dst)
+                    continue
+                dst = final[(i, h)]
+                if i == 0:
+                    e = ops.xor(b0, t, "e")
+                    if e.rho:
+                        e = ops.rotate(e, ops.fresh("e"))
+                    out[(i, h)] = ops.constant(e, rc[h], dst=dst)
+                elif b0.rho == 0 or t.rho == 0:
+                    out[(i, h)] = ops.xor(b0, t, "e", keep_first=b0.rho == 0, dst=dst)
+                else:
+                    out[(i, h)] = ops.rotate(ops.xor(b0, t, "e"), dst)
+    return out
+
+
+def interleaved_rounds():
+    """Two rounds from the loop's variables a{i}e, a{i}o back into them, checked against
+    FIPS 202's round on random states before anything is written."""
+    import random
+
+    a = {(i, h): Lazy(f"a{i}{h}") for i in range(25) for h in "eo"}
+    store = {(i, h): f"e{i}{h}" for i in range(25) for h in "eo"}
+    final = {(i, h): f"a{i}{h}" for i in range(25) for h in "eo"}
+
+    def build(choices):
+        ops = Ops()
+        pick = lambda key, n: choices.get((0,) + key, 0) % n
+        e = lazy_round(ops, a, {"e": "rc0e", "o": "rc0o"}, pick, store=store)
+        pick2 = lambda key, n: choices.get((1,) + key, 0) % n
+        lazy_round(ops, e, {"e": "rc1e", "o": "rc1o"}, pick2, final=final)
+        return ops
+
+    def cost(ops):
+        return sum(1 for op in ops.ops if op[1] == "rot")
+
+    # Hill climbing over the choices (seeded: the output is the same every run): fewer
+    # rotations left to do at the end of the loop body.
+    keys = [(r, "c", x, h) for r in (0, 1) for x in range(5) for h in "eo"]
+    keys += [(r, "d", x, h) for r in (0, 1) for x in range(5) for h in "eo"]
+    keys += [(0, "x", X, Y, h) for X in range(5) for Y in range(5) for h in "eo"]
+    keys += [(0, "e", i, h) for i in range(25) for h in "eo"]
+    search = random.Random(SEARCH_SEED)
+    choices = {}
+    best = cost(build(choices))
+    for _ in range(SEARCH_STEPS):
+        trial = dict(choices)
+        for _ in range(search.randint(1, 3)):
+            trial[search.choice(keys)] = search.randrange(5)
+        c = cost(build(trial))
+        if c <= best:
+            choices, best = trial, c
+    ops = build(choices)
+    rng = random.Random(1600)
+    for trial in range(48):
+        lanes = [rng.getrandbits(64) for _ in range(25)]
+        first = trial % 12 * 2
+        env = {}
+        for i, v in enumerate(lanes):
+            env[f"a{i}e"], env[f"a{i}o"] = interleave(v)
+        for k in range(2):
+            env[f"rc{k}e"], env[f"rc{k}o"] = interleave(RC[first + k])
+        got = ops.run(env)
+        ref = reference_round(reference_round(lanes, RC[first]), RC[first + 1])
+        assert all((got[f"a{i}e"], got[f"a{i}o"]) == interleave(v) for i, v in enumerate(ref)), "lazy rounds are wrong"
+    return ops, set(final.values())
 
 
 def hex64(v):
@@ -350,7 +534,10 @@ def generate():
     w("/// lane i, word 2i + 1 its odd bits. firstRound must be even (0 or 12, as above).")
     w("///")
     w("/// A 64-bit rotation by 2k is a rotation of both words by k; by 2k + 1 it swaps the words,")
-    w("/// rotating the odd one by k + 1 and the even one by k.")
+    w("/// rotating the odd one by k + 1 and the even one by k. No word is rotated where rho says:")
+    w("/// each intermediate is a word and a rotation fixed at generation time, and every XOR or")
+    w("/// and-not rotates the operand that ARMv7-M's EOR/BIC can rotate for free (`eor r, a, b, ror #n`);")
+    w("/// at the end of the loop body the words not already at rotation 0 are rotated back.")
     w("@usableFromInline @_optimize(speed)")
     w("func keccakP1600Interleaved(_ state: inout InlineArray<50, UInt32>, firstRound: Int) {")
     w('    precondition(firstRound >= 0 && firstRound <= 24 && firstRound & 1 == 0, "Keccak: first round not even in 0...24")')
@@ -363,10 +550,8 @@ def generate():
     w("        let rc0o = keccakRoundConstantsInterleaved[unchecked: 2 &* round &+ 1]")
     w("        let rc1e = keccakRoundConstantsInterleaved[unchecked: 2 &* round &+ 2]")
     w("        let rc1o = keccakRoundConstantsInterleaved[unchecked: 2 &* round &+ 3]")
-    out.extend(emit_round32("a", "let e", "rc0e", "rc0o", 8))
-    w("        do {")
-    out.extend(emit_round32("e", "a", "rc1e", "rc1o", 12))
-    w("        }")
+    ops, assigned = interleaved_rounds()
+    out.extend(ops.swift(assigned, 8))
     w("        round &+= 2")
     w("    }")
     for i in range(25):
