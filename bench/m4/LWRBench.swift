@@ -11,6 +11,9 @@
 //   label-boundary-instructions  per label: the costliest pass (encrypt, outbox, send)
 //   label-idle-instructions      per label: idle work (the next label's pad F_k(l+1))
 //   label-ack-instructions       acks=N: the pass that took the aggregator's ack of a reading
+//   timer-pair-instructions-x1000  1000 × what a measured pass adds by being measured (the
+//                                two timer reads around it, nothing between): taken off above
+//                                by scripts/m4/lwr_bench_summary.py
 //   key-mode                     0 seed, 1 expanded (the signed group's choice)
 //   phase-pad-instructions       one pad F_k(l), computePad as the meter runs it
 //   phase-label-expansion-instructions  a_l alone: its XOF set up and 2048 words squeezed
@@ -19,7 +22,7 @@
 //   phase-inner-product-instructions    2048 multiply-adds mod 2^64 over words in RAM
 //   phase-customer-detail-seal-instructions  the boundary's customer detail frame (AES-GCM, keyed) alone
 //   phase-customer-key-schedule-instructions  keying AES-GCM (round keys, H): once per customer key
-//   phase-idle-check-instructions  one idle pass with nothing due (899 per label)
+//   phase-idle-check-x1000-instructions  1000 idle passes with nothing due (899 per label)
 //   phase-outbox-record-seal-instructions, phase-detail-record-seal-instructions  the flash
 //                                records' checksum and syndrome (FlashFormat.seal), alone
 //   phase-frame-tag-instructions  one frame tag (KMAC128 under the cached frame key), as the
@@ -109,6 +112,17 @@ func benchMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<
         report("radio-pass-max-instructions", setupMax)
     }
     report("ready", meter.isReady ? 1 : 0)
+
+    // The bench's own cost in every pass figure: from one timer read to the next with nothing
+    // between (the call's tail, its return and the next call up to the read), summed over
+    // 1000 pairs. lwr_bench_summary.py takes it off each measured pass (900 idle figures per
+    // label, one boundary), so a per-reading figure is the meter's work alone.
+    var pairs: UInt64 = 0
+    for _ in 0..<1000 {
+        let a = mps2_instructions()
+        pairs &+= mps2_instructions() &- a
+    }
+    report("timer-pair-instructions-x1000", pairs)
 
     // Labels: 900 one-second samples each; the boundary pass encrypts and sends, the
     // idle work after it computes the next label's pad.
@@ -253,8 +267,8 @@ func phases(_ meter: inout Meter<LWRScheme>) {
     // main loop makes 899 of them per label, so they are part of the label's idle figure.
     meter.idle()
     t = mps2_instructions()
-    meter.idle()
-    report("phase-idle-check-instructions", mps2_instructions() - t)
+    for _ in 0..<1000 { meter.idle() }
+    report("phase-idle-check-x1000-instructions", mps2_instructions() - t)
 
     // The flash records of the boundary: an outbox entry and a detail-ring entry sealed
     // (FlashFormat.seal: SHAKE128 checksum and Hamming syndrome) into a scratch buffer.
