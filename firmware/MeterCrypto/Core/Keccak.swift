@@ -35,9 +35,15 @@ public protocol KeccakState: Sendable {
     /// `lanes(from:count:into:)` for output that is public (no secret may depend on it): the
     /// representation may then use table lookups indexed by the output.
     mutating func publicLanes(from first: Int, count: Int, into out: UnsafeMutablePointer<UInt64>)
+    /// Lanes first..<first + count as the state's bytes 8·first ..< 8·(first + count) at `out`
+    /// (each lane little-endian; `out` needs no alignment): the byte squeeze's bulk.
+    mutating func laneBytes(from first: Int, count: Int, into out: UnsafeMutableRawPointer)
 }
 
 extension KeccakState {
+    @inlinable public mutating func laneBytes(from first: Int, count: Int, into out: UnsafeMutableRawPointer) {
+        for k in 0..<count { out.storeBytes(of: lane(first &+ k).littleEndian, toByteOffset: 8 &* k, as: UInt64.self) }
+    }
     @inlinable public mutating func lanes(from first: Int, count: Int, into out: UnsafeMutablePointer<UInt64>) {
         for k in 0..<count { out[k] = lane(first &+ k) }
     }
@@ -54,6 +60,20 @@ extension KeccakState {
         @inlinable public init() { lanes = InlineArray(repeating: 0) }
 
         @inlinable public mutating func lane(_ index: Int) -> UInt64 { lanes[index] }
+
+        /// On a little-endian CPU the lanes are the state's bytes already: one copy.
+        @inlinable public mutating func laneBytes(from first: Int, count: Int, into out: UnsafeMutableRawPointer) {
+            precondition(first >= 0 && count >= 0 && first &+ count <= 25, "Keccak: lanes outside 0..<25")
+            #if _endian(little)
+                lanes.span.withUnsafeBytes { bytes in
+                    out.copyMemory(from: bytes.baseAddress.unsafelyUnwrapped + 8 &* first, byteCount: 8 &* count)
+                }
+            #else
+                for k in 0..<count {
+                    out.storeBytes(of: lanes[first &+ k].littleEndian, toByteOffset: 8 &* k, as: UInt64.self)
+                }
+            #endif
+        }
 
         @inlinable public mutating func xorLane(_ index: Int, _ value: UInt64) { lanes[index] ^= value }
 
@@ -489,10 +509,7 @@ public struct KeccakSponge<State: KeccakState>: Sendable {
             if offset & 7 == 0 && count &- i >= 8 {
                 // Whole lanes, as many as this block and the output both have.
                 let lanes = min(rate &- offset, count &- i) &>> 3
-                let first = offset &>> 3
-                for k in 0..<lanes {
-                    base.storeBytes(of: state.lane(first &+ k).littleEndian, toByteOffset: i &+ 8 &* k, as: UInt64.self)
-                }
+                state.laneBytes(from: offset &>> 3, count: lanes, into: base + i)
                 offset &+= 8 &* lanes
                 i &+= 8 &* lanes
             } else {
