@@ -435,6 +435,13 @@ final class GroupEngine: @unchecked Sendable {
                 return
             }
             guard let setup else { throw .wrongPhase("group \(group) is a Paillier group: no signed parameters") }
+            // The meters check the signature themselves; the service checks it too when it has the
+            // authority's key, so a forged statement is refused here, by name, and never stored.
+            if let authorityKey = record.authorityKey,
+                !SignedStatement(body: signed.body, signature: signed.signature).verifies(authorityKey: authorityKey)
+            {
+                throw .frame(.unsignedStatement("the group parameters are not signed by the group's authority_key"))
+            }
             guard setup.allPublicKeysReceived else {
                 throw .wrongPhase(
                     "group \(group) has \(setup.enrolments.count) of \(members.count) public keys: sign when all are in"

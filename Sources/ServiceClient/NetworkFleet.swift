@@ -115,10 +115,21 @@ public final class NetworkFleet: @unchecked Sendable {
 
     /// Creates the group on the service and runs key setup through it.
     public func setUp() async throws {
+        guard let signed = try await enrol() else { return }
+        try await finishSetUp(signed)
+    }
+
+    /// Key setup up to the signature: the group created, the meters' enrolments through the
+    /// service, and the parameters the authority signs over them (not yet installed). A
+    /// Paillier group is set up completely here (nil: no group parameters to sign).
+    public func enrol() async throws -> SignedParameters? {
         let configuration = fleet.configuration
         var keys: [String: String] = [:]
         for meter in fleet.members.meters { keys["\(meter)"] = Hex.encode(fleet.members.frameKey(of: meter)!) }
-        if configuration.scheme == .paillier { return try await setUpPaillier(frameKeys: keys) }
+        if configuration.scheme == .paillier {
+            try await setUpPaillier(frameKeys: keys)
+            return nil
+        }
         _ = try await client.createGroup(
             GroupCreation(
                 group: group, epoch: fleet.epoch, parameters: configuration.parameters == .turbo ? "turbo" : "standard",
@@ -138,11 +149,16 @@ public final class NetworkFleet: @unchecked Sendable {
             keyMode: configuration.keyMode.rawValue, maxReading: configuration.maxReading, enrolments: byMeter)
         var rosterKeys: [String: String] = [:]
         for entry in signed.roster.entries { rosterKeys["\(entry.meter)"] = Hex.encode(entry.publicKey) }
-        _ = try await client.installSigned(
-            group: group,
-            SignedParameters(
-                statement_body: Hex.encode(signed.statement.body), signature: Hex.encode(signed.statement.signature),
-                public_keys: rosterKeys))
+        return SignedParameters(
+            statement_body: Hex.encode(signed.statement.body), signature: Hex.encode(signed.statement.signature),
+            public_keys: rosterKeys)
+    }
+
+    /// Key setup from the signature on: `signed` installed, statement and roster down, key
+    /// shares up, then the fleet's statistics plan and tariff.
+    public func finishSetUp(_ signed: SignedParameters) async throws {
+        let configuration = fleet.configuration
+        _ = try await client.installSigned(group: group, signed)
         // 3. Statement and roster down, key shares up.
         let shares = try await exchange(try await downlinks())
         try await uploadSetup(shares.flatMap { $0 })

@@ -4,6 +4,7 @@ import AggregatorService
 import AggregatorStore
 import Foundation
 import MeterCrypto
+import Provisioning
 import ServiceClient
 import Testing
 
@@ -172,6 +173,50 @@ struct ServiceTests {
         for c in [anonymous, stranger, supplier, client] { await c.shutdown() }
         await server.stop()
         await database.remove()
+    }
+
+    @Test(
+        "forged group parameters are refused by the service (422 unsignedStatement) and never stored; the authority's then set the group up",
+        arguments: Backend.allCases)
+    func forgedGroupParameters(_ backend: Backend) async throws {
+        try await withServer(backend) { server, database in
+            let fleet = try smallFleet(server, meters: 4, labels: 1, seed: 45)
+            let signed = try #require(try await fleet.enrol())
+            let body = try #require(Hex.decode(signed.statement_body))
+            let signature = try #require(Hex.decode(signed.signature))
+            var flippedBody = body
+            flippedBody[flippedBody.count - 1] ^= 0x01
+            var flippedSignature = signature
+            flippedSignature[200] ^= 0x01
+            let otherAuthority = ProvisioningAuthority(seed: 999).sign(body)
+            let forged: [(String, [UInt8], [UInt8])] = [
+                ("signed by another key", body, otherAuthority.signature),
+                ("a bit of the body flipped", flippedBody, signature),
+                ("a bit of the signature flipped", body, flippedSignature),
+                ("the signature truncated", body, Array(signature.prefix(64))),
+            ]
+            let before = try await snapshot(database, group: 1)
+            for (what, b, sig) in forged {
+                let request = SignedParameters(
+                    statement_body: Hex.encode(b), signature: Hex.encode(sig), public_keys: signed.public_keys)
+                let answer = try await fleet.client.send(
+                    .PUT, "/v1/groups/1/signed-parameters", body: Array(try JSONEncoder().encode(request)),
+                    contentType: "application/json")
+                #expect(answer.status == 422, "\(what): \(answer.status)")
+                #expect(problem(answer)?.title == "unsignedStatement", "\(what)")
+                #expect(try await fleet.client.status(group: 1).phase == "awaiting-signature", "\(what)")
+            }
+            let after = try await snapshot(database, group: 1)
+            #expect(after.setup == before.setup && after.groups == before.groups)
+            // The authority's own statement still installs, and the group runs.
+            try await fleet.finishSetUp(signed)
+            await fleet.runLabel(0)
+            let supplier = try server.client(supplierToken)
+            let (exact, mismatches) = try await fleet.check(supplier: supplier)
+            #expect(exact == 1, "\(mismatches)")
+            await supplier.shutdown()
+            await fleet.client.shutdown()
+        }
     }
 
     @Test("a restarted service continues where it was: key setup, window and sums", arguments: Backend.allCases)
