@@ -11,7 +11,8 @@
 #   3. prints the M4's instructions per phase and per label, the stack high-water mark and
 #      the image's flash and RAM. Instructions, not cycles (docs/m4.md).
 # Usage: scripts/m4-lwr-bench.sh
-# Environment: M4_LWR_BENCH_MODES=seed,expanded (default both; the key modes to run).
+# Environment: M4_LWR_BENCH_MODES=seed,expanded,seed-billed (the default; the cases to run:
+#   the two key modes, and seed mode with a signed tariff, every reading billed).
 # Writes .build/m4/images/lwr-bench/run/report-MODE.txt (the image's report lines) and
 # summary-MODE.json (per reading, per phase, flash, RAM, stack: scripts/m4/lwr_bench_summary.py).
 set -euo pipefail
@@ -30,7 +31,7 @@ build_log="$(nice -n 10 scripts/build-m4.sh --name lwr-bench --gmp --keep meter_
 sed '$d' <<<"$build_log"
 mkdir -p "$work/run"
 tail -n 1 <<<"$build_log" >"$work/sizes.json"
-modes="${M4_LWR_BENCH_MODES:-seed,expanded}"
+modes="${M4_LWR_BENCH_MODES:-seed,expanded,seed-billed}"
 IFS=, read -r -a mode_list <<<"$modes"
 for mode in "${mode_list[@]}"; do rm -f "$work/run/report-$mode.txt"; done
 

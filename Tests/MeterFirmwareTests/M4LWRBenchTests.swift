@@ -25,22 +25,33 @@ struct M4LWRBenchTests {
     static let m4WattHours: UInt64 = 5_000
     static let labels = 5
 
-    /// The key modes the bench runs: both by default; M4_LWR_BENCH_MODES=seed (or expanded)
-    /// runs one.
-    static let keyModes: [KeyMode] = {
-        let names = (environment["M4_LWR_BENCH_MODES"] ?? "seed,expanded").split(separator: ",")
-        return [KeyMode.seed, .expanded].filter { names.contains(Substring(modeName($0))) }
+    /// One run of the bench: the group's key mode, and whether the meter bills its readings
+    /// (a signed three-rate tariff for labels 1 ... 96 after key setup: every reading of the
+    /// run is added to the billing journal, docs/spec/billing.md).
+    struct BenchCase: Sendable, CustomStringConvertible {
+        let keyMode: KeyMode
+        let billed: Bool
+        var description: String { (keyMode == .seed ? "seed" : "expanded") + (billed ? "-billed" : "") }
+    }
+
+    /// The cases the bench runs: seed, expanded and seed-billed by default;
+    /// M4_LWR_BENCH_MODES=seed (a comma-separated list of those names) runs fewer.
+    static let cases: [BenchCase] = {
+        let names = (environment["M4_LWR_BENCH_MODES"] ?? "seed,expanded,seed-billed").split(separator: ",")
+        return [
+            BenchCase(keyMode: .seed, billed: false), BenchCase(keyMode: .expanded, billed: false),
+            BenchCase(keyMode: .seed, billed: true),
+        ].filter { names.contains(Substring($0.description)) }
     }()
 
-    static func modeName(_ mode: KeyMode) -> String { mode == .seed ? "seed" : "expanded" }
-
-    @Test("the x86 aggregator decrypts the M4 meter's frames exactly", .enabled(if: enabled), arguments: keyModes)
-    func crossISA(keyMode: KeyMode) throws {
+    @Test("the x86 aggregator decrypts the M4 meter's frames exactly", .enabled(if: enabled), arguments: cases)
+    func crossISA(case benchCase: BenchCase) throws {
+        let keyMode = benchCase.keyMode
         let env = Self.environment
         let elf = try #require(env["M4_LWR_BENCH_ELF"], "M4_LWR_BENCH_ELF not set")
         let base = URL(fileURLWithPath: try #require(env["M4_LWR_BENCH_DIR"], "M4_LWR_BENCH_DIR not set"))
-        // One work folder per key mode: the runs may go in parallel.
-        let work = base.appendingPathComponent(Self.modeName(keyMode))
+        // One work folder per case: the runs may go in parallel.
+        let work = base.appendingPathComponent(benchCase.description)
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
@@ -104,7 +115,13 @@ struct M4LWRBenchTests {
             hostSent[i] = meter.takeSent()
             #expect(meter.firmware.phase == .ready)
         }
-        let m4Setup = try setup.setupFrames(for: m4ID)
+        // With billing, the signed tariff follows the roster (its statement verified on the M4
+        // during the setup passes, not in any label's figure).
+        let tariffFrames =
+            benchCase.billed
+            ? FrameIntake(members: members).statementFrames(
+                authority.signTariff(.threeRate, group: 1, period: 1...96, epoch: epoch).statement, to: m4ID) : []
+        let m4Setup = try setup.setupFrames(for: m4ID) + tariffFrames
         // The aggregator's acknowledgements, as it sends them for each authentic reading, for
         // every label but the last (labels 1-3): the meter lets those readings go; label 4 stays
         // unacknowledged (as if its ack were lost) for the power-cut case's resend.
@@ -118,6 +135,9 @@ struct M4LWRBenchTests {
             ], peer: peer)
         #expect(peer.acknowledged == Array(1..<UInt64(Self.labels - 1)), "acknowledged: \(peer.acknowledged)")
         #expect(run2.report.contains("ready 1"), "the M4 meter is not ready; its report:\n\(run2.report)")
+        // Billed: labels 1-4 stored, each counted once in the open period; otherwise none.
+        let metered = "billing-metered-labels \(benchCase.billed ? Self.labels - 1 : 0)\n"
+        #expect(run2.report.contains(metered), "expected \(metered)in the report:\n\(run2.report)")
         let m4Sent = Self.unique(run2.sent)
         for frame in hostSent.joined() + m4Sent where Self.type(frame) == .keyShare {
             _ = try setup.receiveKeyShare(frame)
@@ -154,7 +174,7 @@ struct M4LWRBenchTests {
         // 4. A power cut in the middle of the outbox write (seed mode only: one case is
         // enough, the exhaustive campaigns are the host's).
         var cutReport = ""
-        if keyMode == .seed {
+        if keyMode == .seed && !benchCase.billed {
             let cut = try Self.powerCut(qemuRun, elf: elf, work: work, options: boardOptions)
             cutReport = cut.report
             #expect(
@@ -192,7 +212,7 @@ struct M4LWRBenchTests {
                 + " (cut-after=\(cut.cutAfter))\n" + cut.report
         }
         try (run1.report + run2.report + cutReport).write(
-            to: base.appendingPathComponent("report-\(Self.modeName(keyMode)).txt"), atomically: true,
+            to: base.appendingPathComponent("report-\(benchCase).txt"), atomically: true,
             encoding: .utf8)
     }
 

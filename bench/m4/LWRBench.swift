@@ -14,6 +14,7 @@
 //   timer-pair-instructions-x1000  1000 × what a measured pass adds by being measured (the
 //                                two timer reads around it, nothing between): taken off above
 //                                by scripts/m4/lwr_bench_summary.py
+//   billing-metered-labels       readings counted into the meter's open billing periods
 //   key-mode                     0 seed, 1 expanded (the signed group's choice)
 //   phase-pad-instructions       one pad F_k(l), computePad as the meter runs it
 //   phase-label-expansion-instructions  a_l alone: its XOF set up and 2048 words squeezed
@@ -159,6 +160,11 @@ func benchMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<
         report("label-idle-instructions", idle)
     }
     report("next-label", meter.currentLabel)
+    // Readings counted into open billing periods (the seed-billed case: the run's readings).
+    var metered: UInt64 = 0
+    let billing = meter.billingRecord
+    for k in 0..<2 where billing.periods[k].state != .empty { metered += UInt64(billing.periods[k].meteredLabels) }
+    report("billing-metered-labels", metered)
     report("stack-high-water-bytes", UInt64(mps2_stack_high_water()))
     report("stack-reserved-bytes", UInt64(mps2_stack_size()))
     if labels > 0 && meter.isReady && mps2_option_u64("phases", 1) != 0 { phases(&meter) }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Summarises the LWR-PSA bench's report lines (bench/m4/LWRBench.swift) as one JSON line.
 
-Usage: lwr_bench_summary.py --mode seed|expanded --sizes SIZES.json REPORT.txt
+Usage: lwr_bench_summary.py --mode seed|expanded|seed-billed --sizes SIZES.json REPORT.txt
 
 REPORT.txt holds both QEMU runs' "key value" lines (scripts/m4-lwr-bench.sh). Per reading:
 the label's pad (the idle work after the previous boundary, F_k(l)) plus its boundary pass
@@ -49,7 +49,7 @@ def main() -> int:
     phases = {
         "pad": one("phase-pad-instructions"),
         "label_expansion": one("phase-label-expansion-instructions"),
-        "key_stream": one("phase-key-stream-instructions") if args.mode == "seed" else None,
+        "key_stream": one("phase-key-stream-instructions") if args.mode.startswith("seed") else None,
         "inner_product": one("phase-inner-product-instructions"),
         "boundary_step": bound,
         "idle_check_x1000": one("phase-idle-check-x1000-instructions"),
@@ -63,7 +63,7 @@ def main() -> int:
         # In seed mode the pad squeezes both streams and multiplies in one loop: the phases
         # measured alone (each with its own loop) can sum to more than it; no "rest" then.
         if rest >= 0:
-            phases["rest_of_pad" if args.mode == "seed" else "key_read_from_flash_and_check"] = rest
+            phases["rest_of_pad" if args.mode.startswith("seed") else "key_read_from_flash_and_check"] = rest
     summary = {
         "scheme": "lwr-psa",
         "parameters": "standard",
