@@ -127,8 +127,9 @@ public struct GroupCreation: ClosedJSONBody, Sendable, Equatable {
     public var frame_keys: [String: String]
     /// scheme "paillier": the supplier's key and the authority's signed layout and key statements.
     public var paillier: PaillierHandOver?
-    /// scheme "lwr-psa": the authority's SLH-DSA public key (hex); the statistics plans the
-    /// service installs must verify under it (a Paillier group's is `paillier.authority_key`).
+    /// scheme "lwr-psa": the authority's SLH-DSA public key (hex); the signed parameters,
+    /// statistics plans and tariffs the service installs must verify under it (a Paillier
+    /// group's is `paillier.authority_key`).
     public var authority_key: String?
 
     public init(

@@ -58,11 +58,8 @@ extension GroupEngine {
             let statement = SignedStatement(body: plan.body, signature: plan.signature)
             let signed: SignedStatisticsPlan
             if verify {
-                guard let authorityKey = record.authorityKey else {
-                    throw .unsignedStatement(
-                        "group \(group) was created without authority_key: no statistics plan can be checked")
-                }
-                signed = try SignedStatisticsPlan(statement, authorityKey: authorityKey)
+                signed = try SignedStatisticsPlan(
+                    statement, authorityKey: try authorityKey(checking: "statistics plan"))
             } else {
                 signed = try SignedStatisticsPlan(relayed: statement)
             }

@@ -48,17 +48,13 @@ extension GroupEngine {
         let signed: SignedTariff
         do throws(AggregationError) {
             signed = try SignedTariff(SignedStatement(body: plan.body, signature: plan.signature))
+            guard signed.statement.verifies(authorityKey: try authorityKey(checking: "tariff")) else {
+                throw .unsignedStatement("the tariff is not signed by the group's authority")
+            }
         } catch {
             throw .frame(error)
         }
         let statement = signed.statement
-        guard let authorityKey = record.authorityKey else {
-            throw .frame(
-                .unsignedStatement("group \(group) was created without authority_key: no tariff can be checked"))
-        }
-        guard statement.verifies(authorityKey: authorityKey) else {
-            throw .frame(.unsignedStatement("the tariff is not signed by the group's authority"))
-        }
         guard statement.group == group, statement.epoch == record.epoch else {
             throw .frame(.unsignedStatement("the tariff is for group \(statement.group), epoch \(statement.epoch)"))
         }

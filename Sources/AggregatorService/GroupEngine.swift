@@ -456,6 +456,15 @@ final class GroupEngine: @unchecked Sendable {
         }
     }
 
+    /// The authority key the group was created with, to check a `what` the service acts on
+    /// (statistics plan, tariff): `unsignedStatement` when the group was created without one.
+    func authorityKey(checking what: String) throws(AggregationError) -> [UInt8] {
+        guard let key = record.authorityKey else {
+            throw .unsignedStatement("group \(group) was created without authority_key: no \(what) can be checked")
+        }
+        return key
+    }
+
     var phase: String {
         if aggregator != nil { return "collecting" }
         if setup?.signedGroup != nil { return "key-setup" }

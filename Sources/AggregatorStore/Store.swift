@@ -107,7 +107,8 @@ public struct GroupRecord: Sendable, Equatable {
     /// A Paillier group's key, signed layout and key statements (nil for LWR-PSA).
     public var paillier: PaillierGroupRecord?
     /// LWR-PSA: the authority's SLH-DSA public key given at creation, which the statements the
-    /// service acts on must verify under (statistics plans); nil when none was given.
+    /// service acts on must verify under (signed parameters, statistics plans, tariffs); nil
+    /// when none was given.
     public var authorityKey: [UInt8]?
 
     public init(
@@ -285,13 +286,13 @@ public func openStore(_ location: String) async throws(StoreError) -> any Aggreg
 
 // MARK: - values shared by both backends
 
-/// The tables of frames kept per (group, label, meter), read back the same way at a restart.
 /// The tables that keep one signed statement per group (body and signature).
 enum StatementTable: String {
     case statisticsPlans = "statistics_plans"
     case meterTariffs = "meter_tariffs"
 }
 
+/// The tables of frames kept per (group, label, meter), read back the same way at a restart.
 enum FrameTable: String {
     case readings
     case statisticsFrames = "statistics_frames"
