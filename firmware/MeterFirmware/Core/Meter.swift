@@ -68,9 +68,8 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
     // the frame key of the last (group, epoch) used, derived from the frame secret
     var frameKeyCacheGroup: UInt32 = 0
     var frameKeyCacheEpoch: UInt32 = 0
-    var frameKeyCacheValid = false
     /// Kept as the frame MAC keyed with it (KMAC128 after its two key blocks, not the key's
-    /// bytes): a tag is then one Keccak-f[1600] instead of three.
+    /// bytes): a tag is then one Keccak-f[1600] instead of three. nil: nothing cached.
     var frameMacCache: KMAC128? = nil
 
     var frame = InlineArray<1064, UInt8>(repeating: 0)
@@ -279,7 +278,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
         clearBilling()
         storeState = nil
         bootStatus = nil
-        frameKeyCacheValid = false
+        frameMacCache = nil
         scheme = Scheme()  // the new identity holds no key of the scheme yet
     }
 
@@ -649,9 +648,7 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
     /// the frame secret of `identity` (the last one is cached: readings use the same key every
     /// interval).
     mutating func frameMac(group: UInt32, epoch: UInt32, identity: MeterRecord? = nil) -> KMAC128 {
-        if identity == nil && frameKeyCacheValid && frameKeyCacheGroup == group && frameKeyCacheEpoch == epoch,
-            let mac = frameMacCache
-        {
+        if identity == nil && frameKeyCacheGroup == group && frameKeyCacheEpoch == epoch, let mac = frameMacCache {
             return mac
         }
         var key = InlineArray<32, UInt8>(repeating: 0)
@@ -664,7 +661,6 @@ public struct Meter<Scheme: MeterScheme & ~Copyable>: ~Copyable {
         frameMacCache = mac
         frameKeyCacheGroup = group
         frameKeyCacheEpoch = epoch
-        frameKeyCacheValid = true
         return mac
     }
 

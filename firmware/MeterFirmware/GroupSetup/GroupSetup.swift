@@ -249,7 +249,7 @@ extension Meter where Scheme: GroupKeyedScheme {
         }
         do { try store.save(r) } catch { throw .keyStore(error) }
         record = r
-        frameKeyCacheValid = false
+        frameMacCache = nil
         try prepareSeedArea(peers: peers)
         try Scheme.beginSetup(&self)
         var state = GroupSetupState()
